@@ -1,0 +1,84 @@
+// Offline proof bundles (design.md section 5; docs/formats/bundle.md):
+// everything needed to verify one file against a trusted genesis with no
+// network. The same verify_bundle() serves `emledger verify --node` (bundle
+// fetched live) and `--bundle` (bundle read from a file).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "emledger/ledger/merkle_log.hpp"
+#include "emledger/ledger/smt.hpp"
+#include "emledger/ledger/types.hpp"
+
+namespace emledger::ledger {
+
+// One record anchoring the file: its state value and proof, and the
+// transaction that created this version (the issuer's e-seal) with its
+// inclusion in the transaction log.
+struct RecordEvidence {
+  StateProof record_proof;  // key record_key(id), present
+  Bytes anchor_tx;          // encode(Tx)
+  InclusionProof anchor_inclusion;
+  template <class V>
+  void describe(V& v) {
+    v.object(record_proof);
+    v.bytes(anchor_tx, kTxBytesMax);
+    v.object(anchor_inclusion);
+  }
+};
+
+struct ProofBundle {
+  static constexpr std::string_view kDomain = "emledger.bundle";
+  static constexpr std::uint8_t kVersion = 1;
+  Hash genesis_hash{};
+  Hash content_hash{};
+  BlockHeader header;
+  Certificate certificate;
+  StateProof index_proof;  // key hash_index_key(content_hash): present or absent
+  std::vector<RecordEvidence> records;  // one per id in the index, same order
+  template <class V>
+  void describe(V& v) {
+    v.fixed(genesis_hash);
+    v.fixed(content_hash);
+    v.object(header);
+    v.object(certificate);
+    v.object(index_proof);
+    v.list(records, kBundleRecordsMax);
+  }
+};
+
+enum class Verdict : std::uint8_t {
+  kValid = 0,
+  kNotAnchored = 1,
+  kRevoked = 2,
+  kSuperseded = 3,
+  kExpired = 4,
+  kNotYetValid = 5,
+};
+std::string_view verdict_name(Verdict v);
+
+struct RecordVerdict {
+  Record record;
+  Verdict verdict = Verdict::kValid;
+};
+
+struct BundleVerdict {
+  Verdict overall = Verdict::kNotAnchored;  // kValid when any record is valid
+  std::vector<RecordVerdict> records;
+  std::uint64_t height = 0;   // the header the answer is as of
+  std::uint64_t time_ms = 0;  // its time, against which expiry is judged
+};
+
+// Verifies every link of the bundle: genesis hash, certificate against the
+// trusted validator set, state proofs against the header's state root, the
+// index naming exactly the bundled records, each anchoring transaction's
+// inclusion under the header's log root and its issuer signature under the
+// org key of the trusted genesis. `file_hash` is what the verifier computed.
+// An error means the bundle cannot be trusted (tampered or inconsistent):
+// BUNDLE_GENESIS_MISMATCH, BUNDLE_HASH_MISMATCH, CERT_*, BUNDLE_PROOF_INVALID,
+// BUNDLE_SEAL_INVALID. A verdict means the bundle is sound.
+Result<BundleVerdict> verify_bundle(const Genesis& trusted, const ProofBundle& bundle,
+                                    const Hash& file_hash);
+
+}  // namespace emledger::ledger

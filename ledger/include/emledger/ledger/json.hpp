@@ -1,0 +1,34 @@
+// The API's JSON form of ledger types (never what is signed or hashed).
+// Bytes and hashes are lowercase hex. Schemas: schemas/*.json.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "emledger/ledger/bundle.hpp"
+#include "emledger/ledger/types.hpp"
+
+namespace emledger::ledger {
+
+using Json = nlohmann::json;
+
+Json to_json(const Genesis& g);
+// Errors: GENESIS_MALFORMED with the offending field.
+Result<Genesis> genesis_from_json(const Json& j);
+Result<Genesis> load_genesis_file(const std::string& path);
+
+Json to_json(const Org& o);
+Json to_json(const RecordBody& b);
+Json to_json(const Record& r);
+Json to_json(const BlockHeader& h);
+Json to_json(const Certificate& c);
+Json to_json(const Tx& tx);  // decoded fields, payload decoded by type when known
+Json to_json(const InclusionProof& p);
+Json to_json(const ConsistencyProof& p);
+Json to_json(const StateProof& p);
+Json to_json(const BundleVerdict& v);
+
+std::string_view record_kind_name(std::uint8_t kind);
+std::string_view record_status_name(std::uint8_t status);
+std::string_view tx_type_name(std::uint8_t type);
+
+}  // namespace emledger::ledger

@@ -1,0 +1,142 @@
+// The deterministic kernel's front door: validation rules, block execution,
+// atomic commit, and queries with proofs. No clock, no randomness, no
+// unordered iteration, no floating point: the same blocks give the same bytes
+// on every node. Storage layout: docs/formats/storage.md.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "emledger/ledger/bundle.hpp"
+#include "emledger/ledger/merkle_log.hpp"
+#include "emledger/ledger/smt.hpp"
+#include "emledger/ledger/store.hpp"
+#include "emledger/ledger/types.hpp"
+
+namespace emledger::ledger {
+
+// State keys (the SMT is keyed by SHA-256 of these).
+Bytes org_state_key(std::string_view org_id);            // "org/" + id  -> encode(Org)
+Bytes record_state_key(const Hash& record_id);            // "rec/" + id  -> encode(Record)
+Bytes hash_index_state_key(const Hash& content_hash);     // "hash/" + h  -> encode(RecordIdList)
+
+struct ChainHead {
+  static constexpr std::string_view kDomain = "emledger.head";
+  static constexpr std::uint8_t kVersion = 1;
+  std::uint64_t height = 0;  // 0: only genesis
+  Hash header_hash{};        // genesis hash at height 0
+  std::uint64_t time_ms = 0;
+  std::uint64_t log_size = 0;
+  Hash log_root{};
+  Hash state_root{};
+  template <class V>
+  void describe(V& v) {
+    v.u64(height);
+    v.fixed(header_hash);
+    v.u64(time_ms);
+    v.u64(log_size);
+    v.fixed(log_root);
+    v.fixed(state_root);
+  }
+};
+
+// Where a committed transaction sits, and its bytes ("x" + id).
+struct TxEntry {
+  static constexpr std::string_view kDomain = "emledger.tx-entry";
+  static constexpr std::uint8_t kVersion = 1;
+  std::uint64_t height = 0;
+  std::uint32_t index = 0;  // within its block
+  std::uint64_t log_index = 0;
+  Bytes tx;  // encode(Tx)
+  template <class V>
+  void describe(V& v) {
+    v.u64(height);
+    v.u32(index);
+    v.u64(log_index);
+    v.bytes(tx, kTxBytesMax);
+  }
+};
+
+// Result of executing one candidate transaction.
+struct TxOutcome {
+  Hash id{};
+  Status status;  // OK when included in the block
+};
+
+// A block executed against the current head, with every write it makes,
+// ready to be certified and committed.
+struct PreparedBlock {
+  Block block;
+  std::vector<Hash> tx_ids;
+  ChainHead new_head;
+  WriteBatch writes;
+};
+
+class Ledger {
+ public:
+  // Opens the ledger in `store`. On an empty store, writes `genesis` and its
+  // initial state (the orgs) durably. Otherwise checks that the stored
+  // genesis is `genesis`. Never replays history: the head is one read.
+  // Errors: GENESIS_MISMATCH, GENESIS_MALFORMED, STORAGE_ERROR, STORAGE_CORRUPT.
+  static Result<std::unique_ptr<Ledger>> open(std::unique_ptr<KvStore> store,
+                                              const Genesis& genesis);
+
+  const Genesis& genesis() const { return genesis_; }
+  const Hash& genesis_hash() const { return genesis_hash_; }
+  ChainHead head() const;  // thread safe
+
+  // Checks that need no state: size, decoding, chain id, known signer key and
+  // a valid signature. Thread safe: the node runs it in parallel on admission.
+  // Errors: TX_MALFORMED, TX_TOO_LARGE, WRONG_CHAIN, UNKNOWN_ORG, UNKNOWN_KEY,
+  // BAD_SIGNATURE.
+  Status check_tx_stateless(const Tx& tx) const;
+
+  // Executes `candidates` in order on top of the head and builds the next
+  // block from those that are valid; `outcomes` gets one entry per candidate.
+  // When `signatures_checked` is true the caller vouches that every candidate
+  // passed check_tx_stateless. Rejection codes of the stateful rules:
+  // EXPIRED, EXPIRY_TOO_FAR, DUPLICATE_TX, NOT_ISSUER, RECORD_NOT_FOUND,
+  // NOT_RECORD_ISSUER, ILLEGAL_TRANSITION, NOT_A_LICENSE, DUPLICATE_RECORD,
+  // TOO_MANY_RECORDS, INVALID_PAYLOAD. Only called by one thread at a time.
+  Result<PreparedBlock> prepare(const std::vector<Tx>& candidates, std::uint64_t time_ms,
+                                std::uint64_t view, const PublicKey& proposer,
+                                bool signatures_checked, std::vector<TxOutcome>& outcomes) const;
+
+  // Re-executes a block made elsewhere: every transaction must be valid and
+  // the header must equal the one execution produces. Errors: BLOCK_INVALID.
+  Result<PreparedBlock> execute(const Block& block) const;
+
+  // Verifies `cert` and commits `prepared` in one synced write batch. It must
+  // extend the current head. Errors: CERT_*, NOT_NEXT_BLOCK, STORAGE_ERROR.
+  Status commit(const PreparedBlock& prepared, const Certificate& cert);
+
+  // ---- queries; committed data only; thread safe ----
+  Result<std::optional<BlockHeader>> header(std::uint64_t height) const;
+  Result<std::optional<Certificate>> certificate(std::uint64_t height) const;
+  Result<std::optional<Block>> block(std::uint64_t height) const;
+  Result<std::optional<TxEntry>> tx_entry(const Hash& tx_id) const;
+  // At the head, or at `height` when given (<= head).
+  Result<std::optional<Record>> record(const Hash& record_id) const;
+  Result<std::vector<Record>> records_by_hash(const Hash& content_hash) const;
+  Result<std::optional<Bytes>> state_value(ByteView key) const;
+  Result<StateProof> state_proof(ByteView key, std::optional<std::uint64_t> height) const;
+  Result<InclusionProof> inclusion_proof(std::uint64_t log_index, std::uint64_t size) const;
+  Result<ConsistencyProof> consistency_proof(std::uint64_t first, std::uint64_t second) const;
+  // A proof bundle for a file hash, as of the head. Errors: NO_BLOCKS before
+  // the first block is committed.
+  Result<ProofBundle> bundle_for_hash(const Hash& content_hash) const;
+
+  KvStore& store() { return *store_; }
+
+ private:
+  Ledger(std::unique_ptr<KvStore> store, Genesis genesis);
+  std::unique_ptr<KvStore> store_;
+  Genesis genesis_;
+  Hash genesis_hash_{};
+  mutable std::mutex head_mu_;
+  ChainHead head_;
+};
+
+}  // namespace emledger::ledger

@@ -1,0 +1,34 @@
+// Named bounds of every field, list and batch (docs/formats/encoding.md).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace emledger::ledger {
+
+inline constexpr std::size_t kChainIdBytesMax = 64;
+inline constexpr std::size_t kOrgIdBytesMax = 64;
+inline constexpr std::size_t kRegionBytesMax = 64;
+inline constexpr std::size_t kTypeCodeBytesMax = 64;
+inline constexpr std::size_t kMediaTypeBytesMax = 128;
+inline constexpr std::size_t kLocatorBytesMax = 512;
+inline constexpr std::size_t kAddressBytesMax = 256;
+inline constexpr std::size_t kOrgKeysMax = 8;
+inline constexpr std::size_t kOrgsMax = 1024;
+inline constexpr std::size_t kValidatorsMax = 128;
+inline constexpr std::size_t kPayloadBytesMax = 4096;
+inline constexpr std::size_t kTxBytesMax = 8192;
+inline constexpr std::size_t kBlockTxsMax = 4096;
+inline constexpr std::size_t kRecordsPerHashMax = 64;
+inline constexpr std::size_t kProofHashesMax = 256;
+inline constexpr std::size_t kStateKeyBytesMax = 128;
+inline constexpr std::size_t kStateValueBytesMax = 16384;
+inline constexpr std::size_t kBundleRecordsMax = kRecordsPerHashMax;
+// A transaction may not name an expiry further ahead than this many blocks,
+// so a client cannot create a transaction that stays replayable for ever.
+inline constexpr std::uint64_t kTxLifetimeBlocksMax = 100000;
+
+static_assert(kPayloadBytesMax < kTxBytesMax);
+static_assert(kBundleRecordsMax == kRecordsPerHashMax);
+
+}  // namespace emledger::ledger

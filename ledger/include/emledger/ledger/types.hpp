@@ -1,0 +1,392 @@
+// Ledger value types: genesis, orgs, records, transactions, blocks,
+// certificates. Wire and disk layouts: docs/formats/encoding.md.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "emledger/crypto/bytes.hpp"
+#include "emledger/crypto/ed25519.hpp"
+#include "emledger/crypto/result.hpp"
+#include "emledger/ledger/encoding.hpp"
+#include "emledger/ledger/limits.hpp"
+
+namespace emledger::ledger {
+
+using crypto::PublicKey;
+using crypto::Signature;
+
+// Org roles, a bit set.
+enum Role : std::uint32_t {
+  kRoleValidator = 1u << 0,
+  kRoleIssuer = 1u << 1,
+  kRoleConsumer = 1u << 2,
+  kRoleIdentity = 1u << 3,
+  kRoleAuditor = 1u << 4,
+  kRoleAdmin = 1u << 5,
+};
+inline constexpr std::uint32_t kRolesAll = (1u << 6) - 1;
+std::optional<std::uint32_t> role_from_name(std::string_view name);
+std::vector<std::string> role_names(std::uint32_t roles);
+
+struct OrgKey {
+  std::uint32_t key_id = 0;
+  PublicKey public_key{};
+  template <class V>
+  void describe(V& v) {
+    v.u32(key_id);
+    v.fixed(public_key);
+  }
+};
+
+struct Org {
+  static constexpr std::string_view kDomain = "emledger.org";
+  static constexpr std::uint8_t kVersion = 1;
+  std::string id;  // e.g. "sh.jiading.admin-center"
+  std::string region;
+  std::uint32_t roles = 0;
+  std::vector<OrgKey> keys;
+  template <class V>
+  void describe(V& v) {
+    v.str(id, kOrgIdBytesMax);
+    v.str(region, kRegionBytesMax);
+    v.u32(roles);
+    v.list(keys, kOrgKeysMax);
+  }
+  Status check() const;
+  const OrgKey* find_key(std::uint32_t key_id) const;
+};
+
+struct Validator {
+  std::string org_id;
+  PublicKey public_key{};
+  std::string address;  // host:port of its peer endpoint (informational for n = 1)
+  template <class V>
+  void describe(V& v) {
+    v.str(org_id, kOrgIdBytesMax);
+    v.fixed(public_key);
+    v.str(address, kAddressBytesMax);
+  }
+};
+
+// The trusted root of a network. Its hash (SHA-256 of encode(genesis)) is the
+// parent hash of block 1 and what clients pin.
+struct Genesis {
+  static constexpr std::string_view kDomain = "emledger.genesis";
+  static constexpr std::uint8_t kVersion = 1;
+  std::string chain_id;
+  std::uint64_t time_ms = 0;
+  std::vector<Org> orgs;  // sorted by id, unique
+  std::vector<Validator> validators;
+  template <class V>
+  void describe(V& v) {
+    v.str(chain_id, kChainIdBytesMax);
+    v.u64(time_ms);
+    v.list(orgs, kOrgsMax);
+    v.list(validators, kValidatorsMax);
+  }
+  Status check() const;
+  Hash hash() const;
+  const Org* find_org(std::string_view id) const;
+  // Byzantine bounds of design.md section 6: f = floor((n-1)/3), q = n - f.
+  std::size_t fault_tolerance() const { return (validators.size() - 1) / 3; }
+  std::size_t quorum() const { return validators.size() - fault_tolerance(); }
+};
+
+enum class RecordKind : std::uint8_t { kMaterial = 1, kLicense = 2 };
+enum class RecordStatus : std::uint8_t { kActive = 1, kRevoked = 2, kSuperseded = 3 };
+
+// What the issuer states about a file: the index, never the file.
+struct RecordBody {
+  std::uint8_t kind = 0;  // RecordKind
+  std::string type_code;  // catalog type code
+  Hash holder_ref{};      // pseudonymous holder reference
+  Hash content_hash{};    // SHA-256 of the exact file bytes
+  std::uint64_t size_bytes = 0;
+  std::string media_type;
+  std::string locator;  // where the source agency keeps the file
+  std::uint64_t issued_at_ms = 0;
+  std::uint64_t valid_from_ms = 0;
+  std::uint64_t valid_until_ms = 0;  // 0: no end
+  template <class V>
+  void describe(V& v) {
+    v.u8(kind);
+    v.str(type_code, kTypeCodeBytesMax);
+    v.fixed(holder_ref);
+    v.fixed(content_hash);
+    v.u64(size_bytes);
+    v.str(media_type, kMediaTypeBytesMax);
+    v.str(locator, kLocatorBytesMax);
+    v.u64(issued_at_ms);
+    v.u64(valid_from_ms);
+    v.u64(valid_until_ms);
+  }
+  Status check() const;
+};
+
+// A record as held in state ("rec/" + id).
+struct Record {
+  static constexpr std::string_view kDomain = "emledger.record";
+  static constexpr std::uint8_t kVersion = 1;
+  Hash id{};
+  std::string issuer;
+  RecordBody body;
+  std::uint32_t version = 1;  // 1 for a registration, +1 per change
+  Hash supersedes{};          // zero when none
+  Hash superseded_by{};       // zero when none
+  std::uint8_t status = static_cast<std::uint8_t>(RecordStatus::kActive);
+  std::uint16_t revoke_reason = 0;
+  Hash anchor_tx{};  // the transaction that created this version (its e-seal)
+  std::uint64_t anchor_height = 0;
+  std::uint64_t updated_height = 0;
+  template <class V>
+  void describe(V& v) {
+    v.fixed(id);
+    v.str(issuer, kOrgIdBytesMax);
+    v.object(body);
+    v.u32(version);
+    v.fixed(supersedes);
+    v.fixed(superseded_by);
+    v.u8(status);
+    v.u16(revoke_reason);
+    v.fixed(anchor_tx);
+    v.u64(anchor_height);
+    v.u64(updated_height);
+  }
+  Status check() const;
+};
+
+// State value under "hash/" + content hash: the records anchoring that file.
+struct RecordIdList {
+  static constexpr std::string_view kDomain = "emledger.record-ids";
+  static constexpr std::uint8_t kVersion = 1;
+  std::vector<Hash> ids;  // in order of registration
+  template <class V>
+  void describe(V& v) {
+    v.hash_list(ids, kRecordsPerHashMax);
+  }
+};
+
+// ---- transactions ----
+
+enum class TxType : std::uint8_t {
+  kRegisterRecord = 1,
+  kChangeLicense = 2,
+  kRenewLicense = 3,
+  kRevokeRecord = 4,
+};
+
+struct RegisterRecord {
+  static constexpr std::string_view kDomain = "emledger.tx.register";
+  static constexpr std::uint8_t kVersion = 1;
+  RecordBody body;
+  template <class V>
+  void describe(V& v) {
+    v.object(body);
+  }
+  Status check() const { return body.check(); }
+};
+
+// A new version of a license that supersedes `previous`.
+struct ChangeLicense {
+  static constexpr std::string_view kDomain = "emledger.tx.change";
+  static constexpr std::uint8_t kVersion = 1;
+  Hash previous{};
+  RecordBody body;
+  template <class V>
+  void describe(V& v) {
+    v.fixed(previous);
+    v.object(body);
+  }
+  Status check() const { return body.check(); }
+};
+
+struct RenewLicense {
+  static constexpr std::string_view kDomain = "emledger.tx.renew";
+  static constexpr std::uint8_t kVersion = 1;
+  Hash record{};
+  std::uint64_t valid_until_ms = 0;
+  template <class V>
+  void describe(V& v) {
+    v.fixed(record);
+    v.u64(valid_until_ms);
+  }
+};
+
+struct RevokeRecord {
+  static constexpr std::string_view kDomain = "emledger.tx.revoke";
+  static constexpr std::uint8_t kVersion = 1;
+  Hash record{};
+  std::uint16_t reason = 0;  // nonzero reason code
+  template <class V>
+  void describe(V& v) {
+    v.fixed(record);
+    v.u16(reason);
+  }
+  Status check() const;
+};
+
+// The signed part of a transaction.
+struct TxBody {
+  std::string chain_id;
+  std::string signer_org;
+  std::uint32_t key_id = 0;
+  std::uint64_t expires_at_height = 0;  // invalid in any block above this height
+  std::uint64_t nonce = 0;              // makes otherwise identical transactions distinct
+  std::uint8_t type = 0;                // TxType
+  Bytes payload;                        // encode() of the payload type named by `type`
+  template <class V>
+  void describe(V& v) {
+    v.str(chain_id, kChainIdBytesMax);
+    v.str(signer_org, kOrgIdBytesMax);
+    v.u32(key_id);
+    v.u64(expires_at_height);
+    v.u64(nonce);
+    v.u8(type);
+    v.bytes(payload, kPayloadBytesMax);
+  }
+};
+
+struct SignedBodyView {  // the bytes an org key signs
+  static constexpr std::string_view kDomain = "emledger.tx.sign";
+  static constexpr std::uint8_t kVersion = 1;
+  TxBody body;
+  template <class V>
+  void describe(V& v) {
+    v.object(body);
+  }
+};
+
+struct Tx {
+  static constexpr std::string_view kDomain = "emledger.tx";
+  static constexpr std::uint8_t kVersion = 1;
+  TxBody body;
+  Signature signature{};
+  template <class V>
+  void describe(V& v) {
+    v.object(body);
+    v.fixed(signature);
+  }
+  Status check() const;
+  Bytes signing_bytes() const;  // encode(SignedBodyView{body})
+  Hash id() const;              // SHA-256(encode(*this))
+};
+
+// Signs `body` with `key` and returns the transaction.
+Tx sign_tx(TxBody body, const crypto::KeyPair& key);
+
+// Typed payload construction and access.
+template <class P>
+TxBody make_body(TxType type, const P& payload) {
+  TxBody b;
+  b.type = static_cast<std::uint8_t>(type);
+  b.payload = encode(payload);
+  return b;
+}
+
+// Record ids are derived, never chosen: SHA-256("emledger.record-id" || tx id).
+Hash record_id_for(const Hash& tx_id);
+
+// ---- blocks ----
+
+struct BlockHeader {
+  static constexpr std::string_view kDomain = "emledger.header";
+  static constexpr std::uint8_t kVersion = 1;
+  std::string chain_id;
+  std::uint64_t height = 0;
+  std::uint64_t view = 0;
+  std::uint64_t time_ms = 0;
+  Hash parent{};  // header hash of height-1; genesis hash for height 1
+  std::uint64_t log_size = 0;
+  Hash log_root{};
+  Hash state_root{};
+  PublicKey proposer{};
+  Hash payload_digest{};  // payload_digest() of the block's transactions
+  template <class V>
+  void describe(V& v) {
+    v.str(chain_id, kChainIdBytesMax);
+    v.u64(height);
+    v.u64(view);
+    v.u64(time_ms);
+    v.fixed(parent);
+    v.u64(log_size);
+    v.fixed(log_root);
+    v.fixed(state_root);
+    v.fixed(proposer);
+    v.fixed(payload_digest);
+  }
+  Hash hash() const;
+};
+
+struct Block {
+  static constexpr std::string_view kDomain = "emledger.block";
+  static constexpr std::uint8_t kVersion = 1;
+  BlockHeader header;
+  std::vector<Bytes> txs;  // encode(Tx) each, in log order
+  template <class V>
+  void describe(V& v) {
+    v.object(header);
+    v.bytes_list(txs, kBlockTxsMax, kTxBytesMax);
+  }
+};
+
+// SHA-256("emledger.payload" || u32 count || tx id...) of a block's transactions.
+Hash payload_digest(const std::vector<Hash>& tx_ids);
+
+// What a validator signs to finalize: (chain id, height, view, header hash).
+struct FinalizeVote {
+  static constexpr std::string_view kDomain = "emledger.vote.finalize";
+  static constexpr std::uint8_t kVersion = 1;
+  std::string chain_id;
+  std::uint64_t height = 0;
+  std::uint64_t view = 0;
+  Hash header_hash{};
+  template <class V>
+  void describe(V& v) {
+    v.str(chain_id, kChainIdBytesMax);
+    v.u64(height);
+    v.u64(view);
+    v.fixed(header_hash);
+  }
+};
+
+struct CertSignature {
+  std::uint16_t validator = 0;  // index into the validator set
+  Signature signature{};
+  template <class V>
+  void describe(V& v) {
+    v.u16(validator);
+    v.fixed(signature);
+  }
+};
+
+// A quorum of finalize votes for one header.
+struct Certificate {
+  static constexpr std::string_view kDomain = "emledger.cert";
+  static constexpr std::uint8_t kVersion = 1;
+  std::uint64_t height = 0;
+  std::uint64_t view = 0;
+  Hash header_hash{};
+  std::vector<CertSignature> signatures;  // strictly increasing validator index
+  template <class V>
+  void describe(V& v) {
+    v.u64(height);
+    v.u64(view);
+    v.fixed(header_hash);
+    v.list(signatures, kValidatorsMax);
+  }
+};
+
+// Checks that `cert` finalizes `header` under `genesis`' validator set:
+// matching height, view and hash, distinct known validators in increasing
+// order, every signature valid, and at least quorum() of them.
+// Errors: CERT_MISMATCH, CERT_BAD_SIGNATURE, CERT_NO_QUORUM.
+Status verify_certificate(const Genesis& genesis, const BlockHeader& header,
+                          const Certificate& cert);
+
+// Adds `key`'s finalize signature (validator index `index`) to `cert`.
+void sign_certificate(const Genesis& genesis, const BlockHeader& header, std::uint16_t index,
+                      const crypto::KeyPair& key, Certificate& cert);
+
+}  // namespace emledger::ledger

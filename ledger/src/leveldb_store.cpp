@@ -1,0 +1,87 @@
+// KvStore on LevelDB. One write batch per call; sync = true maps to
+// WriteOptions::sync (fsync of the log before returning).
+#include <leveldb/db.h>
+#include <leveldb/filter_policy.h>
+#include <leveldb/write_batch.h>
+
+#include "emledger/ledger/store.hpp"
+
+namespace emledger::ledger {
+namespace {
+
+leveldb::Slice slice(ByteView b) {
+  return {reinterpret_cast<const char*>(b.data()), b.size()};
+}
+ByteView view(const leveldb::Slice& s) {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+class LevelDbStore final : public KvStore {
+ public:
+  LevelDbStore(leveldb::DB* db, const leveldb::FilterPolicy* filter) : db_(db), filter_(filter) {}
+  ~LevelDbStore() override {
+    delete db_;
+    delete filter_;
+  }
+
+  Result<std::optional<Bytes>> get(ByteView key) const override {
+    std::string value;
+    leveldb::ReadOptions ro;
+    ro.verify_checksums = true;
+    leveldb::Status s = db_->Get(ro, slice(key), &value);
+    if (s.IsNotFound()) return std::optional<Bytes>();
+    if (!s.ok()) return Status::error("STORAGE_ERROR", s.ToString());
+    return std::optional<Bytes>(Bytes(value.begin(), value.end()));
+  }
+
+  Status write(const WriteBatch& batch, bool sync) override {
+    leveldb::WriteBatch wb;
+    for (const auto& [k, v] : batch.ops()) wb.Put(slice(k), slice(v));
+    leveldb::WriteOptions wo;
+    wo.sync = sync;
+    leveldb::Status s = db_->Write(wo, &wb);
+    if (!s.ok()) return Status::error("STORAGE_ERROR", s.ToString());
+    return Status::ok();
+  }
+
+  Status scan(ByteView prefix, ByteView start,
+              const std::function<bool(ByteView, ByteView)>& visit) const override {
+    leveldb::ReadOptions ro;
+    ro.verify_checksums = true;
+    std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(ro));
+    for (it->Seek(slice(start.empty() ? prefix : start)); it->Valid(); it->Next()) {
+      ByteView k = view(it->key());
+      if (k.size() < prefix.size() || !std::equal(prefix.begin(), prefix.end(), k.begin())) break;
+      if (!visit(k, view(it->value()))) break;
+    }
+    if (!it->status().ok()) return Status::error("STORAGE_ERROR", it->status().ToString());
+    return Status::ok();
+  }
+
+ private:
+  leveldb::DB* db_;
+  const leveldb::FilterPolicy* filter_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<KvStore>> open_leveldb(const std::string& dir) {
+  leveldb::Options options;
+  options.create_if_missing = true;
+  options.paranoid_checks = true;
+  // Most reads are point lookups of hash-addressed keys: a bloom filter saves
+  // a disk read per miss; larger write buffers suit one big batch per block.
+  const leveldb::FilterPolicy* filter = leveldb::NewBloomFilterPolicy(10);
+  options.filter_policy = filter;
+  options.write_buffer_size = 64 << 20;
+  options.max_file_size = 8 << 20;
+  leveldb::DB* db = nullptr;
+  leveldb::Status s = leveldb::DB::Open(options, dir, &db);
+  if (!s.ok()) {
+    delete filter;
+    return Status::error("STORAGE_ERROR", "cannot open " + dir + ": " + s.ToString());
+  }
+  return std::unique_ptr<KvStore>(new LevelDbStore(db, filter));
+}
+
+}  // namespace emledger::ledger
