@@ -22,6 +22,9 @@ Bytes org_state_key(std::string_view org_id);            // "org/" + id  -> enco
 Bytes record_state_key(const Hash& record_id);            // "rec/" + id  -> encode(Record)
 Bytes hash_index_state_key(const Hash& content_hash);     // "hash/" + h  -> encode(RecordIdList)
 
+// Decodes a transaction received from outside. Errors: TX_TOO_LARGE, TX_MALFORMED.
+Result<Tx> parse_tx(ByteView bytes);
+
 struct ChainHead {
   static constexpr std::string_view kDomain = "emledger.head";
   static constexpr std::uint8_t kVersion = 1;

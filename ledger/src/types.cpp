@@ -1,0 +1,249 @@
+#include "emledger/ledger/types.hpp"
+
+#include <algorithm>
+
+#include "emledger/crypto/sha256.hpp"
+
+namespace emledger::ledger {
+namespace {
+
+// RFC 3629 well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
+bool valid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<std::uint8_t>(s[i]);
+    std::size_t n = 0;
+    std::uint32_t cp = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      n = 1;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    for (std::size_t k = 1; k <= n; ++k) {
+      if (i + k >= s.size()) return false;
+      auto cc = static_cast<std::uint8_t>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = cp << 6 | (cc & 0x3F);
+    }
+    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
+    i += n + 1;
+  }
+  return true;
+}
+
+bool valid_identifier(std::string_view s, std::size_t max) {
+  if (s.empty() || s.size() > max) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_';
+  });
+}
+
+Hash tagged_hash(std::string_view tag, ByteView data) {
+  crypto::Sha256 h;
+  h.update(as_bytes(tag));
+  h.update(data);
+  return h.finish();
+}
+
+}  // namespace
+
+void Decoder::str(std::string& v, std::size_t max) {
+  std::size_t n = length(max);
+  if (!take(n)) return;
+  v.assign(reinterpret_cast<const char*>(in_.data()) + pos_ - n, n);
+  if (!valid_utf8(v)) fail("invalid UTF-8");
+}
+
+void Decoder::tag(std::string_view domain, std::uint8_t version) {
+  std::uint8_t len = 0;
+  u8(len);
+  if (!ok()) return;
+  if (len != domain.size() || !take(len)) {
+    fail("wrong domain tag, expected " + std::string(domain));
+    return;
+  }
+  if (!std::equal(domain.begin(), domain.end(), in_.begin() + pos_ - len)) {
+    fail("wrong domain tag, expected " + std::string(domain));
+    return;
+  }
+  std::uint8_t ver = 0;
+  u8(ver);
+  if (ok() && ver != version) fail("unknown version " + std::to_string(ver));
+}
+
+std::optional<std::uint32_t> role_from_name(std::string_view name) {
+  static constexpr std::pair<std::string_view, std::uint32_t> kRoles[] = {
+      {"validator", kRoleValidator}, {"issuer", kRoleIssuer},   {"consumer", kRoleConsumer},
+      {"identity", kRoleIdentity},   {"auditor", kRoleAuditor}, {"admin", kRoleAdmin}};
+  for (const auto& [n, r] : kRoles)
+    if (n == name) return r;
+  return std::nullopt;
+}
+
+std::vector<std::string> role_names(std::uint32_t roles) {
+  static constexpr std::string_view kNames[] = {"validator", "issuer",  "consumer",
+                                                "identity",  "auditor", "admin"};
+  std::vector<std::string> out;
+  for (std::uint32_t i = 0; i < 6; ++i)
+    if (roles & (1u << i)) out.emplace_back(kNames[i]);
+  return out;
+}
+
+Status Org::check() const {
+  if (!valid_identifier(id, kOrgIdBytesMax))
+    return Status::error("GENESIS_MALFORMED", "org id must be [a-z0-9._-]+: '" + id + "'");
+  if (roles == 0 || (roles & ~kRolesAll) != 0)
+    return Status::error("GENESIS_MALFORMED", "org " + id + " has no or unknown roles");
+  if (keys.empty()) return Status::error("GENESIS_MALFORMED", "org " + id + " has no key");
+  for (std::size_t i = 1; i < keys.size(); ++i)
+    if (keys[i].key_id <= keys[i - 1].key_id)
+      return Status::error("GENESIS_MALFORMED", "org " + id + " key ids must increase");
+  return Status::ok();
+}
+
+const OrgKey* Org::find_key(std::uint32_t key_id) const {
+  for (const auto& k : keys)
+    if (k.key_id == key_id) return &k;
+  return nullptr;
+}
+
+Status Genesis::check() const {
+  if (!valid_identifier(chain_id, kChainIdBytesMax))
+    return Status::error("GENESIS_MALFORMED", "chain id must be [a-z0-9._-]+");
+  if (validators.empty()) return Status::error("GENESIS_MALFORMED", "no validators");
+  for (std::size_t i = 0; i < orgs.size(); ++i) {
+    EMLEDGER_TRY(orgs[i].check());
+    if (i > 0 && orgs[i].id <= orgs[i - 1].id)
+      return Status::error("GENESIS_MALFORMED", "orgs must be sorted by id and unique");
+  }
+  for (std::size_t i = 0; i < validators.size(); ++i) {
+    const Org* org = find_org(validators[i].org_id);
+    if (!org || !(org->roles & kRoleValidator))
+      return Status::error("GENESIS_MALFORMED",
+                           "validator org " + validators[i].org_id + " lacks the validator role");
+    for (std::size_t j = 0; j < i; ++j)
+      if (validators[j].public_key == validators[i].public_key)
+        return Status::error("GENESIS_MALFORMED", "duplicate validator key");
+  }
+  return Status::ok();
+}
+
+Hash Genesis::hash() const { return crypto::sha256(encode(*this)); }
+
+const Org* Genesis::find_org(std::string_view id) const {
+  auto it = std::lower_bound(orgs.begin(), orgs.end(), id,
+                             [](const Org& o, std::string_view v) { return o.id < v; });
+  return it != orgs.end() && it->id == id ? &*it : nullptr;
+}
+
+Status RecordBody::check() const {
+  if (kind != static_cast<std::uint8_t>(RecordKind::kMaterial) &&
+      kind != static_cast<std::uint8_t>(RecordKind::kLicense))
+    return Status::error("INVALID_PAYLOAD", "kind must be material (1) or license (2)");
+  if (type_code.empty()) return Status::error("INVALID_PAYLOAD", "type code is empty");
+  if (is_zero(content_hash)) return Status::error("INVALID_PAYLOAD", "content hash is zero");
+  if (valid_until_ms != 0 && valid_until_ms <= valid_from_ms)
+    return Status::error("INVALID_PAYLOAD", "validity window ends before it starts");
+  return Status::ok();
+}
+
+Status Record::check() const {
+  EMLEDGER_TRY(body.check());
+  if (status < 1 || status > 3) return Status::error("MALFORMED_ENCODING", "bad record status");
+  return Status::ok();
+}
+
+Status RevokeRecord::check() const {
+  if (reason == 0) return Status::error("INVALID_PAYLOAD", "revocation reason code must be nonzero");
+  return Status::ok();
+}
+
+Status Tx::check() const {
+  if (body.type < static_cast<std::uint8_t>(TxType::kRegisterRecord) ||
+      body.type > static_cast<std::uint8_t>(TxType::kRevokeRecord))
+    return Status::error("TX_MALFORMED", "unknown transaction type " + std::to_string(body.type));
+  return Status::ok();
+}
+
+Bytes Tx::signing_bytes() const { return encode(SignedBodyView{body}); }
+
+Hash Tx::id() const { return crypto::sha256(encode(*this)); }
+
+Tx sign_tx(TxBody body, const crypto::KeyPair& key) {
+  Tx tx;
+  tx.body = std::move(body);
+  tx.signature = key.sign(tx.signing_bytes());
+  return tx;
+}
+
+Hash record_id_for(const Hash& tx_id) { return tagged_hash("emledger.record-id", tx_id); }
+
+Hash BlockHeader::hash() const { return crypto::sha256(encode(*this)); }
+
+Hash payload_digest(const std::vector<Hash>& tx_ids) {
+  crypto::Sha256 h;
+  h.update(as_bytes("emledger.payload"));
+  std::uint8_t count[4];
+  auto n = static_cast<std::uint32_t>(tx_ids.size());
+  for (int i = 0; i < 4; ++i) count[i] = static_cast<std::uint8_t>(n >> (8 * (3 - i)));
+  h.update(ByteView(count, 4));
+  for (const auto& id : tx_ids) h.update(id);
+  return h.finish();
+}
+
+static Bytes finalize_message(const Genesis& genesis, const BlockHeader& header) {
+  return encode(FinalizeVote{genesis.chain_id, header.height, header.view, header.hash()});
+}
+
+Status verify_certificate(const Genesis& genesis, const BlockHeader& header,
+                          const Certificate& cert) {
+  Hash hh = header.hash();
+  if (cert.height != header.height || cert.view != header.view || cert.header_hash != hh ||
+      header.chain_id != genesis.chain_id)
+    return Status::error("CERT_MISMATCH", "certificate does not match header at height " +
+                                              std::to_string(header.height));
+  Bytes msg = encode(FinalizeVote{genesis.chain_id, header.height, header.view, hh});
+  int last = -1;
+  for (const auto& s : cert.signatures) {
+    if (static_cast<int>(s.validator) <= last || s.validator >= genesis.validators.size())
+      return Status::error("CERT_MISMATCH", "certificate signers unknown or not in order");
+    last = s.validator;
+    if (!crypto::verify(genesis.validators[s.validator].public_key, msg, s.signature))
+      return Status::error("CERT_BAD_SIGNATURE", "bad finalize signature of validator " +
+                                                     std::to_string(s.validator));
+  }
+  if (cert.signatures.size() < genesis.quorum())
+    return Status::error("CERT_NO_QUORUM", "certificate has " +
+                                               std::to_string(cert.signatures.size()) + " of " +
+                                               std::to_string(genesis.quorum()) + " signatures");
+  return Status::ok();
+}
+
+void sign_certificate(const Genesis& genesis, const BlockHeader& header, std::uint16_t index,
+                      const crypto::KeyPair& key, Certificate& cert) {
+  EMLEDGER_ASSERT(index < genesis.validators.size());
+  EMLEDGER_ASSERT(genesis.validators[index].public_key == key.public_key());
+  cert.height = header.height;
+  cert.view = header.view;
+  cert.header_hash = header.hash();
+  CertSignature sig{index, key.sign(finalize_message(genesis, header))};
+  auto it = std::lower_bound(
+      cert.signatures.begin(), cert.signatures.end(), index,
+      [](const CertSignature& s, std::uint16_t v) { return s.validator < v; });
+  if (it != cert.signatures.end() && it->validator == index) return;
+  cert.signatures.insert(it, sig);
+}
+
+}  // namespace emledger::ledger
