@@ -1,0 +1,127 @@
+// A small network for kernel tests: a real LevelDB in a fresh temp dir,
+// deterministic keys, two issuers, a consumer without the issuer role, and one
+// validator that certifies blocks.
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <random>
+#include <string>
+
+#include "emledger/crypto/sha256.hpp"
+#include "emledger/ledger/ledger.hpp"
+
+namespace emledger::testing {
+
+using namespace emledger::ledger;
+
+inline crypto::KeyPair key_from(std::uint8_t n) {
+  crypto::Seed seed{};
+  seed.fill(n);
+  return crypto::KeyPair::from_seed(seed);
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    static std::atomic<int> counter{0};
+    path_ = std::filesystem::temp_directory_path() /
+            ("emledger-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  std::string str() const { return path_.string(); }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+struct Net {
+  crypto::KeyPair issuer_a = key_from(1);
+  crypto::KeyPair issuer_b = key_from(2);
+  crypto::KeyPair consumer = key_from(3);
+  crypto::KeyPair validator = key_from(4);
+  Genesis genesis;
+  TempDir dir;
+  std::unique_ptr<Ledger> ledger;
+  std::uint64_t nonce = 0;
+  std::uint64_t clock_ms = 1'800'000'000'000;
+
+  Net() {
+    genesis.chain_id = "test-chain";
+    genesis.time_ms = clock_ms;
+    genesis.orgs = {
+        Org{"a.issuer", "r1", kRoleIssuer | kRoleConsumer, {OrgKey{1, issuer_a.public_key()}}},
+        Org{"b.issuer", "r2", kRoleIssuer, {OrgKey{1, issuer_b.public_key()}}},
+        Org{"c.consumer", "r1", kRoleConsumer, {OrgKey{1, consumer.public_key()}}},
+        Org{"v.node", "r1", kRoleValidator, {OrgKey{1, validator.public_key()}}},
+    };
+    genesis.validators = {Validator{"v.node", validator.public_key(), "127.0.0.1:1"}};
+    reopen();
+  }
+
+  void reopen() {
+    ledger.reset();
+    auto store = open_leveldb(dir.str() + "/db");
+    REQUIRE(store.is_ok());
+    auto l = Ledger::open(std::move(*store), genesis);
+    REQUIRE_MESSAGE(l.is_ok(), l.status().to_string());
+    ledger = std::move(*l);
+  }
+
+  static RecordBody body(std::string_view content, RecordKind kind = RecordKind::kLicense) {
+    RecordBody b;
+    b.kind = static_cast<std::uint8_t>(kind);
+    b.type_code = "biz.license";
+    b.holder_ref = crypto::sha256(as_bytes("holder-1"));
+    b.content_hash = crypto::sha256(as_bytes(content));
+    b.size_bytes = content.size();
+    b.media_type = "application/pdf";
+    b.locator = "file://agency/1";
+    b.issued_at_ms = 1'700'000'000'000;
+    return b;
+  }
+
+  template <class P>
+  Tx tx(const crypto::KeyPair& key, std::string org, TxType type, const P& payload,
+        std::uint64_t expires_in = 100) {
+    TxBody b = make_body(type, payload);
+    b.chain_id = genesis.chain_id;
+    b.signer_org = std::move(org);
+    b.key_id = 1;
+    b.expires_at_height = ledger->head().height + expires_in;
+    b.nonce = ++nonce;
+    return sign_tx(std::move(b), key);
+  }
+
+  Tx reg(std::string_view content, RecordKind kind = RecordKind::kLicense) {
+    return tx(issuer_a, "a.issuer", TxType::kRegisterRecord, RegisterRecord{body(content, kind)});
+  }
+
+  // Prepares, certifies and commits one block; returns the outcomes.
+  std::vector<TxOutcome> commit(const std::vector<Tx>& txs) {
+    std::vector<TxOutcome> outcomes;
+    clock_ms += 1000;
+    auto p = ledger->prepare(txs, clock_ms, 0, validator.public_key(), false, outcomes);
+    REQUIRE_MESSAGE(p.is_ok(), p.status().to_string());
+    Certificate cert;
+    sign_certificate(genesis, p->block.header, 0, validator, cert);
+    Status st = ledger->commit(*p, cert);
+    REQUIRE_MESSAGE(st.is_ok(), st.to_string());
+    return outcomes;
+  }
+
+  Status commit_one(const Tx& t) {
+    auto oc = commit({t});
+    REQUIRE(oc.size() == 1);
+    return oc[0].status;
+  }
+};
+
+}  // namespace emledger::testing

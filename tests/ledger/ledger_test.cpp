@@ -1,0 +1,260 @@
+#include "fixture.hpp"
+
+#include "emledger/crypto/hex.hpp"
+
+using namespace emledger;
+using namespace emledger::ledger;
+using emledger::testing::Net;
+
+TEST_CASE("ledger: genesis opens once, reopens, and refuses another genesis") {
+  Net net;
+  CHECK(net.ledger->head().height == 0);
+  CHECK(net.ledger->head().header_hash == net.genesis.hash());
+  auto org = net.ledger->state_value(org_state_key("a.issuer"));
+  REQUIRE(org.is_ok());
+  REQUIRE(org->has_value());
+  CHECK(decode<Org>(**org)->id == "a.issuer");
+  net.reopen();
+  CHECK(net.ledger->head().height == 0);
+
+  Genesis other = net.genesis;
+  other.chain_id = "other-chain";
+  net.ledger.reset();
+  auto store = open_leveldb(net.dir.str() + "/db");
+  REQUIRE(store.is_ok());
+  auto l = Ledger::open(std::move(*store), other);
+  REQUIRE_FALSE(l.is_ok());
+  CHECK(l.status().code() == "GENESIS_MISMATCH");
+}
+
+TEST_CASE("ledger: register commits a record, its index and its transaction") {
+  Net net;
+  Tx t = net.reg("file-1");
+  REQUIRE(net.ledger->check_tx_stateless(t).is_ok());
+  CHECK(net.commit_one(t).is_ok());
+  auto head = net.ledger->head();
+  CHECK(head.height == 1);
+  CHECK(head.log_size == 1);
+  auto rec = net.ledger->record(record_id_for(t.id()));
+  REQUIRE(rec.is_ok());
+  REQUIRE(rec->has_value());
+  CHECK((*rec)->issuer == "a.issuer");
+  CHECK((*rec)->status == static_cast<std::uint8_t>(RecordStatus::kActive));
+  CHECK((*rec)->anchor_tx == t.id());
+  auto by_hash = net.ledger->records_by_hash(Net::body("file-1").content_hash);
+  REQUIRE(by_hash.is_ok());
+  REQUIRE(by_hash->size() == 1);
+  auto entry = net.ledger->tx_entry(t.id());
+  REQUIRE(entry.is_ok());
+  REQUIRE(entry->has_value());
+  CHECK((*entry)->height == 1);
+  CHECK((*entry)->log_index == 0);
+  auto blk = net.ledger->block(1);
+  REQUIRE(blk.is_ok());
+  REQUIRE(blk->has_value());
+  CHECK((*blk)->txs.size() == 1);
+  CHECK((*blk)->header.payload_digest == payload_digest({t.id()}));
+  // The head survives a reopen without replay.
+  net.reopen();
+  CHECK(net.ledger->head().height == 1);
+  CHECK(net.ledger->head().state_root == head.state_root);
+}
+
+TEST_CASE("ledger: stateless checks name what is wrong") {
+  Net net;
+  Tx good = net.reg("x");
+  Tx t = good;
+  t.signature[5] ^= 1;
+  CHECK(net.ledger->check_tx_stateless(t).code() == "BAD_SIGNATURE");
+  t = good;
+  t.body.chain_id = "other";
+  t = sign_tx(t.body, net.issuer_a);
+  CHECK(net.ledger->check_tx_stateless(t).code() == "WRONG_CHAIN");
+  t = good;
+  t.body.signer_org = "nobody";
+  t = sign_tx(t.body, net.issuer_a);
+  CHECK(net.ledger->check_tx_stateless(t).code() == "UNKNOWN_ORG");
+  t = good;
+  t.body.key_id = 9;
+  t = sign_tx(t.body, net.issuer_a);
+  CHECK(net.ledger->check_tx_stateless(t).code() == "UNKNOWN_KEY");
+  // Signed by another org's key under a.issuer's name.
+  t = sign_tx(good.body, net.issuer_b);
+  CHECK(net.ledger->check_tx_stateless(t).code() == "BAD_SIGNATURE");
+  CHECK(parse_tx(Bytes(kTxBytesMax + 1, 0)).status().code() == "TX_TOO_LARGE");
+  CHECK(parse_tx(Bytes{1, 2, 3}).status().code() == "TX_MALFORMED");
+}
+
+TEST_CASE("ledger: stateful rules reject and change nothing") {
+  Net net;
+  Tx t = net.reg("doc");
+  REQUIRE(net.commit_one(t).is_ok());
+  const Hash rid = record_id_for(t.id());
+  auto expect_rejected = [&](const Tx& bad, const char* code) {
+    const auto before = net.ledger->head();
+    std::vector<TxOutcome> oc;
+    auto p = net.ledger->prepare({bad}, net.clock_ms + 1, 0, net.validator.public_key(), false, oc);
+    REQUIRE(p.is_ok());
+    REQUIRE(oc.size() == 1);
+    CHECK(oc[0].status.code() == code);
+    CHECK(p->block.txs.empty());
+    CHECK(p->block.header.state_root == before.state_root);
+    CHECK(p->block.header.log_size == before.log_size);
+  };
+  SUBCASE("replay of a committed transaction") { expect_rejected(t, "DUPLICATE_TX"); }
+  SUBCASE("org without the issuer role") {
+    expect_rejected(net.tx(net.consumer, "c.consumer", TxType::kRegisterRecord,
+                           RegisterRecord{Net::body("other")}),
+                    "NOT_ISSUER");
+  }
+  SUBCASE("revoking another issuer's record") {
+    expect_rejected(net.tx(net.issuer_b, "b.issuer", TxType::kRevokeRecord, RevokeRecord{rid, 3}),
+                    "NOT_RECORD_ISSUER");
+  }
+  SUBCASE("revoking an unknown record") {
+    Hash nothing{};
+    nothing[0] = 7;
+    expect_rejected(
+        net.tx(net.issuer_a, "a.issuer", TxType::kRevokeRecord, RevokeRecord{nothing, 3}),
+        "RECORD_NOT_FOUND");
+  }
+  SUBCASE("expired transaction") {
+    Tx e = net.reg("late");
+    e.body.expires_at_height = 1;  // the next block is height 2
+    e = sign_tx(e.body, net.issuer_a);
+    expect_rejected(e, "EXPIRED");
+  }
+  SUBCASE("expiry too far ahead") {
+    expect_rejected(net.tx(net.issuer_a, "a.issuer", TxType::kRegisterRecord,
+                           RegisterRecord{Net::body("far")}, kTxLifetimeBlocksMax + 10),
+                    "EXPIRY_TOO_FAR");
+  }
+  SUBCASE("same issuer anchoring the same content twice") {
+    expect_rejected(net.reg("doc"), "DUPLICATE_RECORD");
+  }
+  SUBCASE("renewing a material") {
+    Tx m = net.reg("material", RecordKind::kMaterial);
+    REQUIRE(net.commit_one(m).is_ok());
+    expect_rejected(net.tx(net.issuer_a, "a.issuer", TxType::kRenewLicense,
+                           RenewLicense{record_id_for(m.id()), net.clock_ms + 100000}),
+                    "NOT_A_LICENSE");
+  }
+  SUBCASE("malformed payload") {
+    TxBody b = make_body(TxType::kRevokeRecord, RegisterRecord{Net::body("p")});
+    b.chain_id = net.genesis.chain_id;
+    b.signer_org = "a.issuer";
+    b.key_id = 1;
+    b.expires_at_height = 50;
+    expect_rejected(sign_tx(b, net.issuer_a), "INVALID_PAYLOAD");
+  }
+}
+
+TEST_CASE("ledger: lifecycle of a license: change, renew, revoke") {
+  Net net;
+  RecordBody b = Net::body("v1");
+  b.valid_from_ms = 1;
+  b.valid_until_ms = net.clock_ms + 10'000'000;
+  Tx r = net.tx(net.issuer_a, "a.issuer", TxType::kRegisterRecord, RegisterRecord{b});
+  REQUIRE(net.commit_one(r).is_ok());
+  const Hash v1 = record_id_for(r.id());
+
+  RecordBody b2 = b;
+  b2.content_hash = crypto::sha256(as_bytes("v2"));
+  Tx c = net.tx(net.issuer_a, "a.issuer", TxType::kChangeLicense, ChangeLicense{v1, b2});
+  REQUIRE(net.commit_one(c).is_ok());
+  const Hash v2 = record_id_for(c.id());
+  auto old = net.ledger->record(v1);
+  auto neu = net.ledger->record(v2);
+  REQUIRE((old.is_ok() && old->has_value() && neu.is_ok() && neu->has_value()));
+  CHECK((*old)->status == static_cast<std::uint8_t>(RecordStatus::kSuperseded));
+  CHECK((*old)->superseded_by == v2);
+  CHECK((*neu)->supersedes == v1);
+  CHECK((*neu)->version == 2);
+  // The superseded version cannot be changed or revoked again.
+  CHECK(net.commit_one(net.tx(net.issuer_a, "a.issuer", TxType::kRevokeRecord, RevokeRecord{v1, 1}))
+            .code() == "ILLEGAL_TRANSITION");
+
+  std::uint64_t until = b.valid_until_ms + 5'000'000;
+  REQUIRE(net.commit_one(net.tx(net.issuer_a, "a.issuer", TxType::kRenewLicense,
+                                RenewLicense{v2, until}))
+              .is_ok());
+  CHECK((*net.ledger->record(v2))->body.valid_until_ms == until);
+  // A renewal that shortens the window is refused.
+  CHECK(net.commit_one(net.tx(net.issuer_a, "a.issuer", TxType::kRenewLicense,
+                              RenewLicense{v2, until - 1}))
+            .code() == "INVALID_PAYLOAD");
+
+  REQUIRE(net.commit_one(net.tx(net.issuer_a, "a.issuer", TxType::kRevokeRecord, RevokeRecord{v2, 42}))
+              .is_ok());
+  auto revoked = net.ledger->record(v2);
+  CHECK((*revoked)->status == static_cast<std::uint8_t>(RecordStatus::kRevoked));
+  CHECK((*revoked)->revoke_reason == 42);
+  CHECK(net.commit_one(net.tx(net.issuer_a, "a.issuer", TxType::kRevokeRecord, RevokeRecord{v2, 42}))
+            .code() == "ILLEGAL_TRANSITION");
+}
+
+TEST_CASE("ledger: a block re-executed on another node gives the identical header") {
+  Net a;
+  Net b;  // same genesis and keys, separate LevelDB
+  std::vector<Tx> txs;
+  for (int i = 0; i < 20; ++i) txs.push_back(a.reg("doc-" + std::to_string(i)));
+  txs.push_back(txs[3]);  // a duplicate inside the block is dropped
+  auto oc = a.commit(txs);
+  CHECK(oc.back().status.code() == "DUPLICATE_TX");
+  auto blk = a.ledger->block(1);
+  REQUIRE((blk.is_ok() && blk->has_value()));
+  auto p = b.ledger->execute(**blk);
+  REQUIRE_MESSAGE(p.is_ok(), p.status().to_string());
+  CHECK(p->block.header.hash() == (*blk)->header.hash());
+  Certificate cert = **a.ledger->certificate(1);
+  REQUIRE(b.ledger->commit(*p, cert).is_ok());
+  CHECK(b.ledger->head().state_root == a.ledger->head().state_root);
+  CHECK(b.ledger->head().log_root == a.ledger->head().log_root);
+
+  // A tampered block is refused.
+  Block bad = **blk;
+  bad.header.state_root[0] ^= 1;
+  Net c;
+  CHECK(c.ledger->execute(bad).status().code() == "BLOCK_INVALID");
+}
+
+TEST_CASE("ledger: commit refuses a certificate that does not match") {
+  Net net;
+  std::vector<TxOutcome> oc;
+  auto p = net.ledger->prepare({net.reg("z")}, net.clock_ms + 1, 0, net.validator.public_key(),
+                               false, oc);
+  REQUIRE(p.is_ok());
+  Certificate cert;
+  CHECK(net.ledger->commit(*p, cert).code() == "CERT_MISMATCH");
+  sign_certificate(net.genesis, p->block.header, 0, net.validator, cert);
+  cert.signatures[0].signature[0] ^= 1;
+  CHECK(net.ledger->commit(*p, cert).code() == "CERT_BAD_SIGNATURE");
+  cert.signatures.clear();
+  CHECK(net.ledger->commit(*p, cert).code() == "CERT_NO_QUORUM");
+  CHECK(net.ledger->head().height == 0);
+}
+
+TEST_CASE("ledger: proofs from the kernel verify against committed headers") {
+  Net net;
+  std::vector<Tx> txs;
+  for (int i = 0; i < 5; ++i) txs.push_back(net.reg("p-" + std::to_string(i)));
+  net.commit(txs);
+  net.commit({net.reg("later")});
+  auto h1 = **net.ledger->header(1);
+  auto h2 = **net.ledger->header(2);
+  auto incl = net.ledger->inclusion_proof(3, h2.log_size);
+  REQUIRE(incl.is_ok());
+  CHECK(verify_inclusion(log_leaf_hash(encode(txs[3])), *incl, h2.log_root));
+  auto cons = net.ledger->consistency_proof(h1.log_size, h2.log_size);
+  REQUIRE(cons.is_ok());
+  CHECK(verify_consistency(*cons, h1.log_root, h2.log_root));
+  auto sp = net.ledger->state_proof(record_state_key(record_id_for(txs[0].id())), 1);
+  REQUIRE(sp.is_ok());
+  CHECK(sp->present);
+  CHECK(verify_state_proof(*sp, h1.state_root));
+  auto absent = net.ledger->state_proof(record_state_key(Hash{}), std::nullopt);
+  REQUIRE(absent.is_ok());
+  CHECK_FALSE(absent->present);
+  CHECK(verify_state_proof(*absent, h2.state_root));
+  CHECK(net.ledger->inclusion_proof(0, h2.log_size + 1).status().code() == "PROOF_OUT_OF_RANGE");
+}
