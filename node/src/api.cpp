@@ -1,0 +1,530 @@
+#include "api.hpp"
+
+#include <charconv>
+#include <mutex>
+
+#include "emledger/crypto/hex.hpp"
+#include "emledger/crypto/sha256.hpp"
+#include "emledger/ledger/checkpoint.hpp"
+#include "emledger/ledger/json.hpp"
+#include "errors.hpp"
+#include "validate.hpp"
+
+namespace emledger::node {
+
+using nlohmann::json;
+
+namespace {
+
+std::optional<std::uint64_t> parse_u64(std::string_view s) {
+  if (s.empty() || s.size() > 20) return std::nullopt;
+  for (char c : s)
+    if (c < '0' || c > '9') return std::nullopt;
+  std::uint64_t v = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+HttpResponse bad_parameter(const std::string& name, const std::string& why) {
+  return error_response(400, "BAD_PARAMETER", name + ": " + why, {{"parameter", name}});
+}
+
+const std::string* query_param(const HttpRequest& req, const std::string& name) {
+  auto it = req.query.find(name);
+  return it == req.query.end() ? nullptr : &it->second;
+}
+
+// A required 64-hex-character hash, from a path segment or query value.
+std::optional<Hash> parse_hash(std::string_view s) {
+  if (s.size() != 2 * kHashSize) return std::nullopt;
+  return hash_from_hex(s);
+}
+
+// ?wait=commit, or nothing. Anything else is a typo worth reporting.
+std::optional<bool> parse_wait(const HttpRequest& req) {
+  const std::string* w = query_param(req, "wait");
+  if (!w) return false;
+  if (*w == "commit") return true;
+  return std::nullopt;
+}
+
+// JSON body, or the error to answer with.
+std::optional<HttpResponse> parse_body(const HttpRequest& req, json& out) {
+  if (!req.body_length_known)
+    return error_response(411, "LENGTH_REQUIRED", "POST needs Content-Length or chunked encoding");
+  try {
+    out = json::parse(req.body);
+  } catch (const json::parse_error& e) {
+    return error_response(400, "MALFORMED_JSON", e.what(), {{"byte", e.byte}});
+  }
+  return std::nullopt;
+}
+
+HttpResponse schema_error(const SchemaViolation& v, std::string_view schema) {
+  return error_response(400, "MALFORMED_REQUEST", v.message,
+                        {{"field", v.field}, {"schema", std::string(schema)}});
+}
+
+json committed_json(const TxResult& r) {
+  return {{"id", to_hex(r.id)},
+          {"status", "committed"},
+          {"height", r.height},
+          {"log_index", r.log_index}};
+}
+
+json header_object(const ledger::BlockHeader& h, const ledger::Certificate& c) {
+  return {{"height", h.height},
+          {"hash", to_hex(h.hash())},
+          {"header", ledger::to_json(h)},
+          {"encoded", to_hex(ledger::encode(h))},
+          {"certificate", to_hex(ledger::encode(c))}};
+}
+
+// The header object at `height`, nullopt when there is no such block.
+Result<std::optional<json>> header_json(const ledger::Ledger& l, std::uint64_t height) {
+  auto h = l.header(height);
+  if (!h.is_ok()) return h.status();
+  if (!h->has_value()) return std::optional<json>();
+  auto c = l.certificate(height);
+  if (!c.is_ok()) return c.status();
+  if (!c->has_value())
+    return Status::error("STORAGE_CORRUPT", "block " + std::to_string(height) + " has no certificate");
+  return std::optional<json>(header_object(**h, **c));
+}
+
+json record_json(const ledger::Record& r) {
+  return {{"record", ledger::to_json(r)}, {"encoded", to_hex(ledger::encode(r))}};
+}
+
+}  // namespace
+
+struct Api::Admission {
+  Status status;
+  Hash id{};  // SHA-256 of the submitted bytes: the tx id whenever they decode
+};
+
+Api::Api(ApiContext ctx) : ctx_(std::move(ctx)) {
+  EMLEDGER_ASSERT(ctx_.ledger && ctx_.mempool && ctx_.validator_key);
+  auto bind = [this](void (Api::*fn)(const HttpRequest&, const PathParams&, Responder)) {
+    return [this, fn](const HttpRequest& r, const PathParams& p, Responder out) {
+      (this->*fn)(r, p, std::move(out));
+    };
+  };
+  // Literal paths before the patterns that would also match them.
+  router_.add("GET", "/v1/health", bind(&Api::health));
+  router_.add("GET", "/v1/genesis", bind(&Api::genesis));
+  router_.add("GET", "/v1/openapi.json", bind(&Api::openapi));
+  router_.add("POST", "/v1/transactions", bind(&Api::submit));
+  router_.add("POST", "/v1/transactions/batch", bind(&Api::submit_batch));
+  router_.add("GET", "/v1/transactions/{id}", bind(&Api::get_transaction));
+  router_.add("GET", "/v1/records", bind(&Api::find_records));
+  router_.add("GET", "/v1/records/{id}", bind(&Api::get_record));
+  router_.add("GET", "/v1/headers", bind(&Api::header_range));
+  router_.add("GET", "/v1/headers/latest", bind(&Api::latest_header));
+  router_.add("GET", "/v1/headers/{height}", bind(&Api::header_at));
+  router_.add("GET", "/v1/blocks/{height}", bind(&Api::block_at));
+  router_.add("GET", "/v1/proofs/inclusion", bind(&Api::inclusion_proof));
+  router_.add("GET", "/v1/proofs/consistency", bind(&Api::consistency_proof));
+  router_.add("GET", "/v1/proofs/state", bind(&Api::state_proof));
+  router_.add("GET", "/v1/bundles", bind(&Api::bundle));
+  router_.add("GET", "/v1/checkpoint", bind(&Api::checkpoint));
+}
+
+HttpResponse Api::error_response(int status, const std::string& code, const std::string& message) {
+  return node::error_response(status, code, message);
+}
+
+void Api::handle(HttpRequest request, Responder respond) {
+  auto m = router_.match(request.method, request.path);
+  if (m.outcome == Router::Outcome::kNoSuchPath)
+    return respond(node::error_response(404, "NOT_FOUND", "no such path: " + request.path));
+  if (m.outcome == Router::Outcome::kWrongMethod)
+    return respond(node::error_response(405, "METHOD_NOT_ALLOWED",
+                                        request.method + " is not allowed on " + request.path,
+                                        {{"allowed", m.allowed}}));
+  // Routes answer their errors as values; an exception escaping one is a bug,
+  // and the server turns it into a 500.
+  (*m.fn)(request, m.params, std::move(respond));
+}
+
+// ---- writes ----
+
+Api::Admission Api::admit(const std::string& tx_hex, TxWaiter waiter) {
+  Admission a;
+  auto bytes = from_hex(tx_hex);
+  EMLEDGER_ASSERT(bytes.has_value());  // validated against the schema before
+  a.id = crypto::sha256(*bytes);
+  if (bytes->size() > ledger::kTxBytesMax) {
+    a.status = Status::error("TX_TOO_LARGE", "transaction exceeds " +
+                                                 std::to_string(ledger::kTxBytesMax) + " bytes");
+    return a;
+  }
+  auto tx = ledger::decode<ledger::Tx>(*bytes);
+  if (!tx.is_ok()) {
+    a.status = tx.status();
+    return a;
+  }
+  a.status = ctx_.ledger->check_tx_stateless(*tx);
+  if (!a.status.is_ok()) return a;
+  auto entry = ctx_.ledger->tx_entry(a.id);
+  if (!entry.is_ok()) {
+    a.status = entry.status();
+    return a;
+  }
+  if (entry->has_value()) {
+    a.status = Status::error("DUPLICATE_TX", "transaction already committed at height " +
+                                                 std::to_string((*entry)->height));
+    return a;
+  }
+  a.status = ctx_.mempool->add(std::move(*tx), a.id, std::move(waiter));
+  return a;
+}
+
+void Api::submit(const HttpRequest& req, const PathParams&, Responder respond) {
+  auto wait = parse_wait(req);
+  if (!wait) return respond(bad_parameter("wait", "the only value is \"commit\""));
+  json body;
+  if (auto err = parse_body(req, body)) return respond(std::move(*err));
+  if (auto v = validate_submit_tx(body)) return respond(schema_error(*v, "submit_tx.json"));
+
+  TxWaiter waiter;
+  if (*wait) {
+    waiter = [respond](const TxResult& r) {
+      if (r.status.is_ok()) return respond(json_response(200, committed_json(r)));
+      respond(node::error_response(r.status, ErrorContext::kTransaction, {{"id", to_hex(r.id)}}));
+    };
+  }
+  Admission a = admit(body["tx"].get<std::string>(), std::move(waiter));
+  if (!a.status.is_ok())
+    return respond(node::error_response(a.status, ErrorContext::kTransaction, {{"id", to_hex(a.id)}}));
+  if (!*wait) respond(json_response(202, {{"id", to_hex(a.id)}, {"status", "pending"}}));
+  // With wait, the waiter answers once the block is committed.
+}
+
+void Api::submit_batch(const HttpRequest& req, const PathParams&, Responder respond) {
+  auto wait = parse_wait(req);
+  if (!wait) return respond(bad_parameter("wait", "the only value is \"commit\""));
+  json body;
+  if (auto err = parse_body(req, body)) return respond(std::move(*err));
+  if (auto v = validate_submit_batch(body)) return respond(schema_error(*v, "submit_batch.json"));
+
+  // The results fill in as transactions are admitted and (with wait) as their
+  // blocks commit; whoever brings `outstanding` to zero answers. The loop
+  // itself holds one count so that an early commit cannot answer too soon.
+  struct BatchState {
+    std::mutex mu;
+    json results = json::array();
+    std::size_t outstanding = 1;
+    Responder respond;
+  };
+  auto state = std::make_shared<BatchState>();
+  state->respond = std::move(respond);
+  const auto& txs = body["txs"];
+  state->results = json::array();
+  for (std::size_t i = 0; i < txs.size(); ++i) state->results.push_back(json::object());
+
+  auto finish_one = [state] {
+    // Called with state->mu held; returns the response to send, if last.
+    return --state->outstanding == 0;
+  };
+  auto answer = [state] { state->respond(json_response(200, {{"results", state->results}})); };
+
+  for (std::size_t i = 0; i < txs.size(); ++i) {
+    TxWaiter waiter;
+    if (*wait) {
+      {
+        std::lock_guard lock(state->mu);
+        ++state->outstanding;
+      }
+      waiter = [state, i, finish_one, answer](const TxResult& r) {
+        bool last = false;
+        {
+          std::lock_guard lock(state->mu);
+          if (r.status.is_ok()) {
+            state->results[i] = committed_json(r);
+          } else {
+            state->results[i] = {{"id", to_hex(r.id)},
+                                 {"status", "rejected"},
+                                 {"error", {{"code", r.status.code()}, {"message", r.status.message()}}}};
+          }
+          last = finish_one();
+        }
+        if (last) answer();
+      };
+    }
+    Admission a = admit(txs[i].get<std::string>(), waiter);
+    std::lock_guard lock(state->mu);
+    if (!a.status.is_ok()) {
+      state->results[i] = {{"id", to_hex(a.id)},
+                           {"status", "rejected"},
+                           {"error", {{"code", a.status.code()}, {"message", a.status.message()}}}};
+      if (*wait) --state->outstanding;  // its waiter was dropped unused
+    } else if (!*wait) {
+      state->results[i] = {{"id", to_hex(a.id)}, {"status", "pending"}};
+    }
+  }
+  bool last = false;
+  {
+    std::lock_guard lock(state->mu);
+    last = finish_one();
+  }
+  if (last) answer();
+}
+
+// ---- reads ----
+
+void Api::health(const HttpRequest&, const PathParams&, Responder respond) {
+  auto head = ctx_.ledger->head();
+  respond(json_response(200, {{"status", "ok"},
+                              {"chain_id", ctx_.ledger->genesis().chain_id},
+                              {"genesis_hash", to_hex(ctx_.ledger->genesis_hash())},
+                              {"height", head.height},
+                              {"log_size", head.log_size}}));
+}
+
+void Api::genesis(const HttpRequest&, const PathParams&, Responder respond) {
+  respond(json_response(200, ledger::to_json(ctx_.ledger->genesis())));
+}
+
+void Api::openapi(const HttpRequest&, const PathParams&, Responder respond) {
+  HttpResponse r;
+  r.content_type = "application/json";
+  r.body = std::string(ctx_.openapi_json);
+  respond(std::move(r));
+}
+
+void Api::get_transaction(const HttpRequest&, const PathParams& p, Responder respond) {
+  auto id = parse_hash(p[0]);
+  if (!id) return respond(bad_parameter("id", "expected 64 hex characters"));
+  // Mempool first: a transaction leaves it only after its block is committed,
+  // so checking in this order never misses one that is moving between them.
+  auto where = ctx_.mempool->lookup(*id);
+  if (where.where == Mempool::Where::kPending)
+    return respond(json_response(200, {{"id", to_hex(*id)}, {"status", "pending"}}));
+  auto entry = ctx_.ledger->tx_entry(*id);
+  if (!entry.is_ok()) return respond(node::error_response(entry.status()));
+  if (entry->has_value()) {
+    const auto& e = **entry;
+    json j = {{"id", to_hex(*id)},      {"status", "committed"}, {"height", e.height},
+              {"index", e.index},       {"log_index", e.log_index}, {"tx", to_hex(e.tx)}};
+    auto tx = ledger::decode<ledger::Tx>(e.tx);
+    if (!tx.is_ok())
+      return respond(node::error_response(500, "STORAGE_CORRUPT", "stored transaction: " +
+                                                                      tx.status().to_string()));
+    j["decoded"] = ledger::to_json(*tx);
+    return respond(json_response(200, j));
+  }
+  if (where.where == Mempool::Where::kRejected) {
+    const Status& st = where.rejection;
+    return respond(json_response(200, {{"id", to_hex(*id)},
+                                       {"status", "rejected"},
+                                       {"error", {{"code", st.code()}, {"message", st.message()}}}}));
+  }
+  respond(node::error_response(404, "TX_NOT_FOUND", "no transaction " + to_hex(*id)));
+}
+
+void Api::get_record(const HttpRequest&, const PathParams& p, Responder respond) {
+  auto id = parse_hash(p[0]);
+  if (!id) return respond(bad_parameter("id", "expected 64 hex characters"));
+  auto r = ctx_.ledger->record(*id);
+  if (!r.is_ok()) return respond(node::error_response(r.status()));
+  if (!r->has_value())
+    return respond(node::error_response(404, "RECORD_NOT_FOUND", "no record " + to_hex(*id)));
+  respond(json_response(200, record_json(**r)));
+}
+
+void Api::find_records(const HttpRequest& req, const PathParams&, Responder respond) {
+  const std::string* h = query_param(req, "content_hash");
+  if (!h) return respond(bad_parameter("content_hash", "required"));
+  auto hash = parse_hash(*h);
+  if (!hash) return respond(bad_parameter("content_hash", "expected 64 hex characters"));
+  auto rs = ctx_.ledger->records_by_hash(*hash);
+  if (!rs.is_ok()) return respond(node::error_response(rs.status()));
+  json list = json::array();
+  for (const auto& r : *rs) list.push_back(record_json(r));
+  respond(json_response(200, {{"records", std::move(list)}}));
+}
+
+void Api::latest_header(const HttpRequest&, const PathParams&, Responder respond) {
+  auto head = ctx_.ledger->head();
+  if (head.height == 0)
+    return respond(node::error_response(404, "NOT_FOUND", "no block has been committed yet"));
+  auto j = header_json(*ctx_.ledger, head.height);
+  if (!j.is_ok()) return respond(node::error_response(j.status()));
+  EMLEDGER_ASSERT(j->has_value());
+  respond(json_response(200, **j));
+}
+
+void Api::header_at(const HttpRequest&, const PathParams& p, Responder respond) {
+  auto height = parse_u64(p[0]);
+  if (!height) return respond(bad_parameter("height", "expected a decimal block height"));
+  auto j = header_json(*ctx_.ledger, *height);
+  if (!j.is_ok()) return respond(node::error_response(j.status()));
+  if (!j->has_value())
+    return respond(node::error_response(404, "NOT_FOUND", "no block at height " + p[0]));
+  respond(json_response(200, **j));
+}
+
+void Api::header_range(const HttpRequest& req, const PathParams&, Responder respond) {
+  const std::string* from_s = query_param(req, "from");
+  const std::string* to_s = query_param(req, "to");
+  if (!from_s) return respond(bad_parameter("from", "required"));
+  if (!to_s) return respond(bad_parameter("to", "required"));
+  auto from = parse_u64(*from_s);
+  auto to = parse_u64(*to_s);
+  if (!from || *from == 0) return respond(bad_parameter("from", "expected a height >= 1"));
+  if (!to || *to < *from) return respond(bad_parameter("to", "expected a height >= from"));
+  if (*to - *from >= kHeadersPerRequestMax)
+    return respond(bad_parameter(
+        "to", "at most " + std::to_string(kHeadersPerRequestMax) + " headers per request"));
+  // Heights above the head are simply not there: the list stops at the head.
+  std::uint64_t last = std::min(*to, ctx_.ledger->head().height);
+  json list = json::array();
+  for (std::uint64_t h = *from; h <= last; ++h) {
+    auto j = header_json(*ctx_.ledger, h);
+    if (!j.is_ok()) return respond(node::error_response(j.status()));
+    if (!j->has_value()) break;
+    list.push_back(std::move(**j));
+  }
+  respond(json_response(200, {{"headers", std::move(list)}}));
+}
+
+void Api::block_at(const HttpRequest&, const PathParams& p, Responder respond) {
+  auto height = parse_u64(p[0]);
+  if (!height) return respond(bad_parameter("height", "expected a decimal block height"));
+  auto b = ctx_.ledger->block(*height);
+  if (!b.is_ok()) return respond(node::error_response(b.status()));
+  if (!b->has_value())
+    return respond(node::error_response(404, "NOT_FOUND", "no block at height " + p[0]));
+  auto c = ctx_.ledger->certificate(*height);
+  if (!c.is_ok()) return respond(node::error_response(c.status()));
+  if (!c->has_value())
+    return respond(node::error_response(500, "STORAGE_CORRUPT", "block has no certificate"));
+  respond(json_response(200, {{"height", *height},
+                              {"block", to_hex(ledger::encode(**b))},
+                              {"certificate", to_hex(ledger::encode(**c))}}));
+}
+
+void Api::inclusion_proof(const HttpRequest& req, const PathParams&, Responder respond) {
+  const auto head = ctx_.ledger->head();
+  std::uint64_t size = head.log_size;
+  if (const std::string* s = query_param(req, "size")) {
+    auto v = parse_u64(*s);
+    if (!v || *v == 0 || *v > head.log_size)
+      return respond(bad_parameter("size", "expected 1.." + std::to_string(head.log_size)));
+    size = *v;
+  }
+  const std::string* tx_s = query_param(req, "tx");
+  const std::string* index_s = query_param(req, "index");
+  if ((tx_s == nullptr) == (index_s == nullptr))
+    return respond(bad_parameter("tx", "give exactly one of tx or index"));
+  std::uint64_t index = 0;
+  if (tx_s) {
+    auto id = parse_hash(*tx_s);
+    if (!id) return respond(bad_parameter("tx", "expected 64 hex characters"));
+    auto e = ctx_.ledger->tx_entry(*id);
+    if (!e.is_ok()) return respond(node::error_response(e.status()));
+    if (!e->has_value())
+      return respond(node::error_response(404, "TX_NOT_FOUND", "no committed transaction " + *tx_s));
+    index = (*e)->log_index;
+  } else {
+    auto v = parse_u64(*index_s);
+    if (!v) return respond(bad_parameter("index", "expected a decimal log index"));
+    index = *v;
+  }
+  if (index >= size)
+    return respond(bad_parameter(tx_s ? "tx" : "index",
+                                 "log index " + std::to_string(index) + " is not below size " +
+                                     std::to_string(size)));
+  auto proof = ctx_.ledger->inclusion_proof(index, size);
+  if (!proof.is_ok()) return respond(node::error_response(proof.status()));
+  ledger::MerkleLog log(ctx_.ledger->store());
+  auto leaf = log.leaf(index);
+  if (!leaf.is_ok()) return respond(node::error_response(leaf.status()));
+  auto root = log.root(size);
+  if (!root.is_ok()) return respond(node::error_response(root.status()));
+  respond(json_response(200, {{"proof", to_hex(ledger::encode(*proof))},
+                              {"leaf_hash", to_hex(*leaf)},
+                              {"root", to_hex(*root)}}));
+}
+
+void Api::consistency_proof(const HttpRequest& req, const PathParams&, Responder respond) {
+  const std::string* first_s = query_param(req, "first");
+  const std::string* second_s = query_param(req, "second");
+  if (!first_s) return respond(bad_parameter("first", "required"));
+  if (!second_s) return respond(bad_parameter("second", "required"));
+  auto first = parse_u64(*first_s);
+  auto second = parse_u64(*second_s);
+  const auto head = ctx_.ledger->head();
+  if (!first || *first == 0) return respond(bad_parameter("first", "expected a size >= 1"));
+  if (!second || *second < *first || *second > head.log_size)
+    return respond(bad_parameter(
+        "second", "expected first.." + std::to_string(head.log_size) + " (the head's log size)"));
+  auto proof = ctx_.ledger->consistency_proof(*first, *second);
+  if (!proof.is_ok()) return respond(node::error_response(proof.status()));
+  respond(json_response(200, {{"proof", to_hex(ledger::encode(*proof))}}));
+}
+
+void Api::state_proof(const HttpRequest& req, const PathParams&, Responder respond) {
+  const std::string* key_s = query_param(req, "key");
+  if (!key_s) return respond(bad_parameter("key", "required"));
+  auto key = from_hex(*key_s);
+  if (!key || key->empty() || key->size() > ledger::kStateKeyBytesMax)
+    return respond(bad_parameter(
+        "key", "expected 1.." + std::to_string(ledger::kStateKeyBytesMax) + " bytes in hex"));
+  const auto head = ctx_.ledger->head();
+  std::uint64_t height = head.height;
+  Hash state_root = head.state_root;
+  if (const std::string* h = query_param(req, "height")) {
+    auto v = parse_u64(*h);
+    if (!v || *v > head.height)
+      return respond(bad_parameter("height", "expected 0.." + std::to_string(head.height)));
+    height = *v;
+    if (height > 0 && height != head.height) {
+      auto hdr = ctx_.ledger->header(height);
+      if (!hdr.is_ok()) return respond(node::error_response(hdr.status()));
+      if (!hdr->has_value())
+        return respond(node::error_response(404, "NOT_FOUND", "no block at height " + *h));
+      state_root = (*hdr)->state_root;
+    } else if (height == 0 && head.height != 0) {
+      return respond(bad_parameter("height", "the genesis state is proven only before block 1"));
+    }
+  }
+  // Pin the height we read the root at, so a block committing meanwhile
+  // cannot pair a new proof with an old root.
+  auto proof = ctx_.ledger->state_proof(*key, height > 0 ? std::optional<std::uint64_t>(height)
+                                                         : std::nullopt);
+  if (!proof.is_ok()) return respond(node::error_response(proof.status()));
+  respond(json_response(200, {{"proof", to_hex(ledger::encode(*proof))},
+                              {"height", height},
+                              {"state_root", to_hex(state_root)}}));
+}
+
+void Api::bundle(const HttpRequest& req, const PathParams&, Responder respond) {
+  const std::string* h = query_param(req, "content_hash");
+  if (!h) return respond(bad_parameter("content_hash", "required"));
+  auto hash = parse_hash(*h);
+  if (!hash) return respond(bad_parameter("content_hash", "expected 64 hex characters"));
+  auto b = ctx_.ledger->bundle_for_hash(*hash);
+  if (!b.is_ok()) {
+    if (b.status().code() == "NO_BLOCKS")
+      return respond(node::error_response(404, "NOT_FOUND", b.status().message()));
+    return respond(node::error_response(b.status()));
+  }
+  respond(json_response(200, {{"bundle", to_hex(ledger::encode(*b))}, {"height", b->header.height}}));
+}
+
+void Api::checkpoint(const HttpRequest&, const PathParams&, Responder respond) {
+  const auto head = ctx_.ledger->head();
+  ledger::Checkpoint cp;
+  cp.origin = ctx_.ledger->genesis().chain_id;
+  cp.size = head.log_size;
+  cp.root = head.log_root;
+  HttpResponse r;
+  r.content_type = "text/plain; charset=utf-8";
+  r.body = ledger::sign_checkpoint(cp, ctx_.validator_org, *ctx_.validator_key);
+  respond(std::move(r));
+}
+
+}  // namespace emledger::node

@@ -1,0 +1,62 @@
+// The routes of docs/api.md on top of the kernel, the mempool and the node's
+// validator key. Beast-free: it sees only HttpRequest/HttpResponse.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "emledger/crypto/ed25519.hpp"
+#include "emledger/ledger/ledger.hpp"
+#include "http_server.hpp"
+#include "mempool.hpp"
+#include "router.hpp"
+
+namespace emledger::node {
+
+// Most headers one GET /v1/headers?from&to answers with.
+inline constexpr std::uint64_t kHeadersPerRequestMax = 1000;
+
+struct ApiContext {
+  ledger::Ledger* ledger = nullptr;
+  Mempool* mempool = nullptr;
+  const crypto::KeyPair* validator_key = nullptr;  // signs checkpoints
+  std::string validator_org;                       // the checkpoint signer name
+  std::string_view openapi_json;                   // served at /v1/openapi.json
+};
+
+// Thread safe: handle() runs on every I/O thread at once.
+class Api final : public HttpHandler {
+ public:
+  explicit Api(ApiContext ctx);
+
+  void handle(HttpRequest request, Responder respond) override;
+  HttpResponse error_response(int status, const std::string& code,
+                              const std::string& message) override;
+
+ private:
+  struct Admission;
+  Admission admit(const std::string& tx_hex, TxWaiter waiter);
+
+  void health(const HttpRequest&, const PathParams&, Responder);
+  void genesis(const HttpRequest&, const PathParams&, Responder);
+  void openapi(const HttpRequest&, const PathParams&, Responder);
+  void submit(const HttpRequest&, const PathParams&, Responder);
+  void submit_batch(const HttpRequest&, const PathParams&, Responder);
+  void get_transaction(const HttpRequest&, const PathParams&, Responder);
+  void get_record(const HttpRequest&, const PathParams&, Responder);
+  void find_records(const HttpRequest&, const PathParams&, Responder);
+  void latest_header(const HttpRequest&, const PathParams&, Responder);
+  void header_at(const HttpRequest&, const PathParams&, Responder);
+  void header_range(const HttpRequest&, const PathParams&, Responder);
+  void block_at(const HttpRequest&, const PathParams&, Responder);
+  void inclusion_proof(const HttpRequest&, const PathParams&, Responder);
+  void consistency_proof(const HttpRequest&, const PathParams&, Responder);
+  void state_proof(const HttpRequest&, const PathParams&, Responder);
+  void bundle(const HttpRequest&, const PathParams&, Responder);
+  void checkpoint(const HttpRequest&, const PathParams&, Responder);
+
+  ApiContext ctx_;
+  Router router_;
+};
+
+}  // namespace emledger::node

@@ -1,0 +1,199 @@
+#include "config.hpp"
+
+#include <sys/stat.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "emledger/crypto/keyfile.hpp"
+#include "emledger/ledger/json.hpp"
+#include "producer.hpp"
+
+namespace emledger::node {
+
+namespace fs = std::filesystem;
+
+std::optional<Config> parse_command_line(int argc, char** argv, int* exit_code) {
+  Config c;
+  CLI::App app{"emledger-node: a permissioned ledger node for government e-licenses"};
+  app.add_flag("--dev", c.dev,
+               "dev mode: on first start create DIR/keys and DIR/genesis.json for a one-node "
+               "network; clear (unencrypted) key files are accepted");
+  app.add_option("--data", c.data_dir, "data directory (LevelDB in DIR/db)")->required();
+  app.add_option("--listen", c.listen, "HTTP listen address host:port (port 0: any free port)")
+      ->capture_default_str();
+  app.add_option("--genesis", c.genesis_file, "genesis JSON file (required without --dev)");
+  app.add_option("--key", c.key_file, "this validator's key file (required with --genesis)");
+  app.add_option("--passphrase-file", c.passphrase_file,
+                 std::string("file holding the key file passphrase (else env ") + kPassphraseEnv +
+                     ")");
+  app.add_option("--http-threads", c.http_threads, "HTTP I/O threads (0: hardware threads)")
+      ->capture_default_str();
+  app.add_option("--mempool-max", c.mempool_txs_max, "pending transactions held at most")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    *exit_code = rc == 0 ? 0 : 2;
+    return std::nullopt;
+  }
+  if (!c.dev && !c.genesis_file) {
+    std::cerr << "emledger-node: --genesis is required without --dev\n";
+    *exit_code = 2;
+    return std::nullopt;
+  }
+  if (c.genesis_file && !c.key_file) {
+    std::cerr << "emledger-node: --genesis needs --key (this validator's key file)\n";
+    *exit_code = 2;
+    return std::nullopt;
+  }
+  return c;
+}
+
+std::string dev_keys_dir(const std::string& d) { return (fs::path(d) / "keys").string(); }
+std::string dev_node_key_path(const std::string& d) {
+  return (fs::path(d) / "keys" / "dev.node.key").string();
+}
+std::string dev_issuer_key_path(const std::string& d) {
+  return (fs::path(d) / "keys" / "dev.issuer.key").string();
+}
+std::string dev_genesis_path(const std::string& d) {
+  return (fs::path(d) / "genesis.json").string();
+}
+
+namespace {
+
+Status config_error(const std::string& why) { return Status::error("CONFIG_ERROR", why); }
+
+// Loads the key at `path`, or creates it in clear (dev only).
+Result<crypto::KeyPair> dev_key(const std::string& path) {
+  if (fs::exists(path)) return crypto::read_key_file(path, std::nullopt);
+  auto key = crypto::KeyPair::generate();
+  EMLEDGER_TRY(crypto::write_key_file(path, key, std::nullopt));
+  return key;
+}
+
+Status write_text_file(const std::string& path, const std::string& text) {
+  // Write then rename, so a crash never leaves half a genesis behind.
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.flush();
+    if (!out) return Status::error("IO_ERROR", "cannot write " + tmp);
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) return Status::error("IO_ERROR", "cannot rename " + tmp + ": " + ec.message());
+  return Status::ok();
+}
+
+// First start in dev mode: keys and a one-validator genesis. Later starts
+// reuse whatever is there.
+Result<ledger::Genesis> ensure_dev_network(const Config& c, crypto::KeyPair& node_key) {
+  std::error_code ec;
+  fs::create_directories(dev_keys_dir(c.data_dir), ec);
+  if (ec) return Status::error("IO_ERROR", "cannot create " + dev_keys_dir(c.data_dir) + ": " +
+                                               ec.message());
+  ::chmod(dev_keys_dir(c.data_dir).c_str(), 0700);
+  auto nk = dev_key(dev_node_key_path(c.data_dir));
+  if (!nk.is_ok()) return nk.status();
+  auto ik = dev_key(dev_issuer_key_path(c.data_dir));
+  if (!ik.is_ok()) return ik.status();
+  node_key = *nk;
+
+  const std::string gpath = dev_genesis_path(c.data_dir);
+  if (fs::exists(gpath)) return ledger::load_genesis_file(gpath);
+
+  ledger::Genesis g;
+  g.chain_id = kDevChainId;
+  g.time_ms = system_clock_ms();
+  ledger::Org issuer;
+  issuer.id = kDevIssuerOrg;
+  issuer.region = "dev";
+  issuer.roles = ledger::kRoleIssuer | ledger::kRoleConsumer | ledger::kRoleAuditor;
+  issuer.keys.push_back(ledger::OrgKey{1, ik->public_key()});
+  ledger::Org node;
+  node.id = kDevNodeOrg;
+  node.region = "dev";
+  node.roles = ledger::kRoleValidator;
+  node.keys.push_back(ledger::OrgKey{1, nk->public_key()});
+  g.orgs = {issuer, node};  // sorted by id: "dev.issuer" < "dev.node"
+  g.validators.push_back(ledger::Validator{kDevNodeOrg, nk->public_key(), c.listen});
+  EMLEDGER_TRY(g.check());
+  EMLEDGER_TRY(write_text_file(gpath, ledger::to_json(g).dump(2) + "\n"));
+  return g;
+}
+
+Result<std::optional<std::string>> read_passphrase(const Config& c) {
+  if (c.passphrase_file) {
+    std::ifstream in(*c.passphrase_file, std::ios::binary);
+    if (!in) return Status::error("IO_ERROR", "cannot read " + *c.passphrase_file);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string p = ss.str();
+    while (!p.empty() && (p.back() == '\n' || p.back() == '\r')) p.pop_back();
+    return std::optional<std::string>(p);
+  }
+  if (const char* env = std::getenv(kPassphraseEnv)) return std::optional<std::string>(env);
+  return std::optional<std::string>();
+}
+
+Result<crypto::KeyPair> load_validator_key(const Config& c) {
+  EMLEDGER_ASSERT(c.key_file.has_value());
+  const std::string& path = *c.key_file;
+  if (!fs::exists(path)) return config_error("key file " + path + " does not exist");
+  if (!crypto::key_file_is_encrypted(path)) {
+    if (!c.dev)
+      return config_error("key file " + path +
+                          " is not passphrase-protected; clear key files need --dev");
+    return crypto::read_key_file(path, std::nullopt);
+  }
+  auto pass = read_passphrase(c);
+  if (!pass.is_ok()) return pass.status();
+  if (!pass->has_value())
+    return config_error("key file " + path + " is encrypted: give --passphrase-file or set " +
+                        kPassphraseEnv);
+  return crypto::read_key_file(path, *pass);
+}
+
+}  // namespace
+
+Result<Identity> load_identity(const Config& c) {
+  std::error_code ec;
+  fs::create_directories(c.data_dir, ec);
+  if (ec) return Status::error("IO_ERROR", "cannot create " + c.data_dir + ": " + ec.message());
+
+  std::optional<ledger::Genesis> genesis;
+  std::optional<crypto::KeyPair> key;
+  if (c.genesis_file) {
+    auto g = ledger::load_genesis_file(*c.genesis_file);
+    if (!g.is_ok()) return g.status();
+    genesis = std::move(*g);
+    auto k = load_validator_key(c);
+    if (!k.is_ok()) return k.status();
+    key = *k;
+  } else {
+    EMLEDGER_ASSERT(c.dev);
+    auto k = crypto::KeyPair::generate();  // replaced by the stored node key
+    auto g = ensure_dev_network(c, k);
+    if (!g.is_ok()) return g.status();
+    genesis = std::move(*g);
+    key = k;
+  }
+
+  const auto& vs = genesis->validators;
+  for (std::size_t i = 0; i < vs.size(); ++i) {
+    if (vs[i].public_key == key->public_key())
+      return Identity{std::move(*genesis), *key, static_cast<std::uint16_t>(i)};
+  }
+  return config_error("the key is not a validator of chain " + genesis->chain_id);
+}
+
+}  // namespace emledger::node

@@ -1,0 +1,54 @@
+// Command line and on-disk identity of a node: which genesis, which validator
+// key, where the data lives, where to listen. Dev mode creates a one-node
+// network in the data directory on first start (docs/node.md).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "emledger/crypto/ed25519.hpp"
+#include "emledger/crypto/result.hpp"
+#include "emledger/ledger/types.hpp"
+#include "mempool.hpp"
+
+namespace emledger::node {
+
+inline constexpr const char* kPassphraseEnv = "EMLEDGER_KEY_PASSPHRASE";
+inline constexpr const char* kDevChainId = "emledger-dev";
+inline constexpr const char* kDevIssuerOrg = "dev.issuer";
+inline constexpr const char* kDevNodeOrg = "dev.node";
+
+struct Config {
+  bool dev = false;
+  std::string data_dir;
+  std::string listen = "127.0.0.1:8080";
+  std::optional<std::string> genesis_file;
+  std::optional<std::string> key_file;
+  std::optional<std::string> passphrase_file;
+  unsigned http_threads = 0;  // 0: one per hardware thread
+  std::size_t mempool_txs_max = kMempoolTxsMax;
+};
+
+// Parses argv. On --help or a usage error prints to stdout/stderr and returns
+// nullopt with *exit_code set (0 for help, 2 for bad usage).
+std::optional<Config> parse_command_line(int argc, char** argv, int* exit_code);
+
+struct Identity {
+  ledger::Genesis genesis;
+  crypto::KeyPair validator_key;
+  std::uint16_t validator_index = 0;
+};
+
+// Paths of the dev-mode files inside the data directory.
+std::string dev_keys_dir(const std::string& data_dir);
+std::string dev_node_key_path(const std::string& data_dir);
+std::string dev_issuer_key_path(const std::string& data_dir);
+std::string dev_genesis_path(const std::string& data_dir);
+
+// Creates (dev mode, first start) or loads the genesis and validator key the
+// config names, and finds the key in the validator set.
+// Errors: CONFIG_ERROR, GENESIS_MALFORMED, KEYFILE_* and IO_ERROR.
+Result<Identity> load_identity(const Config& config);
+
+}  // namespace emledger::node

@@ -1,0 +1,47 @@
+// emledger-node: see docs/node.md.
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+#include "node.hpp"
+
+int main(int argc, char** argv) {
+  using namespace emledger::node;
+  int exit_code = 0;
+  auto config = parse_command_line(argc, argv, &exit_code);
+  if (!config) return exit_code;
+
+  // Block the shutdown signals in every thread (threads inherit the mask);
+  // the main thread alone waits for them below.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto node = Node::start(*config);
+  if (!node.is_ok()) {
+    std::cerr << "emledger-node: " << node.status().to_string() << "\n";
+    return 1;
+  }
+  auto& n = **node;
+  const auto head = n.ledger().head();
+  const std::string host = n.host().find(':') == std::string::npos ? n.host() : "[" + n.host() + "]";
+  std::printf("emledger-node listening on http://%s:%u chain=%s height=%llu\n", host.c_str(),
+              static_cast<unsigned>(n.port()), n.identity().genesis.chain_id.c_str(),
+              static_cast<unsigned long long>(head.height));
+  std::fflush(stdout);
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  std::fprintf(stderr, "emledger-node: signal %d, shutting down\n", sig);
+  n.shutdown();
+  const auto final_head = n.ledger().head();
+  std::fprintf(stderr, "emledger-node: stopped at height %llu\n",
+               static_cast<unsigned long long>(final_head.height));
+  return 0;
+}

@@ -1,0 +1,126 @@
+#include "mempool.hpp"
+
+namespace emledger::node {
+
+Mempool::Mempool(std::size_t txs_max, std::size_t rejections_max)
+    : txs_max_(txs_max), rejections_max_(rejections_max) {
+  EMLEDGER_ASSERT(txs_max_ > 0);
+}
+
+Status Mempool::add(ledger::Tx tx, const Hash& id, TxWaiter waiter) {
+  std::lock_guard lock(mu_);
+  if (closed_) return Status::error("SHUTTING_DOWN", "the node is shutting down");
+  if (entries_.count(id)) return Status::error("DUPLICATE_TX", "transaction is already pending");
+  if (order_.size() >= txs_max_)
+    return Status::error("MEMPOOL_FULL", "mempool holds " + std::to_string(txs_max_) +
+                                             " transactions; retry later");
+  Entry e;
+  e.tx = std::move(tx);
+  if (waiter) e.waiters.push_back(std::move(waiter));
+  entries_.emplace(id, std::move(e));
+  order_.push_back(id);
+  // A resubmission of a transaction rejected earlier starts afresh.
+  rejections_.erase(id);
+  cv_.notify_one();
+  return Status::ok();
+}
+
+std::vector<Candidate> Mempool::take_locked(std::size_t max) {
+  std::vector<Candidate> out;
+  while (!order_.empty() && out.size() < max) {
+    Hash id = order_.front();
+    order_.pop_front();
+    auto it = entries_.find(id);
+    EMLEDGER_ASSERT(it != entries_.end() && !it->second.in_flight && it->second.tx);
+    it->second.in_flight = true;
+    out.push_back(Candidate{id, std::move(*it->second.tx)});
+    it->second.tx.reset();
+    ++in_flight_;
+  }
+  return out;
+}
+
+std::vector<Candidate> Mempool::take(std::size_t max) {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return closed_ || !order_.empty(); });
+  if (closed_) return {};
+  return take_locked(max);
+}
+
+std::vector<Candidate> Mempool::try_take(std::size_t max) {
+  std::lock_guard lock(mu_);
+  return take_locked(max);
+}
+
+void Mempool::remember_rejection_locked(const Hash& id, const Status& st) {
+  if (rejections_max_ == 0) return;
+  if (rejections_.insert_or_assign(id, st).second) rejection_order_.push_back(id);
+  while (rejection_order_.size() > rejections_max_) {
+    rejections_.erase(rejection_order_.front());
+    rejection_order_.pop_front();
+  }
+}
+
+void Mempool::complete(const std::vector<TxResult>& results) {
+  std::vector<std::pair<std::vector<TxWaiter>, const TxResult*>> calls;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& r : results) {
+      auto it = entries_.find(r.id);
+      EMLEDGER_ASSERT(it != entries_.end() && it->second.in_flight);
+      if (!r.status.is_ok()) remember_rejection_locked(r.id, r.status);
+      calls.emplace_back(std::move(it->second.waiters), &r);
+      entries_.erase(it);
+      --in_flight_;
+    }
+  }
+  for (auto& [waiters, result] : calls)
+    for (auto& w : waiters) w(*result);
+}
+
+Mempool::Lookup Mempool::lookup(const Hash& id) const {
+  std::lock_guard lock(mu_);
+  Lookup l;
+  if (entries_.count(id)) {
+    l.where = Where::kPending;
+  } else if (auto it = rejections_.find(id); it != rejections_.end()) {
+    l.where = Where::kRejected;
+    l.rejection = it->second;
+  }
+  return l;
+}
+
+void Mempool::close() {
+  std::lock_guard lock(mu_);
+  closed_ = true;
+  cv_.notify_all();
+}
+
+void Mempool::fail_pending(const Status& status) {
+  EMLEDGER_ASSERT(!status.is_ok());
+  std::vector<std::pair<std::vector<TxWaiter>, TxResult>> calls;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& id : order_) {
+      auto it = entries_.find(id);
+      EMLEDGER_ASSERT(it != entries_.end());
+      calls.emplace_back(std::move(it->second.waiters), TxResult{id, status, 0, 0});
+      entries_.erase(it);
+    }
+    order_.clear();
+  }
+  for (auto& [waiters, result] : calls)
+    for (auto& w : waiters) w(result);
+}
+
+std::size_t Mempool::pending_count() const {
+  std::lock_guard lock(mu_);
+  return order_.size();
+}
+
+std::size_t Mempool::in_flight_count() const {
+  std::lock_guard lock(mu_);
+  return in_flight_;
+}
+
+}  // namespace emledger::node

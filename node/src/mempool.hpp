@@ -1,0 +1,109 @@
+// Pending transactions between admission and their block.
+//
+// Admission (on the HTTP threads) has already run Ledger::check_tx_stateless;
+// the mempool only deduplicates, bounds and orders. The producer take()s a
+// batch, executes it, commits, and complete()s it, which calls the waiters.
+// An id stays "in flight" from take() until complete(), so a resubmission
+// while its block commits is still a DUPLICATE_TX. Thread safe.
+#pragma once
+
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "emledger/ledger/types.hpp"
+
+namespace emledger::node {
+
+// Pending transactions held at most (not counting the block in flight).
+inline constexpr std::size_t kMempoolTxsMax = 100'000;
+// Rejections remembered for GET /v1/transactions/{id}; the oldest is dropped.
+inline constexpr std::size_t kRecentRejectionsMax = 65'536;
+
+struct HashHasher {
+  std::size_t operator()(const Hash& h) const {
+    std::size_t v = 0;
+    std::memcpy(&v, h.data(), sizeof v);  // SHA-256 output: any 8 bytes are uniform
+    return v;
+  }
+};
+
+// The fate of one transaction, as its waiters learn it.
+struct TxResult {
+  Hash id{};
+  Status status;  // OK: committed at (height, log_index)
+  std::uint64_t height = 0;
+  std::uint64_t log_index = 0;
+};
+
+// Called once, on the producer thread (or the thread that closes the pool);
+// must not block.
+using TxWaiter = std::function<void(const TxResult&)>;
+
+struct Candidate {
+  Hash id{};
+  ledger::Tx tx;
+};
+
+class Mempool {
+ public:
+  explicit Mempool(std::size_t txs_max = kMempoolTxsMax,
+                   std::size_t rejections_max = kRecentRejectionsMax);
+
+  // Queues `tx` (whose id is `id`), with an optional waiter.
+  // Errors: DUPLICATE_TX (pending or in flight), MEMPOOL_FULL, SHUTTING_DOWN.
+  Status add(ledger::Tx tx, const Hash& id, TxWaiter waiter);
+
+  // Blocks until a transaction is pending or the pool is closed, then moves up
+  // to `max` of them, oldest first, in flight. Empty only once closed.
+  std::vector<Candidate> take(std::size_t max);
+  // As take() but never blocks.
+  std::vector<Candidate> try_take(std::size_t max);
+
+  // Reports the fate of in-flight transactions: records rejections, forgets
+  // them, and then calls their waiters (outside the lock).
+  void complete(const std::vector<TxResult>& results);
+
+  enum class Where { kUnknown, kPending, kRejected };
+  struct Lookup {
+    Where where = Where::kUnknown;
+    Status rejection;  // when kRejected
+  };
+  Lookup lookup(const Hash& id) const;
+
+  // Refuses further add()s and wakes take(). Pending transactions stay until
+  // fail_pending() (in-flight ones are the producer's to complete).
+  void close();
+  // Completes every pending (not in flight) transaction with `status`.
+  void fail_pending(const Status& status);
+
+  std::size_t pending_count() const;
+  std::size_t in_flight_count() const;
+
+ private:
+  struct Entry {
+    std::optional<ledger::Tx> tx;  // moved out when taken
+    std::vector<TxWaiter> waiters;
+    bool in_flight = false;
+  };
+  std::vector<Candidate> take_locked(std::size_t max);
+  void remember_rejection_locked(const Hash& id, const Status& st);
+
+  const std::size_t txs_max_;
+  const std::size_t rejections_max_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool closed_ = false;
+  std::unordered_map<Hash, Entry, HashHasher> entries_;  // pending and in flight
+  std::deque<Hash> order_;                               // pending, oldest first
+  std::size_t in_flight_ = 0;
+  std::unordered_map<Hash, Status, HashHasher> rejections_;
+  std::deque<Hash> rejection_order_;
+};
+
+}  // namespace emledger::node

@@ -1,0 +1,64 @@
+#include "node.hpp"
+
+#include <filesystem>
+
+#include "api.hpp"
+#include "http_server.hpp"
+#include "openapi_json.hpp"
+
+namespace emledger::node {
+
+Result<std::unique_ptr<Node>> Node::start(const Config& config, Clock clock) {
+  auto listen = parse_listen_address(config.listen);
+  if (!listen.is_ok()) return listen.status();
+  listen->threads = config.http_threads;
+
+  auto identity = load_identity(config);
+  if (!identity.is_ok()) return identity.status();
+
+  std::unique_ptr<Node> n(new Node(std::move(*identity)));
+  auto store = ledger::open_leveldb((std::filesystem::path(config.data_dir) / "db").string());
+  if (!store.is_ok()) return store.status();
+  auto ledger = ledger::Ledger::open(std::move(*store), n->identity_.genesis);
+  if (!ledger.is_ok()) return ledger.status();
+  n->ledger_ = std::move(*ledger);
+
+  n->mempool_ = std::make_unique<Mempool>(config.mempool_txs_max);
+  n->producer_ = std::make_unique<Producer>(*n->ledger_, *n->mempool_, n->identity_.validator_key,
+                                            n->identity_.validator_index, std::move(clock));
+  ApiContext ctx;
+  ctx.ledger = n->ledger_.get();
+  ctx.mempool = n->mempool_.get();
+  ctx.validator_key = &n->identity_.validator_key;
+  ctx.validator_org = n->identity_.genesis.validators[n->identity_.validator_index].org_id;
+  ctx.openapi_json = kOpenApiJson;
+  n->api_ = std::make_unique<Api>(std::move(ctx));
+
+  n->producer_->start();
+  auto server = HttpServer::start(*listen, *n->api_);
+  if (!server.is_ok()) {
+    n->mempool_->close();
+    n->producer_->stop();
+    return server.status();
+  }
+  n->server_ = std::move(*server);
+  return n;
+}
+
+Node::Node(Identity identity) : identity_(std::move(identity)) {}
+Node::~Node() { shutdown(); }
+
+const std::string& Node::host() const { return server_->host(); }
+std::uint16_t Node::port() const { return server_->port(); }
+
+void Node::shutdown() {
+  std::call_once(shutdown_once_, [this] {
+    if (server_) server_->stop_accepting();
+    if (mempool_) mempool_->close();
+    if (producer_) producer_->stop();  // the block in flight commits first
+    if (mempool_) mempool_->fail_pending(Status::error("SHUTTING_DOWN", "the node is shutting down"));
+    if (server_) server_->stop();  // writes the answers just produced, then closes
+  });
+}
+
+}  // namespace emledger::node

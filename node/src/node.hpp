@@ -1,0 +1,47 @@
+// One running node: ledger, mempool, producer and HTTP API wired together.
+// main.cpp and the tests both start nodes through this.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "config.hpp"
+#include "emledger/ledger/ledger.hpp"
+#include "producer.hpp"
+
+namespace emledger::node {
+
+class Api;
+class HttpServer;
+
+class Node {
+ public:
+  // Loads the identity (creating it in dev mode), opens LevelDB in
+  // DATA/db, starts the producer and the HTTP server.
+  static Result<std::unique_ptr<Node>> start(const Config& config, Clock clock = system_clock_ms);
+  ~Node();  // shutdown()s
+
+  const std::string& host() const;
+  std::uint16_t port() const;  // the bound port (real even when 0 was asked)
+  ledger::Ledger& ledger() { return *ledger_; }
+  const Identity& identity() const { return identity_; }
+  Mempool& mempool() { return *mempool_; }
+
+  // Stops accepting, refuses new transactions (503 SHUTTING_DOWN), finishes
+  // the block in flight, fails what is still pending, flushes responses and
+  // closes. Idempotent; blocks until done.
+  void shutdown();
+
+ private:
+  explicit Node(Identity identity);
+  std::once_flag shutdown_once_;
+  Identity identity_;
+  std::unique_ptr<ledger::Ledger> ledger_;
+  std::unique_ptr<Mempool> mempool_;
+  std::unique_ptr<Producer> producer_;
+  std::unique_ptr<Api> api_;
+  std::unique_ptr<HttpServer> server_;  // last: stops first
+};
+
+}  // namespace emledger::node
