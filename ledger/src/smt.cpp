@@ -1,0 +1,326 @@
+// The state commitment (docs/formats/smt.md): a sparse Merkle tree whose
+// leaves sit at the shallowest depth where they are alone, stored
+// content-addressed so that every past root stays readable.
+#include "emledger/ledger/smt.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <span>
+#include <string>
+
+#include "emledger/crypto/hex.hpp"
+#include "emledger/crypto/sha256.hpp"
+
+namespace emledger::ledger {
+namespace {
+
+constexpr std::uint8_t kLeafPrefix = 0x00;
+constexpr std::uint8_t kInternalPrefix = 0x01;
+constexpr std::uint8_t kNodeKeyTag = 'n';
+constexpr std::uint8_t kValueKeyTag = 'v';
+constexpr std::uint8_t kKindLeaf = 0;
+constexpr std::uint8_t kKindInternal = 1;
+constexpr std::size_t kNodeBytes = 1 + 2 * kHashSize;
+constexpr std::size_t kPathBits = 8 * kHashSize;
+// Internal nodes sit at depths 0..255, so a proof has at most 256 siblings,
+// the bound StateProof::describe encodes.
+static_assert(kPathBits == 256);
+
+Status corrupt(const std::string& what) { return Status::error("STORAGE_CORRUPT", what); }
+
+bool path_bit(const Hash& path, std::size_t depth) {
+  EMLEDGER_ASSERT(depth < kPathBits);
+  return ((path[depth / 8] >> (7 - depth % 8)) & 1) != 0;
+}
+
+// Number of leading bits two paths share.
+std::size_t common_prefix_bits(const Hash& a, const Hash& b) {
+  for (std::size_t i = 0; i < kHashSize; ++i) {
+    const std::uint8_t diff = a[i] ^ b[i];
+    if (diff != 0) return 8 * i + static_cast<std::size_t>(std::countl_zero(diff));
+  }
+  return kPathBits;
+}
+
+Hash internal_hash(const Hash& left, const Hash& right) {
+  const std::uint8_t prefix = kInternalPrefix;
+  return crypto::Sha256().update(ByteView(&prefix, 1)).update(left).update(right).finish();
+}
+
+Bytes tagged_key(std::uint8_t tag, const Hash& h) {
+  Bytes key;
+  key.reserve(1 + kHashSize);
+  key.push_back(tag);
+  key.insert(key.end(), h.begin(), h.end());
+  return key;
+}
+
+// A stored node. Leaf: a = path, b = value hash. Internal: a = left, b = right.
+struct Node {
+  std::uint8_t kind = kKindLeaf;
+  Hash a{};
+  Hash b{};
+
+  Hash hash() const { return kind == kKindLeaf ? smt_leaf_hash(a, b) : internal_hash(a, b); }
+  Bytes encode() const {
+    Bytes out;
+    out.reserve(kNodeBytes);
+    out.push_back(kind);
+    out.insert(out.end(), a.begin(), a.end());
+    out.insert(out.end(), b.begin(), b.end());
+    return out;
+  }
+};
+
+// Reads the node with hash `h` (never the zero hash) and checks that its bytes
+// hash back to `h`, so a flipped byte on disk is reported, not followed.
+Result<Node> load_node(const KvReader& store, const Hash& h) {
+  EMLEDGER_ASSERT(!is_zero(h));
+  auto got = store.get(tagged_key(kNodeKeyTag, h));
+  if (!got) return got.status();
+  if (!got->has_value()) return corrupt("state node " + to_hex(h) + " is missing");
+  const Bytes& raw = **got;
+  if (raw.size() != kNodeBytes || raw[0] > kKindInternal)
+    return corrupt("state node " + to_hex(h) + " is malformed");
+  Node node;
+  node.kind = raw[0];
+  std::copy(raw.begin() + 1, raw.begin() + 1 + kHashSize, node.a.begin());
+  std::copy(raw.begin() + 1 + kHashSize, raw.end(), node.b.begin());
+  if (node.hash() != h) return corrupt("state node " + to_hex(h) + " does not match its hash");
+  return node;
+}
+
+Result<Bytes> load_value(const KvReader& store, const Hash& value_hash) {
+  auto got = store.get(tagged_key(kValueKeyTag, value_hash));
+  if (!got) return got.status();
+  if (!got->has_value()) return corrupt("state value " + to_hex(value_hash) + " is missing");
+  Bytes value = std::move(**got);
+  if (value.size() > kStateValueBytesMax || crypto::sha256(value) != value_hash)
+    return corrupt("state value " + to_hex(value_hash) + " does not match its hash");
+  return value;
+}
+
+// One pending leaf. `value` is null for a leaf already in the tree (its value
+// is stored); otherwise it points into the caller's puts.
+struct Put {
+  Hash path;
+  Hash value_hash;
+  const Bytes* value;
+};
+using Puts = std::span<const Put>;
+
+// First put in `puts` (sorted by path, all sharing `depth` leading bits) that
+// goes right at `depth`.
+std::size_t split_at(Puts puts, std::size_t depth) {
+  auto it = std::partition_point(puts.begin(), puts.end(),
+                                 [&](const Put& p) { return !path_bit(p.path, depth); });
+  return static_cast<std::size_t>(it - puts.begin());
+}
+
+// Writes the new nodes of one update to `out`; reads old nodes from `store`.
+class Updater {
+ public:
+  Updater(const KvReader& store, Overlay& out) : store_(store), out_(out) {}
+
+  // The subtree at `depth` holding exactly `puts` (sorted, distinct paths).
+  Hash build(std::size_t depth, Puts puts) {
+    if (puts.empty()) return smt_empty_root();
+    if (puts.size() == 1) {
+      const Put& p = puts.front();
+      const Node leaf{kKindLeaf, p.path, p.value_hash};
+      if (p.value == nullptr) return leaf.hash();  // an old leaf moved down: stored already
+      out_.put(tagged_key(kValueKeyTag, p.value_hash), *p.value);
+      return write(leaf);
+    }
+    // Distinct paths part before depth 256.
+    EMLEDGER_ASSERT(depth < kPathBits);
+    const std::size_t mid = split_at(puts, depth);
+    Hash left = build(depth + 1, puts.first(mid));
+    Hash right = build(depth + 1, puts.subspan(mid));
+    return write(Node{kKindInternal, left, right});
+  }
+
+  // The subtree at `depth` whose old root is `node`, with `puts` applied.
+  Result<Hash> apply(const Hash& node, std::size_t depth, Puts puts) {
+    if (puts.empty()) return node;
+    if (is_zero(node)) return build(depth, puts);
+    auto loaded = load_node(store_, node);
+    if (!loaded) return loaded.status();
+    const Node& n = *loaded;
+    if (n.kind == kKindLeaf) return merge_leaf(node, n, depth, puts);
+    if (depth >= kPathBits) return corrupt("state tree deeper than 256 levels");
+    const std::size_t mid = split_at(puts, depth);
+    auto left = apply(n.a, depth + 1, puts.first(mid));
+    if (!left) return left.status();
+    auto right = apply(n.b, depth + 1, puts.subspan(mid));
+    if (!right) return right.status();
+    if (*left == n.a && *right == n.b) return node;  // nothing changed below
+    return write(Node{kKindInternal, *left, *right});
+  }
+
+ private:
+  // An old leaf where puts arrive: it joins them unless one of them replaces it.
+  Result<Hash> merge_leaf(const Hash& node, const Node& leaf, std::size_t depth, Puts puts) {
+    if (common_prefix_bits(leaf.a, puts.front().path) < depth)
+      return corrupt("state leaf " + to_hex(node) + " is off its path");
+    auto pos = std::lower_bound(puts.begin(), puts.end(), leaf.a,
+                                [](const Put& p, const Hash& path) { return p.path < path; });
+    if (pos != puts.end() && pos->path == leaf.a) {
+      if (puts.size() == 1 && pos->value_hash == leaf.b) return node;  // same value again
+      return build(depth, puts);
+    }
+    std::vector<Put> joined(puts.begin(), pos);
+    joined.push_back(Put{leaf.a, leaf.b, nullptr});
+    joined.insert(joined.end(), pos, puts.end());
+    return build(depth, joined);
+  }
+
+  Hash write(const Node& node) {
+    Hash h = node.hash();
+    out_.put(tagged_key(kNodeKeyTag, h), node.encode());
+    return h;
+  }
+
+  const KvReader& store_;
+  Overlay& out_;
+};
+
+// Where a walk from the root along `path` ends.
+struct Walk {
+  std::vector<Hash> siblings;   // from the root down
+  std::optional<Node> terminal;  // nullopt: an empty subtree; else a leaf
+};
+
+Result<Walk> walk(const KvReader& store, const Hash& root, const Hash& path) {
+  Walk w;
+  Hash node = root;
+  while (!is_zero(node)) {
+    auto loaded = load_node(store, node);
+    if (!loaded) return loaded.status();
+    if (loaded->kind == kKindLeaf) {
+      if (common_prefix_bits(loaded->a, path) < w.siblings.size())
+        return corrupt("state leaf " + to_hex(node) + " is off its path");
+      w.terminal = *loaded;
+      break;
+    }
+    const std::size_t depth = w.siblings.size();
+    if (depth >= kPathBits) return corrupt("state tree deeper than 256 levels");
+    const bool right = path_bit(path, depth);
+    w.siblings.push_back(right ? loaded->a : loaded->b);
+    node = right ? loaded->b : loaded->a;
+  }
+  return w;
+}
+
+}  // namespace
+
+Hash smt_path(ByteView state_key) { return crypto::sha256(state_key); }
+
+Hash smt_leaf_hash(const Hash& path, const Hash& value_hash) {
+  const std::uint8_t prefix = kLeafPrefix;
+  return crypto::Sha256().update(ByteView(&prefix, 1)).update(path).update(value_hash).finish();
+}
+
+Hash smt_empty_root() { return Hash{}; }
+
+Status StateProof::check() const {
+  auto bad = [](const std::string& why) {
+    return Status::error("MALFORMED_ENCODING", std::string(kDomain) + ": " + why);
+  };
+  if (terminal > 1) return bad("terminal out of range");
+  if (present && terminal != 1) return bad("a present key must end at its leaf");
+  if (!present && !value.empty()) return bad("value given for an absent key");
+  const bool other_leaf = terminal == 1 && !present;
+  if (!other_leaf && (!is_zero(other_path) || !is_zero(other_value_hash)))
+    return bad("other leaf given without an other-leaf terminal");
+  if (siblings.size() > kPathBits) return bad("more siblings than path bits");
+  if (key.size() > kStateKeyBytesMax || value.size() > kStateValueBytesMax)
+    return bad("field longer than its maximum");
+  return Status::ok();
+}
+
+bool verify_state_proof(const StateProof& proof, const Hash& root) {
+  if (!proof.check().is_ok()) return false;
+  const Hash path = smt_path(proof.key);
+  const std::size_t depth = proof.siblings.size();
+  Hash h = smt_empty_root();
+  if (proof.terminal == 1 && proof.present) {
+    h = smt_leaf_hash(path, crypto::sha256(proof.value));
+  } else if (proof.terminal == 1) {
+    // Another key's leaf alone in the subtree where this key would be.
+    if (proof.other_path == path || common_prefix_bits(proof.other_path, path) < depth)
+      return false;
+    h = smt_leaf_hash(proof.other_path, proof.other_value_hash);
+  }
+  for (std::size_t i = depth; i-- > 0;) {
+    const Hash& sibling = proof.siblings[i];
+    h = path_bit(path, i) ? internal_hash(sibling, h) : internal_hash(h, sibling);
+  }
+  return h == root;
+}
+
+Result<Hash> StateTree::update(const Hash& root, const std::vector<std::pair<Bytes, Bytes>>& puts,
+                               Overlay& out) const {
+  std::vector<Put> sorted;
+  sorted.reserve(puts.size());
+  for (const auto& [key, value] : puts) {
+    // Keys and values come from validated transactions; an oversized one is a
+    // bug upstream and could never be proven (StateProof bounds them).
+    EMLEDGER_ASSERT(key.size() <= kStateKeyBytesMax);
+    EMLEDGER_ASSERT(value.size() <= kStateValueBytesMax);
+    sorted.push_back(Put{smt_path(key), crypto::sha256(value), &value});
+  }
+  // Path order makes the result independent of the order of `puts`; for a key
+  // given more than once, the stable sort keeps input order and the last wins.
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const Put& x, const Put& y) { return x.path < y.path; });
+  std::vector<Put> last;
+  last.reserve(sorted.size());
+  for (const Put& p : sorted) {
+    if (!last.empty() && last.back().path == p.path) {
+      last.back() = p;
+    } else {
+      last.push_back(p);
+    }
+  }
+  Updater updater(store_, out);
+  return updater.apply(root, 0, last);
+}
+
+Result<std::optional<Bytes>> StateTree::get(const Hash& root, ByteView state_key) const {
+  const Hash path = smt_path(state_key);
+  auto w = walk(store_, root, path);
+  if (!w) return w.status();
+  if (!w->terminal || w->terminal->a != path) return std::optional<Bytes>();
+  auto value = load_value(store_, w->terminal->b);
+  if (!value) return value.status();
+  return std::optional<Bytes>(std::move(*value));
+}
+
+Result<StateProof> StateTree::prove(const Hash& root, ByteView state_key) const {
+  if (state_key.size() > kStateKeyBytesMax)
+    return Status::error("BAD_PARAMETER", "state key longer than " +
+                                              std::to_string(kStateKeyBytesMax) + " bytes");
+  const Hash path = smt_path(state_key);
+  auto w = walk(store_, root, path);
+  if (!w) return w.status();
+  StateProof proof;
+  proof.key.assign(state_key.begin(), state_key.end());
+  proof.siblings = std::move(w->siblings);
+  if (w->terminal) {
+    proof.terminal = 1;
+    if (w->terminal->a == path) {
+      auto value = load_value(store_, w->terminal->b);
+      if (!value) return value.status();
+      proof.present = true;
+      proof.value = std::move(*value);
+    } else {
+      proof.other_path = w->terminal->a;
+      proof.other_value_hash = w->terminal->b;
+    }
+  }
+  EMLEDGER_ASSERT(proof.check().is_ok());
+  return proof;
+}
+
+}  // namespace emledger::ledger
