@@ -1,11 +1,12 @@
 // Ed25519 against the test vectors of RFC 8032 section 7.1 (TEST 1, 2, 3 and
 // TEST SHA(abc)). TEST 1024 is left out: its 1023-byte message adds no path
 // that the 64-byte one does not already cover in libsodium's code.
+#include "emledger/crypto/ed25519.hpp"
+
 #include <doctest/doctest.h>
 
 #include <string>
 
-#include "emledger/crypto/ed25519.hpp"
 #include "emledger/crypto/hex.hpp"
 
 using namespace emledger;

@@ -1,9 +1,9 @@
 // Hex and base64, the API's forms of bytes.
+#include "emledger/crypto/hex.hpp"
+
 #include <doctest/doctest.h>
 
 #include <utility>
-
-#include "emledger/crypto/hex.hpp"
 
 using namespace emledger;
 
@@ -45,8 +45,13 @@ TEST_CASE("hex: hash_from_hex wants exactly 64 hex characters") {
 
 TEST_CASE("base64: RFC 4648 section 10 test vectors") {
   const std::pair<const char*, const char*> vectors[] = {
-      {"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},         {"foo", "Zm9v"},
-      {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"},
+      {"", ""},
+      {"f", "Zg=="},
+      {"fo", "Zm8="},
+      {"foo", "Zm9v"},
+      {"foob", "Zm9vYg=="},
+      {"fooba", "Zm9vYmE="},
+      {"foobar", "Zm9vYmFy"},
   };
   for (auto [plain, encoded] : vectors) {
     CAPTURE(plain);
@@ -58,12 +63,12 @@ TEST_CASE("base64: RFC 4648 section 10 test vectors") {
 }
 
 TEST_CASE("base64: strict decoding") {
-  CHECK_FALSE(from_base64("Zg"));       // padding required
-  CHECK_FALSE(from_base64("Zg="));      // incomplete padding
-  CHECK_FALSE(from_base64("Zm9v\n"));   // no whitespace
+  CHECK_FALSE(from_base64("Zg"));      // padding required
+  CHECK_FALSE(from_base64("Zg="));     // incomplete padding
+  CHECK_FALSE(from_base64("Zm9v\n"));  // no whitespace
   CHECK_FALSE(from_base64(" Zm9v"));
   CHECK_FALSE(from_base64("Zm9v===="));  // trailing padding
-  CHECK_FALSE(from_base64("Zm-v"));     // url-safe alphabet is not this form
+  CHECK_FALSE(from_base64("Zm-v"));      // url-safe alphabet is not this form
   CHECK_FALSE(from_base64("Zm_v"));
   CHECK_FALSE(from_base64("Z!9v"));
   // Non-zero bits in the unused low bits of the last character: one

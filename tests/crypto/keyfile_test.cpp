@@ -1,7 +1,8 @@
 // Key files (docs/formats/keyfile.md): clear and sealed round trips, 0600,
 // refusal to overwrite, and rejection of wrong passphrases and tampering.
-#include <doctest/doctest.h>
+#include "emledger/crypto/keyfile.hpp"
 
+#include <doctest/doctest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,7 +12,6 @@
 #include <string>
 
 #include "emledger/crypto/hex.hpp"
-#include "emledger/crypto/keyfile.hpp"
 
 using namespace emledger;
 using namespace emledger::crypto;

@@ -1,7 +1,8 @@
 // SHA-256 against the FIPS 180-4 examples (NIST CSRC "SHA256.pdf" and the
 // long-message vector), and sha256_file against the one-shot digest.
-#include <doctest/doctest.h>
+#include "emledger/crypto/sha256.hpp"
 
+#include <doctest/doctest.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -10,7 +11,6 @@
 #include <string>
 
 #include "emledger/crypto/hex.hpp"
-#include "emledger/crypto/sha256.hpp"
 
 using namespace emledger;
 using namespace emledger::crypto;
@@ -24,8 +24,7 @@ class TempFile {
  public:
   explicit TempFile(const Bytes& content) {
     path_ = (std::filesystem::temp_directory_path() /
-             ("emledger-sha256-" + std::to_string(::getpid()) + "-" +
-              std::to_string(counter_++)))
+             ("emledger-sha256-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++)))
                 .string();
     std::ofstream out(path_, std::ios::binary | std::ios::trunc);
     out.write(reinterpret_cast<const char*>(content.data()),
@@ -75,8 +74,8 @@ TEST_CASE("sha256: incremental hashing equals one-shot at every split of a few b
 
 TEST_CASE("sha256_file: streaming equals one-shot around the chunk boundary") {
   const std::size_t c = kFileChunkBytes;
-  for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{55}, std::size_t{64}, c - 1,
-                        c, c + 1, 2 * c - 1, 2 * c, 2 * c + 1, 3 * c + 12345}) {
+  for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{55}, std::size_t{64}, c - 1, c,
+                        c + 1, 2 * c - 1, 2 * c, 2 * c + 1, 3 * c + 12345}) {
     CAPTURE(n);
     const Bytes data = pattern(n);
     TempFile f(data);
