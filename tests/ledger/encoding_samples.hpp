@@ -1,0 +1,179 @@
+// One valid, non-trivial value of every top-level encoded type. Used by the
+// encoding round-trip tests and by the program that writes the fuzz seed
+// corpus (tests/fuzz/make_seeds.cpp). Every field is set to something other
+// than zero or empty, so that a field swapped or dropped in describe() shows.
+#pragma once
+
+#include <string>
+
+#include "emledger/ledger/bundle.hpp"
+#include "emledger/ledger/ledger.hpp"
+#include "emledger/ledger/merkle_log.hpp"
+#include "emledger/ledger/smt.hpp"
+#include "emledger/ledger/types.hpp"
+
+namespace emledger::samples {
+
+using namespace emledger::ledger;
+
+inline Hash filled(std::uint8_t b) {
+  Hash h;
+  h.fill(b);
+  return h;
+}
+
+inline PublicKey key_filled(std::uint8_t b) {
+  PublicKey k;
+  k.fill(b);
+  return k;
+}
+
+inline Signature sig_filled(std::uint8_t b) {
+  Signature s;
+  s.fill(b);
+  return s;
+}
+
+inline Org org() {
+  return Org{"sh.jiading.admin-center",
+             "上海.嘉定",
+             kRoleIssuer | kRoleValidator,
+             {OrgKey{1, key_filled(0x11)}, OrgKey{7, key_filled(0x17)}}};
+}
+
+inline Genesis genesis() {
+  Genesis g;
+  g.chain_id = "sh-yrd.licenses";
+  g.time_ms = 1'700'000'000'123;
+  g.orgs = {Org{"a.validator", "r1", kRoleValidator, {OrgKey{1, key_filled(0x21)}}},
+            Org{"b.issuer", "r2", kRoleIssuer | kRoleConsumer, {OrgKey{3, key_filled(0x22)}}}};
+  g.validators = {Validator{"a.validator", key_filled(0x21), "10.0.0.1:7000"}};
+  return g;
+}
+
+inline RecordBody record_body() {
+  RecordBody b;
+  b.kind = static_cast<std::uint8_t>(RecordKind::kLicense);
+  b.type_code = "biz-license";
+  b.holder_ref = filled(0x31);
+  b.content_hash = filled(0x32);
+  b.size_bytes = 123456;
+  b.media_type = "application/pdf";
+  b.locator = "https://store.example/doc/42";
+  b.issued_at_ms = 1'700'000'000'000;
+  b.valid_from_ms = 1'700'000'000'001;
+  b.valid_until_ms = 1'800'000'000'000;
+  return b;
+}
+
+inline Record record() {
+  Record r;
+  r.id = filled(0x41);
+  r.issuer = "b.issuer";
+  r.body = record_body();
+  r.version = 2;
+  r.supersedes = filled(0x42);
+  r.superseded_by = filled(0x43);
+  r.status = static_cast<std::uint8_t>(RecordStatus::kRevoked);
+  r.revoke_reason = 9;
+  r.anchor_tx = filled(0x44);
+  r.anchor_height = 17;
+  r.updated_height = 19;
+  return r;
+}
+
+inline RecordIdList record_id_list() { return RecordIdList{{filled(0x51), filled(0x52)}}; }
+
+inline RegisterRecord register_record() { return RegisterRecord{record_body()}; }
+inline ChangeLicense change_license() { return ChangeLicense{filled(0x61), record_body()}; }
+inline RenewLicense renew_license() { return RenewLicense{filled(0x62), 1'900'000'000'000}; }
+inline RevokeRecord revoke_record() { return RevokeRecord{filled(0x63), 4}; }
+
+inline TxBody tx_body() {
+  TxBody b = make_body(TxType::kRegisterRecord, register_record());
+  b.chain_id = "sh-yrd.licenses";
+  b.signer_org = "b.issuer";
+  b.key_id = 3;
+  b.expires_at_height = 1000;
+  b.nonce = 0x0102030405060708;
+  return b;
+}
+
+inline Tx tx() { return Tx{tx_body(), sig_filled(0x71)}; }
+inline SignedBodyView signed_body_view() { return SignedBodyView{tx_body()}; }
+
+inline BlockHeader header() {
+  BlockHeader h;
+  h.chain_id = "sh-yrd.licenses";
+  h.height = 5;
+  h.view = 6;
+  h.time_ms = 1'700'000'000'777;
+  h.parent = filled(0x81);
+  h.log_size = 9;
+  h.log_root = filled(0x82);
+  h.state_root = filled(0x83);
+  h.proposer = key_filled(0x84);
+  h.payload_digest = filled(0x85);
+  return h;
+}
+
+inline Block block() { return Block{header(), {encode(tx()), Bytes{1, 2, 3}}}; }
+
+inline FinalizeVote finalize_vote() { return FinalizeVote{"sh-yrd.licenses", 5, 6, filled(0x91)}; }
+
+inline Certificate certificate() {
+  return Certificate{
+      5, 6, filled(0x92), {CertSignature{0, sig_filled(0x93)}, CertSignature{2, sig_filled(0x94)}}};
+}
+
+inline InclusionProof inclusion_proof() {
+  return InclusionProof{3, 10, {filled(0xa1), filled(0xa2), filled(0xa3)}};
+}
+
+inline ConsistencyProof consistency_proof() {
+  return ConsistencyProof{4, 11, {filled(0xa4), filled(0xa5)}};
+}
+
+// Membership: the key's own leaf at depth 2.
+inline StateProof state_proof_present() {
+  StateProof p;
+  p.key = record_state_key(filled(0x41));
+  p.present = true;
+  p.value = encode(record());
+  p.terminal = 1;
+  p.siblings = {filled(0xb1), filled(0xb2)};
+  return p;
+}
+
+// Non-membership shown by another key's leaf.
+inline StateProof state_proof_other_leaf() {
+  StateProof p;
+  p.key = hash_index_state_key(filled(0x32));
+  p.present = false;
+  p.terminal = 1;
+  p.other_path = filled(0xb3);
+  p.other_value_hash = filled(0xb4);
+  p.siblings = {filled(0xb5)};
+  return p;
+}
+
+inline ProofBundle bundle() {
+  ProofBundle b;
+  b.genesis_hash = filled(0xc1);
+  b.content_hash = filled(0x32);
+  b.header = header();
+  b.certificate = certificate();
+  b.index_proof = state_proof_present();
+  b.index_proof.key = hash_index_state_key(filled(0x32));
+  b.index_proof.value = encode(record_id_list());
+  b.records = {RecordEvidence{state_proof_present(), encode(tx()), inclusion_proof()}};
+  return b;
+}
+
+inline TxEntry tx_entry() { return TxEntry{5, 1, 8, encode(tx())}; }
+
+inline ChainHead chain_head() {
+  return ChainHead{5, filled(0xd1), 1'700'000'000'777, 9, filled(0xd2), filled(0xd3)};
+}
+
+}  // namespace emledger::samples
