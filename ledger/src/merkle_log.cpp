@@ -27,9 +27,7 @@ static_assert(kLogSizeMax == std::uint64_t{1} << kLogLevelsMax);
 // Perfect subtrees of one aligned range: one per binary digit of its length.
 static_assert(kLogLevelsMax + 1 <= kProofHashesMax);
 
-Status out_of_range(const std::string& what) {
-  return Status::error("PROOF_OUT_OF_RANGE", what);
-}
+Status out_of_range(const std::string& what) { return Status::error("PROOF_OUT_OF_RANGE", what); }
 
 Status corrupt(const std::string& what) { return Status::error("STORAGE_CORRUPT", what); }
 
@@ -148,7 +146,8 @@ Bytes log_node_key(std::uint8_t level, std::uint64_t index) {
   key.reserve(kLogKeyBytes);
   key.push_back(kLogKeyTag);
   key.push_back(level);
-  for (int shift = 56; shift >= 0; shift -= 8) key.push_back(static_cast<std::uint8_t>(index >> shift));
+  for (int shift = 56; shift >= 0; shift -= 8)
+    key.push_back(static_cast<std::uint8_t>(index >> shift));
   EMLEDGER_ASSERT(key.size() == kLogKeyBytes);
   return key;
 }
@@ -271,7 +270,8 @@ Result<InclusionProof> MerkleLog::inclusion(std::uint64_t leaf_index, std::uint6
   std::uint64_t end = size;
   while (end - begin > 1) {
     const std::uint64_t k = split_point(end - begin);
-    Result<Hash> sibling = leaf_index < begin + k ? subtree(begin + k, end) : subtree(begin, begin + k);
+    Result<Hash> sibling =
+        leaf_index < begin + k ? subtree(begin + k, end) : subtree(begin, begin + k);
     if (!sibling) return sibling.status();
     proof.path.push_back(*sibling);
     if (leaf_index < begin + k) {

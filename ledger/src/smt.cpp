@@ -187,7 +187,7 @@ class Updater {
 
 // Where a walk from the root along `path` ends.
 struct Walk {
-  std::vector<Hash> siblings;   // from the root down
+  std::vector<Hash> siblings;    // from the root down
   std::optional<Node> terminal;  // nullopt: an empty subtree; else a leaf
 };
 
@@ -299,8 +299,8 @@ Result<std::optional<Bytes>> StateTree::get(const Hash& root, ByteView state_key
 
 Result<StateProof> StateTree::prove(const Hash& root, ByteView state_key) const {
   if (state_key.size() > kStateKeyBytesMax)
-    return Status::error("BAD_PARAMETER", "state key longer than " +
-                                              std::to_string(kStateKeyBytesMax) + " bytes");
+    return Status::error("BAD_PARAMETER",
+                         "state key longer than " + std::to_string(kStateKeyBytesMax) + " bytes");
   const Hash path = smt_path(state_key);
   auto w = walk(store_, root, path);
   if (!w) return w.status();

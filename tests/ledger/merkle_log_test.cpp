@@ -1,5 +1,7 @@
 // The transaction log against the published RFC 6962 vectors, a naive
 // recursive MTH written here from RFC 9162 section 2.1, and tampering.
+#include "emledger/ledger/merkle_log.hpp"
+
 #include <doctest/doctest.h>
 #include <stdlib.h>
 
@@ -10,7 +12,6 @@
 #include <vector>
 
 #include "emledger/crypto/hex.hpp"
-#include "emledger/ledger/merkle_log.hpp"
 #include "emledger/ledger/store.hpp"
 
 using namespace emledger;
@@ -145,9 +146,14 @@ class CountingReader : public KvReader {
 // github.com/transparency-dev/merkle testonly/constants.go and
 // proof/verify_test.go (also google/trillian merkle/testonly). Their proof
 // tables number leaves from 1; the indices below are 0-based.
-const char* const kVectorLeaves[] = {
-    "", "00", "10", "2021", "3031", "40414243", "5051525354555657",
-    "606162636465666768696a6b6c6d6e6f"};
+const char* const kVectorLeaves[] = {"",
+                                     "00",
+                                     "10",
+                                     "2021",
+                                     "3031",
+                                     "40414243",
+                                     "5051525354555657",
+                                     "606162636465666768696a6b6c6d6e6f"};
 const char* const kVectorRoots[] = {
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
     "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
@@ -188,34 +194,41 @@ struct VectorProof {
 };
 const VectorProof kVectorInclusion[] = {
     {0, 1, {}},
-    {0, 8,
+    {0,
+     8,
      {"96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
       "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
       "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"}},
-    {5, 8,
+    {5,
+     8,
      {"bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
       "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
       "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"}},
     {2, 3, {"fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125"}},
-    {1, 5,
+    {1,
+     5,
      {"6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
       "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
       "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"}},
 };
 const VectorProof kVectorConsistency[] = {
     {1, 1, {}},
-    {1, 8,
+    {1,
+     8,
      {"96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
       "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
       "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"}},
-    {6, 8,
+    {6,
+     8,
      {"0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
       "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
       "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"}},
-    {2, 5,
+    {2,
+     5,
      {"5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
       "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"}},
-    {6, 7,
+    {6,
+     7,
      {"0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
       "b08693ec2e721597130641e8211e7eedccb4c26413963eee6c1e2ed16ffb1a5f",
       "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"}},
@@ -366,7 +379,8 @@ TEST_CASE("merkle log: published RFC 6962 vectors (roots, nodes, proofs)") {
     REQUIRE(root.is_ok());
     CHECK(to_hex(*root) == kVectorRoots[i + 1]);
   }
-  for (std::size_t size = 0; size <= 8; ++size) CHECK(to_hex(*log.root(size)) == kVectorRoots[size]);
+  for (std::size_t size = 0; size <= 8; ++size)
+    CHECK(to_hex(*log.root(size)) == kVectorRoots[size]);
   for (const VectorNode& n : kVectorNodes) {
     auto stored = f.store->get(log_node_key(n.level, n.index));
     REQUIRE(stored.is_ok());
@@ -557,7 +571,8 @@ TEST_CASE("merkle log: a log written through one overlay reads back through it")
   for (int round = 0; round < 5; ++round) {
     std::vector<Hash> batch;
     for (int i = 0; i <= round; ++i)
-      batch.push_back(log_leaf_hash(as_bytes("r" + std::to_string(round) + "-" + std::to_string(i))));
+      batch.push_back(
+          log_leaf_hash(as_bytes("r" + std::to_string(round) + "-" + std::to_string(i))));
     auto root = log.append(leaves.size(), batch, overlay);
     REQUIRE(root.is_ok());
     leaves.insert(leaves.end(), batch.begin(), batch.end());

@@ -1,5 +1,7 @@
 // The state tree against a naive recursive reference written here from the
 // definition in smt.hpp, over a real LevelDB; proofs, history and tampering.
+#include "emledger/ledger/smt.hpp"
+
 #include <doctest/doctest.h>
 #include <stdlib.h>
 
@@ -10,7 +12,6 @@
 #include <vector>
 
 #include "emledger/crypto/sha256.hpp"
-#include "emledger/ledger/smt.hpp"
 #include "emledger/ledger/store.hpp"
 
 using namespace emledger;
@@ -154,7 +155,8 @@ int forged_state_proofs_accepted(const StateProof& good, const Hash& root,
     p.key[j] ^= 0x01;
     if (!verify_state_proof(p, root)) continue;
     auto it = state.find(p.key);
-    const bool true_claim = p.present ? it != state.end() && it->second == p.value : it == state.end();
+    const bool true_claim =
+        p.present ? it != state.end() && it->second == p.value : it == state.end();
     if (!true_claim) ++accepted;
   }
   for (std::size_t j = 0; j < kHashSize; ++j) {
@@ -296,7 +298,8 @@ TEST_CASE("smt: the result does not depend on the order of puts; the later dupli
   a.apply(puts);
 
   Puts shuffled = puts;
-  for (std::size_t i = shuffled.size(); i > 1; --i) std::swap(shuffled[i - 1], shuffled[rng.below(i)]);
+  for (std::size_t i = shuffled.size(); i > 1; --i)
+    std::swap(shuffled[i - 1], shuffled[rng.below(i)]);
   TreeFixture b;
   b.apply(shuffled);
   CHECK(a.root == b.root);
