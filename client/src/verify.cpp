@@ -1,0 +1,234 @@
+#include "emledger/client/verify.hpp"
+
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+
+#include "emledger/client/errors.hpp"
+#include "emledger/crypto/hex.hpp"
+#include "emledger/crypto/sha256.hpp"
+#include "emledger/ledger/ledger.hpp"
+
+namespace emledger::client {
+namespace {
+
+// Bundles are small (a few proofs of <= 256 hashes); anything far larger is
+// not a bundle, and we refuse to read it into memory.
+constexpr std::size_t kBundleFileBytesMax = 16u << 20;
+
+Status proof_invalid(const std::string& what) {
+  return Status::error(std::string(kProofInvalid), what);
+}
+
+bool same_bytes(ByteView a, ByteView b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin());
+}
+
+}  // namespace
+
+Result<CertifiedHeader> verify_header(const ledger::Genesis& trusted, ByteView encoded_header,
+                                      ByteView encoded_certificate,
+                                      std::optional<std::uint64_t> expected_height) {
+  auto header = ledger::decode<ledger::BlockHeader>(encoded_header);
+  if (!header)
+    return Status::error(std::string(kNodeBadResponse),
+                         "undecodable header: " + header.status().message());
+  auto cert = ledger::decode<ledger::Certificate>(encoded_certificate);
+  if (!cert)
+    return Status::error(std::string(kNodeBadResponse),
+                         "undecodable certificate: " + cert.status().message());
+  if (header->chain_id != trusted.chain_id)
+    return Status::error(std::string(kHeaderInvalid), "header of chain '" + header->chain_id +
+                                                          "', trusted chain is '" +
+                                                          trusted.chain_id + "'");
+  if (expected_height && header->height != *expected_height)
+    return Status::error(std::string(kHeaderInvalid),
+                         "asked for height " + std::to_string(*expected_height) + ", got " +
+                             std::to_string(header->height));
+  if (header->height == 0)
+    return Status::error(std::string(kHeaderInvalid), "header at height 0");
+  EMLEDGER_TRY(ledger::verify_certificate(trusted, *header, *cert));
+  CertifiedHeader out{std::move(header).value(), std::move(cert).value(), {}};
+  out.hash = out.header.hash();
+  return out;
+}
+
+Status verify_state(const CertifiedHeader& at, ByteView key, const ledger::StateProof& proof) {
+  if (!same_bytes(proof.key, key))
+    return proof_invalid("state proof is for another key");
+  if (!ledger::verify_state_proof(proof, at.header.state_root))
+    return proof_invalid("state proof does not match the state root of height " +
+                         std::to_string(at.header.height));
+  return Status::ok();
+}
+
+Result<std::optional<ledger::Record>> verify_record(const CertifiedHeader& at,
+                                                    const Hash& record_id,
+                                                    const ledger::StateProof& proof) {
+  EMLEDGER_TRY(verify_state(at, ledger::record_state_key(record_id), proof));
+  if (!proof.present) return std::optional<ledger::Record>();
+  auto record = ledger::decode<ledger::Record>(proof.value);
+  if (!record)
+    return proof_invalid("certified state value is not a record: " + record.status().message());
+  if (record->id != record_id) return proof_invalid("certified record has another id");
+  return std::optional<ledger::Record>(std::move(record).value());
+}
+
+Status verify_tx_inclusion(const CertifiedHeader& at, ByteView encoded_tx,
+                           const ledger::InclusionProof& proof) {
+  if (proof.tree_size != at.header.log_size)
+    return proof_invalid("inclusion proof for log size " + std::to_string(proof.tree_size) +
+                         ", header has " + std::to_string(at.header.log_size));
+  if (!ledger::verify_inclusion(ledger::log_leaf_hash(encoded_tx), proof, at.header.log_root))
+    return proof_invalid("inclusion proof does not match the log root of height " +
+                         std::to_string(at.header.height));
+  return Status::ok();
+}
+
+Result<ledger::ProofBundle> decode_bundle(ByteView encoded) {
+  auto bundle = ledger::decode<ledger::ProofBundle>(encoded);
+  if (!bundle)
+    return Status::error(std::string(kBundleMalformed),
+                         "not a proof bundle: " + bundle.status().message());
+  return bundle;
+}
+
+Result<ledger::ProofBundle> read_bundle_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::error("IO_ERROR", "cannot open bundle file " + path);
+  Bytes data;
+  char buf[1 << 14];
+  while (in) {
+    in.read(buf, sizeof buf);
+    data.insert(data.end(), buf, buf + in.gcount());
+    if (data.size() > kBundleFileBytesMax)
+      return Status::error(std::string(kBundleMalformed),
+                           path + " is larger than any proof bundle (" +
+                               std::to_string(kBundleFileBytesMax) + " bytes)");
+  }
+  if (in.bad()) return Status::error("IO_ERROR", "cannot read bundle file " + path);
+  return decode_bundle(data);
+}
+
+Status write_bundle_file(const std::string& path, ByteView encoded) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) return Status::error("IO_ERROR", "cannot create " + tmp);
+    out.write(reinterpret_cast<const char*>(encoded.data()),
+              static_cast<std::streamsize>(encoded.size()));
+    out.flush();
+    if (!out) return Status::error("IO_ERROR", "cannot write " + tmp);
+  }
+  ::chmod(tmp.c_str(), 0644);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    return Status::error("IO_ERROR", "cannot rename " + tmp + " to " + path);
+  }
+  return Status::ok();
+}
+
+Status verify_log_consistency(std::uint64_t first_size, const Hash& first_root,
+                              std::uint64_t second_size, const Hash& second_root,
+                              const ledger::ConsistencyProof& proof) {
+  EMLEDGER_ASSERT(first_size <= second_size);
+  if (first_size == second_size) {
+    if (first_root != second_root)
+      return proof_invalid("two roots for log size " + std::to_string(first_size));
+    return Status::ok();
+  }
+  if (proof.first != first_size || proof.second != second_size)
+    return proof_invalid("consistency proof for sizes " + std::to_string(proof.first) + " -> " +
+                         std::to_string(proof.second) + ", asked " +
+                         std::to_string(first_size) + " -> " + std::to_string(second_size));
+  if (!ledger::verify_consistency(proof, first_root, second_root))
+    return proof_invalid("log of size " + std::to_string(second_size) +
+                         " is not an extension of the log of size " + std::to_string(first_size));
+  return Status::ok();
+}
+
+// ---- ChainVerifier ----
+
+ChainVerifier::ChainVerifier(ledger::Genesis trusted)
+    : trusted_(std::move(trusted)), tip_hash_(trusted_.hash()), tip_time_ms_(trusted_.time_ms) {}
+
+Status ChainVerifier::fail(std::string_view code, std::uint64_t height,
+                           const std::string& what) const {
+  return Status::error(std::string(code), "height " + std::to_string(height) + ": " + what);
+}
+
+Status ChainVerifier::check_txs(const ledger::Block& block, std::vector<Hash>& ids,
+                                std::vector<Hash>& leaves) const {
+  const std::uint64_t h = block.header.height;
+  for (std::size_t i = 0; i < block.txs.size(); ++i) {
+    const Bytes& raw = block.txs[i];
+    auto tx = ledger::decode<ledger::Tx>(raw);
+    const std::string where = "transaction " + std::to_string(i) + " ";
+    if (!tx) return fail("CHAIN_TX_INVALID", h, where + "malformed: " + tx.status().message());
+    if (tx->body.chain_id != trusted_.chain_id)
+      return fail("CHAIN_TX_INVALID", h, where + "names chain '" + tx->body.chain_id + "'");
+    if (tx->body.expires_at_height < h)
+      return fail("CHAIN_TX_INVALID", h, where + "expired at height " +
+                                              std::to_string(tx->body.expires_at_height));
+    const ledger::Org* org = trusted_.find_org(tx->body.signer_org);
+    const ledger::OrgKey* key = org ? org->find_key(tx->body.key_id) : nullptr;
+    if (!key)
+      return fail("CHAIN_TX_INVALID", h, where + "signed by unknown key " + tx->body.signer_org +
+                                              "/" + std::to_string(tx->body.key_id));
+    if (!crypto::verify(key->public_key, tx->signing_bytes(), tx->signature))
+      return fail("CHAIN_TX_INVALID", h, where + "has a bad signature");
+    ids.push_back(tx->id());
+    leaves.push_back(ledger::log_leaf_hash(raw));
+  }
+  return Status::ok();
+}
+
+Status ChainVerifier::add_block(const ledger::Block& block, const ledger::Certificate& cert) {
+  const ledger::BlockHeader& hdr = block.header;
+  const std::uint64_t want = height_ + 1;
+  if (hdr.chain_id != trusted_.chain_id)
+    return fail("CHAIN_WRONG_CHAIN_ID", want, "header names chain '" + hdr.chain_id + "'");
+  if (hdr.height != want)
+    return fail("CHAIN_HEIGHT_GAP", want, "got the block of height " + std::to_string(hdr.height));
+  if (Status st = ledger::verify_certificate(trusted_, hdr, cert); !st)
+    return fail("CHAIN_CERT_INVALID", want, st.to_string());
+  if (hdr.parent != tip_hash_)
+    return fail("CHAIN_PARENT_MISMATCH", want,
+                "parent hash " + to_hex(hdr.parent) + " is not the hash of " +
+                    (height_ == 0 ? std::string("genesis") : "height " + std::to_string(height_)) +
+                    " (" + to_hex(tip_hash_) + ")");
+  if (hdr.time_ms < tip_time_ms_)  // the kernel starts the clock at the genesis time
+    return fail("CHAIN_TIME_REGRESSION", want,
+                "time " + std::to_string(hdr.time_ms) + " ms is before the " +
+                    (height_ == 0 ? std::string("genesis") : "parent's") + " time " +
+                    std::to_string(tip_time_ms_) + " ms");
+  std::vector<Hash> ids, leaves;
+  EMLEDGER_TRY(check_txs(block, ids, leaves));
+  if (ledger::payload_digest(ids) != hdr.payload_digest)
+    return fail("CHAIN_PAYLOAD_MISMATCH", want,
+                "payload digest does not match the block's transactions");
+  ledger::LogFrontier next = log_;
+  for (const Hash& leaf : leaves) next.append(leaf);
+  if (next.size() != hdr.log_size)
+    return fail("CHAIN_LOG_MISMATCH", want,
+                "header log size " + std::to_string(hdr.log_size) + ", recomputed " +
+                    std::to_string(next.size()));
+  const Hash root = next.root();
+  if (root != hdr.log_root)
+    return fail("CHAIN_LOG_MISMATCH", want,
+                "header log root " + to_hex(hdr.log_root) + ", recomputed " + to_hex(root));
+  // Every check passed: advance.
+  log_ = std::move(next);
+  height_ = want;
+  tip_hash_ = hdr.hash();
+  tip_time_ms_ = hdr.time_ms;
+  if (first_log_size_ == 0 && log_.size() > 0) {
+    first_log_size_ = log_.size();
+    first_log_root_ = root;
+  }
+  return Status::ok();
+}
+
+}  // namespace emledger::client
