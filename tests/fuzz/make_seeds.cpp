@@ -1,0 +1,74 @@
+// Writes the seed corpus of decode_fuzz: one file per sample value of
+// tests/ledger/encoding_samples.hpp, named <selector>-<type>-<n>, holding the
+// selector byte and the encoding. Run after an intentional format change:
+//
+//   emledger_fuzz_seeds tests/fuzz/corpus
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "decode_fuzz.hpp"
+#include "encoding_samples.hpp"
+
+namespace {
+
+using namespace emledger;
+namespace s = emledger::samples;
+
+std::string g_dir;
+int g_failed = 0;
+
+template <class T>
+void seed(std::uint8_t selector, int n, const T& value) {
+  Bytes data{selector};
+  Bytes enc = ledger::encode(value);
+  data.insert(data.end(), enc.begin(), enc.end());
+  // Only seeds the target accepts are worth writing.
+  if (!fuzz::decode_round_trip(data.data(), data.size())) {
+    std::fprintf(stderr, "seed %u-%d does not decode\n", selector, n);
+    ++g_failed;
+    return;
+  }
+  const std::string name = g_dir + "/" + (selector < 10 ? "0" : "") + std::to_string(selector) +
+                           "-" + fuzz::decoders()[selector].name + "-" + std::to_string(n);
+  std::ofstream out(name, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+  if (!out) {
+    std::fprintf(stderr, "cannot write %s\n", name.c_str());
+    ++g_failed;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: emledger_fuzz_seeds DIR\n");
+    return 2;
+  }
+  g_dir = argv[1];
+  seed(0, 1, s::tx());
+  seed(1, 1, s::block());
+  seed(1, 2, ledger::Block{s::header(), {}});
+  seed(2, 1, s::header());
+  seed(3, 1, s::certificate());
+  seed(4, 1, s::genesis());
+  seed(5, 1, s::record());
+  seed(6, 1, s::bundle());
+  seed(7, 1, s::state_proof_present());
+  seed(7, 2, s::state_proof_other_leaf());
+  seed(7, 3, ledger::StateProof{});
+  seed(8, 1, s::inclusion_proof());
+  seed(9, 1, s::consistency_proof());
+  seed(10, 1, s::record_id_list());
+  seed(11, 1, s::tx_entry());
+  seed(12, 1, s::chain_head());
+  seed(13, 1, s::org());
+  seed(14, 1, s::register_record());
+  seed(15, 1, s::change_license());
+  seed(16, 1, s::renew_license());
+  seed(17, 1, s::revoke_record());
+  seed(18, 1, s::finalize_vote());
+  seed(19, 1, s::signed_body_view());
+  return g_failed == 0 ? 0 : 1;
+}
