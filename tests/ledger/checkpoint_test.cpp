@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "emledger/crypto/hex.hpp"
+#include "emledger/ledger/bundle.hpp"
+#include "emledger/ledger/ledger.hpp"
 
 using namespace emledger;
 using namespace emledger::ledger;
@@ -295,4 +297,38 @@ TEST_CASE("checkpoint: too many signature lines are refused") {
   const std::string junk = std::string(kDash) + " w.example " + b64(Bytes(68, 1)) + "\n";
   for (std::size_t i = 0; i < 2 * kValidatorsMax; ++i) note += junk;
   CHECK(code_of(note, net.genesis) == "CHECKPOINT_MALFORMED");
+}
+
+// Validators sign checkpoint notes and binary encodings (finalize votes) with
+// the same key. No note text can be a canonical encoding, because an
+// encoding's first byte is its domain tag's length, and a note may not hold a
+// control character other than newline (0x0A). This pins that argument.
+TEST_CASE("checkpoint: no canonical encoding can be read as note text") {
+  const std::string_view domains[] = {
+      Org::kDomain,
+      Genesis::kDomain,
+      Record::kDomain,
+      RecordIdList::kDomain,
+      RegisterRecord::kDomain,
+      ChangeLicense::kDomain,
+      RenewLicense::kDomain,
+      RevokeRecord::kDomain,
+      SignedBodyView::kDomain,
+      Tx::kDomain,
+      BlockHeader::kDomain,
+      Block::kDomain,
+      FinalizeVote::kDomain,
+      Certificate::kDomain,
+      InclusionProof::kDomain,
+      ConsistencyProof::kDomain,
+      StateProof::kDomain,
+      ProofBundle::kDomain,
+      ChainHead::kDomain,
+      TxEntry::kDomain,
+  };
+  for (auto d : domains) {
+    CAPTURE(d);
+    CHECK(d.size() < 0x20);
+    CHECK(d.size() != 0x0A);
+  }
 }
