@@ -116,9 +116,12 @@ Result<std::uint32_t> add_org_key(Json& g, const std::string& org_id, const std:
       return malformed("org " + org_id + " already has " + std::to_string(ledger::kOrgKeysMax) +
                        " keys");
     std::uint32_t next = 1;
-    for (const auto& k : org["keys"])
-      if (k.contains("key_id") && k["key_id"].is_number_unsigned())
-        next = std::max(next, k["key_id"].get<std::uint32_t>() + 1);
+    for (const auto& k : org["keys"]) {
+      // Numbers built in memory are signed; parsed from a file, unsigned.
+      if (!k.contains("key_id") || !k["key_id"].is_number_integer() || k["key_id"].get<std::int64_t>() < 0)
+        return malformed("org " + org_id + " has a key without a valid key_id");
+      next = std::max<std::uint32_t>(next, k["key_id"].get<std::uint32_t>() + 1);
+    }
     org["roles"] = merge_roles(org["roles"], roles);
     org["keys"].push_back({{"key_id", next}, {"public_key", pk_hex}});
     return next;
@@ -128,7 +131,7 @@ Result<std::uint32_t> add_org_key(Json& g, const std::string& org_id, const std:
   Json org = {{"id", org_id},
               {"region", region},
               {"roles", merge_roles(Json::array(), roles)},
-              {"keys", Json::array({Json{{"key_id", 1}, {"public_key", pk_hex}}})}};
+              {"keys", Json::array({Json{{"key_id", std::uint32_t{1}}, {"public_key", pk_hex}}})}};
   orgs.insert(orgs.begin() + static_cast<std::ptrdiff_t>(pos), std::move(org));
   return std::uint32_t{1};
 }
