@@ -89,7 +89,8 @@ Result<std::optional<json>> header_json(const ledger::Ledger& l, std::uint64_t h
   auto c = l.certificate(height);
   if (!c.is_ok()) return c.status();
   if (!c->has_value())
-    return Status::error("STORAGE_CORRUPT", "block " + std::to_string(height) + " has no certificate");
+    return Status::error("STORAGE_CORRUPT",
+                         "block " + std::to_string(height) + " has no certificate");
   return std::optional<json>(header_object(**h, **c));
 }
 
@@ -156,8 +157,8 @@ Api::Admission Api::admit(const std::string& tx_hex, TxWaiter waiter) {
   EMLEDGER_ASSERT(bytes.has_value());  // validated against the schema before
   a.id = crypto::sha256(*bytes);
   if (bytes->size() > ledger::kTxBytesMax) {
-    a.status = Status::error("TX_TOO_LARGE", "transaction exceeds " +
-                                                 std::to_string(ledger::kTxBytesMax) + " bytes");
+    a.status = Status::error(
+        "TX_TOO_LARGE", "transaction exceeds " + std::to_string(ledger::kTxBytesMax) + " bytes");
     return a;
   }
   auto tx = ledger::decode<ledger::Tx>(*bytes);
@@ -197,7 +198,8 @@ void Api::submit(const HttpRequest& req, const PathParams&, Responder respond) {
   }
   Admission a = admit(body["tx"].get<std::string>(), std::move(waiter));
   if (!a.status.is_ok())
-    return respond(node::error_response(a.status, ErrorContext::kTransaction, {{"id", to_hex(a.id)}}));
+    return respond(
+        node::error_response(a.status, ErrorContext::kTransaction, {{"id", to_hex(a.id)}}));
   if (!*wait) respond(json_response(202, {{"id", to_hex(a.id)}, {"status", "pending"}}));
   // With wait, the waiter answers once the block is committed.
 }
@@ -225,7 +227,7 @@ void Api::submit_batch(const HttpRequest& req, const PathParams&, Responder resp
   for (std::size_t i = 0; i < txs.size(); ++i) state->results.push_back(json::object());
 
   auto finish_one = [state] {
-    // Called with state->mu held; returns the response to send, if last.
+    // Called with state->mu held; true for whoever finishes last.
     return --state->outstanding == 0;
   };
   auto answer = [state] { state->respond(json_response(200, {{"results", state->results}})); };
@@ -244,9 +246,10 @@ void Api::submit_batch(const HttpRequest& req, const PathParams&, Responder resp
           if (r.status.is_ok()) {
             state->results[i] = committed_json(r);
           } else {
-            state->results[i] = {{"id", to_hex(r.id)},
-                                 {"status", "rejected"},
-                                 {"error", {{"code", r.status.code()}, {"message", r.status.message()}}}};
+            state->results[i] = {
+                {"id", to_hex(r.id)},
+                {"status", "rejected"},
+                {"error", {{"code", r.status.code()}, {"message", r.status.message()}}}};
           }
           last = finish_one();
         }
@@ -306,20 +309,21 @@ void Api::get_transaction(const HttpRequest&, const PathParams& p, Responder res
   if (!entry.is_ok()) return respond(node::error_response(entry.status()));
   if (entry->has_value()) {
     const auto& e = **entry;
-    json j = {{"id", to_hex(*id)},      {"status", "committed"}, {"height", e.height},
-              {"index", e.index},       {"log_index", e.log_index}, {"tx", to_hex(e.tx)}};
+    json j = {{"id", to_hex(*id)}, {"status", "committed"},    {"height", e.height},
+              {"index", e.index},  {"log_index", e.log_index}, {"tx", to_hex(e.tx)}};
     auto tx = ledger::decode<ledger::Tx>(e.tx);
     if (!tx.is_ok())
-      return respond(node::error_response(500, "STORAGE_CORRUPT", "stored transaction: " +
-                                                                      tx.status().to_string()));
+      return respond(node::error_response(500, "STORAGE_CORRUPT",
+                                          "stored transaction: " + tx.status().to_string()));
     j["decoded"] = ledger::to_json(*tx);
     return respond(json_response(200, j));
   }
   if (where.where == Mempool::Where::kRejected) {
     const Status& st = where.rejection;
-    return respond(json_response(200, {{"id", to_hex(*id)},
-                                       {"status", "rejected"},
-                                       {"error", {{"code", st.code()}, {"message", st.message()}}}}));
+    return respond(
+        json_response(200, {{"id", to_hex(*id)},
+                            {"status", "rejected"},
+                            {"error", {{"code", st.code()}, {"message", st.message()}}}}));
   }
   respond(node::error_response(404, "TX_NOT_FOUND", "no transaction " + to_hex(*id)));
 }
@@ -426,7 +430,8 @@ void Api::inclusion_proof(const HttpRequest& req, const PathParams&, Responder r
     auto e = ctx_.ledger->tx_entry(*id);
     if (!e.is_ok()) return respond(node::error_response(e.status()));
     if (!e->has_value())
-      return respond(node::error_response(404, "TX_NOT_FOUND", "no committed transaction " + *tx_s));
+      return respond(
+          node::error_response(404, "TX_NOT_FOUND", "no committed transaction " + *tx_s));
     index = (*e)->log_index;
   } else {
     auto v = parse_u64(*index_s);
@@ -434,9 +439,9 @@ void Api::inclusion_proof(const HttpRequest& req, const PathParams&, Responder r
     index = *v;
   }
   if (index >= size)
-    return respond(bad_parameter(tx_s ? "tx" : "index",
-                                 "log index " + std::to_string(index) + " is not below size " +
-                                     std::to_string(size)));
+    return respond(bad_parameter(
+        tx_s ? "tx" : "index",
+        "log index " + std::to_string(index) + " is not below size " + std::to_string(size)));
   auto proof = ctx_.ledger->inclusion_proof(index, size);
   if (!proof.is_ok()) return respond(node::error_response(proof.status()));
   ledger::MerkleLog log(ctx_.ledger->store());
@@ -493,8 +498,8 @@ void Api::state_proof(const HttpRequest& req, const PathParams&, Responder respo
   }
   // Pin the height we read the root at, so a block committing meanwhile
   // cannot pair a new proof with an old root.
-  auto proof = ctx_.ledger->state_proof(*key, height > 0 ? std::optional<std::uint64_t>(height)
-                                                         : std::nullopt);
+  auto proof = ctx_.ledger->state_proof(
+      *key, height > 0 ? std::optional<std::uint64_t>(height) : std::nullopt);
   if (!proof.is_ok()) return respond(node::error_response(proof.status()));
   respond(json_response(200, {{"proof", to_hex(ledger::encode(*proof))},
                               {"height", height},
@@ -512,7 +517,8 @@ void Api::bundle(const HttpRequest& req, const PathParams&, Responder respond) {
       return respond(node::error_response(404, "NOT_FOUND", b.status().message()));
     return respond(node::error_response(b.status()));
   }
-  respond(json_response(200, {{"bundle", to_hex(ledger::encode(*b))}, {"height", b->header.height}}));
+  respond(
+      json_response(200, {{"bundle", to_hex(ledger::encode(*b))}, {"height", b->header.height}}));
 }
 
 void Api::checkpoint(const HttpRequest&, const PathParams&, Responder respond) {

@@ -28,9 +28,9 @@ std::optional<Config> parse_command_line(int argc, char** argv, int* exit_code) 
       ->capture_default_str();
   app.add_option("--genesis", c.genesis_file, "genesis JSON file (required without --dev)");
   app.add_option("--key", c.key_file, "this validator's key file (required with --genesis)");
-  app.add_option("--passphrase-file", c.passphrase_file,
-                 std::string("file holding the key file passphrase (else env ") + kPassphraseEnv +
-                     ")");
+  app.add_option(
+      "--passphrase-file", c.passphrase_file,
+      std::string("file holding the key file passphrase (else env ") + kPassphraseEnv + ")");
   app.add_option("--http-threads", c.http_threads, "HTTP I/O threads (0: hardware threads)")
       ->capture_default_str();
   app.add_option("--mempool-max", c.mempool_txs_max, "pending transactions held at most")
@@ -99,8 +99,9 @@ Status write_text_file(const std::string& path, const std::string& text) {
 Result<ledger::Genesis> ensure_dev_network(const Config& c, crypto::KeyPair& node_key) {
   std::error_code ec;
   fs::create_directories(dev_keys_dir(c.data_dir), ec);
-  if (ec) return Status::error("IO_ERROR", "cannot create " + dev_keys_dir(c.data_dir) + ": " +
-                                               ec.message());
+  if (ec)
+    return Status::error("IO_ERROR",
+                         "cannot create " + dev_keys_dir(c.data_dir) + ": " + ec.message());
   ::chmod(dev_keys_dir(c.data_dir).c_str(), 0700);
   auto nk = dev_key(dev_node_key_path(c.data_dir));
   if (!nk.is_ok()) return nk.status();

@@ -7,18 +7,17 @@ namespace emledger::node {
 const std::vector<ErrorCodeInfo>& known_error_codes() {
   // Keep in step with schemas/errors.json (checked by tests/node/errors_test.cpp).
   static const std::vector<ErrorCodeInfo> kCodes = {
-      {"MALFORMED_JSON", 400},      {"MALFORMED_REQUEST", 400},  {"TX_MALFORMED", 400},
-      {"TX_TOO_LARGE", 400},        {"MALFORMED_ENCODING", 400}, {"WRONG_CHAIN", 400},
-      {"BAD_PARAMETER", 400},       {"PROOF_OUT_OF_RANGE", 400}, {"BAD_SIGNATURE", 401},
-      {"UNKNOWN_ORG", 403},         {"UNKNOWN_KEY", 403},        {"NOT_ISSUER", 403},
-      {"NOT_RECORD_ISSUER", 403},   {"NOT_FOUND", 404},          {"TX_NOT_FOUND", 404},
-      {"RECORD_NOT_FOUND", 404},    {"METHOD_NOT_ALLOWED", 405}, {"DUPLICATE_TX", 409},
-      {"LENGTH_REQUIRED", 411},     {"BODY_TOO_LARGE", 413},
-      {"HEADER_TOO_LARGE", 431},    {"EXPIRED", 422},            {"EXPIRY_TOO_FAR", 422},
-      {"ILLEGAL_TRANSITION", 422},  {"NOT_A_LICENSE", 422},      {"DUPLICATE_RECORD", 422},
-      {"TOO_MANY_RECORDS", 422},    {"INVALID_PAYLOAD", 422},    {"INTERNAL", 500},
-      {"STORAGE_ERROR", 500},       {"STORAGE_CORRUPT", 500},    {"MEMPOOL_FULL", 503},
-      {"SHUTTING_DOWN", 503},
+      {"MALFORMED_JSON", 400},    {"MALFORMED_REQUEST", 400},  {"TX_MALFORMED", 400},
+      {"TX_TOO_LARGE", 400},      {"MALFORMED_ENCODING", 400}, {"WRONG_CHAIN", 400},
+      {"BAD_PARAMETER", 400},     {"PROOF_OUT_OF_RANGE", 400}, {"BAD_SIGNATURE", 401},
+      {"UNKNOWN_ORG", 403},       {"UNKNOWN_KEY", 403},        {"NOT_ISSUER", 403},
+      {"NOT_RECORD_ISSUER", 403}, {"NOT_FOUND", 404},          {"TX_NOT_FOUND", 404},
+      {"RECORD_NOT_FOUND", 404},  {"METHOD_NOT_ALLOWED", 405}, {"DUPLICATE_TX", 409},
+      {"LENGTH_REQUIRED", 411},   {"BODY_TOO_LARGE", 413},     {"HEADER_TOO_LARGE", 431},
+      {"EXPIRED", 422},           {"EXPIRY_TOO_FAR", 422},     {"ILLEGAL_TRANSITION", 422},
+      {"NOT_A_LICENSE", 422},     {"DUPLICATE_RECORD", 422},   {"TOO_MANY_RECORDS", 422},
+      {"INVALID_PAYLOAD", 422},   {"INTERNAL", 500},           {"STORAGE_ERROR", 500},
+      {"STORAGE_CORRUPT", 500},   {"MEMPOOL_FULL", 503},       {"SHUTTING_DOWN", 503},
   };
   return kCodes;
 }

@@ -16,8 +16,8 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <chrono>
 #include <cctype>
+#include <chrono>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -89,8 +89,8 @@ class Session : public std::enable_shared_from_this<Session> {
     version_ = req.version();
     if (beast::iequals(req[http::field::expect], "100-continue")) {
       // The client waits for our go-ahead before sending the body.
-      auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
-                                                                      version_);
+      auto cont =
+          std::make_shared<http::response<http::empty_body>>(http::status::continue_, version_);
       http::async_write(stream_, *cont,
                         [self = shared_from_this(), cont](beast::error_code wec, std::size_t) {
                           if (wec) return self->close();
@@ -122,8 +122,8 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec == http::error::header_limit)
       return write(server_.handler.error_response(431, "HEADER_TOO_LARGE",
                                                   "request header block too large"));
-    return write(
-        server_.handler.error_response(400, "MALFORMED_REQUEST", "bad HTTP request: " + ec.message()));
+    return write(server_.handler.error_response(400, "MALFORMED_REQUEST",
+                                                "bad HTTP request: " + ec.message()));
   }
 
   void on_body(beast::error_code ec, std::size_t) {
@@ -144,6 +144,7 @@ class Session : public std::enable_shared_from_this<Session> {
     hr.body = std::move(req.body());
 
     server_.busy.fetch_add(1);
+    in_handler_ = true;
     responded_ = false;
     auto self = shared_from_this();
     Responder respond = [self](HttpResponse res) {
@@ -178,17 +179,14 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void on_write(beast::error_code ec) {
-    if (counted()) server_.busy.fetch_sub(1);
+    if (in_handler_) {
+      in_handler_ = false;
+      server_.busy.fetch_sub(1);
+    }
     if (ec) return close();
     if (refused_) return drain_start();
     if (!keep_alive_) return shutdown();
     read_header();
-  }
-
-  // busy counts only requests that reached the handler.
-  bool counted() {
-    bool c = parser_ && parser_->is_done();
-    return c;
   }
 
   // Half-closes and discards whatever the client still sends, so that a
@@ -226,6 +224,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool keep_alive_ = true;
   bool refused_ = false;
   bool responded_ = false;
+  bool in_handler_ = false;  // counted in server_.busy until its response is written
   std::vector<char> drain_buf_;
   std::size_t drained_ = 0;
 };

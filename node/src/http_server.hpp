@@ -31,9 +31,9 @@ inline constexpr std::uint64_t kWriteTimeoutMs = 30'000;
 inline constexpr std::size_t kDrainBytesMax = 64u << 20;
 
 struct HttpRequest {
-  std::string method;  // "GET", "POST", ... as sent
-  std::string path;    // target before '?', percent-decoding not applied
-  std::map<std::string, std::string> query;  // percent-decoded; last value wins
+  std::string method;                          // "GET", "POST", ... as sent
+  std::string path;                            // target before '?', percent-decoding not applied
+  std::map<std::string, std::string> query;    // percent-decoded; last value wins
   std::map<std::string, std::string> headers;  // field names lower-cased
   std::string body;
   // False for a POST that carried neither Content-Length nor chunked
@@ -67,8 +67,8 @@ class HttpHandler {
 
 struct HttpServerOptions {
   std::string host = "127.0.0.1";
-  std::uint16_t port = 0;    // 0: the OS picks a free port (see HttpServer::port())
-  unsigned threads = 0;      // 0: std::thread::hardware_concurrency()
+  std::uint16_t port = 0;  // 0: the OS picks a free port (see HttpServer::port())
+  unsigned threads = 0;    // 0: std::thread::hardware_concurrency()
 };
 
 // Parses "host:port" (port may be 0). IPv6 as "[::1]:8080".

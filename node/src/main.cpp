@@ -30,7 +30,8 @@ int main(int argc, char** argv) {
   }
   auto& n = **node;
   const auto head = n.ledger().head();
-  const std::string host = n.host().find(':') == std::string::npos ? n.host() : "[" + n.host() + "]";
+  const std::string host =
+      n.host().find(':') == std::string::npos ? n.host() : "[" + n.host() + "]";
   std::printf("emledger-node listening on http://%s:%u chain=%s height=%llu\n", host.c_str(),
               static_cast<unsigned>(n.port()), n.identity().genesis.chain_id.c_str(),
               static_cast<unsigned long long>(head.height));

@@ -12,8 +12,8 @@ Status Mempool::add(ledger::Tx tx, const Hash& id, TxWaiter waiter) {
   if (closed_) return Status::error("SHUTTING_DOWN", "the node is shutting down");
   if (entries_.count(id)) return Status::error("DUPLICATE_TX", "transaction is already pending");
   if (order_.size() >= txs_max_)
-    return Status::error("MEMPOOL_FULL", "mempool holds " + std::to_string(txs_max_) +
-                                             " transactions; retry later");
+    return Status::error(
+        "MEMPOOL_FULL", "mempool holds " + std::to_string(txs_max_) + " transactions; retry later");
   Entry e;
   e.tx = std::move(tx);
   if (waiter) e.waiters.push_back(std::move(waiter));

@@ -56,7 +56,8 @@ void Node::shutdown() {
     if (server_) server_->stop_accepting();
     if (mempool_) mempool_->close();
     if (producer_) producer_->stop();  // the block in flight commits first
-    if (mempool_) mempool_->fail_pending(Status::error("SHUTTING_DOWN", "the node is shutting down"));
+    if (mempool_)
+      mempool_->fail_pending(Status::error("SHUTTING_DOWN", "the node is shutting down"));
     if (server_) server_->stop();  // writes the answers just produced, then closes
   });
 }

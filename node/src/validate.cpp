@@ -18,7 +18,8 @@ namespace {
 
 std::optional<SchemaViolation> only_member(const nlohmann::json& body, const char* name) {
   if (!body.is_object()) return SchemaViolation{"", "body must be a JSON object"};
-  if (!body.contains(name)) return SchemaViolation{"", std::string("missing member \"") + name + "\""};
+  if (!body.contains(name))
+    return SchemaViolation{"", std::string("missing member \"") + name + "\""};
   for (const auto& [key, value] : body.items())
     if (key != name) return SchemaViolation{"/" + key, "unknown member"};
   return std::nullopt;
