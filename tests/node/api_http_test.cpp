@@ -232,7 +232,8 @@ TEST_CASE("batch: results in request order, with wait and without") {
   CHECK(head_of(*node).log_size == 20);
 
   auto more = register_tx(kDevChainId, kDevIssuerOrg, key, random_hash());
-  auto p = post(*node, "/v1/transactions/batch", json{{"txs", {tx_hex(more), tx_hex(txs[0])}}}.dump());
+  auto p =
+      post(*node, "/v1/transactions/batch", json{{"txs", {tx_hex(more), tx_hex(txs[0])}}}.dump());
   REQUIRE(p.status == 200);
   CHECK(p.body["results"][0]["status"] == "pending");
   CHECK(p.body["results"][1]["error"]["code"] == "DUPLICATE_TX");
@@ -301,10 +302,10 @@ TEST_CASE("bad input: each gets its 4xx code, state is unchanged, the node keeps
          403, "NOT_RECORD_ISSUER");
   expect(submit(submit_body(revoke_tx(chain, "a.issuer", net.a, random_hash()))), 422,
          "RECORD_NOT_FOUND");
-  expect(submit(submit_body(signed_tx(
-             ledger::make_body(ledger::TxType::kRegisterRecord,
-                               ledger::RegisterRecord{license_body(random_hash())}),
-             chain, "a.issuer", net.a, /*expires_at_height=*/0))),
+  expect(submit(submit_body(
+             signed_tx(ledger::make_body(ledger::TxType::kRegisterRecord,
+                                         ledger::RegisterRecord{license_body(random_hash())}),
+                       chain, "a.issuer", net.a, /*expires_at_height=*/0))),
          422, "EXPIRED");
   expect(submit(submit_body(reg)), 409, "DUPLICATE_TX");  // replay of a committed tx
   {
@@ -400,7 +401,8 @@ TEST_CASE("restart with the same data keeps the chain") {
   CHECK(h.body["height"] == 3);
   CHECK(h.body["log_size"] == 3);
   CHECK(h.body["genesis_hash"] == genesis_hash);  // the dev network is reused, not remade
-  for (const auto& id : ids) CHECK(get(*node, "/v1/transactions/" + to_hex(id)).body["status"] == "committed");
+  for (const auto& id : ids)
+    CHECK(get(*node, "/v1/transactions/" + to_hex(id)).body["status"] == "committed");
   // And it keeps growing from there.
   auto key = dev_issuer_key(dir.str("data"));
   auto r = post(*node, "/v1/transactions?wait=commit",

@@ -1,8 +1,8 @@
+#include "mempool.hpp"
+
 #include <doctest/doctest.h>
 
 #include <thread>
-
-#include "mempool.hpp"
 
 using namespace emledger;
 using namespace emledger::node;
@@ -60,7 +60,8 @@ TEST_CASE("mempool: recent rejections are bounded, oldest dropped") {
   auto batch = pool.try_take(10);
   REQUIRE(batch.size() == 3);
   std::vector<TxResult> results;
-  for (const auto& c : batch) results.push_back(TxResult{c.id, Status::error("EXPIRED", "x"), 0, 0});
+  for (const auto& c : batch)
+    results.push_back(TxResult{c.id, Status::error("EXPIRED", "x"), 0, 0});
   pool.complete(results);
   CHECK(pool.lookup(id_of(1)).where == Mempool::Where::kUnknown);
   CHECK(pool.lookup(id_of(2)).where == Mempool::Where::kRejected);

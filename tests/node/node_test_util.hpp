@@ -2,11 +2,11 @@
 // loopback ports, signed transactions and small HTTP helpers.
 #pragma once
 
+#include <doctest/doctest.h>
 #include <httplib.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <doctest/doctest.h>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -182,9 +182,9 @@ struct MultiOrgNetwork {
     };
     genesis.chain_id = chain_id;
     genesis.time_ms = 1'700'000'000'000;
-    genesis.orgs = {org("a.issuer", ledger::kRoleIssuer, a), org("b.issuer", ledger::kRoleIssuer, b),
-                    org("c.consumer", ledger::kRoleConsumer, c),
-                    org("v.node", ledger::kRoleValidator, v)};
+    genesis.orgs = {
+        org("a.issuer", ledger::kRoleIssuer, a), org("b.issuer", ledger::kRoleIssuer, b),
+        org("c.consumer", ledger::kRoleConsumer, c), org("v.node", ledger::kRoleValidator, v)};
     genesis.validators = {ledger::Validator{"v.node", v.public_key(), "127.0.0.1:0"}};
     REQUIRE(genesis.check().is_ok());
     {

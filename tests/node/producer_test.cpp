@@ -1,11 +1,12 @@
 // The producer against a real LevelDB ledger, without HTTP: block time,
 // group commit, outcomes reaching waiters.
+#include "producer.hpp"
+
 #include <doctest/doctest.h>
 
 #include <set>
 
 #include "node_test_util.hpp"
-#include "producer.hpp"
 
 using namespace emledger;
 using namespace emledger::node;
@@ -106,10 +107,13 @@ TEST_CASE("producer thread: group commit and clean stop") {
   constexpr int kTxs = 200;
   for (int i = 0; i < kTxs; ++i) {
     auto tx = register_tx(f.net.chain_id, "a.issuer", f.net.a, random_hash());
-    REQUIRE(f.pool.add(tx, tx.id(), [&](const TxResult& r) {
-                     std::lock_guard lock(mu);
-                     results.push_back(r);
-                   }).is_ok());
+    REQUIRE(f.pool
+                .add(tx, tx.id(),
+                     [&](const TxResult& r) {
+                       std::lock_guard lock(mu);
+                       results.push_back(r);
+                     })
+                .is_ok());
   }
   for (int i = 0; i < 500; ++i) {
     {

@@ -1,6 +1,6 @@
-#include <doctest/doctest.h>
-
 #include "router.hpp"
+
+#include <doctest/doctest.h>
 
 using namespace emledger::node;
 

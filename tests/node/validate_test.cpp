@@ -1,5 +1,7 @@
 // The hand-written request checks against the schemas they mirror, and the
 // error table against schemas/errors.json.
+#include "validate.hpp"
+
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -8,7 +10,6 @@
 #include <set>
 
 #include "errors.hpp"
-#include "validate.hpp"
 
 using namespace emledger::node;
 using nlohmann::json;
@@ -98,14 +99,22 @@ TEST_CASE("openapi.json is OpenAPI 3.0 and covers every documented endpoint") {
   auto o = load_schema("openapi.json");
   CHECK(o["openapi"].get<std::string>().rfind("3.0", 0) == 0);
   const std::vector<std::pair<std::string, std::string>> endpoints = {
-      {"/v1/health", "get"},           {"/v1/genesis", "get"},
-      {"/v1/openapi.json", "get"},     {"/v1/transactions", "post"},
-      {"/v1/transactions/batch", "post"}, {"/v1/transactions/{id}", "get"},
-      {"/v1/records/{id}", "get"},     {"/v1/records", "get"},
-      {"/v1/headers/latest", "get"},   {"/v1/headers/{height}", "get"},
-      {"/v1/headers", "get"},          {"/v1/blocks/{height}", "get"},
-      {"/v1/proofs/inclusion", "get"}, {"/v1/proofs/consistency", "get"},
-      {"/v1/proofs/state", "get"},     {"/v1/bundles", "get"},
+      {"/v1/health", "get"},
+      {"/v1/genesis", "get"},
+      {"/v1/openapi.json", "get"},
+      {"/v1/transactions", "post"},
+      {"/v1/transactions/batch", "post"},
+      {"/v1/transactions/{id}", "get"},
+      {"/v1/records/{id}", "get"},
+      {"/v1/records", "get"},
+      {"/v1/headers/latest", "get"},
+      {"/v1/headers/{height}", "get"},
+      {"/v1/headers", "get"},
+      {"/v1/blocks/{height}", "get"},
+      {"/v1/proofs/inclusion", "get"},
+      {"/v1/proofs/consistency", "get"},
+      {"/v1/proofs/state", "get"},
+      {"/v1/bundles", "get"},
       {"/v1/checkpoint", "get"}};
   CHECK(o["paths"].size() == endpoints.size());
   for (const auto& [path, method] : endpoints) {
