@@ -439,3 +439,26 @@ TEST_CASE("config: a non-dev node refuses a clear key file; a foreign key is ref
   REQUIRE_FALSE(m.is_ok());
   CHECK(m.status().code() == "CONFIG_ERROR");
 }
+
+TEST_CASE("config: a non-dev node opens an encrypted key with --passphrase-file") {
+  TempDir dir;
+  MultiOrgNetwork net;
+  Config cfg = net.write(dir);
+  REQUIRE(crypto::write_key_file(dir.str("v.sealed.key"), net.v, std::string("correct horse"))
+              .is_ok());
+  cfg.dev = false;
+  cfg.key_file = dir.str("v.sealed.key");
+  {
+    std::ofstream(dir.str("pass.txt")) << "wrong\n";
+    cfg.passphrase_file = dir.str("pass.txt");
+    auto bad = Node::start(cfg);
+    REQUIRE_FALSE(bad.is_ok());
+    CHECK(bad.status().code() == "KEYFILE_BAD_PASSPHRASE");
+  }
+  std::ofstream(dir.str("pass.txt")) << "correct horse\n";
+  auto node = start_node(cfg);
+  CHECK(get(*node, "/v1/health").body["chain_id"] == net.chain_id);
+  auto r = post(*node, "/v1/transactions?wait=commit",
+                submit_body(register_tx(net.chain_id, "a.issuer", net.a, random_hash())));
+  CHECK(r.status == 200);
+}
