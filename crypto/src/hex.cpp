@@ -39,7 +39,7 @@ std::optional<Hash> hash_from_hex(std::string_view hex) {
   if (hex.size() != 2 * kHashSize) return std::nullopt;
   auto b = from_hex(hex);
   if (!b) return std::nullopt;
-  Hash h;
+  Hash h{};
   std::copy(b->begin(), b->end(), h.begin());
   return h;
 }

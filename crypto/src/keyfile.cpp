@@ -18,6 +18,8 @@ namespace {
 constexpr std::string_view kMagic = "emledger-key v1";
 constexpr std::size_t kKeyFileBytesMax = 4096;
 
+bool fsync_parent_dir(const std::string& path);
+
 Status write_all_0600(const std::string& path, const std::string& text) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
@@ -35,20 +37,46 @@ Status write_all_0600(const std::string& path, const std::string& text) {
   }
   bool ok = ::fsync(fd) == 0;
   ok = ::close(fd) == 0 && ok;
+  ok = ok && fsync_parent_dir(path);
   if (!ok) return Status::error("IO_ERROR", "cannot sync " + path);
   return Status::ok();
 }
 
-std::map<std::string, std::string> parse_fields(const std::string& text) {
+// Strict: the first line is the magic, every other line is "name: value",
+// and no name repeats. nullopt on anything else.
+std::optional<std::map<std::string, std::string>> parse_fields(const std::string& text) {
   std::map<std::string, std::string> fields;
   std::istringstream in(text);
   std::string line;
+  if (!std::getline(in, line) || line != kMagic) return std::nullopt;
   while (std::getline(in, line)) {
     auto colon = line.find(": ");
-    if (colon == std::string::npos) continue;
-    fields[line.substr(0, colon)] = line.substr(colon + 2);
+    if (colon == std::string::npos || colon == 0) return std::nullopt;
+    if (!fields.emplace(line.substr(0, colon), line.substr(colon + 2)).second) return std::nullopt;
   }
   return fields;
+}
+
+// Decimal digits only, no sign, no junk, fits in 64 bits.
+std::optional<std::uint64_t> parse_decimal(const std::string& s) {
+  if (s.empty() || s.size() > 19) return std::nullopt;
+  std::uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return v;
+}
+
+// After creating a file, its directory entry must be durable too.
+bool fsync_parent_dir(const std::string& path) {
+  auto slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool ok = ::fsync(fd) == 0;
+  ::close(fd);
+  return ok;
 }
 
 }  // namespace
@@ -105,7 +133,8 @@ static Result<std::string> read_small(const std::string& path) {
 bool key_file_is_encrypted(const std::string& path) {
   auto text = read_small(path);
   if (!text) return false;
-  return parse_fields(*text).count("sealed") == 1;
+  auto f = parse_fields(*text);
+  return f && f->count("sealed") == 1;
 }
 
 Result<KeyPair> read_key_file(const std::string& path,
@@ -113,9 +142,11 @@ Result<KeyPair> read_key_file(const std::string& path,
   ensure_sodium();
   auto text = read_small(path);
   if (!text) return text.status();
-  if (text->rfind(kMagic, 0) != 0)
-    return Status::error("KEYFILE_MALFORMED", "not an emledger key file: " + path);
-  auto f = parse_fields(*text);
+  auto fields = parse_fields(*text);
+  if (!fields) return Status::error("KEYFILE_MALFORMED", "not a well-formed emledger key file: " + path);
+  auto& f = *fields;
+  if (f.count("seed") + f.count("sealed") != 1)
+    return Status::error("KEYFILE_MALFORMED", "key file must hold exactly one of seed or sealed: " + path);
   auto pk = f.count("public") ? hash_from_hex(f["public"]) : std::nullopt;
   if (f["algorithm"] != "ed25519" || !pk)
     return Status::error("KEYFILE_MALFORMED", "bad algorithm or public key in " + path);
@@ -130,14 +161,11 @@ Result<KeyPair> read_key_file(const std::string& path,
     auto salt = from_hex(f["salt"]);
     auto nonce = from_hex(f["nonce"]);
     auto sealed = from_hex(f["sealed"]);
-    unsigned long long ops = 0;
-    std::size_t mem = 0;
-    try {
-      ops = std::stoull(f["opslimit"]);
-      mem = static_cast<std::size_t>(std::stoull(f["memlimit"]));
-    } catch (...) {
-      return Status::error("KEYFILE_MALFORMED", "bad kdf limits in " + path);
-    }
+    auto ops_v = parse_decimal(f["opslimit"]);
+    auto mem_v = parse_decimal(f["memlimit"]);
+    if (!ops_v || !mem_v) return Status::error("KEYFILE_MALFORMED", "bad kdf limits in " + path);
+    const unsigned long long ops = *ops_v;
+    const std::size_t mem = static_cast<std::size_t>(*mem_v);
     if (f["kdf"] != "argon2id" || !salt || salt->size() != crypto_pwhash_SALTBYTES || !nonce ||
         nonce->size() != crypto_aead_xchacha20poly1305_ietf_NPUBBYTES || !sealed ||
         sealed->size() != seed.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES ||

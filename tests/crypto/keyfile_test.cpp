@@ -216,3 +216,34 @@ TEST_CASE("keyfile: I/O errors") {
   auto st = write_key_file("/nonexistent/emledger/k.key", KeyPair::generate(), std::nullopt);
   CHECK(st.code() == "IO_ERROR");
 }
+
+TEST_CASE("keyfile: the reader is strict about the file's shape") {
+  TempDir dir;
+  const auto path = dir.file("clear.key");
+  REQUIRE(write_key_file(path, KeyPair::generate(), std::nullopt).is_ok());
+  const std::string text = read_text(path);
+  const auto bad = dir.file("bad.key");
+  auto expect_malformed = [&](const std::string& content) {
+    write_text(bad, content);
+    auto r = read_key_file(bad, std::nullopt);
+    REQUIRE_FALSE(r.is_ok());
+    CHECK(r.status().code() == "KEYFILE_MALFORMED");
+  };
+  SUBCASE("a magic with a suffix") { expect_malformed("emledger-key v1x" + text.substr(text.find('\n'))); }
+  SUBCASE("a repeated field") { expect_malformed(text + "seed: " + field_of(text, "seed") + "\n"); }
+  SUBCASE("a stray line") { expect_malformed(text + "garbage\n"); }
+  SUBCASE("both seed and sealed") { expect_malformed(text + "sealed: 00\n"); }
+  SUBCASE("neither seed nor sealed") {
+    auto start = text.find("seed: ");
+    expect_malformed(text.substr(0, start));
+  }
+  SUBCASE("kdf limits with junk") {
+    REQUIRE(::unlink(path.c_str()) == 0);
+    REQUIRE(write_key_file(path, KeyPair::generate(), std::string("pw")).is_ok());
+    const std::string sealed = read_text(path);
+    write_text(bad, with_field(sealed, "opslimit", field_of(sealed, "opslimit") + "x"));
+    auto r = read_key_file(bad, std::string("pw"));
+    REQUIRE_FALSE(r.is_ok());
+    CHECK(r.status().code() == "KEYFILE_MALFORMED");
+  }
+}
