@@ -90,7 +90,10 @@ struct Genesis {
   Hash hash() const;
   const Org* find_org(std::string_view id) const;
   // Byzantine bounds of design.md section 6: f = floor((n-1)/3), q = n - f.
-  std::size_t fault_tolerance() const { return (validators.size() - 1) / 3; }
+  // An empty set (refused by check()) tolerates nothing and needs everything.
+  std::size_t fault_tolerance() const {
+    return validators.empty() ? 0 : (validators.size() - 1) / 3;
+  }
   std::size_t quorum() const { return validators.size() - fault_tolerance(); }
 };
 
