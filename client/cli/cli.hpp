@@ -30,6 +30,9 @@ struct Common {
 using Action = std::function<int()>;
 
 void add_json_flag(CLI::App* cmd, Common& common);
+// Adds a subcommand whose first sentence of `text` is its one-line summary
+// (in the parent's list) and the rest its help footer.
+CLI::App* add_command(CLI::App& parent, const std::string& name, const std::string& text);
 
 // Prints `st` (stderr in text mode; {"error": {...}} on stdout with --json)
 // and returns the exit code of its class.

@@ -114,14 +114,13 @@ int run_add_validator(const AddValidatorOptions& o) {
 }  // namespace
 
 void add_genesis_commands(CLI::App& app, Action& action) {
-  auto* genesis = app.add_subcommand(
-      "genesis",
+  auto* genesis = add_command(app, "genesis",
       "Build a network's genesis file: the orgs with their roles and public keys, and the "
       "validators. Every node and every auditor pins the resulting file (its hash).");
   genesis->require_subcommand(1);
 
   auto n = std::make_shared<NewOptions>();
-  auto* cmd = genesis->add_subcommand("new", "Start an empty genesis file (no orgs yet)");
+  auto* cmd = add_command(*genesis, "new", "Start an empty genesis file (no orgs yet)");
   cmd->add_option("--chain-id", n->chain_id, "Network name, [a-z0-9._-], at most 64 characters")
       ->required();
   cmd->add_option("--out", n->out, "Genesis file to create (refused if it exists)")->required();
@@ -132,8 +131,7 @@ void add_genesis_commands(CLI::App& app, Action& action) {
   cmd->callback([n, &action] { action = [n] { return run_new(*n); }; });
 
   auto a = std::make_shared<AddOrgOptions>();
-  cmd = genesis->add_subcommand(
-      "add-org",
+  cmd = add_command(*genesis, "add-org",
       "Add an org with one public key, or another key (key id 2, 3, ...) to an org already in "
       "the file. Orgs are kept sorted by id.");
   cmd->add_option("FILE", a->file, "Genesis file to edit")->required();
@@ -147,8 +145,7 @@ void add_genesis_commands(CLI::App& app, Action& action) {
   cmd->callback([a, &action] { action = [a] { return run_add_org(*a); }; });
 
   auto v = std::make_shared<AddValidatorOptions>();
-  cmd = genesis->add_subcommand(
-      "add-validator",
+  cmd = add_command(*genesis, "add-validator",
       "Add a validator (a node's consensus key) for an org already in the file; the org gains "
       "the validator role. The completed genesis is then checked as a whole and its hash "
       "printed.");

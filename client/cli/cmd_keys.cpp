@@ -66,8 +66,7 @@ int run_hash(const HashOptions& o) {
 
 void add_key_commands(CLI::App& app, Action& action) {
   auto kg = std::make_shared<KeygenOptions>();
-  auto* cmd = app.add_subcommand(
-      "keygen",
+  auto* cmd = add_command(app, "keygen",
       "Create a new Ed25519 signing key file (mode 0600) and print its public key.\n"
       "The key file is encrypted with a passphrase (Argon2id + XChaCha20-Poly1305) taken from "
       "--passphrase-file or the EMLEDGER_KEY_PASSPHRASE environment variable; without one, "
@@ -82,8 +81,7 @@ void add_key_commands(CLI::App& app, Action& action) {
   cmd->callback([kg, &action] { action = [kg] { return run_keygen(*kg); }; });
 
   auto h = std::make_shared<HashOptions>();
-  cmd = app.add_subcommand(
-      "hash",
+  cmd = add_command(app, "hash",
       "Print a file's content hash (SHA-256 of its exact bytes, the value the ledger anchors) "
       "and its size. Reads the file in chunks; any size works.");
   cmd->add_option("FILE", h->file, "The file")->required();

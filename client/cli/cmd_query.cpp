@@ -168,12 +168,11 @@ int run_tx(const TxOptions& o) {
 }  // namespace
 
 void add_query_commands(CLI::App& app, Action& action) {
-  auto* chain = app.add_subcommand("chain", "Whole-chain audits");
+  auto* chain = add_command(app, "chain", "Whole-chain audits");
   chain->require_subcommand(1);
   auto co = std::make_shared<ChainOptions>();
-  auto* cmd = chain->add_subcommand(
-      "verify",
-      "Audit the whole chain from genesis to the node's head: fetches every header and block "
+  auto* cmd = add_command(*chain, "verify",
+      "Audit the whole chain from genesis to the node's head. Fetches every header and block "
       "and checks each finality certificate against the trusted validators, the parent hash "
       "links from the genesis hash, contiguous heights, non-decreasing times, the chain id, "
       "every transaction's signature and the payload digest, and recomputes the transaction "
@@ -187,8 +186,7 @@ void add_query_commands(CLI::App& app, Action& action) {
   cmd->callback([co, &action] { action = [co] { return run_chain_verify(*co); }; });
 
   auto ro = std::make_shared<RecordOptions>();
-  cmd = app.add_subcommand(
-      "record",
+  cmd = add_command(app, "record",
       "Show one record (material or license index) as of the latest certified block, proven "
       "by a state proof. Exit 0 when it exists (whatever its status), 1 when the proof shows "
       "there is no such record.");
@@ -199,8 +197,7 @@ void add_query_commands(CLI::App& app, Action& action) {
   cmd->callback([ro, &action] { action = [ro] { return run_record(*ro); }; });
 
   auto to = std::make_shared<TxOptions>();
-  cmd = app.add_subcommand(
-      "tx",
+  cmd = add_command(app, "tx",
       "Show a transaction's status: committed (height, signer, type), pending or rejected "
       "(with the reason). With --trust, also proves a committed transaction's inclusion in the "
       "log of the latest certified block. Exit 0 whenever the node knows the transaction; 2 "

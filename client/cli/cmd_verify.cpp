@@ -150,8 +150,7 @@ int run_proof(const ProofOptions& o) {
 
 void add_verify_commands(CLI::App& app, Action& action) {
   auto v = std::make_shared<VerifyOptions>();
-  auto* cmd = app.add_subcommand(
-      "verify",
+  auto* cmd = add_command(app, "verify",
       "Check a file against the ledger. Hashes FILE, then proves from certified state which "
       "records anchor that exact content: online (--node, the node sends a proof bundle which "
       "is verified here) or offline (--bundle, a file made by `emledger proof`; no network). "
@@ -169,9 +168,8 @@ void add_verify_commands(CLI::App& app, Action& action) {
   cmd->callback([v, &action] { action = [v] { return run_verify(*v); }; });
 
   auto p = std::make_shared<ProofOptions>();
-  cmd = app.add_subcommand(
-      "proof",
-      "Fetch and verify the proof bundle for FILE and write it to --out: everything needed to "
+  cmd = add_command(app, "proof",
+      "Fetch, verify and save the offline proof bundle for FILE. Writes to --out everything needed to "
       "check the file later with no network (record, state proofs, certified header, issuer's "
       "signed transaction). Works for files that are not anchored too: the bundle then proves "
       "absence. Exit 0 once a verified bundle is written, whatever it proves.");

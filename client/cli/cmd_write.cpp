@@ -232,9 +232,8 @@ int run_revoke(const RevokeOptions& o) {
 
 void add_write_commands(CLI::App& app, Action& action) {
   auto reg = std::make_shared<RegisterOptions>();
-  auto* cmd = app.add_subcommand(
-      "register",
-      "Anchor a file you issued or collected: computes its SHA-256 and size (streaming), signs a "
+  auto* cmd = add_command(app, "register",
+      "Anchor a file you issued or collected. Computes its SHA-256 and size (streaming), signs a "
       "registration with your org key and waits until it is committed. Prints the new record "
       "id (derived from the transaction id), the transaction id and the height. The file "
       "itself never leaves this machine.");
@@ -244,9 +243,8 @@ void add_write_commands(CLI::App& app, Action& action) {
   cmd->callback([reg, &action] { action = [reg] { return run_register(*reg); }; });
 
   auto ch = std::make_shared<ChangeOptions>();
-  cmd = app.add_subcommand(
-      "change",
-      "Issue a new version of a license: anchors FILE as a record that supersedes RECORD_ID "
+  cmd = add_command(app, "change",
+      "Issue a new version of a license. Anchors FILE as a record that supersedes RECORD_ID "
       "(which then verifies as SUPERSEDED). Fields not given are taken from the previous "
       "version. Only the issuer of the previous version may do this.");
   cmd->add_option("RECORD_ID", ch->record, "Record id of the current version (64 hex)")->required();
@@ -256,8 +254,7 @@ void add_write_commands(CLI::App& app, Action& action) {
   cmd->callback([ch, &action] { action = [ch] { return run_change(*ch); }; });
 
   auto rn = std::make_shared<RenewOptions>();
-  cmd = app.add_subcommand(
-      "renew", "Extend a license's validity to a new end time (the file and record id stay).");
+  cmd = add_command(app, "renew", "Extend a license's validity to a new end time (the file and record id stay).");
   cmd->add_option("RECORD_ID", rn->record, "Record id of the license (64 hex)")->required();
   cmd->add_option("--valid-until", rn->valid_until,
                   "New end of validity: RFC 3339 (2028-01-31T00:00:00Z) or unix milliseconds")
@@ -266,8 +263,7 @@ void add_write_commands(CLI::App& app, Action& action) {
   cmd->callback([rn, &action] { action = [rn] { return run_renew(*rn); }; });
 
   auto rv = std::make_shared<RevokeOptions>();
-  cmd = app.add_subcommand(
-      "revoke",
+  cmd = add_command(app, "revoke",
       "Revoke a record with a reason code; it verifies as REVOKED from then on. Irreversible.");
   cmd->add_option("RECORD_ID", rv->record, "Record id (64 hex)")->required();
   cmd->add_option("--reason", rv->reason, "Revocation reason code, 1 to 65535 (from your catalog)")

@@ -19,6 +19,19 @@ void add_json_flag(CLI::App* cmd, Common& common) {
                 "{\"error\":{\"code\",\"message\"}})");
 }
 
+CLI::App* add_command(CLI::App& parent, const std::string& name, const std::string& text) {
+  std::size_t end = text.find(". ");
+  const std::size_t nl = text.find('\n');
+  if (nl != std::string::npos && (end == std::string::npos || nl < end)) end = nl;
+  if (end == std::string::npos) return parent.add_subcommand(name, text);
+  const bool period = text[end] == '.';
+  auto* cmd = parent.add_subcommand(name, text.substr(0, end + (period ? 1 : 0)));
+  std::string rest = text.substr(end + 1);
+  while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\n')) rest.erase(0, 1);
+  if (!rest.empty()) cmd->footer("\n" + rest);
+  return cmd;
+}
+
 void print_json(const Json& j) { std::cout << j.dump(2) << std::endl; }
 
 int fail(const Common& common, const Status& st) {

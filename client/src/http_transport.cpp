@@ -23,8 +23,8 @@ void set_timeout(httplib::Client& cli, std::uint32_t connect_ms, std::uint32_t r
 }
 
 Status unreachable(const std::string& base_url, httplib::Error err) {
-  return Status::error("NODE_UNREACHABLE",
-                       "cannot reach node at " + base_url + ": " + httplib::to_string(err));
+  return Status::error("NODE_UNREACHABLE", "cannot reach node at " + base_url + " (" +
+                                               httplib::to_string(err) + " error)");
 }
 
 class HttpTransport final : public Transport {
