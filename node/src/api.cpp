@@ -156,12 +156,8 @@ Api::Admission Api::admit(const std::string& tx_hex, TxWaiter waiter) {
   auto bytes = from_hex(tx_hex);
   EMLEDGER_ASSERT(bytes.has_value());  // validated against the schema before
   a.id = crypto::sha256(*bytes);
-  if (bytes->size() > ledger::kTxBytesMax) {
-    a.status = Status::error(
-        "TX_TOO_LARGE", "transaction exceeds " + std::to_string(ledger::kTxBytesMax) + " bytes");
-    return a;
-  }
-  auto tx = ledger::decode<ledger::Tx>(*bytes);
+  // The kernel's own decoding rules: TX_TOO_LARGE, TX_MALFORMED.
+  auto tx = ledger::parse_tx(*bytes);
   if (!tx.is_ok()) {
     a.status = tx.status();
     return a;

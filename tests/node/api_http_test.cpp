@@ -228,7 +228,7 @@ TEST_CASE("batch: results in request order, with wait and without") {
   CHECK(results[20]["status"] == "rejected");
   CHECK(results[20]["error"]["code"] == "DUPLICATE_TX");
   CHECK(results[21]["error"]["code"] == "BAD_SIGNATURE");
-  CHECK(results[22]["error"]["code"] == "MALFORMED_ENCODING");
+  CHECK(results[22]["error"]["code"] == "TX_MALFORMED");
   CHECK(head_of(*node).log_size == 20);
 
   auto more = register_tx(kDevChainId, kDevIssuerOrg, key, random_hash());
@@ -271,7 +271,7 @@ TEST_CASE("bad input: each gets its 4xx code, state is unchanged, the node keeps
   expect(submit("{\"nope\": 1}"), 400, "MALFORMED_REQUEST");
   expect(submit("{\"tx\": \"zz\"}"), 400, "MALFORMED_REQUEST");
   expect(submit("{\"tx\": \"abc\"}"), 400, "MALFORMED_REQUEST");
-  expect(submit("{\"tx\": \"00ff\"}"), 400, "MALFORMED_ENCODING");
+  expect(submit("{\"tx\": \"00ff\"}"), 400, "TX_MALFORMED");
   {
     std::string huge = "{\"tx\": \"" + std::string(9u << 20, 'a') + "\"}";
     expect(submit(huge), 413, "BODY_TOO_LARGE");
