@@ -468,6 +468,16 @@ Result<InclusionProof> Ledger::inclusion_proof(std::uint64_t log_index, std::uin
   return MerkleLog(*store_).inclusion(log_index, size);
 }
 
+Result<Hash> Ledger::log_leaf(std::uint64_t index) const {
+  if (index >= head().log_size) return Status::error("PROOF_OUT_OF_RANGE", "index beyond the log");
+  return MerkleLog(*store_).leaf(index);
+}
+
+Result<Hash> Ledger::log_root(std::uint64_t size) const {
+  if (size > head().log_size) return Status::error("PROOF_OUT_OF_RANGE", "size beyond the log");
+  return MerkleLog(*store_).root(size);
+}
+
 Result<ConsistencyProof> Ledger::consistency_proof(std::uint64_t first, std::uint64_t second) const {
   if (second > head().log_size) return Status::error("PROOF_OUT_OF_RANGE", "size beyond the log");
   return MerkleLog(*store_).consistency(first, second);

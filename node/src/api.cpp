@@ -440,10 +440,9 @@ void Api::inclusion_proof(const HttpRequest& req, const PathParams&, Responder r
         "log index " + std::to_string(index) + " is not below size " + std::to_string(size)));
   auto proof = ctx_.ledger->inclusion_proof(index, size);
   if (!proof.is_ok()) return respond(node::error_response(proof.status()));
-  ledger::MerkleLog log(ctx_.ledger->store());
-  auto leaf = log.leaf(index);
+  auto leaf = ctx_.ledger->log_leaf(index);
   if (!leaf.is_ok()) return respond(node::error_response(leaf.status()));
-  auto root = log.root(size);
+  auto root = ctx_.ledger->log_root(size);
   if (!root.is_ok()) return respond(node::error_response(root.status()));
   respond(json_response(200, {{"proof", to_hex(ledger::encode(*proof))},
                               {"leaf_hash", to_hex(*leaf)},

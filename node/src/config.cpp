@@ -190,6 +190,12 @@ Result<Identity> load_identity(const Config& c) {
   }
 
   const auto& vs = genesis->validators;
+  // This node certifies blocks alone: a genesis naming more validators needs
+  // the consensus protocol between them (docs/adr, issue 4), so refuse it
+  // rather than start a node whose every commit would lack a quorum.
+  if (genesis->quorum() != 1)
+    return config_error("the genesis names " + std::to_string(vs.size()) +
+                        " validators; this build runs single-validator networks only");
   for (std::size_t i = 0; i < vs.size(); ++i) {
     if (vs[i].public_key == key->public_key())
       return Identity{std::move(*genesis), *key, static_cast<std::uint16_t>(i)};

@@ -120,17 +120,22 @@ class Ledger {
   Result<std::optional<Certificate>> certificate(std::uint64_t height) const;
   Result<std::optional<Block>> block(std::uint64_t height) const;
   Result<std::optional<TxEntry>> tx_entry(const Hash& tx_id) const;
-  // At the head, or at `height` when given (<= head).
+  // Records and state values as of the head.
   Result<std::optional<Record>> record(const Hash& record_id) const;
   Result<std::vector<Record>> records_by_hash(const Hash& content_hash) const;
   Result<std::optional<Bytes>> state_value(ByteView key) const;
   Result<StateProof> state_proof(ByteView key, std::optional<std::uint64_t> height) const;
   Result<InclusionProof> inclusion_proof(std::uint64_t log_index, std::uint64_t size) const;
+  // Leaf hash at `index` and root of the first `size` leaves of the log.
+  // Errors: PROOF_OUT_OF_RANGE beyond the head's log size.
+  Result<Hash> log_leaf(std::uint64_t index) const;
+  Result<Hash> log_root(std::uint64_t size) const;
   Result<ConsistencyProof> consistency_proof(std::uint64_t first, std::uint64_t second) const;
   // A proof bundle for a file hash, as of the head. Errors: NO_BLOCKS before
   // the first block is committed.
   Result<ProofBundle> bundle_for_hash(const Hash& content_hash) const;
 
+  // Raw storage, for tests that plant data below the kernel and for tools.
   KvStore& store() { return *store_; }
 
  private:
