@@ -27,10 +27,10 @@ struct NewOptions {
 
 int run_new(const NewOptions& o) {
   if (exists(o.out)) return usage(o.common, o.out + " exists; refusing to overwrite a genesis");
-  std::uint64_t time_ms = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
+  std::uint64_t time_ms =
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count());
   if (!o.time.empty()) {
     auto t = client::parse_time_ms(o.time);
     if (!t) return fail(o.common, t.status());
@@ -44,7 +44,8 @@ int run_new(const NewOptions& o) {
   else
     std::cout << "wrote " << o.out << ": chain " << o.chain_id << ", time "
               << client::format_time_ms(time_ms) << "\n"
-              << "next: emledger genesis add-org " << o.out << " ... and add-validator" << std::endl;
+              << "next: emledger genesis add-org " << o.out << " ... and add-validator"
+              << std::endl;
   return kExitOk;
 }
 
@@ -103,9 +104,8 @@ int run_add_validator(const AddValidatorOptions& o) {
                 {"genesis_hash", hash}});
   } else {
     std::cout << "validator of " << o.org << " at " << o.address << " added to " << o.file << "\n"
-              << "validators  " << complete->validators.size() << " (quorum "
-              << complete->quorum() << ", tolerates " << complete->fault_tolerance()
-              << " faulty)\n"
+              << "validators  " << complete->validators.size() << " (quorum " << complete->quorum()
+              << ", tolerates " << complete->fault_tolerance() << " faulty)\n"
               << "genesis     " << hash << " (valid; pin this hash)" << std::endl;
   }
   return kExitOk;
@@ -114,7 +114,8 @@ int run_add_validator(const AddValidatorOptions& o) {
 }  // namespace
 
 void add_genesis_commands(CLI::App& app, Action& action) {
-  auto* genesis = add_command(app, "genesis",
+  auto* genesis = add_command(
+      app, "genesis",
       "Build a network's genesis file: the orgs with their roles and public keys, and the "
       "validators. Every node and every auditor pins the resulting file (its hash).");
   genesis->require_subcommand(1);
@@ -131,7 +132,8 @@ void add_genesis_commands(CLI::App& app, Action& action) {
   cmd->callback([n, &action] { action = [n] { return run_new(*n); }; });
 
   auto a = std::make_shared<AddOrgOptions>();
-  cmd = add_command(*genesis, "add-org",
+  cmd = add_command(
+      *genesis, "add-org",
       "Add an org with one public key, or another key (key id 2, 3, ...) to an org already in "
       "the file. Orgs are kept sorted by id.");
   cmd->add_option("FILE", a->file, "Genesis file to edit")->required();
@@ -145,7 +147,8 @@ void add_genesis_commands(CLI::App& app, Action& action) {
   cmd->callback([a, &action] { action = [a] { return run_add_org(*a); }; });
 
   auto v = std::make_shared<AddValidatorOptions>();
-  cmd = add_command(*genesis, "add-validator",
+  cmd = add_command(
+      *genesis, "add-validator",
       "Add a validator (a node's consensus key) for an org already in the file; the org gains "
       "the validator role. The completed genesis is then checked as a whole and its hash "
       "printed.");

@@ -54,7 +54,8 @@ int run_hash(const HashOptions& o) {
   auto d = crypto::sha256_file(o.file);
   if (!d) return fail(o.common, d.status());
   if (o.common.json) {
-    print_json({{"file", o.file}, {"content_hash", to_hex(d->hash)}, {"size_bytes", d->size_bytes}});
+    print_json(
+        {{"file", o.file}, {"content_hash", to_hex(d->hash)}, {"size_bytes", d->size_bytes}});
   } else {
     std::cout << "content hash " << to_hex(d->hash) << "\n"
               << "size         " << d->size_bytes << " bytes" << std::endl;
@@ -66,7 +67,8 @@ int run_hash(const HashOptions& o) {
 
 void add_key_commands(CLI::App& app, Action& action) {
   auto kg = std::make_shared<KeygenOptions>();
-  auto* cmd = add_command(app, "keygen",
+  auto* cmd = add_command(
+      app, "keygen",
       "Create a new Ed25519 signing key file (mode 0600) and print its public key.\n"
       "The key file is encrypted with a passphrase (Argon2id + XChaCha20-Poly1305) taken from "
       "--passphrase-file or the EMLEDGER_KEY_PASSPHRASE environment variable; without one, "
@@ -81,7 +83,8 @@ void add_key_commands(CLI::App& app, Action& action) {
   cmd->callback([kg, &action] { action = [kg] { return run_keygen(*kg); }; });
 
   auto h = std::make_shared<HashOptions>();
-  cmd = add_command(app, "hash",
+  cmd = add_command(
+      app, "hash",
       "Print a file's content hash (SHA-256 of its exact bytes, the value the ledger anchors) "
       "and its size. Reads the file in chunks; any size works.");
   cmd->add_option("FILE", h->file, "The file")->required();

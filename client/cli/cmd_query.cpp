@@ -19,8 +19,8 @@ int run_chain_verify(const ChainOptions& o) {
   auto trusted = load_trust(o.trust);
   if (!trusted) return fail(o.common, trusted.status());
   client::Client c(o.node, std::move(trusted).value());
-  auto report = c.verify_chain(o.common.json ? client::ChainProgress{}
-                                             : stderr_progress("verifying blocks"));
+  auto report =
+      c.verify_chain(o.common.json ? client::ChainProgress{} : stderr_progress("verifying blocks"));
   if (!report) return fail(o.common, report.status());
   const auto& r = *report;
   if (o.common.json) {
@@ -32,8 +32,8 @@ int run_chain_verify(const ChainOptions& o) {
               {"log_root", to_hex(r.log_root)},
               {"tx_count", r.tx_count},
               {"consistency_checked", r.consistency_checked}};
-    if (r.checkpoint) j["checkpoint"] = {{"size", r.checkpoint->size},
-                                         {"root", to_hex(r.checkpoint->root)}};
+    if (r.checkpoint)
+      j["checkpoint"] = {{"size", r.checkpoint->size}, {"root", to_hex(r.checkpoint->root)}};
     if (!r.valid) {
       j["failed_height"] = r.failed_height;
       j["error"] = {{"code", r.failure.code()}, {"message", r.failure.message()}};
@@ -43,8 +43,8 @@ int run_chain_verify(const ChainOptions& o) {
     std::cout << "CHAIN VALID\n"
               << "blocks      1.." << r.height << " (" << r.tx_count << " transactions), every "
               << "certificate, parent link, payload digest and log root checked\n"
-              << "head        " << to_hex(r.head_hash) << " at "
-              << time_or_dash(r.head_time_ms) << "\n"
+              << "head        " << to_hex(r.head_hash) << " at " << time_or_dash(r.head_time_ms)
+              << "\n"
               << "log         size " << r.log_size << ", root " << to_hex(r.log_root) << "\n"
               << "consistency "
               << (r.consistency_checked ? "first -> last log size proven"
@@ -171,7 +171,8 @@ void add_query_commands(CLI::App& app, Action& action) {
   auto* chain = add_command(app, "chain", "Whole-chain audits");
   chain->require_subcommand(1);
   auto co = std::make_shared<ChainOptions>();
-  auto* cmd = add_command(*chain, "verify",
+  auto* cmd = add_command(
+      *chain, "verify",
       "Audit the whole chain from genesis to the node's head. Fetches every header and block "
       "and checks each finality certificate against the trusted validators, the parent hash "
       "links from the genesis hash, contiguous heights, non-decreasing times, the chain id, "
@@ -186,7 +187,8 @@ void add_query_commands(CLI::App& app, Action& action) {
   cmd->callback([co, &action] { action = [co] { return run_chain_verify(*co); }; });
 
   auto ro = std::make_shared<RecordOptions>();
-  cmd = add_command(app, "record",
+  cmd = add_command(
+      app, "record",
       "Show one record (material or license index) as of the latest certified block, proven "
       "by a state proof. Exit 0 when it exists (whatever its status), 1 when the proof shows "
       "there is no such record.");
@@ -197,7 +199,8 @@ void add_query_commands(CLI::App& app, Action& action) {
   cmd->callback([ro, &action] { action = [ro] { return run_record(*ro); }; });
 
   auto to = std::make_shared<TxOptions>();
-  cmd = add_command(app, "tx",
+  cmd = add_command(
+      app, "tx",
       "Show a transaction's status: committed (height, signer, type), pending or rejected "
       "(with the reason). With --trust, also proves a committed transaction's inclusion in the "
       "log of the latest certified block. Exit 0 whenever the node knows the transaction; 2 "

@@ -15,11 +15,16 @@ using ledger::Verdict;
 
 std::string headline(const ledger::BundleVerdict& v) {
   switch (v.overall) {
-    case Verdict::kValid: return "VALID";
-    case Verdict::kNotAnchored: return "NOT ANCHORED";
-    case Verdict::kSuperseded: return "SUPERSEDED";
-    case Verdict::kExpired: return "EXPIRED";
-    case Verdict::kNotYetValid: return "NOT YET VALID";
+    case Verdict::kValid:
+      return "VALID";
+    case Verdict::kNotAnchored:
+      return "NOT ANCHORED";
+    case Verdict::kSuperseded:
+      return "SUPERSEDED";
+    case Verdict::kExpired:
+      return "EXPIRED";
+    case Verdict::kNotYetValid:
+      return "NOT YET VALID";
     case Verdict::kRevoked:
       for (const auto& r : v.records)
         if (r.verdict == Verdict::kRevoked)
@@ -48,8 +53,7 @@ int print_verdict(const Common& common, const std::string& file, const crypto::F
               << "sha256      " << to_hex(d.hash) << " (" << d.size_bytes << " bytes)\n"
               << "as of       height " << v.height << ", " << client::format_time_ms(v.time_ms)
               << " (certified; " << source << ")\n";
-    if (v.records.empty())
-      std::cout << "no record on this chain anchors this content hash\n";
+    if (v.records.empty()) std::cout << "no record on this chain anchors this content hash\n";
     for (const auto& r : v.records) {
       std::cout << "\n" << ledger::verdict_name(r.verdict) << ":\n";
       print_record(std::cout, r.record, "  ");
@@ -150,7 +154,8 @@ int run_proof(const ProofOptions& o) {
 
 void add_verify_commands(CLI::App& app, Action& action) {
   auto v = std::make_shared<VerifyOptions>();
-  auto* cmd = add_command(app, "verify",
+  auto* cmd = add_command(
+      app, "verify",
       "Check a file against the ledger. Hashes FILE, then proves from certified state which "
       "records anchor that exact content: online (--node, the node sends a proof bundle which "
       "is verified here) or offline (--bundle, a file made by `emledger proof`; no network). "
@@ -168,8 +173,10 @@ void add_verify_commands(CLI::App& app, Action& action) {
   cmd->callback([v, &action] { action = [v] { return run_verify(*v); }; });
 
   auto p = std::make_shared<ProofOptions>();
-  cmd = add_command(app, "proof",
-      "Fetch, verify and save the offline proof bundle for FILE. Writes to --out everything needed to "
+  cmd = add_command(
+      app, "proof",
+      "Fetch, verify and save the offline proof bundle for FILE. Writes to --out everything needed "
+      "to "
       "check the file later with no network (record, state proofs, certified header, issuer's "
       "signed transaction). Works for files that are not anchored too: the bundle then proves "
       "absence. Exit 0 once a verified bundle is written, whatever it proves.");

@@ -40,8 +40,8 @@ struct Session {
 Result<Session> open_session(const WriteOptions& w) {
   auto key = load_key(w.key);
   if (!key) return key.status();
-  auto genesis = w.trust.empty() ? client::Client::fetch_untrusted_genesis(w.node)
-                                 : load_trust(w.trust);
+  auto genesis =
+      w.trust.empty() ? client::Client::fetch_untrusted_genesis(w.node) : load_trust(w.trust);
   if (!genesis) return genesis.status();
   auto signer = client::signer_for_key(*genesis, *key);
   if (!signer) return signer.status();
@@ -64,13 +64,15 @@ void add_body_options(CLI::App* cmd, BodyOptions& b, bool for_change) {
   auto* holder = cmd->add_option(
       "--holder-ref", b.holder_ref,
       "Pseudonymous holder reference, 64 hex digits (keyed hash of the holder's identity; "
-      "never a name or ID number)" + inherit);
+      "never a name or ID number)" +
+          inherit);
   if (!for_change) {
     type->required();
     holder->required();
   }
-  cmd->add_option("--kind", b.kind,
-                  "material or license" + (for_change ? inherit : std::string(" (default: license)")))
+  cmd->add_option(
+         "--kind", b.kind,
+         "material or license" + (for_change ? inherit : std::string(" (default: license)")))
       ->check(CLI::IsMember({"material", "license"}));
   cmd->add_option("--valid-from", b.valid_from,
                   "Start of validity: RFC 3339 (2027-01-31T00:00:00Z) or unix milliseconds" +
@@ -139,8 +141,10 @@ int submit(const Common& common, Session& s, TxType type, Bytes payload,
   if (r->status == "rejected") return fail(common, r->error);
   const Hash record_id = record ? *record : ledger::record_id_for(tx->id());
   if (common.json) {
-    Json j = {{"record_id", to_hex(record_id)}, {"tx_id", to_hex(tx->id())},
-              {"status", r->status},            {"signer_org", s.signer.org_id},
+    Json j = {{"record_id", to_hex(record_id)},
+              {"tx_id", to_hex(tx->id())},
+              {"status", r->status},
+              {"signer_org", s.signer.org_id},
               {"key_id", s.signer.key_id}};
     if (r->status == "committed") {
       j["height"] = r->height;
@@ -232,7 +236,8 @@ int run_revoke(const RevokeOptions& o) {
 
 void add_write_commands(CLI::App& app, Action& action) {
   auto reg = std::make_shared<RegisterOptions>();
-  auto* cmd = add_command(app, "register",
+  auto* cmd = add_command(
+      app, "register",
       "Anchor a file you issued or collected. Computes its SHA-256 and size (streaming), signs a "
       "registration with your org key and waits until it is committed. Prints the new record "
       "id (derived from the transaction id), the transaction id and the height. The file "
@@ -243,7 +248,8 @@ void add_write_commands(CLI::App& app, Action& action) {
   cmd->callback([reg, &action] { action = [reg] { return run_register(*reg); }; });
 
   auto ch = std::make_shared<ChangeOptions>();
-  cmd = add_command(app, "change",
+  cmd = add_command(
+      app, "change",
       "Issue a new version of a license. Anchors FILE as a record that supersedes RECORD_ID "
       "(which then verifies as SUPERSEDED). Fields not given are taken from the previous "
       "version. Only the issuer of the previous version may do this.");
@@ -254,7 +260,8 @@ void add_write_commands(CLI::App& app, Action& action) {
   cmd->callback([ch, &action] { action = [ch] { return run_change(*ch); }; });
 
   auto rn = std::make_shared<RenewOptions>();
-  cmd = add_command(app, "renew", "Extend a license's validity to a new end time (the file and record id stay).");
+  cmd = add_command(app, "renew",
+                    "Extend a license's validity to a new end time (the file and record id stay).");
   cmd->add_option("RECORD_ID", rn->record, "Record id of the license (64 hex)")->required();
   cmd->add_option("--valid-until", rn->valid_until,
                   "New end of validity: RFC 3339 (2028-01-31T00:00:00Z) or unix milliseconds")
@@ -263,7 +270,8 @@ void add_write_commands(CLI::App& app, Action& action) {
   cmd->callback([rn, &action] { action = [rn] { return run_renew(*rn); }; });
 
   auto rv = std::make_shared<RevokeOptions>();
-  cmd = add_command(app, "revoke",
+  cmd = add_command(
+      app, "revoke",
       "Revoke a record with a reason code; it verifies as REVOKED from then on. Irreversible.");
   cmd->add_option("RECORD_ID", rv->record, "Record id (64 hex)")->required();
   cmd->add_option("--reason", rv->reason, "Revocation reason code, 1 to 65535 (from your catalog)")

@@ -7,8 +7,8 @@
 #include <sstream>
 
 #include "cli.hpp"
-#include "emledger/crypto/hex.hpp"
 #include "emledger/client/timefmt.hpp"
+#include "emledger/crypto/hex.hpp"
 #include "emledger/crypto/keyfile.hpp"
 
 namespace emledger::cli {
@@ -40,9 +40,12 @@ int fail(const Common& common, const Status& st) {
   else
     std::cerr << "error: " << st.code() << ": " << st.message() << std::endl;
   switch (client::classify(st)) {
-    case client::ErrorClass::kVerifiedFalse: return kExitFalse;
-    case client::ErrorClass::kBadInput: return kExitBadInput;
-    case client::ErrorClass::kUnavailable: return kExitUnavailable;
+    case client::ErrorClass::kVerifiedFalse:
+      return kExitFalse;
+    case client::ErrorClass::kBadInput:
+      return kExitBadInput;
+    case client::ErrorClass::kUnavailable:
+      return kExitUnavailable;
   }
   return kExitUnavailable;
 }
@@ -115,8 +118,8 @@ void print_record(std::ostream& out, const ledger::Record& r, const std::string&
       << indent << "issuer      " << r.issuer << " (anchored at height " << r.anchor_height
       << " by tx " << to_hex(r.anchor_tx) << ")\n"
       << indent << "holder ref  " << to_hex(r.body.holder_ref) << "\n"
-      << indent << "file        sha256 " << to_hex(r.body.content_hash) << ", "
-      << r.body.size_bytes << " bytes, " << r.body.media_type << "\n";
+      << indent << "file        sha256 " << to_hex(r.body.content_hash) << ", " << r.body.size_bytes
+      << " bytes, " << r.body.media_type << "\n";
   if (!r.body.locator.empty()) out << indent << "locator     " << r.body.locator << "\n";
   out << indent << "issued      " << time_or_dash(r.body.issued_at_ms) << "\n"
       << indent << "valid       from " << time_or_dash(r.body.valid_from_ms) << " until "

@@ -2,6 +2,7 @@
 // Reference: docs/cli.md. Exit codes: 0 ok or valid, 1 verified false,
 // 2 bad usage or input (or the node refused), 3 node unreachable or I/O error.
 #include <iostream>
+#include <string_view>
 
 #include "cli.hpp"
 
@@ -36,6 +37,13 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
+    // --json promises one JSON object on stdout, even for a usage error.
+    for (int i = 1; i < argc; ++i) {
+      if (std::string_view(argv[i]) == "--json") {
+        print_json({{"error", {{"code", "BAD_ARGUMENT"}, {"message", e.what()}}}});
+        return kExitBadInput;
+      }
+    }
     app.exit(e);  // prints the message and the usage hint
     return kExitBadInput;
   }

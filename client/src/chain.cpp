@@ -39,8 +39,7 @@ Result<ledger::ConsistencyProof> Client::consistency_proof(std::uint64_t first,
   Bytes raw = f.hex("proof");
   EMLEDGER_TRY(f.status());
   auto proof = ledger::decode<ledger::ConsistencyProof>(raw);
-  if (!proof)
-    return Status::error(std::string(kNodeBadResponse), "undecodable consistency proof");
+  if (!proof) return Status::error(std::string(kNodeBadResponse), "undecodable consistency proof");
   return proof;
 }
 
@@ -86,16 +85,17 @@ Status Client::walk_page(ChainVerifier& walk, std::uint64_t from, std::uint64_t 
     auto block = ledger::decode<ledger::Block>(block_bytes);
     auto cert = ledger::decode<ledger::Certificate>(cert_bytes);
     if (!block || !cert) {
-      failed(report, Status::error("CHAIN_BLOCK_MALFORMED",
-                                   "height " + std::to_string(h) + ": undecodable " +
-                                       (!block ? block.status() : cert.status()).message()),
+      failed(report,
+             Status::error("CHAIN_BLOCK_MALFORMED",
+                           "height " + std::to_string(h) + ": undecodable " +
+                               (!block ? block.status() : cert.status()).message()),
              h);
       return Status::ok();
     }
     if (ledger::encode(block->header) != listed.encoded || cert_bytes != listed.certificate) {
-      failed(report, Status::error("CHAIN_HEADER_MISMATCH",
-                                   "height " + std::to_string(h) +
-                                       ": the header list and the block disagree"),
+      failed(report,
+             Status::error("CHAIN_HEADER_MISMATCH", "height " + std::to_string(h) +
+                                                        ": the header list and the block disagree"),
              h);
       return Status::ok();
     }
@@ -135,9 +135,10 @@ Result<ChainReport> Client::verify_chain(const ChainProgress& progress) const {
   report.log_size = walk.log_size();
   report.log_root = walk.log_root();
   if (walk.tip_hash() != head->hash)
-    return failed(report, Status::error("CHAIN_HEAD_MISMATCH",
-                                        "height " + std::to_string(tip) +
-                                            ": the walked chain does not end at the certified head"),
+    return failed(report,
+                  Status::error("CHAIN_HEAD_MISMATCH",
+                                "height " + std::to_string(tip) +
+                                    ": the walked chain does not end at the certified head"),
                   tip);
 
   // The log only ever grew: one proof from the first non-empty size to the last.
@@ -158,12 +159,12 @@ Result<ChainReport> Client::verify_chain(const ChainProgress& progress) const {
     if (!is_verification_failure(cp.status())) return cp.status();
     return failed(report, cp.status(), 0);
   }
-  Status st = cp->size == 0 ? (cp->root == ledger::log_empty_root()
-                                   ? Status::ok()
-                                   : Status::error(std::string(kProofInvalid),
-                                                   "empty checkpoint with a non-empty root"))
-                            : check_consistency(cp->size, cp->root, walk.log_size(),
-                                                walk.log_root());
+  Status st = cp->size == 0
+                  ? (cp->root == ledger::log_empty_root()
+                         ? Status::ok()
+                         : Status::error(std::string(kProofInvalid),
+                                         "empty checkpoint with a non-empty root"))
+                  : check_consistency(cp->size, cp->root, walk.log_size(), walk.log_root());
   if (!st) {
     if (!is_verification_failure(st)) return st;
     return failed(report,

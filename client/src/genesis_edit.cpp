@@ -26,8 +26,8 @@ bool valid_identifier(std::string_view s, std::size_t max) {
 
 // The genesis JSON must at least have the two arrays we edit.
 Status check_shape(const Json& g) {
-  if (!g.is_object() || !g.contains("orgs") || !g["orgs"].is_array() ||
-      !g.contains("validators") || !g["validators"].is_array())
+  if (!g.is_object() || !g.contains("orgs") || !g["orgs"].is_array() || !g.contains("validators") ||
+      !g["validators"].is_array())
     return malformed("not a genesis file (needs \"orgs\" and \"validators\" arrays)");
   return Status::ok();
 }
@@ -109,8 +109,8 @@ Result<std::uint32_t> add_org_key(Json& g, const std::string& org_id, const std:
   if (pos < orgs.size() && orgs[pos].value("id", "") == org_id) {
     Json& org = orgs[pos];
     if (org.value("region", "") != region)
-      return malformed("org " + org_id + " is in region '" + org.value("region", "") +
-                       "', not '" + region + "'");
+      return malformed("org " + org_id + " is in region '" + org.value("region", "") + "', not '" +
+                       region + "'");
     if (!org.contains("keys") || !org["keys"].is_array()) return malformed("org without keys");
     if (org["keys"].size() >= ledger::kOrgKeysMax)
       return malformed("org " + org_id + " already has " + std::to_string(ledger::kOrgKeysMax) +
@@ -118,7 +118,8 @@ Result<std::uint32_t> add_org_key(Json& g, const std::string& org_id, const std:
     std::uint32_t next = 1;
     for (const auto& k : org["keys"]) {
       // Numbers built in memory are signed; parsed from a file, unsigned.
-      if (!k.contains("key_id") || !k["key_id"].is_number_integer() || k["key_id"].get<std::int64_t>() < 0)
+      if (!k.contains("key_id") || !k["key_id"].is_number_integer() ||
+          k["key_id"].get<std::int64_t>() < 0)
         return malformed("org " + org_id + " has a key without a valid key_id");
       next = std::max<std::uint32_t>(next, k["key_id"].get<std::uint32_t>() + 1);
     }

@@ -36,8 +36,7 @@ class HttpTransport final : public Transport {
 
   Result<HttpResponse> get(const std::string& target) override {
     httplib::Client cli(base_url_);
-    if (!cli.is_valid())
-      return Status::error("NODE_UNREACHABLE", "invalid node URL: " + base_url_);
+    if (!cli.is_valid()) return Status::error("NODE_UNREACHABLE", "invalid node URL: " + base_url_);
     set_timeout(cli, options_.connect_timeout_ms, options_.read_timeout_ms);
     auto res = cli.Get(target);
     if (!res) return unreachable(base_url_, res.error());
@@ -47,8 +46,7 @@ class HttpTransport final : public Transport {
   Result<HttpResponse> post(const std::string& target, const std::string& json_body,
                             bool long_wait) override {
     httplib::Client cli(base_url_);
-    if (!cli.is_valid())
-      return Status::error("NODE_UNREACHABLE", "invalid node URL: " + base_url_);
+    if (!cli.is_valid()) return Status::error("NODE_UNREACHABLE", "invalid node URL: " + base_url_);
     set_timeout(cli, options_.connect_timeout_ms,
                 long_wait ? options_.commit_timeout_ms : options_.read_timeout_ms);
     auto res = cli.Post(target, json_body, "application/json");

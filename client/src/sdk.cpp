@@ -21,8 +21,8 @@ Client::Client(std::unique_ptr<Transport> transport, ledger::Genesis trusted,
       trusted_hash_(trusted_.hash()),
       options_(options) {
   EMLEDGER_ASSERT(transport_ != nullptr);
-  options_.chain_page_headers = std::clamp<std::uint64_t>(options_.chain_page_headers, 1,
-                                                          kHeadersPageMax);
+  options_.chain_page_headers =
+      std::clamp<std::uint64_t>(options_.chain_page_headers, 1, kHeadersPageMax);
 }
 
 Result<HttpResponse> Client::get_ok(const std::string& target) const {
@@ -227,8 +227,9 @@ Result<CertifiedHeader> Client::header(std::uint64_t height) const {
 
 Result<std::vector<CertifiedHeader>> Client::headers(std::uint64_t from, std::uint64_t to) const {
   if (from == 0 || to < from || to - from + 1 > kHeadersPageMax)
-    return Status::error(std::string(kBadArgument), "header range must be 1 <= from <= to, at most " +
-                                                        std::to_string(kHeadersPageMax));
+    return Status::error(
+        std::string(kBadArgument),
+        "header range must be 1 <= from <= to, at most " + std::to_string(kHeadersPageMax));
   auto res = get_ok("/v1/headers?from=" + std::to_string(from) + "&to=" + std::to_string(to));
   if (!res) return res.status();
   auto j = parse_json(*res);
@@ -310,14 +311,13 @@ Result<ledger::Checkpoint> Client::checkpoint() const {
   return ledger::verify_checkpoint(res->body, trusted_);
 }
 
-Result<ledger::Tx> Client::make_tx(const Signer& signer, ledger::TxType type,
-                                   Bytes payload) const {
+Result<ledger::Tx> Client::make_tx(const Signer& signer, ledger::TxType type, Bytes payload) const {
   auto h = health();
   if (!h) return h.status();
   if (h->genesis_hash != trusted_hash_)
-    return Status::error(std::string(kGenesisMismatch),
-                         "node runs genesis " + to_hex(h->genesis_hash) + ", expected " +
-                             to_hex(trusted_hash_));
+    return Status::error(
+        std::string(kGenesisMismatch),
+        "node runs genesis " + to_hex(h->genesis_hash) + ", expected " + to_hex(trusted_hash_));
   return build_tx(trusted_, signer, type, std::move(payload), h->height, random_nonce());
 }
 

@@ -13,9 +13,9 @@ Result<Signer> signer_for_key(const ledger::Genesis& genesis, const crypto::KeyP
       if (k.public_key == key.public_key()) return Signer{org.id, k.key_id, key};
     }
   }
-  return Status::error(std::string(kKeyNotInGenesis),
-                       "no org of chain " + genesis.chain_id + " lists public key " +
-                           to_hex(ByteView(key.public_key())));
+  return Status::error(std::string(kKeyNotInGenesis), "no org of chain " + genesis.chain_id +
+                                                          " lists public key " +
+                                                          to_hex(ByteView(key.public_key())));
 }
 
 Status check_record_body(const ledger::RecordBody& body) {

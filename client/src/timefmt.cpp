@@ -117,8 +117,8 @@ Result<std::uint64_t> parse_rfc3339(std::string_view s) {
     return bad_time(s, "expected 'Z' or an offset like +08:00 after the time");
   }
   if (p != s.size()) return bad_time(s, "unexpected text after the time");
-  const std::int64_t seconds = days_from_civil(year, month, day) * kSecondsPerDay +
-                               hour * 3600 + minute * 60 + second - offset_minutes * 60;
+  const std::int64_t seconds = days_from_civil(year, month, day) * kSecondsPerDay + hour * 3600 +
+                               minute * 60 + second - offset_minutes * 60;
   if (seconds < 0) return bad_time(s, "before 1970-01-01T00:00:00Z");
   return static_cast<std::uint64_t>(seconds * kMsPerSecond + millis);
 }
@@ -145,8 +145,8 @@ std::string format_time_ms(std::uint64_t ms) {
   const int h = static_cast<int>(rem / 3600), mi = static_cast<int>(rem / 60 % 60),
             se = static_cast<int>(rem % 60);
   if (millis == 0)
-    std::snprintf(buf, sizeof buf, "%04lld-%02d-%02dT%02d:%02d:%02dZ", static_cast<long long>(y),
-                  m, d, h, mi, se);
+    std::snprintf(buf, sizeof buf, "%04lld-%02d-%02dT%02d:%02d:%02dZ", static_cast<long long>(y), m,
+                  d, h, mi, se);
   else
     std::snprintf(buf, sizeof buf, "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ",
                   static_cast<long long>(y), m, d, h, mi, se, millis);

@@ -40,15 +40,14 @@ Result<CertifiedHeader> verify_header(const ledger::Genesis& trusted, ByteView e
     return Status::error(std::string(kNodeBadResponse),
                          "undecodable certificate: " + cert.status().message());
   if (header->chain_id != trusted.chain_id)
-    return Status::error(std::string(kHeaderInvalid), "header of chain '" + header->chain_id +
-                                                          "', trusted chain is '" +
-                                                          trusted.chain_id + "'");
+    return Status::error(
+        std::string(kHeaderInvalid),
+        "header of chain '" + header->chain_id + "', trusted chain is '" + trusted.chain_id + "'");
   if (expected_height && header->height != *expected_height)
     return Status::error(std::string(kHeaderInvalid),
                          "asked for height " + std::to_string(*expected_height) + ", got " +
                              std::to_string(header->height));
-  if (header->height == 0)
-    return Status::error(std::string(kHeaderInvalid), "header at height 0");
+  if (header->height == 0) return Status::error(std::string(kHeaderInvalid), "header at height 0");
   EMLEDGER_TRY(ledger::verify_certificate(trusted, *header, *cert));
   CertifiedHeader out{std::move(header).value(), std::move(cert).value(), {}};
   out.hash = out.header.hash();
@@ -56,8 +55,7 @@ Result<CertifiedHeader> verify_header(const ledger::Genesis& trusted, ByteView e
 }
 
 Status verify_state(const CertifiedHeader& at, ByteView key, const ledger::StateProof& proof) {
-  if (!same_bytes(proof.key, key))
-    return proof_invalid("state proof is for another key");
+  if (!same_bytes(proof.key, key)) return proof_invalid("state proof is for another key");
   if (!ledger::verify_state_proof(proof, at.header.state_root))
     return proof_invalid("state proof does not match the state root of height " +
                          std::to_string(at.header.height));
@@ -141,8 +139,8 @@ Status verify_log_consistency(std::uint64_t first_size, const Hash& first_root,
   }
   if (proof.first != first_size || proof.second != second_size)
     return proof_invalid("consistency proof for sizes " + std::to_string(proof.first) + " -> " +
-                         std::to_string(proof.second) + ", asked " +
-                         std::to_string(first_size) + " -> " + std::to_string(second_size));
+                         std::to_string(proof.second) + ", asked " + std::to_string(first_size) +
+                         " -> " + std::to_string(second_size));
   if (!ledger::verify_consistency(proof, first_root, second_root))
     return proof_invalid("log of size " + std::to_string(second_size) +
                          " is not an extension of the log of size " + std::to_string(first_size));
@@ -170,13 +168,14 @@ Status ChainVerifier::check_txs(const ledger::Block& block, std::vector<Hash>& i
     if (tx->body.chain_id != trusted_.chain_id)
       return fail("CHAIN_TX_INVALID", h, where + "names chain '" + tx->body.chain_id + "'");
     if (tx->body.expires_at_height < h)
-      return fail("CHAIN_TX_INVALID", h, where + "expired at height " +
-                                              std::to_string(tx->body.expires_at_height));
+      return fail("CHAIN_TX_INVALID", h,
+                  where + "expired at height " + std::to_string(tx->body.expires_at_height));
     const ledger::Org* org = trusted_.find_org(tx->body.signer_org);
     const ledger::OrgKey* key = org ? org->find_key(tx->body.key_id) : nullptr;
     if (!key)
-      return fail("CHAIN_TX_INVALID", h, where + "signed by unknown key " + tx->body.signer_org +
-                                              "/" + std::to_string(tx->body.key_id));
+      return fail("CHAIN_TX_INVALID", h,
+                  where + "signed by unknown key " + tx->body.signer_org + "/" +
+                      std::to_string(tx->body.key_id));
     if (!crypto::verify(key->public_key, tx->signing_bytes(), tx->signature))
       return fail("CHAIN_TX_INVALID", h, where + "has a bad signature");
     ids.push_back(tx->id());

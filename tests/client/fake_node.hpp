@@ -37,9 +37,9 @@ class TempDir {
  public:
   TempDir() {
     static std::atomic<int> counter{0};
-    path_ = std::filesystem::temp_directory_path() /
-            ("emledger-client-test-" + std::to_string(::getpid()) + "-" +
-             std::to_string(counter++));
+    path_ =
+        std::filesystem::temp_directory_path() /
+        ("emledger-client-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
     std::filesystem::remove_all(path_);
     std::filesystem::create_directories(path_);
   }
@@ -71,7 +71,9 @@ struct TestNet {
     genesis.chain_id = "client-test";
     genesis.time_ms = clock_ms;
     genesis.orgs = {
-        Org{"gov.issuer", "r1", kRoleIssuer,
+        Org{"gov.issuer",
+            "r1",
+            kRoleIssuer,
             {OrgKey{1, issuer.public_key()}, OrgKey{2, issuer2.public_key()}}},
         Org{"v.node", "r1", kRoleValidator, {OrgKey{1, validator.public_key()}}},
         Org{"x.consumer", "r2", kRoleConsumer, {OrgKey{1, consumer.public_key()}}},
@@ -248,8 +250,8 @@ class FakeNode final : public client::Transport {
       if (q.count("height")) height = std::stoull(q["height"]);
       auto p = net_.ledger->state_proof(*key, height);
       if (!p) return error(400, p.status().code());
-      return json(200, {{"proof", to_hex(ByteView(encode(*p)))},
-                        {"height", height.value_or(head.height)}});
+      return json(
+          200, {{"proof", to_hex(ByteView(encode(*p)))}, {"height", height.value_or(head.height)}});
     }
     if (path == "/v1/proofs/consistency") {
       auto p = net_.ledger->consistency_proof(std::stoull(q["first"]), std::stoull(q["second"]));
@@ -289,7 +291,37 @@ class FakeNode final : public client::Transport {
     return error(404, "NOT_FOUND");
   }
 
+  // All valid transactions of the batch go into one block.
+  client::HttpResponse route_batch(const std::string& body) {
+    auto j = Json::parse(body, nullptr, false);
+    std::vector<Tx> txs;
+    for (const auto& hex : j["txs"]) txs.push_back(*decode<Tx>(*from_hex(hex.get<std::string>())));
+    net_.clock_ms += 1000;
+    std::vector<TxOutcome> outcomes;
+    auto p =
+        net_.ledger->prepare(txs, net_.clock_ms, 0, net_.validator.public_key(), false, outcomes);
+    REQUIRE(p.is_ok());
+    REQUIRE(net_.ledger->commit(*p, net_.cert_for(p->block.header)).is_ok());
+    Json results = Json::array();
+    for (const auto& o : outcomes) {
+      if (o.status.is_ok()) {
+        auto entry = **net_.ledger->tx_entry(o.id);
+        results.push_back({{"id", to_hex(o.id)},
+                           {"status", "committed"},
+                           {"height", entry.height},
+                           {"log_index", entry.log_index}});
+      } else {
+        results.push_back(
+            {{"id", to_hex(o.id)},
+             {"status", "rejected"},
+             {"error", {{"code", o.status.code()}, {"message", o.status.message()}}}});
+      }
+    }
+    return json(200, {{"results", results}});
+  }
+
   client::HttpResponse route_post(const std::string& target, const std::string& body) {
+    if (path_of(target) == "/v1/transactions/batch") return route_batch(body);
     if (path_of(target) != "/v1/transactions") return error(404, "NOT_FOUND");
     auto j = Json::parse(body, nullptr, false);
     auto raw = from_hex(j.value("tx", ""));
@@ -299,8 +331,8 @@ class FakeNode final : public client::Transport {
     if (Status st = net_.ledger->check_tx_stateless(*tx); !st) return error(403, st.code());
     net_.clock_ms += 1000;
     std::vector<TxOutcome> outcomes;
-    auto p = net_.ledger->prepare({*tx}, net_.clock_ms, 0, net_.validator.public_key(), true,
-                                  outcomes);
+    auto p =
+        net_.ledger->prepare({*tx}, net_.clock_ms, 0, net_.validator.public_key(), true, outcomes);
     if (!p) return error(500, "INTERNAL_ERROR");
     if (!outcomes[0].status) return error(422, outcomes[0].status.code());
     REQUIRE(net_.ledger->commit(*p, net_.cert_for(p->block.header)).is_ok());

@@ -1,11 +1,12 @@
 // The Client end to end over an in-process node (fake_node.hpp): it returns
 // only what verifies, and reports a node that lies, stalls or runs another
 // network with the right class of error.
+#include "emledger/client/sdk.hpp"
+
 #include <doctest/doctest.h>
 
 #include <thread>
 
-#include "emledger/client/sdk.hpp"
 #include "fake_node.hpp"
 
 using namespace emledger;
@@ -103,11 +104,12 @@ TEST_CASE("sdk: verdicts valid, revoked, superseded, expired, not anchored") {
   auto t_old = f.net.reg("old version");
   auto t_expiring = f.net.reg("short-lived", f.net.clock_ms + 1500);
   f.net.commit({t_valid, t_revoked, t_old, t_expiring});
-  f.net.commit({f.net.tx(TxType::kRevokeRecord,
-                         encode(RevokeRecord{record_id_for(t_revoked.id()), 7}), f.net.issuer),
-                f.net.tx(TxType::kChangeLicense,
-                         encode(ChangeLicense{record_id_for(t_old.id()), TestNet::body("new version")}),
-                         f.net.issuer)});
+  f.net.commit(
+      {f.net.tx(TxType::kRevokeRecord, encode(RevokeRecord{record_id_for(t_revoked.id()), 7}),
+                f.net.issuer),
+       f.net.tx(TxType::kChangeLicense,
+                encode(ChangeLicense{record_id_for(t_old.id()), TestNet::body("new version")}),
+                f.net.issuer)});
   auto verdict = [&](const std::string& content) {
     auto v = f.client->verify_file(dir.write("f", content));
     REQUIRE_MESSAGE(v.is_ok(), v.status().to_string());
@@ -272,4 +274,31 @@ TEST_CASE("sdk: one Client serves several threads") {
     });
   for (auto& th : threads) th.join();
   CHECK(ok == 8);
+}
+
+TEST_CASE("sdk: submit_batch reports each transaction in order") {
+  Fixture f;
+  auto signer = signer_for_key(f.net.genesis, f.net.issuer);
+  REQUIRE(signer.is_ok());
+  std::vector<Tx> txs;
+  for (int i = 0; i < 3; ++i)
+    txs.push_back(build_tx(f.net.genesis, *signer, TxType::kRegisterRecord,
+                           encode(RegisterRecord{TestNet::body("batch " + std::to_string(i))}), 0,
+                           random_nonce()));
+  // The same content twice: the second registration is a duplicate record.
+  txs.push_back(build_tx(f.net.genesis, *signer, TxType::kRegisterRecord,
+                         encode(RegisterRecord{TestNet::body("batch 0")}), 0, random_nonce()));
+  auto r = f.client->submit_batch(txs, true);
+  REQUIRE_MESSAGE(r.is_ok(), r.status().to_string());
+  REQUIRE(r->size() == 4);
+  for (int i = 0; i < 3; ++i) {
+    CHECK((*r)[i].status == "committed");
+    CHECK((*r)[i].id == txs[i].id());
+    CHECK((*r)[i].height == 1);
+  }
+  CHECK((*r)[3].status == "rejected");
+  CHECK((*r)[3].error.code() == "DUPLICATE_RECORD");
+
+  std::vector<Tx> too_many(Client::kBatchTxsMax + 1, txs[0]);
+  CHECK(f.client->submit_batch(too_many, false).status().code() == "BAD_ARGUMENT");
 }

@@ -2,10 +2,11 @@
 // correct node sends verifies, and each kind of forgery is caught by the check
 // meant for it. Forged blocks are re-certified by the validator key, so these
 // prove the walk does not lean on the certificate alone.
+#include "emledger/client/verify.hpp"
+
 #include <doctest/doctest.h>
 
 #include "emledger/client/errors.hpp"
-#include "emledger/client/verify.hpp"
 #include "fake_node.hpp"
 
 using namespace emledger;
@@ -26,7 +27,8 @@ CertifiedHeader certified(TestNet& net, std::uint64_t h) {
 
 std::vector<Block> blocks_of(TestNet& net) {
   std::vector<Block> out;
-  for (std::uint64_t h = 1; h <= net.ledger->head().height; ++h) out.push_back(**net.ledger->block(h));
+  for (std::uint64_t h = 1; h <= net.ledger->head().height; ++h)
+    out.push_back(**net.ledger->block(h));
   return out;
 }
 

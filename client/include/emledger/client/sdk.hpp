@@ -76,7 +76,7 @@ struct VerifiedBundle {
 // not be reached (an error Result).
 struct ChainReport {
   bool valid = false;
-  Status failure;                  // CHAIN_* / CERT_* / PROOF_INVALID / CHECKPOINT_* when !valid
+  Status failure;                   // CHAIN_* / CERT_* / PROOF_INVALID / CHECKPOINT_* when !valid
   std::uint64_t failed_height = 0;  // 0 when the failure is not tied to one block
   std::uint64_t height = 0;         // last height verified
   Hash head_hash{};
@@ -171,8 +171,8 @@ class Client {
                            const Hash& b_root) const;
   // Verifies blocks [from, to]. A verification failure lands in `report`
   // (failure set); an error means the walk could not continue.
-  Status walk_page(ChainVerifier& walk, std::uint64_t from, std::uint64_t to,
-                   std::uint64_t head, const ChainProgress& progress, ChainReport& report) const;
+  Status walk_page(ChainVerifier& walk, std::uint64_t from, std::uint64_t to, std::uint64_t head,
+                   const ChainProgress& progress, ChainReport& report) const;
 
   std::unique_ptr<Transport> transport_;
   ledger::Genesis trusted_;
