@@ -5,11 +5,12 @@
 // support (see cpp-httplib.pc Cflags). Those macros change class layouts
 // (httplib::Client gains a member under CPPHTTPLIB_OPENSSL_SUPPORT), so we must
 // see the same declarations the library was built with, or its constructors
-// write past our objects.
-#define CPPHTTPLIB_OPENSSL_SUPPORT
-#define CPPHTTPLIB_ZLIB_SUPPORT
-#define CPPHTTPLIB_BROTLI_SUPPORT
+// write past our objects. CMake adds the package's Cflags to every target that
+// links PkgConfig::HTTPLIB; the check below makes a wrong build fail loudly.
 #include <httplib.h>
+#ifndef CPPHTTPLIB_OPENSSL_SUPPORT
+#error "compile with the cpp-httplib pkg-config Cflags (PkgConfig::HTTPLIB)"
+#endif
 
 #include "emledger/client/transport.hpp"
 
