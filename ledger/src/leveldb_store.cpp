@@ -1,5 +1,6 @@
 // KvStore on LevelDB. One write batch per call; sync = true maps to
 // WriteOptions::sync (fsync of the log before returning).
+#include <leveldb/cache.h>
 #include <leveldb/db.h>
 #include <leveldb/filter_policy.h>
 #include <leveldb/write_batch.h>
@@ -8,6 +9,8 @@
 
 namespace emledger::ledger {
 namespace {
+
+constexpr std::size_t kBlockCacheBytes = 128 << 20;
 
 leveldb::Slice slice(ByteView b) {
   return {reinterpret_cast<const char*>(b.data()), b.size()};
@@ -18,10 +21,12 @@ ByteView view(const leveldb::Slice& s) {
 
 class LevelDbStore final : public KvStore {
  public:
-  LevelDbStore(leveldb::DB* db, const leveldb::FilterPolicy* filter) : db_(db), filter_(filter) {}
+  LevelDbStore(leveldb::DB* db, const leveldb::FilterPolicy* filter, leveldb::Cache* cache)
+      : db_(db), filter_(filter), cache_(cache) {}
   ~LevelDbStore() override {
     delete db_;
     delete filter_;
+    delete cache_;
   }
 
   Result<std::optional<Bytes>> get(ByteView key) const override {
@@ -61,6 +66,7 @@ class LevelDbStore final : public KvStore {
  private:
   leveldb::DB* db_;
   const leveldb::FilterPolicy* filter_;
+  leveldb::Cache* cache_;
 };
 
 }  // namespace
@@ -75,13 +81,18 @@ Result<std::unique_ptr<KvStore>> open_leveldb(const std::string& dir) {
   options.filter_policy = filter;
   options.write_buffer_size = 64 << 20;
   options.max_file_size = 8 << 20;
+  // Keys and most values are hashes: they do not compress, so do not try.
+  options.compression = leveldb::kNoCompression;
+  leveldb::Cache* cache = leveldb::NewLRUCache(kBlockCacheBytes);
+  options.block_cache = cache;
   leveldb::DB* db = nullptr;
   leveldb::Status s = leveldb::DB::Open(options, dir, &db);
   if (!s.ok()) {
     delete filter;
+    delete cache;
     return Status::error("STORAGE_ERROR", "cannot open " + dir + ": " + s.ToString());
   }
-  return std::unique_ptr<KvStore>(new LevelDbStore(db, filter));
+  return std::unique_ptr<KvStore>(new LevelDbStore(db, filter, cache));
 }
 
 }  // namespace emledger::ledger

@@ -214,6 +214,10 @@ Result<Walk> walk(const KvReader& store, const Hash& root, const Hash& path) {
 
 }  // namespace
 
+Result<Bytes> load_state_value(const KvReader& store, const Hash& value_hash) {
+  return load_value(store, value_hash);
+}
+
 Hash smt_path(ByteView state_key) { return crypto::sha256(state_key); }
 
 Hash smt_leaf_hash(const Hash& path, const Hash& value_hash) {

@@ -258,3 +258,26 @@ TEST_CASE("ledger: proofs from the kernel verify against committed headers") {
   CHECK(verify_state_proof(*absent, h2.state_root));
   CHECK(net.ledger->inclusion_proof(0, h2.log_size + 1).status().code() == "PROOF_OUT_OF_RANGE");
 }
+
+TEST_CASE("ledger: the flat head index always agrees with the state tree") {
+  Net net;
+  std::vector<Tx> txs;
+  for (int i = 0; i < 30; ++i) txs.push_back(net.reg("agree-" + std::to_string(i)));
+  net.commit(txs);
+  REQUIRE(net.commit_one(net.tx(net.issuer_a, "a.issuer", TxType::kRevokeRecord,
+                                RevokeRecord{record_id_for(txs[7].id()), 2}))
+              .is_ok());
+  const Hash root = net.ledger->head().state_root;
+  StateTree tree(net.ledger->store());
+  std::vector<Bytes> keys{org_state_key("a.issuer"), org_state_key("nobody")};
+  for (const auto& t : txs) {
+    keys.push_back(record_state_key(record_id_for(t.id())));
+    keys.push_back(hash_index_state_key(decode<RegisterRecord>(t.body.payload)->body.content_hash));
+  }
+  for (const auto& k : keys) {
+    auto flat = net.ledger->state_value(k);
+    auto walked = tree.get(root, k);
+    REQUIRE((flat.is_ok() && walked.is_ok()));
+    CHECK(*flat == *walked);
+  }
+}

@@ -25,6 +25,10 @@ Hash smt_path(ByteView state_key);
 Hash smt_leaf_hash(const Hash& path, const Hash& value_hash);
 Hash smt_empty_root();  // 32 zero bytes
 
+// Reads a stored state value ("v" + hash), checking that it hashes to
+// `value_hash`. Errors: STORAGE_CORRUPT when missing or altered.
+Result<Bytes> load_state_value(const KvReader& store, const Hash& value_hash);
+
 // A proof for one key against one root, membership or non-membership.
 struct StateProof {
   static constexpr std::string_view kDomain = "emledger.proof.state";
