@@ -7,12 +7,13 @@
 #include "emledger/client/signer.hpp"
 #include "emledger/client/timefmt.hpp"
 #include "emledger/client/verify.hpp"
-#include "fake_node.hpp"
+#include "test_net.hpp"
 
 using namespace emledger;
 using namespace emledger::client;
+using emledger::client_test::KernelChain;
+using emledger::client_test::record_body;
 using emledger::client_test::TempDir;
-using emledger::client_test::TestNet;
 
 TEST_CASE("time: RFC 3339 and unix milliseconds") {
   CHECK(*parse_time_ms("2027-01-31T00:00:00Z") == 1801353600000ull);
@@ -64,7 +65,7 @@ TEST_CASE("time: format is RFC 3339 UTC and parses back") {
 }
 
 TEST_CASE("bundle files: junk, truncation and trailing bytes are BUNDLE_MALFORMED") {
-  TestNet net;
+  KernelChain net;
   net.commit({net.reg("a file")});
   auto b = net.ledger->bundle_for_hash(crypto::sha256(as_bytes(std::string("a file"))));
   REQUIRE(b.is_ok());
@@ -94,7 +95,7 @@ TEST_CASE("bundle files: junk, truncation and trailing bytes are BUNDLE_MALFORME
 }
 
 TEST_CASE("signer: a key file's public key finds its org and key id") {
-  TestNet net;
+  KernelChain net;
   auto s1 = signer_for_key(net.genesis, net.issuer);
   REQUIRE(s1.is_ok());
   CHECK(s1->org_id == "gov.issuer");
@@ -112,10 +113,10 @@ TEST_CASE("signer: a key file's public key finds its org and key id") {
 }
 
 TEST_CASE("signer: built transactions pass the kernel's stateless checks") {
-  TestNet net;
+  KernelChain net;
   auto s = signer_for_key(net.genesis, net.issuer2);
   REQUIRE(s.is_ok());
-  const auto payload = ledger::encode(ledger::RegisterRecord{TestNet::body("x")});
+  const auto payload = ledger::encode(ledger::RegisterRecord{record_body("x")});
   auto tx = build_tx(net.genesis, *s, ledger::TxType::kRegisterRecord, payload, 41, 7);
   CHECK(tx.body.chain_id == "client-test");
   CHECK(tx.body.signer_org == "gov.issuer");
@@ -127,7 +128,7 @@ TEST_CASE("signer: built transactions pass the kernel's stateless checks") {
 }
 
 TEST_CASE("signer: user-typed record fields are bounded before encoding") {
-  auto body = TestNet::body("x");
+  auto body = record_body("x");
   CHECK(check_record_body(body).is_ok());
   auto long_type = body;
   long_type.type_code = std::string(ledger::kTypeCodeBytesMax + 1, 't');

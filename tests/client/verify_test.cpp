@@ -7,16 +7,17 @@
 #include <doctest/doctest.h>
 
 #include "emledger/client/errors.hpp"
-#include "fake_node.hpp"
+#include "test_net.hpp"
 
 using namespace emledger;
 using namespace emledger::client;
 using namespace emledger::ledger;
-using emledger::client_test::TestNet;
+using emledger::client_test::KernelChain;
+using emledger::client_test::record_body;
 
 namespace {
 
-CertifiedHeader certified(TestNet& net, std::uint64_t h) {
+CertifiedHeader certified(KernelChain& net, std::uint64_t h) {
   auto hdr = net.ledger->header(h);
   auto cert = net.ledger->certificate(h);
   REQUIRE((hdr.is_ok() && hdr->has_value() && cert.is_ok() && cert->has_value()));
@@ -25,7 +26,7 @@ CertifiedHeader certified(TestNet& net, std::uint64_t h) {
   return *v;
 }
 
-std::vector<Block> blocks_of(TestNet& net) {
+std::vector<Block> blocks_of(KernelChain& net) {
   std::vector<Block> out;
   for (std::uint64_t h = 1; h <= net.ledger->head().height; ++h)
     out.push_back(**net.ledger->block(h));
@@ -49,7 +50,7 @@ void reseal(Block& b, const ledger::LogFrontier& before) {
 }  // namespace
 
 TEST_CASE("verify_header: certified headers pass; other chains, heights and signers fail") {
-  TestNet net;
+  KernelChain net;
   net.commit({net.reg("one")});
   auto hdr = **net.ledger->header(1);
   auto cert = **net.ledger->certificate(1);
@@ -80,7 +81,7 @@ TEST_CASE("verify_header: certified headers pass; other chains, heights and sign
 }
 
 TEST_CASE("verify_record: present, proven absent, and forged proofs") {
-  TestNet net;
+  KernelChain net;
   auto tx = net.reg("licence");
   net.commit({tx});
   const Hash id = record_id_for(tx.id());
@@ -116,7 +117,7 @@ TEST_CASE("verify_record: present, proven absent, and forged proofs") {
 }
 
 TEST_CASE("verify_tx_inclusion: against the certified log root and size") {
-  TestNet net;
+  KernelChain net;
   auto t1 = net.reg("a"), t2 = net.reg("b"), t3 = net.reg("c");
   net.commit({t1, t2});
   net.commit({t3});
@@ -132,7 +133,7 @@ TEST_CASE("verify_tx_inclusion: against the certified log root and size") {
 }
 
 TEST_CASE("ChainVerifier: an honest chain verifies, log recomputed block by block") {
-  TestNet net;
+  KernelChain net;
   net.commit({net.reg("a"), net.reg("b")});
   net.commit({});
   net.commit({net.reg("c")});
@@ -153,7 +154,7 @@ TEST_CASE("ChainVerifier: an honest chain verifies, log recomputed block by bloc
 }
 
 TEST_CASE("ChainVerifier: each forgery fails its own check, naming the height") {
-  TestNet net;
+  KernelChain net;
   net.commit({net.reg("a")});
   net.commit({net.reg("b"), net.reg("c")});
   const auto blocks = blocks_of(net);
@@ -225,7 +226,7 @@ TEST_CASE("ChainVerifier: each forgery fails its own check, naming the height") 
   SUBCASE("a transaction of an unknown org, resealed") {
     Block b = blocks[1];
     const auto stranger = client_test::key_from(88);
-    b.txs[0] = encode(net.tx(TxType::kRegisterRecord, encode(RegisterRecord{TestNet::body("zz")}),
+    b.txs[0] = encode(net.tx(TxType::kRegisterRecord, encode(RegisterRecord{record_body("zz")}),
                              stranger, 1, "no.such.org"));
     reseal(b, after1);
     CHECK(walk_to_2(b).code() == "CHAIN_TX_INVALID");
