@@ -416,9 +416,10 @@ Status Ledger::commit(const PreparedBlock& prepared, const Certificate& cert) {
   const ChainHead h = head();
   if (prepared.new_head.height != h.height + 1 || prepared.block.header.parent != h.header_hash)
     return Status::error("NOT_NEXT_BLOCK", "block does not extend the head");
-  WriteBatch batch = prepared.writes;
-  batch.put(height_key(kKeyCert, prepared.new_head.height), encode(cert));
-  EMLEDGER_TRY(store_->write(batch, /*sync=*/true));
+  WriteBatch cert_batch;
+  cert_batch.put(height_key(kKeyCert, prepared.new_head.height), encode(cert));
+  const WriteBatch* batches[] = {&prepared.writes, &cert_batch};
+  EMLEDGER_TRY(store_->write_all(batches, /*sync=*/true));
   std::lock_guard<std::mutex> lock(head_mu_);
   head_ = prepared.new_head;
   return Status::ok();

@@ -7,7 +7,11 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
 
 #include "emledger/crypto/bytes.hpp"
 #include "emledger/crypto/result.hpp"
@@ -22,25 +26,62 @@ class KvReader {
   virtual Result<std::optional<Bytes>> get(ByteView key) const = 0;
 };
 
-// An ordered set of puts, applied atomically by KvStore::write.
+// A set of puts, applied atomically by KvStore::write. The last put of a key
+// wins. Lookups are O(1) and allocation-free: block execution reads through
+// tens of thousands of pending entries. Iteration is in first-put order, which
+// is deterministic; LevelDB does not depend on the order of distinct keys.
 class WriteBatch {
  public:
-  void put(ByteView key, ByteView value) {
-    ops_[Bytes(key.begin(), key.end())] = Bytes(value.begin(), value.end());
+  WriteBatch() = default;
+  WriteBatch(const WriteBatch& other) { *this = other; }
+  WriteBatch& operator=(const WriteBatch& other) {
+    if (this == &other) return *this;
+    entries_.clear();
+    index_.clear();
+    for (const auto& [k, v] : other.entries_) put(k, v);
+    return *this;
   }
-  const std::map<Bytes, Bytes>& ops() const { return ops_; }
-  std::size_t size() const { return ops_.size(); }
-  bool empty() const { return ops_.empty(); }
+  WriteBatch(WriteBatch&&) noexcept = default;
+  WriteBatch& operator=(WriteBatch&&) noexcept = default;
+
+  void put(ByteView key, ByteView value) {
+    auto it = index_.find(view(key));
+    if (it != index_.end()) {
+      entries_[it->second].second.assign(value.begin(), value.end());
+      return;
+    }
+    entries_.emplace_back(Bytes(key.begin(), key.end()), Bytes(value.begin(), value.end()));
+    // The view points into the key's own heap buffer, which moves with the
+    // Bytes object (never copied) when entries_ grows.
+    index_.emplace(view(entries_.back().first), entries_.size() - 1);
+  }
+  // The pending value of `key`, or nullptr.
+  const Bytes* find(ByteView key) const {
+    auto it = index_.find(view(key));
+    return it == index_.end() ? nullptr : &entries_[it->second].second;
+  }
+  const std::vector<std::pair<Bytes, Bytes>>& entries() const { return entries_; }
+  std::size_t size() const { return entries_.size(); }
+  bool empty() const { return entries_.empty(); }
 
  private:
-  std::map<Bytes, Bytes> ops_;  // ordered: deterministic, last put wins
+  static std::string_view view(ByteView b) {
+    return {reinterpret_cast<const char*>(b.data()), b.size()};
+  }
+  std::vector<std::pair<Bytes, Bytes>> entries_;
+  std::unordered_map<std::string_view, std::size_t> index_;
 };
 
 class KvStore : public KvReader {
  public:
-  // Applies `batch` atomically. sync = true returns only after the data is
-  // durable (fsync). Thread safe.
-  virtual Status write(const WriteBatch& batch, bool sync) = 0;
+  // Applies `batches` together, atomically, as one batch (a later batch's put
+  // of a key wins). sync = true returns only after the data is durable
+  // (fsync). Thread safe.
+  virtual Status write_all(std::span<const WriteBatch* const> batches, bool sync) = 0;
+  Status write(const WriteBatch& batch, bool sync) {
+    const WriteBatch* one[] = {&batch};
+    return write_all(one, sync);
+  }
   // Visits keys with `prefix` in order, starting at `start` (>= prefix), until
   // `visit` returns false. Thread safe; sees a consistent snapshot.
   virtual Status scan(ByteView prefix, ByteView start,
@@ -57,8 +98,7 @@ class Overlay : public KvReader {
  public:
   explicit Overlay(const KvReader& base) : base_(base) {}
   Result<std::optional<Bytes>> get(ByteView key) const override {
-    auto it = batch_.ops().find(Bytes(key.begin(), key.end()));
-    if (it != batch_.ops().end()) return std::optional<Bytes>(it->second);
+    if (const Bytes* pending = batch_.find(key)) return std::optional<Bytes>(*pending);
     return base_.get(key);
   }
   void put(ByteView key, ByteView value) { batch_.put(key, value); }
