@@ -39,9 +39,10 @@ class LevelDbStore final : public KvStore {
     return std::optional<Bytes>(Bytes(value.begin(), value.end()));
   }
 
-  Status write(const WriteBatch& batch, bool sync) override {
+  Status write_all(std::span<const WriteBatch* const> batches, bool sync) override {
     leveldb::WriteBatch wb;
-    for (const auto& [k, v] : batch.ops()) wb.Put(slice(k), slice(v));
+    for (const WriteBatch* batch : batches)
+      for (const auto& [k, v] : batch->entries()) wb.Put(slice(k), slice(v));
     leveldb::WriteOptions wo;
     wo.sync = sync;
     leveldb::Status s = db_->Write(wo, &wb);
