@@ -91,6 +91,21 @@ Result<Hash> update_state(Overlay& ov, const Hash& root,
   return new_root;
 }
 
+// Committed data seen through the writes of a block still in flight.
+class PendingReader : public KvReader {
+ public:
+  PendingReader(const KvReader& base, const WriteBatch* pending) : base_(base), pending_(pending) {}
+  Result<std::optional<Bytes>> get(ByteView key) const override {
+    if (pending_)
+      if (const Bytes* v = pending_->find(key)) return std::optional<Bytes>(*v);
+    return base_.get(key);
+  }
+
+ private:
+  const KvReader& base_;
+  const WriteBatch* pending_;
+};
+
 // The state a block sees while it executes: committed state plus the writes
 // of the transactions before it in the same block.
 class BlockState {
@@ -325,14 +340,17 @@ Status Ledger::check_tx_stateless(const Tx& tx) const {
 Result<PreparedBlock> Ledger::prepare(const std::vector<Tx>& candidates, std::uint64_t time_ms,
                                       std::uint64_t view, const PublicKey& proposer,
                                       bool signatures_checked,
-                                      std::vector<TxOutcome>& outcomes) const {
+                                      std::vector<TxOutcome>& outcomes,
+                                      const PreparedBlock* parent) const {
   EMLEDGER_ASSERT(candidates.size() <= kBlockTxsMax);
-  const ChainHead h = head();
+  const ChainHead h = parent ? parent->new_head : head();
   if (time_ms < h.time_ms) return Status::error("BLOCK_INVALID", "block time goes backwards");
   const std::uint64_t height = h.height + 1;
+  // Committed data, plus the parent's writes when it is still in flight.
+  PendingReader base(*store_, parent ? &parent->writes : nullptr);
   PreparedBlock out;
-  Overlay ov(*store_);
-  BlockState st(*store_);
+  Overlay ov(base);
+  BlockState st(base);
   std::set<Hash> seen;
   std::vector<Hash> leaves;
   outcomes.clear();
@@ -346,7 +364,7 @@ Result<PreparedBlock> Ledger::prepare(const std::vector<Tx>& candidates, std::ui
       if (tx.body.expires_at_height > height + kTxLifetimeBlocksMax)
         return reject("EXPIRY_TOO_FAR", "expiry more than " + std::to_string(kTxLifetimeBlocksMax) + " blocks ahead");
       if (seen.count(oc.id)) return reject("DUPLICATE_TX", "transaction repeated in the block");
-      auto committed = store_->get(hash_key(kKeyTx, oc.id));
+      auto committed = base.get(hash_key(kKeyTx, oc.id));
       if (!committed) return committed.status();
       if (committed->has_value()) return reject("DUPLICATE_TX", "transaction already committed");
       auto signer = st.get_as<Org>(org_state_key(tx.body.signer_org));

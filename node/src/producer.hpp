@@ -5,11 +5,17 @@
 // Group commit: while one block executes and syncs, new transactions gather in
 // the mempool; the next take() picks all of them (up to kBlockTxsMax). No block
 // is made without a transaction.
+//
+// Pipeline: block N+1 executes (on top of N's pending writes) while block N's
+// synced write runs on a second thread. Waiters of N are told only after N is
+// durable; if N's commit fails, N+1 is discarded and its transactions fail
+// with N's error, so nothing is acknowledged that is not on disk.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <thread>
 
 #include "emledger/crypto/ed25519.hpp"
@@ -42,6 +48,16 @@ class Producer {
   std::uint64_t blocks_committed() const { return blocks_committed_.load(); }
 
  private:
+  // A block executed and certified, with the fate of each candidate.
+  struct Staged {
+    std::optional<ledger::PreparedBlock> prepared;  // none: nothing to commit
+    ledger::Certificate cert;
+    std::vector<TxResult> results;
+    std::uint64_t base_log_size = 0;
+  };
+  Staged stage(std::vector<Candidate> candidates, const ledger::PreparedBlock* parent);
+  // Completes `s` after its commit returned `st` (OK when nothing was committed).
+  void finish(Staged& s, const Status& st);
   void run();
 
   ledger::Ledger& ledger_;

@@ -103,9 +103,15 @@ class Ledger {
   // EXPIRED, EXPIRY_TOO_FAR, DUPLICATE_TX, NOT_ISSUER, RECORD_NOT_FOUND,
   // NOT_RECORD_ISSUER, ILLEGAL_TRANSITION, NOT_A_LICENSE, DUPLICATE_RECORD,
   // TOO_MANY_RECORDS, INVALID_PAYLOAD. Only called by one thread at a time.
+  //
+  // `parent`, when given, is a prepared block not yet committed: the new block
+  // is built on top of it (its writes are read as if committed), so that the
+  // node can execute block N+1 while block N syncs. The caller must commit
+  // `parent` before the new block.
   Result<PreparedBlock> prepare(const std::vector<Tx>& candidates, std::uint64_t time_ms,
                                 std::uint64_t view, const PublicKey& proposer,
-                                bool signatures_checked, std::vector<TxOutcome>& outcomes) const;
+                                bool signatures_checked, std::vector<TxOutcome>& outcomes,
+                                const PreparedBlock* parent = nullptr) const;
 
   // Re-executes a block made elsewhere: every transaction must be valid and
   // the header must equal the one execution produces. Errors: BLOCK_INVALID.
