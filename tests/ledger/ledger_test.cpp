@@ -281,3 +281,42 @@ TEST_CASE("ledger: the flat head index always agrees with the state tree") {
     CHECK(*flat == *walked);
   }
 }
+
+TEST_CASE("ledger: a block prepared on an uncommitted parent equals the sequential result") {
+  Net piped;
+  Net seq;
+  std::vector<Tx> first, second;
+  for (int i = 0; i < 10; ++i) first.push_back(piped.reg("pipe-a-" + std::to_string(i)));
+  for (int i = 0; i < 10; ++i) second.push_back(piped.reg("pipe-b-" + std::to_string(i)));
+  // The second block revokes a record of the first and replays one of its txs.
+  second.push_back(piped.tx(piped.issuer_a, "a.issuer", TxType::kRevokeRecord,
+                            RevokeRecord{record_id_for(first[2].id()), 9}));
+  second.push_back(first[4]);
+
+  std::vector<TxOutcome> oc1, oc2;
+  auto p1 = piped.ledger->prepare(first, 5000, 1, piped.validator.public_key(), false, oc1);
+  REQUIRE(p1.is_ok());
+  auto p2 = piped.ledger->prepare(second, 6000, 2, piped.validator.public_key(), false, oc2, &*p1);
+  REQUIRE(p2.is_ok());
+  CHECK(oc2[10].status.is_ok());                  // sees the parent's record
+  CHECK(oc2[11].status.code() == "DUPLICATE_TX");  // sees the parent's transaction
+  // Committing out of order is refused; in order it succeeds.
+  Certificate c1, c2;
+  sign_certificate(piped.genesis, p1->block.header, 0, piped.validator, c1);
+  sign_certificate(piped.genesis, p2->block.header, 0, piped.validator, c2);
+  CHECK(piped.ledger->commit(*p2, c2).code() == "NOT_NEXT_BLOCK");
+  REQUIRE(piped.ledger->commit(*p1, c1).is_ok());
+  REQUIRE(piped.ledger->commit(*p2, c2).is_ok());
+
+  for (auto* txs : {&first, &second}) {
+    std::vector<TxOutcome> oc;
+    auto p = seq.ledger->prepare(*txs, txs == &first ? 5000 : 6000, txs == &first ? 1 : 2,
+                                 seq.validator.public_key(), false, oc);
+    REQUIRE(p.is_ok());
+    Certificate c;
+    sign_certificate(seq.genesis, p->block.header, 0, seq.validator, c);
+    REQUIRE(seq.ledger->commit(*p, c).is_ok());
+  }
+  CHECK(piped.ledger->head().header_hash == seq.ledger->head().header_hash);
+  CHECK(piped.ledger->head().state_root == seq.ledger->head().state_root);
+}
