@@ -294,9 +294,9 @@ TEST_CASE("ledger: a block prepared on an uncommitted parent equals the sequenti
   second.push_back(first[4]);
 
   std::vector<TxOutcome> oc1, oc2;
-  auto p1 = piped.ledger->prepare(first, 5000, 1, piped.validator.public_key(), false, oc1);
+  auto p1 = piped.ledger->prepare(first, piped.clock_ms + 1, 1, piped.validator.public_key(), false, oc1);
   REQUIRE(p1.is_ok());
-  auto p2 = piped.ledger->prepare(second, 6000, 2, piped.validator.public_key(), false, oc2, &*p1);
+  auto p2 = piped.ledger->prepare(second, piped.clock_ms + 2, 2, piped.validator.public_key(), false, oc2, &*p1);
   REQUIRE(p2.is_ok());
   CHECK(oc2[10].status.is_ok());                  // sees the parent's record
   CHECK(oc2[11].status.code() == "DUPLICATE_TX");  // sees the parent's transaction
@@ -310,7 +310,7 @@ TEST_CASE("ledger: a block prepared on an uncommitted parent equals the sequenti
 
   for (auto* txs : {&first, &second}) {
     std::vector<TxOutcome> oc;
-    auto p = seq.ledger->prepare(*txs, txs == &first ? 5000 : 6000, txs == &first ? 1 : 2,
+    auto p = seq.ledger->prepare(*txs, seq.clock_ms + (txs == &first ? 1 : 2), txs == &first ? 1 : 2,
                                  seq.validator.public_key(), false, oc);
     REQUIRE(p.is_ok());
     Certificate c;
