@@ -34,7 +34,7 @@ namespace {
 struct Options {
   std::size_t txs = 40000;
   std::size_t batch = 1000;
-  std::size_t clients = 4;
+  std::size_t clients = 8;
   std::string json_out;
 };
 

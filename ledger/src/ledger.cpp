@@ -350,6 +350,9 @@ Result<PreparedBlock> Ledger::prepare(const std::vector<Tx>& candidates, std::ui
   PendingReader base(*store_, parent ? &parent->writes : nullptr);
   PreparedBlock out;
   Overlay ov(base);
+  // A register writes about 20 keys (state nodes, value, index, entry).
+  constexpr std::size_t kWritesPerTxEstimate = 24;
+  ov.batch().reserve(candidates.size() * kWritesPerTxEstimate + 64);
   BlockState st(base);
   std::set<Hash> seen;
   std::vector<Hash> leaves;

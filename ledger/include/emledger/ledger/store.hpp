@@ -61,6 +61,11 @@ class WriteBatch {
     return it == index_.end() ? nullptr : &entries_[it->second].second;
   }
   const std::vector<std::pair<Bytes, Bytes>>& entries() const { return entries_; }
+  // Sizes the batch for about `entries` puts, sparing rehashes of a big batch.
+  void reserve(std::size_t entries) {
+    entries_.reserve(entries);
+    index_.reserve(entries);
+  }
   std::size_t size() const { return entries_.size(); }
   bool empty() const { return entries_.empty(); }
 
