@@ -38,6 +38,15 @@ std::string_view tx_type_name(std::uint8_t type) {
     case TxType::kChangeLicense: return "change_license";
     case TxType::kRenewLicense: return "renew_license";
     case TxType::kRevokeRecord: return "revoke_record";
+    case TxType::kBindHolder: return "bind_holder";
+    case TxType::kRebindHolder: return "rebind_holder";
+    case TxType::kRotateHolderKey: return "rotate_holder_key";
+    case TxType::kCreateGrant: return "create_grant";
+    case TxType::kRevokeGrant: return "revoke_grant";
+    case TxType::kRecordAccess: return "record_access";
+    case TxType::kFileObjection: return "file_objection";
+    case TxType::kResolveObjection: return "resolve_objection";
+    case TxType::kAnchorArchive: return "anchor_archive";
   }
   return "unknown";
 }
@@ -57,7 +66,14 @@ Json to_json(const Genesis& g) {
     vals.push_back({{"org_id", v.org_id},
                     {"public_key", hex(ByteView(v.public_key))},
                     {"address", v.address}});
-  return {{"chain_id", g.chain_id}, {"time_ms", g.time_ms}, {"orgs", orgs}, {"validators", vals}};
+  Json statutes = Json::array();
+  for (const auto& p : g.statutes)
+    statutes.push_back({{"type_code", p.type_code}, {"roles", role_names(p.roles)}});
+  return {{"chain_id", g.chain_id},
+          {"time_ms", g.time_ms},
+          {"orgs", orgs},
+          {"validators", vals},
+          {"statutes", statutes}};
 }
 
 Result<Genesis> genesis_from_json(const Json& j) {
@@ -98,6 +114,20 @@ Result<Genesis> genesis_from_json(const Json& j) {
       if (v.address.size() > kAddressBytesMax) return bad("validator address too long");
       g.validators.push_back(std::move(v));
     }
+    if (j.contains("statutes")) {
+      for (const auto& jp : j.at("statutes")) {
+        StatutePolicy p;
+        p.type_code = jp.at("type_code").get<std::string>();
+        for (const auto& r : jp.at("roles")) {
+          auto role = role_from_name(r.get<std::string>());
+          if (!role) return bad("unknown role in statute for " + p.type_code);
+          p.roles |= *role;
+        }
+        if (p.type_code.size() > kTypeCodeBytesMax) return bad("statute type code too long");
+        g.statutes.push_back(std::move(p));
+      }
+    }
+    if (g.statutes.size() > kStatutePoliciesMax) return bad("too many statute policies");
     if (g.chain_id.size() > kChainIdBytesMax || g.orgs.size() > kOrgsMax ||
         g.validators.size() > kValidatorsMax)
       return bad("genesis exceeds a field maximum");
@@ -141,7 +171,75 @@ Json to_json(const Record& r) {
   j["anchor_tx"] = hex(r.anchor_tx);
   j["anchor_height"] = r.anchor_height;
   j["updated_height"] = r.updated_height;
+  j["objections_open"] = r.objections_open;
   return j;
+}
+
+static Json hashes(const std::vector<Hash>& v);
+
+Json to_json(const GrantTerms& t) {
+  return {{"holder_ref", hex(t.holder_ref)},
+          {"grantee", t.grantee},
+          {"record_ids", hashes(t.record_ids)},
+          {"type_codes", t.type_codes},
+          {"service_code", t.service_code},
+          {"case_id", t.case_id},
+          {"not_before_ms", t.not_before_ms},
+          {"not_after_ms", t.not_after_ms},
+          {"max_uses", t.max_uses}};
+}
+
+Json to_json(const Grant& g) {
+  Json j = to_json(g.terms);
+  j["id"] = hex(g.id);
+  j["uses"] = g.uses;
+  j["status"] = g.status == static_cast<std::uint8_t>(GrantStatus::kActive) ? "active" : "revoked";
+  j["created_by_tx"] = hex(g.created_by_tx);
+  j["created_height"] = g.created_height;
+  j["updated_height"] = g.updated_height;
+  return j;
+}
+
+Json to_json(const Access& a) {
+  return {{"id", hex(a.id)},
+          {"org", a.org},
+          {"record_id", hex(a.record_id)},
+          {"holder_ref", hex(a.holder_ref)},
+          {"grant_id", a.statutory ? Json(nullptr) : Json(hex(a.grant_id))},
+          {"case_id", a.case_id},
+          {"statutory", a.statutory},
+          {"height", a.height},
+          {"time_ms", a.time_ms}};
+}
+
+Json to_json(const HolderBinding& b) {
+  return {{"holder_ref", hex(b.holder_ref)},
+          {"public_key", hex(ByteView(b.public_key))},
+          {"key_seq", b.key_seq},
+          {"bound_by", b.bound_by},
+          {"updated_height", b.updated_height}};
+}
+
+Json to_json(const Objection& o) {
+  static constexpr std::string_view kStatus[] = {"unknown", "open", "upheld", "rejected"};
+  return {{"id", hex(o.id)},
+          {"record_id", hex(o.record_id)},
+          {"filed_by_org", o.filed_by_org.empty() ? Json(nullptr) : Json(o.filed_by_org)},
+          {"holder_ref", is_zero(o.holder_ref) ? Json(nullptr) : Json(hex(o.holder_ref))},
+          {"reason", o.reason},
+          {"status", kStatus[o.status <= 3 ? o.status : 0]},
+          {"resolution_reason", o.resolution_reason},
+          {"filed_height", o.filed_height},
+          {"resolved_height", o.resolved_height}};
+}
+
+Json to_json(const Archive& a) {
+  return {{"id", hex(a.id)},
+          {"org", a.org},
+          {"case_id", a.case_id},
+          {"package_hash", hex(a.package_hash)},
+          {"record_ids", hashes(a.record_ids)},
+          {"height", a.height}};
 }
 
 Json to_json(const BlockHeader& h) {
@@ -191,6 +289,48 @@ Json to_json(const Tx& tx) {
     case TxType::kRevokeRecord:
       if (auto p = decode<RevokeRecord>(tx.body.payload))
         j["payload"] = {{"record", hex(p->record)}, {"reason", p->reason}};
+      break;
+    case TxType::kBindHolder:
+    case TxType::kRebindHolder:
+      if (auto p = decode<BindHolder>(tx.body.payload))
+        j["payload"] = {{"holder_ref", hex(p->holder_ref)},
+                        {"public_key", hex(ByteView(p->public_key))}};
+      break;
+    case TxType::kRotateHolderKey:
+      if (auto p = decode<RotateHolderKey>(tx.body.payload))
+        j["payload"] = {{"holder_ref", hex(p->holder_ref)},
+                        {"new_public_key", hex(ByteView(p->new_public_key))}};
+      break;
+    case TxType::kCreateGrant:
+      if (auto p = decode<CreateGrant>(tx.body.payload)) j["payload"] = {{"terms", to_json(p->terms)}};
+      break;
+    case TxType::kRevokeGrant:
+      if (auto p = decode<RevokeGrant>(tx.body.payload))
+        j["payload"] = {{"holder_ref", hex(p->holder_ref)}, {"grant_id", hex(p->grant_id)}};
+      break;
+    case TxType::kRecordAccess:
+      if (auto p = decode<RecordAccess>(tx.body.payload))
+        j["payload"] = {{"record_id", hex(p->record_id)},
+                        {"grant_id", is_zero(p->grant_id) ? Json(nullptr) : Json(hex(p->grant_id))},
+                        {"case_id", p->case_id}};
+      break;
+    case TxType::kFileObjection:
+      if (auto p = decode<FileObjection>(tx.body.payload))
+        j["payload"] = {{"record_id", hex(p->record_id)},
+                        {"holder_ref", is_zero(p->holder_ref) ? Json(nullptr) : Json(hex(p->holder_ref))},
+                        {"reason", p->reason}};
+      break;
+    case TxType::kResolveObjection:
+      if (auto p = decode<ResolveObjection>(tx.body.payload))
+        j["payload"] = {{"objection_id", hex(p->objection_id)},
+                        {"outcome", p->outcome == 1 ? "upheld" : "rejected"},
+                        {"reason", p->reason}};
+      break;
+    case TxType::kAnchorArchive:
+      if (auto p = decode<AnchorArchive>(tx.body.payload))
+        j["payload"] = {{"case_id", p->case_id},
+                        {"package_hash", hex(p->package_hash)},
+                        {"record_ids", hashes(p->record_ids)}};
       break;
   }
   return j;

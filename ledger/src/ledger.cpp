@@ -136,12 +136,35 @@ class BlockState {
   std::map<Bytes, Bytes> pending_;  // ordered: deterministic
 };
 
+// Secondary index keys ("i"): derived from blocks like everything else, kept
+// out of the state tree; they let the node list a holder's records, grants
+// and accesses, and every access in height order, without scanning state.
+constexpr std::uint8_t kKeyIndex = 'i';
+enum class IndexKind : std::uint8_t {
+  kHolderRecord = 'r',
+  kHolderGrant = 'g',
+  kHolderAccess = 'a',
+  kAccessByHeight = 'A',
+};
+
+// Everything one transaction's rules see.
 struct ExecContext {
   const Tx& tx;
   const Hash& tx_id;
-  const Org& signer;
+  const Org* signer;              // the signing org, or null for a holder
+  const HolderBinding* holder;    // the signing holder's binding, or null
   std::uint64_t height;
   std::uint64_t time_ms;
+  std::uint32_t index_in_block;   // the position the tx takes if it applies
+  const Genesis& genesis;
+  std::vector<std::pair<Bytes, Bytes>>* index_puts;  // secondary index writes
+  void index(IndexKind kind, const Hash* holder_ref, const Hash& id) const {
+    Bytes k{kKeyIndex, static_cast<std::uint8_t>(kind)};
+    if (holder_ref) k.insert(k.end(), holder_ref->begin(), holder_ref->end());
+    for (int i = 7; i >= 0; --i) k.push_back(static_cast<std::uint8_t>(height >> (8 * i)));
+    for (int i = 3; i >= 0; --i) k.push_back(static_cast<std::uint8_t>(index_in_block >> (8 * i)));
+    index_puts->emplace_back(std::move(k), Bytes(id.begin(), id.end()));
+  }
 };
 
 // Loads a record the signer may modify: it exists, the signer issued it.
@@ -149,7 +172,7 @@ Result<Record> load_own_record(BlockState& st, const ExecContext& cx, const Hash
   auto rec = st.get_as<Record>(record_state_key(id));
   if (!rec) return rec.status();
   if (!rec->has_value()) return reject("RECORD_NOT_FOUND", "no record " + to_hex(id));
-  if ((*rec)->issuer != cx.signer.id)
+  if (!cx.signer || (*rec)->issuer != cx.signer->id)
     return reject("NOT_RECORD_ISSUER", "record " + to_hex(id) + " was issued by " + (*rec)->issuer);
   return std::move(**rec);
 }
@@ -179,7 +202,7 @@ Status index_content(BlockState& st, const Record& rec) {
 Record new_record(const ExecContext& cx, const RecordBody& body) {
   Record r;
   r.id = record_id_for(cx.tx_id);
-  r.issuer = cx.signer.id;
+  r.issuer = cx.signer->id;
   r.body = body;
   r.anchor_tx = cx.tx_id;
   r.anchor_height = cx.height;
@@ -193,6 +216,7 @@ Status apply_register(BlockState& st, const ExecContext& cx) {
   Record r = new_record(cx, p->body);
   EMLEDGER_TRY(index_content(st, r));
   st.put(record_state_key(r.id), r);
+  cx.index(IndexKind::kHolderRecord, &r.body.holder_ref, r.id);
   return Status::ok();
 }
 
@@ -217,6 +241,7 @@ Status apply_change(BlockState& st, const ExecContext& cx) {
   old->updated_height = cx.height;
   st.put(record_state_key(old->id), *old);
   st.put(record_state_key(r.id), r);
+  cx.index(IndexKind::kHolderRecord, &r.body.holder_ref, r.id);
   return Status::ok();
 }
 
@@ -253,16 +278,266 @@ Status apply_revoke(BlockState& st, const ExecContext& cx) {
   return Status::ok();
 }
 
+Status require_role(const ExecContext& cx, std::uint32_t roles, const char* code,
+                    const char* what) {
+  if (!cx.signer || !(cx.signer->roles & roles))
+    return reject(code, "signer lacks the " + std::string(what) + " role");
+  return Status::ok();
+}
+
+Status apply_bind(BlockState& st, const ExecContext& cx, bool rebind) {
+  EMLEDGER_TRY(require_role(cx, kRoleIdentity, "NOT_IDENTITY", "identity"));
+  auto p = decode<BindHolder>(cx.tx.body.payload);
+  if (!p) return reject("INVALID_PAYLOAD", p.status().message());
+  if (is_zero(p->holder_ref)) return reject("INVALID_PAYLOAD", "holder_ref is zero");
+  const Bytes key = holder_state_key(p->holder_ref);
+  auto cur = st.get_as<HolderBinding>(key);
+  if (!cur) return cur.status();
+  if (!rebind && cur->has_value())
+    return reject("HOLDER_ALREADY_BOUND", "holder is bound; use a rotation or a re-binding");
+  if (rebind && !cur->has_value()) return reject("HOLDER_NOT_BOUND", "no binding to replace");
+  HolderBinding b;
+  b.holder_ref = p->holder_ref;
+  b.public_key = p->public_key;
+  b.key_seq = rebind ? (*cur)->key_seq + 1 : 1;
+  b.bound_by = cx.signer->id;
+  b.updated_height = cx.height;
+  st.put(key, b);
+  return Status::ok();
+}
+
+Status apply_rotate(BlockState& st, const ExecContext& cx) {
+  auto p = decode<RotateHolderKey>(cx.tx.body.payload);
+  if (!p) return reject("INVALID_PAYLOAD", p.status().message());
+  HolderBinding b = *cx.holder;
+  if (b.public_key == p->new_public_key) return reject("INVALID_PAYLOAD", "the key is unchanged");
+  b.public_key = p->new_public_key;
+  b.key_seq += 1;
+  b.updated_height = cx.height;
+  st.put(holder_state_key(b.holder_ref), b);
+  return Status::ok();
+}
+
+Status apply_create_grant(BlockState& st, const ExecContext& cx) {
+  auto p = decode<CreateGrant>(cx.tx.body.payload);
+  if (!p) return reject("INVALID_PAYLOAD", p.status().message());
+  auto grantee = st.get_as<Org>(org_state_key(p->terms.grantee));
+  if (!grantee) return grantee.status();
+  if (!grantee->has_value()) return reject("UNKNOWN_ORG", "grantee " + p->terms.grantee + " is not an org");
+  if (p->terms.not_after_ms <= cx.time_ms) return reject("GRANT_EXPIRED", "grant window already over");
+  // Records named in the scope must be this holder's.
+  for (const auto& id : p->terms.record_ids) {
+    auto rec = st.get_as<Record>(record_state_key(id));
+    if (!rec) return rec.status();
+    if (!rec->has_value()) return reject("RECORD_NOT_FOUND", "no record " + to_hex(id));
+    if ((*rec)->body.holder_ref != p->terms.holder_ref)
+      return reject("GRANT_SCOPE_MISMATCH", "record " + to_hex(id) + " is not the holder's");
+  }
+  Grant g;
+  g.id = grant_id_for(cx.tx_id);
+  g.terms = p->terms;
+  g.created_by_tx = cx.tx_id;
+  g.created_height = cx.height;
+  g.updated_height = cx.height;
+  st.put(grant_state_key(g.id), g);
+  cx.index(IndexKind::kHolderGrant, &g.terms.holder_ref, g.id);
+  return Status::ok();
+}
+
+Status apply_revoke_grant(BlockState& st, const ExecContext& cx) {
+  auto p = decode<RevokeGrant>(cx.tx.body.payload);
+  if (!p) return reject("INVALID_PAYLOAD", p.status().message());
+  auto g = st.get_as<Grant>(grant_state_key(p->grant_id));
+  if (!g) return g.status();
+  if (!g->has_value()) return reject("GRANT_NOT_FOUND", "no grant " + to_hex(p->grant_id));
+  if ((*g)->terms.holder_ref != cx.holder->holder_ref)
+    return reject("NOT_GRANT_HOLDER", "the grant is another holder's");
+  if ((*g)->status != static_cast<std::uint8_t>(GrantStatus::kActive))
+    return reject("GRANT_REVOKED", "the grant is already revoked");
+  (*g)->status = static_cast<std::uint8_t>(GrantStatus::kRevoked);
+  (*g)->updated_height = cx.height;
+  st.put(grant_state_key(p->grant_id), **g);
+  return Status::ok();
+}
+
+// Whether `g` lets `org` read `rec` for `case_id` at `time_ms` (design.md 3).
+Status covers(const Grant& g, const Record& rec, std::string_view org,
+              std::string_view case_id, std::uint64_t time_ms) {
+  if (g.status != static_cast<std::uint8_t>(GrantStatus::kActive))
+    return reject("GRANT_REVOKED", "the grant was revoked by the holder");
+  if (g.terms.grantee != org) return reject("GRANT_WRONG_GRANTEE", "the grant names another org");
+  if (time_ms < g.terms.not_before_ms) return reject("GRANT_NOT_YET_VALID", "the grant is not valid yet");
+  if (time_ms >= g.terms.not_after_ms) return reject("GRANT_EXPIRED", "the grant has expired");
+  const bool by_id = std::binary_search(g.terms.record_ids.begin(), g.terms.record_ids.end(), rec.id);
+  const bool by_type = std::binary_search(g.terms.type_codes.begin(), g.terms.type_codes.end(),
+                                          rec.body.type_code);
+  if (g.terms.holder_ref != rec.body.holder_ref || (!by_id && !by_type))
+    return reject("GRANT_SCOPE_MISMATCH", "the record is outside the grant's scope");
+  if (g.terms.case_id != case_id)
+    return reject("GRANT_PURPOSE_MISMATCH", "the grant is for case " + g.terms.case_id);
+  if (g.uses >= g.terms.max_uses) return reject("GRANT_EXHAUSTED", "the grant's uses are spent");
+  return Status::ok();
+}
+
+Status apply_access(BlockState& st, const ExecContext& cx) {
+  EMLEDGER_TRY(require_role(cx, kRoleConsumer, "NOT_CONSUMER", "consumer"));
+  auto p = decode<RecordAccess>(cx.tx.body.payload);
+  if (!p) return reject("INVALID_PAYLOAD", p.status().message());
+  if (p->case_id.empty()) return reject("INVALID_PAYLOAD", "an access names its case");
+  auto rec = st.get_as<Record>(record_state_key(p->record_id));
+  if (!rec) return rec.status();
+  if (!rec->has_value()) return reject("RECORD_NOT_FOUND", "no record " + to_hex(p->record_id));
+  if ((*rec)->status != static_cast<std::uint8_t>(RecordStatus::kActive))
+    return reject("RECORD_NOT_ACTIVE", "the record is " + std::string((*rec)->status == 2 ? "revoked" : "superseded"));
+  Access a;
+  a.id = access_id_for(cx.tx_id);
+  a.org = cx.signer->id;
+  a.record_id = p->record_id;
+  a.holder_ref = (*rec)->body.holder_ref;
+  a.grant_id = p->grant_id;
+  a.case_id = p->case_id;
+  a.height = cx.height;
+  a.time_ms = cx.time_ms;
+  if (is_zero(p->grant_id)) {
+    const StatutePolicy* law = cx.genesis.find_statute((*rec)->body.type_code);
+    if (!law || !(law->roles & cx.signer->roles))
+      return reject("NO_GRANT", "no grant named and no statute lets this org read this type");
+    a.statutory = true;
+  } else {
+    auto g = st.get_as<Grant>(grant_state_key(p->grant_id));
+    if (!g) return g.status();
+    if (!g->has_value()) return reject("GRANT_NOT_FOUND", "no grant " + to_hex(p->grant_id));
+    EMLEDGER_TRY(covers(**g, **rec, cx.signer->id, p->case_id, cx.time_ms));
+    (*g)->uses += 1;
+    (*g)->updated_height = cx.height;
+    st.put(grant_state_key(p->grant_id), **g);
+  }
+  st.put(access_state_key(a.id), a);
+  cx.index(IndexKind::kHolderAccess, &a.holder_ref, a.id);
+  cx.index(IndexKind::kAccessByHeight, nullptr, a.id);
+  return Status::ok();
+}
+
+Status apply_objection(BlockState& st, const ExecContext& cx) {
+  auto p = decode<FileObjection>(cx.tx.body.payload);
+  if (!p) return reject("INVALID_PAYLOAD", p.status().message());
+  auto rec = st.get_as<Record>(record_state_key(p->record_id));
+  if (!rec) return rec.status();
+  if (!rec->has_value()) return reject("RECORD_NOT_FOUND", "no record " + to_hex(p->record_id));
+  if (cx.holder && (*rec)->body.holder_ref != cx.holder->holder_ref)
+    return reject("NOT_RECORD_HOLDER", "a holder contests only its own records");
+  if (cx.signer && !is_zero(p->holder_ref))
+    return reject("INVALID_PAYLOAD", "an org's objection names no holder");
+  if ((*rec)->status != static_cast<std::uint8_t>(RecordStatus::kActive))
+    return reject("RECORD_NOT_ACTIVE", "only an active record can be contested");
+  Objection o;
+  o.id = objection_id_for(cx.tx_id);
+  o.record_id = p->record_id;
+  o.filed_by_org = cx.signer ? cx.signer->id : "";
+  o.holder_ref = cx.holder ? cx.holder->holder_ref : Hash{};
+  o.reason = p->reason;
+  o.filed_height = cx.height;
+  (*rec)->objections_open += 1;
+  (*rec)->updated_height = cx.height;
+  st.put(record_state_key(p->record_id), **rec);
+  st.put(objection_state_key(o.id), o);
+  return Status::ok();
+}
+
+Status apply_resolve(BlockState& st, const ExecContext& cx) {
+  auto p = decode<ResolveObjection>(cx.tx.body.payload);
+  if (!p) return reject("INVALID_PAYLOAD", p.status().message());
+  auto o = st.get_as<Objection>(objection_state_key(p->objection_id));
+  if (!o) return o.status();
+  if (!o->has_value()) return reject("OBJECTION_NOT_FOUND", "no objection " + to_hex(p->objection_id));
+  if ((*o)->status != static_cast<std::uint8_t>(ObjectionStatus::kOpen))
+    return reject("ILLEGAL_TRANSITION", "the objection is already resolved");
+  auto rec = load_own_record(st, cx, (*o)->record_id);
+  if (!rec) return rec.status();
+  EMLEDGER_ASSERT(rec->objections_open > 0);
+  rec->objections_open -= 1;
+  rec->updated_height = cx.height;
+  const bool upheld = p->outcome == static_cast<std::uint8_t>(ObjectionOutcome::kUpheld);
+  if (upheld && rec->status == static_cast<std::uint8_t>(RecordStatus::kActive)) {
+    rec->status = static_cast<std::uint8_t>(RecordStatus::kRevoked);
+    rec->revoke_reason = p->reason;
+  }
+  (*o)->status = static_cast<std::uint8_t>(upheld ? ObjectionStatus::kUpheld : ObjectionStatus::kRejected);
+  (*o)->resolution_reason = p->reason;
+  (*o)->resolved_height = cx.height;
+  st.put(record_state_key(rec->id), *rec);
+  st.put(objection_state_key(p->objection_id), **o);
+  return Status::ok();
+}
+
+Status apply_archive(BlockState& st, const ExecContext& cx) {
+  EMLEDGER_TRY(require_role(cx, kRoleConsumer | kRoleIssuer, "NOT_CONSUMER", "consumer or issuer"));
+  auto p = decode<AnchorArchive>(cx.tx.body.payload);
+  if (!p) return reject("INVALID_PAYLOAD", p.status().message());
+  for (const auto& id : p->record_ids) {
+    auto rec = st.get_as<Record>(record_state_key(id));
+    if (!rec) return rec.status();
+    if (!rec->has_value()) return reject("RECORD_NOT_FOUND", "no record " + to_hex(id));
+  }
+  Archive a;
+  a.id = archive_id_for(cx.tx_id);
+  a.org = cx.signer->id;
+  a.case_id = p->case_id;
+  a.package_hash = p->package_hash;
+  a.record_ids = p->record_ids;
+  a.height = cx.height;
+  st.put(archive_state_key(a.id), a);
+  return Status::ok();
+}
+
 Status apply_tx(BlockState& st, const ExecContext& cx) {
-  if (!(cx.signer.roles & kRoleIssuer))
-    return reject("NOT_ISSUER", "org " + cx.signer.id + " lacks the issuer role");
+  switch (static_cast<TxType>(cx.tx.body.type)) {
+    case TxType::kRegisterRecord:
+    case TxType::kChangeLicense:
+    case TxType::kRenewLicense:
+    case TxType::kRevokeRecord:
+      EMLEDGER_TRY(require_role(cx, kRoleIssuer, "NOT_ISSUER", "issuer"));
+      break;
+    default:
+      break;
+  }
   switch (static_cast<TxType>(cx.tx.body.type)) {
     case TxType::kRegisterRecord: return apply_register(st, cx);
     case TxType::kChangeLicense: return apply_change(st, cx);
     case TxType::kRenewLicense: return apply_renew(st, cx);
     case TxType::kRevokeRecord: return apply_revoke(st, cx);
+    case TxType::kBindHolder: return apply_bind(st, cx, /*rebind=*/false);
+    case TxType::kRebindHolder: return apply_bind(st, cx, /*rebind=*/true);
+    case TxType::kRotateHolderKey: return apply_rotate(st, cx);
+    case TxType::kCreateGrant: return apply_create_grant(st, cx);
+    case TxType::kRevokeGrant: return apply_revoke_grant(st, cx);
+    case TxType::kRecordAccess: return apply_access(st, cx);
+    case TxType::kFileObjection: return apply_objection(st, cx);
+    case TxType::kResolveObjection: return apply_resolve(st, cx);
+    case TxType::kAnchorArchive: return apply_archive(st, cx);
   }
   return reject("TX_MALFORMED", "unknown transaction type");
+}
+
+// The holder_ref a holder-signed transaction speaks for.
+Result<Hash> holder_ref_of(const Tx& tx) {
+  switch (static_cast<TxType>(tx.body.type)) {
+    case TxType::kRotateHolderKey:
+      if (auto p = decode<RotateHolderKey>(tx.body.payload)) return p->holder_ref;
+      break;
+    case TxType::kCreateGrant:
+      if (auto p = decode<CreateGrant>(tx.body.payload)) return p->terms.holder_ref;
+      break;
+    case TxType::kRevokeGrant:
+      if (auto p = decode<RevokeGrant>(tx.body.payload)) return p->holder_ref;
+      break;
+    case TxType::kFileObjection:
+      if (auto p = decode<FileObjection>(tx.body.payload)) return p->holder_ref;
+      break;
+    default:
+      break;
+  }
+  return reject("INVALID_PAYLOAD", "payload does not decode or names no holder");
 }
 
 }  // namespace
@@ -270,6 +545,16 @@ Status apply_tx(BlockState& st, const ExecContext& cx) {
 Bytes org_state_key(std::string_view org_id) { return prefixed("org/", as_bytes(org_id)); }
 Bytes record_state_key(const Hash& id) { return prefixed("rec/", id); }
 Bytes hash_index_state_key(const Hash& h) { return prefixed("hash/", h); }
+Status grant_covers(const Grant& g, const Record& record, std::string_view org,
+                    std::string_view case_id, std::uint64_t time_ms) {
+  return covers(g, record, org, case_id, time_ms);
+}
+
+Bytes holder_state_key(const Hash& holder_ref) { return prefixed("holder/", holder_ref); }
+Bytes grant_state_key(const Hash& id) { return prefixed("grant/", id); }
+Bytes access_state_key(const Hash& id) { return prefixed("access/", id); }
+Bytes objection_state_key(const Hash& id) { return prefixed("objection/", id); }
+Bytes archive_state_key(const Hash& id) { return prefixed("archive/", id); }
 
 Result<Tx> parse_tx(ByteView bytes) {
   if (bytes.size() > kTxBytesMax)
@@ -327,6 +612,8 @@ Status Ledger::check_tx_stateless(const Tx& tx) const {
   EMLEDGER_TRY(tx.check());
   if (tx.body.chain_id != genesis_.chain_id)
     return reject("WRONG_CHAIN", "transaction is for chain '" + tx.body.chain_id + "'");
+  // A holder's key is in state: prepare() checks those signatures.
+  if (tx.body.signer_org.empty()) return Status::ok();
   const Org* org = genesis_.find_org(tx.body.signer_org);
   if (!org) return reject("UNKNOWN_ORG", "unknown org '" + tx.body.signer_org + "'");
   const OrgKey* key = org->find_key(tx.body.key_id);
@@ -360,6 +647,7 @@ Result<PreparedBlock> Ledger::prepare(const std::vector<Tx>& candidates, std::ui
   for (const Tx& tx : candidates) {
     TxOutcome oc;
     oc.id = tx.id();
+    std::vector<std::pair<Bytes, Bytes>> index_puts;
     oc.status = [&]() -> Status {
       if (!signatures_checked) EMLEDGER_TRY(check_tx_stateless(tx));
       if (tx.body.expires_at_height < height)
@@ -370,14 +658,38 @@ Result<PreparedBlock> Ledger::prepare(const std::vector<Tx>& candidates, std::ui
       auto committed = base.get(hash_key(kKeyTx, oc.id));
       if (!committed) return committed.status();
       if (committed->has_value()) return reject("DUPLICATE_TX", "transaction already committed");
-      auto signer = st.get_as<Org>(org_state_key(tx.body.signer_org));
-      if (!signer) return signer.status();
-      if (!signer->has_value()) return reject("UNKNOWN_ORG", "unknown org " + tx.body.signer_org);
-      return apply_tx(st, ExecContext{tx, oc.id, **signer, height, time_ms});
+      ExecContext cx{tx, oc.id, nullptr, nullptr, height, time_ms,
+                     static_cast<std::uint32_t>(out.block.txs.size()), genesis_, &index_puts};
+      std::optional<Org> org;
+      std::optional<HolderBinding> holder;
+      if (tx.body.signer_org.empty()) {
+        // A holder's key lives in state, so its signature is checked here,
+        // always, by every node.
+        auto ref = holder_ref_of(tx);
+        if (!ref) return ref.status();
+        auto b = st.get_as<HolderBinding>(holder_state_key(*ref));
+        if (!b) return b.status();
+        if (!b->has_value()) return reject("HOLDER_NOT_BOUND", "no key is bound to this holder");
+        if ((*b)->key_seq != tx.body.key_id)
+          return reject("HOLDER_KEY_STALE", "holder key " + std::to_string(tx.body.key_id) +
+                                                " is not the current one");
+        if (!crypto::verify((*b)->public_key, tx.signing_bytes(), tx.signature))
+          return reject("BAD_SIGNATURE", "holder signature does not verify");
+        holder = std::move(**b);
+        cx.holder = &*holder;
+      } else {
+        auto o = st.get_as<Org>(org_state_key(tx.body.signer_org));
+        if (!o) return o.status();
+        if (!o->has_value()) return reject("UNKNOWN_ORG", "unknown org " + tx.body.signer_org);
+        org = std::move(**o);
+        cx.signer = &*org;
+      }
+      return apply_tx(st, cx);
     }();
     if (oc.status.code() == "STORAGE_ERROR" || oc.status.code() == "STORAGE_CORRUPT")
       return oc.status;
     if (oc.status.is_ok()) {
+      for (const auto& [k, v] : index_puts) ov.put(k, v);
       seen.insert(oc.id);
       Bytes enc = encode(tx);
       leaves.push_back(log_leaf_hash(enc));
@@ -533,6 +845,54 @@ Result<Hash> Ledger::log_root(std::uint64_t size) const {
 Result<ConsistencyProof> Ledger::consistency_proof(std::uint64_t first, std::uint64_t second) const {
   if (second > head().log_size) return Status::error("PROOF_OUT_OF_RANGE", "size beyond the log");
   return MerkleLog(*store_).consistency(first, second);
+}
+
+namespace {
+Result<std::vector<Hash>> scan_ids(const KvStore& store, const Bytes& prefix, const Bytes& start,
+                                   const Bytes& stop, std::size_t limit) {
+  std::vector<Hash> out;
+  Status bad;
+  Status st = store.scan(prefix, start, [&](ByteView k, ByteView v) {
+    if (!stop.empty() && !std::lexicographical_compare(k.begin(), k.end(), stop.begin(), stop.end()))
+      return false;
+    if (v.size() != kHashSize) {
+      bad = Status::error("STORAGE_CORRUPT", "bad index entry");
+      return false;
+    }
+    Hash h;
+    std::copy(v.begin(), v.end(), h.begin());
+    out.push_back(h);
+    return out.size() < limit;
+  });
+  if (!st.is_ok()) return st;
+  if (!bad.is_ok()) return bad;
+  return out;
+}
+
+void put_be(Bytes& k, std::uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) k.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+}
+}  // namespace
+
+Result<std::vector<Hash>> Ledger::holder_list(HolderList list, const Hash& holder_ref,
+                                              std::size_t limit) const {
+  Bytes prefix{kKeyIndex, static_cast<std::uint8_t>(list)};
+  prefix.insert(prefix.end(), holder_ref.begin(), holder_ref.end());
+  return scan_ids(*store_, prefix, prefix, {}, limit);
+}
+
+Result<std::vector<Hash>> Ledger::accesses(std::uint64_t from_height, std::uint64_t to_height,
+                                           std::size_t limit) const {
+  const Bytes prefix{kKeyIndex, static_cast<std::uint8_t>(IndexKind::kAccessByHeight)};
+  Bytes start = prefix;
+  put_be(start, from_height, 8);
+  Bytes stop = prefix;
+  if (to_height == UINT64_MAX) {
+    stop.clear();
+  } else {
+    put_be(stop, to_height + 1, 8);
+  }
+  return scan_ids(*store_, prefix, start, stop, limit);
 }
 
 Result<ProofBundle> Ledger::bundle_for_hash(const Hash& content_hash) const {

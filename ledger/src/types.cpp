@@ -128,6 +128,13 @@ Status Genesis::check() const {
     if (i > 0 && orgs[i].id <= orgs[i - 1].id)
       return Status::error("GENESIS_MALFORMED", "orgs must be sorted by id and unique");
   }
+  for (std::size_t i = 0; i < statutes.size(); ++i) {
+    if (statutes[i].type_code.empty() || statutes[i].roles == 0 ||
+        (statutes[i].roles & ~kRolesAll) != 0)
+      return Status::error("GENESIS_MALFORMED", "statute policy needs a type code and roles");
+    if (i > 0 && statutes[i].type_code <= statutes[i - 1].type_code)
+      return Status::error("GENESIS_MALFORMED", "statute policies must be sorted by type code");
+  }
   for (std::size_t i = 0; i < validators.size(); ++i) {
     const Org* org = find_org(validators[i].org_id);
     if (!org || !(org->roles & kRoleValidator))
@@ -139,6 +146,91 @@ Status Genesis::check() const {
   }
   return Status::ok();
 }
+
+const StatutePolicy* Genesis::find_statute(std::string_view type_code) const {
+  auto it = std::lower_bound(
+      statutes.begin(), statutes.end(), type_code,
+      [](const StatutePolicy& p, std::string_view v) { return p.type_code < v; });
+  return it != statutes.end() && it->type_code == type_code ? &*it : nullptr;
+}
+
+bool holder_may_sign(std::uint8_t type) {
+  switch (static_cast<TxType>(type)) {
+    case TxType::kRotateHolderKey:
+    case TxType::kCreateGrant:
+    case TxType::kRevokeGrant:
+    case TxType::kFileObjection:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool org_may_sign(std::uint8_t type) {
+  switch (static_cast<TxType>(type)) {
+    case TxType::kRotateHolderKey:
+    case TxType::kCreateGrant:
+    case TxType::kRevokeGrant:
+      return false;
+    default:
+      return true;
+  }
+}
+
+Status GrantTerms::check() const {
+  if (is_zero(holder_ref)) return Status::error("INVALID_PAYLOAD", "grant names no holder");
+  if (!valid_identifier(grantee, kOrgIdBytesMax))
+    return Status::error("INVALID_PAYLOAD", "grant names no valid grantee org");
+  if (record_ids.empty() && type_codes.empty())
+    return Status::error("INVALID_PAYLOAD", "grant scope is empty");
+  for (std::size_t i = 1; i < record_ids.size(); ++i)
+    if (!(record_ids[i - 1] < record_ids[i]))
+      return Status::error("INVALID_PAYLOAD", "grant record ids must be sorted and unique");
+  for (std::size_t i = 1; i < type_codes.size(); ++i)
+    if (!(type_codes[i - 1] < type_codes[i]))
+      return Status::error("INVALID_PAYLOAD", "grant type codes must be sorted and unique");
+  for (const auto& t : type_codes)
+    if (t.empty()) return Status::error("INVALID_PAYLOAD", "empty type code in grant scope");
+  if (service_code.empty() || case_id.empty())
+    return Status::error("INVALID_PAYLOAD", "grant purpose needs a service code and a case id");
+  if (not_after_ms <= not_before_ms)
+    return Status::error("INVALID_PAYLOAD", "grant window ends before it starts");
+  if (max_uses == 0) return Status::error("INVALID_PAYLOAD", "grant allows no use");
+  return Status::ok();
+}
+
+Status Grant::check() const {
+  EMLEDGER_TRY(terms.check());
+  if (status < 1 || status > 2) return Status::error("MALFORMED_ENCODING", "bad grant status");
+  return Status::ok();
+}
+
+Status FileObjection::check() const {
+  if (reason == 0) return Status::error("INVALID_PAYLOAD", "objection reason code must be nonzero");
+  return Status::ok();
+}
+
+Status ResolveObjection::check() const {
+  if (outcome != static_cast<std::uint8_t>(ObjectionOutcome::kUpheld) &&
+      outcome != static_cast<std::uint8_t>(ObjectionOutcome::kRejected))
+    return Status::error("INVALID_PAYLOAD", "outcome must be upheld (1) or rejected (2)");
+  if (reason == 0) return Status::error("INVALID_PAYLOAD", "resolution reason code must be nonzero");
+  return Status::ok();
+}
+
+Status AnchorArchive::check() const {
+  if (case_id.empty() || is_zero(package_hash))
+    return Status::error("INVALID_PAYLOAD", "archive needs a case id and a package hash");
+  for (std::size_t i = 1; i < record_ids.size(); ++i)
+    if (!(record_ids[i - 1] < record_ids[i]))
+      return Status::error("INVALID_PAYLOAD", "archive record ids must be sorted and unique");
+  return Status::ok();
+}
+
+Hash grant_id_for(const Hash& tx_id) { return tagged_hash("emledger.grant-id", tx_id); }
+Hash access_id_for(const Hash& tx_id) { return tagged_hash("emledger.access-id", tx_id); }
+Hash objection_id_for(const Hash& tx_id) { return tagged_hash("emledger.objection-id", tx_id); }
+Hash archive_id_for(const Hash& tx_id) { return tagged_hash("emledger.archive-id", tx_id); }
 
 Hash Genesis::hash() const { return crypto::sha256(encode(*this)); }
 
@@ -171,8 +263,12 @@ Status RevokeRecord::check() const {
 }
 
 Status Tx::check() const {
+  if (body.signer_org.empty() ? !holder_may_sign(body.type) : !org_may_sign(body.type))
+    return Status::error("TX_MALFORMED", body.signer_org.empty()
+                                             ? "this transaction type must be signed by an org"
+                                             : "this transaction type must be signed by the holder");
   if (body.type < static_cast<std::uint8_t>(TxType::kRegisterRecord) ||
-      body.type > static_cast<std::uint8_t>(TxType::kRevokeRecord))
+      body.type > kTxTypeMax)
     return Status::error("TX_MALFORMED", "unknown transaction type " + std::to_string(body.type));
   return Status::ok();
 }

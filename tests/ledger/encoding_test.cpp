@@ -341,7 +341,7 @@ TEST_CASE("encoding: out-of-range enums are refused by check()") {
     ch.body.kind = kind;
     CHECK_FALSE(decodes<ChangeLicense>(encode(ch)));
   }
-  for (std::uint8_t type : {0, 5, 0xff}) {
+  for (std::uint8_t type : {std::uint8_t{0}, std::uint8_t(kTxTypeMax + 1), std::uint8_t{0xff}}) {
     Tx t = s::tx();
     t.body.type = type;
     auto r = decode<Tx>(ByteView(encode(t)));

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <algorithm>
 #include <filesystem>
 #include <random>
 #include <string>
@@ -47,6 +48,8 @@ struct Net {
   crypto::KeyPair issuer_b = key_from(2);
   crypto::KeyPair consumer = key_from(3);
   crypto::KeyPair validator = key_from(4);
+  crypto::KeyPair identity = key_from(5);
+  crypto::KeyPair holder = key_from(6);
   Genesis genesis;
   TempDir dir;
   std::unique_ptr<Ledger> ledger;
@@ -60,8 +63,12 @@ struct Net {
         Org{"a.issuer", "r1", kRoleIssuer | kRoleConsumer, {OrgKey{1, issuer_a.public_key()}}},
         Org{"b.issuer", "r2", kRoleIssuer, {OrgKey{1, issuer_b.public_key()}}},
         Org{"c.consumer", "r1", kRoleConsumer, {OrgKey{1, consumer.public_key()}}},
+        Org{"i.identity", "r1", kRoleIdentity, {OrgKey{1, identity.public_key()}}},
         Org{"v.node", "r1", kRoleValidator, {OrgKey{1, validator.public_key()}}},
     };
+    std::sort(genesis.orgs.begin(), genesis.orgs.end(),
+              [](const Org& x, const Org& y) { return x.id < y.id; });
+    genesis.statutes = {StatutePolicy{"public.license", kRoleConsumer}};
     genesis.validators = {Validator{"v.node", validator.public_key(), "127.0.0.1:1"}};
     reopen();
   }
@@ -96,6 +103,17 @@ struct Net {
     b.signer_org = std::move(org);
     b.key_id = 1;
     b.expires_at_height = ledger->head().height + expires_in;
+    b.nonce = ++nonce;
+    return sign_tx(std::move(b), key);
+  }
+
+  // A transaction signed by a holder key (`seq` is its key sequence number).
+  template <class P>
+  Tx holder_tx(const crypto::KeyPair& key, std::uint32_t seq, TxType type, const P& payload) {
+    TxBody b = make_body(type, payload);
+    b.chain_id = genesis.chain_id;
+    b.key_id = seq;
+    b.expires_at_height = ledger->head().height + 100;
     b.nonce = ++nonce;
     return sign_tx(std::move(b), key);
   }

@@ -66,6 +66,11 @@ class Encoder {
     u32(static_cast<std::uint32_t>(v.size()));
     for (const auto& e : v) bytes(e, max_each);
   }
+  void str_list(const std::vector<std::string>& v, std::size_t max_count, std::size_t max_each) {
+    EMLEDGER_ASSERT(v.size() <= max_count);
+    u32(static_cast<std::uint32_t>(v.size()));
+    for (const auto& e : v) str(e, max_each);
+  }
   void tag(std::string_view domain, std::uint8_t version) {
     EMLEDGER_ASSERT(domain.size() < 256);
     out_.push_back(static_cast<std::uint8_t>(domain.size()));
@@ -124,6 +129,11 @@ class Decoder {
     std::size_t n = length(max_count);
     v.clear();
     for (std::size_t i = 0; i < n && ok(); ++i) bytes(v.emplace_back(), max_each);
+  }
+  void str_list(std::vector<std::string>& v, std::size_t max_count, std::size_t max_each) {
+    std::size_t n = length(max_count);
+    v.clear();
+    for (std::size_t i = 0; i < n && ok(); ++i) str(v.emplace_back(), max_each);
   }
   void tag(std::string_view domain, std::uint8_t version);
 

@@ -26,6 +26,12 @@ Json to_json(const InclusionProof& p);
 Json to_json(const ConsistencyProof& p);
 Json to_json(const StateProof& p);
 Json to_json(const BundleVerdict& v);
+Json to_json(const GrantTerms& t);
+Json to_json(const Grant& g);
+Json to_json(const Access& a);
+Json to_json(const HolderBinding& b);
+Json to_json(const Objection& o);
+Json to_json(const Archive& a);
 
 std::string_view record_kind_name(std::uint8_t kind);
 std::string_view record_status_name(std::uint8_t status);

@@ -24,6 +24,13 @@ inline constexpr std::size_t kProofHashesMax = 256;
 inline constexpr std::size_t kStateKeyBytesMax = 128;
 inline constexpr std::size_t kStateValueBytesMax = 16384;
 inline constexpr std::size_t kBundleRecordsMax = kRecordsPerHashMax;
+inline constexpr std::size_t kGrantRecordsMax = 64;    // record ids in one grant's scope
+inline constexpr std::size_t kGrantTypeCodesMax = 16;  // type codes in one grant's scope
+inline constexpr std::size_t kServiceCodeBytesMax = 64;
+inline constexpr std::size_t kCaseIdBytesMax = 128;
+inline constexpr std::size_t kArchiveRecordsMax = 256;
+inline constexpr std::size_t kStatutePoliciesMax = 256;
+inline constexpr std::size_t kHolderKeysMax = 1;  // one bound key at a time; rotation replaces it
 // A transaction may not name an expiry further ahead than this many blocks,
 // so a client cannot create a transaction that stays replayable for ever.
 inline constexpr std::uint64_t kTxLifetimeBlocksMax = 100000;

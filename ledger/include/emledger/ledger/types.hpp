@@ -70,6 +70,19 @@ struct Validator {
   }
 };
 
+// A record type that the law lets orgs with `roles` read without the holder's
+// grant (for example a public business license). Such accesses are still
+// recorded, marked as statutory.
+struct StatutePolicy {
+  std::string type_code;
+  std::uint32_t roles = 0;  // any of these roles may read under the statute
+  template <class V>
+  void describe(V& v) {
+    v.str(type_code, kTypeCodeBytesMax);
+    v.u32(roles);
+  }
+};
+
 // The trusted root of a network. Its hash (SHA-256 of encode(genesis)) is the
 // parent hash of block 1 and what clients pin.
 struct Genesis {
@@ -79,16 +92,19 @@ struct Genesis {
   std::uint64_t time_ms = 0;
   std::vector<Org> orgs;  // sorted by id, unique
   std::vector<Validator> validators;
+  std::vector<StatutePolicy> statutes;  // sorted by type code, unique
   template <class V>
   void describe(V& v) {
     v.str(chain_id, kChainIdBytesMax);
     v.u64(time_ms);
     v.list(orgs, kOrgsMax);
     v.list(validators, kValidatorsMax);
+    v.list(statutes, kStatutePoliciesMax);
   }
   Status check() const;
   Hash hash() const;
   const Org* find_org(std::string_view id) const;
+  const StatutePolicy* find_statute(std::string_view type_code) const;
   // Byzantine bounds of design.md section 6: f = floor((n-1)/3), q = n - f.
   // An empty set (refused by check()) tolerates nothing and needs everything.
   std::size_t fault_tolerance() const {
@@ -143,6 +159,7 @@ struct Record {
   Hash anchor_tx{};  // the transaction that created this version (its e-seal)
   std::uint64_t anchor_height = 0;
   std::uint64_t updated_height = 0;
+  std::uint32_t objections_open = 0;  // > 0: verifiers see the record is contested
   template <class V>
   void describe(V& v) {
     v.fixed(id);
@@ -156,6 +173,7 @@ struct Record {
     v.fixed(anchor_tx);
     v.u64(anchor_height);
     v.u64(updated_height);
+    v.u32(objections_open);
   }
   Status check() const;
 };
@@ -178,7 +196,23 @@ enum class TxType : std::uint8_t {
   kChangeLicense = 2,
   kRenewLicense = 3,
   kRevokeRecord = 4,
+  kBindHolder = 5,       // identity org: bind a holder key to a holder_ref
+  kRebindHolder = 6,     // identity org: replace a lost holder key
+  kRotateHolderKey = 7,  // holder: replace its key, signed by the current key
+  kCreateGrant = 8,      // holder
+  kRevokeGrant = 9,      // holder
+  kRecordAccess = 10,    // consumer org
+  kFileObjection = 11,   // holder or org
+  kResolveObjection = 12,  // issuer of the record
+  kAnchorArchive = 13,   // org closing a case
 };
+inline constexpr std::uint8_t kTxTypeMax = 13;
+
+// Who may sign a type. A holder-signed transaction has an empty signer_org
+// and key_id = the holder key's sequence number; the holder_ref is in the
+// payload. FileObjection may be signed either way.
+bool holder_may_sign(std::uint8_t type);
+bool org_may_sign(std::uint8_t type);
 
 struct RegisterRecord {
   static constexpr std::string_view kDomain = "emledger.tx.register";
@@ -230,10 +264,278 @@ struct RevokeRecord {
   Status check() const;
 };
 
+// Binds (or, for kRebindHolder, re-binds) a holder key to a holder_ref.
+struct BindHolder {
+  static constexpr std::string_view kDomain = "emledger.tx.bind-holder";
+  static constexpr std::uint8_t kVersion = 1;
+  Hash holder_ref{};
+  PublicKey public_key{};
+  template <class V>
+  void describe(V& v) {
+    v.fixed(holder_ref);
+    v.fixed(public_key);
+  }
+};
+
+struct RotateHolderKey {
+  static constexpr std::string_view kDomain = "emledger.tx.rotate-holder-key";
+  static constexpr std::uint8_t kVersion = 1;
+  Hash holder_ref{};
+  PublicKey new_public_key{};
+  template <class V>
+  void describe(V& v) {
+    v.fixed(holder_ref);
+    v.fixed(new_public_key);
+  }
+};
+
+// What a holder allows: who may read which records, why, when, how often.
+struct GrantTerms {
+  Hash holder_ref{};
+  std::string grantee;                 // org id
+  std::vector<Hash> record_ids;        // scope: these records...
+  std::vector<std::string> type_codes; // ...or any record of these types
+  std::string service_code;            // purpose: the service item
+  std::string case_id;                 // purpose: the case it is read for
+  std::uint64_t not_before_ms = 0;
+  std::uint64_t not_after_ms = 0;
+  std::uint32_t max_uses = 0;
+  template <class V>
+  void describe(V& v) {
+    v.fixed(holder_ref);
+    v.str(grantee, kOrgIdBytesMax);
+    v.hash_list(record_ids, kGrantRecordsMax);
+    v.str_list(type_codes, kGrantTypeCodesMax, kTypeCodeBytesMax);
+    v.str(service_code, kServiceCodeBytesMax);
+    v.str(case_id, kCaseIdBytesMax);
+    v.u64(not_before_ms);
+    v.u64(not_after_ms);
+    v.u32(max_uses);
+  }
+  Status check() const;
+};
+
+struct CreateGrant {
+  static constexpr std::string_view kDomain = "emledger.tx.create-grant";
+  static constexpr std::uint8_t kVersion = 1;
+  GrantTerms terms;
+  template <class V>
+  void describe(V& v) {
+    v.object(terms);
+  }
+  Status check() const { return terms.check(); }
+};
+
+struct RevokeGrant {
+  static constexpr std::string_view kDomain = "emledger.tx.revoke-grant";
+  static constexpr std::uint8_t kVersion = 1;
+  Hash holder_ref{};
+  Hash grant_id{};
+  template <class V>
+  void describe(V& v) {
+    v.fixed(holder_ref);
+    v.fixed(grant_id);
+  }
+};
+
+// A consumer org reads a record: under a grant, or (grant_id zero) under a
+// statute policy of the genesis.
+struct RecordAccess {
+  static constexpr std::string_view kDomain = "emledger.tx.record-access";
+  static constexpr std::uint8_t kVersion = 1;
+  Hash record_id{};
+  Hash grant_id{};
+  std::string case_id;
+  template <class V>
+  void describe(V& v) {
+    v.fixed(record_id);
+    v.fixed(grant_id);
+    v.str(case_id, kCaseIdBytesMax);
+  }
+};
+
+// Contests a record. Signed by the holder (holder_ref set, signer_org empty)
+// or by an org (holder_ref zero).
+struct FileObjection {
+  static constexpr std::string_view kDomain = "emledger.tx.file-objection";
+  static constexpr std::uint8_t kVersion = 1;
+  Hash record_id{};
+  Hash holder_ref{};
+  std::uint16_t reason = 0;
+  template <class V>
+  void describe(V& v) {
+    v.fixed(record_id);
+    v.fixed(holder_ref);
+    v.u16(reason);
+  }
+  Status check() const;
+};
+
+enum class ObjectionOutcome : std::uint8_t { kUpheld = 1, kRejected = 2 };
+
+// The issuer's answer. Upheld: the record is revoked with `reason`.
+// Rejected: the record stands; `reason` says why.
+struct ResolveObjection {
+  static constexpr std::string_view kDomain = "emledger.tx.resolve-objection";
+  static constexpr std::uint8_t kVersion = 1;
+  Hash objection_id{};
+  std::uint8_t outcome = 0;
+  std::uint16_t reason = 0;
+  template <class V>
+  void describe(V& v) {
+    v.fixed(objection_id);
+    v.u8(outcome);
+    v.u16(reason);
+  }
+  Status check() const;
+};
+
+// "Archived on completion": the hash of a closed case's archive package and
+// the records it used.
+struct AnchorArchive {
+  static constexpr std::string_view kDomain = "emledger.tx.anchor-archive";
+  static constexpr std::uint8_t kVersion = 1;
+  std::string case_id;
+  Hash package_hash{};
+  std::vector<Hash> record_ids;
+  template <class V>
+  void describe(V& v) {
+    v.str(case_id, kCaseIdBytesMax);
+    v.fixed(package_hash);
+    v.hash_list(record_ids, kArchiveRecordsMax);
+  }
+  Status check() const;
+};
+
+// ---- state values of the authorization layer ----
+
+struct HolderBinding {  // "holder/" + holder_ref
+  static constexpr std::string_view kDomain = "emledger.holder";
+  static constexpr std::uint8_t kVersion = 1;
+  Hash holder_ref{};
+  PublicKey public_key{};
+  std::uint32_t key_seq = 1;  // 1 at binding, +1 per rotation or re-binding
+  std::string bound_by;       // the identity org of the latest (re)binding
+  std::uint64_t updated_height = 0;
+  template <class V>
+  void describe(V& v) {
+    v.fixed(holder_ref);
+    v.fixed(public_key);
+    v.u32(key_seq);
+    v.str(bound_by, kOrgIdBytesMax);
+    v.u64(updated_height);
+  }
+};
+
+enum class GrantStatus : std::uint8_t { kActive = 1, kRevoked = 2 };
+
+struct Grant {  // "grant/" + id
+  static constexpr std::string_view kDomain = "emledger.grant";
+  static constexpr std::uint8_t kVersion = 1;
+  Hash id{};
+  GrantTerms terms;
+  std::uint32_t uses = 0;
+  std::uint8_t status = static_cast<std::uint8_t>(GrantStatus::kActive);
+  Hash created_by_tx{};
+  std::uint64_t created_height = 0;
+  std::uint64_t updated_height = 0;
+  template <class V>
+  void describe(V& v) {
+    v.fixed(id);
+    v.object(terms);
+    v.u32(uses);
+    v.u8(status);
+    v.fixed(created_by_tx);
+    v.u64(created_height);
+    v.u64(updated_height);
+  }
+  Status check() const;
+};
+
+struct Access {  // "access/" + id
+  static constexpr std::string_view kDomain = "emledger.access";
+  static constexpr std::uint8_t kVersion = 1;
+  Hash id{};
+  std::string org;
+  Hash record_id{};
+  Hash holder_ref{};
+  Hash grant_id{};  // zero: statutory
+  std::string case_id;
+  bool statutory = false;
+  std::uint64_t height = 0;
+  std::uint64_t time_ms = 0;
+  template <class V>
+  void describe(V& v) {
+    v.fixed(id);
+    v.str(org, kOrgIdBytesMax);
+    v.fixed(record_id);
+    v.fixed(holder_ref);
+    v.fixed(grant_id);
+    v.str(case_id, kCaseIdBytesMax);
+    v.boolean(statutory);
+    v.u64(height);
+    v.u64(time_ms);
+  }
+};
+
+enum class ObjectionStatus : std::uint8_t { kOpen = 1, kUpheld = 2, kRejected = 3 };
+
+struct Objection {  // "objection/" + id
+  static constexpr std::string_view kDomain = "emledger.objection";
+  static constexpr std::uint8_t kVersion = 1;
+  Hash id{};
+  Hash record_id{};
+  std::string filed_by_org;  // empty when the holder filed it
+  Hash holder_ref{};         // the holder who filed it, else zero
+  std::uint16_t reason = 0;
+  std::uint8_t status = static_cast<std::uint8_t>(ObjectionStatus::kOpen);
+  std::uint16_t resolution_reason = 0;
+  std::uint64_t filed_height = 0;
+  std::uint64_t resolved_height = 0;
+  template <class V>
+  void describe(V& v) {
+    v.fixed(id);
+    v.fixed(record_id);
+    v.str(filed_by_org, kOrgIdBytesMax);
+    v.fixed(holder_ref);
+    v.u16(reason);
+    v.u8(status);
+    v.u16(resolution_reason);
+    v.u64(filed_height);
+    v.u64(resolved_height);
+  }
+};
+
+struct Archive {  // "archive/" + id
+  static constexpr std::string_view kDomain = "emledger.archive";
+  static constexpr std::uint8_t kVersion = 1;
+  Hash id{};
+  std::string org;
+  std::string case_id;
+  Hash package_hash{};
+  std::vector<Hash> record_ids;
+  std::uint64_t height = 0;
+  template <class V>
+  void describe(V& v) {
+    v.fixed(id);
+    v.str(org, kOrgIdBytesMax);
+    v.str(case_id, kCaseIdBytesMax);
+    v.fixed(package_hash);
+    v.hash_list(record_ids, kArchiveRecordsMax);
+    v.u64(height);
+  }
+};
+
+// Ids of what a transaction creates: SHA-256(domain tag || tx id).
+Hash grant_id_for(const Hash& tx_id);
+Hash access_id_for(const Hash& tx_id);
+Hash objection_id_for(const Hash& tx_id);
+Hash archive_id_for(const Hash& tx_id);
+
 // The signed part of a transaction.
 struct TxBody {
   std::string chain_id;
-  std::string signer_org;
+  std::string signer_org;  // empty when the holder signs (holder_may_sign)
   std::uint32_t key_id = 0;
   std::uint64_t expires_at_height = 0;  // invalid in any block above this height
   std::uint64_t nonce = 0;              // makes otherwise identical transactions distinct
