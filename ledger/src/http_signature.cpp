@@ -24,7 +24,8 @@ bool is_lcalpha(char c) { return c >= 'a' && c <= 'z'; }
 bool is_alpha(char c) { return is_lcalpha(c) || (c >= 'A' && c <= 'Z'); }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_tchar(char c) {
-  return is_alpha(c) || is_digit(c) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+  return is_alpha(c) || is_digit(c) ||
+         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
 bool is_printable(char c) { return c >= 0x20 && c <= 0x7e; }
 bool is_nonce_char(char c) { return is_alpha(c) || is_digit(c) || c == '-' || c == '_'; }
@@ -49,8 +50,8 @@ struct SfItem {
 using SfParams = std::vector<std::pair<std::string, SfItem>>;
 struct SfMember {
   bool inner_list = false;
-  SfItem item;                                        // when !inner_list
-  std::vector<std::pair<SfItem, SfParams>> items;     // when inner_list
+  SfItem item;                                     // when !inner_list
+  std::vector<std::pair<SfItem, SfParams>> items;  // when inner_list
   SfParams params;
 };
 using SfDictionary = std::vector<std::pair<std::string, SfMember>>;
@@ -181,7 +182,8 @@ class SfParser {
     ++pos_;
     std::size_t frac_start = pos_;
     while (pos_ < s_.size() && is_digit(s_[pos_])) ++pos_;
-    if (pos_ == frac_start || pos_ - frac_start > 3) return bad("decimal needs 1-3 fraction digits");
+    if (pos_ == frac_start || pos_ - frac_start > 3)
+      return bad("decimal needs 1-3 fraction digits");
     out.type = SfItem::Type::kDecimal;
     out.text.assign(s_.substr(start, pos_ - start));
     return true;
@@ -216,7 +218,8 @@ class SfParser {
     std::size_t start = ++pos_;  // after ':'
     while (pos_ < s_.size() && s_[pos_] != ':') {
       char c = s_[pos_];
-      if (!(is_alpha(c) || is_digit(c) || c == '+' || c == '/' || c == '=')) return bad("bad base64");
+      if (!(is_alpha(c) || is_digit(c) || c == '+' || c == '/' || c == '='))
+        return bad("bad base64");
       ++pos_;
     }
     if (!at(':')) return bad("unterminated byte sequence");
@@ -311,7 +314,8 @@ Result<std::string> component_value(const HttpRequest& req, std::string_view id,
     return q == std::string_view::npos ? std::string("?") : std::string(target.substr(q));
   if (!override_name.empty() && id == override_name) return override_value;
   auto v = field_value(req, id);
-  if (!v) return Status::error("SIGNATURE_INVALID", "covered field '" + std::string(id) + "' is absent");
+  if (!v)
+    return Status::error("SIGNATURE_INVALID", "covered field '" + std::string(id) + "' is absent");
   return std::move(*v);
 }
 
@@ -452,10 +456,10 @@ Result<KeyId> parse_keyid(std::string_view keyid) {
   KeyId out;
   if (parts.size() == 2) {
     std::string_view org = parts[0];
-    bool org_ok = !org.empty() && org.size() <= 64 &&
-                  std::all_of(org.begin(), org.end(), [](char c) {
-                    return is_lcalpha(c) || is_digit(c) || c == '.' || c == '_' || c == '-';
-                  });
+    bool org_ok =
+        !org.empty() && org.size() <= 64 && std::all_of(org.begin(), org.end(), [](char c) {
+          return is_lcalpha(c) || is_digit(c) || c == '.' || c == '_' || c == '-';
+        });
     if (!org_ok || !canonical_u32(parts[1], out.key))
       return malformed("org keyid must be <org id>/<key id>: '" + std::string(keyid) + "'");
     out.kind = KeyId::Kind::kOrg;
@@ -571,12 +575,12 @@ Status check_profile(const HttpRequest& req, const SignatureParams& sp) {
 
 Status check_time(std::int64_t created_s, std::int64_t expires_s, std::int64_t now_s) {
   if (created_s > now_s + kClockSkewMax_s)
-    return Status::error("SIGNATURE_STALE", "signature created " +
-                                                std::to_string(created_s - now_s) +
-                                                " s in the future");
+    return Status::error(
+        "SIGNATURE_STALE",
+        "signature created " + std::to_string(created_s - now_s) + " s in the future");
   if (created_s + kSignatureValidityMax_s <= now_s)
-    return Status::error("SIGNATURE_STALE", "signature created " +
-                                                std::to_string(now_s - created_s) + " s ago");
+    return Status::error("SIGNATURE_STALE",
+                         "signature created " + std::to_string(now_s - created_s) + " s ago");
   if (expires_s <= now_s)
     return Status::error("SIGNATURE_EXPIRED",
                          "signature expired " + std::to_string(now_s - expires_s) + " s ago");
@@ -614,7 +618,8 @@ Result<ParsedSignature> parse_signature(const HttpRequest& req, std::string_view
   if (!in && !sg)
     return Status::error("SIGNATURE_MISSING", "no signature labelled '" + std::string(label) + "'");
   if (!in || !sg)
-    return malformed("label '" + std::string(label) + "' is in only one of Signature-Input and Signature");
+    return malformed("label '" + std::string(label) +
+                     "' is in only one of Signature-Input and Signature");
   auto sp = params_from_member(*in);
   if (!sp) return sp.status();
   if (sg->inner_list || sg->item.type != SfItem::Type::kBytes || !sg->params.empty() ||
@@ -672,7 +677,8 @@ Status NonceCache::check_and_remember(const VerifiedSignature& sig, std::int64_t
                          "nonce cache full: cannot tell whether a signature this old is new");
   if (created_by_key_.size() == entries_max_) {
     auto oldest = by_created_.begin();
-    refuse_at_or_before_s_ = std::max(refuse_at_or_before_s_.value_or(oldest->first), oldest->first);
+    refuse_at_or_before_s_ =
+        std::max(refuse_at_or_before_s_.value_or(oldest->first), oldest->first);
     created_by_key_.erase(oldest->second);
     by_created_.erase(oldest);
   }

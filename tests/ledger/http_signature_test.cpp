@@ -7,10 +7,10 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <cctype>
-#include <map>
 #include <atomic>
+#include <cctype>
 #include <functional>
+#include <map>
 #include <thread>
 #include <tuple>
 
@@ -23,8 +23,10 @@ namespace {
 
 // RFC 9421 Appendix B.1.4 "test-key-ed25519", as its PKCS#8 / SPKI PEM bodies.
 // The raw 32-byte seed and public key are the last 32 bytes of each DER.
-constexpr std::string_view kRfcPrivatePem = "MC4CAQAwBQYDK2VwBCIEIJ+DYvh6SEqVTm50DFtMDoQikTmiCqirVv9mWG9qfSnF";
-constexpr std::string_view kRfcPublicPem = "MCowBQYDK2VwAyEAJrQLj5P/89iXES9+vFgrIy29clF9CC/oPPsw3c5D0bs=";
+constexpr std::string_view kRfcPrivatePem =
+    "MC4CAQAwBQYDK2VwBCIEIJ+DYvh6SEqVTm50DFtMDoQikTmiCqirVv9mWG9qfSnF";
+constexpr std::string_view kRfcPublicPem =
+    "MCowBQYDK2VwAyEAJrQLj5P/89iXES9+vFgrIy29clF9CC/oPPsw3c5D0bs=";
 
 template <std::size_t N>
 std::array<std::uint8_t, N> last_bytes(std::string_view b64) {
@@ -217,8 +219,8 @@ TEST_CASE("derived components: @query, @path, @target-uri, @scheme, header combi
   sp.components = {"@query"};
   CHECK(signature_base(r, sp)->find("\"@query\": ?\n") == 0);
 
-  for (const char* bad : {"@signature-params", "@status", "@request-target", "Content-Type", "",
-                          "a b"}) {
+  for (const char* bad :
+       {"@signature-params", "@status", "@request-target", "Content-Type", "", "a b"}) {
     sp.components = {bad};
     CHECK_MESSAGE(signature_base(r, sp).status().code() == "SIGNATURE_MALFORMED", bad);
   }
@@ -289,7 +291,8 @@ TEST_CASE("every tamper is refused") {
       {"created",
        [](HttpRequest& r) {
          auto& si = header(r, "Signature-Input");
-         si = replace_once(si, "created=" + std::to_string(kNow), "created=" + std::to_string(kNow - 1));
+         si = replace_once(si, "created=" + std::to_string(kNow),
+                           "created=" + std::to_string(kNow - 1));
        },
        "SIGNATURE_INVALID"},
       {"expires",
@@ -353,7 +356,10 @@ TEST_CASE("every tamper is refused") {
          header(r, "Signature") = header(other, "Signature");
        },
        "SIGNATURE_INVALID"},
-      {"label", [](HttpRequest& r) { header(r, "Signature") = replace_once(header(r, "Signature"), "sig1=", "sig2="); },
+      {"label",
+       [](HttpRequest& r) {
+         header(r, "Signature") = replace_once(header(r, "Signature"), "sig1=", "sig2=");
+       },
        "SIGNATURE_MALFORMED"},
   };
   for (const auto& c : cases) {
@@ -508,10 +514,11 @@ TEST_CASE("keyid forms") {
   CHECK(o->kind == KeyId::Kind::kOrg);
   CHECK(o->org_id == "sh.jiading.admin-center");
   CHECK(o->key == 0);
-  for (const std::string& bad : std::vector<std::string>{"", "/1", "org/", "org/01", "org/4294967296", "org/-1", "Org/1", "org/1/2",
-                          "holder/" + to_hex(ref), "holder/" + to_hex(ref) + "/x",
-                          "holder/" + std::string(64, 'A') + "/1", "holder/abcd/1",
-                          "org/1 ", std::string(65, 'a') + "/1"}) {
+  for (const std::string& bad :
+       std::vector<std::string>{"", "/1", "org/", "org/01", "org/4294967296", "org/-1", "Org/1",
+                                "org/1/2", "holder/" + to_hex(ref), "holder/" + to_hex(ref) + "/x",
+                                "holder/" + std::string(64, 'A') + "/1", "holder/abcd/1", "org/1 ",
+                                std::string(65, 'a') + "/1"}) {
     CHECK_MESSAGE(parse_keyid(bad).status().code() == "SIGNATURE_MALFORMED", bad);
   }
 }

@@ -38,7 +38,8 @@ inline constexpr std::int64_t kClockSkewMax_s = 30;
 inline constexpr std::size_t kNonceCharsMin = 16;
 inline constexpr std::size_t kNonceCharsMax = 128;
 // Bounds on what the parser accepts (untrusted input).
-inline constexpr std::size_t kSignatureFieldBytesMax = 8192;  // Signature-Input, Signature, Content-Digest
+inline constexpr std::size_t kSignatureFieldBytesMax =
+    8192;  // Signature-Input, Signature, Content-Digest
 inline constexpr std::size_t kDictionaryMembersMax = 16;
 inline constexpr std::size_t kCoveredComponentsMax = 32;
 inline constexpr std::size_t kParametersMax = 16;
