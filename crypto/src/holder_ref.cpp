@@ -173,6 +173,7 @@ Result<Hash> holder_ref(const PseudonymKey& key, IdentityKind kind, std::string_
   crypto_auth_hmacsha256(out.data(), reinterpret_cast<const unsigned char*>(message.data()),
                          message.size(), key.bytes().data());
   sodium_memzero(message.data(), message.size());
+  sodium_memzero(number->data(), number->size());
   return out;
 }
 
