@@ -56,6 +56,19 @@ constexpr Decoder kDecoders[] = {
     {"RevokeRecord", &round_trip<RevokeRecord>},
     {"FinalizeVote", &round_trip<FinalizeVote>},
     {"SignedBodyView", &round_trip<SignedBodyView>},
+    {"BindHolder", &round_trip<BindHolder>},
+    {"RotateHolderKey", &round_trip<RotateHolderKey>},
+    {"CreateGrant", &round_trip<CreateGrant>},
+    {"RevokeGrant", &round_trip<RevokeGrant>},
+    {"RecordAccess", &round_trip<RecordAccess>},
+    {"FileObjection", &round_trip<FileObjection>},
+    {"ResolveObjection", &round_trip<ResolveObjection>},
+    {"AnchorArchive", &round_trip<AnchorArchive>},
+    {"HolderBinding", &round_trip<HolderBinding>},
+    {"Grant", &round_trip<Grant>},
+    {"Access", &round_trip<Access>},
+    {"Objection", &round_trip<Objection>},
+    {"Archive", &round_trip<Archive>},
 };
 
 }  // namespace

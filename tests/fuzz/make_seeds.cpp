@@ -70,5 +70,18 @@ int main(int argc, char** argv) {
   seed(17, 1, s::revoke_record());
   seed(18, 1, s::finalize_vote());
   seed(19, 1, s::signed_body_view());
+  seed(20, 1, s::bind_holder());
+  seed(21, 1, s::rotate_holder_key());
+  seed(22, 1, s::create_grant());
+  seed(23, 1, s::revoke_grant());
+  seed(24, 1, s::record_access());
+  seed(25, 1, s::file_objection());
+  seed(26, 1, s::resolve_objection());
+  seed(27, 1, s::anchor_archive());
+  seed(28, 1, s::holder_binding());
+  seed(29, 1, s::grant());
+  seed(30, 1, s::access());
+  seed(31, 1, s::objection());
+  seed(32, 1, s::archive());
   return g_failed == 0 ? 0 : 1;
 }

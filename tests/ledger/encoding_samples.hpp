@@ -48,6 +48,7 @@ inline Genesis genesis() {
   g.orgs = {Org{"a.validator", "r1", kRoleValidator, {OrgKey{1, key_filled(0x21)}}},
             Org{"b.issuer", "r2", kRoleIssuer | kRoleConsumer, {OrgKey{3, key_filled(0x22)}}}};
   g.validators = {Validator{"a.validator", key_filled(0x21), "10.0.0.1:7000"}};
+  g.statutes = {StatutePolicy{"public.business-license", kRoleConsumer}};
   return g;
 }
 
@@ -174,6 +175,45 @@ inline TxEntry tx_entry() { return TxEntry{5, 1, 8, encode(tx())}; }
 
 inline ChainHead chain_head() {
   return ChainHead{5, filled(0xd1), 1'700'000'000'777, 9, filled(0xd2), filled(0xd3)};
+}
+
+inline BindHolder bind_holder() { return BindHolder{filled(0xa1), key_filled(0xa2)}; }
+inline RotateHolderKey rotate_holder_key() { return RotateHolderKey{filled(0xa1), key_filled(0xa3)}; }
+
+inline GrantTerms grant_terms() {
+  GrantTerms t;
+  t.holder_ref = filled(0xa1);
+  t.grantee = "sh.minhang.window";
+  t.record_ids = {filled(0xb1), filled(0xb2)};
+  t.type_codes = {"biz.license", "edu.diploma"};
+  t.service_code = "svc.company-registration";
+  t.case_id = "2026-嘉定-00042";
+  t.not_before_ms = 1'800'000'000'000;
+  t.not_after_ms = 1'800'086'400'000;
+  t.max_uses = 3;
+  return t;
+}
+inline CreateGrant create_grant() { return CreateGrant{grant_terms()}; }
+inline RevokeGrant revoke_grant() { return RevokeGrant{filled(0xa1), filled(0xc1)}; }
+inline RecordAccess record_access() { return RecordAccess{filled(0xb1), filled(0xc1), "case-7"}; }
+inline FileObjection file_objection() { return FileObjection{filled(0xb1), filled(0xa1), 12}; }
+inline ResolveObjection resolve_objection() { return ResolveObjection{filled(0xc2), 2, 13}; }
+inline AnchorArchive anchor_archive() {
+  return AnchorArchive{"case-7", filled(0xc3), {filled(0xb1), filled(0xb2)}};
+}
+inline HolderBinding holder_binding() {
+  return HolderBinding{filled(0xa1), key_filled(0xa2), 2, "sh.identity", 44};
+}
+inline Grant grant() { return Grant{filled(0xc1), grant_terms(), 1, 1, filled(0xc4), 40, 41}; }
+inline Access access() {
+  return Access{filled(0xc5), "sh.minhang.window", filled(0xb1), filled(0xa1), filled(0xc1),
+                "case-7", false, 42, 1'800'000'001'000};
+}
+inline Objection objection() {
+  return Objection{filled(0xc2), filled(0xb1), "", filled(0xa1), 12, 1, 0, 45, 0};
+}
+inline Archive archive() {
+  return Archive{filled(0xc6), "sh.minhang.window", "case-7", filled(0xc3), {filled(0xb1)}, 46};
 }
 
 }  // namespace emledger::samples

@@ -176,6 +176,44 @@ TEST_CASE("encoding: every top-level type round trips and refuses cuts, extensio
   check_canonical(s::tx_entry());
   check_canonical(s::chain_head());
   check_canonical(ChainHead{});
+  check_canonical(s::bind_holder());
+  check_canonical(s::rotate_holder_key());
+  check_canonical(s::create_grant());
+  check_canonical(s::revoke_grant());
+  check_canonical(s::record_access());
+  check_canonical(s::file_objection());
+  check_canonical(s::resolve_objection());
+  check_canonical(s::anchor_archive());
+  check_canonical(s::holder_binding());
+  check_canonical(s::grant());
+  check_canonical(s::access());
+  check_canonical(s::objection());
+  check_canonical(s::archive());
+}
+
+TEST_CASE("encoding: authorization payloads refuse what their rules forbid") {
+  CreateGrant g = s::create_grant();
+  g.terms.record_ids = {s::filled(0xb2), s::filled(0xb1)};  // unsorted
+  CHECK(decode<CreateGrant>(encode(g)).status().code() == "INVALID_PAYLOAD");
+  g = s::create_grant();
+  g.terms.max_uses = 0;
+  CHECK(decode<CreateGrant>(encode(g)).status().code() == "INVALID_PAYLOAD");
+  g = s::create_grant();
+  g.terms.not_after_ms = g.terms.not_before_ms;
+  CHECK(decode<CreateGrant>(encode(g)).status().code() == "INVALID_PAYLOAD");
+  g = s::create_grant();
+  g.terms.record_ids.clear();
+  g.terms.type_codes.clear();
+  CHECK(decode<CreateGrant>(encode(g)).status().code() == "INVALID_PAYLOAD");
+  ResolveObjection r = s::resolve_objection();
+  r.outcome = 3;
+  CHECK(decode<ResolveObjection>(encode(r)).status().code() == "INVALID_PAYLOAD");
+  FileObjection o = s::file_objection();
+  o.reason = 0;
+  CHECK(decode<FileObjection>(encode(o)).status().code() == "INVALID_PAYLOAD");
+  Genesis gen = s::genesis();
+  gen.statutes.push_back(StatutePolicy{"a.first", kRoleConsumer});  // out of order
+  CHECK(decode<Genesis>(encode(gen)).status().code() == "GENESIS_MALFORMED");
 }
 
 TEST_CASE("encoding: the layout is fixed-width big-endian after a length-prefixed tag") {
