@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "emledger/crypto/result.hpp"
 
@@ -26,6 +28,18 @@ struct TransportOptions {
   std::uint32_t commit_timeout_ms = 120000;
 };
 
+// A request with header fields and any body: what signed reads (RFC 9421,
+// docs/formats/http-signatures.md) and the material store need. The body is
+// bytes (std::string is binary safe), sent as `content_type`.
+struct HttpCall {
+  std::string method = "GET";  // "GET", "PUT" or "POST"
+  std::string target;          // path with its query string
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::string content_type;  // empty: no body
+  bool long_wait = false;    // commit_timeout_ms instead of read_timeout_ms
+};
+
 // One request, one answer. Implementations must be safe to call from several
 // threads at once. A response with any HTTP status is a value; only a failure
 // to get a response at all (refused, reset, timed out, bad URL) is an error,
@@ -39,6 +53,15 @@ class Transport {
   // commit_timeout_ms instead of read_timeout_ms.
   virtual Result<HttpResponse> post(const std::string& target, const std::string& json_body,
                                     bool long_wait) = 0;
+  // Sends `call` as given; the response body is returned byte for byte (file
+  // contents for GET /v1/materials). The default supports only header-less
+  // GET and JSON POST, through get() and post(); transports that can carry
+  // headers override it. Errors: NODE_UNREACHABLE, NOT_SUPPORTED.
+  virtual Result<HttpResponse> send(const HttpCall& call);
+  // The authority ("host:port") requests are sent to, as the Host field
+  // carries it: the "@authority" a request signature covers. Empty when
+  // unknown (then signed requests cannot be made).
+  virtual std::string authority() const { return {}; }
 };
 
 // A cpp-httplib transport for "http://host:port" (an https:// URL works too,
