@@ -77,7 +77,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void read_header() {
     parser_.emplace();
     parser_->header_limit(kRequestHeaderBytesMax);
-    parser_->body_limit(kRequestBodyBytesMax);
+    // The route's own limit is applied once the header is in (on_header).
+    parser_->body_limit(kRouteBodyBytesMax);
     stream_.expires_after(ms(kHeaderTimeoutMs));
     http::async_read_header(stream_, buffer_, *parser_,
                             beast::bind_front_handler(&Session::on_header, shared_from_this()));
@@ -87,6 +88,13 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) return on_read_error(ec);
     auto& req = parser_->get();
     version_ = req.version();
+    const std::size_t body_max = server_.handler.body_bytes_max(
+        std::string_view(req.method_string().data(), req.method_string().size()),
+        std::string_view(req.target().data(), req.target().size()));
+    EMLEDGER_ASSERT(body_max <= kRouteBodyBytesMax);
+    parser_->body_limit(body_max);
+    if (parser_->content_length() && *parser_->content_length() > body_max)
+      return on_read_error(http::error::body_limit);
     if (beast::iequals(req[http::field::expect], "100-continue")) {
       // The client waits for our go-ahead before sending the body.
       auto cont =
@@ -134,6 +142,7 @@ class Session : public std::enable_shared_from_this<Session> {
     HttpRequest hr;
     hr.method = std::string(req.method_string());
     split_target(std::string_view(req.target().data(), req.target().size()), hr.path, hr.query);
+    hr.target = std::string(req.target());
     for (const auto& f : req) {
       std::string name(f.name_string());
       for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

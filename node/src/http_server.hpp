@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "emledger/crypto/result.hpp"
 
@@ -17,6 +18,10 @@ namespace emledger::node {
 
 // Largest request body accepted; larger bodies get 413 BODY_TOO_LARGE.
 inline constexpr std::size_t kRequestBodyBytesMax = 8u << 20;
+// The most any route may raise its own body limit to (HttpHandler::
+// body_bytes_max): the material store takes files of up to 64 MiB.
+inline constexpr std::size_t kRouteBodyBytesMax = 64u << 20;
+static_assert(kRequestBodyBytesMax <= kRouteBodyBytesMax);
 // Largest request header block (request line + fields).
 inline constexpr std::size_t kRequestHeaderBytesMax = 16u << 10;
 // An idle keep-alive connection, or a client that sends its header this
@@ -33,6 +38,7 @@ inline constexpr std::size_t kDrainBytesMax = 64u << 20;
 struct HttpRequest {
   std::string method;                          // "GET", "POST", ... as sent
   std::string path;                            // target before '?', percent-decoding not applied
+  std::string target;                          // the request target exactly as sent (path?query)
   std::map<std::string, std::string> query;    // percent-decoded; last value wins
   std::map<std::string, std::string> headers;  // field names lower-cased
   std::string body;
@@ -63,6 +69,11 @@ class HttpHandler {
   // unparsable request line), in the API's error form.
   virtual HttpResponse error_response(int status, const std::string& code,
                                       const std::string& message) = 0;
+  // The body limit of a request, decided from its method and target once its
+  // header is read; at most kRouteBodyBytesMax.
+  virtual std::size_t body_bytes_max(std::string_view /*method*/, std::string_view /*target*/) {
+    return kRequestBodyBytesMax;
+  }
 };
 
 struct HttpServerOptions {
