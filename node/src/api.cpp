@@ -6,6 +6,7 @@
 #include "emledger/crypto/hex.hpp"
 #include "emledger/crypto/sha256.hpp"
 #include "emledger/ledger/checkpoint.hpp"
+#include "api_authz.hpp"
 #include "emledger/ledger/json.hpp"
 #include "errors.hpp"
 #include "validate.hpp"
@@ -130,6 +131,7 @@ Api::Api(ApiContext ctx) : ctx_(std::move(ctx)) {
   router_.add("GET", "/v1/proofs/state", bind(&Api::state_proof));
   router_.add("GET", "/v1/bundles", bind(&Api::bundle));
   router_.add("GET", "/v1/checkpoint", bind(&Api::checkpoint));
+  if (ctx_.authz) ctx_.authz->add_routes(router_);
 }
 
 HttpResponse Api::error_response(int status, const std::string& code, const std::string& message) {

@@ -13,6 +13,8 @@
 
 namespace emledger::node {
 
+class AuthzApi;
+
 // Most headers one GET /v1/headers?from&to answers with.
 inline constexpr std::uint64_t kHeadersPerRequestMax = 1000;
 
@@ -22,6 +24,7 @@ struct ApiContext {
   const crypto::KeyPair* validator_key = nullptr;  // signs checkpoints
   std::string validator_org;                       // the checkpoint signer name
   std::string_view openapi_json;                   // served at /v1/openapi.json
+  AuthzApi* authz = nullptr;  // the authorization layer's routes (api_authz.hpp), if any
 };
 
 // Thread safe: handle() runs on every I/O thread at once.
@@ -32,6 +35,8 @@ class Api final : public HttpHandler {
   void handle(HttpRequest request, Responder respond) override;
   HttpResponse error_response(int status, const std::string& code,
                               const std::string& message) override;
+  // Defined in api_authz.cpp: the material store's upload limit.
+  std::size_t body_bytes_max(std::string_view method, std::string_view target) override;
 
  private:
   struct Admission;

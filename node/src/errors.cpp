@@ -18,12 +18,30 @@ const std::vector<ErrorCodeInfo>& known_error_codes() {
       {"NOT_A_LICENSE", 422},     {"DUPLICATE_RECORD", 422},   {"TOO_MANY_RECORDS", 422},
       {"INVALID_PAYLOAD", 422},   {"INTERNAL", 500},           {"STORAGE_ERROR", 500},
       {"STORAGE_CORRUPT", 500},   {"MEMPOOL_FULL", 503},       {"SHUTTING_DOWN", 503},
+      // Authorization layer: transaction rejections of the kernel (types 5-13).
+      {"NOT_IDENTITY", 403}, {"NOT_CONSUMER", 403}, {"NOT_GRANT_HOLDER", 403},
+      {"NOT_RECORD_HOLDER", 403}, {"HOLDER_ALREADY_BOUND", 422}, {"HOLDER_KEY_STALE", 422},
+      {"NO_GRANT", 422}, {"GRANT_REVOKED", 422}, {"GRANT_WRONG_GRANTEE", 422},
+      {"GRANT_NOT_YET_VALID", 422}, {"GRANT_EXPIRED", 422}, {"GRANT_SCOPE_MISMATCH", 422},
+      {"GRANT_PURPOSE_MISMATCH", 422}, {"GRANT_EXHAUSTED", 422}, {"RECORD_NOT_ACTIVE", 422},
+      // ... and of its reads (404 on a read, 422 as a transaction rejection).
+      {"HOLDER_NOT_BOUND", 404}, {"GRANT_NOT_FOUND", 404}, {"ACCESS_NOT_FOUND", 404},
+      {"OBJECTION_NOT_FOUND", 404}, {"MATERIAL_NOT_FOUND", 404},
+      // Request signatures (request_auth.hpp) and the material store.
+      {"SIGNATURE_MISSING", 401}, {"SIGNATURE_MALFORMED", 401}, {"SIGNATURE_EXPIRED", 401},
+      {"SIGNATURE_STALE", 401}, {"SIGNATURE_UNKNOWN_KEY", 401}, {"SIGNATURE_INVALID", 401},
+      {"SIGNATURE_REPLAYED", 401}, {"CONTENT_DIGEST_MISMATCH", 401}, {"FORBIDDEN", 403},
+      {"CONTENT_HASH_MISMATCH", 400}, {"ACCESS_ALREADY_USED", 409},
+      {"NO_MATCHING_RECORD", 422}, {"IO_ERROR", 500},
   };
   return kCodes;
 }
 
 int http_status_for(std::string_view code, ErrorContext context) {
-  if (code == "RECORD_NOT_FOUND" && context == ErrorContext::kTransaction) return 422;
+  if (context == ErrorContext::kTransaction &&
+      (code == "RECORD_NOT_FOUND" || code == "HOLDER_NOT_BOUND" || code == "GRANT_NOT_FOUND" ||
+       code == "OBJECTION_NOT_FOUND"))
+    return 422;
   for (const auto& c : known_error_codes())
     if (c.code == code) return c.status;
   return 500;

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "api.hpp"
+#include "api_authz.hpp"
 #include "http_server.hpp"
 #include "openapi_json.hpp"
 
@@ -24,6 +25,9 @@ Result<std::unique_ptr<Node>> Node::start(const Config& config, Clock clock) {
   n->ledger_ = std::move(*ledger);
 
   n->mempool_ = std::make_unique<Mempool>(config.mempool_txs_max);
+  auto authz = AuthzApi::open(*n->ledger_, clock, config.data_dir);
+  if (!authz.is_ok()) return authz.status();
+  n->authz_ = std::move(*authz);
   n->producer_ = std::make_unique<Producer>(*n->ledger_, *n->mempool_, n->identity_.validator_key,
                                             n->identity_.validator_index, std::move(clock));
   ApiContext ctx;
@@ -32,6 +36,7 @@ Result<std::unique_ptr<Node>> Node::start(const Config& config, Clock clock) {
   ctx.validator_key = &n->identity_.validator_key;
   ctx.validator_org = n->identity_.genesis.validators[n->identity_.validator_index].org_id;
   ctx.openapi_json = kOpenApiJson;
+  ctx.authz = n->authz_.get();
   n->api_ = std::make_unique<Api>(std::move(ctx));
 
   n->producer_->start();

@@ -13,6 +13,7 @@
 namespace emledger::node {
 
 class Api;
+class AuthzApi;
 class HttpServer;
 
 class Node {
@@ -40,6 +41,7 @@ class Node {
   std::unique_ptr<ledger::Ledger> ledger_;
   std::unique_ptr<Mempool> mempool_;
   std::unique_ptr<Producer> producer_;
+  std::unique_ptr<AuthzApi> authz_;
   std::unique_ptr<Api> api_;
   std::unique_ptr<HttpServer> server_;  // last: stops first
 };

@@ -1,0 +1,460 @@
+#include "api_authz.hpp"
+
+#include <charconv>
+#include <filesystem>
+#include <map>
+
+#include "api.hpp"
+#include "emledger/crypto/hex.hpp"
+#include "emledger/ledger/json.hpp"
+#include "errors.hpp"
+
+namespace emledger::node {
+
+using nlohmann::json;
+using HolderList = ledger::Ledger::HolderList;
+
+namespace {
+
+constexpr std::string_view kMaterialsPrefix = "/v1/materials/";
+
+std::optional<Hash> parse_hash(std::string_view s) {
+  if (s.size() != 2 * kHashSize) return std::nullopt;
+  return hash_from_hex(s);
+}
+
+std::optional<std::uint64_t> parse_u64(std::string_view s) {
+  if (s.empty() || s.size() > 20) return std::nullopt;
+  for (char c : s)
+    if (c < '0' || c > '9') return std::nullopt;
+  std::uint64_t v = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+HttpResponse bad_parameter(const std::string& name, const std::string& why) {
+  return error_response(400, "BAD_PARAMETER", name + ": " + why, {{"parameter", name}});
+}
+
+HttpResponse forbidden(const std::string& why) { return error_response(403, "FORBIDDEN", why); }
+
+const std::string* query_param(const HttpRequest& req, const std::string& name) {
+  auto it = req.query.find(name);
+  return it == req.query.end() ? nullptr : &it->second;
+}
+
+// ?limit=N, 1..kAuthzItemsMax, default kAuthzItemsDefault.
+std::optional<std::size_t> parse_limit(const HttpRequest& req) {
+  const std::string* s = query_param(req, "limit");
+  if (!s) return kAuthzItemsDefault;
+  auto v = parse_u64(*s);
+  if (!v || *v == 0 || *v > kAuthzItemsMax) return std::nullopt;
+  return static_cast<std::size_t>(*v);
+}
+
+bool is_zero(const Hash& h) {
+  for (auto b : h)
+    if (b != 0) return false;
+  return true;
+}
+
+// A committed header with its finality certificate.
+struct Certified {
+  ledger::BlockHeader header;
+  ledger::Certificate cert;
+  json to_json() const {
+    return {{"height", header.height},
+            {"header", to_hex(ledger::encode(header))},
+            {"certificate", to_hex(ledger::encode(cert))}};
+  }
+};
+
+// Errors: NOT_FOUND when no block `height` is committed, STORAGE_*.
+Result<Certified> certified_at(const ledger::Ledger& l, std::uint64_t height) {
+  auto h = l.header(height);
+  if (!h.is_ok()) return h.status();
+  if (!h->has_value())
+    return Status::error("NOT_FOUND", "no block at height " + std::to_string(height));
+  auto c = l.certificate(height);
+  if (!c.is_ok()) return c.status();
+  if (!c->has_value())
+    return Status::error("STORAGE_CORRUPT",
+                         "block " + std::to_string(height) + " has no certificate");
+  return Certified{std::move(**h), std::move(**c)};
+}
+
+// A state value with its proof at `height` (>= 1); the value is taken from the
+// proof itself, so that it is exactly what the proof commits to.
+struct Proven {
+  ledger::StateProof proof;
+  json to_json_fields(std::string_view value_name) const {
+    return {{std::string(value_name), to_hex(proof.value)},
+            {"proof", to_hex(ledger::encode(proof))}};
+  }
+};
+
+Result<Proven> proven_at(const ledger::Ledger& l, const Bytes& key, std::uint64_t height) {
+  auto p = l.state_proof(key, height);
+  if (!p.is_ok()) return p.status();
+  return Proven{std::move(*p)};
+}
+
+template <class T>
+Result<T> decode_state(const Bytes& value, std::string_view what) {
+  auto v = ledger::decode<T>(value);
+  if (!v.is_ok())
+    return Status::error("STORAGE_CORRUPT",
+                         std::string(what) + " in state: " + v.status().to_string());
+  return std::move(*v);
+}
+
+Bytes list_state_key(HolderList list, const Hash& id) {
+  switch (list) {
+    case HolderList::kRecords:
+      return ledger::record_state_key(id);
+    case HolderList::kGrants:
+      return ledger::grant_state_key(id);
+    case HolderList::kAccesses:
+      return ledger::access_state_key(id);
+  }
+  EMLEDGER_ASSERT(false);
+  return {};
+}
+
+Result<json> decoded_json(HolderList list, const Bytes& value) {
+  switch (list) {
+    case HolderList::kRecords: {
+      auto v = decode_state<ledger::Record>(value, "record");
+      if (!v.is_ok()) return v.status();
+      return ledger::to_json(*v);
+    }
+    case HolderList::kGrants: {
+      auto v = decode_state<ledger::Grant>(value, "grant");
+      if (!v.is_ok()) return v.status();
+      return ledger::to_json(*v);
+    }
+    case HolderList::kAccesses: {
+      auto v = decode_state<ledger::Access>(value, "access");
+      if (!v.is_ok()) return v.status();
+      return ledger::to_json(*v);
+    }
+  }
+  EMLEDGER_ASSERT(false);
+  return json();
+}
+
+}  // namespace
+
+// Defined here rather than in api.cpp: the material route's body limit is
+// this layer's business.
+std::size_t Api::body_bytes_max(std::string_view method, std::string_view target) {
+  return ctx_.authz ? ctx_.authz->body_bytes_max(method, target) : kRequestBodyBytesMax;
+}
+
+Result<std::unique_ptr<AuthzApi>> AuthzApi::open(const ledger::Ledger& ledger, Clock clock,
+                                                 const std::string& data_dir) {
+  namespace fs = std::filesystem;
+  auto auth =
+      RequestAuth::open(ledger, std::move(clock), (fs::path(data_dir) / "read-log.jsonl").string());
+  if (!auth.is_ok()) return auth.status();
+  auto store = MaterialStore::open((fs::path(data_dir) / "materials").string());
+  if (!store.is_ok()) return store.status();
+  return std::unique_ptr<AuthzApi>(new AuthzApi(ledger, std::move(*auth), std::move(*store)));
+}
+
+AuthzApi::AuthzApi(const ledger::Ledger& ledger, std::unique_ptr<RequestAuth> auth,
+                   std::unique_ptr<MaterialStore> materials)
+    : ledger_(ledger), auth_(std::move(auth)), materials_(std::move(materials)) {}
+
+std::size_t AuthzApi::body_bytes_max(std::string_view method, std::string_view target) const {
+  static_assert(kMaterialBytesMax <= kRouteBodyBytesMax);
+  if (method == "PUT" && target.substr(0, kMaterialsPrefix.size()) == kMaterialsPrefix)
+    return kMaterialBytesMax;
+  return kRequestBodyBytesMax;
+}
+
+RouteFn AuthzApi::signed_route(SignedFn fn) {
+  return [this, fn](const HttpRequest& req, const PathParams& p, Responder respond) {
+    auto signer = auth_->authenticate(req);
+    if (!signer.is_ok()) return respond(error_response(signer.status()));
+    (this->*fn)(req, p, *signer, auth_->logged(*signer, req, std::move(respond)));
+  };
+}
+
+void AuthzApi::add_routes(Router& router) {
+  router.add("GET", "/v1/holders/{ref}",
+             [this](const HttpRequest& r, const PathParams& p, Responder out) {
+               holder(r, p, std::move(out));
+             });
+  router.add("GET", "/v1/holders/{ref}/records", signed_route(&AuthzApi::holder_records));
+  router.add("GET", "/v1/holders/{ref}/grants", signed_route(&AuthzApi::holder_grants));
+  router.add("GET", "/v1/holders/{ref}/accesses", signed_route(&AuthzApi::holder_accesses));
+  router.add("GET", "/v1/grants/{id}", signed_route(&AuthzApi::grant));
+  router.add("GET", "/v1/accesses/{id}", signed_route(&AuthzApi::access));
+  router.add("GET", "/v1/audit/accesses", signed_route(&AuthzApi::audit_accesses));
+  router.add("PUT", "/v1/materials/{hash}", signed_route(&AuthzApi::put_material));
+  router.add("GET", "/v1/materials/{hash}", signed_route(&AuthzApi::get_material));
+}
+
+// ---- holder view ----
+
+void AuthzApi::holder(const HttpRequest&, const PathParams& p, Responder respond) {
+  auto ref = parse_hash(p[0]);
+  if (!ref) return respond(bad_parameter("holder_ref", "expected 64 hex characters"));
+  const auto head = ledger_.head();
+  auto not_bound = [&] {
+    return error_response(404, "HOLDER_NOT_BOUND", "no key is bound to holder " + p[0]);
+  };
+  if (head.height == 0) return respond(not_bound());
+  auto pr = proven_at(ledger_, ledger::holder_state_key(*ref), head.height);
+  if (!pr.is_ok()) return respond(error_response(pr.status()));
+  if (!pr->proof.present) return respond(not_bound());
+  auto b = decode_state<ledger::HolderBinding>(pr->proof.value, "holder binding");
+  if (!b.is_ok()) return respond(error_response(b.status()));
+  auto cert = certified_at(ledger_, head.height);
+  if (!cert.is_ok()) return respond(error_response(cert.status()));
+  json j = cert->to_json();
+  j["binding"] = ledger::to_json(*b);
+  j["encoded"] = to_hex(pr->proof.value);
+  j["proof"] = to_hex(ledger::encode(pr->proof));
+  respond(json_response(200, j));
+}
+
+void AuthzApi::holder_records(const HttpRequest& r, const PathParams& p, const Signer& s,
+                              Responder out) {
+  holder_list(HolderList::kRecords, r, p, s, std::move(out));
+}
+void AuthzApi::holder_grants(const HttpRequest& r, const PathParams& p, const Signer& s,
+                             Responder out) {
+  holder_list(HolderList::kGrants, r, p, s, std::move(out));
+}
+void AuthzApi::holder_accesses(const HttpRequest& r, const PathParams& p, const Signer& s,
+                               Responder out) {
+  holder_list(HolderList::kAccesses, r, p, s, std::move(out));
+}
+
+void AuthzApi::holder_list(HolderList list, const HttpRequest& req, const PathParams& p,
+                           const Signer& signer, Responder respond) {
+  auto ref = parse_hash(p[0]);
+  if (!ref) return respond(bad_parameter("holder_ref", "expected 64 hex characters"));
+  if (!signer.is_holder(*ref) && !signer.is_auditor())
+    return respond(forbidden("only the holder itself or an auditor may list a holder's data"));
+  auto limit = parse_limit(req);
+  if (!limit) return respond(bad_parameter("limit", "expected 1.." + std::to_string(kAuthzItemsMax)));
+  auto ids = ledger_.holder_list(list, *ref, *limit);
+  if (!ids.is_ok()) return respond(error_response(ids.status()));
+  // The head is read after the list: it only grows, so every listed id is in
+  // the state the proofs are made against.
+  const auto head = ledger_.head();
+  json j = {{"height", head.height}, {"header", nullptr}, {"certificate", nullptr}};
+  json items = json::array();
+  if (head.height > 0) {
+    auto cert = certified_at(ledger_, head.height);
+    if (!cert.is_ok()) return respond(error_response(cert.status()));
+    j = cert->to_json();
+    for (const auto& id : *ids) {
+      auto pr = proven_at(ledger_, list_state_key(list, id), head.height);
+      if (!pr.is_ok()) return respond(error_response(pr.status()));
+      if (!pr->proof.present)
+        return respond(error_response(500, "STORAGE_CORRUPT",
+                                      "holder index lists " + to_hex(id) + " absent from state"));
+      auto decoded = decoded_json(list, pr->proof.value);
+      if (!decoded.is_ok()) return respond(error_response(decoded.status()));
+      items.push_back({{"id", to_hex(id)},
+                       {"encoded", to_hex(pr->proof.value)},
+                       {"proof", to_hex(ledger::encode(pr->proof))},
+                       {"decoded", std::move(*decoded)}});
+    }
+  }
+  j["items"] = std::move(items);
+  respond(json_response(200, j));
+}
+
+// ---- single grant / access ----
+
+void AuthzApi::grant(const HttpRequest&, const PathParams& p, const Signer& signer,
+                     Responder respond) {
+  auto id = parse_hash(p[0]);
+  if (!id) return respond(bad_parameter("id", "expected 64 hex characters"));
+  const auto head = ledger_.head();
+  auto not_found = [&] { return error_response(404, "GRANT_NOT_FOUND", "no grant " + p[0]); };
+  if (head.height == 0) return respond(not_found());
+  auto pr = proven_at(ledger_, ledger::grant_state_key(*id), head.height);
+  if (!pr.is_ok()) return respond(error_response(pr.status()));
+  if (!pr->proof.present) return respond(not_found());
+  auto g = decode_state<ledger::Grant>(pr->proof.value, "grant");
+  if (!g.is_ok()) return respond(error_response(g.status()));
+  if (!signer.is_holder(g->terms.holder_ref) && !signer.is_org(g->terms.grantee) &&
+      !signer.is_auditor())
+    return respond(forbidden("only the holder, the grantee or an auditor may read a grant"));
+  auto cert = certified_at(ledger_, head.height);
+  if (!cert.is_ok()) return respond(error_response(cert.status()));
+  json j = cert->to_json();
+  j["grant"] = ledger::to_json(*g);
+  j["encoded"] = to_hex(pr->proof.value);
+  j["proof"] = to_hex(ledger::encode(pr->proof));
+  respond(json_response(200, j));
+}
+
+void AuthzApi::access(const HttpRequest&, const PathParams& p, const Signer& signer,
+                      Responder respond) {
+  auto id = parse_hash(p[0]);
+  if (!id) return respond(bad_parameter("id", "expected 64 hex characters"));
+  const auto head = ledger_.head();
+  auto not_found = [&] { return error_response(404, "ACCESS_NOT_FOUND", "no access " + p[0]); };
+  if (head.height == 0) return respond(not_found());
+  auto pr = proven_at(ledger_, ledger::access_state_key(*id), head.height);
+  if (!pr.is_ok()) return respond(error_response(pr.status()));
+  if (!pr->proof.present) return respond(not_found());
+  auto a = decode_state<ledger::Access>(pr->proof.value, "access");
+  if (!a.is_ok()) return respond(error_response(a.status()));
+  bool allowed = signer.is_holder(a->holder_ref) || signer.is_org(a->org) || signer.is_auditor();
+  if (!allowed && signer.is_org()) {
+    auto rec = ledger_.record(a->record_id);
+    if (!rec.is_ok()) return respond(error_response(rec.status()));
+    allowed = rec->has_value() && signer.is_org((*rec)->issuer);
+  }
+  if (!allowed)
+    return respond(forbidden(
+        "only the holder, the accessing org, the record's issuer or an auditor may read an access"));
+  auto cert = certified_at(ledger_, head.height);
+  if (!cert.is_ok()) return respond(error_response(cert.status()));
+  json j = cert->to_json();
+  j["access"] = ledger::to_json(*a);
+  j["encoded"] = to_hex(pr->proof.value);
+  j["proof"] = to_hex(ledger::encode(pr->proof));
+  respond(json_response(200, j));
+}
+
+// ---- audit ----
+
+void AuthzApi::audit_accesses(const HttpRequest& req, const PathParams&, const Signer& signer,
+                              Responder respond) {
+  if (!signer.is_auditor()) return respond(forbidden("the audit listing is for auditor orgs"));
+  const std::string* from_s = query_param(req, "from");
+  const std::string* to_s = query_param(req, "to");
+  if (!from_s) return respond(bad_parameter("from", "required"));
+  if (!to_s) return respond(bad_parameter("to", "required"));
+  auto from = parse_u64(*from_s);
+  auto to = parse_u64(*to_s);
+  if (!from || *from == 0) return respond(bad_parameter("from", "expected a height >= 1"));
+  if (!to || *to < *from) return respond(bad_parameter("to", "expected a height >= from"));
+  auto limit = parse_limit(req);
+  if (!limit) return respond(bad_parameter("limit", "expected 1.." + std::to_string(kAuthzItemsMax)));
+  auto ids = ledger_.accesses(*from, *to, *limit);
+  if (!ids.is_ok()) return respond(error_response(ids.status()));
+  const auto head = ledger_.head();  // after the listing: see holder_list
+  json out = {{"head", nullptr}, {"items", json::array()}};
+  if (head.height == 0) return respond(json_response(200, out));
+  auto head_cert = certified_at(ledger_, head.height);
+  if (!head_cert.is_ok()) return respond(error_response(head_cert.status()));
+  out["head"] = head_cert->to_json();
+  std::map<std::uint64_t, json> before_by_height;  // accesses of one block share it
+  for (const auto& id : *ids) {
+    auto acc = proven_at(ledger_, ledger::access_state_key(id), head.height);
+    if (!acc.is_ok()) return respond(error_response(acc.status()));
+    if (!acc->proof.present)
+      return respond(error_response(500, "STORAGE_CORRUPT",
+                                    "access index lists " + to_hex(id) + " absent from state"));
+    auto a = decode_state<ledger::Access>(acc->proof.value, "access");
+    if (!a.is_ok()) return respond(error_response(a.status()));
+    // An access is created in a block, after the record it reads was anchored
+    // in an earlier one: its height is at least 2 and h-1 has a header.
+    if (a->height < 2 || a->height > head.height)
+      return respond(error_response(500, "STORAGE_CORRUPT",
+                                    "access " + to_hex(id) + " has height " +
+                                        std::to_string(a->height)));
+    const std::uint64_t before = a->height - 1;
+    if (!before_by_height.count(before)) {
+      auto c = certified_at(ledger_, before);
+      if (!c.is_ok()) return respond(error_response(c.status()));
+      before_by_height[before] = c->to_json();
+    }
+    json item = {{"id", to_hex(id)},
+                 {"access", to_hex(acc->proof.value)},
+                 {"access_proof", to_hex(ledger::encode(acc->proof))},
+                 {"before", before_by_height[before]}};
+    auto rec = proven_at(ledger_, ledger::record_state_key(a->record_id), before);
+    if (!rec.is_ok()) return respond(error_response(rec.status()));
+    item["record"] = rec->proof.present ? json(to_hex(rec->proof.value)) : json(nullptr);
+    item["record_proof"] = to_hex(ledger::encode(rec->proof));
+    item["grant"] = nullptr;
+    item["grant_proof"] = nullptr;
+    if (!is_zero(a->grant_id)) {
+      auto g = proven_at(ledger_, ledger::grant_state_key(a->grant_id), before);
+      if (!g.is_ok()) return respond(error_response(g.status()));
+      item["grant"] = g->proof.present ? json(to_hex(g->proof.value)) : json(nullptr);
+      item["grant_proof"] = to_hex(ledger::encode(g->proof));
+    }
+    out["items"].push_back(std::move(item));
+  }
+  respond(json_response(200, out));
+}
+
+// ---- material store ----
+
+void AuthzApi::put_material(const HttpRequest& req, const PathParams& p, const Signer& signer,
+                            Responder respond) {
+  if (!signer.is_org()) return respond(forbidden("materials are uploaded by their issuing org"));
+  auto hash = parse_hash(p[0]);
+  if (!hash) return respond(bad_parameter("content_hash", "expected 64 hex characters"));
+  auto records = ledger_.records_by_hash(*hash);
+  if (!records.is_ok()) return respond(error_response(records.status()));
+  bool issued = false;
+  for (const auto& r : *records) issued = issued || signer.is_org(r.issuer);
+  if (!issued)
+    return respond(error_response(
+        422, "NO_MATCHING_RECORD",
+        "no anchored record of " + signer.id.org_id + " has content hash " + p[0]));
+  auto stored = materials_->put(*hash, req.body);
+  if (!stored.is_ok()) return respond(error_response(stored.status()));
+  respond(json_response(*stored ? 201 : 200,
+                        {{"content_hash", to_hex(*hash)}, {"size_bytes", req.body.size()}}));
+}
+
+void AuthzApi::get_material(const HttpRequest& req, const PathParams& p, const Signer& signer,
+                            Responder respond) {
+  if (!signer.is_org()) return respond(forbidden("materials are released to orgs only"));
+  auto hash = parse_hash(p[0]);
+  if (!hash) return respond(bad_parameter("content_hash", "expected 64 hex characters"));
+  const std::string* access_s = query_param(req, "access");
+  if (!access_s) return respond(bad_parameter("access", "required: the committed access id"));
+  auto access_id = parse_hash(*access_s);
+  if (!access_id) return respond(bad_parameter("access", "expected 64 hex characters"));
+
+  auto v = ledger_.state_value(ledger::access_state_key(*access_id));
+  if (!v.is_ok()) return respond(error_response(v.status()));
+  if (!v->has_value())
+    return respond(error_response(404, "ACCESS_NOT_FOUND", "no committed access " + *access_s));
+  auto a = decode_state<ledger::Access>(**v, "access");
+  if (!a.is_ok()) return respond(error_response(a.status()));
+  if (!signer.is_org(a->org))
+    return respond(forbidden("the access was recorded by another org"));
+  auto rec = ledger_.record(a->record_id);
+  if (!rec.is_ok()) return respond(error_response(rec.status()));
+  if (!rec->has_value())
+    return respond(error_response(500, "STORAGE_CORRUPT", "access names a missing record"));
+  const ledger::Record& record = **rec;
+  if (record.body.content_hash != *hash)
+    return respond(forbidden("the access is for a record with other content"));
+  if (record.status != static_cast<std::uint8_t>(ledger::RecordStatus::kActive))
+    return respond(error_response(422, "RECORD_NOT_ACTIVE",
+                                  "the record is " +
+                                      std::string(ledger::record_status_name(record.status))));
+  auto bytes = materials_->get(*hash);
+  if (!bytes.is_ok()) return respond(error_response(bytes.status()));
+  if (!bytes->has_value())
+    return respond(error_response(404, "MATERIAL_NOT_FOUND",
+                                  "this node does not hold the file " + p[0]));
+  // Durable before the first byte leaves: a crash after this point loses the
+  // release rather than allowing a second one.
+  if (auto st = materials_->mark_released(*access_id); !st.is_ok())
+    return respond(error_response(st));
+  HttpResponse r;
+  r.content_type = "application/octet-stream";
+  r.body = std::move(**bytes);
+  respond(std::move(r));
+}
+
+}  // namespace emledger::node

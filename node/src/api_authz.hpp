@@ -1,0 +1,59 @@
+// The authorization layer's routes (docs/api.md, "Authorization layer"):
+// holder view, grants, accesses, audit listing and the material store. Every
+// route but GET /v1/holders/{ref} needs an RFC 9421 request signature
+// (request_auth.hpp) and is written to the read log.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "emledger/ledger/ledger.hpp"
+#include "material_store.hpp"
+#include "producer.hpp"  // Clock
+#include "request_auth.hpp"
+#include "router.hpp"
+
+namespace emledger::node {
+
+// Items one holder or audit listing answers with, by default and at most.
+inline constexpr std::size_t kAuthzItemsDefault = 100;
+inline constexpr std::size_t kAuthzItemsMax = 1000;
+
+// Thread safe once its routes are added.
+class AuthzApi {
+ public:
+  // Opens DATA/read-log.jsonl and DATA/materials/. Errors: IO_ERROR.
+  static Result<std::unique_ptr<AuthzApi>> open(const ledger::Ledger& ledger, Clock clock,
+                                                const std::string& data_dir);
+
+  void add_routes(Router& router);
+  // kRouteBodyBytesMax-bounded body limit: PUT /v1/materials/... takes a
+  // whole file, everything else the server's default.
+  std::size_t body_bytes_max(std::string_view method, std::string_view target) const;
+
+ private:
+  AuthzApi(const ledger::Ledger& ledger, std::unique_ptr<RequestAuth> auth,
+           std::unique_ptr<MaterialStore> materials);
+
+  using SignedFn = void (AuthzApi::*)(const HttpRequest&, const PathParams&, const Signer&,
+                                      Responder);
+  RouteFn signed_route(SignedFn fn);
+
+  void holder(const HttpRequest&, const PathParams&, Responder);
+  void holder_records(const HttpRequest&, const PathParams&, const Signer&, Responder);
+  void holder_grants(const HttpRequest&, const PathParams&, const Signer&, Responder);
+  void holder_accesses(const HttpRequest&, const PathParams&, const Signer&, Responder);
+  void holder_list(ledger::Ledger::HolderList list, const HttpRequest&, const PathParams&,
+                   const Signer&, Responder);
+  void grant(const HttpRequest&, const PathParams&, const Signer&, Responder);
+  void access(const HttpRequest&, const PathParams&, const Signer&, Responder);
+  void audit_accesses(const HttpRequest&, const PathParams&, const Signer&, Responder);
+  void put_material(const HttpRequest&, const PathParams&, const Signer&, Responder);
+  void get_material(const HttpRequest&, const PathParams&, const Signer&, Responder);
+
+  const ledger::Ledger& ledger_;
+  std::unique_ptr<RequestAuth> auth_;
+  std::unique_ptr<MaterialStore> materials_;
+};
+
+}  // namespace emledger::node
