@@ -82,5 +82,8 @@ void add_write_commands(CLI::App& app, Action& action);    // register, change, 
 void add_verify_commands(CLI::App& app, Action& action);   // verify, proof
 void add_query_commands(CLI::App& app, Action& action);    // chain verify, record, tx
 void add_genesis_commands(CLI::App& app, Action& action);  // genesis new/add-org/add-validator
+// holder-ref, pseudonym-key, holder, grant, access, material, objection, archive
+void add_authz_commands(CLI::App& app, Action& action);
+void add_audit_commands(CLI::App& app, Action& action);  // audit
 
 }  // namespace emledger::cli

@@ -41,6 +41,9 @@ int print_verdict(const Common& common, const std::string& file, const crypto::F
   if (common.json) {
     Json j = ledger::to_json(v);
     j["valid"] = valid;
+    bool contested = false;
+    for (const auto& r : v.records) contested = contested || r.record.objections_open > 0;
+    j["under_objection"] = contested;
     j["file"] = file;
     j["content_hash"] = to_hex(d.hash);
     j["size_bytes"] = d.size_bytes;
@@ -48,7 +51,14 @@ int print_verdict(const Common& common, const std::string& file, const crypto::F
     j["source"] = source;
     print_json(j);
   } else {
-    std::cout << headline(v) << "\n"
+    std::cout << headline(v);
+    // A contested record still verifies; the reader must see it is contested.
+    for (const auto& r : v.records)
+      if (r.verdict == Verdict::kValid && r.record.objections_open > 0) {
+        std::cout << " (UNDER OBJECTION)";
+        break;
+      }
+    std::cout << "\n"
               << "file        " << file << "\n"
               << "sha256      " << to_hex(d.hash) << " (" << d.size_bytes << " bytes)\n"
               << "as of       height " << v.height << ", " << client::format_time_ms(v.time_ms)

@@ -130,6 +130,9 @@ void print_record(std::ostream& out, const ledger::Record& r, const std::string&
   if (!is_zero(r.superseded_by)) out << ", superseded by " << to_hex(r.superseded_by);
   if (!is_zero(r.supersedes)) out << ", supersedes " << to_hex(r.supersedes);
   out << " (updated at height " << r.updated_height << ")\n";
+  if (r.objections_open > 0)
+    out << indent << "objections  UNDER OBJECTION (" << r.objections_open
+        << " open; the issuer has not resolved them)\n";
 }
 
 client::ChainProgress stderr_progress(const std::string& label) {

@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
   add_verify_commands(app, action);
   add_query_commands(app, action);
   add_genesis_commands(app, action);
+  add_authz_commands(app, action);
+  add_audit_commands(app, action);
 
   try {
     app.parse(argc, argv);
