@@ -153,6 +153,30 @@ void check_proof(const json& proof_hex, const Bytes& key, const json& value_hex,
   CHECK(to_hex(p.value) == value_hex.get<std::string>());
 }
 
+json load_schema(const std::string& name) {
+  auto dir = fs::path(__FILE__).parent_path().parent_path().parent_path() / "schemas";
+  std::ifstream in(dir / name);
+  REQUIRE_MESSAGE(in, "cannot open schemas/" << name);
+  return json::parse(in);
+}
+
+// The response has every field its schema requires, at the top and in the
+// first element of each array of objects (a shallow check, not a validator).
+void check_required(const std::string& schema_name, const json& body) {
+  const json s = load_schema(schema_name);
+  CAPTURE(schema_name);
+  for (const auto& f : s["required"]) {
+    CAPTURE(f);
+    REQUIRE(body.contains(f.get<std::string>()));
+    const json& sub = s["properties"][f.get<std::string>()];
+    const json& v = body[f.get<std::string>()];
+    if (sub.contains("items") && sub["items"].contains("required") && !v.empty())
+      for (const auto& g : sub["items"]["required"]) CHECK(v[0].contains(g.get<std::string>()));
+    if (sub.contains("required") && v.is_object())
+      for (const auto& g : sub["required"]) CHECK(v.contains(g.get<std::string>()));
+  }
+}
+
 std::vector<std::string> item_ids(const Reply& r) {
   std::vector<std::string> ids;
   for (const auto& it : r.body["items"]) ids.push_back(it["id"].get<std::string>());
@@ -245,6 +269,7 @@ TEST_CASE("authorization layer: holder view, grants, accesses, audit and the mat
     auto r = get(*n, pathA);
     REQUIRE_MESSAGE(r.status == 200, r.raw);
     CHECK(r.body["binding"]["key_seq"] == 1);
+    check_required("holder_response.json", r.body);
     auto h = certified_header(net.genesis, r.body);
     check_proof(r.body["proof"], ledger::holder_state_key(refA), r.body["encoded"], h.state_root);
     CHECK(error_code(get(*n, "/v1/holders/" + to_hex(random_hash()))) == "HOLDER_NOT_BOUND");
@@ -253,6 +278,7 @@ TEST_CASE("authorization layer: holder view, grants, accesses, audit and the mat
   SUBCASE("a bound holder lists its own records, grants and accesses, with proofs") {
     auto recs = signed_get(*n, pathA + "/records", holderA);
     REQUIRE_MESSAGE(recs.status == 200, recs.raw);
+    check_required("holder_items_response.json", recs.body);
     CHECK(item_ids(recs) ==
           std::vector<std::string>{sorted_pair(r1, r2, true), sorted_pair(r1, r2, false)});
     auto h = certified_header(net.genesis, recs.body);
@@ -330,6 +356,7 @@ TEST_CASE("authorization layer: holder view, grants, accesses, audit and the mat
     CHECK(signed_get(*n, "/v1/grants/" + to_hex(gA), holderA).status == 200);
     auto g = signed_get(*n, "/v1/grants/" + to_hex(gA), consumer);
     REQUIRE(g.status == 200);
+    check_required("grant_response.json", g.body);
     auto h = certified_header(net.genesis, g.body);
     check_proof(g.body["proof"], ledger::grant_state_key(gA), g.body["encoded"], h.state_root);
     CHECK(signed_get(*n, "/v1/grants/" + to_hex(gA), auditor).status == 200);
@@ -340,6 +367,7 @@ TEST_CASE("authorization layer: holder view, grants, accesses, audit and the mat
 
     auto a = signed_get(*n, "/v1/accesses/" + to_hex(x1), issuer);  // the record's issuer
     REQUIRE(a.status == 200);
+    check_required("access_response.json", a.body);
     CHECK(a.body["access"]["org"] == "con.org");
     CHECK(signed_get(*n, "/v1/accesses/" + to_hex(x1), holderA).status == 200);
     CHECK(signed_get(*n, "/v1/accesses/" + to_hex(x1), consumer).status == 200);
@@ -354,6 +382,7 @@ TEST_CASE("authorization layer: holder view, grants, accesses, audit and the mat
           "FORBIDDEN");
     auto r = signed_get(*n, "/v1/audit/accesses?from=1&to=100", auditor);
     REQUIRE_MESSAGE(r.status == 200, r.raw);
+    check_required("audit_accesses_response.json", r.body);
     auto head = certified_header(net.genesis, r.body["head"]);
     REQUIRE(r.body["items"].size() == 3);
     std::vector<std::string> seen;
@@ -406,6 +435,7 @@ TEST_CASE("authorization layer: holder view, grants, accesses, audit and the mat
 
     auto ok = signed_put(*n, path1, file1, issuer);
     REQUIRE_MESSAGE(ok.status == 201, ok.raw);
+    check_required("material_put_response.json", ok.body);
     CHECK(ok.body["size_bytes"] == file1.size());
     CHECK(fs::exists(materials / to_hex(hash_of(file1))));
     CHECK(signed_put(*n, path1, file1, issuer).status == 200);

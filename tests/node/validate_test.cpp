@@ -115,8 +115,19 @@ TEST_CASE("openapi.json is OpenAPI 3.0 and covers every documented endpoint") {
       {"/v1/proofs/consistency", "get"},
       {"/v1/proofs/state", "get"},
       {"/v1/bundles", "get"},
-      {"/v1/checkpoint", "get"}};
-  CHECK(o["paths"].size() == endpoints.size());
+      {"/v1/checkpoint", "get"},
+      {"/v1/holders/{holder_ref}", "get"},
+      {"/v1/holders/{holder_ref}/records", "get"},
+      {"/v1/holders/{holder_ref}/grants", "get"},
+      {"/v1/holders/{holder_ref}/accesses", "get"},
+      {"/v1/grants/{id}", "get"},
+      {"/v1/accesses/{id}", "get"},
+      {"/v1/audit/accesses", "get"},
+      {"/v1/materials/{content_hash}", "put"},
+      {"/v1/materials/{content_hash}", "get"}};
+  std::set<std::string> paths;
+  for (const auto& e : endpoints) paths.insert(e.first);
+  CHECK(o["paths"].size() == paths.size());
   for (const auto& [path, method] : endpoints) {
     CAPTURE(path);
     REQUIRE(o["paths"].contains(path));
