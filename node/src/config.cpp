@@ -63,6 +63,9 @@ std::string dev_node_key_path(const std::string& d) {
 std::string dev_issuer_key_path(const std::string& d) {
   return (fs::path(d) / "keys" / "dev.issuer.key").string();
 }
+std::string dev_identity_key_path(const std::string& d) {
+  return (fs::path(d) / "keys" / "dev.identity.key").string();
+}
 std::string dev_genesis_path(const std::string& d) {
   return (fs::path(d) / "genesis.json").string();
 }
@@ -107,6 +110,8 @@ Result<ledger::Genesis> ensure_dev_network(const Config& c, crypto::KeyPair& nod
   if (!nk.is_ok()) return nk.status();
   auto ik = dev_key(dev_issuer_key_path(c.data_dir));
   if (!ik.is_ok()) return ik.status();
+  auto idk = dev_key(dev_identity_key_path(c.data_dir));
+  if (!idk.is_ok()) return idk.status();
   node_key = *nk;
 
   const std::string gpath = dev_genesis_path(c.data_dir);
@@ -125,7 +130,15 @@ Result<ledger::Genesis> ensure_dev_network(const Config& c, crypto::KeyPair& nod
   node.region = "dev";
   node.roles = ledger::kRoleValidator;
   node.keys.push_back(ledger::OrgKey{1, nk->public_key()});
-  g.orgs = {issuer, node};  // sorted by id: "dev.issuer" < "dev.node"
+  // Binds holder keys (BindHolder), so that a dev network can exercise the
+  // authorization layer end to end.
+  ledger::Org identity;
+  identity.id = kDevIdentityOrg;
+  identity.region = "dev";
+  identity.roles = ledger::kRoleIdentity;
+  identity.keys.push_back(ledger::OrgKey{1, idk->public_key()});
+  g.orgs = {identity, issuer, node};  // sorted by id: "dev.identity" < "dev.issuer" < "dev.node"
+  g.statutes.push_back(ledger::StatutePolicy{kDevStatuteTypeCode, ledger::kRoleConsumer});
   g.validators.push_back(ledger::Validator{kDevNodeOrg, nk->public_key(), c.listen});
   EMLEDGER_TRY(g.check());
   EMLEDGER_TRY(write_text_file(gpath, ledger::to_json(g).dump(2) + "\n"));

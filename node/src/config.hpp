@@ -18,6 +18,10 @@ inline constexpr const char* kPassphraseEnv = "EMLEDGER_KEY_PASSPHRASE";
 inline constexpr const char* kDevChainId = "emledger-dev";
 inline constexpr const char* kDevIssuerOrg = "dev.issuer";
 inline constexpr const char* kDevNodeOrg = "dev.node";
+inline constexpr const char* kDevIdentityOrg = "dev.identity";
+// A record type the dev genesis lets consumers read without a grant (the
+// access is still recorded, as statutory).
+inline constexpr const char* kDevStatuteTypeCode = "dev.public-license";
 
 struct Config {
   bool dev = false;
@@ -44,6 +48,7 @@ struct Identity {
 std::string dev_keys_dir(const std::string& data_dir);
 std::string dev_node_key_path(const std::string& data_dir);
 std::string dev_issuer_key_path(const std::string& data_dir);
+std::string dev_identity_key_path(const std::string& data_dir);
 std::string dev_genesis_path(const std::string& data_dir);
 
 // Creates (dev mode, first start) or loads the genesis and validator key the
