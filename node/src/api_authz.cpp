@@ -359,28 +359,36 @@ void AuthzApi::audit_accesses(const HttpRequest& req, const PathParams&, const S
                                     "access index lists " + to_hex(id) + " absent from state"));
     auto a = decode_state<ledger::Access>(acc->proof.value, "access");
     if (!a.is_ok()) return respond(error_response(a.status()));
-    // An access is created in a block, after the record it reads was anchored
-    // in an earlier one: its height is at least 2 and h-1 has a header.
-    if (a->height < 2 || a->height > head.height)
+    if (a->height == 0 || a->height > head.height)
       return respond(error_response(500, "STORAGE_CORRUPT",
                                     "access " + to_hex(id) + " has height " +
                                         std::to_string(a->height)));
+    json item = {{"id", to_hex(id)},
+                 {"access", to_hex(acc->proof.value)},
+                 {"access_proof", to_hex(ledger::encode(acc->proof))},
+                 {"before", nullptr},
+                 {"record", nullptr},
+                 {"record_proof", nullptr},
+                 {"grant", nullptr},
+                 {"grant_proof", nullptr}};
+    // Block 1 is judged against the genesis state, which holds orgs only and
+    // has no header to prove against: such an access (its record registered
+    // in the same block) has nothing before it to show.
+    if (a->height == 1) {
+      out["items"].push_back(std::move(item));
+      continue;
+    }
     const std::uint64_t before = a->height - 1;
     if (!before_by_height.count(before)) {
       auto c = certified_at(ledger_, before);
       if (!c.is_ok()) return respond(error_response(c.status()));
       before_by_height[before] = c->to_json();
     }
-    json item = {{"id", to_hex(id)},
-                 {"access", to_hex(acc->proof.value)},
-                 {"access_proof", to_hex(ledger::encode(acc->proof))},
-                 {"before", before_by_height[before]}};
+    item["before"] = before_by_height[before];
     auto rec = proven_at(ledger_, ledger::record_state_key(a->record_id), before);
     if (!rec.is_ok()) return respond(error_response(rec.status()));
     item["record"] = rec->proof.present ? json(to_hex(rec->proof.value)) : json(nullptr);
     item["record_proof"] = to_hex(ledger::encode(rec->proof));
-    item["grant"] = nullptr;
-    item["grant_proof"] = nullptr;
     if (!is_zero(a->grant_id)) {
       auto g = proven_at(ledger_, ledger::grant_state_key(a->grant_id), before);
       if (!g.is_ok()) return respond(error_response(g.status()));

@@ -47,6 +47,7 @@ struct AuthzNetwork {
                     org("iss2.org", ledger::kRoleIssuer, iss2),
                     org("v.node", ledger::kRoleValidator, v)};
     genesis.validators = {ledger::Validator{"v.node", v.public_key(), "127.0.0.1:0"}};
+    genesis.statutes = {ledger::StatutePolicy{"pub.license", ledger::kRoleConsumer}};
     REQUIRE(genesis.check().is_ok());
     {
       std::ofstream out(dir.str("genesis.json"));
@@ -487,5 +488,52 @@ TEST_CASE("authorization layer: holder view, grants, accesses, audit and the mat
     CHECK(lines[1]["keyid"] == holderB.keyid);
     CHECK(lines[1]["status"] == 403);
     CHECK(lines[1]["time_ms"].get<std::uint64_t>() > 0);
+  }
+}
+
+TEST_CASE("audit listing: a statutory access in the same block as its record") {
+  TempDir dir;
+  AuthzNetwork net;
+  auto n = start_node(net.write(dir));
+  auto body = license_body(random_hash());
+  body.type_code = "pub.license";
+  auto reg = signed_tx(
+      ledger::make_body(ledger::TxType::kRegisterRecord, ledger::RegisterRecord{body}),
+      net.chain_id, "iss.org", net.iss);
+  const Hash record = ledger::record_id_for(reg.id());
+  auto acc = signed_tx(ledger::make_body(ledger::TxType::kRecordAccess,
+                                         ledger::RecordAccess{record, Hash{}, "case-7"}),
+                       net.chain_id, "con.org", net.con);
+  // One batch: the producer usually puts both in block 1, and may split them.
+  auto r = post(*n, "/v1/transactions/batch?wait=commit",
+                json{{"txs", {tx_hex(reg), tx_hex(acc)}}}.dump());
+  REQUIRE_MESSAGE(r.status == 200, r.raw);
+  REQUIRE(r.body["results"][0]["status"] == "committed");
+  REQUIRE(r.body["results"][1]["status"] == "committed");
+  const auto record_height = r.body["results"][0]["height"].get<std::uint64_t>();
+  const auto access_height = r.body["results"][1]["height"].get<std::uint64_t>();
+
+  const Signing auditor{&net.aud, ledger::org_keyid("aud.org", 1)};
+  auto a = signed_get(*n, "/v1/audit/accesses?from=1&to=10", auditor);
+  REQUIRE_MESSAGE(a.status == 200, a.raw);
+  check_required("audit_accesses_response.json", a.body);
+  REQUIRE(a.body["items"].size() == 1);
+  const json& it = a.body["items"][0];
+  auto head = certified_header(net.genesis, a.body["head"]);
+  check_proof(it["access_proof"], ledger::access_state_key(ledger::access_id_for(acc.id())),
+              it["access"], head.state_root);
+  CHECK(decode_hex<ledger::Access>(it["access"]).statutory);
+  CHECK(it["grant"].is_null());
+  CHECK(it["grant_proof"].is_null());
+  if (access_height == 1) {
+    CHECK(it["before"].is_null());
+    CHECK(it["record"].is_null());
+    CHECK(it["record_proof"].is_null());
+  } else {
+    auto before = certified_header(net.genesis, it["before"]);
+    auto p = decode_hex<ledger::StateProof>(it["record_proof"]);
+    CHECK(ledger::verify_state_proof(p, before.state_root));
+    CHECK(p.present == (record_height < access_height));
+    CHECK(it["record"].is_null() == !p.present);
   }
 }
