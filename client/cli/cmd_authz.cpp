@@ -3,6 +3,7 @@
 // (docs/cli.md "Holders, grants and access").
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -71,7 +72,9 @@ Result<client::Signer> org_signer(const Session& s) {
 int print_committed(const Common& common, const std::string& what, const Committed& c,
                     Json extra = Json::object()) {
   if (common.json) {
-    extra[what] = to_hex(c.created_id);
+    std::string key = what;  // "grant id" -> "grant_id"
+    std::replace(key.begin(), key.end(), ' ', '_');
+    extra[key] = to_hex(c.created_id);
     extra["tx_id"] = to_hex(c.tx_id);
     extra["status"] = "committed";
     extra["height"] = c.height;

@@ -1,0 +1,153 @@
+// The acceptance of the authorization layer with real processes: one node
+// (the issuing agency's, serving its material store) on a genesis with four
+// distinct parties (issuing agency, consuming agency, identity org, auditor)
+// and a holder key, every step through the emledger CLI.
+#include <chrono>
+
+#include "e2e_support.hpp"
+
+using namespace emledger;
+using namespace emledger::e2e;
+
+namespace {
+
+// A valid resident id (GB 11643-1999 check digit) and file bytes nobody else
+// writes: the scan at the end looks for both.
+const std::string kIdentityNumber = "11010519491231002X";
+const std::string kMarker = "q7Zr2Kx9Lm4Tw8Vb3Np6Hc1Jd5Fg0Ys";
+
+Json json_of(const testing::RunResult& r) {
+  Json j = Json::parse(r.out, nullptr, false);
+  REQUIRE_MESSAGE(j.is_object(), r.out);
+  return j;
+}
+
+bool contains(const std::string& hay, const std::string& needle) {
+  return hay.find(needle) != std::string::npos;
+}
+
+std::string now_ms_plus(std::int64_t delta_ms) {
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  return std::to_string(now + delta_ms);
+}
+
+}  // namespace
+
+TEST_CASE("e2e: bind, grant, one-call fetch, holder view, audit, revoke; no identity or content on chain") {
+  Scratch s("authz");
+  for (const char* k : {"issuer", "consumer", "identity", "auditor", "holder"}) {
+    auto r = cli(s, {"keygen", "--out", s.path(std::string(k) + ".key"), "--no-passphrase"});
+    REQUIRE_MESSAGE(r.exit_code == 0, r.out);
+  }
+  // A node outside --dev wants a passphrase-protected key.
+  const std::string pass = s.write("pass", "validator passphrase\n");
+  auto vk = cli(s, {"keygen", "--out", s.path("validator.key"), "--passphrase-file", pass});
+  REQUIRE_MESSAGE(vk.exit_code == 0, vk.out);
+  const std::string genesis = s.path("genesis.json");
+  REQUIRE(cli(s, {"genesis", "new", "--chain-id", "e2e-authz", "--out", genesis,
+                  "--time", now_ms_plus(-60'000)}).exit_code == 0);
+  const std::vector<std::vector<std::string>> orgs = {
+      {"gov.issuer", "issuer", "issuer"},       {"id.org", "identity", "identity"},
+      {"v.node", "validator", "validator"},     {"x.consumer", "consumer", "consumer"},
+      {"z.auditor", "auditor", "auditor"}};
+  for (const auto& o : orgs) {
+    auto r = cli(s, {"genesis", "add-org", genesis, "--id", o[0], "--region", "r1", "--roles", o[1],
+                     "--key", s.path(o[2] + ".key"), "--passphrase-file", pass});
+    REQUIRE_MESSAGE(r.exit_code == 0, r.out);
+  }
+  auto av = cli(s, {"genesis", "add-validator", genesis, "--org", "v.node", "--key",
+                    s.path("validator.key"), "--passphrase-file", pass, "--address",
+                    "127.0.0.1:1"});
+  REQUIRE_MESSAGE(av.exit_code == 0, av.out);
+
+  const std::string data = s.path("node");
+  testing::NodeProcess node(EMLEDGER_NODE_BIN, data);
+  REQUIRE_MESSAGE(node.start({"--data", data, "--genesis", genesis, "--key", s.path("validator.key"),
+                              "--passphrase-file", pass, "--listen", "127.0.0.1:0"}),
+                  node.log());
+  const std::string url = node.url();
+
+  // The identity org computes the holder_ref; only the reference travels.
+  REQUIRE(cli(s, {"pseudonym-key", "new", "--out", s.path("pseudonym.key")}).exit_code == 0);
+  auto hr = cli(s, {"holder-ref", "--kind", "cn-resident-id", "--number", kIdentityNumber,
+                    "--pseudonym-key", s.path("pseudonym.key"), "--json"});
+  REQUIRE_MESSAGE(hr.exit_code == 0, hr.out);
+  CHECK_FALSE(contains(hr.out, kIdentityNumber));
+  const std::string ref = json_of(hr).at("holder_ref").get<std::string>();
+
+  // The issuing agency anchors and stores the file.
+  const std::string content = "%PDF-1.7 diploma " + kMarker + "\n" + std::string(3000, 'd');
+  const std::string file = s.write("diploma.pdf", content);
+  auto reg = cli(s, {"register", file, "--type", "edu.diploma", "--kind", "material",
+                     "--holder-ref", ref, "--key", s.path("issuer.key"), "--node", url, "--json"});
+  REQUIRE_MESSAGE(reg.exit_code == 0, reg.out);
+  const std::string record = json_of(reg).at("record_id").get<std::string>();
+  auto up = cli(s, {"material", "upload", file, "--key", s.path("issuer.key"), "--node", url});
+  REQUIRE_MESSAGE(up.exit_code == 0, up.out);
+
+  auto bind = cli(s, {"holder", "bind", "--holder-ref", ref, "--holder-key", s.path("holder.key"),
+                      "--key", s.path("identity.key"), "--node", url});
+  REQUIRE_MESSAGE(bind.exit_code == 0, bind.out);
+
+  auto gr = cli(s, {"grant", "create", "--holder-ref", ref, "--key", s.path("holder.key"),
+                    "--grantee", "x.consumer", "--record", record, "--service", "svc.enrol",
+                    "--case", "case-1", "--not-before", now_ms_plus(-60'000), "--not-after",
+                    now_ms_plus(3'600'000), "--max-uses", "3", "--node", url, "--json"});
+  REQUIRE_MESSAGE(gr.exit_code == 0, gr.out);
+  const std::string grant = json_of(gr).at("grant_id").get<std::string>();
+
+  const std::vector<std::string> fetch = {"material", "fetch", "--holder-ref", ref, "--type",
+                                          "edu.diploma", "--grant", grant, "--case", "case-1",
+                                          "--key", s.path("consumer.key"), "--node", url,
+                                          "--trust", genesis, "--json", "--out"};
+  auto f1 = fetch;
+  f1.push_back(s.path("fetched.pdf"));
+  auto got = cli(s, f1);
+  REQUIRE_MESSAGE(got.exit_code == 0, got.out);
+  CHECK(testing::read_file(s.path("fetched.pdf")) == content);
+  CHECK(json_of(got).at("verified") == true);
+
+  auto view = cli(s, {"holder", "view", "accesses", "--holder-ref", ref, "--key",
+                      s.path("holder.key"), "--node", url, "--trust", genesis, "--json"});
+  REQUIRE_MESSAGE(view.exit_code == 0, view.out);
+  const Json items = json_of(view).at("items");
+  REQUIRE(items.size() == 1);
+  CHECK(contains(items[0].dump(), "x.consumer"));
+
+  auto audit = cli(s, {"audit", "--node", url, "--trust", genesis, "--key", s.path("auditor.key"),
+                       "--json"});
+  CHECK_MESSAGE(audit.exit_code == 0, audit.out);
+  if (audit.exit_code == 0) {
+    const Json aj = json_of(audit);
+    CHECK(aj.at("accesses") == 1);
+    CHECK(aj.at("by_org").at("x.consumer").at("accesses") == 1);
+  }
+
+  // The holder withdraws consent: the next fetch is refused, nothing released.
+  auto rv = cli(s, {"grant", "revoke", grant, "--holder-ref", ref, "--key", s.path("holder.key"),
+                    "--node", url});
+  REQUIRE_MESSAGE(rv.exit_code == 0, rv.out);
+  auto f2 = fetch;
+  f2.push_back(s.path("refused.pdf"));
+  auto refused = cli(s, f2);
+  CHECK_MESSAGE(refused.exit_code == 2, refused.out);
+  CHECK(contains(refused.out, "GRANT_REVOKED"));
+  CHECK_FALSE(fs::exists(s.path("refused.pdf")));
+
+  // Nothing the node stores outside its material store holds the identity
+  // number or the file's distinctive bytes.
+  node.stop(SIGTERM);
+  std::size_t scanned = 0;
+  for (const auto& e : fs::recursive_directory_iterator(data)) {
+    if (!e.is_regular_file()) continue;
+    const fs::path rel = fs::relative(e.path(), data);
+    if (*rel.begin() == "materials") continue;  // the off-chain store: expected to hold the file
+    const std::string bytes = testing::read_file(e.path().string());
+    ++scanned;
+    CHECK_MESSAGE(!contains(bytes, kIdentityNumber), rel.string());
+    CHECK_MESSAGE(!contains(bytes, kMarker), rel.string());
+  }
+  CHECK(scanned > 0);
+}
