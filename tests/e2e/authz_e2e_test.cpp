@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "e2e_support.hpp"
+#include "emledger/client/authz.hpp"
 
 using namespace emledger;
 using namespace emledger::e2e;
@@ -32,6 +33,27 @@ std::string now_ms_plus(std::int64_t delta_ms) {
                        .count();
   return std::to_string(now + delta_ms);
 }
+
+// Passes everything through, but flips a byte of every file the material
+// store releases: a source node (or a path to it) that corrupts the file.
+class CorruptingTransport final : public client::Transport {
+ public:
+  explicit CorruptingTransport(std::unique_ptr<client::Transport> inner) : inner_(std::move(inner)) {}
+  Result<client::HttpResponse> get(const std::string& t) override { return inner_->get(t); }
+  Result<client::HttpResponse> post(const std::string& t, const std::string& b, bool w) override {
+    return inner_->post(t, b, w);
+  }
+  Result<client::HttpResponse> send(const client::HttpCall& call) override {
+    auto r = inner_->send(call);
+    if (r && r->status == 200 && call.target.rfind("/v1/materials/", 0) == 0)
+      r->body = flip_byte(r->body, 100);
+    return r;
+  }
+  std::string authority() const override { return inner_->authority(); }
+
+ private:
+  std::unique_ptr<client::Transport> inner_;
+};
 
 }  // namespace
 
@@ -109,11 +131,29 @@ TEST_CASE("e2e: bind, grant, one-call fetch, holder view, audit, revoke; no iden
   CHECK(testing::read_file(s.path("fetched.pdf")) == content);
   CHECK(json_of(got).at("verified") == true);
 
+  // Corrupted bytes on the way: the access is recorded (a use is spent) but
+  // nothing is released to the caller.
+  {
+    auto trusted = ledger::load_genesis_file(genesis);
+    REQUIRE(trusted.is_ok());
+    auto ck = crypto::read_key_file(s.path("consumer.key"), std::nullopt);
+    REQUIRE(ck.is_ok());
+    auto signer = client::signer_for_key(*trusted, *ck);
+    REQUIRE(signer.is_ok());
+    client::AuthzClient sdk(std::make_shared<CorruptingTransport>(client::make_http_transport(url)),
+                            *trusted);
+    auto bad = sdk.fetch_shared_material(*signer, *hash_from_hex(ref), "edu.diploma",
+                                         *hash_from_hex(grant), "case-1");
+    REQUIRE_FALSE(bad.is_ok());
+    CHECK(bad.status().code() == "MATERIAL_HASH_MISMATCH");
+    CHECK(client::classify(bad.status()) == client::ErrorClass::kVerifiedFalse);
+  }
+
   auto view = cli(s, {"holder", "view", "accesses", "--holder-ref", ref, "--key",
                       s.path("holder.key"), "--node", url, "--trust", genesis, "--json"});
   REQUIRE_MESSAGE(view.exit_code == 0, view.out);
   const Json items = json_of(view).at("items");
-  REQUIRE(items.size() == 1);
+  REQUIRE(items.size() == 2);
   CHECK(contains(items[0].dump(), "x.consumer"));
 
   auto audit = cli(s, {"audit", "--node", url, "--trust", genesis, "--key", s.path("auditor.key"),
@@ -121,8 +161,9 @@ TEST_CASE("e2e: bind, grant, one-call fetch, holder view, audit, revoke; no iden
   CHECK_MESSAGE(audit.exit_code == 0, audit.out);
   if (audit.exit_code == 0) {
     const Json aj = json_of(audit);
-    CHECK(aj.at("accesses") == 1);
-    CHECK(aj.at("by_org").at("x.consumer").at("accesses") == 1);
+    CHECK(aj.at("accesses") == 2);
+    CHECK(aj.at("by_org").at("x.consumer").at("accesses") == 2);
+    CHECK(aj.at("by_type").at("edu.diploma").at("uncovered") == 0);
   }
 
   // The holder withdraws consent: the next fetch is refused, nothing released.
@@ -135,6 +176,38 @@ TEST_CASE("e2e: bind, grant, one-call fetch, holder view, audit, revoke; no iden
   CHECK_MESSAGE(refused.exit_code == 2, refused.out);
   CHECK(contains(refused.out, "GRANT_REVOKED"));
   CHECK_FALSE(fs::exists(s.path("refused.pdf")));
+
+  // The holder contests the record: it still verifies, visibly contested.
+  auto obj = cli(s, {"objection", "file", record, "--reason", "3", "--holder-ref", ref, "--key",
+                     s.path("holder.key"), "--node", url, "--json"});
+  REQUIRE_MESSAGE(obj.exit_code == 0, obj.out);
+  const std::string objection = json_of(obj).at("objection_id").get<std::string>();
+  auto contested = cli(s, {"verify", file, "--node", url, "--trust", genesis});
+  CHECK_MESSAGE(contested.exit_code == 0, contested.out);
+  CHECK_MESSAGE(contains(contested.out, "UNDER OBJECTION"), contested.out);
+  auto resolved = cli(s, {"objection", "resolve", objection, "--outcome", "rejected", "--reason",
+                          "1", "--key", s.path("issuer.key"), "--node", url});
+  CHECK_MESSAGE(resolved.exit_code == 0, resolved.out);
+  auto settled = cli(s, {"verify", file, "--node", url, "--trust", genesis});
+  CHECK_MESSAGE(!contains(settled.out, "UNDER OBJECTION"), settled.out);
+
+  // Key rotation: the old key no longer speaks for the holder.
+  REQUIRE(cli(s, {"keygen", "--out", s.path("holder2.key"), "--no-passphrase"}).exit_code == 0);
+  auto rot = cli(s, {"holder", "rotate", "--holder-ref", ref, "--key", s.path("holder.key"),
+                     "--new-key", s.path("holder2.key"), "--node", url});
+  REQUIRE_MESSAGE(rot.exit_code == 0, rot.out);
+  auto old_view = cli(s, {"holder", "view", "grants", "--holder-ref", ref, "--key",
+                          s.path("holder.key"), "--node", url, "--trust", genesis});
+  CHECK_MESSAGE(old_view.exit_code == 2, old_view.out);
+  CHECK(contains(old_view.out, "HOLDER_KEY_MISMATCH"));
+  auto new_view = cli(s, {"holder", "view", "grants", "--holder-ref", ref, "--key",
+                          s.path("holder2.key"), "--node", url, "--trust", genesis});
+  CHECK_MESSAGE(new_view.exit_code == 0, new_view.out);
+  CHECK_MESSAGE(contains(new_view.out, "REVOKED"), new_view.out);
+
+  auto arch = cli(s, {"archive", "case-1", "--package", file, "--record", record, "--key",
+                      s.path("consumer.key"), "--node", url});
+  CHECK_MESSAGE(arch.exit_code == 0, arch.out);
 
   // Nothing the node stores outside its material store holds the identity
   // number or the file's distinctive bytes.
