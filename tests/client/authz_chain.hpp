@@ -9,6 +9,7 @@
 #include "emledger/client/audit.hpp"
 #include "emledger/client/authz.hpp"
 #include "emledger/crypto/hex.hpp"
+#include "emledger/ledger/http_signature.hpp"
 #include "emledger/ledger/json.hpp"
 #include "test_net.hpp"
 
@@ -118,7 +119,8 @@ struct AuthzChain {
 class ChainTransport final : public client::Transport {
  public:
   explicit ChainTransport(const AuthzChain& chain) : c_(chain) {}
-  std::function<void(ledger::Json&)> tamper;
+  std::function<void(ledger::Json&)> tamper;       // each audit item
+  std::function<void(ledger::Json&)> tamper_view;  // each holder view item
   int audit_pages = 0;
 
   std::string authority() const override { return "node.test:7700"; }
@@ -132,6 +134,8 @@ class ChainTransport final : public client::Transport {
   ledger::Json header_json(std::uint64_t h) const;
   std::string hex_proof(const Bytes& key, std::uint64_t h) const;
   client::HttpResponse audit_page(std::uint64_t from, std::uint64_t to, std::size_t limit) const;
+  client::HttpResponse holder_list(const std::string& target, const KeyId& signer) const;
+  client::HttpResponse grant_read(const Hash& id) const;
   const AuthzChain& c_;
 };
 

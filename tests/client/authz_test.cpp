@@ -74,7 +74,14 @@ Result<client::HttpResponse> ChainTransport::send(const client::HttpCall& call) 
   ledger::HttpRequest req{call.method, "http", authority(), call.target, call.headers, call.body};
   auto lookup = [this](const std::string& keyid) -> std::optional<crypto::PublicKey> {
     auto k = parse_keyid(keyid);
-    if (!k || k->kind != KeyId::Kind::kOrg) return std::nullopt;
+    if (!k) return std::nullopt;
+    if (k->kind == KeyId::Kind::kHolder) {
+      auto p = c_.ledger->state_proof(holder_state_key(k->holder_ref), std::nullopt);
+      if (!p || !p->present) return std::nullopt;
+      auto b = decode<HolderBinding>(p->value);
+      if (!b || b->key_seq != k->key) return std::nullopt;
+      return b->public_key;
+    }
     const Org* org = c_.genesis.find_org(k->org_id);
     const OrgKey* key = org ? org->find_key(k->key) : nullptr;
     if (!key) return std::nullopt;
@@ -83,6 +90,11 @@ Result<client::HttpResponse> ChainTransport::send(const client::HttpCall& call) 
   auto v = verify_request(req, lookup, client::unix_now_s());
   if (!v)
     return client::HttpResponse{401, ledger::Json{{"error", {{"code", v.status().code()}, {"message", ""}}}}.dump(), ""};
+  auto signer = parse_keyid(v->keyid);
+  REQUIRE(signer.is_ok());
+  if (call.target.rfind("/v1/holders/", 0) == 0) return holder_list(call.target, *signer);
+  if (call.target.rfind("/v1/grants/", 0) == 0)
+    return grant_read(*hash_from_hex(call.target.substr(11)));
   if (call.target.rfind("/v1/audit/accesses?", 0) != 0) return get(call.target);
   if (v->keyid != org_keyid("z.auditor", 1))
     return client::HttpResponse{403, R"({"error":{"code":"FORBIDDEN","message":"auditors only"}})", ""};
@@ -90,6 +102,47 @@ Result<client::HttpResponse> ChainTransport::send(const client::HttpCall& call) 
   return audit_page(std::stoull(query_param(call.target, "from")),
                     std::stoull(query_param(call.target, "to")),
                     std::stoull(query_param(call.target, "limit")));
+}
+
+client::HttpResponse ChainTransport::holder_list(const std::string& target,
+                                                 const KeyId& signer) const {
+  const Hash ref = *hash_from_hex(target.substr(12, 64));
+  if (signer.kind != KeyId::Kind::kHolder || signer.holder_ref != ref)
+    return {403, R"({"error":{"code":"FORBIDDEN","message":"not this holder"}})", ""};
+  const std::string list = target.substr(12 + 65, target.find('?') - (12 + 65));
+  using L = Ledger::HolderList;
+  const L kind = list == "records" ? L::kRecords : list == "grants" ? L::kGrants : L::kAccesses;
+  auto ids = c_.ledger->holder_list(kind, ref, 1000);
+  REQUIRE(ids.is_ok());
+  const std::uint64_t head = c_.ledger->head().height;
+  ledger::Json items = ledger::Json::array();
+  for (const Hash& id : *ids) {
+    const Bytes key = kind == L::kRecords  ? record_state_key(id)
+                      : kind == L::kGrants ? grant_state_key(id)
+                                           : access_state_key(id);
+    auto p = c_.ledger->state_proof(key, head);
+    REQUIRE(p.is_ok());
+    ledger::Json item = {{"id", to_hex(id)},
+                         {"encoded", to_hex(ByteView(p->value))},
+                         {"proof", to_hex(ByteView(encode(*p)))}};
+    if (tamper_view) tamper_view(item);
+    items.push_back(std::move(item));
+  }
+  const ledger::Json h = header_json(head);
+  return ok_json({{"height", head},
+                  {"header", h["encoded"]},
+                  {"certificate", h["certificate"]},
+                  {"items", std::move(items)}});
+}
+
+client::HttpResponse ChainTransport::grant_read(const Hash& id) const {
+  const std::uint64_t head = c_.ledger->head().height;
+  auto p = c_.ledger->state_proof(grant_state_key(id), head);
+  REQUIRE(p.is_ok());
+  if (!p->present) return {404, R"({"error":{"code":"GRANT_NOT_FOUND","message":""}})", ""};
+  return ok_json({{"encoded", to_hex(ByteView(p->value))},
+                  {"proof", to_hex(ByteView(encode(*p)))},
+                  {"height", head}});
 }
 
 client::HttpResponse ChainTransport::audit_page(std::uint64_t from, std::uint64_t to,
@@ -439,4 +492,48 @@ TEST_CASE("audit: the genesis state root computed by the client is the kernel's"
   auto root = genesis_state_root(c.genesis);
   REQUIRE(root.is_ok());
   CHECK(*root == c.ledger->head().state_root);
+}
+
+TEST_CASE("holder view: every item is proven and the holder's; a node that lies is caught") {
+  Scenario s;
+  auto wire = std::make_shared<ChainTransport>(s);
+  const AuthzClient node = s.client(wire);
+  const RequestKey holder_key = holder_request_key(s.holder_ref, 1, s.holder);
+  using L = Ledger::HolderList;
+  auto records = node.holder_view(holder_key, s.holder_ref, L::kRecords);
+  REQUIRE_MESSAGE(records.is_ok(), records.status().to_string());
+  CHECK(records->records.size() == 2);
+  CHECK(records->at.header.height == 4);
+  auto grants = node.holder_view(holder_key, s.holder_ref, L::kGrants);
+  REQUIRE(grants.is_ok());
+  REQUIRE(grants->grants.size() == 1);
+  CHECK(grants->grants[0].uses == 3);
+  CHECK(grants->grants[0].status == static_cast<std::uint8_t>(GrantStatus::kRevoked));
+  auto accesses = node.holder_view(holder_key, s.holder_ref, L::kAccesses);
+  REQUIRE(accesses.is_ok());
+  CHECK(accesses->accesses.size() == 4);
+
+  auto g = node.grant(holder_key, s.grant);
+  REQUIRE_MESSAGE(g.is_ok(), g.status().to_string());
+  CHECK(g->grant.terms.grantee == "x.consumer");
+
+  SUBCASE("a value that is not the proven one") {
+    wire->tamper_view = [](ledger::Json& item) {
+      std::string hex = item["encoded"].get<std::string>();
+      hex[10] = hex[10] == '0' ? '1' : '0';
+      item["encoded"] = hex;
+    };
+    CHECK(node.holder_view(holder_key, s.holder_ref, L::kRecords).status().code() ==
+          "PROOF_INVALID");
+  }
+  SUBCASE("an item listed under another id") {
+    wire->tamper_view = [&](ledger::Json& item) { item["id"] = to_hex(s.record_b); };
+    CHECK(node.holder_view(holder_key, s.holder_ref, L::kAccesses).status().code() ==
+          "PROOF_INVALID");
+  }
+  SUBCASE("a stale key sequence is refused by the node's signature check") {
+    const RequestKey stale = holder_request_key(s.holder_ref, 2, s.holder);
+    CHECK(node.holder_view(stale, s.holder_ref, L::kRecords).status().code() ==
+          "SIGNATURE_UNKNOWN_KEY");
+  }
 }
