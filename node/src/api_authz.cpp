@@ -146,6 +146,38 @@ Result<json> decoded_json(HolderList list, const Bytes& value) {
 
 }  // namespace
 
+// The genesis state (the SMT of the genesis orgs) in memory. An access in
+// block 1 was judged against it, and there is no header at height 0 to prove
+// against: the audit listing proves against this root, which anyone holding
+// the genesis can compute the same way.
+class GenesisState {
+ public:
+  static Result<std::unique_ptr<GenesisState>> build(const ledger::Genesis& g) {
+    std::unique_ptr<GenesisState> s(new GenesisState());
+    std::vector<std::pair<Bytes, Bytes>> puts;
+    for (const auto& org : g.orgs)
+      puts.emplace_back(ledger::org_state_key(org.id), ledger::encode(org));
+    auto root = ledger::StateTree(s->overlay_).update(ledger::smt_empty_root(), puts, s->overlay_);
+    if (!root.is_ok()) return root.status();
+    s->root_ = *root;
+    return s;
+  }
+  const Hash& root() const { return root_; }
+  // Thread safe: only reads the overlay.
+  Result<ledger::StateProof> prove(ByteView key) const {
+    return ledger::StateTree(overlay_).prove(root_, key);
+  }
+
+ private:
+  GenesisState() = default;
+  struct Empty final : ledger::KvReader {
+    Result<std::optional<Bytes>> get(ByteView) const override { return std::optional<Bytes>(); }
+  };
+  Empty empty_;
+  ledger::Overlay overlay_{empty_};
+  Hash root_{};
+};
+
 // Defined here rather than in api.cpp: the material route's body limit is
 // this layer's business.
 std::size_t Api::body_bytes_max(std::string_view method, std::string_view target) {
@@ -160,12 +192,27 @@ Result<std::unique_ptr<AuthzApi>> AuthzApi::open(const ledger::Ledger& ledger, C
   if (!auth.is_ok()) return auth.status();
   auto store = MaterialStore::open((fs::path(data_dir) / "materials").string());
   if (!store.is_ok()) return store.status();
-  return std::unique_ptr<AuthzApi>(new AuthzApi(ledger, std::move(*auth), std::move(*store)));
+  auto gs = GenesisState::build(ledger.genesis());
+  if (!gs.is_ok()) return gs.status();
+  // Before block 1 the head shows the kernel's own genesis root: if the two
+  // ever differ (the kernel put more into the genesis state), block-1 proofs
+  // would be wrong, so refuse to start.
+  const auto head = ledger.head();
+  if (head.height == 0 && head.state_root != (*gs)->root())
+    return Status::error("INTERNAL", "the genesis state root differs from the kernel's");
+  return std::unique_ptr<AuthzApi>(
+      new AuthzApi(ledger, std::move(*auth), std::move(*store), std::move(*gs)));
 }
 
 AuthzApi::AuthzApi(const ledger::Ledger& ledger, std::unique_ptr<RequestAuth> auth,
-                   std::unique_ptr<MaterialStore> materials)
-    : ledger_(ledger), auth_(std::move(auth)), materials_(std::move(materials)) {}
+                   std::unique_ptr<MaterialStore> materials,
+                   std::unique_ptr<GenesisState> genesis_state)
+    : ledger_(ledger),
+      auth_(std::move(auth)),
+      materials_(std::move(materials)),
+      genesis_state_(std::move(genesis_state)) {}
+
+AuthzApi::~AuthzApi() = default;
 
 std::size_t AuthzApi::body_bytes_max(std::string_view method, std::string_view target) const {
   static_assert(kMaterialBytesMax <= kRouteBodyBytesMax);
@@ -366,34 +413,34 @@ void AuthzApi::audit_accesses(const HttpRequest& req, const PathParams&, const S
     json item = {{"id", to_hex(id)},
                  {"access", to_hex(acc->proof.value)},
                  {"access_proof", to_hex(ledger::encode(acc->proof))},
-                 {"before", nullptr},
-                 {"record", nullptr},
-                 {"record_proof", nullptr},
                  {"grant", nullptr},
                  {"grant_proof", nullptr}};
-    // Block 1 is judged against the genesis state, which holds orgs only and
-    // has no header to prove against: such an access (its record registered
-    // in the same block) has nothing before it to show.
-    if (a->height == 1) {
-      out["items"].push_back(std::move(item));
-      continue;
-    }
     const std::uint64_t before = a->height - 1;
+    // The state at h-1 (the kernel also saw the earlier transactions of block
+    // h: a record or grant created there shows here as absent).
+    auto prove_before = [&](const Bytes& key) -> Result<ledger::StateProof> {
+      if (before == 0) return genesis_state_->prove(key);
+      return ledger_.state_proof(key, before);
+    };
     if (!before_by_height.count(before)) {
-      auto c = certified_at(ledger_, before);
-      if (!c.is_ok()) return respond(error_response(c.status()));
-      before_by_height[before] = c->to_json();
+      if (before == 0) {
+        before_by_height[0] = {{"height", 0}, {"header", nullptr}, {"certificate", nullptr}};
+      } else {
+        auto c = certified_at(ledger_, before);
+        if (!c.is_ok()) return respond(error_response(c.status()));
+        before_by_height[before] = c->to_json();
+      }
     }
     item["before"] = before_by_height[before];
-    auto rec = proven_at(ledger_, ledger::record_state_key(a->record_id), before);
+    auto rec = prove_before(ledger::record_state_key(a->record_id));
     if (!rec.is_ok()) return respond(error_response(rec.status()));
-    item["record"] = rec->proof.present ? json(to_hex(rec->proof.value)) : json(nullptr);
-    item["record_proof"] = to_hex(ledger::encode(rec->proof));
+    item["record"] = rec->present ? json(to_hex(rec->value)) : json(nullptr);
+    item["record_proof"] = to_hex(ledger::encode(*rec));
     if (!is_zero(a->grant_id)) {
-      auto g = proven_at(ledger_, ledger::grant_state_key(a->grant_id), before);
+      auto g = prove_before(ledger::grant_state_key(a->grant_id));
       if (!g.is_ok()) return respond(error_response(g.status()));
-      item["grant"] = g->proof.present ? json(to_hex(g->proof.value)) : json(nullptr);
-      item["grant_proof"] = to_hex(ledger::encode(g->proof));
+      item["grant"] = g->present ? json(to_hex(g->value)) : json(nullptr);
+      item["grant_proof"] = to_hex(ledger::encode(*g));
     }
     out["items"].push_back(std::move(item));
   }

@@ -19,9 +19,12 @@ namespace emledger::node {
 inline constexpr std::size_t kAuthzItemsDefault = 100;
 inline constexpr std::size_t kAuthzItemsMax = 1000;
 
+class GenesisState;
+
 // Thread safe once its routes are added.
 class AuthzApi {
  public:
+  ~AuthzApi();
   // Opens DATA/read-log.jsonl and DATA/materials/. Errors: IO_ERROR.
   static Result<std::unique_ptr<AuthzApi>> open(const ledger::Ledger& ledger, Clock clock,
                                                 const std::string& data_dir);
@@ -33,7 +36,7 @@ class AuthzApi {
 
  private:
   AuthzApi(const ledger::Ledger& ledger, std::unique_ptr<RequestAuth> auth,
-           std::unique_ptr<MaterialStore> materials);
+           std::unique_ptr<MaterialStore> materials, std::unique_ptr<GenesisState> genesis_state);
 
   using SignedFn = void (AuthzApi::*)(const HttpRequest&, const PathParams&, const Signer&,
                                       Responder);
@@ -54,6 +57,7 @@ class AuthzApi {
   const ledger::Ledger& ledger_;
   std::unique_ptr<RequestAuth> auth_;
   std::unique_ptr<MaterialStore> materials_;
+  std::unique_ptr<GenesisState> genesis_state_;  // proves what block 1 was judged against
 };
 
 }  // namespace emledger::node
