@@ -133,8 +133,7 @@ int run_pseudonym_key_new(const PseudonymKeyOptions& o) {
     print_json({{"pseudonym_key_file", o.out}});
   else
     std::cout << "pseudonym key written to " << o.out
-              << " (mode 0600; share it with member orgs out of band, never on chain)"
-              << std::endl;
+              << " (mode 0600; share it with member orgs out of band, never on chain)" << std::endl;
   return kExitOk;
 }
 
@@ -170,8 +169,9 @@ int run_bind(const BindOptions& o) {
   if (!signer) return fail(o.n.common, signer.status());
   auto c = s->node->bind_holder(*signer, *ref, pub, o.rebind);
   if (!c) return fail(o.n.common, c.status());
-  return print_committed(o.n.common, "holder ref", *c,
-                         {{"holder_public_key", to_hex(ByteView(pub))}, {"bound_by", signer->org_id}});
+  return print_committed(
+      o.n.common, "holder ref", *c,
+      {{"holder_public_key", to_hex(ByteView(pub))}, {"bound_by", signer->org_id}});
 }
 
 struct RotateOptions {
@@ -411,8 +411,8 @@ Status write_private_file(const std::string& path, const std::string& bytes) {
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) return Status::error("IO_ERROR", "cannot write " + tmp);
-    std::filesystem::permissions(tmp, std::filesystem::perms::owner_read |
-                                          std::filesystem::perms::owner_write);
+    std::filesystem::permissions(
+        tmp, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     if (!out.flush()) return Status::error("IO_ERROR", "cannot write " + tmp);
   }
@@ -542,7 +542,8 @@ void add_authz_commands(CLI::App& app, Action& action) {
   constexpr const char* kHolderKeyHelp =
       "The holder's key file (an ordinary `emledger keygen` key file; its public key must be "
       "the one currently bound to --holder-ref)";
-  constexpr const char* kRefHelp = "The holder's reference, 64 hex digits (see `emledger holder-ref`)";
+  constexpr const char* kRefHelp =
+      "The holder's reference, 64 hex digits (see `emledger holder-ref`)";
 
   auto hr = std::make_shared<HolderRefOptions>();
   auto* cmd = add_command(
@@ -554,7 +555,8 @@ void add_authz_commands(CLI::App& app, Action& action) {
   cmd->add_option("--kind", hr->kind, "cn-resident-id, uscc or passport")
       ->required()
       ->check(CLI::IsMember({"cn-resident-id", "uscc", "passport"}));
-  cmd->add_option("--number", hr->number, "The identity number, or - for standard input")->required();
+  cmd->add_option("--number", hr->number, "The identity number, or - for standard input")
+      ->required();
   cmd->add_option("--pseudonym-key", hr->key_file,
                   "The network pseudonym key file (mode 0600; `emledger pseudonym-key new`)")
       ->required();
@@ -572,7 +574,8 @@ void add_authz_commands(CLI::App& app, Action& action) {
   add_json_flag(cmd, pko->common);
   cmd->callback([pko, &action] { action = [pko] { return run_pseudonym_key_new(*pko); }; });
 
-  auto* holder = add_command(app, "holder", "Bind, re-bind and rotate holder keys; view a holder's data.");
+  auto* holder =
+      add_command(app, "holder", "Bind, re-bind and rotate holder keys; view a holder's data.");
   holder->require_subcommand(1);
   for (const bool rebind : {false, true}) {
     auto b = std::make_shared<BindOptions>();
@@ -584,7 +587,8 @@ void add_authz_commands(CLI::App& app, Action& action) {
                : "Bind a holder key to a holder_ref (identity org), after checking the person's "
                  "or company's identity off chain. Refused if the holder is already bound.");
     cmd->add_option("--holder-ref", b->holder_ref, kRefHelp)->required();
-    cmd->add_option("--holder-pub", b->holder_pub, "The holder's Ed25519 public key, 64 hex digits");
+    cmd->add_option("--holder-pub", b->holder_pub,
+                    "The holder's Ed25519 public key, 64 hex digits");
     cmd->add_option("--holder-key", b->holder_key,
                     "Or the holder's key file, to read its public key from");
     add_node_options(cmd, b->n, "Key file of the identity org (role identity)", false);
@@ -628,7 +632,8 @@ void add_authz_commands(CLI::App& app, Action& action) {
   cmd->add_option("--service", gc->service, "Service item code (purpose)")->required();
   cmd->add_option("--case", gc->case_id, "Case id (purpose)")->required();
   cmd->add_option("--not-before", gc->not_before,
-                  "Start: RFC 3339 (2027-01-31T00:00:00Z) or unix milliseconds")->required();
+                  "Start: RFC 3339 (2027-01-31T00:00:00Z) or unix milliseconds")
+      ->required();
   cmd->add_option("--not-after", gc->not_after, "End (exclusive), same forms")->required();
   cmd->add_option("--max-uses", gc->max_uses, "How many accesses the grant allows")
       ->required()
@@ -695,7 +700,8 @@ void add_authz_commands(CLI::App& app, Action& action) {
   cmd->add_option("--reason", of->reason, "Reason code, 1 to 65535")
       ->required()
       ->check(CLI::Range(1, 65535));
-  cmd->add_option("--holder-ref", of->holder_ref, "File as this holder (then --key is the holder's key)");
+  cmd->add_option("--holder-ref", of->holder_ref,
+                  "File as this holder (then --key is the holder's key)");
   add_node_options(cmd, of->n, "Key file of the org, or of the holder with --holder-ref", false);
   cmd->callback([of, &action] { action = [of] { return run_objection_file(*of); }; });
   auto orr = std::make_shared<ResolveOptions>();

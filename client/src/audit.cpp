@@ -77,7 +77,8 @@ void tally(AuditReport& report) {
   report.by_org.clear();
   report.by_type.clear();
   for (const auto& f : report.findings) {
-    for (AuditCounts* c : {&report.by_org[f.org], &report.by_type[f.type_code.empty() ? "?" : f.type_code]}) {
+    for (AuditCounts* c :
+         {&report.by_org[f.org], &report.by_type[f.type_code.empty() ? "?" : f.type_code]}) {
       c->accesses += 1;
       if (f.statutory) c->statutory += 1;
       if (!f.covered) c->uncovered += 1;
@@ -91,7 +92,8 @@ Result<Hash> genesis_state_root(const ledger::Genesis& genesis) {
   } empty;
   ledger::Overlay ov(empty);
   std::vector<std::pair<Bytes, Bytes>> puts;
-  for (const auto& org : genesis.orgs) puts.emplace_back(ledger::org_state_key(org.id), ledger::encode(org));
+  for (const auto& org : genesis.orgs)
+    puts.emplace_back(ledger::org_state_key(org.id), ledger::encode(org));
   return ledger::StateTree(ov).update(ledger::smt_empty_root(), puts, ov);
 }
 
@@ -101,7 +103,8 @@ Result<Bytes> hex_field(const Json& j, const char* key, const std::string& what)
   if (!j.contains(key) || !j[key].is_string())
     return Status::error(std::string(kNodeBadResponse), what + ": missing field " + key);
   auto b = from_hex(j[key].get<std::string>());
-  if (!b) return Status::error(std::string(kNodeBadResponse), what + ": field " + key + " is not hex");
+  if (!b)
+    return Status::error(std::string(kNodeBadResponse), what + ": field " + key + " is not hex");
   return std::move(*b);
 }
 
@@ -134,8 +137,9 @@ class BeforeRoots {
     auto cert = hex_field(before, "certificate", what + " before");
     if (!cert) return cert.status();
     auto at = verify_header(g_, *header, *cert, height);
-    if (!at) return Status::error(at.status().code(), what + ": header " + std::to_string(height) +
-                                                          ": " + at.status().message());
+    if (!at)
+      return Status::error(at.status().code(), what + ": header " + std::to_string(height) + ": " +
+                                                   at.status().message());
     roots_[height] = at->header.state_root;
     return at->header.state_root;
   }
@@ -179,13 +183,14 @@ Result<AuditItem> verify_item(const AuthzClient& node, const Hash& head_root, Be
   auto a = ledger::decode<ledger::Access>(*raw);
   if (!a) return Status::error(std::string(kNodeBadResponse), "undecodable access");
   item.access = std::move(a).value();
-  const std::string what = "access " + to_hex(item.access.id) + " (height " +
-                           std::to_string(item.access.height) + ")";
+  const std::string what =
+      "access " + to_hex(item.access.id) + " (height " + std::to_string(item.access.height) + ")";
   auto ap = proof_field(j, "access_proof", what);
   if (!ap) return ap.status();
-  EMLEDGER_TRY(check_state_value(head_root, ledger::access_state_key(item.access.id), *ap, *raw,
-                                 what));
-  if (item.access.height == 0) return Status::error(std::string(kProofInvalid), what + " at height 0");
+  EMLEDGER_TRY(
+      check_state_value(head_root, ledger::access_state_key(item.access.id), *ap, *raw, what));
+  if (item.access.height == 0)
+    return Status::error(std::string(kProofInvalid), what + " at height 0");
   if (!j.contains("before") || !j["before"].is_object())
     return Status::error(std::string(kNodeBadResponse), what + ": no 'before'");
   const Json& before = j["before"];
@@ -292,7 +297,8 @@ Result<AuditReport> run_audit(const AuthzClient& node, const Signer& auditor,
     if ((*j)["items"].size() < kAuditPageItems) break;
     if (last_height == from)
       return Status::error("AUDIT_PAGE_OVERFLOW", "more than " + std::to_string(kAuditPageItems) +
-                                                      " accesses at height " + std::to_string(from));
+                                                      " accesses at height " +
+                                                      std::to_string(from));
     from = last_height;  // that height again: its accesses may continue on the next page
   }
   report.findings = check_coverage(genesis, items);

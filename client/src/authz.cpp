@@ -71,9 +71,8 @@ Status check_state_value(const Hash& root, ByteView key, const ledger::StateProo
 
 // ---- builders ----
 
-ledger::Tx build_holder_tx(const ledger::Genesis& genesis, const HolderSigner& holder,
-                           TxType type, Bytes payload, std::uint64_t head_height,
-                           std::uint64_t nonce) {
+ledger::Tx build_holder_tx(const ledger::Genesis& genesis, const HolderSigner& holder, TxType type,
+                           Bytes payload, std::uint64_t head_height, std::uint64_t nonce) {
   EMLEDGER_ASSERT(ledger::holder_may_sign(static_cast<std::uint8_t>(type)));
   ledger::TxBody body;
   body.chain_id = genesis.chain_id;
@@ -109,8 +108,8 @@ Result<ledger::GrantTerms> canonical_grant_terms(ledger::GrantTerms terms) {
 Result<Bytes> access_payload(const Hash& record_id, const Hash& grant_id,
                              const std::string& case_id) {
   if (case_id.empty() || case_id.size() > ledger::kCaseIdBytesMax)
-    return invalid("an access names a case id of 1 to " +
-                   std::to_string(ledger::kCaseIdBytesMax) + " bytes");
+    return invalid("an access names a case id of 1 to " + std::to_string(ledger::kCaseIdBytesMax) +
+                   " bytes");
   return ledger::encode(ledger::RecordAccess{record_id, grant_id, case_id});
 }
 
@@ -160,8 +159,8 @@ Result<HttpResponse> AuthzClient::send_signed(HttpCall call, const RequestKey& k
 Result<std::optional<Bytes>> AuthzClient::state_at(ByteView key, std::uint64_t height) const {
   auto at = client_.header(height);
   if (!at) return at.status();
-  auto res = transport_->get("/v1/proofs/state?key=" + to_hex(key) +
-                             "&height=" + std::to_string(height));
+  auto res =
+      transport_->get("/v1/proofs/state?key=" + to_hex(key) + "&height=" + std::to_string(height));
   if (!res) return res.status();
   if (res->status != 200) return node_error(*res);
   auto j = parse_json(*res);
@@ -242,14 +241,13 @@ Result<Committed> AuthzClient::submit_holder(const HolderSigner& holder, TxType 
   if (!h) return h.status();
   if (h->genesis_hash != client_.trusted_genesis_hash())
     return Status::error(std::string(kGenesisMismatch), "node runs another genesis");
-  const ledger::Tx tx = build_holder_tx(client_.trusted_genesis(), holder, type,
-                                        std::move(payload), h->height, random_nonce());
+  const ledger::Tx tx = build_holder_tx(client_.trusted_genesis(), holder, type, std::move(payload),
+                                        h->height, random_nonce());
   return committed_from(tx, client_.submit(tx, /*wait_commit=*/true));
 }
 
 Result<Committed> AuthzClient::bind_holder(const Signer& identity, const Hash& holder_ref,
-                                           const crypto::PublicKey& holder_key,
-                                           bool rebind) const {
+                                           const crypto::PublicKey& holder_key, bool rebind) const {
   auto c = submit_org(identity, rebind ? TxType::kRebindHolder : TxType::kBindHolder,
                       ledger::encode(ledger::BindHolder{holder_ref, holder_key}));
   if (c) c->created_id = holder_ref;
@@ -332,9 +330,12 @@ namespace {
 
 const char* list_name(ledger::Ledger::HolderList list) {
   switch (list) {
-    case ledger::Ledger::HolderList::kRecords: return "records";
-    case ledger::Ledger::HolderList::kGrants: return "grants";
-    case ledger::Ledger::HolderList::kAccesses: return "accesses";
+    case ledger::Ledger::HolderList::kRecords:
+      return "records";
+    case ledger::Ledger::HolderList::kGrants:
+      return "grants";
+    case ledger::Ledger::HolderList::kAccesses:
+      return "accesses";
   }
   return "records";
 }
@@ -444,8 +445,8 @@ Result<std::string> read_file_bounded(const std::string& path, std::uint64_t max
   in.seekg(0, std::ios::end);
   const auto size = static_cast<std::uint64_t>(in.tellg());
   if (size > max_bytes)
-    return Status::error("BODY_TOO_LARGE", path + " is larger than " +
-                                               std::to_string(max_bytes) + " bytes");
+    return Status::error("BODY_TOO_LARGE",
+                         path + " is larger than " + std::to_string(max_bytes) + " bytes");
   in.seekg(0);
   std::string bytes(size, '\0');
   if (size > 0 && !in.read(bytes.data(), static_cast<std::streamsize>(size)))
@@ -540,21 +541,23 @@ Result<SharedMaterial> AuthzClient::fetch_shared_material(const Signer& consumer
     if (!chosen || r.anchor_height > chosen->anchor_height) chosen = &r;
   }
   if (!chosen)
-    return Status::error(std::string(kNoMatchingRecord),
-                         "the grant covers no active record of type " + type_code +
-                             " of this holder");
+    return Status::error(
+        std::string(kNoMatchingRecord),
+        "the grant covers no active record of type " + type_code + " of this holder");
   const ledger::Record record = *chosen;
 
   // The record must verify as the file's anchor before a use is spent.
   auto bundle = client_.fetch_bundle(record.body.content_hash);
   if (!bundle) return bundle.status();
-  auto in_bundle = std::find_if(bundle->verdict.records.begin(), bundle->verdict.records.end(),
-                                [&](const ledger::RecordVerdict& v) { return v.record.id == record.id; });
+  auto in_bundle =
+      std::find_if(bundle->verdict.records.begin(), bundle->verdict.records.end(),
+                   [&](const ledger::RecordVerdict& v) { return v.record.id == record.id; });
   if (in_bundle == bundle->verdict.records.end())
     return proof_invalid("the proof bundle of the file does not hold record " + to_hex(record.id));
   if (in_bundle->verdict != ledger::Verdict::kValid)
-    return Status::error("RECORD_NOT_VALID", "record " + to_hex(record.id) + " verifies as " +
-                                                 std::string(ledger::verdict_name(in_bundle->verdict)));
+    return Status::error("RECORD_NOT_VALID",
+                         "record " + to_hex(record.id) + " verifies as " +
+                             std::string(ledger::verdict_name(in_bundle->verdict)));
 
   auto access = record_access(consumer, record.id, grant_id, case_id);
   if (!access) return access.status();
@@ -565,8 +568,8 @@ Result<SharedMaterial> AuthzClient::fetch_shared_material(const Signer& consumer
     return Status::error(std::string(kMaterialHashMismatch),
                          "the source node sent bytes whose SHA-256 is not the record's content "
                          "hash; nothing released");
-  return SharedMaterial{std::move(bytes).value(), in_bundle->record, g->grant,
-                        access->created_id, access->height};
+  return SharedMaterial{std::move(bytes).value(), in_bundle->record, g->grant, access->created_id,
+                        access->height};
 }
 
 }  // namespace emledger::client

@@ -17,8 +17,8 @@ ErrorClass classify(const Status& status) {
   // answer or file. BUNDLE_MALFORMED is the exception: bytes that are not a
   // bundle at all are bad input.
   static constexpr std::array<std::string_view, 7> kVerifiedFalse = {
-      kGenesisMismatch, kHeaderInvalid, kProofInvalid, "CERT_", "CHAIN_",
-      "MATERIAL_HASH_MISMATCH", "AUDIT_INCONSISTENT"};
+      kGenesisMismatch, kHeaderInvalid,           kProofInvalid,       "CERT_",
+      "CHAIN_",         "MATERIAL_HASH_MISMATCH", "AUDIT_INCONSISTENT"};
   if (code == kBundleMalformed) return ErrorClass::kBadInput;
   if (starts_with(code, "BUNDLE_") || starts_with(code, "CHECKPOINT_"))
     return ErrorClass::kVerifiedFalse;

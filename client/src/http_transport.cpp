@@ -101,8 +101,8 @@ Result<HttpResponse> Transport::send(const HttpCall& call) {
   if (call.headers.empty() && call.method == "GET") return get(call.target);
   if (call.headers.empty() && call.method == "POST" && call.content_type == "application/json")
     return post(call.target, call.body, call.long_wait);
-  return Status::error("NOT_SUPPORTED", "this transport cannot send " + call.method +
-                                            " with header fields");
+  return Status::error("NOT_SUPPORTED",
+                       "this transport cannot send " + call.method + " with header fields");
 }
 
 std::unique_ptr<Transport> make_http_transport(const std::string& base_url,

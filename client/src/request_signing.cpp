@@ -38,7 +38,8 @@ Status sign_call(HttpCall& call, const std::string& authority, const RequestKey&
   req.body = call.body;
   auto sig = ledger::sign_request(req, key.key, options);
   if (!sig) return sig.status();
-  if (!sig->content_digest.empty()) call.headers.emplace_back("Content-Digest", sig->content_digest);
+  if (!sig->content_digest.empty())
+    call.headers.emplace_back("Content-Digest", sig->content_digest);
   call.headers.emplace_back("Signature-Input", sig->signature_input);
   call.headers.emplace_back("Signature", sig->signature);
   return Status::ok();

@@ -89,7 +89,8 @@ Result<client::HttpResponse> ChainTransport::send(const client::HttpCall& call) 
   };
   auto v = verify_request(req, lookup, client::unix_now_s());
   if (!v)
-    return client::HttpResponse{401, ledger::Json{{"error", {{"code", v.status().code()}, {"message", ""}}}}.dump(), ""};
+    return client::HttpResponse{
+        401, ledger::Json{{"error", {{"code", v.status().code()}, {"message", ""}}}}.dump(), ""};
   auto signer = parse_keyid(v->keyid);
   REQUIRE(signer.is_ok());
   if (call.target.rfind("/v1/holders/", 0) == 0) return holder_list(call.target, *signer);
@@ -97,7 +98,8 @@ Result<client::HttpResponse> ChainTransport::send(const client::HttpCall& call) 
     return grant_read(*hash_from_hex(call.target.substr(11)));
   if (call.target.rfind("/v1/audit/accesses?", 0) != 0) return get(call.target);
   if (v->keyid != org_keyid("z.auditor", 1))
-    return client::HttpResponse{403, R"({"error":{"code":"FORBIDDEN","message":"auditors only"}})", ""};
+    return client::HttpResponse{403, R"({"error":{"code":"FORBIDDEN","message":"auditors only"}})",
+                                ""};
   ++audit_pages;
   return audit_page(std::stoull(query_param(call.target, "from")),
                     std::stoull(query_param(call.target, "to")),
@@ -155,9 +157,10 @@ client::HttpResponse ChainTransport::audit_page(std::uint64_t from, std::uint64_
     const Access a = c_.state<Access>(access_state_key(id), head);
     const std::uint64_t before = a.height - 1;
     auto value_at = [&](const Bytes& key) -> ledger::Json {
-      auto p = before == 0 ? StateTree(c_.ledger->store())
-                                 .prove(*client::genesis_state_root(c_.genesis), key)
-                           : c_.ledger->state_proof(key, before);
+      auto p =
+          before == 0
+              ? StateTree(c_.ledger->store()).prove(*client::genesis_state_root(c_.genesis), key)
+              : c_.ledger->state_proof(key, before);
       REQUIRE(p.is_ok());
       return p->present ? ledger::Json(to_hex(ByteView(p->value))) : ledger::Json(nullptr);
     };
@@ -182,8 +185,10 @@ client::HttpResponse ChainTransport::audit_page(std::uint64_t from, std::uint64_
     items.push_back(std::move(item));
   }
   ledger::Json head_j = header_json(head);
-  return ok_json({{"head", {{"height", head}, {"header", head_j["encoded"]}, {"certificate", head_j["certificate"]}}},
-                  {"items", std::move(items)}});
+  return ok_json(
+      {{"head",
+        {{"height", head}, {"header", head_j["encoded"]}, {"certificate", head_j["certificate"]}}},
+       {"items", std::move(items)}});
 }
 
 }  // namespace emledger::client_test
@@ -209,8 +214,8 @@ struct Scenario : AuthzChain {
     const Tx b = reg("licence bytes", "pub.license");
     record_a = record_id_for(a.id());
     record_b = record_id_for(b.id());
-    const Tx bind = org_tx(TxType::kBindHolder,
-                           encode(BindHolder{holder_ref, holder.public_key()}), identity);
+    const Tx bind =
+        org_tx(TxType::kBindHolder, encode(BindHolder{holder_ref, holder.public_key()}), identity);
     const Tx stat = access(consumer_y, record_b, Hash{}, "case-s");
     commit({a, b, bind, stat});
     access_ids.push_back(access_id_for(stat.id()));
@@ -254,7 +259,8 @@ struct Scenario : AuthzChain {
 
 }  // namespace
 
-TEST_CASE("request signing: org and holder keyids, window, nonce, digest; the node's check passes") {
+TEST_CASE(
+    "request signing: org and holder keyids, window, nonce, digest; the node's check passes") {
   const crypto::KeyPair key = key_from(41);
   const Signer signer{"gov.issuer", 2, key};
   const RequestKey rk = org_request_key(signer);
@@ -362,7 +368,8 @@ TEST_CASE("builders: grant terms are made canonical and bounded, payloads checke
   CHECK(archive_payload("case-9", Hash{}, {}).status().code() == "INVALID_PAYLOAD");
 }
 
-TEST_CASE("builders: holder transactions carry no org and the key sequence; the kernel judges them") {
+TEST_CASE(
+    "builders: holder transactions carry no org and the key sequence; the kernel judges them") {
   Scenario s;  // every builder above was accepted by the kernel while building it
   const Tx tx = s.holder_tx(TxType::kRevokeGrant, encode(RevokeGrant{s.holder_ref, s.grant}), 1);
   CHECK(tx.body.signer_org.empty());
@@ -374,8 +381,8 @@ TEST_CASE("builders: holder transactions carry no org and the key sequence; the 
   const Tx stale = s.holder_tx(TxType::kRotateHolderKey,
                                encode(RotateHolderKey{s.holder_ref, key_from(99).public_key()}), 2);
   std::vector<TxOutcome> outcomes;
-  auto p = s.ledger->prepare({stale}, s.clock_ms + 1000, 0, s.validator.public_key(), false,
-                             outcomes);
+  auto p =
+      s.ledger->prepare({stale}, s.clock_ms + 1000, 0, s.validator.public_key(), false, outcomes);
   REQUIRE(outcomes.size() == 1);
   CHECK_FALSE(outcomes[0].status.is_ok());
 }
@@ -415,7 +422,8 @@ TEST_CASE("audit: only an auditor's signature opens the access log") {
   CHECK(run_audit(node, s.signer(s.consumer_x), 1, 0).status().code() == "FORBIDDEN");
 }
 
-TEST_CASE("audit: uses spent earlier in the same block count; planted uncovered accesses are named") {
+TEST_CASE(
+    "audit: uses spent earlier in the same block count; planted uncovered accesses are named") {
   Scenario s;
   // Accesses 2 and 3 share block 3; G had 1 use as of block 2 and allows 3.
   std::vector<AuditItem> items = {s.item(2, 2), s.item(3, 2)};
@@ -536,4 +544,15 @@ TEST_CASE("holder view: every item is proven and the holder's; a node that lies 
     CHECK(node.holder_view(stale, s.holder_ref, L::kRecords).status().code() ==
           "SIGNATURE_UNKNOWN_KEY");
   }
+}
+
+TEST_CASE("errors: the authorization layer's codes land in their exit classes") {
+  auto cls = [](const char* code) { return classify(Status::error(code, "")); };
+  CHECK(cls("MATERIAL_HASH_MISMATCH") == ErrorClass::kVerifiedFalse);
+  CHECK(cls("AUDIT_INCONSISTENT") == ErrorClass::kVerifiedFalse);
+  for (const char* refused : {"GRANT_REVOKED", "GRANT_EXPIRED", "GRANT_EXHAUSTED", "FORBIDDEN",
+                              "ACCESS_ALREADY_USED", "HOLDER_KEY_MISMATCH", "NO_MATCHING_RECORD",
+                              "SIGNATURE_EXPIRED", "HOLDER_NOT_BOUND"})
+    CHECK_MESSAGE(cls(refused) == ErrorClass::kBadInput, refused);
+  CHECK(cls("NODE_UNREACHABLE") == ErrorClass::kUnavailable);
 }

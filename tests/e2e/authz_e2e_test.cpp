@@ -38,7 +38,8 @@ std::string now_ms_plus(std::int64_t delta_ms) {
 // store releases: a source node (or a path to it) that corrupts the file.
 class CorruptingTransport final : public client::Transport {
  public:
-  explicit CorruptingTransport(std::unique_ptr<client::Transport> inner) : inner_(std::move(inner)) {}
+  explicit CorruptingTransport(std::unique_ptr<client::Transport> inner)
+      : inner_(std::move(inner)) {}
   Result<client::HttpResponse> get(const std::string& t) override { return inner_->get(t); }
   Result<client::HttpResponse> post(const std::string& t, const std::string& b, bool w) override {
     return inner_->post(t, b, w);
@@ -57,7 +58,9 @@ class CorruptingTransport final : public client::Transport {
 
 }  // namespace
 
-TEST_CASE("e2e: bind, grant, one-call fetch, holder view, audit, revoke; no identity or content on chain") {
+TEST_CASE(
+    "e2e: bind, grant, one-call fetch, holder view, audit, revoke; no identity or content on "
+    "chain") {
   Scratch s("authz");
   for (const char* k : {"issuer", "consumer", "identity", "auditor", "holder"}) {
     auto r = cli(s, {"keygen", "--out", s.path(std::string(k) + ".key"), "--no-passphrase"});
@@ -68,27 +71,30 @@ TEST_CASE("e2e: bind, grant, one-call fetch, holder view, audit, revoke; no iden
   auto vk = cli(s, {"keygen", "--out", s.path("validator.key"), "--passphrase-file", pass});
   REQUIRE_MESSAGE(vk.exit_code == 0, vk.out);
   const std::string genesis = s.path("genesis.json");
-  REQUIRE(cli(s, {"genesis", "new", "--chain-id", "e2e-authz", "--out", genesis,
-                  "--time", now_ms_plus(-60'000)}).exit_code == 0);
-  const std::vector<std::vector<std::string>> orgs = {
-      {"gov.issuer", "issuer", "issuer"},       {"id.org", "identity", "identity"},
-      {"v.node", "validator", "validator"},     {"x.consumer", "consumer", "consumer"},
-      {"z.auditor", "auditor", "auditor"}};
+  REQUIRE(cli(s, {"genesis", "new", "--chain-id", "e2e-authz", "--out", genesis, "--time",
+                  now_ms_plus(-60'000)})
+              .exit_code == 0);
+  const std::vector<std::vector<std::string>> orgs = {{"gov.issuer", "issuer", "issuer"},
+                                                      {"id.org", "identity", "identity"},
+                                                      {"v.node", "validator", "validator"},
+                                                      {"x.consumer", "consumer", "consumer"},
+                                                      {"z.auditor", "auditor", "auditor"}};
   for (const auto& o : orgs) {
     auto r = cli(s, {"genesis", "add-org", genesis, "--id", o[0], "--region", "r1", "--roles", o[1],
                      "--key", s.path(o[2] + ".key"), "--passphrase-file", pass});
     REQUIRE_MESSAGE(r.exit_code == 0, r.out);
   }
-  auto av = cli(s, {"genesis", "add-validator", genesis, "--org", "v.node", "--key",
-                    s.path("validator.key"), "--passphrase-file", pass, "--address",
-                    "127.0.0.1:1"});
+  auto av =
+      cli(s, {"genesis", "add-validator", genesis, "--org", "v.node", "--key",
+              s.path("validator.key"), "--passphrase-file", pass, "--address", "127.0.0.1:1"});
   REQUIRE_MESSAGE(av.exit_code == 0, av.out);
 
   const std::string data = s.path("node");
   testing::NodeProcess node(EMLEDGER_NODE_BIN, data);
-  REQUIRE_MESSAGE(node.start({"--data", data, "--genesis", genesis, "--key", s.path("validator.key"),
-                              "--passphrase-file", pass, "--listen", "127.0.0.1:0"}),
-                  node.log());
+  REQUIRE_MESSAGE(
+      node.start({"--data", data, "--genesis", genesis, "--key", s.path("validator.key"),
+                  "--passphrase-file", pass, "--listen", "127.0.0.1:0"}),
+      node.log());
   const std::string url = node.url();
 
   // The identity org computes the holder_ref; only the reference travels.
@@ -113,17 +119,25 @@ TEST_CASE("e2e: bind, grant, one-call fetch, holder view, audit, revoke; no iden
                       "--key", s.path("identity.key"), "--node", url});
   REQUIRE_MESSAGE(bind.exit_code == 0, bind.out);
 
-  auto gr = cli(s, {"grant", "create", "--holder-ref", ref, "--key", s.path("holder.key"),
-                    "--grantee", "x.consumer", "--record", record, "--service", "svc.enrol",
-                    "--case", "case-1", "--not-before", now_ms_plus(-60'000), "--not-after",
-                    now_ms_plus(3'600'000), "--max-uses", "3", "--node", url, "--json"});
+  auto gr = cli(s, {"grant",        "create",
+                    "--holder-ref", ref,
+                    "--key",        s.path("holder.key"),
+                    "--grantee",    "x.consumer",
+                    "--record",     record,
+                    "--service",    "svc.enrol",
+                    "--case",       "case-1",
+                    "--not-before", now_ms_plus(-60'000),
+                    "--not-after",  now_ms_plus(3'600'000),
+                    "--max-uses",   "3",
+                    "--node",       url,
+                    "--json"});
   REQUIRE_MESSAGE(gr.exit_code == 0, gr.out);
   const std::string grant = json_of(gr).at("grant_id").get<std::string>();
 
-  const std::vector<std::string> fetch = {"material", "fetch", "--holder-ref", ref, "--type",
-                                          "edu.diploma", "--grant", grant, "--case", "case-1",
-                                          "--key", s.path("consumer.key"), "--node", url,
-                                          "--trust", genesis, "--json", "--out"};
+  const std::vector<std::string> fetch = {
+      "material", "fetch", "--holder-ref", ref,      "--type", "edu.diploma",
+      "--grant",  grant,   "--case",       "case-1", "--key",  s.path("consumer.key"),
+      "--node",   url,     "--trust",      genesis,  "--json", "--out"};
   auto f1 = fetch;
   f1.push_back(s.path("fetched.pdf"));
   auto got = cli(s, f1);
@@ -156,8 +170,8 @@ TEST_CASE("e2e: bind, grant, one-call fetch, holder view, audit, revoke; no iden
   REQUIRE(items.size() == 2);
   CHECK(contains(items[0].dump(), "x.consumer"));
 
-  auto audit = cli(s, {"audit", "--node", url, "--trust", genesis, "--key", s.path("auditor.key"),
-                       "--json"});
+  auto audit = cli(
+      s, {"audit", "--node", url, "--trust", genesis, "--key", s.path("auditor.key"), "--json"});
   CHECK_MESSAGE(audit.exit_code == 0, audit.out);
   if (audit.exit_code == 0) {
     const Json aj = json_of(audit);

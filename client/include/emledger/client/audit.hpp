@@ -53,9 +53,9 @@ struct AuditCounts {
 struct AuditReport {
   std::uint64_t from_height = 0;
   std::uint64_t to_height = 0;
-  std::vector<AuditFinding> findings;           // one per access, chain order
-  std::map<std::string, AuditCounts> by_org;    // accessing org
-  std::map<std::string, AuditCounts> by_type;   // record type code
+  std::vector<AuditFinding> findings;          // one per access, chain order
+  std::map<std::string, AuditCounts> by_org;   // accessing org
+  std::map<std::string, AuditCounts> by_type;  // record type code
   // Verification failures (a proof or certificate that did not verify), each
   // naming the access or height; any entry makes the audit fail.
   std::vector<Status> proof_failures;

@@ -52,8 +52,10 @@ ledger::Tx build_holder_tx(const ledger::Genesis& genesis, const HolderSigner& h
 Result<ledger::GrantTerms> canonical_grant_terms(ledger::GrantTerms terms);
 // Payloads, bounded before encoding (the encoder asserts on over-long
 // fields). Errors: INVALID_PAYLOAD.
-Result<Bytes> access_payload(const Hash& record_id, const Hash& grant_id, const std::string& case_id);
-Result<Bytes> objection_payload(const Hash& record_id, const Hash& holder_ref, std::uint16_t reason);
+Result<Bytes> access_payload(const Hash& record_id, const Hash& grant_id,
+                             const std::string& case_id);
+Result<Bytes> objection_payload(const Hash& record_id, const Hash& holder_ref,
+                                std::uint16_t reason);
 Result<Bytes> resolve_payload(const Hash& objection_id, ledger::ObjectionOutcome outcome,
                               std::uint16_t reason);
 Result<Bytes> archive_payload(const std::string& case_id, const Hash& package_hash,
@@ -74,9 +76,9 @@ struct Committed {
 // item proven against its state root and checked to be the holder's.
 struct HolderView {
   CertifiedHeader at;
-  std::vector<ledger::Record> records;    // list kRecords
-  std::vector<ledger::Grant> grants;      // list kGrants
-  std::vector<ledger::Access> accesses;   // list kAccesses
+  std::vector<ledger::Record> records;   // list kRecords
+  std::vector<ledger::Grant> grants;     // list kGrants
+  std::vector<ledger::Access> accesses;  // list kAccesses
 };
 
 // A binding as of a certified header.
@@ -92,10 +94,10 @@ struct VerifiedGrant {
 
 // The outcome of fetch_shared_material: the file, and what vouches for it.
 struct SharedMaterial {
-  std::string bytes;        // the exact file; SHA-256 equals record.body.content_hash
-  ledger::Record record;    // as the verified bundle shows it
-  ledger::Grant grant;      // as verified before the access
-  Hash access_id{};         // the committed access that released the file
+  std::string bytes;      // the exact file; SHA-256 equals record.body.content_hash
+  ledger::Record record;  // as the verified bundle shows it
+  ledger::Grant grant;    // as verified before the access
+  Hash access_id{};       // the committed access that released the file
   std::uint64_t access_height = 0;
 };
 
