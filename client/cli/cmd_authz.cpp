@@ -11,6 +11,7 @@
 
 #include "cli.hpp"
 #include "emledger/client/authz.hpp"
+#include "emledger/client/genesis_edit.hpp"
 #include "emledger/client/timefmt.hpp"
 #include "emledger/crypto/hex.hpp"
 #include "emledger/crypto/holder_ref.hpp"
@@ -536,9 +537,47 @@ int run_archive(const ArchiveOptions& o) {
                          {{"package_hash", to_hex(digest->hash)}, {"case_id", o.case_id}});
 }
 
+// ---- genesis add-statute ----
+
+struct StatuteOptions {
+  Common common;
+  std::string file;
+  std::string type;
+  std::string roles;
+};
+
+int run_add_statute(const StatuteOptions& o) {
+  auto roles = client::parse_roles(o.roles);
+  if (!roles) return fail(o.common, roles.status());
+  auto g = client::read_genesis_json(o.file);
+  if (!g) return fail(o.common, g.status());
+  if (Status st = client::add_statute(*g, o.type, *roles); !st) return fail(o.common, st);
+  if (Status st = client::write_genesis_json(o.file, *g); !st) return fail(o.common, st);
+  if (o.common.json)
+    print_json({{"genesis", o.file}, {"type_code", o.type}, {"roles", ledger::role_names(*roles)}});
+  else
+    std::cout << "statute: orgs with role(s) " << o.roles << " may read " << o.type
+              << " records without a grant (accesses are still recorded)" << std::endl;
+  return kExitOk;
+}
+
 }  // namespace
 
 void add_authz_commands(CLI::App& app, Action& action) {
+  if (CLI::App* genesis = app.get_subcommand("genesis")) {
+    auto st = std::make_shared<StatuteOptions>();
+    auto* cmd = add_command(
+        *genesis, "add-statute",
+        "Let orgs with the given roles read records of one type without the holder's grant "
+        "(for example public business licenses), as a law allows. Such accesses are still "
+        "recorded, marked statutory, and shown to the holder and the auditor.");
+    cmd->add_option("FILE", st->file, "Genesis file to edit")->required();
+    cmd->add_option("--type", st->type, "Catalog type code")->required();
+    cmd->add_option("--roles", st->roles, "Comma-separated roles, e.g. consumer")->required();
+    add_json_flag(cmd, st->common);
+    cmd->callback([st, &action] { action = [st] { return run_add_statute(*st); }; });
+  }
+
   constexpr const char* kHolderKeyHelp =
       "The holder's key file (an ordinary `emledger keygen` key file; its public key must be "
       "the one currently bound to --holder-ref)";

@@ -84,6 +84,9 @@ TEST_CASE(
                      "--key", s.path(o[2] + ".key"), "--passphrase-file", pass});
     REQUIRE_MESSAGE(r.exit_code == 0, r.out);
   }
+  auto law =
+      cli(s, {"genesis", "add-statute", genesis, "--type", "pub.license", "--roles", "consumer"});
+  REQUIRE_MESSAGE(law.exit_code == 0, law.out);
   auto av =
       cli(s, {"genesis", "add-validator", genesis, "--org", "v.node", "--key",
               s.path("validator.key"), "--passphrase-file", pass, "--address", "127.0.0.1:1"});
@@ -170,13 +173,30 @@ TEST_CASE(
   REQUIRE(items.size() == 2);
   CHECK(contains(items[0].dump(), "x.consumer"));
 
+  // A public license is read under the statute, without a grant; an
+  // unauthorized read of the diploma without a grant is refused.
+  const std::string lic = s.write("license.pdf", "public business license " + kMarker);
+  auto lreg = cli(s, {"register", lic, "--type", "pub.license", "--holder-ref", ref, "--key",
+                      s.path("issuer.key"), "--node", url, "--json"});
+  REQUIRE_MESSAGE(lreg.exit_code == 0, lreg.out);
+  const std::string lic_record = json_of(lreg).at("record_id").get<std::string>();
+  auto stat = cli(s, {"access", lic_record, "--statute", "--case", "case-9", "--key",
+                      s.path("consumer.key"), "--node", url, "--json"});
+  CHECK_MESSAGE(stat.exit_code == 0, stat.out);
+  auto nograce = cli(s, {"access", record, "--statute", "--case", "case-9", "--key",
+                         s.path("consumer.key"), "--node", url});
+  CHECK_MESSAGE(nograce.exit_code == 2, nograce.out);
+  CHECK(contains(nograce.out, "NO_GRANT"));
+
   auto audit = cli(
       s, {"audit", "--node", url, "--trust", genesis, "--key", s.path("auditor.key"), "--json"});
   CHECK_MESSAGE(audit.exit_code == 0, audit.out);
   if (audit.exit_code == 0) {
     const Json aj = json_of(audit);
-    CHECK(aj.at("accesses") == 2);
-    CHECK(aj.at("by_org").at("x.consumer").at("accesses") == 2);
+    CHECK(aj.at("accesses") == 3);
+    CHECK(aj.at("by_org").at("x.consumer").at("accesses") == 3);
+    CHECK(aj.at("by_org").at("x.consumer").at("statutory") == 1);
+    CHECK(aj.at("by_type").at("pub.license").at("accesses") == 1);
     CHECK(aj.at("by_type").at("edu.diploma").at("uncovered") == 0);
   }
 

@@ -37,6 +37,15 @@ Result<std::uint32_t> add_org_key(ledger::Json& genesis, const std::string& org_
 Status add_validator(ledger::Json& genesis, const std::string& org_id,
                      const crypto::PublicKey& public_key, const std::string& address);
 
+// Adds a statute policy: orgs with any of `roles` may read records of
+// `type_code` without the holder's grant (the access is still recorded, as
+// statutory). An existing policy for the type gains the roles. Policies stay
+// sorted by type code. When the genesis already has validators the whole is
+// checked again. On error `genesis` is unchanged. Errors: GENESIS_MALFORMED
+// (empty or over-long type code, no roles, too many policies, a malformed
+// file). Defined in genesis_statute.cpp.
+Status add_statute(ledger::Json& genesis, const std::string& type_code, std::uint32_t roles);
+
 // Reads / writes a genesis file as JSON (writes via a temporary file and
 // rename; pretty-printed, newline-terminated). Errors: IO_ERROR,
 // GENESIS_MALFORMED (not JSON).
