@@ -553,11 +553,21 @@ int run_add_statute(const StatuteOptions& o) {
   if (!g) return fail(o.common, g.status());
   if (Status st = client::add_statute(*g, o.type, *roles); !st) return fail(o.common, st);
   if (Status st = client::write_genesis_json(o.file, *g); !st) return fail(o.common, st);
-  if (o.common.json)
-    print_json({{"genesis", o.file}, {"type_code", o.type}, {"roles", ledger::role_names(*roles)}});
-  else
+  // Once validators are listed the file is a complete genesis: its hash
+  // changed, and every participant must pin the new one.
+  std::string hash;
+  if (auto complete = ledger::genesis_from_json(*g); complete && !complete->validators.empty())
+    hash = to_hex(complete->hash());
+  if (o.common.json) {
+    Json j = {{"genesis", o.file}, {"type_code", o.type}, {"roles", ledger::role_names(*roles)}};
+    if (!hash.empty()) j["genesis_hash"] = hash;
+    print_json(j);
+  } else {
     std::cout << "statute: orgs with role(s) " << o.roles << " may read " << o.type
-              << " records without a grant (accesses are still recorded)" << std::endl;
+              << " records without a grant (accesses are still recorded)\n";
+    if (!hash.empty()) std::cout << "genesis     " << hash << " (changed; pin this hash)\n";
+    std::cout << std::flush;
+  }
   return kExitOk;
 }
 

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include "authz_chain.hpp"
+#include "emledger/client/genesis_edit.hpp"
 #include "emledger/ledger/http_signature.hpp"
 
 using namespace emledger;
@@ -550,9 +551,30 @@ TEST_CASE("errors: the authorization layer's codes land in their exit classes") 
   auto cls = [](const char* code) { return classify(Status::error(code, "")); };
   CHECK(cls("MATERIAL_HASH_MISMATCH") == ErrorClass::kVerifiedFalse);
   CHECK(cls("AUDIT_INCONSISTENT") == ErrorClass::kVerifiedFalse);
-  for (const char* refused : {"GRANT_REVOKED", "GRANT_EXPIRED", "GRANT_EXHAUSTED", "FORBIDDEN",
-                              "ACCESS_ALREADY_USED", "HOLDER_KEY_MISMATCH", "NO_MATCHING_RECORD",
-                              "SIGNATURE_EXPIRED", "HOLDER_NOT_BOUND"})
+  for (const char* refused :
+       {"GRANT_REVOKED", "GRANT_EXPIRED", "GRANT_EXHAUSTED", "FORBIDDEN", "ACCESS_ALREADY_USED",
+        "HOLDER_KEY_MISMATCH", "NO_MATCHING_RECORD", "SIGNATURE_EXPIRED", "HOLDER_NOT_BOUND"})
     CHECK_MESSAGE(cls(refused) == ErrorClass::kBadInput, refused);
   CHECK(cls("NODE_UNREACHABLE") == ErrorClass::kUnavailable);
+}
+
+TEST_CASE("genesis add-statute: sorted by type, roles merged, a complete genesis stays valid") {
+  auto g = new_genesis("statute-test", 1'800'000'000'000);
+  REQUIRE(g.is_ok());
+  REQUIRE(add_statute(*g, "z.type", kRoleConsumer).is_ok());
+  REQUIRE(add_statute(*g, "a.type", kRoleAuditor).is_ok());
+  REQUIRE(add_statute(*g, "z.type", kRoleIssuer).is_ok());
+  REQUIRE((*g)["statutes"].size() == 2);
+  CHECK((*g)["statutes"][0]["type_code"] == "a.type");
+  CHECK((*g)["statutes"][1]["roles"] == ledger::Json(role_names(kRoleConsumer | kRoleIssuer)));
+  CHECK(add_statute(*g, "", kRoleConsumer).code() == "GENESIS_MALFORMED");
+  CHECK(add_statute(*g, "b.type", 0).code() == "GENESIS_MALFORMED");
+
+  const crypto::KeyPair v = key_from(61);
+  REQUIRE(add_org_key(*g, "v.node", "r1", kRoleValidator, v.public_key()).is_ok());
+  REQUIRE(add_validator(*g, "v.node", v.public_key(), "127.0.0.1:1").is_ok());
+  auto parsed = genesis_from_json(*g);
+  REQUIRE_MESSAGE(parsed.is_ok(), parsed.status().to_string());
+  REQUIRE(parsed->find_statute("z.type") != nullptr);
+  CHECK(parsed->find_statute("z.type")->roles == (kRoleConsumer | kRoleIssuer));
 }
