@@ -402,6 +402,7 @@ struct FetchOptions {
   std::string grant;
   std::string case_id;
   std::string out;
+  std::string source;
 };
 
 // Writes `bytes` to `path` through a temporary file and a rename, mode 0600:
@@ -435,7 +436,10 @@ int run_fetch(const FetchOptions& o) {
   if (!s) return fail(o.n.common, s.status());
   auto signer = org_signer(*s);
   if (!signer) return fail(o.n.common, signer.status());
-  auto m = s->node->fetch_shared_material(*signer, *ref, o.type, *grant, o.case_id);
+  std::unique_ptr<AuthzClient> source;
+  if (!o.source.empty())
+    source = std::make_unique<AuthzClient>(o.source, s->node->client().trusted_genesis());
+  auto m = s->node->fetch_shared_material(*signer, *ref, o.type, *grant, o.case_id, source.get());
   if (!m) return fail(o.n.common, m.status());
   if (Status st = write_private_file(o.out, m->bytes); !st) return fail(o.n.common, st);
   if (o.n.common.json) {
@@ -735,6 +739,10 @@ void add_authz_commands(CLI::App& app, Action& action) {
   cmd->add_option("--grant", fe->grant, "The holder's grant id")->required();
   cmd->add_option("--case", fe->case_id, "Case id the document is read for")->required();
   cmd->add_option("--out", fe->out, "Where to write the verified file")->required();
+  cmd->add_option("--source", fe->source,
+                  "URL of the issuing agency's node that serves the file, when it is not --node "
+                  "(the access is recorded through --node; the source is waited for up to 10 s "
+                  "until it has the access's block)");
   add_node_options(cmd, fe->n, "Key file of the consuming org", true);
   cmd->callback([fe, &action] { action = [fe] { return run_fetch(*fe); }; });
 

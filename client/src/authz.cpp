@@ -1,8 +1,10 @@
 #include "emledger/client/authz.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <iterator>
+#include <thread>
 
 #include "emledger/crypto/hex.hpp"
 #include "emledger/crypto/sha256.hpp"
@@ -507,11 +509,9 @@ Status check_grant_for(const ledger::Grant& g, const Hash& holder_ref, const std
 
 }  // namespace
 
-Result<SharedMaterial> AuthzClient::fetch_shared_material(const Signer& consumer,
-                                                          const Hash& holder_ref,
-                                                          const std::string& type_code,
-                                                          const Hash& grant_id,
-                                                          const std::string& case_id) const {
+Result<SharedMaterial> AuthzClient::fetch_shared_material(
+    const Signer& consumer, const Hash& holder_ref, const std::string& type_code,
+    const Hash& grant_id, const std::string& case_id, const AuthzClient* source) const {
   const RequestKey reader = org_request_key(consumer);
   auto g = grant(reader, grant_id);
   if (!g) return g.status();
@@ -562,7 +562,16 @@ Result<SharedMaterial> AuthzClient::fetch_shared_material(const Signer& consumer
   auto access = record_access(consumer, record.id, grant_id, case_id);
   if (!access) return access.status();
 
-  auto bytes = fetch_material(consumer, record.body.content_hash, access->created_id);
+  const AuthzClient& from = source ? *source : *this;
+  auto bytes = from.fetch_material(consumer, record.body.content_hash, access->created_id);
+  // Another node learns of the access when it has the block: wait for it.
+  for (std::uint32_t waited_ms = 0;
+       source && !bytes && bytes.status().code() == "ACCESS_NOT_FOUND" &&
+       waited_ms < kSourceWait_ms;
+       waited_ms += kSourceRetry_ms) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(kSourceRetry_ms));
+    bytes = from.fetch_material(consumer, record.body.content_hash, access->created_id);
+  }
   if (!bytes) return bytes.status();
   if (crypto::sha256(as_bytes(*bytes)) != record.body.content_hash)
     return Status::error(std::string(kMaterialHashMismatch),

@@ -143,6 +143,7 @@ TEST_CASE(
       "--node",   url,     "--trust",      genesis,  "--json", "--out"};
   auto f1 = fetch;
   f1.push_back(s.path("fetched.pdf"));
+  f1.insert(f1.end(), {"--source", url});  // the issuing agency's node (here the only one)
   auto got = cli(s, f1);
   REQUIRE_MESSAGE(got.exit_code == 0, got.out);
   CHECK(testing::read_file(s.path("fetched.pdf")) == content);

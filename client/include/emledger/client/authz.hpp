@@ -180,9 +180,16 @@ class AuthzClient {
   // is verified through its proof bundle, the access is recorded
   // (wait=commit), the file fetched, and its SHA-256 compared with the
   // record's content hash. On any failure nothing is returned but the Status.
+  //
+  // `source`, when given, is the issuing agency's node that serves the file
+  // (this client's node records the access); it may not have the access's
+  // block yet, so ACCESS_NOT_FOUND is retried for up to kSourceWait_ms.
+  static constexpr std::uint32_t kSourceWait_ms = 10000;
+  static constexpr std::uint32_t kSourceRetry_ms = 250;
   Result<SharedMaterial> fetch_shared_material(const Signer& consumer, const Hash& holder_ref,
                                                const std::string& type_code, const Hash& grant_id,
-                                               const std::string& case_id) const;
+                                               const std::string& case_id,
+                                               const AuthzClient* source = nullptr) const;
 
   // Signs `call` with `key` (now, +120 s, fresh nonce) and sends it.
   Result<HttpResponse> send_signed(HttpCall call, const RequestKey& key) const;
