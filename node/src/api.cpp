@@ -3,10 +3,10 @@
 #include <charconv>
 #include <mutex>
 
+#include "api_authz.hpp"
 #include "emledger/crypto/hex.hpp"
 #include "emledger/crypto/sha256.hpp"
 #include "emledger/ledger/checkpoint.hpp"
-#include "api_authz.hpp"
 #include "emledger/ledger/json.hpp"
 #include "errors.hpp"
 #include "validate.hpp"

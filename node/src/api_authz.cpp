@@ -288,7 +288,8 @@ void AuthzApi::holder_list(HolderList list, const HttpRequest& req, const PathPa
   if (!signer.is_holder(*ref) && !signer.is_auditor())
     return respond(forbidden("only the holder itself or an auditor may list a holder's data"));
   auto limit = parse_limit(req);
-  if (!limit) return respond(bad_parameter("limit", "expected 1.." + std::to_string(kAuthzItemsMax)));
+  if (!limit)
+    return respond(bad_parameter("limit", "expected 1.." + std::to_string(kAuthzItemsMax)));
   auto ids = ledger_.holder_list(list, *ref, *limit);
   if (!ids.is_ok()) return respond(error_response(ids.status()));
   // The head is read after the list: it only grows, so every listed id is in
@@ -363,8 +364,9 @@ void AuthzApi::access(const HttpRequest&, const PathParams& p, const Signer& sig
     allowed = rec->has_value() && signer.is_org((*rec)->issuer);
   }
   if (!allowed)
-    return respond(forbidden(
-        "only the holder, the accessing org, the record's issuer or an auditor may read an access"));
+    return respond(
+        forbidden("only the holder, the accessing org, the record's issuer or an auditor may read "
+                  "an access"));
   auto cert = certified_at(ledger_, head.height);
   if (!cert.is_ok()) return respond(error_response(cert.status()));
   json j = cert->to_json();
@@ -388,7 +390,8 @@ void AuthzApi::audit_accesses(const HttpRequest& req, const PathParams&, const S
   if (!from || *from == 0) return respond(bad_parameter("from", "expected a height >= 1"));
   if (!to || *to < *from) return respond(bad_parameter("to", "expected a height >= from"));
   auto limit = parse_limit(req);
-  if (!limit) return respond(bad_parameter("limit", "expected 1.." + std::to_string(kAuthzItemsMax)));
+  if (!limit)
+    return respond(bad_parameter("limit", "expected 1.." + std::to_string(kAuthzItemsMax)));
   auto ids = ledger_.accesses(*from, *to, *limit);
   if (!ids.is_ok()) return respond(error_response(ids.status()));
   const auto head = ledger_.head();  // after the listing: see holder_list
@@ -407,9 +410,9 @@ void AuthzApi::audit_accesses(const HttpRequest& req, const PathParams&, const S
     auto a = decode_state<ledger::Access>(acc->proof.value, "access");
     if (!a.is_ok()) return respond(error_response(a.status()));
     if (a->height == 0 || a->height > head.height)
-      return respond(error_response(500, "STORAGE_CORRUPT",
-                                    "access " + to_hex(id) + " has height " +
-                                        std::to_string(a->height)));
+      return respond(
+          error_response(500, "STORAGE_CORRUPT",
+                         "access " + to_hex(id) + " has height " + std::to_string(a->height)));
     json item = {{"id", to_hex(id)},
                  {"access", to_hex(acc->proof.value)},
                  {"access_proof", to_hex(ledger::encode(acc->proof))},
@@ -459,9 +462,9 @@ void AuthzApi::put_material(const HttpRequest& req, const PathParams& p, const S
   bool issued = false;
   for (const auto& r : *records) issued = issued || signer.is_org(r.issuer);
   if (!issued)
-    return respond(error_response(
-        422, "NO_MATCHING_RECORD",
-        "no anchored record of " + signer.id.org_id + " has content hash " + p[0]));
+    return respond(
+        error_response(422, "NO_MATCHING_RECORD",
+                       "no anchored record of " + signer.id.org_id + " has content hash " + p[0]));
   auto stored = materials_->put(*hash, req.body);
   if (!stored.is_ok()) return respond(error_response(stored.status()));
   respond(json_response(*stored ? 201 : 200,
@@ -484,8 +487,7 @@ void AuthzApi::get_material(const HttpRequest& req, const PathParams& p, const S
     return respond(error_response(404, "ACCESS_NOT_FOUND", "no committed access " + *access_s));
   auto a = decode_state<ledger::Access>(**v, "access");
   if (!a.is_ok()) return respond(error_response(a.status()));
-  if (!signer.is_org(a->org))
-    return respond(forbidden("the access was recorded by another org"));
+  if (!signer.is_org(a->org)) return respond(forbidden("the access was recorded by another org"));
   auto rec = ledger_.record(a->record_id);
   if (!rec.is_ok()) return respond(error_response(rec.status()));
   if (!rec->has_value())
@@ -494,14 +496,14 @@ void AuthzApi::get_material(const HttpRequest& req, const PathParams& p, const S
   if (record.body.content_hash != *hash)
     return respond(forbidden("the access is for a record with other content"));
   if (record.status != static_cast<std::uint8_t>(ledger::RecordStatus::kActive))
-    return respond(error_response(422, "RECORD_NOT_ACTIVE",
-                                  "the record is " +
-                                      std::string(ledger::record_status_name(record.status))));
+    return respond(
+        error_response(422, "RECORD_NOT_ACTIVE",
+                       "the record is " + std::string(ledger::record_status_name(record.status))));
   auto bytes = materials_->get(*hash);
   if (!bytes.is_ok()) return respond(error_response(bytes.status()));
   if (!bytes->has_value())
-    return respond(error_response(404, "MATERIAL_NOT_FOUND",
-                                  "this node does not hold the file " + p[0]));
+    return respond(
+        error_response(404, "MATERIAL_NOT_FOUND", "this node does not hold the file " + p[0]));
   // Durable before the first byte leaves: a crash after this point loses the
   // release rather than allowing a second one.
   if (auto st = materials_->mark_released(*access_id); !st.is_ok())

@@ -89,7 +89,8 @@ Result<bool> MaterialStore::put(const Hash& content_hash, std::string_view bytes
   if (st.is_ok() && ::fsync(fd) != 0) st = io_error("fsync", tmp);
   ::close(fd);
   if (st.is_ok() && hasher.finish() != content_hash)
-    st = Status::error("CONTENT_HASH_MISMATCH", "the body does not hash to " + to_hex(content_hash));
+    st =
+        Status::error("CONTENT_HASH_MISMATCH", "the body does not hash to " + to_hex(content_hash));
   if (!st.is_ok()) {
     ::unlink(tmp.c_str());
     return st;
@@ -129,7 +130,8 @@ Result<std::optional<std::string>> MaterialStore::get(const Hash& content_hash) 
       ::close(fd);
       return Status::error("STORAGE_CORRUPT", path + " exceeds the material size limit");
     }
-    hasher.update(ByteView(reinterpret_cast<const std::uint8_t*>(buf), static_cast<std::size_t>(n)));
+    hasher.update(
+        ByteView(reinterpret_cast<const std::uint8_t*>(buf), static_cast<std::size_t>(n)));
     out.append(buf, static_cast<std::size_t>(n));
   }
   ::close(fd);

@@ -18,8 +18,8 @@ namespace emledger::node {
 
 // Who signed a request, once verified.
 struct Signer {
-  std::string keyid;    // as sent
-  ledger::KeyId id;     // parsed
+  std::string keyid;        // as sent
+  ledger::KeyId id;         // parsed
   std::uint32_t roles = 0;  // the org's roles (kOrg only)
 
   bool is_org() const { return id.kind == ledger::KeyId::Kind::kOrg; }

@@ -44,13 +44,11 @@ struct AuthzNetwork {
     };
     genesis.chain_id = chain_id;
     genesis.time_ms = 1'700'000'000'000;
-    genesis.orgs = {org("aud.org", ledger::kRoleAuditor, aud),
-                    org("con.org", ledger::kRoleConsumer, con),
-                    org("con2.org", ledger::kRoleConsumer, con2),
-                    org("id.org", ledger::kRoleIdentity, idt),
-                    org("iss.org", ledger::kRoleIssuer, iss),
-                    org("iss2.org", ledger::kRoleIssuer, iss2),
-                    org("v.node", ledger::kRoleValidator, v)};
+    genesis.orgs = {
+        org("aud.org", ledger::kRoleAuditor, aud),    org("con.org", ledger::kRoleConsumer, con),
+        org("con2.org", ledger::kRoleConsumer, con2), org("id.org", ledger::kRoleIdentity, idt),
+        org("iss.org", ledger::kRoleIssuer, iss),     org("iss2.org", ledger::kRoleIssuer, iss2),
+        org("v.node", ledger::kRoleValidator, v)};
     genesis.validators = {ledger::Validator{"v.node", v.public_key(), "127.0.0.1:0"}};
     genesis.statutes = {ledger::StatutePolicy{"pub.license", ledger::kRoleConsumer}};
     REQUIRE(genesis.check().is_ok());
@@ -66,9 +64,7 @@ struct AuthzNetwork {
   }
 };
 
-std::uint64_t now_ms() {
-  return static_cast<std::uint64_t>(std::time(nullptr)) * 1000;
-}
+std::uint64_t now_ms() { return static_cast<std::uint64_t>(std::time(nullptr)) * 1000; }
 
 // Submits and waits for the commit; the transaction must be accepted.
 void commit(Node& n, const ledger::Tx& tx) {
@@ -125,9 +121,8 @@ Reply signed_get(Node& n, const std::string& target, const Signing& s) {
 
 Reply signed_put(Node& n, const std::string& target, const std::string& body, const Signing& s) {
   auto c = client_for(n);
-  return to_reply(
-      c.Put(target.c_str(), sign_headers(n, "PUT", target, body, s), body,
-            "application/octet-stream"));
+  return to_reply(c.Put(target.c_str(), sign_headers(n, "PUT", target, body, s), body,
+                        "application/octet-stream"));
 }
 
 template <class T>
@@ -221,9 +216,9 @@ TEST_CASE("authorization layer: holder view, grants, accesses, audit and the mat
   auto register_for = [&](const Hash& ref, const std::string& file) {
     auto body = license_body(hash_of(file));
     body.holder_ref = ref;
-    auto tx = signed_tx(
-        ledger::make_body(ledger::TxType::kRegisterRecord, ledger::RegisterRecord{body}), chain,
-        "iss.org", net.iss);
+    auto tx =
+        signed_tx(ledger::make_body(ledger::TxType::kRegisterRecord, ledger::RegisterRecord{body}),
+                  chain, "iss.org", net.iss);
     commit(*n, tx);
     return ledger::record_id_for(tx.id());
   };
@@ -243,9 +238,8 @@ TEST_CASE("authorization layer: holder view, grants, accesses, audit and the mat
     t.not_before_ms = 0;
     t.not_after_ms = now_ms() + 3'600'000;
     t.max_uses = 10;
-    auto tx =
-        holder_tx(ledger::make_body(ledger::TxType::kCreateGrant, ledger::CreateGrant{t}), chain,
-                  key);
+    auto tx = holder_tx(ledger::make_body(ledger::TxType::kCreateGrant, ledger::CreateGrant{t}),
+                        chain, key);
     commit(*n, tx);
     return ledger::grant_id_for(tx.id());
   };
@@ -289,7 +283,8 @@ TEST_CASE("authorization layer: holder view, grants, accesses, audit and the mat
           std::vector<std::string>{sorted_pair(r1, r2, true), sorted_pair(r1, r2, false)});
     auto h = certified_header(net.genesis, recs.body);
     for (const auto& it : recs.body["items"]) {
-      check_proof(it["proof"], ledger::record_state_key(*hash_from_hex(it["id"].get<std::string>())),
+      check_proof(it["proof"],
+                  ledger::record_state_key(*hash_from_hex(it["id"].get<std::string>())),
                   it["encoded"], h.state_root);
       CHECK(it["decoded"]["holder_ref"] == to_hex(refA));
     }
@@ -347,8 +342,8 @@ TEST_CASE("authorization layer: holder view, grants, accesses, audit and the mat
     CHECK(error_code(replay) == "SIGNATURE_REPLAYED");
 
     // Signed for one target, sent to another.
-    auto moved = send_get(*n, pathA + "/grants",
-                          sign_headers(*n, "GET", pathA + "/records", "", holderA));
+    auto moved =
+        send_get(*n, pathA + "/grants", sign_headers(*n, "GET", pathA + "/records", "", holderA));
     CHECK(error_code(moved) == "SIGNATURE_INVALID");
 
     // A key that is not the holder's current one.
@@ -384,8 +379,7 @@ TEST_CASE("authorization layer: holder view, grants, accesses, audit and the mat
   }
 
   SUBCASE("the audit listing proves each access and the state it was judged against") {
-    CHECK(error_code(signed_get(*n, "/v1/audit/accesses?from=1&to=100", consumer)) ==
-          "FORBIDDEN");
+    CHECK(error_code(signed_get(*n, "/v1/audit/accesses?from=1&to=100", consumer)) == "FORBIDDEN");
     auto r = signed_get(*n, "/v1/audit/accesses?from=1&to=100", auditor);
     REQUIRE_MESSAGE(r.status == 200, r.raw);
     check_required("audit_accesses_response.json", r.body);
@@ -415,8 +409,7 @@ TEST_CASE("authorization layer: holder view, grants, accesses, audit and the mat
     auto none = signed_get(*n, "/v1/audit/accesses?from=1&to=1", auditor);
     REQUIRE(none.status == 200);
     CHECK(none.body["items"].empty());
-    CHECK(error_code(signed_get(*n, "/v1/audit/accesses?from=0&to=1", auditor)) ==
-          "BAD_PARAMETER");
+    CHECK(error_code(signed_get(*n, "/v1/audit/accesses?from=0&to=1", auditor)) == "BAD_PARAMETER");
   }
 
   SUBCASE("material upload: only the issuer of an anchored record, only the right bytes") {
@@ -502,9 +495,9 @@ TEST_CASE("audit listing: a statutory access in the same block as its record") {
   auto n = start_node(net.write(dir));
   auto body = license_body(random_hash());
   body.type_code = "pub.license";
-  auto reg = signed_tx(
-      ledger::make_body(ledger::TxType::kRegisterRecord, ledger::RegisterRecord{body}),
-      net.chain_id, "iss.org", net.iss);
+  auto reg =
+      signed_tx(ledger::make_body(ledger::TxType::kRegisterRecord, ledger::RegisterRecord{body}),
+                net.chain_id, "iss.org", net.iss);
   const Hash record = ledger::record_id_for(reg.id());
   auto acc = signed_tx(ledger::make_body(ledger::TxType::kRecordAccess,
                                          ledger::RecordAccess{record, Hash{}, "case-7"}),
@@ -595,9 +588,9 @@ TEST_CASE("material upload: files above the 8 MiB default up to 64 MiB, on that 
   const std::string big(kRequestBodyBytesMax + 1, 'm');
   const Hash h = crypto::sha256(as_bytes(big));
   auto body = license_body(h);
-  commit(*n, signed_tx(ledger::make_body(ledger::TxType::kRegisterRecord,
-                                         ledger::RegisterRecord{body}),
-                       net.chain_id, "iss.org", net.iss));
+  commit(*n,
+         signed_tx(ledger::make_body(ledger::TxType::kRegisterRecord, ledger::RegisterRecord{body}),
+                   net.chain_id, "iss.org", net.iss));
   const Signing issuer{&net.iss, ledger::org_keyid("iss.org", 1)};
   auto r = signed_put(*n, "/v1/materials/" + to_hex(h), big, issuer);
   REQUIRE_MESSAGE(r.status == 201, r.raw);
@@ -609,9 +602,9 @@ TEST_CASE("material upload: files above the 8 MiB default up to 64 MiB, on that 
   CHECK(error_code(post_big) == "BODY_TOO_LARGE");
 
   // Over 64 MiB is refused from the header alone.
-  auto answer = raw_header_only(
-      n->port(), "PUT /v1/materials/" + to_hex(h) + " HTTP/1.1\r\nHost: x\r\nContent-Length: " +
-                     std::to_string(kMaterialBytesMax + 1) + "\r\n\r\n");
+  auto answer = raw_header_only(n->port(), "PUT /v1/materials/" + to_hex(h) +
+                                               " HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                                               std::to_string(kMaterialBytesMax + 1) + "\r\n\r\n");
   CHECK(answer.rfind("HTTP/1.1 413", 0) == 0);
   CHECK(answer.find("BODY_TOO_LARGE") != std::string::npos);
 }
