@@ -472,6 +472,37 @@ TEST_CASE("authorization layer: holder view, grants, accesses, audit and the mat
     CHECK(late.raw == file2);
   }
 
+  SUBCASE("a revoked record's file is not released, and the access is not used up") {
+    const std::string path3 = "/v1/materials/" + to_hex(hash_of(file3));
+    REQUIRE(signed_put(*n, path3, file3, issuer).status == 201);
+    commit(*n, revoke_tx(chain, "iss.org", net.iss, r3));
+    auto r = signed_get(*n, path3 + "?access=" + to_hex(x3), consumer);
+    CHECK(r.status == 422);
+    CHECK(error_code(r) == "RECORD_NOT_ACTIVE");
+    CHECK(!fs::exists(fs::path(cfg.data_dir) / "materials" / "released" / to_hex(x3)));
+  }
+
+  SUBCASE("a body other than the one signed is CONTENT_DIGEST_MISMATCH, and nothing is stored") {
+    const std::string path1 = "/v1/materials/" + to_hex(hash_of(file1));
+    auto headers = sign_headers(*n, "PUT", path1, file1, issuer);
+    auto c = client_for(*n);
+    auto r = to_reply(c.Put(path1.c_str(), headers, file2, "application/octet-stream"));
+    CHECK(r.status == 401);
+    CHECK(error_code(r) == "CONTENT_DIGEST_MISMATCH");
+    CHECK(!fs::exists(fs::path(cfg.data_dir) / "materials" / to_hex(hash_of(file1))));
+  }
+
+  SUBCASE("after a key rotation only the new key signs for the holder") {
+    auto next = crypto::KeyPair::generate();
+    commit(*n, holder_tx(ledger::make_body(ledger::TxType::kRotateHolderKey,
+                                           ledger::RotateHolderKey{refA, next.public_key()}),
+                         chain, hA, 1));
+    CHECK(error_code(signed_get(*n, pathA + "/records", holderA)) == "SIGNATURE_UNKNOWN_KEY");
+    const Signing rotated{&next, ledger::holder_keyid(refA, 2)};
+    CHECK(signed_get(*n, pathA + "/records", rotated).status == 200);
+    CHECK(get(*n, pathA).body["binding"]["key_seq"] == 2);
+  }
+
   SUBCASE("every authenticated read is in the read log") {
     CHECK(signed_get(*n, pathA + "/records", holderA).status == 200);
     CHECK(signed_get(*n, pathA + "/records", holderB).status == 403);
