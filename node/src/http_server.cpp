@@ -79,6 +79,7 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->header_limit(kRequestHeaderBytesMax);
     // The route's own limit is applied once the header is in (on_header).
     parser_->body_limit(kRouteBodyBytesMax);
+    body_max_ = kRouteBodyBytesMax;
     stream_.expires_after(ms(kHeaderTimeoutMs));
     http::async_read_header(stream_, buffer_, *parser_,
                             beast::bind_front_handler(&Session::on_header, shared_from_this()));
@@ -88,12 +89,12 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) return on_read_error(ec);
     auto& req = parser_->get();
     version_ = req.version();
-    const std::size_t body_max = server_.handler.body_bytes_max(
+    body_max_ = server_.handler.body_bytes_max(
         std::string_view(req.method_string().data(), req.method_string().size()),
         std::string_view(req.target().data(), req.target().size()));
-    EMLEDGER_ASSERT(body_max <= kRouteBodyBytesMax);
-    parser_->body_limit(body_max);
-    if (parser_->content_length() && *parser_->content_length() > body_max)
+    EMLEDGER_ASSERT(body_max_ <= kRouteBodyBytesMax);
+    parser_->body_limit(body_max_);
+    if (parser_->content_length() && *parser_->content_length() > body_max_)
       return on_read_error(http::error::body_limit);
     if (beast::iequals(req[http::field::expect], "100-continue")) {
       // The client waits for our go-ahead before sending the body.
@@ -124,8 +125,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec == http::error::body_limit) {
       refused_ = true;
       return write(server_.handler.error_response(
-          413, "BODY_TOO_LARGE",
-          "request body exceeds " + std::to_string(kRequestBodyBytesMax) + " bytes"));
+          413, "BODY_TOO_LARGE", "request body exceeds " + std::to_string(body_max_) + " bytes"));
     }
     if (ec == http::error::header_limit)
       return write(server_.handler.error_response(431, "HEADER_TOO_LARGE",
@@ -236,6 +236,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool in_handler_ = false;  // counted in server_.busy until its response is written
   std::vector<char> drain_buf_;
   std::size_t drained_ = 0;
+  std::size_t body_max_ = kRequestBodyBytesMax;  // this request's limit (on_header)
 };
 
 }  // namespace
