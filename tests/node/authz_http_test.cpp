@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <thread>
 
 #include "emledger/ledger/http_signature.hpp"
 #include "emledger/ledger/ledger.hpp"
@@ -470,6 +471,39 @@ TEST_CASE("authorization layer: holder view, grants, accesses, audit and the mat
     auto late = signed_get(*n, path2 + q(x2), consumer);
     CHECK(late.status == 200);
     CHECK(late.raw == file2);
+  }
+
+  SUBCASE("concurrent fetches under one access: exactly one gets the file") {
+    const std::string path1 = "/v1/materials/" + to_hex(hash_of(file1));
+    REQUIRE(signed_put(*n, path1, file1, issuer).status == 201);
+    const std::string target = path1 + "?access=" + to_hex(x1);
+    constexpr int kFetchers = 6;
+    std::vector<httplib::Headers> headers;
+    for (int i = 0; i < kFetchers; ++i)
+      headers.push_back(sign_headers(*n, "GET", target, "", consumer));
+    std::vector<int> statuses(kFetchers, 0);
+    std::vector<std::string> bodies(kFetchers);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kFetchers; ++i)
+      threads.emplace_back([&, i] {
+        auto c = client_for(*n);
+        auto r = c.Get(target.c_str(), headers[i]);
+        if (r) {
+          statuses[i] = r->status;
+          bodies[i] = r->body;
+        }
+      });
+    for (auto& t : threads) t.join();
+    int ok = 0, used = 0;
+    for (int i = 0; i < kFetchers; ++i) {
+      if (statuses[i] == 200) {
+        ++ok;
+        CHECK(bodies[i] == file1);
+      }
+      if (statuses[i] == 409) ++used;
+    }
+    CHECK(ok == 1);
+    CHECK(used == kFetchers - 1);
   }
 
   SUBCASE("a revoked record's file is not released, and the access is not used up") {
