@@ -3,6 +3,7 @@
 // verification rate on all cores measured in the same run, and their ratio.
 //
 //   ./build/benchmarks/ingest_bench [--txs N] [--batch B] [--clients C] [--json FILE]
+//                                   [--node PATH]
 //
 // Setup: a real emledger-node process (--dev, fresh LevelDB in a temp dir) on
 // loopback; transactions are pre-signed before the clock starts so the load
@@ -18,6 +19,8 @@
 #include <fstream>
 #include <iostream>
 #include <thread>
+
+#include <sys/resource.h>
 
 #include "../tests/support/node_process.hpp"
 #include "emledger/crypto/hex.hpp"
@@ -36,6 +39,7 @@ struct Options {
   std::size_t batch = 1000;
   std::size_t clients = 8;
   std::string json_out;
+  std::string node_bin = EMLEDGER_NODE_BIN;  // --node: another build, for A/B runs
 };
 
 Options parse(int argc, char** argv) {
@@ -47,6 +51,7 @@ Options parse(int argc, char** argv) {
     else if (k == "--batch") o.batch = std::stoul(v);
     else if (k == "--clients") o.clients = std::stoul(v);
     else if (k == "--json") o.json_out = v;
+    else if (k == "--node") o.node_bin = v;
     else {
       std::cerr << "unknown option " << k << "\n";
       std::exit(2);
@@ -115,6 +120,14 @@ std::vector<std::string> presign(const Genesis& g, const crypto::KeyPair& key, s
   return out;
 }
 
+// User plus system CPU seconds of `who` (RUSAGE_SELF or RUSAGE_CHILDREN).
+double cpu_seconds(int who) {
+  rusage u{};
+  ::getrusage(who, &u);
+  auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return s(u.ru_utime) + s(u.ru_stime);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -127,7 +140,7 @@ int main(int argc, char** argv) {
   std::cout << "measuring the Ed25519 ceiling (all cores)...\n";
   double ceiling = ed25519_ceiling(3.0);
 
-  emledger::testing::NodeProcess node(EMLEDGER_NODE_BIN, (dir / "node").string());
+  emledger::testing::NodeProcess node(o.node_bin, (dir / "node").string());
   if (!node.start({"--dev", "--data", (dir / "node").string(), "--listen", "127.0.0.1:0"})) {
     std::cerr << "node did not start:\n" << node.log();
     return 3;
@@ -142,6 +155,7 @@ int main(int argc, char** argv) {
   auto txs = presign(*genesis, *key, o.txs);
 
   std::atomic<std::size_t> next{0}, committed{0}, failed{0};
+  const double client_cpu0 = cpu_seconds(RUSAGE_SELF);
   auto t0 = Clock::now();
   std::vector<std::thread> clients;
   for (std::size_t c = 0; c < o.clients; ++c)
@@ -166,7 +180,11 @@ int main(int argc, char** argv) {
     });
   for (auto& th : clients) th.join();
   double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+  const double client_cpu = cpu_seconds(RUSAGE_SELF) - client_cpu0;
   node.stop(SIGTERM);
+  // The node is our only child and idles until the clients start, so its
+  // lifetime CPU is (nearly all) the cost of this load.
+  const double node_cpu = cpu_seconds(RUSAGE_CHILDREN);
 
   double tps = static_cast<double>(committed.load()) / elapsed;
   double ratio = tps / ceiling;
@@ -175,6 +193,11 @@ int main(int argc, char** argv) {
   std::printf("%-52s %14.0f\n", "ed25519 verifications/s, all cores (ceiling)", ceiling);
   std::printf("%-52s %14.0f\n", "emledger 1 node: committed register tx/s", tps);
   std::printf("%-52s %14.3f\n", "ratio (target >= 0.3)", ratio);
+  // CPU per transaction: steadier than rates when other work shares the cores.
+  const double per_tx_us = 1e6 / std::max<double>(1.0, static_cast<double>(committed.load()));
+  std::printf("%-52s %14.1f\n", "Ed25519 verify CPU, us (cores / ceiling)", 1e6 * cores / ceiling);
+  std::printf("%-52s %14.1f\n", "node CPU per committed tx, us", node_cpu * per_tx_us);
+  std::printf("%-52s %14.1f\n", "load generator CPU per committed tx, us", client_cpu * per_tx_us);
   std::printf("setup: %zu txs of ~%zu bytes, batches of %zu, %zu clients, wait=commit (fsync per block), "
               "%u cores; committed %zu, failed %zu, %.2f s\n",
               o.txs, txs.empty() ? 0 : txs[0].size() / 2, o.batch, o.clients, cores,
@@ -187,7 +210,9 @@ int main(int argc, char** argv) {
                                       {"batch", o.batch},
                                       {"clients", o.clients},
                                       {"cores", cores},
-                                      {"failed", failed.load()}}
+                                      {"failed", failed.load()},
+                                      {"node_cpu_s", node_cpu},
+                                      {"client_cpu_s", client_cpu}}
                                      .dump(2)
                               << "\n";
   }
