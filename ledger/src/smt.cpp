@@ -4,6 +4,7 @@
 #include "emledger/ledger/smt.hpp"
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <span>
 #include <string>
@@ -47,11 +48,13 @@ Hash internal_hash(const Hash& left, const Hash& right) {
   return crypto::Sha256().update(ByteView(&prefix, 1)).update(left).update(right).finish();
 }
 
-Bytes tagged_key(std::uint8_t tag, const Hash& h) {
-  Bytes key;
-  key.reserve(1 + kHashSize);
-  key.push_back(tag);
-  key.insert(key.end(), h.begin(), h.end());
+// A node or value key, built on the stack: one is made for every node read
+// and written.
+using TaggedKey = std::array<std::uint8_t, 1 + kHashSize>;
+TaggedKey tagged_key(std::uint8_t tag, const Hash& h) {
+  TaggedKey key;
+  key[0] = tag;
+  std::copy(h.begin(), h.end(), key.begin() + 1);
   return key;
 }
 
@@ -62,12 +65,11 @@ struct Node {
   Hash b{};
 
   Hash hash() const { return kind == kKindLeaf ? smt_leaf_hash(a, b) : internal_hash(a, b); }
-  Bytes encode() const {
-    Bytes out;
-    out.reserve(kNodeBytes);
-    out.push_back(kind);
-    out.insert(out.end(), a.begin(), a.end());
-    out.insert(out.end(), b.begin(), b.end());
+  std::array<std::uint8_t, kNodeBytes> encode() const {
+    std::array<std::uint8_t, kNodeBytes> out;
+    out[0] = kind;
+    std::copy(a.begin(), a.end(), out.begin() + 1);
+    std::copy(b.begin(), b.end(), out.begin() + 1 + kHashSize);
     return out;
   }
 };

@@ -3,6 +3,9 @@
 // implementation. Keys are compared as unsigned bytes.
 #pragma once
 
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <memory>
@@ -30,51 +33,106 @@ class KvReader {
 // wins. Lookups are O(1) and allocation-free: block execution reads through
 // tens of thousands of pending entries. Iteration is in first-put order, which
 // is deterministic; LevelDB does not depend on the order of distinct keys.
+// Not thread safe; a const WriteBatch may be read from several threads.
 class WriteBatch {
  public:
+  using Entry = std::pair<Bytes, Bytes>;
+
   WriteBatch() = default;
-  WriteBatch(const WriteBatch& other) { *this = other; }
-  WriteBatch& operator=(const WriteBatch& other) {
-    if (this == &other) return *this;
-    entries_.clear();
-    index_.clear();
-    for (const auto& [k, v] : other.entries_) put(k, v);
-    return *this;
-  }
+  WriteBatch(const WriteBatch&) = default;
+  WriteBatch& operator=(const WriteBatch&) = default;
   WriteBatch(WriteBatch&&) noexcept = default;
   WriteBatch& operator=(WriteBatch&&) noexcept = default;
 
   void put(ByteView key, ByteView value) {
-    auto it = index_.find(view(key));
-    if (it != index_.end()) {
-      entries_[it->second].second.assign(value.begin(), value.end());
+    if (slots_.empty()) rehash(kSlotsMin);
+    const std::uint64_t h = hash(key);
+    Slot& slot = slots_[probe(key, h)];
+    if (slot.entry != 0) {
+      entries_[slot.entry - 1].second.assign(value.begin(), value.end());
       return;
     }
+    EMLEDGER_ASSERT(entries_.size() < kEntriesMax);
     entries_.emplace_back(Bytes(key.begin(), key.end()), Bytes(value.begin(), value.end()));
-    // The view points into the key's own heap buffer, which moves with the
-    // Bytes object (never copied) when entries_ grows.
-    index_.emplace(view(entries_.back().first), entries_.size() - 1);
+    slot = Slot{tag(h), static_cast<std::uint32_t>(entries_.size())};
+    if (2 * entries_.size() > slots_.size()) rehash(2 * slots_.size());
   }
-  // The pending value of `key`, or nullptr.
+  // The pending value of `key`, or nullptr. Valid until the next put.
   const Bytes* find(ByteView key) const {
-    auto it = index_.find(view(key));
-    return it == index_.end() ? nullptr : &entries_[it->second].second;
+    if (slots_.empty()) return nullptr;
+    const Slot& slot = slots_[probe(key, hash(key))];
+    return slot.entry == 0 ? nullptr : &entries_[slot.entry - 1].second;
   }
-  const std::vector<std::pair<Bytes, Bytes>>& entries() const { return entries_; }
-  // Sizes the batch for about `entries` puts, sparing rehashes of a big batch.
+  const std::vector<Entry>& entries() const { return entries_; }
+  // Sizes the batch for about `entries` puts, sparing regrowth of a big batch.
   void reserve(std::size_t entries) {
     entries_.reserve(entries);
-    index_.reserve(entries);
+    if (2 * entries > slots_.size()) rehash(slots_for(entries));
   }
   std::size_t size() const { return entries_.size(); }
   bool empty() const { return entries_.empty(); }
 
  private:
-  static std::string_view view(ByteView b) {
-    return {reinterpret_cast<const char*>(b.data()), b.size()};
+  // An open-addressing index over entries_ (linear probing, at most half
+  // full): a miss, the common case while a block executes, usually costs one
+  // cache line. `entry` is the entry's index + 1, 0 for a free slot; `tag`
+  // holds hash bits the slot position does not, so most mismatches are
+  // settled without touching the key.
+  struct Slot {
+    std::uint32_t tag = 0;
+    std::uint32_t entry = 0;
+  };
+  static constexpr std::size_t kEntriesMax = std::size_t{1} << 30;
+  static constexpr std::size_t kSlotsMin = 16;
+
+  // Keys are short: a tag byte and a hash, height or state key. A multiply
+  // and shift per 8-byte word, then a final mix (splitmix64's).
+  static std::uint64_t hash(ByteView key) {
+    std::uint64_t h = 0x9e3779b97f4a7c15ULL ^ key.size();
+    std::size_t i = 0;
+    for (; i + 8 <= key.size(); i += 8) h = (h ^ word(key.data() + i, 8)) * 0xff51afd7ed558ccdULL;
+    h = (h ^ word(key.data() + i, key.size() - i)) * 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 31;
+    h *= 0x94d049bb133111ebULL;
+    return h ^ (h >> 29);
   }
-  std::vector<std::pair<Bytes, Bytes>> entries_;
-  std::unordered_map<std::string_view, std::size_t> index_;
+  static std::uint64_t word(const std::uint8_t* p, std::size_t n) {
+    std::uint64_t w = 0;
+    std::memcpy(&w, p, n);
+    return w;
+  }
+  static std::uint32_t tag(std::uint64_t h) { return static_cast<std::uint32_t>(h >> 32); }
+  static std::size_t slots_for(std::size_t entries) {
+    std::size_t n = kSlotsMin;
+    while (n < 2 * entries) n *= 2;
+    return n;
+  }
+  // The index of the slot holding `key`, or of the free slot where it would
+  // go. Terminates: slots_ is never more than half full.
+  std::size_t probe(ByteView key, std::uint64_t h) const {
+    const std::size_t mask = slots_.size() - 1;
+    for (std::size_t i = static_cast<std::size_t>(h) & mask;; i = (i + 1) & mask) {
+      const Slot& slot = slots_[i];
+      if (slot.entry == 0) return i;
+      if (slot.tag != tag(h)) continue;
+      const Bytes& k = entries_[slot.entry - 1].first;
+      if (k.size() == key.size() && std::equal(k.begin(), k.end(), key.begin())) return i;
+    }
+  }
+  void rehash(std::size_t slot_count) {
+    EMLEDGER_ASSERT(slot_count >= kSlotsMin && (slot_count & (slot_count - 1)) == 0);
+    slots_.assign(slot_count, Slot{});
+    const std::size_t mask = slot_count - 1;
+    for (std::size_t e = 0; e < entries_.size(); ++e) {
+      const std::uint64_t h = hash(entries_[e].first);
+      std::size_t i = static_cast<std::size_t>(h) & mask;
+      while (slots_[i].entry != 0) i = (i + 1) & mask;
+      slots_[i] = Slot{tag(h), static_cast<std::uint32_t>(e + 1)};
+    }
+  }
+
+  std::vector<Entry> entries_;
+  std::vector<Slot> slots_;  // empty, or a power of two >= 2 * entries_.size()
 };
 
 class KvStore : public KvReader {
