@@ -1,204 +1,52 @@
-// The authorization layer's SDK without a node: request signing, the
-// transaction builders, and the coverage audit over data made by the real
-// kernel (authz_chain.hpp), including two accesses of one grant in one
-// block, statutory accesses, planted uncovered accesses and tampered proofs.
+// The authorization layer's SDK against a real node (live_node.hpp): request
+// signing, the transaction builders, the holder view and the coverage audit
+// over a chain made by submitting signed transactions, including two
+// accesses of one grant in one block, statutory accesses, planted uncovered
+// accesses (by hand-built values for check_coverage, and written into the
+// stopped node's LevelDB for run_audit) and answers a lying node altered.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <chrono>
+#include <future>
+#include <thread>
+
 #include "authz_chain.hpp"
+#include "emledger/client/errors.hpp"
 #include "emledger/client/genesis_edit.hpp"
+#include "emledger/crypto/hex.hpp"
 #include "emledger/ledger/http_signature.hpp"
+#include "emledger/ledger/json.hpp"
+#include "live_node.hpp"
 
 using namespace emledger;
 using namespace emledger::client;
 using namespace emledger::ledger;
-using emledger::client_test::AuthzChain;
-using emledger::client_test::ChainTransport;
+using emledger::client_test::AuthzKeys;
 using emledger::client_test::key_from;
-
-namespace emledger::client_test {
-namespace {
-
-std::string query_param(const std::string& target, const std::string& name) {
-  const std::size_t q = target.find('?');
-  if (q == std::string::npos) return {};
-  std::string rest = target.substr(q + 1);
-  while (!rest.empty()) {
-    const std::size_t amp = rest.find('&');
-    const std::string kv = rest.substr(0, amp);
-    if (kv.rfind(name + "=", 0) == 0) return kv.substr(name.size() + 1);
-    if (amp == std::string::npos) break;
-    rest = rest.substr(amp + 1);
-  }
-  return {};
-}
-
-client::HttpResponse ok_json(const ledger::Json& j) { return {200, j.dump(), "application/json"}; }
-
-}  // namespace
-
-ledger::Json ChainTransport::header_json(std::uint64_t h) const {
-  auto hd = c_.ledger->header(h);
-  auto cert = c_.ledger->certificate(h);
-  REQUIRE((hd.is_ok() && hd->has_value() && cert.is_ok() && cert->has_value()));
-  return {{"height", h},
-          {"encoded", to_hex(ByteView(encode(**hd)))},
-          {"certificate", to_hex(ByteView(encode(**cert)))}};
-}
-
-std::string ChainTransport::hex_proof(const Bytes& key, std::uint64_t h) const {
-  if (h == 0) {  // the genesis state has no header: prove against its root
-    auto root = client::genesis_state_root(c_.genesis);
-    REQUIRE(root.is_ok());
-    auto p = StateTree(c_.ledger->store()).prove(*root, key);
-    REQUIRE(p.is_ok());
-    return to_hex(ByteView(encode(*p)));
-  }
-  auto p = c_.ledger->state_proof(key, h);
-  REQUIRE(p.is_ok());
-  return to_hex(ByteView(encode(*p)));
-}
-
-Result<client::HttpResponse> ChainTransport::get(const std::string& target) {
-  if (target == "/v1/headers/latest") return ok_json(header_json(c_.ledger->head().height));
-  if (target.rfind("/v1/headers/", 0) == 0)
-    return ok_json(header_json(std::stoull(target.substr(12))));
-  if (target.rfind("/v1/proofs/state?", 0) == 0) {
-    auto key = from_hex(query_param(target, "key"));
-    REQUIRE(key.has_value());
-    return ok_json({{"proof", hex_proof(*key, std::stoull(query_param(target, "height")))}});
-  }
-  return client::HttpResponse{404, R"({"error":{"code":"NOT_FOUND","message":"fake"}})", ""};
-}
-
-Result<client::HttpResponse> ChainTransport::send(const client::HttpCall& call) {
-  // Check the signature as the node does: org keys from the genesis.
-  ledger::HttpRequest req{call.method, "http", authority(), call.target, call.headers, call.body};
-  auto lookup = [this](const std::string& keyid) -> std::optional<crypto::PublicKey> {
-    auto k = parse_keyid(keyid);
-    if (!k) return std::nullopt;
-    if (k->kind == KeyId::Kind::kHolder) {
-      auto p = c_.ledger->state_proof(holder_state_key(k->holder_ref), std::nullopt);
-      if (!p || !p->present) return std::nullopt;
-      auto b = decode<HolderBinding>(p->value);
-      if (!b || b->key_seq != k->key) return std::nullopt;
-      return b->public_key;
-    }
-    const Org* org = c_.genesis.find_org(k->org_id);
-    const OrgKey* key = org ? org->find_key(k->key) : nullptr;
-    if (!key) return std::nullopt;
-    return key->public_key;
-  };
-  auto v = verify_request(req, lookup, client::unix_now_s());
-  if (!v)
-    return client::HttpResponse{
-        401, ledger::Json{{"error", {{"code", v.status().code()}, {"message", ""}}}}.dump(), ""};
-  auto signer = parse_keyid(v->keyid);
-  REQUIRE(signer.is_ok());
-  if (call.target.rfind("/v1/holders/", 0) == 0) return holder_list(call.target, *signer);
-  if (call.target.rfind("/v1/grants/", 0) == 0)
-    return grant_read(*hash_from_hex(call.target.substr(11)));
-  if (call.target.rfind("/v1/audit/accesses?", 0) != 0) return get(call.target);
-  if (v->keyid != org_keyid("z.auditor", 1))
-    return client::HttpResponse{403, R"({"error":{"code":"FORBIDDEN","message":"auditors only"}})",
-                                ""};
-  ++audit_pages;
-  return audit_page(std::stoull(query_param(call.target, "from")),
-                    std::stoull(query_param(call.target, "to")),
-                    std::stoull(query_param(call.target, "limit")));
-}
-
-client::HttpResponse ChainTransport::holder_list(const std::string& target,
-                                                 const KeyId& signer) const {
-  const Hash ref = *hash_from_hex(target.substr(12, 64));
-  if (signer.kind != KeyId::Kind::kHolder || signer.holder_ref != ref)
-    return {403, R"({"error":{"code":"FORBIDDEN","message":"not this holder"}})", ""};
-  const std::string list = target.substr(12 + 65, target.find('?') - (12 + 65));
-  using L = Ledger::HolderList;
-  const L kind = list == "records" ? L::kRecords : list == "grants" ? L::kGrants : L::kAccesses;
-  auto ids = c_.ledger->holder_list(kind, ref, 1000);
-  REQUIRE(ids.is_ok());
-  const std::uint64_t head = c_.ledger->head().height;
-  ledger::Json items = ledger::Json::array();
-  for (const Hash& id : *ids) {
-    const Bytes key = kind == L::kRecords  ? record_state_key(id)
-                      : kind == L::kGrants ? grant_state_key(id)
-                                           : access_state_key(id);
-    auto p = c_.ledger->state_proof(key, head);
-    REQUIRE(p.is_ok());
-    ledger::Json item = {{"id", to_hex(id)},
-                         {"encoded", to_hex(ByteView(p->value))},
-                         {"proof", to_hex(ByteView(encode(*p)))}};
-    if (tamper_view) tamper_view(item);
-    items.push_back(std::move(item));
-  }
-  const ledger::Json h = header_json(head);
-  return ok_json({{"height", head},
-                  {"header", h["encoded"]},
-                  {"certificate", h["certificate"]},
-                  {"items", std::move(items)}});
-}
-
-client::HttpResponse ChainTransport::grant_read(const Hash& id) const {
-  const std::uint64_t head = c_.ledger->head().height;
-  auto p = c_.ledger->state_proof(grant_state_key(id), head);
-  REQUIRE(p.is_ok());
-  if (!p->present) return {404, R"({"error":{"code":"GRANT_NOT_FOUND","message":""}})", ""};
-  return ok_json({{"encoded", to_hex(ByteView(p->value))},
-                  {"proof", to_hex(ByteView(encode(*p)))},
-                  {"height", head}});
-}
-
-client::HttpResponse ChainTransport::audit_page(std::uint64_t from, std::uint64_t to,
-                                                std::size_t limit) const {
-  const std::uint64_t head = c_.ledger->head().height;
-  auto ids = c_.ledger->accesses(from, to, limit);
-  REQUIRE(ids.is_ok());
-  ledger::Json items = ledger::Json::array();
-  for (const Hash& id : *ids) {
-    const Access a = c_.state<Access>(access_state_key(id), head);
-    const std::uint64_t before = a.height - 1;
-    auto value_at = [&](const Bytes& key) -> ledger::Json {
-      auto p =
-          before == 0
-              ? StateTree(c_.ledger->store()).prove(*client::genesis_state_root(c_.genesis), key)
-              : c_.ledger->state_proof(key, before);
-      REQUIRE(p.is_ok());
-      return p->present ? ledger::Json(to_hex(ByteView(p->value))) : ledger::Json(nullptr);
-    };
-    ledger::Json item = {
-        {"access", to_hex(ByteView(encode(a)))},
-        {"access_proof", hex_proof(access_state_key(id), head)},
-        {"record", value_at(record_state_key(a.record_id))},
-        {"record_proof", hex_proof(record_state_key(a.record_id), before)},
-        {"grant", nullptr},
-        {"grant_proof", nullptr},
-        {"before", {{"height", before}, {"header", nullptr}, {"certificate", nullptr}}}};
-    if (before > 0) {
-      const ledger::Json h = header_json(before);
-      item["before"]["header"] = h["encoded"];
-      item["before"]["certificate"] = h["certificate"];
-    }
-    if (!is_zero(a.grant_id)) {
-      item["grant"] = value_at(grant_state_key(a.grant_id));
-      item["grant_proof"] = hex_proof(grant_state_key(a.grant_id), before);
-    }
-    if (tamper) tamper(item);
-    items.push_back(std::move(item));
-  }
-  ledger::Json head_j = header_json(head);
-  return ok_json(
-      {{"head",
-        {{"height", head}, {"header", head_j["encoded"]}, {"certificate", head_j["certificate"]}}},
-       {"items", std::move(items)}});
-}
-
-}  // namespace emledger::client_test
+using emledger::client_test::LiveNode;
+using emledger::client_test::record_body;
+using emledger::client_test::TamperTransport;
 
 namespace {
 
 constexpr std::uint64_t kHourMs = 3'600'000;
 
-// The chain every audit test reads:
+bool starts_with(const std::string& s, const std::string& prefix) {
+  return s.rfind(prefix, 0) == 0;
+}
+
+// Applies `alter` to every element of "items" in a JSON answer.
+bool alter_items(client::HttpResponse& res, const std::function<void(Json&)>& alter) {
+  if (res.status != 200) return false;
+  auto j = Json::parse(res.body);
+  for (Json& item : j["items"]) alter(item);
+  res.body = j.dump();
+  return true;
+}
+
+// The chain every audit test reads, made on a real node, one batch a block
+// (between them, blocks of a filler record of another holder: see commit()):
 //   1: records A (edu.diploma) and B (pub.license) of the holder, the
 //      holder's binding, and a statutory access of B by y.consumer
 //      (record created in the same block as its access)
@@ -206,11 +54,21 @@ constexpr std::uint64_t kHourMs = 3'600'000;
 //      it (grant created in the same block as its access)
 //   3: accesses 2 and 3 under G in one block (G's last uses)
 //   4: the holder revokes G
-struct Scenario : AuthzChain {
+struct Scenario : AuthzKeys {
+  Genesis genesis = make_genesis();
+  // The node's clock: a minute after genesis, inside G's hour.
+  LiveNode node{genesis, validator, genesis_time_ms + 60'000};
+  std::shared_ptr<TamperTransport> wire;
+  std::unique_ptr<AuthzClient> api;
+  std::uint64_t nonce = 0;
   Hash record_a{}, record_b{}, grant{};
   std::vector<Hash> access_ids;  // chain order
+  // Heights of the four blocks above.
+  std::uint64_t h_records = 0, h_grant = 0, h_pair = 0, h_revoke = 0;
+  int fillers = 0;
 
   Scenario() {
+    connect();
     const Tx a = reg("diploma bytes", "edu.diploma");
     const Tx b = reg("licence bytes", "pub.license");
     record_a = record_id_for(a.id());
@@ -218,7 +76,7 @@ struct Scenario : AuthzChain {
     const Tx bind =
         org_tx(TxType::kBindHolder, encode(BindHolder{holder_ref, holder.public_key()}), identity);
     const Tx stat = access(consumer_y, record_b, Hash{}, "case-s");
-    commit({a, b, bind, stat});
+    h_records = commit({a, b, bind, stat});
     access_ids.push_back(access_id_for(stat.id()));
 
     GrantTerms t;
@@ -227,35 +85,116 @@ struct Scenario : AuthzChain {
     t.record_ids = {record_a};
     t.service_code = "svc.enrol";
     t.case_id = "c1";
-    t.not_before_ms = kGenesisTimeMs;
-    t.not_after_ms = kGenesisTimeMs + kHourMs;
+    t.not_before_ms = genesis_time_ms;
+    t.not_after_ms = genesis_time_ms + kHourMs;
     t.max_uses = 3;
     auto terms = canonical_grant_terms(t);
     REQUIRE(terms.is_ok());
     const Tx g = holder_tx(TxType::kCreateGrant, encode(CreateGrant{*terms}));
     grant = grant_id_for(g.id());
     const Tx acc1 = access(consumer_x, record_a, grant, "c1");
-    commit({g, acc1});
+    h_grant = commit({g, acc1});
     access_ids.push_back(access_id_for(acc1.id()));
 
     const Tx acc2 = access(consumer_x, record_a, grant, "c1");
     const Tx acc3 = access(consumer_x, record_a, grant, "c1");
-    commit({acc2, acc3});
+    h_pair = commit({acc2, acc3});
     access_ids.push_back(access_id_for(acc2.id()));
     access_ids.push_back(access_id_for(acc3.id()));
 
-    commit({holder_tx(TxType::kRevokeGrant, encode(RevokeGrant{holder_ref, grant}))});
+    h_revoke = commit({holder_tx(TxType::kRevokeGrant, encode(RevokeGrant{holder_ref, grant}))});
+    REQUIRE(h_records < h_grant);
+    REQUIRE(h_grant < h_pair);
+    REQUIRE(h_pair < h_revoke);
   }
 
-  Access access_value(std::size_t i) const {
-    return state<Access>(access_state_key(access_ids[i]), ledger->head().height);
+  // A fresh SDK transport to the node (after restart() its port changes).
+  void connect() {
+    wire = std::make_shared<TamperTransport>(make_http_transport(node.url()));
+    api = std::make_unique<AuthzClient>(wire, genesis);
   }
-  AuditItem item(std::size_t i, std::uint64_t grant_height) const {
-    AuditItem it{access_value(i), state<Record>(record_state_key(record_a), 2), std::nullopt};
+
+  client::Signer signer(const crypto::KeyPair& key) const {
+    auto s = client::signer_for_key(genesis, key);
+    REQUIRE(s.is_ok());
+    return *s;
+  }
+  Tx org_tx(TxType type, Bytes payload, const crypto::KeyPair& key) {
+    auto tx = api->client().make_tx(signer(key), type, std::move(payload));
+    REQUIRE_MESSAGE(tx.is_ok(), tx.status().to_string());
+    return *tx;
+  }
+  Tx holder_tx(TxType type, Bytes payload, std::uint32_t seq = 1) {
+    return client::build_holder_tx(genesis, client::HolderSigner{holder_ref, seq, holder}, type,
+                                   std::move(payload), node.ledger().head().height, ++nonce);
+  }
+  Tx reg(const std::string& content, const std::string& type_code) {
+    RecordBody b = record_body(content);
+    b.type_code = type_code;
+    b.holder_ref = holder_ref;
+    return org_tx(TxType::kRegisterRecord, encode(RegisterRecord{b}), issuer);
+  }
+  Tx access(const crypto::KeyPair& org, const Hash& record, const Hash& grant_id,
+            const std::string& case_id) {
+    auto p = client::access_payload(record, grant_id, case_id);
+    REQUIRE(p.is_ok());
+    return org_tx(TxType::kRecordAccess, *p, org);
+  }
+
+  // Submits `txs` so that they go into one block, in order, and waits for
+  // it; every transaction must commit. Returns that block's height.
+  //
+  // The node adds a batch's transactions to its mempool one by one, and its
+  // producer takes whatever is there as soon as there is something: a batch
+  // alone would be cut across blocks. So the node's clock is held first and
+  // a filler transaction (a record of another holder) submitted: the
+  // producer takes it and stops, reading the clock for its block. The batch
+  // then waits whole in the mempool, and after release() it is the next block.
+  std::uint64_t commit(const std::vector<Tx>& txs) {
+    node.hold();
+    auto filler = api->client().submit(
+        org_tx(TxType::kRegisterRecord,
+               encode(RegisterRecord{record_body("filler " + std::to_string(++fillers))}), issuer),
+        false);
+    if (!filler) node.release();
+    REQUIRE_MESSAGE(filler.is_ok(), filler.status().to_string());
+    node.wait_until_blocked();
+    auto pending =
+        std::async(std::launch::async, [&] { return api->client().submit_batch(txs, true); });
+    // The batch is in the mempool once its last transaction is.
+    for (int i = 0; i < 1000; ++i) {
+      auto st = api->client().tx_status(txs.back().id());
+      if (st.is_ok() && st->status != "unknown") break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    node.release();
+    auto r = pending.get();
+    REQUIRE_MESSAGE(r.is_ok(), r.status().to_string());
+    REQUIRE(r->size() == txs.size());
+    for (const auto& s : *r) REQUIRE_MESSAGE(s.status == "committed", s.error.to_string());
+    for (const auto& s : *r) REQUIRE(s.height == r->front().height);
+    return r->front().height;
+  }
+
+  // A state value as the node's own ledger holds it at `height` (the truth
+  // the SDK's answers are compared with).
+  template <class T>
+  T state(const Bytes& key, std::uint64_t height) {
+    auto p = node.ledger().state_proof(key, height);
+    REQUIRE(p.is_ok());
+    REQUIRE(p->present);
+    auto v = decode<T>(p->value);
+    REQUIRE(v.is_ok());
+    return *v;
+  }
+  Access access_value(std::size_t i) {
+    return state<Access>(access_state_key(access_ids[i]), node.ledger().head().height);
+  }
+  AuditItem item(std::size_t i, std::uint64_t grant_height) {
+    AuditItem it{access_value(i), state<Record>(record_state_key(record_a), h_grant), std::nullopt};
     it.grant_before = state<Grant>(grant_state_key(grant), grant_height);
     return it;
   }
-  AuthzClient client(std::shared_ptr<ChainTransport> t) const { return AuthzClient(t, genesis); }
 };
 
 }  // namespace
@@ -369,29 +308,36 @@ TEST_CASE("builders: grant terms are made canonical and bounded, payloads checke
   CHECK(archive_payload("case-9", Hash{}, {}).status().code() == "INVALID_PAYLOAD");
 }
 
-TEST_CASE(
-    "builders: holder transactions carry no org and the key sequence; the kernel judges them") {
-  Scenario s;  // every builder above was accepted by the kernel while building it
+TEST_CASE("builders: holder transactions carry no org and the key sequence; the node judges them") {
+  Scenario s;  // every builder above was committed by the real node while building it
   const Tx tx = s.holder_tx(TxType::kRevokeGrant, encode(RevokeGrant{s.holder_ref, s.grant}), 1);
   CHECK(tx.body.signer_org.empty());
   CHECK(tx.body.key_id == 1);
   CHECK(tx.body.chain_id == s.genesis.chain_id);
-  CHECK(tx.body.expires_at_height == s.ledger->head().height + kTxExpiryBlocks);
+  CHECK(tx.body.expires_at_height == s.node.ledger().head().height + kTxExpiryBlocks);
   CHECK(crypto::verify(s.holder.public_key(), tx.signing_bytes(), tx.signature));
-  // A wrong key sequence is the kernel's to refuse.
-  const Tx stale = s.holder_tx(TxType::kRotateHolderKey,
-                               encode(RotateHolderKey{s.holder_ref, key_from(99).public_key()}), 2);
-  std::vector<TxOutcome> outcomes;
-  auto p =
-      s.ledger->prepare({stale}, s.clock_ms + 1000, 0, s.validator.public_key(), false, outcomes);
-  REQUIRE(outcomes.size() == 1);
-  CHECK_FALSE(outcomes[0].status.is_ok());
+  // A wrong key sequence is the node's (its kernel's) to refuse.
+  const HolderSigner stale{s.holder_ref, 2, s.holder};
+  auto r = s.api->submit_holder(stale, TxType::kRotateHolderKey,
+                                encode(RotateHolderKey{s.holder_ref, key_from(99).public_key()}));
+  REQUIRE_FALSE(r.is_ok());
+  CHECK_MESSAGE(r.status().code() == "HOLDER_KEY_STALE", r.status().to_string());
+  CHECK(s.node.ledger().head().height == s.h_revoke);
+  // The binding still has the first key.
+  auto bound = s.api->holder_binding(s.holder_ref);
+  REQUIRE_MESSAGE(bound.is_ok(), bound.status().to_string());
+  CHECK(bound->binding.key_seq == 1);
+  CHECK(bound->binding.public_key == s.holder.public_key());
 }
 
 TEST_CASE("audit: every access of a real chain is proven and covered, counted per org and type") {
   Scenario s;
-  auto wire = std::make_shared<ChainTransport>(s);
-  const AuthzClient node = s.client(wire);
+  int audit_pages = 0;
+  s.wire->set_tamper([&](const std::string& target, client::HttpResponse&) {
+    if (starts_with(target, "/v1/audit/accesses?")) ++audit_pages;
+    return false;
+  });
+  const AuthzClient& node = *s.api;
   auto report = run_audit(node, s.signer(s.auditor), 1, 0);
   REQUIRE_MESSAGE(report.is_ok(), report.status().to_string());
   for (const auto& st : report->proof_failures) MESSAGE(st.to_string());
@@ -404,14 +350,14 @@ TEST_CASE("audit: every access of a real chain is proven and covered, counted pe
   }
   CHECK(report->findings[0].statutory);
   CHECK(report->ok());
-  CHECK(report->to_height == 4);
+  CHECK(report->to_height == s.h_revoke);
   CHECK(report->by_org["x.consumer"].accesses == 3);
   CHECK(report->by_org["y.consumer"].statutory == 1);
   CHECK(report->by_type["edu.diploma"].accesses == 3);
   CHECK(report->by_type["pub.license"].accesses == 1);
-  CHECK(wire->audit_pages == 1);
+  CHECK(audit_pages == 1);
 
-  auto later = run_audit(node, s.signer(s.auditor), 3, 3);
+  auto later = run_audit(node, s.signer(s.auditor), s.h_pair, s.h_pair);
   REQUIRE(later.is_ok());
   CHECK(later->findings.size() == 2);
   CHECK(later->ok());
@@ -419,22 +365,22 @@ TEST_CASE("audit: every access of a real chain is proven and covered, counted pe
 
 TEST_CASE("audit: only an auditor's signature opens the access log") {
   Scenario s;
-  const AuthzClient node = s.client(std::make_shared<ChainTransport>(s));
-  CHECK(run_audit(node, s.signer(s.consumer_x), 1, 0).status().code() == "FORBIDDEN");
+  CHECK(run_audit(*s.api, s.signer(s.consumer_x), 1, 0).status().code() == "FORBIDDEN");
+  CHECK(run_audit(*s.api, s.signer(s.issuer), 1, 0).status().code() == "FORBIDDEN");
 }
 
 TEST_CASE(
     "audit: uses spent earlier in the same block count; planted uncovered accesses are named") {
   Scenario s;
   // Accesses 2 and 3 share block 3; G had 1 use as of block 2 and allows 3.
-  std::vector<AuditItem> items = {s.item(2, 2), s.item(3, 2)};
+  std::vector<AuditItem> items = {s.item(2, s.h_grant), s.item(3, s.h_grant)};
   auto f = check_coverage(s.genesis, items);
   REQUIRE(f.size() == 2);
   CHECK(f[0].covered);
   CHECK(f[1].covered);
   // A fourth access planted in the same block: alone it would pass, after
   // the two real ones the grant is spent.
-  AuditItem planted = s.item(3, 2);
+  AuditItem planted = s.item(3, s.h_grant);
   planted.access.id.fill(0xee);
   CHECK(check_coverage(s.genesis, {planted})[0].covered);
   items.push_back(planted);
@@ -442,41 +388,41 @@ TEST_CASE(
   CHECK_FALSE(f[2].covered);
   CHECK(f[2].reason.code() == "GRANT_EXHAUSTED");
 
-  AuditItem revoked = s.item(2, 4);  // judged against the revoked grant
+  AuditItem revoked = s.item(2, s.h_revoke);  // judged against the revoked grant
   revoked.grant_before->uses = 1;
   CHECK(check_coverage(s.genesis, {revoked})[0].reason.code() == "GRANT_REVOKED");
-  AuditItem other_case = s.item(2, 2);
+  AuditItem other_case = s.item(2, s.h_grant);
   other_case.access.case_id = "c2";
   CHECK(check_coverage(s.genesis, {other_case})[0].reason.code() == "GRANT_PURPOSE_MISMATCH");
-  AuditItem late = s.item(2, 2);
-  late.access.time_ms = AuthzChain::kGenesisTimeMs + kHourMs;
+  AuditItem late = s.item(2, s.h_grant);
+  late.access.time_ms = s.genesis_time_ms + kHourMs;
   CHECK(check_coverage(s.genesis, {late})[0].reason.code() == "GRANT_EXPIRED");
-  AuditItem stranger = s.item(2, 2);
+  AuditItem stranger = s.item(2, s.h_grant);
   stranger.access.org = "y.consumer";
   CHECK(check_coverage(s.genesis, {stranger})[0].reason.code() == "GRANT_WRONG_GRANTEE");
 
   // Statute: consumers may read pub.license; an auditor org may not, and
   // no statute covers edu.diploma.
-  AuditItem stat{s.access_value(0), s.state<Record>(record_state_key(s.record_b), 1), std::nullopt};
+  AuditItem stat{s.access_value(0), s.state<Record>(record_state_key(s.record_b), s.h_records),
+                 std::nullopt};
   CHECK(check_coverage(s.genesis, {stat})[0].covered);
   AuditItem auditor_read = stat;
   auditor_read.access.org = "z.auditor";
   CHECK(check_coverage(s.genesis, {auditor_read})[0].reason.code() == "NO_GRANT");
   AuditItem diploma_stat = stat;
-  diploma_stat.record_before = s.state<Record>(record_state_key(s.record_a), 1);
+  diploma_stat.record_before = s.state<Record>(record_state_key(s.record_a), s.h_records);
   diploma_stat.access.record_id = s.record_a;
   CHECK(check_coverage(s.genesis, {diploma_stat})[0].reason.code() == "NO_GRANT");
-  AuditItem missing = s.item(2, 2);
+  AuditItem missing = s.item(2, s.h_grant);
   missing.grant_before.reset();
   CHECK(check_coverage(s.genesis, {missing})[0].reason.code() == "GRANT_NOT_FOUND");
 }
 
 TEST_CASE("audit: a node that alters what an access was judged against fails the proof, named") {
   Scenario s;
-  auto wire = std::make_shared<ChainTransport>(s);
-  const AuthzClient node = s.client(wire);
+  std::function<void(Json&)> alter;
   SUBCASE("record value changed") {
-    wire->tamper = [](ledger::Json& item) {
+    alter = [](Json& item) {
       if (item["record"].is_null()) return;
       std::string hex = item["record"].get<std::string>();
       hex[hex.size() - 1] = hex[hex.size() - 1] == '0' ? '1' : '0';
@@ -484,11 +430,15 @@ TEST_CASE("audit: a node that alters what an access was judged against fails the
     };
   }
   SUBCASE("grant hidden") {
-    wire->tamper = [](ledger::Json& item) {
+    alter = [](Json& item) {
       if (!item["grant"].is_null()) item["grant"] = nullptr;
     };
   }
-  auto report = run_audit(node, s.signer(s.auditor), 1, 0);
+  s.wire->set_tamper([&](const std::string& target, client::HttpResponse& res) {
+    return starts_with(target, "/v1/audit/accesses?") && alter_items(res, alter);
+  });
+  auto report = run_audit(*s.api, s.signer(s.auditor), 1, 0);
+  CHECK(s.wire->interventions() > 0);
   REQUIRE(report.is_ok());
   CHECK_FALSE(report->ok());
   REQUIRE_FALSE(report->proof_failures.empty());
@@ -496,23 +446,107 @@ TEST_CASE("audit: a node that alters what an access was judged against fails the
   CHECK(report->proof_failures[0].message().find("access ") != std::string::npos);
 }
 
-TEST_CASE("audit: the genesis state root computed by the client is the kernel's") {
-  AuthzChain c;  // no block yet: the head's state root is the genesis state's
-  auto root = genesis_state_root(c.genesis);
+namespace {
+
+// Writes `puts` into the node's LevelDB while it is down, as someone with
+// access to its disk could, and starts it again.
+void plant(Scenario& s, const std::vector<std::pair<Bytes, Bytes>>& puts) {
+  s.node.close();
+  {
+    auto store = open_leveldb(s.node.db_dir());
+    REQUIRE_MESSAGE(store.is_ok(), store.status().to_string());
+    WriteBatch batch;
+    for (const auto& [k, v] : puts) batch.put(k, v);
+    REQUIRE((*store)->write(batch, true).is_ok());
+  }
+  s.node.restart();
+  s.connect();
+}
+
+// "i" + 'A' + u64 height + u32 index: the every-access index entry
+// (docs/formats/storage.md).
+Bytes access_index_key(std::uint64_t height, std::uint32_t index) {
+  Bytes k{'i', 'A'};
+  for (int i = 7; i >= 0; --i) k.push_back(static_cast<std::uint8_t>(height >> (8 * i)));
+  for (int i = 3; i >= 0; --i) k.push_back(static_cast<std::uint8_t>(index >> (8 * i)));
+  return k;
+}
+
+}  // namespace
+
+TEST_CASE("audit: an access planted in the node's database is not passed as covered") {
+  Scenario s;
+  const std::uint64_t head = s.node.ledger().head().height;
+  SUBCASE("a real access listed again at a later height fails the audit, verified false") {
+    // The access index of block 4 (which has none) names the statutory
+    // access of block 1: the node serves it with its true height.
+    plant(s, {{access_index_key(head, 7), Bytes(s.access_ids[0].begin(), s.access_ids[0].end())}});
+    auto report = run_audit(*s.api, s.signer(s.auditor), 1, 0);
+    REQUIRE_MESSAGE(report.is_ok(), report.status().to_string());
+    CHECK_FALSE(report->ok());
+    REQUIRE(report->proof_failures.size() == 1);
+    CHECK(report->proof_failures[0].code() == "PROOF_INVALID");
+    CHECK(report->proof_failures[0].message().find(to_hex(s.access_ids[0])) != std::string::npos);
+    CHECK(classify(report->proof_failures[0]) == ErrorClass::kVerifiedFalse);
+    CHECK(report->findings.size() == 4);  // the real ones are still judged
+  }
+  SUBCASE("an access value with no place in the certified state is refused by the node") {
+    // A fifth use of G, dated in block 4 after the revocation, written as
+    // the kernel would write an access (value, flat index, access index)
+    // but outside the state tree the certificates cover.
+    Access forged = s.access_value(3);
+    forged.id.fill(0xee);
+    forged.height = head;
+    const Bytes value = encode(forged);
+    const Hash vh = crypto::sha256(value);
+    Bytes vkey{'v'};
+    vkey.insert(vkey.end(), vh.begin(), vh.end());
+    Bytes skey{'s'};
+    const Bytes state_key = access_state_key(forged.id);
+    skey.insert(skey.end(), state_key.begin(), state_key.end());
+    plant(s, {{vkey, value},
+              {skey, Bytes(vh.begin(), vh.end())},
+              {access_index_key(head, 7), Bytes(forged.id.begin(), forged.id.end())}});
+    // Its grant would not cover it either.
+    AuditItem it{forged, s.state<Record>(record_state_key(s.record_a), head - 1),
+                 s.state<Grant>(grant_state_key(s.grant), head - 1)};
+    CHECK_FALSE(check_coverage(s.genesis, {it})[0].covered);
+    auto report = run_audit(*s.api, s.signer(s.auditor), 1, 0);
+    REQUIRE_FALSE(report.is_ok());
+    MESSAGE(report.status().to_string());
+    CHECK(report.status().code() == "STORAGE_CORRUPT");
+    CHECK(report.status().message().find(to_hex(forged.id)) != std::string::npos);
+  }
+}
+
+TEST_CASE(
+    "audit: the genesis state root computed by the client is the node's; no block, empty audit") {
+  const AuthzKeys keys;
+  const Genesis genesis = keys.make_genesis();
+  LiveNode node(genesis, keys.validator, keys.genesis_time_ms + 60'000);
+  // No block yet: the node's head state root is the genesis state's.
+  auto root = genesis_state_root(genesis);
   REQUIRE(root.is_ok());
-  CHECK(*root == c.ledger->head().state_root);
+  CHECK(*root == node.ledger().head().state_root);
+  // And an audit of a chain without blocks is empty, not an error.
+  const AuthzClient api(node.url(), genesis);
+  auto s = signer_for_key(genesis, keys.auditor);
+  REQUIRE(s.is_ok());
+  auto report = run_audit(api, *s, 1, 0);
+  REQUIRE_MESSAGE(report.is_ok(), report.status().to_string());
+  CHECK(report->findings.empty());
+  CHECK(report->ok());
 }
 
 TEST_CASE("holder view: every item is proven and the holder's; a node that lies is caught") {
   Scenario s;
-  auto wire = std::make_shared<ChainTransport>(s);
-  const AuthzClient node = s.client(wire);
+  const AuthzClient& node = *s.api;
   const RequestKey holder_key = holder_request_key(s.holder_ref, 1, s.holder);
   using L = Ledger::HolderList;
   auto records = node.holder_view(holder_key, s.holder_ref, L::kRecords);
   REQUIRE_MESSAGE(records.is_ok(), records.status().to_string());
   CHECK(records->records.size() == 2);
-  CHECK(records->at.header.height == 4);
+  CHECK(records->at.header.height == s.h_revoke);
   auto grants = node.holder_view(holder_key, s.holder_ref, L::kGrants);
   REQUIRE(grants.is_ok());
   REQUIRE(grants->grants.size() == 1);
@@ -527,18 +561,25 @@ TEST_CASE("holder view: every item is proven and the holder's; a node that lies 
   CHECK(g->grant.terms.grantee == "x.consumer");
 
   SUBCASE("a value that is not the proven one") {
-    wire->tamper_view = [](ledger::Json& item) {
-      std::string hex = item["encoded"].get<std::string>();
-      hex[10] = hex[10] == '0' ? '1' : '0';
-      item["encoded"] = hex;
-    };
+    s.wire->set_tamper([](const std::string& target, client::HttpResponse& res) {
+      return starts_with(target, "/v1/holders/") && alter_items(res, [](Json& item) {
+               std::string hex = item["encoded"].get<std::string>();
+               hex[10] = hex[10] == '0' ? '1' : '0';
+               item["encoded"] = hex;
+             });
+    });
     CHECK(node.holder_view(holder_key, s.holder_ref, L::kRecords).status().code() ==
           "PROOF_INVALID");
+    CHECK(s.wire->interventions() > 0);
   }
   SUBCASE("an item listed under another id") {
-    wire->tamper_view = [&](ledger::Json& item) { item["id"] = to_hex(s.record_b); };
+    s.wire->set_tamper([&](const std::string& target, client::HttpResponse& res) {
+      return starts_with(target, "/v1/holders/") &&
+             alter_items(res, [&](Json& item) { item["id"] = to_hex(s.record_b); });
+    });
     CHECK(node.holder_view(holder_key, s.holder_ref, L::kAccesses).status().code() ==
           "PROOF_INVALID");
+    CHECK(s.wire->interventions() > 0);
   }
   SUBCASE("a stale key sequence is refused by the node's signature check") {
     const RequestKey stale = holder_request_key(s.holder_ref, 2, s.holder);

@@ -15,6 +15,8 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -34,20 +36,11 @@ class LiveNode {
   // Starts a node of `genesis`, whose validator key is `validator`, with its
   // clock at `time_ms`.
   LiveNode(const Genesis& genesis, const crypto::KeyPair& validator, std::uint64_t time_ms)
-      : time_ms_(std::make_shared<std::atomic<std::uint64_t>>(time_ms)) {
+      : time_ms_(std::make_shared<std::atomic<std::uint64_t>>(time_ms)),
+        gate_(std::make_shared<Gate>()) {
     std::ofstream(dir_.file("genesis.json")) << to_json(genesis).dump(2);
     REQUIRE(crypto::write_key_file(dir_.file("v.key"), validator, std::nullopt).is_ok());
-    node::Config config;
-    config.dev = true;  // the key file is not passphrase-protected
-    config.data_dir = dir_.file("data");
-    config.listen = "127.0.0.1:0";
-    config.genesis_file = dir_.file("genesis.json");
-    config.key_file = dir_.file("v.key");
-    config.http_threads = 2;
-    auto n = node::Node::start(config, [t = time_ms_] { return t->load(); });
-    REQUIRE_MESSAGE(n.is_ok(), n.status().to_string());
-    node_ = std::move(*n);
-    url_ = "http://127.0.0.1:" + std::to_string(node_->port());
+    start();
   }
 
   const std::string& url() const { return url_; }
@@ -58,10 +51,78 @@ class LiveNode {
   std::uint64_t time_ms() const { return time_ms_->load(); }
   // Shuts the node down: its port closes, so later requests are refused.
   void stop() { node_->shutdown(); }
+  // Shuts the node down and lets go of its database, which the test may
+  // then open itself (ledger::open_leveldb(db_dir())), as an operator could.
+  void close() {
+    node_->shutdown();
+    node_.reset();
+  }
+  // Starts the node again on its data dir after close(), on a new port
+  // (url() changes).
+  void restart() {
+    REQUIRE(node_ == nullptr);
+    start();
+  }
+  std::string db_dir() const { return dir_.file("data") + "/db"; }
+  ~LiveNode() { release(); }
+  LiveNode(const LiveNode&) = delete;
+  LiveNode& operator=(const LiveNode&) = delete;
+
+  // Holding the clock: every reading of the node's clock (the producer's,
+  // as it stages a block, and a signed request's) waits until release().
+  // With the producer stopped inside staging a block, transactions submitted
+  // meanwhile all wait in the mempool and go into the next block together;
+  // signed requests must not be made while holding.
+  void hold() {
+    std::lock_guard lock(gate_->mu);
+    gate_->held = true;
+  }
+  void release() {
+    {
+      std::lock_guard lock(gate_->mu);
+      gate_->held = false;
+    }
+    gate_->cv.notify_all();
+  }
+  // Waits (up to 10 s) until some thread of the node waits on the held clock.
+  void wait_until_blocked() {
+    std::unique_lock lock(gate_->mu);
+    REQUIRE(gate_->cv.wait_for(lock, std::chrono::seconds(10), [&] { return gate_->waiting > 0; }));
+  }
 
  private:
+  void start() {
+    node::Config config;
+    config.dev = true;  // the key file is not passphrase-protected
+    config.data_dir = dir_.file("data");
+    config.listen = "127.0.0.1:0";
+    config.genesis_file = dir_.file("genesis.json");
+    config.key_file = dir_.file("v.key");
+    config.http_threads = 2;
+    auto n = node::Node::start(config, [t = time_ms_, g = gate_] {
+      std::unique_lock lock(g->mu);
+      if (g->held) {
+        ++g->waiting;
+        g->cv.notify_all();
+        g->cv.wait(lock, [&] { return !g->held; });
+        --g->waiting;
+      }
+      return t->load();
+    });
+    REQUIRE_MESSAGE(n.is_ok(), n.status().to_string());
+    node_ = std::move(*n);
+    url_ = "http://127.0.0.1:" + std::to_string(node_->port());
+  }
+
+  struct Gate {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool held = false;
+    int waiting = 0;  // threads of the node waiting on the held clock
+  };
   TempDir dir_;
   std::shared_ptr<std::atomic<std::uint64_t>> time_ms_;  // shared with the producer thread
+  std::shared_ptr<Gate> gate_;
   std::unique_ptr<node::Node> node_;
   std::string url_;
 };
@@ -93,6 +154,12 @@ class TamperTransport final : public client::Transport {
                                     bool long_wait) override {
     return intervene(target, real_->post(target, json_body, long_wait));
   }
+  // Signed calls (RFC 9421) and material transfers reach the node unchanged;
+  // only the answer is open to the hooks.
+  Result<client::HttpResponse> send(const client::HttpCall& call) override {
+    return intervene(call.target, real_->send(call));
+  }
+  std::string authority() const override { return real_->authority(); }
 
  private:
   Result<client::HttpResponse> intervene(const std::string& target,
