@@ -15,10 +15,12 @@ ErrorClass classify(const Status& status) {
   const std::string& code = status.code();
   // Something sent to us did not verify: a forged, tampered or inconsistent
   // answer or file. BUNDLE_MALFORMED is the exception: bytes that are not a
-  // bundle at all are bad input.
-  static constexpr std::array<std::string_view, 7> kVerifiedFalse = {
-      kGenesisMismatch, kHeaderInvalid,           kProofInvalid,       "CERT_",
-      "CHAIN_",         "MATERIAL_HASH_MISMATCH", "AUDIT_INCONSISTENT"};
+  // bundle at all are bad input. A node that reports its own data corrupt
+  // (e.g. an audit index naming an access absent from certified state) has
+  // data that does not verify, which is what an audit must flag.
+  static constexpr std::array<std::string_view, 8> kVerifiedFalse = {
+      kGenesisMismatch, kHeaderInvalid,           kProofInvalid,        "CERT_",
+      "CHAIN_",         "MATERIAL_HASH_MISMATCH", "AUDIT_INCONSISTENT", "STORAGE_CORRUPT"};
   if (code == kBundleMalformed) return ErrorClass::kBadInput;
   if (starts_with(code, "BUNDLE_") || starts_with(code, "CHECKPOINT_"))
     return ErrorClass::kVerifiedFalse;

@@ -127,6 +127,9 @@ class BlockState {
   }
   template <class T>
   void put(const Bytes& key, const T& value) {
+    static constexpr std::string_view kOrgPrefix = "org/";
+    EMLEDGER_ASSERT(!(key.size() >= kOrgPrefix.size() &&
+                      std::equal(kOrgPrefix.begin(), kOrgPrefix.end(), key.begin())));
     pending_[key] = encode(value);
   }
   std::vector<std::pair<Bytes, Bytes>> puts() const { return {pending_.begin(), pending_.end()}; }
@@ -644,9 +647,14 @@ Result<PreparedBlock> Ledger::prepare(const std::vector<Tx>& candidates, std::ui
   std::set<Hash> seen;
   std::vector<Hash> leaves;
   outcomes.clear();
+  // Orgs change only through the genesis today (no governance transaction
+  // writes "org/" keys; BlockState::put asserts so), so a block decodes each
+  // signing org once.
+  std::map<std::string, Org, std::less<>> orgs;
   for (const Tx& tx : candidates) {
     TxOutcome oc;
-    oc.id = tx.id();
+    Bytes enc = encode(tx);  // once: the id, the log leaf and the entry
+    oc.id = crypto::sha256(enc);
     std::vector<std::pair<Bytes, Bytes>> index_puts;
     oc.status = [&]() -> Status {
       if (!signatures_checked) EMLEDGER_TRY(check_tx_stateless(tx));
@@ -660,7 +668,6 @@ Result<PreparedBlock> Ledger::prepare(const std::vector<Tx>& candidates, std::ui
       if (committed->has_value()) return reject("DUPLICATE_TX", "transaction already committed");
       ExecContext cx{tx, oc.id, nullptr, nullptr, height, time_ms,
                      static_cast<std::uint32_t>(out.block.txs.size()), genesis_, &index_puts};
-      std::optional<Org> org;
       std::optional<HolderBinding> holder;
       if (tx.body.signer_org.empty()) {
         // A holder's key lives in state, so its signature is checked here,
@@ -677,12 +684,13 @@ Result<PreparedBlock> Ledger::prepare(const std::vector<Tx>& candidates, std::ui
           return reject("BAD_SIGNATURE", "holder signature does not verify");
         holder = std::move(**b);
         cx.holder = &*holder;
+      } else if (auto known = orgs.find(tx.body.signer_org); known != orgs.end()) {
+        cx.signer = &known->second;
       } else {
         auto o = st.get_as<Org>(org_state_key(tx.body.signer_org));
         if (!o) return o.status();
         if (!o->has_value()) return reject("UNKNOWN_ORG", "unknown org " + tx.body.signer_org);
-        org = std::move(**o);
-        cx.signer = &*org;
+        cx.signer = &orgs.emplace(tx.body.signer_org, std::move(**o)).first->second;
       }
       return apply_tx(st, cx);
     }();
@@ -691,7 +699,6 @@ Result<PreparedBlock> Ledger::prepare(const std::vector<Tx>& candidates, std::ui
     if (oc.status.is_ok()) {
       for (const auto& [k, v] : index_puts) ov.put(k, v);
       seen.insert(oc.id);
-      Bytes enc = encode(tx);
       leaves.push_back(log_leaf_hash(enc));
       TxEntry e{height, static_cast<std::uint32_t>(out.block.txs.size()), h.log_size + leaves.size() - 1, enc};
       ov.put(hash_key(kKeyTx, oc.id), encode(e));

@@ -516,6 +516,8 @@ TEST_CASE("audit: an access planted in the node's database is not passed as cove
     MESSAGE(report.status().to_string());
     CHECK(report.status().code() == "STORAGE_CORRUPT");
     CHECK(report.status().message().find(to_hex(forged.id)) != std::string::npos);
+    // The CLI turns it into "verified false" (exit 1), as an audit finding.
+    CHECK(classify(report.status()) == ErrorClass::kVerifiedFalse);
   }
 }
 
