@@ -1,8 +1,10 @@
 #include "emledger/crypto/sha256.hpp"
 
+#include <openssl/evp.h>
 #include <sodium.h>
 
 #include <cstdio>
+#include <algorithm>
 #include <memory>
 
 #include "emledger/crypto/ed25519.hpp"
@@ -11,18 +13,54 @@ namespace emledger::crypto {
 
 static_assert(sizeof(crypto_hash_sha256_state) <= 128);
 
-Hash sha256(ByteView data) {
+namespace {
+
+// The digest is fetched once; each thread keeps one context and reuses it, so
+// a hash costs no allocation and no algorithm lookup.
+const EVP_MD* sha256_md() {
+  static const EVP_MD* md = [] {
+    EVP_MD* m = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    EMLEDGER_ASSERT(m != nullptr);
+    return m;
+  }();
+  return md;
+}
+
+struct ThreadContext {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  ~ThreadContext() { EVP_MD_CTX_free(ctx); }
+};
+
+Hash openssl_sha256(ByteView data) {
+  thread_local ThreadContext tc;
+  EMLEDGER_ASSERT(tc.ctx != nullptr);
   Hash out;
-  crypto_hash_sha256(out.data(), data.data(), data.size());
+  unsigned int len = 0;
+  EMLEDGER_ASSERT(EVP_DigestInit_ex2(tc.ctx, sha256_md(), nullptr) == 1);
+  EMLEDGER_ASSERT(EVP_DigestUpdate(tc.ctx, data.data(), data.size()) == 1);
+  EMLEDGER_ASSERT(EVP_DigestFinal_ex(tc.ctx, out.data(), &len) == 1 && len == out.size());
   return out;
 }
 
-Sha256::Sha256() {
+}  // namespace
+
+Hash sha256(ByteView data) { return openssl_sha256(data); }
+
+void Sha256::start_streaming() {
   crypto_hash_sha256_init(reinterpret_cast<crypto_hash_sha256_state*>(state_));
+  crypto_hash_sha256_update(reinterpret_cast<crypto_hash_sha256_state*>(state_), buf_.data(),
+                            len_);
+  streaming_ = true;
 }
 
 Sha256& Sha256::update(ByteView data) {
   EMLEDGER_ASSERT(!finished_);
+  if (!streaming_ && len_ + data.size() <= buf_.size()) {
+    std::copy(data.begin(), data.end(), buf_.begin() + static_cast<std::ptrdiff_t>(len_));
+    len_ += data.size();
+    return *this;
+  }
+  if (!streaming_) start_streaming();
   crypto_hash_sha256_update(reinterpret_cast<crypto_hash_sha256_state*>(state_), data.data(),
                             data.size());
   return *this;
@@ -31,6 +69,7 @@ Sha256& Sha256::update(ByteView data) {
 Hash Sha256::finish() {
   EMLEDGER_ASSERT(!finished_);
   finished_ = true;
+  if (!streaming_) return openssl_sha256(ByteView(buf_.data(), len_));
   Hash out;
   crypto_hash_sha256_final(reinterpret_cast<crypto_hash_sha256_state*>(state_), out.data());
   return out;
