@@ -8,6 +8,7 @@
 #include "emledger/crypto/hex.hpp"
 #include "emledger/ledger/json.hpp"
 #include "errors.hpp"
+#include "request_params.hpp"
 
 namespace emledger::node {
 
@@ -18,31 +19,7 @@ namespace {
 
 constexpr std::string_view kMaterialsPrefix = "/v1/materials/";
 
-std::optional<Hash> parse_hash(std::string_view s) {
-  if (s.size() != 2 * kHashSize) return std::nullopt;
-  return hash_from_hex(s);
-}
-
-std::optional<std::uint64_t> parse_u64(std::string_view s) {
-  if (s.empty() || s.size() > 20) return std::nullopt;
-  for (char c : s)
-    if (c < '0' || c > '9') return std::nullopt;
-  std::uint64_t v = 0;
-  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;
-  return v;
-}
-
-HttpResponse bad_parameter(const std::string& name, const std::string& why) {
-  return error_response(400, "BAD_PARAMETER", name + ": " + why, {{"parameter", name}});
-}
-
 HttpResponse forbidden(const std::string& why) { return error_response(403, "FORBIDDEN", why); }
-
-const std::string* query_param(const HttpRequest& req, const std::string& name) {
-  auto it = req.query.find(name);
-  return it == req.query.end() ? nullptr : &it->second;
-}
 
 // ?limit=N, 1..kAuthzItemsMax, default kAuthzItemsDefault.
 std::optional<std::size_t> parse_limit(const HttpRequest& req) {
@@ -53,11 +30,6 @@ std::optional<std::size_t> parse_limit(const HttpRequest& req) {
   return static_cast<std::size_t>(*v);
 }
 
-bool is_zero(const Hash& h) {
-  for (auto b : h)
-    if (b != 0) return false;
-  return true;
-}
 
 // A committed header with its finality certificate.
 struct Certified {
