@@ -10,6 +10,7 @@
 
 #include "emledger/crypto/ed25519.hpp"
 #include "emledger/crypto/hex.hpp"
+#include "fs_sync.hpp"
 
 namespace emledger::crypto {
 namespace {
@@ -55,16 +56,6 @@ Status check_passport(const std::string& n) {
     return malformed("a passport is the issuing state's 3 letters and 1-" +
                      std::to_string(kPassportNumberCharsMax) + " characters");
   return Status::ok();
-}
-
-bool fsync_dir_of(const std::string& path) {
-  auto slash = path.rfind('/');
-  std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return false;
-  bool ok = ::fsync(fd) == 0;
-  ::close(fd);
-  return ok;
 }
 
 }  // namespace
@@ -191,7 +182,7 @@ Result<PseudonymKey> create_pseudonym_key_file(const std::string& path) {
   sodium_memzero(text.data(), text.size());
   ok = ::fsync(fd) == 0 && ok;
   ok = ::close(fd) == 0 && ok;
-  ok = ok && fsync_dir_of(path);
+  ok = ok && detail::fsync_parent_dir(path);
   if (!ok) return Status::error("IO_ERROR", "cannot write " + path);
   return key;
 }

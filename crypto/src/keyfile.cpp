@@ -11,14 +11,13 @@
 #include <sstream>
 
 #include "emledger/crypto/hex.hpp"
+#include "fs_sync.hpp"
 
 namespace emledger::crypto {
 namespace {
 
 constexpr std::string_view kMagic = "emledger-key v1";
 constexpr std::size_t kKeyFileBytesMax = 4096;
-
-bool fsync_parent_dir(const std::string& path);
 
 Status write_all_0600(const std::string& path, const std::string& text) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -37,7 +36,7 @@ Status write_all_0600(const std::string& path, const std::string& text) {
   }
   bool ok = ::fsync(fd) == 0;
   ok = ::close(fd) == 0 && ok;
-  ok = ok && fsync_parent_dir(path);
+  ok = ok && detail::fsync_parent_dir(path);
   if (!ok) return Status::error("IO_ERROR", "cannot sync " + path);
   return Status::ok();
 }
@@ -68,16 +67,6 @@ std::optional<std::uint64_t> parse_decimal(const std::string& s) {
   return v;
 }
 
-// After creating a file, its directory entry must be durable too.
-bool fsync_parent_dir(const std::string& path) {
-  auto slash = path.rfind('/');
-  std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return false;
-  bool ok = ::fsync(fd) == 0;
-  ::close(fd);
-  return ok;
-}
 
 }  // namespace
 
