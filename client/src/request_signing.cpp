@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "emledger/client/errors.hpp"
+#include "emledger/crypto/random.hpp"
 
 namespace emledger::client {
 
@@ -20,7 +21,7 @@ ledger::SignOptions sign_options(const RequestKey& key, std::int64_t now_s) {
   o.keyid = key.keyid;
   o.created_s = now_s;
   o.expires_s = now_s + kRequestSignatureValidity_s;
-  o.nonce = ledger::new_nonce();
+  o.nonce = crypto::random_nonce_hex();
   return o;
 }
 

@@ -5,7 +5,6 @@
 // unpadded base64 are refused rather than resolved.
 #include "emledger/ledger/http_signature.hpp"
 
-#include <sodium.h>
 
 #include <algorithm>
 #include <charconv>
@@ -495,13 +494,6 @@ Result<SignatureHeaders> sign_request(const HttpRequest& req, const crypto::KeyP
   out.signature_input = signature_input_field(kSignatureLabel, sp);
   out.signature = signature_field(kSignatureLabel, key.sign(as_bytes(*base)));
   return out;
-}
-
-std::string new_nonce() {
-  crypto::ensure_sodium();
-  std::array<std::uint8_t, 16> bytes;
-  randombytes_buf(bytes.data(), bytes.size());
-  return to_hex(ByteView(bytes));
 }
 
 // --- Public: verification -----------------------------------------------------------

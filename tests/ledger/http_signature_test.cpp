@@ -2,6 +2,7 @@
 // Appendix B.2.6 Ed25519 example byte for byte, the Content-Digest of a
 // published body, profile round trips, every tamper, time limits, key lookup,
 // replay, and malformed fields.
+#include "emledger/crypto/random.hpp"
 #include "emledger/ledger/http_signature.hpp"
 
 #include <doctest/doctest.h>
@@ -423,8 +424,8 @@ TEST_CASE("signer refuses options outside the profile") {
   HttpRequest bad = get_request();
   bad.target = "v1/no-leading-slash";
   CHECK(sign_request(bad, k.org, options(k.org_kid)).status().code() == "SIGNATURE_MALFORMED");
-  CHECK(new_nonce().size() == 32);
-  CHECK(new_nonce() != new_nonce());
+  CHECK(crypto::random_nonce_hex().size() == 32);
+  CHECK(crypto::random_nonce_hex() != crypto::random_nonce_hex());
 }
 
 TEST_CASE("unknown key") {

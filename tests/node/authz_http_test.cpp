@@ -10,6 +10,7 @@
 #include <ctime>
 #include <thread>
 
+#include "emledger/crypto/random.hpp"
 #include "emledger/ledger/http_signature.hpp"
 #include "emledger/ledger/ledger.hpp"
 #include "http_server.hpp"
@@ -103,7 +104,7 @@ httplib::Headers sign_headers(Node& n, const std::string& method, const std::str
   o.keyid = s.keyid;
   o.created_s = static_cast<std::int64_t>(std::time(nullptr)) + s.created_offset_s;
   o.expires_s = o.created_s + s.validity_s;
-  o.nonce = ledger::new_nonce();
+  o.nonce = crypto::random_nonce_hex();
   auto h = ledger::sign_request(req, *s.key, o);
   REQUIRE_MESSAGE(h.is_ok(), h.status().to_string());
   httplib::Headers out = {{"Signature-Input", h->signature_input}, {"Signature", h->signature}};

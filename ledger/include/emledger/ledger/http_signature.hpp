@@ -4,7 +4,7 @@
 // Format and profile: docs/formats/http-signatures.md.
 //
 // Pure functions over plain structs: no I/O, no clock (callers pass now_s, unix
-// seconds), no randomness except new_nonce(). The node verifies, the client
+// seconds), no randomness (nonces come from crypto::random_nonce_hex()). The node verifies, the client
 // SDK signs; both use this one implementation.
 #pragma once
 
@@ -120,7 +120,7 @@ struct SignOptions {
   std::string keyid;  // org_keyid(...) or holder_keyid(...)
   std::int64_t created_s = 0;
   std::int64_t expires_s = 0;  // created_s < expires_s <= created_s + kSignatureValidityMax_s
-  std::string nonce;           // new_nonce(), or any kNonceChars* string of [A-Za-z0-9_-]
+  std::string nonce;           // crypto::random_nonce_hex(), or any kNonceChars* string of [A-Za-z0-9_-]
 };
 
 // The header fields to add to the request. content_digest is empty when the
@@ -140,8 +140,7 @@ struct SignatureHeaders {
 Result<SignatureHeaders> sign_request(const HttpRequest& req, const crypto::KeyPair& key,
                                       const SignOptions& opt);
 
-// 32 lowercase hex characters from the OS CSPRNG.
-std::string new_nonce();
+
 
 // --- Verification (node) -------------------------------------------------------
 
