@@ -10,6 +10,7 @@
 // generator does not compete for signing; each batch is submitted with
 // ?wait=commit, so a transaction counts only once its block is fsynced.
 #include <httplib.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
@@ -19,8 +20,6 @@
 #include <fstream>
 #include <iostream>
 #include <thread>
-
-#include <sys/resource.h>
 
 #include "../tests/support/node_process.hpp"
 #include "emledger/crypto/hex.hpp"
@@ -47,11 +46,16 @@ Options parse(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i];
     std::string v = argv[i + 1];
-    if (k == "--txs") o.txs = std::stoul(v);
-    else if (k == "--batch") o.batch = std::stoul(v);
-    else if (k == "--clients") o.clients = std::stoul(v);
-    else if (k == "--json") o.json_out = v;
-    else if (k == "--node") o.node_bin = v;
+    if (k == "--txs")
+      o.txs = std::stoul(v);
+    else if (k == "--batch")
+      o.batch = std::stoul(v);
+    else if (k == "--clients")
+      o.clients = std::stoul(v);
+    else if (k == "--json")
+      o.json_out = v;
+    else if (k == "--node")
+      o.node_bin = v;
     else {
       std::cerr << "unknown option " << k << "\n";
       std::exit(2);
@@ -146,7 +150,8 @@ int main(int argc, char** argv) {
     return 3;
   }
   auto genesis = load_genesis_file((dir / "node" / "genesis.json").string());
-  auto key = crypto::read_key_file((dir / "node" / "keys" / "dev.issuer.key").string(), std::nullopt);
+  auto key =
+      crypto::read_key_file((dir / "node" / "keys" / "dev.issuer.key").string(), std::nullopt);
   if (!genesis || !key) {
     std::cerr << "cannot read the dev genesis or key\n";
     return 3;
@@ -198,10 +203,11 @@ int main(int argc, char** argv) {
   std::printf("%-52s %14.1f\n", "Ed25519 verify CPU, us (cores / ceiling)", 1e6 * cores / ceiling);
   std::printf("%-52s %14.1f\n", "node CPU per committed tx, us", node_cpu * per_tx_us);
   std::printf("%-52s %14.1f\n", "load generator CPU per committed tx, us", client_cpu * per_tx_us);
-  std::printf("setup: %zu txs of ~%zu bytes, batches of %zu, %zu clients, wait=commit (fsync per block), "
-              "%u cores; committed %zu, failed %zu, %.2f s\n",
-              o.txs, txs.empty() ? 0 : txs[0].size() / 2, o.batch, o.clients, cores,
-              committed.load(), failed.load(), elapsed);
+  std::printf(
+      "setup: %zu txs of ~%zu bytes, batches of %zu, %zu clients, wait=commit (fsync per block), "
+      "%u cores; committed %zu, failed %zu, %.2f s\n",
+      o.txs, txs.empty() ? 0 : txs[0].size() / 2, o.batch, o.clients, cores, committed.load(),
+      failed.load(), elapsed);
   if (!o.json_out.empty()) {
     std::ofstream(o.json_out) << Json{{"ed25519_verify_per_s", ceiling},
                                       {"committed_tx_per_s", tps},

@@ -31,8 +31,10 @@ int main(int argc, char** argv) {
   std::size_t blocks = 20, block_txs = 2000;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i];
-    if (k == "--blocks") blocks = std::stoul(argv[i + 1]);
-    else if (k == "--block-txs") block_txs = std::stoul(argv[i + 1]);
+    if (k == "--blocks")
+      blocks = std::stoul(argv[i + 1]);
+    else if (k == "--block-txs")
+      block_txs = std::stoul(argv[i + 1]);
     else {
       std::fprintf(stderr, "usage: kernel_bench [--blocks N] [--block-txs M]\n");
       return 2;
@@ -99,7 +101,8 @@ int main(int argc, char** argv) {
   auto t0 = Clock::now();
   std::size_t verified = 0;
   for (const auto& b : all)
-    for (const auto& tx : b) verified += (*ledger)->check_tx_stateless(tx).is_ok() ? 0 : 1, ++verified;
+    for (const auto& tx : b)
+      verified += (*ledger)->check_tx_stateless(tx).is_ok() ? 0 : 1, ++verified;
   double verify_s = std::chrono::duration<double>(Clock::now() - t0).count();
   const double total = static_cast<double>(n);
   std::printf("%-48s %12.0f\n", "kernel prepare tx/s (one thread)", total / prepare_s);
@@ -107,7 +110,8 @@ int main(int argc, char** argv) {
   std::printf("%-48s %12.0f\n", "kernel prepare+commit tx/s", total / (prepare_s + commit_s));
   std::printf("%-48s %12.1f\n", "prepare CPU per tx, us", 1e6 * prepare_cpu_s / total);
   std::printf("%-48s %12.1f\n", "commit CPU per tx (this thread), us", 1e6 * commit_cpu_s / total);
-  std::printf("%-48s %12.0f\n", "stateless check incl. Ed25519, one core, tx/s", verified / verify_s);
+  std::printf("%-48s %12.0f\n", "stateless check incl. Ed25519, one core, tx/s",
+              verified / verify_s);
   std::printf("setup: %zu blocks of %zu register txs, fresh LevelDB\n", blocks, block_txs);
   fs::remove_all(dir);
   return 0;

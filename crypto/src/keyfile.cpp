@@ -67,7 +67,6 @@ std::optional<std::uint64_t> parse_decimal(const std::string& s) {
   return v;
 }
 
-
 }  // namespace
 
 Status write_key_file(const std::string& path, const KeyPair& key,
@@ -94,10 +93,9 @@ Status write_key_file(const std::string& path, const KeyPair& key,
   Bytes sealed(key.seed().size() + crypto_aead_xchacha20poly1305_ietf_ABYTES);
   unsigned long long sealed_len = 0;
   // The public key is bound as associated data, so a swapped public line fails.
-  crypto_aead_xchacha20poly1305_ietf_encrypt(sealed.data(), &sealed_len, key.seed().data(),
-                                             key.seed().size(), key.public_key().data(),
-                                             key.public_key().size(), nullptr, nonce.data(),
-                                             k.data());
+  crypto_aead_xchacha20poly1305_ietf_encrypt(
+      sealed.data(), &sealed_len, key.seed().data(), key.seed().size(), key.public_key().data(),
+      key.public_key().size(), nullptr, nonce.data(), k.data());
   sodium_memzero(k.data(), k.size());
   out << "kdf: argon2id\n";
   out << "opslimit: " << ops << "\n";
@@ -132,10 +130,12 @@ Result<KeyPair> read_key_file(const std::string& path,
   auto text = read_small(path);
   if (!text) return text.status();
   auto fields = parse_fields(*text);
-  if (!fields) return Status::error("KEYFILE_MALFORMED", "not a well-formed emledger key file: " + path);
+  if (!fields)
+    return Status::error("KEYFILE_MALFORMED", "not a well-formed emledger key file: " + path);
   auto& f = *fields;
   if (f.count("seed") + f.count("sealed") != 1)
-    return Status::error("KEYFILE_MALFORMED", "key file must hold exactly one of seed or sealed: " + path);
+    return Status::error("KEYFILE_MALFORMED",
+                         "key file must hold exactly one of seed or sealed: " + path);
   auto pk = f.count("public") ? hash_from_hex(f["public"]) : std::nullopt;
   if (f["algorithm"] != "ed25519" || !pk)
     return Status::error("KEYFILE_MALFORMED", "bad algorithm or public key in " + path);
@@ -161,14 +161,13 @@ Result<KeyPair> read_key_file(const std::string& path,
         ops > crypto_pwhash_OPSLIMIT_SENSITIVE || mem > crypto_pwhash_MEMLIMIT_SENSITIVE)
       return Status::error("KEYFILE_MALFORMED", "bad sealed key in " + path);
     std::array<std::uint8_t, crypto_aead_xchacha20poly1305_ietf_KEYBYTES> k;
-    if (crypto_pwhash(k.data(), k.size(), passphrase->data(), passphrase->size(), salt->data(),
-                      ops, mem, crypto_pwhash_ALG_ARGON2ID13) != 0)
+    if (crypto_pwhash(k.data(), k.size(), passphrase->data(), passphrase->size(), salt->data(), ops,
+                      mem, crypto_pwhash_ALG_ARGON2ID13) != 0)
       return Status::error("IO_ERROR", "out of memory deriving the key-file key");
     unsigned long long seed_len = 0;
     int rc = crypto_aead_xchacha20poly1305_ietf_decrypt(seed.data(), &seed_len, nullptr,
-                                                        sealed->data(), sealed->size(),
-                                                        pk->data(), pk->size(), nonce->data(),
-                                                        k.data());
+                                                        sealed->data(), sealed->size(), pk->data(),
+                                                        pk->size(), nonce->data(), k.data());
     sodium_memzero(k.data(), k.size());
     if (rc != 0 || seed_len != seed.size())
       return Status::error("KEYFILE_BAD_PASSPHRASE", "wrong passphrase or tampered " + path);

@@ -3,8 +3,8 @@
 #include <openssl/evp.h>
 #include <sodium.h>
 
-#include <cstdio>
 #include <algorithm>
+#include <cstdio>
 #include <memory>
 
 #include "emledger/crypto/ed25519.hpp"
@@ -48,8 +48,7 @@ Hash sha256(ByteView data) { return openssl_sha256(data); }
 
 void Sha256::start_streaming() {
   crypto_hash_sha256_init(reinterpret_cast<crypto_hash_sha256_state*>(state_));
-  crypto_hash_sha256_update(reinterpret_cast<crypto_hash_sha256_state*>(state_), buf_.data(),
-                            len_);
+  crypto_hash_sha256_update(reinterpret_cast<crypto_hash_sha256_state*>(state_), buf_.data(), len_);
   streaming_ = true;
 }
 

@@ -154,11 +154,11 @@ enum class IndexKind : std::uint8_t {
 struct ExecContext {
   const Tx& tx;
   const Hash& tx_id;
-  const Org* signer;              // the signing org, or null for a holder
-  const HolderBinding* holder;    // the signing holder's binding, or null
+  const Org* signer;            // the signing org, or null for a holder
+  const HolderBinding* holder;  // the signing holder's binding, or null
   std::uint64_t height;
   std::uint64_t time_ms;
-  std::uint32_t index_in_block;   // the position the tx takes if it applies
+  std::uint32_t index_in_block;  // the position the tx takes if it applies
   const Genesis& genesis;
   std::vector<std::pair<Bytes, Bytes>>* index_puts;  // secondary index writes
   void index(IndexKind kind, const Hash* holder_ref, const Hash& id) const {
@@ -188,7 +188,8 @@ Status index_content(BlockState& st, const Record& rec) {
   for (const auto& other_id : ids.ids) {
     auto other = st.get_as<Record>(record_state_key(other_id));
     if (!other) return other.status();
-    if (!other->has_value()) return Status::error("STORAGE_CORRUPT", "index names a missing record");
+    if (!other->has_value())
+      return Status::error("STORAGE_CORRUPT", "index names a missing record");
     if ((*other)->issuer == rec.issuer &&
         (*other)->status == static_cast<std::uint8_t>(RecordStatus::kActive) &&
         (*other)->id != rec.supersedes)
@@ -260,7 +261,8 @@ Status apply_renew(BlockState& st, const ExecContext& cx) {
   if (p->valid_until_ms <= cx.time_ms || p->valid_until_ms <= rec->body.valid_from_ms ||
       (rec->body.valid_until_ms != 0 && p->valid_until_ms <= rec->body.valid_until_ms) ||
       rec->body.valid_until_ms == 0)
-    return reject("INVALID_PAYLOAD", "a renewal must extend a bounded validity window into the future");
+    return reject("INVALID_PAYLOAD",
+                  "a renewal must extend a bounded validity window into the future");
   rec->body.valid_until_ms = p->valid_until_ms;
   rec->updated_height = cx.height;
   st.put(record_state_key(rec->id), *rec);
@@ -326,8 +328,10 @@ Status apply_create_grant(BlockState& st, const ExecContext& cx) {
   if (!p) return reject("INVALID_PAYLOAD", p.status().message());
   auto grantee = st.get_as<Org>(org_state_key(p->terms.grantee));
   if (!grantee) return grantee.status();
-  if (!grantee->has_value()) return reject("UNKNOWN_ORG", "grantee " + p->terms.grantee + " is not an org");
-  if (p->terms.not_after_ms <= cx.time_ms) return reject("GRANT_EXPIRED", "grant window already over");
+  if (!grantee->has_value())
+    return reject("UNKNOWN_ORG", "grantee " + p->terms.grantee + " is not an org");
+  if (p->terms.not_after_ms <= cx.time_ms)
+    return reject("GRANT_EXPIRED", "grant window already over");
   // Records named in the scope must be this holder's.
   for (const auto& id : p->terms.record_ids) {
     auto rec = st.get_as<Record>(record_state_key(id));
@@ -364,16 +368,18 @@ Status apply_revoke_grant(BlockState& st, const ExecContext& cx) {
 }
 
 // Whether `g` lets `org` read `rec` for `case_id` at `time_ms` (design.md 3).
-Status covers(const Grant& g, const Record& rec, std::string_view org,
-              std::string_view case_id, std::uint64_t time_ms) {
+Status covers(const Grant& g, const Record& rec, std::string_view org, std::string_view case_id,
+              std::uint64_t time_ms) {
   if (g.status != static_cast<std::uint8_t>(GrantStatus::kActive))
     return reject("GRANT_REVOKED", "the grant was revoked by the holder");
   if (g.terms.grantee != org) return reject("GRANT_WRONG_GRANTEE", "the grant names another org");
-  if (time_ms < g.terms.not_before_ms) return reject("GRANT_NOT_YET_VALID", "the grant is not valid yet");
+  if (time_ms < g.terms.not_before_ms)
+    return reject("GRANT_NOT_YET_VALID", "the grant is not valid yet");
   if (time_ms >= g.terms.not_after_ms) return reject("GRANT_EXPIRED", "the grant has expired");
-  const bool by_id = std::binary_search(g.terms.record_ids.begin(), g.terms.record_ids.end(), rec.id);
-  const bool by_type = std::binary_search(g.terms.type_codes.begin(), g.terms.type_codes.end(),
-                                          rec.body.type_code);
+  const bool by_id =
+      std::binary_search(g.terms.record_ids.begin(), g.terms.record_ids.end(), rec.id);
+  const bool by_type =
+      std::binary_search(g.terms.type_codes.begin(), g.terms.type_codes.end(), rec.body.type_code);
   if (g.terms.holder_ref != rec.body.holder_ref || (!by_id && !by_type))
     return reject("GRANT_SCOPE_MISMATCH", "the record is outside the grant's scope");
   if (g.terms.case_id != case_id)
@@ -391,7 +397,8 @@ Status apply_access(BlockState& st, const ExecContext& cx) {
   if (!rec) return rec.status();
   if (!rec->has_value()) return reject("RECORD_NOT_FOUND", "no record " + to_hex(p->record_id));
   if ((*rec)->status != static_cast<std::uint8_t>(RecordStatus::kActive))
-    return reject("RECORD_NOT_ACTIVE", "the record is " + std::string((*rec)->status == 2 ? "revoked" : "superseded"));
+    return reject("RECORD_NOT_ACTIVE",
+                  "the record is " + std::string((*rec)->status == 2 ? "revoked" : "superseded"));
   Access a;
   a.id = access_id_for(cx.tx_id);
   a.org = cx.signer->id;
@@ -452,7 +459,8 @@ Status apply_resolve(BlockState& st, const ExecContext& cx) {
   if (!p) return reject("INVALID_PAYLOAD", p.status().message());
   auto o = st.get_as<Objection>(objection_state_key(p->objection_id));
   if (!o) return o.status();
-  if (!o->has_value()) return reject("OBJECTION_NOT_FOUND", "no objection " + to_hex(p->objection_id));
+  if (!o->has_value())
+    return reject("OBJECTION_NOT_FOUND", "no objection " + to_hex(p->objection_id));
   if ((*o)->status != static_cast<std::uint8_t>(ObjectionStatus::kOpen))
     return reject("ILLEGAL_TRANSITION", "the objection is already resolved");
   auto rec = load_own_record(st, cx, (*o)->record_id);
@@ -465,7 +473,8 @@ Status apply_resolve(BlockState& st, const ExecContext& cx) {
     rec->status = static_cast<std::uint8_t>(RecordStatus::kRevoked);
     rec->revoke_reason = p->reason;
   }
-  (*o)->status = static_cast<std::uint8_t>(upheld ? ObjectionStatus::kUpheld : ObjectionStatus::kRejected);
+  (*o)->status =
+      static_cast<std::uint8_t>(upheld ? ObjectionStatus::kUpheld : ObjectionStatus::kRejected);
   (*o)->resolution_reason = p->reason;
   (*o)->resolved_height = cx.height;
   st.put(record_state_key(rec->id), *rec);
@@ -505,19 +514,32 @@ Status apply_tx(BlockState& st, const ExecContext& cx) {
       break;
   }
   switch (static_cast<TxType>(cx.tx.body.type)) {
-    case TxType::kRegisterRecord: return apply_register(st, cx);
-    case TxType::kChangeLicense: return apply_change(st, cx);
-    case TxType::kRenewLicense: return apply_renew(st, cx);
-    case TxType::kRevokeRecord: return apply_revoke(st, cx);
-    case TxType::kBindHolder: return apply_bind(st, cx, /*rebind=*/false);
-    case TxType::kRebindHolder: return apply_bind(st, cx, /*rebind=*/true);
-    case TxType::kRotateHolderKey: return apply_rotate(st, cx);
-    case TxType::kCreateGrant: return apply_create_grant(st, cx);
-    case TxType::kRevokeGrant: return apply_revoke_grant(st, cx);
-    case TxType::kRecordAccess: return apply_access(st, cx);
-    case TxType::kFileObjection: return apply_objection(st, cx);
-    case TxType::kResolveObjection: return apply_resolve(st, cx);
-    case TxType::kAnchorArchive: return apply_archive(st, cx);
+    case TxType::kRegisterRecord:
+      return apply_register(st, cx);
+    case TxType::kChangeLicense:
+      return apply_change(st, cx);
+    case TxType::kRenewLicense:
+      return apply_renew(st, cx);
+    case TxType::kRevokeRecord:
+      return apply_revoke(st, cx);
+    case TxType::kBindHolder:
+      return apply_bind(st, cx, /*rebind=*/false);
+    case TxType::kRebindHolder:
+      return apply_bind(st, cx, /*rebind=*/true);
+    case TxType::kRotateHolderKey:
+      return apply_rotate(st, cx);
+    case TxType::kCreateGrant:
+      return apply_create_grant(st, cx);
+    case TxType::kRevokeGrant:
+      return apply_revoke_grant(st, cx);
+    case TxType::kRecordAccess:
+      return apply_access(st, cx);
+    case TxType::kFileObjection:
+      return apply_objection(st, cx);
+    case TxType::kResolveObjection:
+      return apply_resolve(st, cx);
+    case TxType::kAnchorArchive:
+      return apply_archive(st, cx);
   }
   return reject("TX_MALFORMED", "unknown transaction type");
 }
@@ -620,7 +642,9 @@ Status Ledger::check_tx_stateless(const Tx& tx) const {
   const Org* org = genesis_.find_org(tx.body.signer_org);
   if (!org) return reject("UNKNOWN_ORG", "unknown org '" + tx.body.signer_org + "'");
   const OrgKey* key = org->find_key(tx.body.key_id);
-  if (!key) return reject("UNKNOWN_KEY", "org " + org->id + " has no key " + std::to_string(tx.body.key_id));
+  if (!key)
+    return reject("UNKNOWN_KEY",
+                  "org " + org->id + " has no key " + std::to_string(tx.body.key_id));
   if (!crypto::verify(key->public_key, tx.signing_bytes(), tx.signature))
     return reject("BAD_SIGNATURE", "signature does not verify under " + org->id + " key " +
                                        std::to_string(tx.body.key_id));
@@ -629,8 +653,7 @@ Status Ledger::check_tx_stateless(const Tx& tx) const {
 
 Result<PreparedBlock> Ledger::prepare(const std::vector<Tx>& candidates, std::uint64_t time_ms,
                                       std::uint64_t view, const PublicKey& proposer,
-                                      bool signatures_checked,
-                                      std::vector<TxOutcome>& outcomes,
+                                      bool signatures_checked, std::vector<TxOutcome>& outcomes,
                                       const PreparedBlock* parent) const {
   EMLEDGER_ASSERT(candidates.size() <= kBlockTxsMax);
   const ChainHead h = parent ? parent->new_head : head();
@@ -659,15 +682,24 @@ Result<PreparedBlock> Ledger::prepare(const std::vector<Tx>& candidates, std::ui
     oc.status = [&]() -> Status {
       if (!signatures_checked) EMLEDGER_TRY(check_tx_stateless(tx));
       if (tx.body.expires_at_height < height)
-        return reject("EXPIRED", "transaction expired at height " + std::to_string(tx.body.expires_at_height));
+        return reject("EXPIRED",
+                      "transaction expired at height " + std::to_string(tx.body.expires_at_height));
       if (tx.body.expires_at_height > height + kTxLifetimeBlocksMax)
-        return reject("EXPIRY_TOO_FAR", "expiry more than " + std::to_string(kTxLifetimeBlocksMax) + " blocks ahead");
+        return reject("EXPIRY_TOO_FAR",
+                      "expiry more than " + std::to_string(kTxLifetimeBlocksMax) + " blocks ahead");
       if (seen.count(oc.id)) return reject("DUPLICATE_TX", "transaction repeated in the block");
       auto committed = base.get(hash_key(kKeyTx, oc.id));
       if (!committed) return committed.status();
       if (committed->has_value()) return reject("DUPLICATE_TX", "transaction already committed");
-      ExecContext cx{tx, oc.id, nullptr, nullptr, height, time_ms,
-                     static_cast<std::uint32_t>(out.block.txs.size()), genesis_, &index_puts};
+      ExecContext cx{tx,
+                     oc.id,
+                     nullptr,
+                     nullptr,
+                     height,
+                     time_ms,
+                     static_cast<std::uint32_t>(out.block.txs.size()),
+                     genesis_,
+                     &index_puts};
       std::optional<HolderBinding> holder;
       if (tx.body.signer_org.empty()) {
         // A holder's key lives in state, so its signature is checked here,
@@ -678,8 +710,8 @@ Result<PreparedBlock> Ledger::prepare(const std::vector<Tx>& candidates, std::ui
         if (!b) return b.status();
         if (!b->has_value()) return reject("HOLDER_NOT_BOUND", "no key is bound to this holder");
         if ((*b)->key_seq != tx.body.key_id)
-          return reject("HOLDER_KEY_STALE", "holder key " + std::to_string(tx.body.key_id) +
-                                                " is not the current one");
+          return reject("HOLDER_KEY_STALE",
+                        "holder key " + std::to_string(tx.body.key_id) + " is not the current one");
         if (!crypto::verify((*b)->public_key, tx.signing_bytes(), tx.signature))
           return reject("BAD_SIGNATURE", "holder signature does not verify");
         holder = std::move(**b);
@@ -700,7 +732,8 @@ Result<PreparedBlock> Ledger::prepare(const std::vector<Tx>& candidates, std::ui
       for (const auto& [k, v] : index_puts) ov.put(k, v);
       seen.insert(oc.id);
       leaves.push_back(log_leaf_hash(enc));
-      TxEntry e{height, static_cast<std::uint32_t>(out.block.txs.size()), h.log_size + leaves.size() - 1, enc};
+      TxEntry e{height, static_cast<std::uint32_t>(out.block.txs.size()),
+                h.log_size + leaves.size() - 1, enc};
       ov.put(hash_key(kKeyTx, oc.id), encode(e));
       out.block.txs.push_back(std::move(enc));
       out.tx_ids.push_back(oc.id);
@@ -745,7 +778,8 @@ Result<PreparedBlock> Ledger::execute(const Block& block) const {
   if (!p) return p;
   for (const auto& oc : outcomes)
     if (!oc.status.is_ok())
-      return Status::error("BLOCK_INVALID", "transaction " + to_hex(oc.id) + ": " + oc.status.to_string());
+      return Status::error("BLOCK_INVALID",
+                           "transaction " + to_hex(oc.id) + ": " + oc.status.to_string());
   if (encode(p->block.header) != encode(block.header))
     return Status::error("BLOCK_INVALID", "header differs from the result of execution");
   return p;
@@ -775,16 +809,19 @@ Result<std::optional<Certificate>> Ledger::certificate(std::uint64_t height) con
 
 Result<std::optional<Block>> Ledger::block(std::uint64_t height) const {
   auto hd = header(height);
-  if (!hd || !hd->has_value()) return hd.is_ok() ? Result<std::optional<Block>>(std::optional<Block>()) : hd.status();
+  if (!hd || !hd->has_value())
+    return hd.is_ok() ? Result<std::optional<Block>>(std::optional<Block>()) : hd.status();
   auto ids = get_decoded<BlockTxIds>(*store_, height_key(kKeyBlockTxs, height));
   if (!ids) return ids.status();
-  if (!ids->has_value()) return Status::error("STORAGE_CORRUPT", "block without its transaction list");
+  if (!ids->has_value())
+    return Status::error("STORAGE_CORRUPT", "block without its transaction list");
   Block b;
   b.header = **hd;
   for (const auto& id : (*ids)->ids) {
     auto e = tx_entry(id);
     if (!e) return e.status();
-    if (!e->has_value()) return Status::error("STORAGE_CORRUPT", "block names a missing transaction");
+    if (!e->has_value())
+      return Status::error("STORAGE_CORRUPT", "block names a missing transaction");
     b.txs.push_back(std::move((*e)->tx));
   }
   return std::optional<Block>(std::move(b));
@@ -828,7 +865,8 @@ Result<StateProof> Ledger::state_proof(ByteView key, std::optional<std::uint64_t
   if (height) {
     auto hd = header(*height);
     if (!hd) return hd.status();
-    if (!hd->has_value()) return Status::error("NOT_FOUND", "no block at height " + std::to_string(*height));
+    if (!hd->has_value())
+      return Status::error("NOT_FOUND", "no block at height " + std::to_string(*height));
     root = (*hd)->state_root;
   }
   return StateTree(*store_).prove(root, key);
@@ -849,7 +887,8 @@ Result<Hash> Ledger::log_root(std::uint64_t size) const {
   return MerkleLog(*store_).root(size);
 }
 
-Result<ConsistencyProof> Ledger::consistency_proof(std::uint64_t first, std::uint64_t second) const {
+Result<ConsistencyProof> Ledger::consistency_proof(std::uint64_t first,
+                                                   std::uint64_t second) const {
   if (second > head().log_size) return Status::error("PROOF_OUT_OF_RANGE", "size beyond the log");
   return MerkleLog(*store_).consistency(first, second);
 }
@@ -860,7 +899,8 @@ Result<std::vector<Hash>> scan_ids(const KvStore& store, const Bytes& prefix, co
   std::vector<Hash> out;
   Status bad;
   Status st = store.scan(prefix, start, [&](ByteView k, ByteView v) {
-    if (!stop.empty() && !std::lexicographical_compare(k.begin(), k.end(), stop.begin(), stop.end()))
+    if (!stop.empty() &&
+        !std::lexicographical_compare(k.begin(), k.end(), stop.begin(), stop.end()))
       return false;
     if (v.size() != kHashSize) {
       bad = Status::error("STORAGE_CORRUPT", "bad index entry");
@@ -932,7 +972,8 @@ Result<ProofBundle> Ledger::bundle_for_hash(const Hash& content_hash) const {
     if (!rec) return Status::error("STORAGE_CORRUPT", rec.status().message());
     auto entry = tx_entry(rec->anchor_tx);
     if (!entry) return entry.status();
-    if (!entry->has_value()) return Status::error("STORAGE_CORRUPT", "record without its anchor tx");
+    if (!entry->has_value())
+      return Status::error("STORAGE_CORRUPT", "record without its anchor tx");
     auto incl = log.inclusion((*entry)->log_index, h.log_size);
     if (!incl) return incl.status();
     ev.record_proof = std::move(*rp);
