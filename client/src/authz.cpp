@@ -179,27 +179,45 @@ Result<std::optional<Bytes>> AuthzClient::state_at(ByteView key, std::uint64_t h
   return value;
 }
 
-Result<VerifiedBinding> AuthzClient::holder_binding(const Hash& holder_ref) const {
-  auto res = transport_->get("/v1/holders/" + to_hex(holder_ref));
+namespace {
+
+// One state value answered as {"encoded","proof","height"}: the proof is
+// checked under the certified header at that height before the value is used.
+struct ProvenValue {
+  Bytes encoded;
+  CertifiedHeader at;
+};
+
+Result<ProvenValue> proven_value(const Client& client, const Result<HttpResponse>& res,
+                                 const char* what, const Bytes& state_key,
+                                 const std::string& label) {
   if (!res) return res.status();
   if (res->status != 200) return node_error(*res);
   auto j = parse_json(*res);
   if (!j) return j.status();
-  Fields f(*j, "holder");
+  Fields f(*j, what);
   Bytes encoded = f.hex("encoded");
   Bytes raw_proof = f.hex("proof");
   const std::uint64_t height = f.u64("height");
   EMLEDGER_TRY(f.status());
-  auto at = client_.header(height);
+  auto at = client.header(height);
   if (!at) return at.status();
   auto proof = decode_proof(raw_proof);
   if (!proof) return proof.status();
-  EMLEDGER_TRY(check_state_value(at->header.state_root, ledger::holder_state_key(holder_ref),
-                                 *proof, encoded, "holder binding"));
-  auto b = ledger::decode<ledger::HolderBinding>(encoded);
+  EMLEDGER_TRY(check_state_value(at->header.state_root, state_key, *proof, encoded, label));
+  return ProvenValue{std::move(encoded), std::move(at).value()};
+}
+
+}  // namespace
+
+Result<VerifiedBinding> AuthzClient::holder_binding(const Hash& holder_ref) const {
+  auto v = proven_value(client_, transport_->get("/v1/holders/" + to_hex(holder_ref)), "holder",
+                        ledger::holder_state_key(holder_ref), "holder binding");
+  if (!v) return v.status();
+  auto b = ledger::decode<ledger::HolderBinding>(v->encoded);
   if (!b || b->holder_ref != holder_ref)
     return proof_invalid("the proven value is not this holder's binding");
-  return VerifiedBinding{std::move(b).value(), std::move(at).value()};
+  return VerifiedBinding{std::move(b).value(), std::move(v->at)};
 }
 
 Result<HolderSigner> AuthzClient::holder_signer(const Hash& holder_ref,
@@ -415,25 +433,12 @@ Result<HolderView> AuthzClient::holder_view(const RequestKey& reader, const Hash
 Result<VerifiedGrant> AuthzClient::grant(const RequestKey& reader, const Hash& grant_id) const {
   HttpCall call;
   call.target = "/v1/grants/" + to_hex(grant_id);
-  auto res = send_signed(std::move(call), reader);
-  if (!res) return res.status();
-  if (res->status != 200) return node_error(*res);
-  auto j = parse_json(*res);
-  if (!j) return j.status();
-  Fields f(*j, "grant");
-  Bytes encoded = f.hex("encoded");
-  Bytes raw_proof = f.hex("proof");
-  const std::uint64_t height = f.u64("height");
-  EMLEDGER_TRY(f.status());
-  auto at = client_.header(height);
-  if (!at) return at.status();
-  auto proof = decode_proof(raw_proof);
-  if (!proof) return proof.status();
-  EMLEDGER_TRY(check_state_value(at->header.state_root, ledger::grant_state_key(grant_id), *proof,
-                                 encoded, "grant " + to_hex(grant_id)));
-  auto g = ledger::decode<ledger::Grant>(encoded);
+  auto v = proven_value(client_, send_signed(std::move(call), reader), "grant",
+                        ledger::grant_state_key(grant_id), "grant " + to_hex(grant_id));
+  if (!v) return v.status();
+  auto g = ledger::decode<ledger::Grant>(v->encoded);
   if (!g || g->id != grant_id) return proof_invalid("the proven value is not that grant");
-  return VerifiedGrant{std::move(g).value(), std::move(at).value()};
+  return VerifiedGrant{std::move(g).value(), std::move(v->at)};
 }
 
 // ---- material store ----
