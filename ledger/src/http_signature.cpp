@@ -5,7 +5,6 @@
 // unpadded base64 are refused rather than resolved.
 #include "emledger/ledger/http_signature.hpp"
 
-
 #include <algorithm>
 #include <charconv>
 

@@ -16,9 +16,7 @@ namespace {
 
 constexpr std::size_t kBlockCacheBytes = 128 << 20;
 
-leveldb::Slice slice(ByteView b) {
-  return {reinterpret_cast<const char*>(b.data()), b.size()};
-}
+leveldb::Slice slice(ByteView b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
 ByteView view(const leveldb::Slice& s) {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }
@@ -64,9 +62,8 @@ class LevelDbStore final : public KvStore {
     puts.reserve(total);
     for (const WriteBatch* batch : batches)
       for (const auto& [k, v] : batch->entries()) puts.push_back(Put{k, v});
-    std::stable_sort(puts.begin(), puts.end(), [](const Put& a, const Put& b) {
-      return key_less(a.key, b.key);
-    });
+    std::stable_sort(puts.begin(), puts.end(),
+                     [](const Put& a, const Put& b) { return key_less(a.key, b.key); });
     leveldb::WriteBatch wb;
     for (const Put& p : puts) wb.Put(slice(p.key), slice(p.value));
     leveldb::WriteOptions wo;

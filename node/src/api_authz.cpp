@@ -30,7 +30,6 @@ std::optional<std::size_t> parse_limit(const HttpRequest& req) {
   return static_cast<std::size_t>(*v);
 }
 
-
 // A committed header with its finality certificate.
 struct Certified {
   ledger::BlockHeader header;

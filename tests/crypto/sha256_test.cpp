@@ -92,14 +92,17 @@ TEST_CASE("sha256_file: a missing file is IO_ERROR") {
   CHECK(d.status().code() == "IO_ERROR");
 }
 
-TEST_CASE("sha256: the incremental hasher agrees with one-shot hashing on both sides of its inline buffer") {
+TEST_CASE(
+    "sha256: the incremental hasher agrees with one-shot hashing on both sides of its inline "
+    "buffer") {
   // Sha256 buffers up to kInlineBytes and hashes through OpenSSL, then
   // switches to libsodium's streaming state: both paths must give one function.
   std::vector<std::uint8_t> data(3 * emledger::crypto::Sha256::kInlineBytes + 7);
   for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::uint8_t>(i * 131 + 7);
   for (std::size_t total : {std::size_t{0}, std::size_t{1}, std::size_t{255}, std::size_t{256},
                             std::size_t{257}, std::size_t{600}, data.size()}) {
-    for (std::size_t piece : {std::size_t{1}, std::size_t{33}, std::size_t{256}, std::size_t{1000}}) {
+    for (std::size_t piece :
+         {std::size_t{1}, std::size_t{33}, std::size_t{256}, std::size_t{1000}}) {
       emledger::crypto::Sha256 h;
       for (std::size_t off = 0; off < total; off += piece)
         h.update(emledger::ByteView(data.data() + off, std::min(piece, total - off)));

@@ -4,8 +4,8 @@
 // Format and profile: docs/formats/http-signatures.md.
 //
 // Pure functions over plain structs: no I/O, no clock (callers pass now_s, unix
-// seconds), no randomness (nonces come from crypto::random_nonce_hex()). The node verifies, the client
-// SDK signs; both use this one implementation.
+// seconds), no randomness (nonces come from crypto::random_nonce_hex()). The node verifies, the
+// client SDK signs; both use this one implementation.
 #pragma once
 
 #include <cstdint>
@@ -120,7 +120,7 @@ struct SignOptions {
   std::string keyid;  // org_keyid(...) or holder_keyid(...)
   std::int64_t created_s = 0;
   std::int64_t expires_s = 0;  // created_s < expires_s <= created_s + kSignatureValidityMax_s
-  std::string nonce;           // crypto::random_nonce_hex(), or any kNonceChars* string of [A-Za-z0-9_-]
+  std::string nonce;  // crypto::random_nonce_hex(), or any kNonceChars* string of [A-Za-z0-9_-]
 };
 
 // The header fields to add to the request. content_digest is empty when the
@@ -139,8 +139,6 @@ struct SignatureHeaders {
 // represented). Thread safe.
 Result<SignatureHeaders> sign_request(const HttpRequest& req, const crypto::KeyPair& key,
                                       const SignOptions& opt);
-
-
 
 // --- Verification (node) -------------------------------------------------------
 
