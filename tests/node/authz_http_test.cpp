@@ -36,14 +36,7 @@ struct AuthzNetwork {
   ledger::Genesis genesis;
 
   Config write(const TempDir& dir) {
-    auto org = [](std::string id, std::uint32_t roles, const crypto::KeyPair& k) {
-      ledger::Org o;
-      o.id = std::move(id);
-      o.region = "r1";
-      o.roles = roles;
-      o.keys.push_back(ledger::OrgKey{1, k.public_key()});
-      return o;
-    };
+    auto org = test_org;
     genesis.chain_id = chain_id;
     genesis.time_ms = 1'700'000'000'000;
     genesis.orgs = {

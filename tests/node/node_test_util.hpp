@@ -160,6 +160,16 @@ inline crypto::KeyPair dev_issuer_key(const std::string& data_dir) {
   return *k;
 }
 
+// An org of a test genesis: region r1, one key with id 1.
+inline ledger::Org test_org(std::string id, std::uint32_t roles, const crypto::KeyPair& k) {
+  ledger::Org o;
+  o.id = std::move(id);
+  o.region = "r1";
+  o.roles = roles;
+  o.keys.push_back(ledger::OrgKey{1, k.public_key()});
+  return o;
+}
+
 // A network of several orgs for rejection tests: a.issuer and b.issuer
 // (issuers), c.consumer (no issuer role), v.node (the validator). Started
 // with --dev --genesis --key, as the end-to-end tests do.
@@ -172,14 +182,7 @@ struct MultiOrgNetwork {
   ledger::Genesis genesis;
 
   Config write(const TempDir& dir) {
-    auto org = [](std::string id, std::uint32_t roles, const crypto::KeyPair& k) {
-      ledger::Org o;
-      o.id = std::move(id);
-      o.region = "r1";
-      o.roles = roles;
-      o.keys.push_back(ledger::OrgKey{1, k.public_key()});
-      return o;
-    };
+    auto org = test_org;
     genesis.chain_id = chain_id;
     genesis.time_ms = 1'700'000'000'000;
     genesis.orgs = {
