@@ -78,7 +78,8 @@ void check_contract(FsEnv& env, const std::string& dir) {
   // read_all refuses a file over the limit instead of cutting it.
   auto capped = env.read_all(a, 11);
   REQUIRE_FALSE(capped.is_ok());
-  CHECK(capped.status().code() == "IO_ERROR");
+  CHECK(capped.status().code() == "FILE_TOO_LARGE");
+  CHECK(capped.status().message().find(a) != std::string::npos);
   CHECK(env.read_all(a, 12).is_ok());
 
   CHECK(env.truncate(a, 5).is_ok());
@@ -259,6 +260,16 @@ TEST_CASE("fs_env: SimFsEnv an unsynced truncate comes back on crash") {
     return 0;
   });
   CHECK(read(env, "/d/f") == b("abcdef"));
+
+  // Cutting only unsynced bytes leaves a file that was only appended to.
+  auto h = env.open_append("/d/f");
+  REQUIRE(h.is_ok());
+  REQUIRE((*h)->append(as_bytes("gh")).is_ok());
+  REQUIRE(env.truncate("/d/f", 7).is_ok());
+  CHECK(env.unsynced_bytes("/d/f") == 1);
+  env.crash(SimFsEnv::torn_by_seed(1));
+  CHECK(read(env, "/d/f").size() <= 7);
+  CHECK(read(env, "/d/f").size() >= 6);
 
   REQUIRE(env.truncate("/d/f", 2).is_ok());
   auto g = env.open_append("/d/f");

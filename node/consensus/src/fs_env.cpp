@@ -112,8 +112,8 @@ Result<Bytes> PosixFsEnv::read_all(const std::string& path, std::uint64_t bytes_
     if (n == 0) break;
     if (out.size() + static_cast<std::size_t>(n) > bytes_max) {
       (void)close_fd(fd, path);
-      return Status::error(
-          "IO_ERROR", "read " + path + ": larger than " + std::to_string(bytes_max) + " bytes");
+      return Status::error("FILE_TOO_LARGE",
+                           path + " holds more than " + std::to_string(bytes_max) + " bytes");
     }
     out.insert(out.end(), buf, buf + n);
   }
@@ -229,7 +229,8 @@ Result<Bytes> SimFsEnv::read_all(const std::string& path, std::uint64_t bytes_ma
   if (!id) return id.status();
   const Bytes& data = inodes_.at(*id).current;
   if (data.size() > bytes_max)
-    return sim_error("read: larger than " + std::to_string(bytes_max) + " bytes", path);
+    return Status::error("FILE_TOO_LARGE",
+                         path + " holds more than " + std::to_string(bytes_max) + " bytes");
   return data;
 }
 
@@ -237,9 +238,14 @@ Status SimFsEnv::truncate(const std::string& path, std::uint64_t size_bytes) {
   EMLEDGER_TRY(take_failure(Op::kTruncate, "truncate", path));
   auto id = inode_of(path, "truncate");
   if (!id) return id.status();
-  Bytes& data = inodes_.at(*id).current;
-  if (size_bytes > data.size()) return sim_error("truncate: beyond the end", path);
-  data.resize(static_cast<std::size_t>(size_bytes));
+  Inode& node = inodes_.at(*id);
+  if (size_bytes > node.current.size()) return sim_error("truncate: beyond the end", path);
+  const auto size = static_cast<std::size_t>(size_bytes);
+  if (!node.synced_before_truncate && size < node.synced_bytes) {
+    node.synced_before_truncate.emplace(node.current.begin(),
+                                        node.current.begin() + node.synced_bytes);
+  }
+  node.current.resize(size);
   return Status::ok();
 }
 
@@ -287,36 +293,29 @@ Status SimFsEnv::sync_inode(std::uint64_t epoch, std::uint64_t inode, const std:
   if (epoch != epoch_) return sim_error("sync: handle from before a crash", path);
   EMLEDGER_TRY(take_failure(Op::kSync, "sync", path));
   Inode& node = inodes_.at(inode);
-  node.synced = node.current;
+  node.synced_bytes = node.current.size();
+  node.synced_before_truncate.reset();
   ++syncs_;
   return Status::ok();
 }
-
-namespace {
-
-// True when `current` is `synced` plus appended bytes.
-bool only_appended(const Bytes& synced, const Bytes& current) {
-  return current.size() >= synced.size() &&
-         std::equal(synced.begin(), synced.end(), current.begin());
-}
-
-}  // namespace
 
 void SimFsEnv::crash(const KeepUnsynced& keep) {
   std::map<std::uint64_t, Inode> survivors;
   for (const auto& [name, id] : durable_names_) {
     if (survivors.count(id)) continue;  // one inode under two durable names
-    Inode node = inodes_.at(id);
-    if (only_appended(node.synced, node.current)) {
-      const std::size_t unsynced = node.current.size() - node.synced.size();
+    Inode node = std::move(inodes_.at(id));
+    if (node.synced_before_truncate) {
+      node.current = std::move(*node.synced_before_truncate);
+    } else {
+      EMLEDGER_ASSERT(node.current.size() >= node.synced_bytes);
+      const std::size_t unsynced = node.current.size() - node.synced_bytes;
       const std::size_t kept = unsynced == 0 ? 0 : keep(name, unsynced);
       EMLEDGER_ASSERT(kept <= unsynced);
-      node.current.resize(node.synced.size() + kept);
-    } else {
-      node.current = node.synced;
+      node.current.resize(node.synced_bytes + kept);
     }
     // What reached the platter is all there is now.
-    node.synced = node.current;
+    node.synced_bytes = node.current.size();
+    node.synced_before_truncate.reset();
     survivors[id] = std::move(node);
   }
   inodes_ = std::move(survivors);
@@ -344,11 +343,14 @@ Status SimFsEnv::flip_byte(const std::string& path, std::uint64_t offset, std::u
   auto id = inode_of(path, "flip byte");
   if (!id) return id.status();
   Inode& node = inodes_.at(*id);
-  if (offset >= node.synced.size() || offset >= node.current.size())
+  const std::size_t synced =
+      node.synced_before_truncate ? node.synced_before_truncate->size() : node.synced_bytes;
+  if (offset >= synced)
     return sim_error("flip byte: offset " + std::to_string(offset) + " is not synced data of",
                      path);
-  node.synced[static_cast<std::size_t>(offset)] ^= mask;
-  node.current[static_cast<std::size_t>(offset)] ^= mask;
+  const auto at = static_cast<std::size_t>(offset);
+  if (node.synced_before_truncate) (*node.synced_before_truncate)[at] ^= mask;
+  if (at < node.current.size()) node.current[at] ^= mask;
   return Status::ok();
 }
 
@@ -356,8 +358,8 @@ std::uint64_t SimFsEnv::unsynced_bytes(const std::string& path) const {
   auto it = names_.find(path);
   if (it == names_.end()) return 0;
   const Inode& node = inodes_.at(it->second);
-  if (!only_appended(node.synced, node.current)) return 0;
-  return node.current.size() - node.synced.size();
+  if (node.synced_before_truncate) return 0;
+  return node.current.size() - node.synced_bytes;
 }
 
 }  // namespace emledger::consensus

@@ -9,14 +9,16 @@
 //   - a create, rename or remove is durable only after sync_dir() of the
 //     directory that holds the name (after a crash an unsynced new name is
 //     gone, and an unsynced rename is undone).
-// Every failure is a Status with code IO_ERROR whose message names the
-// operation and the path (PosixFsEnv adds the errno text).
+// Every failure is a Status with code IO_ERROR (or FILE_TOO_LARGE from
+// read_all) whose message names the operation and the path (PosixFsEnv adds
+// the errno text).
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "emledger/crypto/bytes.hpp"
@@ -48,7 +50,8 @@ class FsEnv {
   virtual Result<std::unique_ptr<AppendFile>> create(const std::string& path) = 0;
   // Opens the existing file at `path` for appending at its end.
   virtual Result<std::unique_ptr<AppendFile>> open_append(const std::string& path) = 0;
-  // The whole content of `path`; IO_ERROR if it holds more than `bytes_max`.
+  // The whole content of `path`; FILE_TOO_LARGE if it holds more than
+  // `bytes_max` (nothing past that many bytes is read into memory).
   virtual Result<Bytes> read_all(const std::string& path, std::uint64_t bytes_max) = 0;
   // Cuts `path` to `size_bytes` (<= its size); durable after a sync on it.
   virtual Status truncate(const std::string& path, std::uint64_t size_bytes) = 0;
@@ -88,7 +91,8 @@ class PosixFsEnv final : public FsEnv {
 // each directory's last sync_dir(). crash() keeps only the durable names, and
 // for each surviving file its synced bytes plus, if the file was only appended
 // to since its last sync, a prefix of the unsynced tail chosen by the caller
-// (a torn write). A file truncated and not synced since comes back as synced.
+// (a torn write). A file truncated below its synced size and not synced since
+// comes back as it was synced.
 class SimFsEnv final : public FsEnv {
  public:
   enum class Op { kCreate, kOpen, kAppend, kSync, kRead, kTruncate, kRename, kSyncDir, kRemove };
@@ -133,9 +137,13 @@ class SimFsEnv final : public FsEnv {
  private:
   class File;
   friend class File;
+  // Appends cost O(appended bytes) and syncs O(1), so the simulator can run
+  // long WALs: the synced bytes are a prefix of `current` unless a truncate
+  // cut into them since the last sync, and only then kept apart.
   struct Inode {
-    Bytes current;
-    Bytes synced;
+    Bytes current;                                // what reads see
+    std::size_t synced_bytes = 0;                 // current[0, synced_bytes) is durable
+    std::optional<Bytes> synced_before_truncate;  // the durable bytes, after a truncate cut them
   };
   Status take_failure(Op op, const char* what, const std::string& path);
   Result<std::uint64_t> inode_of(const std::string& path, const char* what) const;
