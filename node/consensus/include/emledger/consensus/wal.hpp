@@ -1,0 +1,110 @@
+// The consensus vote write-ahead log (format and recovery rules:
+// docs/formats/wal.md). The node appends every vote of its own here, and the
+// append is durable, before the vote is signed and sent; after a restart the
+// replayed votes stop it from voting twice in a view. Votes are opaque bytes
+// to the WAL.
+//
+// Recovery: a torn tail (the last record cut short by a crash, or the final
+// record's CRC wrong) is cut off and reported; any other damage is WAL_CORRUPT
+// and the node must refuse to start, because silently dropping a synced vote
+// could make it equivocate.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "emledger/consensus/fs_env.hpp"
+#include "emledger/crypto/bytes.hpp"
+#include "emledger/crypto/result.hpp"
+
+namespace emledger::consensus {
+
+// File header: the canonical-encoding domain tag (u8 length ‖ ASCII) and a
+// version byte.
+inline constexpr std::string_view kWalDomain = "emledger.vote-wal";
+inline constexpr std::uint8_t kWalVersion = 1;
+inline constexpr std::size_t kWalFileHeaderBytes = 1 + kWalDomain.size() + 1;
+// Record: u32 length ‖ u32 CRC-32C(length) ‖ u32 CRC-32C(length ‖ payload) ‖ payload.
+inline constexpr std::size_t kWalRecordHeaderBytes = 12;
+inline constexpr std::size_t kWalRecordBytesMax = 64 * 1024;  // payload
+// Appends that would grow the file past this fail with WAL_FULL: the caller
+// must rewrite() the WAL with only the votes it still needs.
+inline constexpr std::uint64_t kWalFileBytesMax = 16 * 1024 * 1024;
+// rewrite() builds the new file under this suffix, then renames it over.
+inline constexpr std::string_view kWalRewriteSuffix = ".rewrite";
+
+static_assert(kWalRecordBytesMax < (std::uint64_t{1} << 32), "length is a u32");
+static_assert(kWalFileBytesMax >=
+                  kWalFileHeaderBytes + 64 * (kWalRecordHeaderBytes + kWalRecordBytesMax),
+              "room for at least 64 records of the largest size");
+
+// What open() found.
+struct WalReplay {
+  std::vector<Bytes> records;        // every intact record, in append order
+  std::uint64_t torn_bytes_cut = 0;  // size of the torn tail cut off (0: none)
+  bool created = false;              // no WAL (or only a torn header): a new one was made
+};
+
+struct OpenedWal;
+
+// Not thread-safe: one owner appends. Movable, not copyable.
+class VoteWal {
+ public:
+  // Opens the WAL at `path`, creating it if absent, and replays it. A torn
+  // tail is cut off. The file and its directory are synced before this
+  // returns, so what replay returned survives a crash. Removes a leftover `path +
+  // kWalRewriteSuffix` of an interrupted rewrite (the WAL at `path` is complete then). Errors:
+  // WAL_CORRUPT (bad magic, unknown version, bad length or CRC before the tail, file over
+  // kWalFileBytesMax): refuse to start; IO_ERROR. `env` must outlive the WAL.
+  static Result<OpenedWal> open(FsEnv& env, std::string path);
+
+  // Appends one record and syncs it: OK means the record survives a crash.
+  // Errors that leave the file untouched: WAL_RECORD_INVALID (empty or over
+  // kWalRecordBytesMax), WAL_FULL (rewrite first). An I/O error is returned
+  // as is and poisons the WAL: every later call returns WAL_POISONED, since
+  // after a failed write or fsync the file's durable content is unknown; the
+  // node must stop and reopen (replay tells what survived).
+  Status append(ByteView payload);
+
+  // Replaces the WAL's content with `records_to_keep`: writes them to a new
+  // file, syncs it, renames it over the WAL and syncs the directory. A crash
+  // at any point leaves either the old or the new WAL, complete. Errors
+  // before anything is written: WAL_RECORD_INVALID, WAL_FULL (the records do
+  // not fit). An I/O error poisons the WAL as append's does.
+  Status rewrite(const std::vector<Bytes>& records_to_keep);
+
+  // True if append() of `payload_bytes` would not hit WAL_FULL.
+  bool has_room_for(std::size_t payload_bytes) const;
+  std::uint64_t size_bytes() const { return size_bytes_; }
+  std::uint64_t record_count() const { return record_count_; }
+  // OK while the WAL accepts appends; otherwise the error that poisoned it.
+  const Status& poisoned() const { return poisoned_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  VoteWal(FsEnv& env, std::string path, std::unique_ptr<AppendFile> file, std::uint64_t size_bytes,
+          std::uint64_t record_count);
+  Status poison(Status cause);
+  Status refuse_if_poisoned() const;
+
+  FsEnv* env_;
+  std::string path_;
+  std::unique_ptr<AppendFile> file_;
+  std::uint64_t size_bytes_;
+  std::uint64_t record_count_;
+  Status poisoned_;
+};
+
+struct OpenedWal {
+  VoteWal wal;
+  WalReplay replay;
+};
+
+// The file image of a WAL holding `records` (header and framed records), as
+// open() expects it. Asserts every record is 1..kWalRecordBytesMax bytes.
+Bytes encode_wal_file(const std::vector<Bytes>& records);
+
+}  // namespace emledger::consensus
