@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <set>
 #include <system_error>
 
 namespace emledger::consensus {
@@ -40,6 +39,8 @@ Status close_fd(int fd, const std::string& path) {
 class PosixAppendFile final : public AppendFile {
  public:
   PosixAppendFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  // A close error is dropped: durability is decided by sync(), whose result
+  // the caller has, and close cannot undo a completed fdatasync.
   ~PosixAppendFile() override { (void)close_fd(fd_, path_); }
   PosixAppendFile(const PosixAppendFile&) = delete;
   PosixAppendFile& operator=(const PosixAppendFile&) = delete;
@@ -52,7 +53,7 @@ class PosixAppendFile final : public AppendFile {
         if (errno == EINTR) continue;
         return posix_error("write", path_);
       }
-      EMLEDGER_ASSERT(n > 0);  // write(2) of a non-empty buffer to a file
+      if (n == 0) return Status::error("IO_ERROR", "write " + path_ + ": wrote nothing");
       done += static_cast<std::size_t>(n);
     }
     return Status::ok();

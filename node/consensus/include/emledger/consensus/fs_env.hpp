@@ -83,8 +83,8 @@ class PosixFsEnv final : public FsEnv {
 // An in-memory file system with a crash model, for tests and the
 // deterministic simulator. Deterministic: ordered maps, no clock, no
 // randomness of its own (crash() takes the caller's choices). Directories are
-// implicit (every directory exists). Not thread-safe. Handles outlive nothing:
-// after crash() every handle from before fails with IO_ERROR.
+// implicit (every directory exists). Not thread-safe. Handles must not outlive
+// the env, and after crash() every handle from before fails with IO_ERROR.
 //
 // Model: each file is an inode holding its current bytes and the bytes as of
 // its last sync; names map to inodes, and a second map holds the names as of

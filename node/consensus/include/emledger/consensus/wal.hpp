@@ -36,6 +36,7 @@ inline constexpr std::uint64_t kWalFileBytesMax = 16 * 1024 * 1024;
 // rewrite() builds the new file under this suffix, then renames it over.
 inline constexpr std::string_view kWalRewriteSuffix = ".rewrite";
 
+static_assert(kWalRecordHeaderBytes == 3 * sizeof(std::uint32_t), "length, length_crc, crc");
 static_assert(kWalRecordBytesMax < (std::uint64_t{1} << 32), "length is a u32");
 static_assert(kWalFileBytesMax >=
                   kWalFileHeaderBytes + 64 * (kWalRecordHeaderBytes + kWalRecordBytesMax),
