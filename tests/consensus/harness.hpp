@@ -43,8 +43,11 @@ inline Config config_for(const std::vector<crypto::KeyPair>& keys, ValidatorInde
   return c;
 }
 
-inline Core make_core(const std::vector<crypto::KeyPair>& keys, ValidatorIndex self) {
-  auto core = Core::create(config_for(keys, self));
+inline Core make_core(const std::vector<crypto::KeyPair>& keys, ValidatorIndex self,
+                      const BlockRef& anchor = genesis_anchor()) {
+  Config config = config_for(keys, self);
+  config.anchor = anchor;
+  auto core = Core::create(std::move(config));
   EMLEDGER_ASSERT(core.is_ok());
   return std::move(core).value();
 }
@@ -111,8 +114,10 @@ std::vector<T> broadcast_of(const std::vector<Action>& actions) {
 
 // Drives one core like an adapter: persists and signs every vote it asks for
 // (feeding it back), builds blocks while view <= build_until, answers every
-// check with `valid` unless the digest is in `invalid`. Every action the core
-// emitted, including those caused by the answers, lands in `log`.
+// check with `valid` unless the digest is in `invalid`, answers a fetch from
+// `registry` when one is shared (the blocks every driver built or checked,
+// standing in for peers). Every action the core emitted, including those
+// caused by the answers, lands in `log`.
 struct Driver {
   Core core;
   std::vector<crypto::KeyPair> keys;
@@ -124,9 +129,11 @@ struct Driver {
   bool auto_check = true;
   std::uint64_t now_ms = 0;
   std::uint64_t wake_ms = 0;
+  std::map<Hash, BlockRef>* registry = nullptr;
 
-  Driver(std::vector<crypto::KeyPair> k, ValidatorIndex self)
-      : core(make_core(k, self)), keys(std::move(k)) {}
+  Driver(std::vector<crypto::KeyPair> k, ValidatorIndex self,
+         const BlockRef& anchor = genesis_anchor())
+      : core(make_core(k, self, anchor)), keys(std::move(k)) {}
 
   // Returns the actions of this step (after answering the requests in it).
   std::vector<Action> run(std::vector<Action> first) {
@@ -146,11 +153,17 @@ struct Driver {
       } else if (auto* b = std::get_if<BuildBlock>(&a)) {
         if (b->view <= build_until) {
           BlockRef parent{b->parent_view, b->parent_height, 0, Hash{}, b->parent};
-          more = core.on_block_built(now_ms, make_block(b->view, parent), Bytes{0xAB});
+          const BlockRef built = make_block(b->view, parent);
+          if (registry != nullptr) (*registry)[built.digest] = built;
+          more = core.on_block_built(now_ms, built, Bytes{0xAB});
         }
       } else if (auto* c = std::get_if<CheckBlock>(&a)) {
+        if (registry != nullptr) (*registry)[c->block.digest] = c->block;
         if (auto_check)
           more = core.on_block_checked(now_ms, c->block, !invalid.contains(c->block.digest));
+      } else if (auto* fb = std::get_if<FetchBlock>(&a)) {
+        if (registry != nullptr && registry->contains(fb->digest))
+          more = core.on_block_fetched(now_ms, registry->at(fb->digest));
       } else if (auto* f = std::get_if<Finalized>(&a)) {
         finalized.push_back(*f);
       } else if (auto* w = std::get_if<WakeAt>(&a)) {

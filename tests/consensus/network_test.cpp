@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <functional>
 #include <memory>
 
 #include "harness.hpp"
@@ -18,16 +19,50 @@ namespace {
 
 struct Network {
   std::vector<std::unique_ptr<Driver>> nodes;
-  std::set<ValidatorIndex> down;  // never started, never receives
+  std::set<ValidatorIndex> down;  // not running: sends nothing, receives nothing
   std::deque<std::pair<ValidatorIndex, Message>> in_flight;
   std::uint64_t now_ms = 0;
+  std::map<Hash, BlockRef> registry;  // where drivers fetch missing blocks
+  View build_until;
+  // What `to` receives when `from` broadcast `m` (default: `m` itself).
+  std::function<std::vector<Message>(ValidatorIndex from, ValidatorIndex to, const Message& m)>
+      tamper;
 
-  Network(std::size_t n, std::set<ValidatorIndex> silent, View build_until) : down(silent) {
+  Network(std::size_t n, std::set<ValidatorIndex> silent, View build)
+      : down(std::move(silent)), build_until(build) {
     auto keys = keys_for(n);
     for (std::size_t i = 0; i < n; ++i) {
       nodes.push_back(std::make_unique<Driver>(keys, static_cast<ValidatorIndex>(i)));
       nodes.back()->build_until = build_until;
+      nodes.back()->registry = &registry;
     }
+  }
+  Network(const Network&) = delete;
+
+  // Stops validator i; its WAL and what it reported survive.
+  void crash(ValidatorIndex i) { down.insert(i); }
+
+  // Starts validator i again from its last final block and its WAL (read
+  // back through the WAL record encoding).
+  void restart(ValidatorIndex i) {
+    Driver& old = *nodes[i];
+    auto fresh = std::make_unique<Driver>(old.keys, i, old.core.last_finalized());
+    fresh->build_until = build_until;
+    fresh->registry = &registry;
+    fresh->now_ms = now_ms;
+    std::vector<Vote> logged;
+    for (const Vote& v : old.wal) {
+      auto back = ledger::decode<Vote>(ledger::encode(v));
+      REQUIRE(back.is_ok());
+      logged.push_back(*back);
+    }
+    REQUIRE(fresh->core.replay(logged).is_ok());
+    fresh->wal = old.wal;
+    fresh->finalized = old.finalized;
+    fresh->log = old.log;
+    nodes[i] = std::move(fresh);
+    down.erase(i);
+    send(i, nodes[i]->start());
   }
 
   void send(ValidatorIndex from, const std::vector<Action>& step) {
@@ -59,7 +94,11 @@ struct Network {
           const auto to = static_cast<ValidatorIndex>(i);
           if (to == from || down.contains(to)) continue;
           nodes[i]->now_ms = now_ms;
-          send(to, nodes[i]->deliver(m));
+          if (!tamper) {
+            send(to, nodes[i]->deliver(m));
+            continue;
+          }
+          for (const Message& changed : tamper(from, to, m)) send(to, nodes[i]->deliver(changed));
         }
         continue;
       }
@@ -141,4 +180,81 @@ TEST_CASE("n = 7, two validators down (f = 2): still safe and live") {
   net.start();
   net.run_until(20, 800000);
   net.check_agreement(20);
+}
+
+namespace {
+
+// No validator wrote two different votes of one kind for one view, and no
+// one saw an equivocation.
+void check_no_double_votes(const Network& net) {
+  for (const auto& node : net.nodes) {
+    std::map<std::pair<std::uint8_t, View>, Vote> seen;
+    for (const Vote& v : node->wal) {
+      auto [it, inserted] = seen.emplace(std::make_pair(v.kind, v.view), v);
+      CHECK((inserted || it->second == v));
+    }
+    CHECK(all_of<Equivocation>(node->log).empty());
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a crashed validator restarts from its WAL, catches up, and never votes twice") {
+  Network net(4, {}, /*build_until=*/1000);
+  net.start();
+  net.run_until(10, 200000);
+  net.crash(2);
+  net.run_until(25, 400000);  // the three others are a quorum
+  CHECK(net.nodes[2]->finalized.size() < 25);
+  net.restart(2);
+  net.run_until(40, 800000);
+  net.check_agreement(40);
+  check_no_double_votes(net);
+  // It learned what finalized while it was away through fetched ancestors.
+  CHECK_FALSE(all_of<FetchBlock>(net.nodes[2]->log).empty());
+}
+
+TEST_CASE(
+    "an equivocating leader: honest validators agree, and the one shown both blocks reports it") {
+  Network net(4, {}, /*build_until=*/1000);
+  auto keys = keys_for(4);
+  // Validator 1 sends validator 3 another block first, then the real one.
+  net.tamper = [&keys](ValidatorIndex from, ValidatorIndex to, const Message& m) {
+    const Proposal* p = std::get_if<Proposal>(&m);
+    if (from != 1 || to != 3 || p == nullptr) return std::vector<Message>{m};
+    BlockRef parent{p->block.parent_view, p->block.height - 1, 0, Hash{}, p->block.parent};
+    return std::vector<Message>{propose(keys, 1, make_block(p->block.view, parent, 77)), m};
+  };
+  net.start();
+  net.run_until(20, 400000);
+  net.check_agreement(20);
+  auto evidence = all_of<Equivocation>(net.nodes[3]->log);
+  REQUIRE_FALSE(evidence.empty());
+  for (const auto& e : evidence) CHECK(e.evidence.first.validator == 1);
+  std::vector<PublicKey> set = net.nodes[3]->core.config().validators;
+  CHECK(verify_evidence(kChain, set, ed25519_verifier(), evidence[0].evidence).is_ok());
+  // Validator 3 notarized the wrong block, so it had to fetch the right one.
+  CHECK_FALSE(all_of<FetchBlock>(net.nodes[3]->log).empty());
+}
+
+TEST_CASE("the same inputs give the same run") {
+  auto run = [] {
+    auto net = std::make_unique<Network>(4, std::set<ValidatorIndex>{1}, 300);
+    net->start();
+    net->run_until(15, 400000);
+    return net;
+  };
+  auto a = run();
+  auto b = run();
+  CHECK(a->now_ms == b->now_ms);
+  for (std::size_t i = 0; i < a->nodes.size(); ++i) {
+    CHECK(a->nodes[i]->wal == b->nodes[i]->wal);
+    REQUIRE(a->nodes[i]->log.size() == b->nodes[i]->log.size());
+    for (std::size_t k = 0; k < a->nodes[i]->log.size(); ++k) {
+      const auto* ma = std::get_if<Broadcast>(&a->nodes[i]->log[k]);
+      const auto* mb = std::get_if<Broadcast>(&b->nodes[i]->log[k]);
+      REQUIRE((ma == nullptr) == (mb == nullptr));
+      if (ma != nullptr) CHECK(encode_message(ma->message) == encode_message(mb->message));
+    }
+  }
 }
