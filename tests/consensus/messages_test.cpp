@@ -45,9 +45,11 @@ TEST_CASE("votes, proposals, certificates and evidence round-trip and refuse tru
 
 TEST_CASE("decoding refuses votes that break their invariants") {
   auto refused = [](const Vote& v) { return !ledger::decode<Vote>(ledger::encode(v)).is_ok(); };
-  CHECK(refused(Vote{0, 1, 1, digest_of("b")}));  // kind 0
-  CHECK(refused(Vote{4, 1, 1, digest_of("b")}));  // kind out of range
-  CHECK(refused(Vote{1, 0, 1, digest_of("b")}));  // view 0 is the anchor
+  CHECK(refused(Vote{0, 1, 1, digest_of("b")}));             // kind 0
+  CHECK(refused(Vote{4, 1, 1, digest_of("b")}));             // kind out of range
+  CHECK(refused(Vote{1, 0, 1, digest_of("b")}));             // view 0 is the anchor
+  CHECK(refused(Vote{3, kViewMax + 1, 1, digest_of("b")}));  // view past the bound
+  CHECK_FALSE(refused(Vote{3, kViewMax, 1, digest_of("b")}));
   CHECK(refused(Vote{1, 1, 0, digest_of("b")}));  // block vote at height 0
   CHECK(refused(Vote{2, 1, 0, digest_of("b")}));  // nullify naming a block
   CHECK(refused(Vote{2, 1, 5, Hash{}}));          // nullify with a height

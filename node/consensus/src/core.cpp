@@ -25,6 +25,7 @@ Status Config::check() const {
   if (validators.empty() || validators.size() > ledger::kValidatorsMax)
     return config_error("validator set empty or too large");
   if (self >= validators.size()) return config_error("self is not in the validator set");
+  if (anchor.view >= kViewMax) return config_error("anchor view above kViewMax");
   std::set<PublicKey> keys(validators.begin(), validators.end());
   if (keys.size() != validators.size()) return config_error("a key appears twice in the set");
   if (rebroadcast_ms == 0 || view_timeout_ms == 0) return config_error("zero timer");

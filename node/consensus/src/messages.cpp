@@ -31,6 +31,7 @@ Result<Message> decode_as(ByteView in) {
 Status Vote::check() const {
   if (kind == 0 || kind > kVoteKindMax) return malformed(kDomain, "vote kind out of range");
   if (view == 0) return malformed(kDomain, "view 0 is the anchor; nobody votes on it");
+  if (view > kViewMax) return malformed(kDomain, "view above kViewMax");
   if (vote_kind() == VoteKind::kNullify) {
     if (height != 0 || !is_zero(digest)) return malformed(kDomain, "a nullify vote names no block");
   } else if (height == 0) {
@@ -69,6 +70,7 @@ Bytes signing_bytes(std::string_view chain_id, const Vote& vote) {
 Status Proposal::check() const {
   if (block.view == 0 || block.height == 0)
     return malformed(kDomain, "a proposal needs view >= 1 and height >= 1");
+  if (block.view > kViewMax) return malformed(kDomain, "view above kViewMax");
   if (block.parent_view >= block.view)
     return malformed(kDomain, "the parent's view must be below the proposal's");
   return Status::ok();

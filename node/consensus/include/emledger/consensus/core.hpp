@@ -48,8 +48,8 @@ struct Config {
   std::uint64_t view_timeout_max_ms = 60000;  // cap of the backoff (timeouts and rebroadcasts)
   std::uint64_t rebroadcast_ms = 1000;        // first rebroadcast interval after a timeout
   // CONFIG_INVALID unless: 1..kValidatorsMax distinct keys, self among them,
-  // a chain id, 1 <= rebroadcast_ms, view_timeout_ms <= view_timeout_max_ms <=
-  // kTimeoutMsMax.
+  // anchor view below kViewMax, a chain id, 1 <= rebroadcast_ms, view_timeout_ms <=
+  // view_timeout_max_ms <= kTimeoutMsMax.
   Status check() const;
 };
 

@@ -36,13 +36,18 @@ inline constexpr std::size_t kBlockHeaderBytesMax = 4096;
 inline constexpr std::size_t kProposalBytesMax =
     ledger::kBlockTxsMax * (ledger::kTxBytesMax + 4) + kBlockHeaderBytesMax;
 static_assert(ledger::kValidatorsMax <= 65536, "validator indices are u16");
+// The highest view any vote, proposal or certificate may name: far beyond any
+// real chain (a view a millisecond for 146,000 years), and far enough below
+// 2^64 that view + kViewsAheadMax + 1 never overflows.
+inline constexpr View kViewMax = View{1} << 62;
 
 enum class VoteKind : std::uint8_t { kNotarize = 1, kNullify = 2, kFinalize = 3 };
 inline constexpr std::uint8_t kVoteKindMax = 3;
 
 // What a validator votes for, before it is signed. This is what the WAL holds.
 // A nullify vote has height 0 and a zero digest; notarize and finalize votes
-// name a block (height >= 1, its header hash). Every vote has view >= 1.
+// name a block (height >= 1, its header hash). Every vote has
+// 1 <= view <= kViewMax.
 struct Vote {
   static constexpr std::string_view kDomain = "emledger.consensus.vote";
   static constexpr std::uint8_t kVersion = 1;
