@@ -15,38 +15,80 @@ Status bad(const std::string& what) { return Status::error("GENESIS_MALFORMED", 
 
 }  // namespace
 
+std::string cursor_string(ChainPos pos) {
+  return std::to_string(pos.height) + "." + std::to_string(pos.index);
+}
+
+std::optional<ChainPos> parse_cursor(std::string_view s) {
+  auto number = [](std::string_view d, std::uint64_t max) -> std::optional<std::uint64_t> {
+    if (d.empty() || d.size() > 20 || (d.size() > 1 && d[0] == '0')) return std::nullopt;
+    std::uint64_t v = 0;
+    for (char c : d) {
+      if (c < '0' || c > '9') return std::nullopt;
+      const std::uint64_t digit = static_cast<std::uint64_t>(c - '0');
+      if (v > (max - digit) / 10) return std::nullopt;
+      v = v * 10 + digit;
+    }
+    return v;
+  };
+  const auto dot = s.find('.');
+  if (dot == std::string_view::npos) return std::nullopt;
+  auto h = number(s.substr(0, dot), UINT64_MAX);
+  auto i = number(s.substr(dot + 1), UINT32_MAX);
+  if (!h || !i) return std::nullopt;
+  return ChainPos{*h, static_cast<std::uint32_t>(*i)};
+}
+
 std::string_view record_kind_name(std::uint8_t kind) {
   switch (static_cast<RecordKind>(kind)) {
-    case RecordKind::kMaterial: return "material";
-    case RecordKind::kLicense: return "license";
+    case RecordKind::kMaterial:
+      return "material";
+    case RecordKind::kLicense:
+      return "license";
   }
   return "unknown";
 }
 
 std::string_view record_status_name(std::uint8_t status) {
   switch (static_cast<RecordStatus>(status)) {
-    case RecordStatus::kActive: return "active";
-    case RecordStatus::kRevoked: return "revoked";
-    case RecordStatus::kSuperseded: return "superseded";
+    case RecordStatus::kActive:
+      return "active";
+    case RecordStatus::kRevoked:
+      return "revoked";
+    case RecordStatus::kSuperseded:
+      return "superseded";
   }
   return "unknown";
 }
 
 std::string_view tx_type_name(std::uint8_t type) {
   switch (static_cast<TxType>(type)) {
-    case TxType::kRegisterRecord: return "register_record";
-    case TxType::kChangeLicense: return "change_license";
-    case TxType::kRenewLicense: return "renew_license";
-    case TxType::kRevokeRecord: return "revoke_record";
-    case TxType::kBindHolder: return "bind_holder";
-    case TxType::kRebindHolder: return "rebind_holder";
-    case TxType::kRotateHolderKey: return "rotate_holder_key";
-    case TxType::kCreateGrant: return "create_grant";
-    case TxType::kRevokeGrant: return "revoke_grant";
-    case TxType::kRecordAccess: return "record_access";
-    case TxType::kFileObjection: return "file_objection";
-    case TxType::kResolveObjection: return "resolve_objection";
-    case TxType::kAnchorArchive: return "anchor_archive";
+    case TxType::kRegisterRecord:
+      return "register_record";
+    case TxType::kChangeLicense:
+      return "change_license";
+    case TxType::kRenewLicense:
+      return "renew_license";
+    case TxType::kRevokeRecord:
+      return "revoke_record";
+    case TxType::kBindHolder:
+      return "bind_holder";
+    case TxType::kRebindHolder:
+      return "rebind_holder";
+    case TxType::kRotateHolderKey:
+      return "rotate_holder_key";
+    case TxType::kCreateGrant:
+      return "create_grant";
+    case TxType::kRevokeGrant:
+      return "revoke_grant";
+    case TxType::kRecordAccess:
+      return "record_access";
+    case TxType::kFileObjection:
+      return "file_objection";
+    case TxType::kResolveObjection:
+      return "resolve_objection";
+    case TxType::kAnchorArchive:
+      return "anchor_archive";
   }
   return "unknown";
 }
@@ -170,8 +212,11 @@ Json to_json(const Record& r) {
   j["revoke_reason"] = r.revoke_reason;
   j["anchor_tx"] = hex(r.anchor_tx);
   j["anchor_height"] = r.anchor_height;
+  j["anchor_index"] = r.anchor_index;
   j["updated_height"] = r.updated_height;
   j["objections_open"] = r.objections_open;
+  j["ended_height"] = r.ended_height;
+  j["ended_index"] = r.ended_index;
   return j;
 }
 
@@ -196,7 +241,10 @@ Json to_json(const Grant& g) {
   j["status"] = g.status == static_cast<std::uint8_t>(GrantStatus::kActive) ? "active" : "revoked";
   j["created_by_tx"] = hex(g.created_by_tx);
   j["created_height"] = g.created_height;
+  j["created_index"] = g.created_index;
   j["updated_height"] = g.updated_height;
+  j["revoked_height"] = g.revoked_height;
+  j["revoked_index"] = g.revoked_index;
   return j;
 }
 
@@ -209,6 +257,7 @@ Json to_json(const Access& a) {
           {"case_id", a.case_id},
           {"statutory", a.statutory},
           {"height", a.height},
+          {"tx_index", a.tx_index},
           {"time_ms", a.time_ms}};
 }
 
@@ -276,7 +325,8 @@ Json to_json(const Tx& tx) {
             {"signature", hex(ByteView(tx.signature))}};
   switch (static_cast<TxType>(tx.body.type)) {
     case TxType::kRegisterRecord:
-      if (auto p = decode<RegisterRecord>(tx.body.payload)) j["payload"] = {{"body", to_json(p->body)}};
+      if (auto p = decode<RegisterRecord>(tx.body.payload))
+        j["payload"] = {{"body", to_json(p->body)}};
       break;
     case TxType::kChangeLicense:
       if (auto p = decode<ChangeLicense>(tx.body.payload))
@@ -302,7 +352,8 @@ Json to_json(const Tx& tx) {
                         {"new_public_key", hex(ByteView(p->new_public_key))}};
       break;
     case TxType::kCreateGrant:
-      if (auto p = decode<CreateGrant>(tx.body.payload)) j["payload"] = {{"terms", to_json(p->terms)}};
+      if (auto p = decode<CreateGrant>(tx.body.payload))
+        j["payload"] = {{"terms", to_json(p->terms)}};
       break;
     case TxType::kRevokeGrant:
       if (auto p = decode<RevokeGrant>(tx.body.payload))
@@ -316,9 +367,10 @@ Json to_json(const Tx& tx) {
       break;
     case TxType::kFileObjection:
       if (auto p = decode<FileObjection>(tx.body.payload))
-        j["payload"] = {{"record_id", hex(p->record_id)},
-                        {"holder_ref", is_zero(p->holder_ref) ? Json(nullptr) : Json(hex(p->holder_ref))},
-                        {"reason", p->reason}};
+        j["payload"] = {
+            {"record_id", hex(p->record_id)},
+            {"holder_ref", is_zero(p->holder_ref) ? Json(nullptr) : Json(hex(p->holder_ref))},
+            {"reason", p->reason}};
       break;
     case TxType::kResolveObjection:
       if (auto p = decode<ResolveObjection>(tx.body.payload))

@@ -210,8 +210,19 @@ Record new_record(const ExecContext& cx, const RecordBody& body) {
   r.body = body;
   r.anchor_tx = cx.tx_id;
   r.anchor_height = cx.height;
+  r.anchor_index = cx.index_in_block;
   r.updated_height = cx.height;
   return r;
+}
+
+// Marks an active record superseded or revoked at this transaction.
+void end_record(Record& r, RecordStatus status, const ExecContext& cx) {
+  EMLEDGER_ASSERT(r.status == static_cast<std::uint8_t>(RecordStatus::kActive));
+  EMLEDGER_ASSERT(status != RecordStatus::kActive);
+  r.status = static_cast<std::uint8_t>(status);
+  r.ended_height = cx.height;
+  r.ended_index = cx.index_in_block;
+  r.updated_height = cx.height;
 }
 
 Status apply_register(BlockState& st, const ExecContext& cx) {
@@ -240,9 +251,8 @@ Status apply_change(BlockState& st, const ExecContext& cx) {
   r.version = old->version + 1;
   r.supersedes = old->id;
   EMLEDGER_TRY(index_content(st, r));
-  old->status = static_cast<std::uint8_t>(RecordStatus::kSuperseded);
+  end_record(*old, RecordStatus::kSuperseded, cx);
   old->superseded_by = r.id;
-  old->updated_height = cx.height;
   st.put(record_state_key(old->id), *old);
   st.put(record_state_key(r.id), r);
   cx.index(IndexKind::kHolderRecord, &r.body.holder_ref, r.id);
@@ -276,9 +286,8 @@ Status apply_revoke(BlockState& st, const ExecContext& cx) {
   if (!rec) return rec.status();
   if (rec->status != static_cast<std::uint8_t>(RecordStatus::kActive))
     return reject("ILLEGAL_TRANSITION", "record is not active");
-  rec->status = static_cast<std::uint8_t>(RecordStatus::kRevoked);
+  end_record(*rec, RecordStatus::kRevoked, cx);
   rec->revoke_reason = p->reason;
-  rec->updated_height = cx.height;
   st.put(record_state_key(rec->id), *rec);
   return Status::ok();
 }
@@ -345,6 +354,7 @@ Status apply_create_grant(BlockState& st, const ExecContext& cx) {
   g.terms = p->terms;
   g.created_by_tx = cx.tx_id;
   g.created_height = cx.height;
+  g.created_index = cx.index_in_block;
   g.updated_height = cx.height;
   st.put(grant_state_key(g.id), g);
   cx.index(IndexKind::kHolderGrant, &g.terms.holder_ref, g.id);
@@ -362,6 +372,8 @@ Status apply_revoke_grant(BlockState& st, const ExecContext& cx) {
   if ((*g)->status != static_cast<std::uint8_t>(GrantStatus::kActive))
     return reject("GRANT_REVOKED", "the grant is already revoked");
   (*g)->status = static_cast<std::uint8_t>(GrantStatus::kRevoked);
+  (*g)->revoked_height = cx.height;
+  (*g)->revoked_index = cx.index_in_block;
   (*g)->updated_height = cx.height;
   st.put(grant_state_key(p->grant_id), **g);
   return Status::ok();
@@ -407,6 +419,7 @@ Status apply_access(BlockState& st, const ExecContext& cx) {
   a.grant_id = p->grant_id;
   a.case_id = p->case_id;
   a.height = cx.height;
+  a.tx_index = cx.index_in_block;
   a.time_ms = cx.time_ms;
   if (is_zero(p->grant_id)) {
     const StatutePolicy* law = cx.genesis.find_statute((*rec)->body.type_code);
@@ -470,7 +483,7 @@ Status apply_resolve(BlockState& st, const ExecContext& cx) {
   rec->updated_height = cx.height;
   const bool upheld = p->outcome == static_cast<std::uint8_t>(ObjectionOutcome::kUpheld);
   if (upheld && rec->status == static_cast<std::uint8_t>(RecordStatus::kActive)) {
-    rec->status = static_cast<std::uint8_t>(RecordStatus::kRevoked);
+    end_record(*rec, RecordStatus::kRevoked, cx);
     rec->revoke_reason = p->reason;
   }
   (*o)->status =
@@ -894,21 +907,38 @@ Result<ConsistencyProof> Ledger::consistency_proof(std::uint64_t first,
 }
 
 namespace {
-Result<std::vector<Hash>> scan_ids(const KvStore& store, const Bytes& prefix, const Bytes& start,
-                                   const Bytes& stop, std::size_t limit) {
-  std::vector<Hash> out;
+
+void put_be(Bytes& k, std::uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) k.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+}
+
+std::uint64_t get_be(ByteView k, std::size_t at, int bytes) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v = (v << 8) | k[at + static_cast<std::size_t>(i)];
+  return v;
+}
+
+// Lists index entries under `prefix` (each key is prefix + height (8) +
+// index (4), each value an id) from `start`, stopping before `stop` (empty:
+// to the end of the prefix) or at `limit`.
+Result<std::vector<Ledger::Listed>> scan_index(const KvStore& store, const Bytes& prefix,
+                                               const Bytes& start, const Bytes& stop,
+                                               std::size_t limit) {
+  std::vector<Ledger::Listed> out;
   Status bad;
   Status st = store.scan(prefix, start, [&](ByteView k, ByteView v) {
     if (!stop.empty() &&
         !std::lexicographical_compare(k.begin(), k.end(), stop.begin(), stop.end()))
       return false;
-    if (v.size() != kHashSize) {
+    if (v.size() != kHashSize || k.size() != prefix.size() + 12) {
       bad = Status::error("STORAGE_CORRUPT", "bad index entry");
       return false;
     }
-    Hash h;
-    std::copy(v.begin(), v.end(), h.begin());
-    out.push_back(h);
+    Ledger::Listed l;
+    l.pos.height = get_be(k, prefix.size(), 8);
+    l.pos.index = static_cast<std::uint32_t>(get_be(k, prefix.size() + 8, 4));
+    std::copy(v.begin(), v.end(), l.id.begin());
+    out.push_back(l);
     return out.size() < limit;
   });
   if (!st.is_ok()) return st;
@@ -916,30 +946,40 @@ Result<std::vector<Hash>> scan_ids(const KvStore& store, const Bytes& prefix, co
   return out;
 }
 
-void put_be(Bytes& k, std::uint64_t v, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i) k.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+// The first key strictly after the entry at `pos`: keys under one prefix all
+// have the same length, so appending a zero byte is the next possible key.
+Bytes key_after(const Bytes& prefix, ChainPos pos) {
+  Bytes k = prefix;
+  put_be(k, pos.height, 8);
+  put_be(k, pos.index, 4);
+  k.push_back(0);
+  return k;
 }
+
 }  // namespace
 
-Result<std::vector<Hash>> Ledger::holder_list(HolderList list, const Hash& holder_ref,
-                                              std::size_t limit) const {
+Result<std::vector<Ledger::Listed>> Ledger::holder_list(HolderList list, const Hash& holder_ref,
+                                                        std::size_t limit,
+                                                        std::optional<ChainPos> after) const {
   Bytes prefix{kKeyIndex, static_cast<std::uint8_t>(list)};
   prefix.insert(prefix.end(), holder_ref.begin(), holder_ref.end());
-  return scan_ids(*store_, prefix, prefix, {}, limit);
+  return scan_index(*store_, prefix, after ? key_after(prefix, *after) : prefix, {}, limit);
 }
 
-Result<std::vector<Hash>> Ledger::accesses(std::uint64_t from_height, std::uint64_t to_height,
-                                           std::size_t limit) const {
+Result<std::vector<Ledger::Listed>> Ledger::accesses(std::uint64_t from_height,
+                                                     std::uint64_t to_height, std::size_t limit,
+                                                     std::optional<ChainPos> after) const {
   const Bytes prefix{kKeyIndex, static_cast<std::uint8_t>(IndexKind::kAccessByHeight)};
   Bytes start = prefix;
   put_be(start, from_height, 8);
+  if (after) start = std::max(start, key_after(prefix, *after));
   Bytes stop = prefix;
   if (to_height == UINT64_MAX) {
     stop.clear();
   } else {
     put_be(stop, to_height + 1, 8);
   }
-  return scan_ids(*store_, prefix, start, stop, limit);
+  return scan_index(*store_, prefix, start, stop, limit);
 }
 
 Result<ProofBundle> Ledger::bundle_for_hash(const Hash& content_hash) const {

@@ -148,9 +148,9 @@ Status Genesis::check() const {
 }
 
 const StatutePolicy* Genesis::find_statute(std::string_view type_code) const {
-  auto it = std::lower_bound(
-      statutes.begin(), statutes.end(), type_code,
-      [](const StatutePolicy& p, std::string_view v) { return p.type_code < v; });
+  auto it =
+      std::lower_bound(statutes.begin(), statutes.end(), type_code,
+                       [](const StatutePolicy& p, std::string_view v) { return p.type_code < v; });
   return it != statutes.end() && it->type_code == type_code ? &*it : nullptr;
 }
 
@@ -202,6 +202,9 @@ Status GrantTerms::check() const {
 Status Grant::check() const {
   EMLEDGER_TRY(terms.check());
   if (status < 1 || status > 2) return Status::error("MALFORMED_ENCODING", "bad grant status");
+  const bool active = status == static_cast<std::uint8_t>(GrantStatus::kActive);
+  if (active != (revoked_height == 0 && revoked_index == 0))
+    return Status::error("MALFORMED_ENCODING", "grant status and revocation point disagree");
   return Status::ok();
 }
 
@@ -214,7 +217,8 @@ Status ResolveObjection::check() const {
   if (outcome != static_cast<std::uint8_t>(ObjectionOutcome::kUpheld) &&
       outcome != static_cast<std::uint8_t>(ObjectionOutcome::kRejected))
     return Status::error("INVALID_PAYLOAD", "outcome must be upheld (1) or rejected (2)");
-  if (reason == 0) return Status::error("INVALID_PAYLOAD", "resolution reason code must be nonzero");
+  if (reason == 0)
+    return Status::error("INVALID_PAYLOAD", "resolution reason code must be nonzero");
   return Status::ok();
 }
 
@@ -254,21 +258,25 @@ Status RecordBody::check() const {
 Status Record::check() const {
   EMLEDGER_TRY(body.check());
   if (status < 1 || status > 3) return Status::error("MALFORMED_ENCODING", "bad record status");
+  const bool active = status == static_cast<std::uint8_t>(RecordStatus::kActive);
+  if (active != (ended_height == 0 && ended_index == 0))
+    return Status::error("MALFORMED_ENCODING", "record status and end point disagree");
   return Status::ok();
 }
 
 Status RevokeRecord::check() const {
-  if (reason == 0) return Status::error("INVALID_PAYLOAD", "revocation reason code must be nonzero");
+  if (reason == 0)
+    return Status::error("INVALID_PAYLOAD", "revocation reason code must be nonzero");
   return Status::ok();
 }
 
 Status Tx::check() const {
   if (body.signer_org.empty() ? !holder_may_sign(body.type) : !org_may_sign(body.type))
-    return Status::error("TX_MALFORMED", body.signer_org.empty()
-                                             ? "this transaction type must be signed by an org"
-                                             : "this transaction type must be signed by the holder");
-  if (body.type < static_cast<std::uint8_t>(TxType::kRegisterRecord) ||
-      body.type > kTxTypeMax)
+    return Status::error("TX_MALFORMED",
+                         body.signer_org.empty()
+                             ? "this transaction type must be signed by an org"
+                             : "this transaction type must be signed by the holder");
+  if (body.type < static_cast<std::uint8_t>(TxType::kRegisterRecord) || body.type > kTxTypeMax)
     return Status::error("TX_MALFORMED", "unknown transaction type " + std::to_string(body.type));
   return Status::ok();
 }
@@ -317,8 +325,8 @@ Status verify_certificate(const Genesis& genesis, const BlockHeader& header,
       return Status::error("CERT_MISMATCH", "certificate signers unknown or not in order");
     last = s.validator;
     if (!crypto::verify(genesis.validators[s.validator].public_key, msg, s.signature))
-      return Status::error("CERT_BAD_SIGNATURE", "bad finalize signature of validator " +
-                                                     std::to_string(s.validator));
+      return Status::error("CERT_BAD_SIGNATURE",
+                           "bad finalize signature of validator " + std::to_string(s.validator));
   }
   if (cert.signatures.size() < genesis.quorum())
     return Status::error("CERT_NO_QUORUM", "certificate has " +
@@ -335,9 +343,9 @@ void sign_certificate(const Genesis& genesis, const BlockHeader& header, std::ui
   cert.view = header.view;
   cert.header_hash = header.hash();
   CertSignature sig{index, key.sign(finalize_message(genesis, header))};
-  auto it = std::lower_bound(
-      cert.signatures.begin(), cert.signatures.end(), index,
-      [](const CertSignature& s, std::uint16_t v) { return s.validator < v; });
+  auto it =
+      std::lower_bound(cert.signatures.begin(), cert.signatures.end(), index,
+                       [](const CertSignature& s, std::uint16_t v) { return s.validator < v; });
   if (it != cert.signatures.end() && it->validator == index) return;
   cert.signatures.insert(it, sig);
 }

@@ -1,5 +1,6 @@
 // Holder bindings, grants, recorded access, statute reads, objections and
 // archives (issue 3, design.md section 3).
+#include "emledger/ledger/json.hpp"
 #include "fixture.hpp"
 
 using namespace emledger;
@@ -47,6 +48,13 @@ struct AuthNet : Net {
               RecordAccess{record, grant_id, std::move(case_id)});
   }
 
+  static std::vector<Hash> ids(const Result<std::vector<Ledger::Listed>>& listed) {
+    REQUIRE(listed.is_ok());
+    std::vector<Hash> out;
+    for (const auto& l : *listed) out.push_back(l.id);
+    return out;
+  }
+
   template <class T>
   T state(const Bytes& key) {
     auto v = ledger->state_value(key);
@@ -71,14 +79,14 @@ TEST_CASE("authorization: a holder-signed grant covers an access, which is recor
 
   // The holder's lists and the audit list see it.
   auto listed = net.ledger->holder_list(Ledger::HolderList::kAccesses, kHolder, 10);
-  REQUIRE(listed.is_ok());
-  CHECK(*listed == std::vector<Hash>{access_id_for(a.id())});
-  auto grants = net.ledger->holder_list(Ledger::HolderList::kGrants, kHolder, 10);
-  CHECK(*grants == std::vector<Hash>{g});
-  auto records = net.ledger->holder_list(Ledger::HolderList::kRecords, kHolder, 10);
-  CHECK(*records == std::vector<Hash>{net.record});
-  auto all = net.ledger->accesses(0, UINT64_MAX, 10);
-  CHECK(*all == std::vector<Hash>{access_id_for(a.id())});
+  CHECK(AuthNet::ids(listed) == std::vector<Hash>{access_id_for(a.id())});
+  CHECK(listed->at(0).pos == ChainPos{access.height, access.tx_index});
+  CHECK(AuthNet::ids(net.ledger->holder_list(Ledger::HolderList::kGrants, kHolder, 10)) ==
+        std::vector<Hash>{g});
+  CHECK(AuthNet::ids(net.ledger->holder_list(Ledger::HolderList::kRecords, kHolder, 10)) ==
+        std::vector<Hash>{net.record});
+  CHECK(AuthNet::ids(net.ledger->accesses(0, UINT64_MAX, 10)) ==
+        std::vector<Hash>{access_id_for(a.id())});
   CHECK(net.ledger->accesses(0, access.height - 1, 10)->empty());
 
   // A second use, then the grant is spent.
@@ -102,8 +110,9 @@ TEST_CASE("authorization: every way an access can fall outside its grant is refu
   }
   SUBCASE("revoked by the holder") {
     const Hash g = net.grant(net.terms());
-    REQUIRE(net.commit_one(net.holder_tx(net.holder, 1, TxType::kRevokeGrant, RevokeGrant{kHolder, g}))
-                .is_ok());
+    REQUIRE(
+        net.commit_one(net.holder_tx(net.holder, 1, TxType::kRevokeGrant, RevokeGrant{kHolder, g}))
+            .is_ok());
     CHECK(net.commit_one(net.access(g)).code() == "GRANT_REVOKED");
   }
   SUBCASE("another grantee") {
@@ -150,8 +159,9 @@ TEST_CASE("authorization: holder signatures and keys") {
     t.holder_ref = crypto::sha256(as_bytes("nobody"));
     t.record_ids.clear();
     t.type_codes = {"biz.license"};
-    CHECK(net.commit_one(net.holder_tx(net.holder, 1, TxType::kCreateGrant, CreateGrant{t})).code() ==
-          "HOLDER_NOT_BOUND");
+    CHECK(
+        net.commit_one(net.holder_tx(net.holder, 1, TxType::kCreateGrant, CreateGrant{t})).code() ==
+        "HOLDER_NOT_BOUND");
   }
   SUBCASE("a grant naming another holder's record") {
     RecordBody b = Net::body("someone-else");
@@ -160,19 +170,23 @@ TEST_CASE("authorization: holder signatures and keys") {
     REQUIRE(net.commit_one(r).is_ok());
     GrantTerms t = net.terms();
     t.record_ids = {record_id_for(r.id())};
-    CHECK(net.commit_one(net.holder_tx(net.holder, 1, TxType::kCreateGrant, CreateGrant{t})).code() ==
-          "GRANT_SCOPE_MISMATCH");
+    CHECK(
+        net.commit_one(net.holder_tx(net.holder, 1, TxType::kCreateGrant, CreateGrant{t})).code() ==
+        "GRANT_SCOPE_MISMATCH");
   }
   SUBCASE("rotation: the old key stops working, the new one works") {
     crypto::KeyPair fresh = testing::key_from(9);
     REQUIRE(net.commit_one(net.holder_tx(net.holder, 1, TxType::kRotateHolderKey,
                                          RotateHolderKey{kHolder, fresh.public_key()}))
                 .is_ok());
-    CHECK(net.commit_one(net.holder_tx(net.holder, 1, TxType::kCreateGrant, CreateGrant{net.terms()}))
-              .code() == "HOLDER_KEY_STALE");
-    CHECK(net.commit_one(net.holder_tx(net.holder, 2, TxType::kCreateGrant, CreateGrant{net.terms()}))
-              .code() == "BAD_SIGNATURE");
-    CHECK(net.commit_one(net.holder_tx(fresh, 2, TxType::kCreateGrant, CreateGrant{net.terms()})).is_ok());
+    CHECK(
+        net.commit_one(net.holder_tx(net.holder, 1, TxType::kCreateGrant, CreateGrant{net.terms()}))
+            .code() == "HOLDER_KEY_STALE");
+    CHECK(
+        net.commit_one(net.holder_tx(net.holder, 2, TxType::kCreateGrant, CreateGrant{net.terms()}))
+            .code() == "BAD_SIGNATURE");
+    CHECK(net.commit_one(net.holder_tx(fresh, 2, TxType::kCreateGrant, CreateGrant{net.terms()}))
+              .is_ok());
   }
   SUBCASE("re-binding after loss is the identity org's, and only after a binding") {
     crypto::KeyPair lost = testing::key_from(10);
@@ -214,7 +228,8 @@ TEST_CASE("authorization: statutory reads need no grant and are marked") {
 
 TEST_CASE("authorization: objections are visible on the record until resolved") {
   AuthNet net;
-  Tx o = net.holder_tx(net.holder, 1, TxType::kFileObjection, FileObjection{net.record, kHolder, 3});
+  Tx o =
+      net.holder_tx(net.holder, 1, TxType::kFileObjection, FileObjection{net.record, kHolder, 3});
   REQUIRE(net.commit_one(o).is_ok());
   CHECK(net.state<Record>(record_state_key(net.record)).objections_open == 1);
   const Hash oid = objection_id_for(o.id());
@@ -265,4 +280,99 @@ TEST_CASE("authorization: archives anchor a closed case") {
   AnchorArchive bad{"case-43", crypto::sha256(as_bytes("x")), {Hash{}}};
   CHECK(net.commit_one(net.tx(net.consumer, "c.consumer", TxType::kAnchorArchive, bad)).code() ==
         "RECORD_NOT_FOUND");
+}
+
+TEST_CASE("authorization: values record the positions of their changes within a block") {
+  AuthNet net;
+  const Hash g = net.grant(net.terms());
+  // One block: an access (index 0), the holder revokes the grant (1), a
+  // second access under it is refused and takes no position, the issuer
+  // revokes the record (2).
+  Tx a1 = net.access(g);
+  Tx revoke_g = net.holder_tx(net.holder, 1, TxType::kRevokeGrant, RevokeGrant{kHolder, g});
+  Tx a2 = net.access(g);  // a fresh nonce: another transaction than a1
+  Tx revoke_r =
+      net.tx(net.issuer_a, "a.issuer", TxType::kRevokeRecord, RevokeRecord{net.record, 7});
+  auto oc = net.commit({a1, revoke_g, a2, revoke_r});
+  REQUIRE(oc.size() == 4);
+  CHECK(oc[0].status.is_ok());
+  CHECK(oc[1].status.is_ok());
+  CHECK(oc[2].status.code() == "GRANT_REVOKED");
+  CHECK(oc[3].status.is_ok());
+  const std::uint64_t h = net.ledger->head().height;
+
+  auto access = net.state<Access>(access_state_key(access_id_for(a1.id())));
+  CHECK(access.height == h);
+  CHECK(access.tx_index == 0);
+  auto grant = net.state<Grant>(grant_state_key(g));
+  CHECK(grant.status == static_cast<std::uint8_t>(GrantStatus::kRevoked));
+  CHECK((ChainPos{grant.revoked_height, grant.revoked_index} == ChainPos{h, 1}));
+  CHECK(grant.created_height < h);
+  auto rec = net.state<Record>(record_state_key(net.record));
+  CHECK(rec.status == static_cast<std::uint8_t>(RecordStatus::kRevoked));
+  CHECK((ChainPos{rec.ended_height, rec.ended_index} == ChainPos{h, 2}));
+  CHECK(rec.anchor_index == 0);
+  // A state value whose status and end point disagree does not decode.
+  rec.ended_height = 0;
+  rec.ended_index = 0;
+  CHECK_FALSE(decode<Record>(encode(rec)).is_ok());
+  grant.revoked_height = 0;
+  grant.revoked_index = 0;
+  CHECK_FALSE(decode<Grant>(encode(grant)).is_ok());
+}
+
+TEST_CASE("authorization: lists page by position, strictly after the cursor") {
+  AuthNet net;
+  GrantTerms t = net.terms();
+  t.max_uses = 10;
+  const Hash g = net.grant(t);
+  std::vector<Tx> txs;
+  for (int i = 0; i < 5; ++i) txs.push_back(net.access(g));
+  auto oc = net.commit({txs[0], txs[1], txs[2]});
+  for (const auto& o : oc) REQUIRE(o.status.is_ok());
+  oc = net.commit({txs[3], txs[4]});
+  for (const auto& o : oc) REQUIRE(o.status.is_ok());
+
+  std::vector<Hash> want;
+  for (const Tx& tx : txs) want.push_back(access_id_for(tx.id()));
+  for (std::size_t page = 1; page <= 6; ++page) {
+    CAPTURE(page);
+    std::vector<Hash> got;
+    std::optional<ChainPos> after;
+    for (int guard = 0; guard < 10; ++guard) {
+      auto l = net.ledger->accesses(1, UINT64_MAX, page, after);
+      REQUIRE(l.is_ok());
+      for (const auto& x : *l) got.push_back(x.id);
+      if (l->size() < page) break;
+      after = l->back().pos;
+    }
+    CHECK(got == want);
+    // The holder's list pages the same way.
+    got.clear();
+    after.reset();
+    for (int guard = 0; guard < 10; ++guard) {
+      auto l = net.ledger->holder_list(Ledger::HolderList::kAccesses, kHolder, page, after);
+      REQUIRE(l.is_ok());
+      for (const auto& x : *l) got.push_back(x.id);
+      if (l->size() < page) break;
+      after = l->back().pos;
+    }
+    CHECK(got == want);
+  }
+  // A cursor beyond the range lists nothing; one before `from` starts at `from`.
+  const std::uint64_t h = net.ledger->head().height;
+  CHECK(net.ledger->accesses(1, h, 10, ChainPos{h, 1})->size() == 0);
+  CHECK(net.ledger->accesses(h, h, 10, ChainPos{1, 0})->size() == 2);
+}
+
+TEST_CASE("cursor: HEIGHT.INDEX round-trips; anything else is refused") {
+  for (ChainPos p : {ChainPos{0, 0}, ChainPos{17, 3}, ChainPos{UINT64_MAX, UINT32_MAX}}) {
+    auto back = parse_cursor(cursor_string(p));
+    REQUIRE(back.has_value());
+    CHECK(*back == p);
+  }
+  CHECK(cursor_string(ChainPos{12, 0}) == "12.0");
+  for (const char* bad : {"", ".", "1", "1.", ".1", "01.1", "1.01", "1.2.3", "-1.2", "1.4294967296",
+                          "18446744073709551616.0", "1 .2", "a.b", "1.2 "})
+    CHECK_MESSAGE(!parse_cursor(bad).has_value(), bad);
 }

@@ -79,7 +79,10 @@ inline Record record() {
   r.revoke_reason = 9;
   r.anchor_tx = filled(0x44);
   r.anchor_height = 17;
+  r.anchor_index = 3;
   r.updated_height = 19;
+  r.ended_height = 19;
+  r.ended_index = 5;
   return r;
 }
 
@@ -178,7 +181,9 @@ inline ChainHead chain_head() {
 }
 
 inline BindHolder bind_holder() { return BindHolder{filled(0xa1), key_filled(0xa2)}; }
-inline RotateHolderKey rotate_holder_key() { return RotateHolderKey{filled(0xa1), key_filled(0xa3)}; }
+inline RotateHolderKey rotate_holder_key() {
+  return RotateHolderKey{filled(0xa1), key_filled(0xa3)};
+}
 
 inline GrantTerms grant_terms() {
   GrantTerms t;
@@ -204,10 +209,20 @@ inline AnchorArchive anchor_archive() {
 inline HolderBinding holder_binding() {
   return HolderBinding{filled(0xa1), key_filled(0xa2), 2, "sh.identity", 44};
 }
-inline Grant grant() { return Grant{filled(0xc1), grant_terms(), 1, 1, filled(0xc4), 40, 41}; }
+inline Grant grant() {
+  return Grant{filled(0xc1), grant_terms(), 1, 1, filled(0xc4), 40, 2, 41, 0, 0};
+}
 inline Access access() {
-  return Access{filled(0xc5), "sh.minhang.window", filled(0xb1), filled(0xa1), filled(0xc1),
-                "case-7", false, 42, 1'800'000'001'000};
+  return Access{filled(0xc5),
+                "sh.minhang.window",
+                filled(0xb1),
+                filled(0xa1),
+                filled(0xc1),
+                "case-7",
+                false,
+                42,
+                6,
+                1'800'000'001'000};
 }
 inline Objection objection() {
   return Objection{filled(0xc2), filled(0xb1), "", filled(0xa1), 12, 1, 0, 45, 0};

@@ -33,6 +33,12 @@ Json to_json(const HolderBinding& b);
 Json to_json(const Objection& o);
 Json to_json(const Archive& a);
 
+// A list cursor in the API ("after=HEIGHT.INDEX"): the position of the last
+// item of the previous page. parse_cursor accepts exactly what cursor_string
+// writes: decimal digits without leading zeros, each part in range.
+std::string cursor_string(ChainPos pos);
+std::optional<ChainPos> parse_cursor(std::string_view s);
+
 std::string_view record_kind_name(std::uint8_t kind);
 std::string_view record_status_name(std::uint8_t status);
 std::string_view tx_type_name(std::uint8_t type);

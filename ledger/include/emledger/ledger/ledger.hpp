@@ -18,14 +18,14 @@
 namespace emledger::ledger {
 
 // State keys (the SMT is keyed by SHA-256 of these).
-Bytes org_state_key(std::string_view org_id);            // "org/" + id  -> encode(Org)
-Bytes record_state_key(const Hash& record_id);            // "rec/" + id  -> encode(Record)
-Bytes hash_index_state_key(const Hash& content_hash);     // "hash/" + h  -> encode(RecordIdList)
-Bytes holder_state_key(const Hash& holder_ref);           // "holder/" + ref -> encode(HolderBinding)
-Bytes grant_state_key(const Hash& grant_id);              // "grant/" + id -> encode(Grant)
-Bytes access_state_key(const Hash& access_id);            // "access/" + id -> encode(Access)
-Bytes objection_state_key(const Hash& objection_id);      // "objection/" + id -> encode(Objection)
-Bytes archive_state_key(const Hash& archive_id);          // "archive/" + id -> encode(Archive)
+Bytes org_state_key(std::string_view org_id);          // "org/" + id  -> encode(Org)
+Bytes record_state_key(const Hash& record_id);         // "rec/" + id  -> encode(Record)
+Bytes hash_index_state_key(const Hash& content_hash);  // "hash/" + h  -> encode(RecordIdList)
+Bytes holder_state_key(const Hash& holder_ref);        // "holder/" + ref -> encode(HolderBinding)
+Bytes grant_state_key(const Hash& grant_id);           // "grant/" + id -> encode(Grant)
+Bytes access_state_key(const Hash& access_id);         // "access/" + id -> encode(Access)
+Bytes objection_state_key(const Hash& objection_id);   // "objection/" + id -> encode(Objection)
+Bytes archive_state_key(const Hash& archive_id);       // "archive/" + id -> encode(Archive)
 
 // Whether grant `g` lets `org` read `record` for `case_id` at `time_ms`: the
 // rule every RecordAccess passes, shared with auditors who re-check it.
@@ -149,15 +149,24 @@ class Ledger {
   Result<Hash> log_leaf(std::uint64_t index) const;
   Result<Hash> log_root(std::uint64_t size) const;
   Result<ConsistencyProof> consistency_proof(std::uint64_t first, std::uint64_t second) const;
-  // Ids a holder's data is listed by, oldest first, at most `limit`:
-  // records anchored for the holder, grants it signed, accesses to its records.
+  // A listed id with the position of the transaction that created it; the
+  // position of the last one listed is the cursor of the next page.
+  struct Listed {
+    ChainPos pos;
+    Hash id{};
+  };
+  // A holder's data, oldest first, at most `limit`, strictly after `after`
+  // when given: records anchored for the holder, grants it signed, accesses
+  // to its records.
   enum class HolderList : std::uint8_t { kRecords = 'r', kGrants = 'g', kAccesses = 'a' };
-  Result<std::vector<Hash>> holder_list(HolderList list, const Hash& holder_ref,
-                                        std::size_t limit) const;
-  // Ids of the accesses committed at heights [from_height, to_height], in
-  // chain order, at most `limit`.
-  Result<std::vector<Hash>> accesses(std::uint64_t from_height, std::uint64_t to_height,
-                                     std::size_t limit) const;
+  Result<std::vector<Listed>> holder_list(HolderList list, const Hash& holder_ref,
+                                          std::size_t limit,
+                                          std::optional<ChainPos> after = std::nullopt) const;
+  // The accesses committed at heights [from_height, to_height], in chain
+  // order, at most `limit`, strictly after `after` when given.
+  Result<std::vector<Listed>> accesses(std::uint64_t from_height, std::uint64_t to_height,
+                                       std::size_t limit,
+                                       std::optional<ChainPos> after = std::nullopt) const;
 
   // A proof bundle for a file hash, as of the head. Errors: NO_BLOCKS before
   // the first block is committed.

@@ -145,9 +145,19 @@ struct RecordBody {
 };
 
 // A record as held in state ("rec/" + id).
+// A transaction's place in the chain: its block's height and its index in
+// that block. Values record the positions of their changes, so that from the
+// value at the end of a block an auditor can tell whether a change came
+// before or after another transaction of the same block.
+struct ChainPos {
+  std::uint64_t height = 0;
+  std::uint32_t index = 0;
+  auto operator<=>(const ChainPos&) const = default;
+};
+
 struct Record {
   static constexpr std::string_view kDomain = "emledger.record";
-  static constexpr std::uint8_t kVersion = 1;
+  static constexpr std::uint8_t kVersion = 2;
   Hash id{};
   std::string issuer;
   RecordBody body;
@@ -158,8 +168,13 @@ struct Record {
   std::uint16_t revoke_reason = 0;
   Hash anchor_tx{};  // the transaction that created this version (its e-seal)
   std::uint64_t anchor_height = 0;
+  std::uint32_t anchor_index = 0;  // anchor_tx's index in its block
   std::uint64_t updated_height = 0;
   std::uint32_t objections_open = 0;  // > 0: verifiers see the record is contested
+  // Where the record stopped being active (superseded or revoked); zero
+  // while it is active.
+  std::uint64_t ended_height = 0;
+  std::uint32_t ended_index = 0;
   template <class V>
   void describe(V& v) {
     v.fixed(id);
@@ -172,8 +187,11 @@ struct Record {
     v.u16(revoke_reason);
     v.fixed(anchor_tx);
     v.u64(anchor_height);
+    v.u32(anchor_index);
     v.u64(updated_height);
     v.u32(objections_open);
+    v.u64(ended_height);
+    v.u32(ended_index);
   }
   Status check() const;
 };
@@ -196,15 +214,15 @@ enum class TxType : std::uint8_t {
   kChangeLicense = 2,
   kRenewLicense = 3,
   kRevokeRecord = 4,
-  kBindHolder = 5,       // identity org: bind a holder key to a holder_ref
-  kRebindHolder = 6,     // identity org: replace a lost holder key
-  kRotateHolderKey = 7,  // holder: replace its key, signed by the current key
-  kCreateGrant = 8,      // holder
-  kRevokeGrant = 9,      // holder
-  kRecordAccess = 10,    // consumer org
-  kFileObjection = 11,   // holder or org
+  kBindHolder = 5,         // identity org: bind a holder key to a holder_ref
+  kRebindHolder = 6,       // identity org: replace a lost holder key
+  kRotateHolderKey = 7,    // holder: replace its key, signed by the current key
+  kCreateGrant = 8,        // holder
+  kRevokeGrant = 9,        // holder
+  kRecordAccess = 10,      // consumer org
+  kFileObjection = 11,     // holder or org
   kResolveObjection = 12,  // issuer of the record
-  kAnchorArchive = 13,   // org closing a case
+  kAnchorArchive = 13,     // org closing a case
 };
 inline constexpr std::uint8_t kTxTypeMax = 13;
 
@@ -292,11 +310,11 @@ struct RotateHolderKey {
 // What a holder allows: who may read which records, why, when, how often.
 struct GrantTerms {
   Hash holder_ref{};
-  std::string grantee;                 // org id
-  std::vector<Hash> record_ids;        // scope: these records...
-  std::vector<std::string> type_codes; // ...or any record of these types
-  std::string service_code;            // purpose: the service item
-  std::string case_id;                 // purpose: the case it is read for
+  std::string grantee;                  // org id
+  std::vector<Hash> record_ids;         // scope: these records...
+  std::vector<std::string> type_codes;  // ...or any record of these types
+  std::string service_code;             // purpose: the service item
+  std::string case_id;                  // purpose: the case it is read for
   std::uint64_t not_before_ms = 0;
   std::uint64_t not_after_ms = 0;
   std::uint32_t max_uses = 0;
@@ -431,14 +449,18 @@ enum class GrantStatus : std::uint8_t { kActive = 1, kRevoked = 2 };
 
 struct Grant {  // "grant/" + id
   static constexpr std::string_view kDomain = "emledger.grant";
-  static constexpr std::uint8_t kVersion = 1;
+  static constexpr std::uint8_t kVersion = 2;
   Hash id{};
   GrantTerms terms;
   std::uint32_t uses = 0;
   std::uint8_t status = static_cast<std::uint8_t>(GrantStatus::kActive);
   Hash created_by_tx{};
   std::uint64_t created_height = 0;
+  std::uint32_t created_index = 0;  // created_by_tx's index in its block
   std::uint64_t updated_height = 0;
+  // Where the holder revoked it; zero while active.
+  std::uint64_t revoked_height = 0;
+  std::uint32_t revoked_index = 0;
   template <class V>
   void describe(V& v) {
     v.fixed(id);
@@ -447,14 +469,17 @@ struct Grant {  // "grant/" + id
     v.u8(status);
     v.fixed(created_by_tx);
     v.u64(created_height);
+    v.u32(created_index);
     v.u64(updated_height);
+    v.u64(revoked_height);
+    v.u32(revoked_index);
   }
   Status check() const;
 };
 
 struct Access {  // "access/" + id
   static constexpr std::string_view kDomain = "emledger.access";
-  static constexpr std::uint8_t kVersion = 1;
+  static constexpr std::uint8_t kVersion = 2;
   Hash id{};
   std::string org;
   Hash record_id{};
@@ -463,6 +488,7 @@ struct Access {  // "access/" + id
   std::string case_id;
   bool statutory = false;
   std::uint64_t height = 0;
+  std::uint32_t tx_index = 0;  // the access transaction's index in its block
   std::uint64_t time_ms = 0;
   template <class V>
   void describe(V& v) {
@@ -474,6 +500,7 @@ struct Access {  // "access/" + id
     v.str(case_id, kCaseIdBytesMax);
     v.boolean(statutory);
     v.u64(height);
+    v.u32(tx_index);
     v.u64(time_ms);
   }
 };
