@@ -661,6 +661,11 @@ Status NonceCache::check_and_remember(const VerifiedSignature& sig, std::int64_t
   std::string key = sig.keyid + '\n' + sig.nonce;
   std::lock_guard<std::mutex> lock(mu_);
   expire_locked(now_s);
+  if (start_s_ && sig.created_s <= *start_s_)
+    return Status::error("SIGNATURE_PREDATES_START",
+                         "signed at or before this node started (unix time " +
+                             std::to_string(*start_s_) +
+                             "), when nonces used earlier were forgotten: sign the request again");
   if (created_by_key_.count(key))
     return Status::error("SIGNATURE_REPLAYED", "nonce already used by " + sig.keyid);
   if (refuse_at_or_before_s_ && sig.created_s <= *refuse_at_or_before_s_)
@@ -678,6 +683,11 @@ Status NonceCache::check_and_remember(const VerifiedSignature& sig, std::int64_t
   EMLEDGER_ASSERT(created_by_key_.size() == by_created_.size());
   EMLEDGER_ASSERT(created_by_key_.size() <= entries_max_);
   return Status::ok();
+}
+
+void NonceCache::refuse_signed_at_or_before(std::int64_t start_s) {
+  std::lock_guard<std::mutex> lock(mu_);
+  start_s_ = std::max(start_s_.value_or(start_s), start_s);
 }
 
 std::size_t NonceCache::size() const {

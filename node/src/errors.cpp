@@ -69,6 +69,7 @@ const std::vector<ErrorCodeInfo>& known_error_codes() {
       {"SIGNATURE_UNKNOWN_KEY", 401},
       {"SIGNATURE_INVALID", 401},
       {"SIGNATURE_REPLAYED", 401},
+      {"SIGNATURE_PREDATES_START", 401},
       {"CONTENT_DIGEST_MISMATCH", 401},
       {"FORBIDDEN", 403},
       {"CONTENT_HASH_MISMATCH", 400},

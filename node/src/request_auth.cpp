@@ -30,7 +30,11 @@ Result<std::unique_ptr<RequestAuth>> RequestAuth::open(const ledger::Ledger& led
 }
 
 RequestAuth::RequestAuth(const ledger::Ledger& ledger, Clock clock, std::FILE* log)
-    : ledger_(ledger), clock_(std::move(clock)), log_(log) {}
+    : ledger_(ledger), clock_(std::move(clock)), log_(log) {
+  // The nonce cache starts empty: a signature made before now may have been
+  // used with the node's previous process, so none is accepted (ADR 011).
+  nonces_.refuse_signed_at_or_before(static_cast<std::int64_t>(clock_() / 1000));
+}
 
 RequestAuth::~RequestAuth() {
   if (log_) std::fclose(log_);

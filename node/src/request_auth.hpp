@@ -46,7 +46,8 @@ class RequestAuth {
   // Verifies the "sig1" signature of `req` now. Errors (all 401):
   // SIGNATURE_MISSING, SIGNATURE_MALFORMED, SIGNATURE_STALE, SIGNATURE_EXPIRED,
   // SIGNATURE_UNKNOWN_KEY, SIGNATURE_INVALID, CONTENT_DIGEST_MISMATCH,
-  // SIGNATURE_REPLAYED; STORAGE_* when a holder binding cannot be read.
+  // SIGNATURE_REPLAYED, SIGNATURE_PREDATES_START (signed at or before this
+  // process started); STORAGE_* when a holder binding cannot be read.
   Result<Signer> authenticate(const HttpRequest& req);
 
   // Wraps `respond` so that the response's status is logged with the signer

@@ -2,7 +2,6 @@
 // Appendix B.2.6 Ed25519 example byte for byte, the Content-Digest of a
 // published body, profile round trips, every tamper, time limits, key lookup,
 // replay, and malformed fields.
-#include "emledger/crypto/random.hpp"
 #include "emledger/ledger/http_signature.hpp"
 
 #include <doctest/doctest.h>
@@ -16,6 +15,7 @@
 #include <tuple>
 
 #include "emledger/crypto/hex.hpp"
+#include "emledger/crypto/random.hpp"
 
 using namespace emledger;
 using namespace emledger::ledger;
@@ -560,6 +560,27 @@ TEST_CASE("NonceCache is bounded and fails closed after an eviction") {
   CHECK(cache.check_and_remember(sig("e", kNow), kNow + 3).code() == "SIGNATURE_REPLAYED");
   CHECK(cache.check_and_remember(sig("b", kNow + 1), kNow + 3).code() == "SIGNATURE_REPLAYED");
   CHECK(cache.check_and_remember(sig("f", kNow + 4), kNow + 4).is_ok());
+}
+
+TEST_CASE("NonceCache after a restart refuses every signature made at or before the start") {
+  // What a node's previous process accepted is not remembered: a fresh cache
+  // told the start second refuses all such signatures, new or replayed.
+  NonceCache cache;
+  cache.refuse_signed_at_or_before(kNow);
+  auto sig = [](std::string nonce, std::int64_t created) {
+    return VerifiedSignature{"org/1", std::move(nonce), created, created + 60};
+  };
+  CHECK(cache.check_and_remember(sig("used-before", kNow - 30), kNow).code() ==
+        "SIGNATURE_PREDATES_START");
+  CHECK(cache.check_and_remember(sig("same-second", kNow), kNow + 1).code() ==
+        "SIGNATURE_PREDATES_START");
+  CHECK(cache.size() == 0);
+  CHECK(cache.check_and_remember(sig("after", kNow + 1), kNow + 1).is_ok());
+  CHECK(cache.check_and_remember(sig("after", kNow + 1), kNow + 2).code() == "SIGNATURE_REPLAYED");
+  // The floor only rises.
+  cache.refuse_signed_at_or_before(kNow - 100);
+  CHECK(cache.check_and_remember(sig("older", kNow), kNow + 2).code() ==
+        "SIGNATURE_PREDATES_START");
 }
 
 TEST_CASE("NonceCache under concurrent use: each nonce accepted exactly once") {

@@ -195,7 +195,13 @@ class NonceCache {
   explicit NonceCache(std::size_t entries_max = kNonceCacheEntriesMax);
   // Records the nonce. Errors: SIGNATURE_REPLAYED (seen before, or created
   // too early to tell after an eviction).
+  // Errors also SIGNATURE_PREDATES_START for a signature created at or
+  // before the second passed to refuse_signed_at_or_before.
   Status check_and_remember(const VerifiedSignature& sig, std::int64_t now_s);
+  // Refuses every signature created at or before `start_s`: called once when
+  // the node starts, because the nonces remembered before a restart are
+  // gone and such a signature may already have been used.
+  void refuse_signed_at_or_before(std::int64_t start_s);
   std::size_t size() const;
 
  private:
@@ -206,6 +212,7 @@ class NonceCache {
   std::unordered_map<std::string, std::int64_t> created_by_key_;  // keyid '\n' nonce -> created_s
   std::set<std::pair<std::int64_t, std::string>> by_created_;
   std::optional<std::int64_t> refuse_at_or_before_s_;  // set by an eviction
+  std::optional<std::int64_t> start_s_;                // set at startup
 };
 
 }  // namespace emledger::ledger
