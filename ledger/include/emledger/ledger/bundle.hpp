@@ -35,7 +35,7 @@ struct ProofBundle {
   Hash content_hash{};
   BlockHeader header;
   Certificate certificate;
-  StateProof index_proof;  // key hash_index_key(content_hash): present or absent
+  StateProof index_proof;               // key hash_index_key(content_hash): present or absent
   std::vector<RecordEvidence> records;  // one per id in the index, same order
   template <class V>
   void describe(V& v) {

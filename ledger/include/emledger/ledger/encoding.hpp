@@ -193,7 +193,8 @@ Result<T> decode(ByteView in) {
   d.tag(T::kDomain, T::kVersion);
   d.object(v);
   if (d.ok() && !d.at_end()) d.fail("trailing bytes");
-  if (!d.ok()) return Status::error(d.status().code(), std::string(T::kDomain) + ": " + d.status().message());
+  if (!d.ok())
+    return Status::error(d.status().code(), std::string(T::kDomain) + ": " + d.status().message());
   if constexpr (HasCheck<T>) {
     Status st = v.check();
     if (!st.is_ok()) return st;

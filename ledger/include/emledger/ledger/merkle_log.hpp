@@ -63,8 +63,7 @@ class MerkleLog {
   // Appends leaves [size, size + leaf_hashes.size()) writing new perfect
   // subtree nodes to `out`; `store_` must already hold the log of `size`
   // leaves (or be an Overlay over it). Returns the new root.
-  Result<Hash> append(std::uint64_t size, const std::vector<Hash>& leaf_hashes,
-                      Overlay& out) const;
+  Result<Hash> append(std::uint64_t size, const std::vector<Hash>& leaf_hashes, Overlay& out) const;
   Result<Hash> root(std::uint64_t size) const;
   Result<Hash> leaf(std::uint64_t index) const;
   // Errors: PROOF_OUT_OF_RANGE when leaf_index >= size or size > stored size.

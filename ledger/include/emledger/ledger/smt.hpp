@@ -33,15 +33,15 @@ Result<Bytes> load_state_value(const KvReader& store, const Hash& value_hash);
 struct StateProof {
   static constexpr std::string_view kDomain = "emledger.proof.state";
   static constexpr std::uint8_t kVersion = 1;
-  Bytes key;            // the state key asked about
+  Bytes key;  // the state key asked about
   bool present = false;
-  Bytes value;          // the value when present, empty otherwise
+  Bytes value;  // the value when present, empty otherwise
   // Where the walk from the root ended, at depth siblings.size():
   // 0 = an empty subtree, 1 = a leaf (the key's own when present; another
   // key's leaf sharing the first `depth` path bits for non-membership).
   std::uint8_t terminal = 0;
-  Hash other_path{};        // terminal == 1 and !present: the other leaf's path
-  Hash other_value_hash{};  // ... and its value hash
+  Hash other_path{};           // terminal == 1 and !present: the other leaf's path
+  Hash other_value_hash{};     // ... and its value hash
   std::vector<Hash> siblings;  // from the root down; zero hash = empty sibling
   template <class V>
   void describe(V& v) {
