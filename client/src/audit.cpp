@@ -1,5 +1,6 @@
 #include "emledger/client/audit.hpp"
 
+#include <algorithm>
 #include <set>
 
 #include "emledger/crypto/hex.hpp"
@@ -29,35 +30,106 @@ Status statute_covers(const ledger::Genesis& genesis, const ledger::Record& reco
 
 }  // namespace
 
+namespace {
+
+using GrantBlock = std::pair<Hash, std::uint64_t>;  // (grant id, height)
+
+// The indices of the accesses under each grant in each block.
+std::map<GrantBlock, std::vector<std::uint32_t>> accesses_by_grant_block(
+    const std::vector<AuditItem>& items) {
+  std::map<GrantBlock, std::vector<std::uint32_t>> out;
+  for (const AuditItem& it : items)
+    if (!it.access.statutory && !is_zero(it.access.grant_id))
+      out[{it.access.grant_id, it.access.height}].push_back(it.access.tx_index);
+  for (auto& [key, v] : out) std::sort(v.begin(), v.end());
+  return out;
+}
+
+ledger::ChainPos position(const ledger::Access& a) { return {a.height, a.tx_index}; }
+
+// The record as the kernel saw it at the access's position. Errors name why
+// it could not have been read there.
+Result<ledger::Record> record_at_access(const AuditItem& item) {
+  const ledger::Access& a = item.access;
+  if (!item.record)
+    return inconsistent("record " + to_hex(a.record_id) + " is absent at the end of block " +
+                        std::to_string(a.height));
+  const ledger::Record& rec = *item.record;
+  if (rec.id != a.record_id || rec.body.holder_ref != a.holder_ref)
+    return inconsistent("the access names another record or holder than the proven one");
+  if (ledger::ChainPos{rec.anchor_height, rec.anchor_index} >= position(a))
+    return Status::error("RECORD_NOT_FOUND", "the record was anchored after the access");
+  const bool active = rec.status == static_cast<std::uint8_t>(ledger::RecordStatus::kActive);
+  if (!active && ledger::ChainPos{rec.ended_height, rec.ended_index} < position(a))
+    return Status::error("RECORD_NOT_ACTIVE", "the record was not active when read");
+  return rec;
+}
+
+// The grant as the kernel saw it at the access's position: its terms, its
+// status then, and the uses spent before it.
+Result<ledger::Grant> grant_at_access(const AuditItem& item,
+                                      const std::vector<std::uint32_t>& in_block) {
+  const ledger::Access& a = item.access;
+  if (!item.grant)
+    return Status::error("GRANT_NOT_FOUND", "grant " + to_hex(a.grant_id) + " does not exist");
+  ledger::Grant g = *item.grant;
+  if (g.id != a.grant_id) return inconsistent("the proven grant is another grant");
+  if (ledger::ChainPos{g.created_height, g.created_index} >= position(a))
+    return Status::error("GRANT_NOT_FOUND", "the grant was created after the access");
+  const bool existed_before = g.created_height < a.height;
+  if (existed_before != item.grant_before.has_value())
+    return inconsistent("the grant's h-1 value disagrees with its creation height");
+  if (item.grant_before && (item.grant_before->id != g.id ||
+                            ledger::encode(ledger::CreateGrant{item.grant_before->terms}) !=
+                                ledger::encode(ledger::CreateGrant{g.terms})))
+    return inconsistent("the grant's terms changed between h-1 and h");
+  const std::uint32_t uses_before_block = item.grant_before ? item.grant_before->uses : 0;
+  const bool revoked = g.status != static_cast<std::uint8_t>(ledger::GrantStatus::kActive) &&
+                       ledger::ChainPos{g.revoked_height, g.revoked_index} < position(a);
+  g.status = static_cast<std::uint8_t>(revoked ? ledger::GrantStatus::kRevoked
+                                               : ledger::GrantStatus::kActive);
+  const auto earlier =
+      std::lower_bound(in_block.begin(), in_block.end(), a.tx_index) - in_block.begin();
+  g.uses = uses_before_block + static_cast<std::uint32_t>(earlier);
+  return g;
+}
+
+// Every access under a grant counts one use: the grant's count at the end of
+// block h is its h-1 count plus the accesses listed under it in block h.
+Status uses_add_up(const AuditItem& item, const std::vector<std::uint32_t>& in_block) {
+  const std::uint64_t before = item.grant_before ? item.grant_before->uses : 0;
+  if (item.grant && item.grant->uses != before + in_block.size())
+    return inconsistent("grant " + to_hex(item.access.grant_id) + " counts " +
+                        std::to_string(item.grant->uses) + " uses at the end of block " +
+                        std::to_string(item.access.height) + ", but " + std::to_string(before) +
+                        " before it and " + std::to_string(in_block.size()) + " accesses in it");
+  return Status::ok();
+}
+
+}  // namespace
+
 std::vector<AuditFinding> check_coverage(const ledger::Genesis& genesis,
                                          const std::vector<AuditItem>& items) {
-  // (grant id, height) -> uses spent by earlier accesses in that block.
-  std::map<std::pair<Hash, std::uint64_t>, std::uint32_t> spent;
+  const auto by_block = accesses_by_grant_block(items);
+  static const std::vector<std::uint32_t> kNone;
   std::vector<AuditFinding> out;
   out.reserve(items.size());
   for (const AuditItem& item : items) {
     const ledger::Access& a = item.access;
     AuditFinding f{a.id, a.height, a.org, "", a.statutory, false, Status::ok()};
+    if (item.record) f.type_code = item.record->body.type_code;
     auto judge = [&]() -> Status {
-      if (!item.record_before)
-        return inconsistent("record " + to_hex(a.record_id) + " did not exist when read");
-      const ledger::Record& rec = *item.record_before;
-      f.type_code = rec.body.type_code;
-      if (rec.id != a.record_id || rec.body.holder_ref != a.holder_ref)
-        return inconsistent("the access names another record or holder than the proven one");
-      if (rec.status != static_cast<std::uint8_t>(ledger::RecordStatus::kActive))
-        return Status::error("RECORD_NOT_ACTIVE", "the record was not active when read");
+      auto rec = record_at_access(item);
+      if (!rec) return rec.status();
       if (a.statutory != is_zero(a.grant_id))
         return inconsistent("statutory flag and grant id disagree");
-      if (a.statutory) return statute_covers(genesis, rec, a.org);
-      if (!item.grant_before)
-        return Status::error("GRANT_NOT_FOUND", "grant " + to_hex(a.grant_id) + " did not exist");
-      ledger::Grant g = *item.grant_before;
-      if (g.id != a.grant_id) return inconsistent("the proven grant is another grant");
-      std::uint32_t& used = spent[{g.id, a.height}];
-      g.uses += used;
-      ++used;  // the kernel counts the use even if this access turns out uncovered here
-      return ledger::grant_covers(g, rec, a.org, a.case_id, a.time_ms);
+      if (a.statutory) return statute_covers(genesis, *rec, a.org);
+      auto it = by_block.find({a.grant_id, a.height});
+      const auto& in_block = it == by_block.end() ? kNone : it->second;
+      auto g = grant_at_access(item, in_block);
+      if (!g) return g.status();
+      EMLEDGER_TRY(ledger::grant_covers(*g, *rec, a.org, a.case_id, a.time_ms));
+      return uses_add_up(item, in_block);
     };
     f.reason = judge();
     f.covered = f.reason.is_ok();
@@ -127,14 +199,19 @@ Result<ledger::StateProof> proof_field(const Json& j, const char* key, const std
 // The state root of height h as a certified header shows it (the genesis
 // root for 0). Certified headers are cached per height: a page holds many
 // accesses of few blocks.
-class BeforeRoots {
+class CertifiedRoots {
  public:
-  BeforeRoots(const ledger::Genesis& g, Hash genesis_root) : g_(g) { roots_[0] = genesis_root; }
-  Result<Hash> root(std::uint64_t height, const Json& before, const std::string& what) {
+  CertifiedRoots(const ledger::Genesis& g, Hash genesis_root) : g_(g) { roots_[0] = genesis_root; }
+  // `j` is the certified header an item names ({height, header, certificate}).
+  Result<Hash> root(std::uint64_t height, const Json& j, const std::string& what) {
+    if (!j.is_object() || !j.contains("height") || !j["height"].is_number_unsigned() ||
+        j["height"].get<std::uint64_t>() != height)
+      return Status::error(std::string(kProofInvalid),
+                           what + ": no certified header at height " + std::to_string(height));
     if (auto it = roots_.find(height); it != roots_.end()) return it->second;
-    auto header = hex_field(before, "header", what + " before");
+    auto header = hex_field(j, "header", what);
     if (!header) return header.status();
-    auto cert = hex_field(before, "certificate", what + " before");
+    auto cert = hex_field(j, "certificate", what);
     if (!cert) return cert.status();
     auto at = verify_header(g_, *header, *cert, height);
     if (!at)
@@ -149,82 +226,56 @@ class BeforeRoots {
   std::map<std::uint64_t, Hash> roots_;
 };
 
-// A record or grant created in block h itself is absent as of h-1; the
-// kernel saw it because it was written earlier in the same block. Take it
-// from height h, proven there, when it was created at h.
-Status fill_same_block(const AuthzClient& node, AuditItem& item) {
-  const ledger::Access& a = item.access;
-  if (!item.record_before) {
-    auto v = node.state_at(ledger::record_state_key(a.record_id), a.height);
-    if (!v) return v.status();
-    if (v->has_value())
-      if (auto r = ledger::decode<ledger::Record>(**v); r && r->anchor_height == a.height)
-        item.record_before = std::move(r).value();
-  }
-  if (!a.statutory && !is_zero(a.grant_id) && !item.grant_before) {
-    auto v = node.state_at(ledger::grant_state_key(a.grant_id), a.height);
-    if (!v) return v.status();
-    if (v->has_value())
-      if (auto g = ledger::decode<ledger::Grant>(**v); g && g->created_height == a.height) {
-        g->uses = 0;  // as created; same-block uses are added by check_coverage
-        g->status = static_cast<std::uint8_t>(ledger::GrantStatus::kActive);
-        item.grant_before = std::move(g).value();
-      }
-  }
-  return Status::ok();
+// A value at `key` that `j[name]` shows (null: absent) and `j[name_proof]`
+// proves under `root`, decoded as T.
+template <class T>
+Result<std::optional<T>> proven_value(const Json& j, const std::string& name, const Hash& root,
+                                      const Bytes& key, const std::string& what) {
+  auto v = optional_hex(j, name.c_str(), what);
+  if (!v) return v.status();
+  auto p = proof_field(j, (name + "_proof").c_str(), what);
+  if (!p) return p.status();
+  EMLEDGER_TRY(check_state_value(root, key, *p, *v, what + " " + name));
+  if (!v->has_value()) return std::optional<T>();
+  auto t = ledger::decode<T>(**v);
+  if (!t)
+    return Status::error(std::string(kProofInvalid), what + ": proven " + name + " undecodable");
+  return std::optional<T>(std::move(t).value());
 }
 
-// Verifies one item of a page against the head's root and its h-1 root.
-Result<AuditItem> verify_item(const AuthzClient& node, const Hash& head_root, BeforeRoots& roots,
-                              const Json& j) {
+// Verifies one item of a page: the access against the head's root, the
+// record and grant against block h's root, the grant also against h-1's.
+Result<AuditItem> verify_item(const Hash& head_root, CertifiedRoots& roots, const Json& j) {
   AuditItem item;
   auto raw = hex_field(j, "access", "audit item");
   if (!raw) return raw.status();
   auto a = ledger::decode<ledger::Access>(*raw);
   if (!a) return Status::error(std::string(kNodeBadResponse), "undecodable access");
   item.access = std::move(a).value();
+  const ledger::Access& acc = item.access;
   const std::string what =
-      "access " + to_hex(item.access.id) + " (height " + std::to_string(item.access.height) + ")";
+      "access " + to_hex(acc.id) + " (height " + std::to_string(acc.height) + ")";
   auto ap = proof_field(j, "access_proof", what);
   if (!ap) return ap.status();
-  EMLEDGER_TRY(
-      check_state_value(head_root, ledger::access_state_key(item.access.id), *ap, *raw, what));
-  if (item.access.height == 0)
-    return Status::error(std::string(kProofInvalid), what + " at height 0");
-  if (!j.contains("before") || !j["before"].is_object())
-    return Status::error(std::string(kNodeBadResponse), what + ": no 'before'");
-  const Json& before = j["before"];
-  if (!before.contains("height") || !before["height"].is_number_unsigned() ||
-      before["height"].get<std::uint64_t>() != item.access.height - 1)
-    return Status::error(std::string(kProofInvalid), what + ": 'before' is not height h-1");
-  auto root = roots.root(item.access.height - 1, before, what);
-  if (!root) return root.status();
-
-  auto rec = optional_hex(j, "record", what);
+  EMLEDGER_TRY(check_state_value(head_root, ledger::access_state_key(acc.id), *ap, *raw, what));
+  if (acc.height == 0) return Status::error(std::string(kProofInvalid), what + " at height 0");
+  auto at = roots.root(acc.height, j.contains("at") ? j["at"] : Json(), what);
+  if (!at) return at.status();
+  auto rec =
+      proven_value<ledger::Record>(j, "record", *at, ledger::record_state_key(acc.record_id), what);
   if (!rec) return rec.status();
-  auto rp = proof_field(j, "record_proof", what);
-  if (!rp) return rp.status();
-  EMLEDGER_TRY(check_state_value(*root, ledger::record_state_key(item.access.record_id), *rp, *rec,
-                                 what + " record"));
-  if (rec->has_value()) {
-    auto r = ledger::decode<ledger::Record>(**rec);
-    if (!r) return Status::error(std::string(kProofInvalid), what + ": proven record undecodable");
-    item.record_before = std::move(r).value();
-  }
-  if (!is_zero(item.access.grant_id)) {
-    auto gv = optional_hex(j, "grant", what);
-    if (!gv) return gv.status();
-    auto gp = proof_field(j, "grant_proof", what);
-    if (!gp) return gp.status();
-    EMLEDGER_TRY(check_state_value(*root, ledger::grant_state_key(item.access.grant_id), *gp, *gv,
-                                   what + " grant"));
-    if (gv->has_value()) {
-      auto g = ledger::decode<ledger::Grant>(**gv);
-      if (!g) return Status::error(std::string(kProofInvalid), what + ": proven grant undecodable");
-      item.grant_before = std::move(g).value();
-    }
-  }
-  EMLEDGER_TRY(fill_same_block(node, item));
+  item.record = std::move(rec).value();
+  if (is_zero(acc.grant_id)) return item;
+  auto g =
+      proven_value<ledger::Grant>(j, "grant", *at, ledger::grant_state_key(acc.grant_id), what);
+  if (!g) return g.status();
+  item.grant = std::move(g).value();
+  auto before = roots.root(acc.height - 1, j.contains("before") ? j["before"] : Json(), what);
+  if (!before) return before.status();
+  auto gb = proven_value<ledger::Grant>(j, "grant_before", *before,
+                                        ledger::grant_state_key(acc.grant_id), what);
+  if (!gb) return gb.status();
+  item.grant_before = std::move(gb).value();
   return item;
 }
 
@@ -246,15 +297,16 @@ Result<AuditReport> run_audit(const AuthzClient& node, const Signer& auditor,
   AuditReport report;
   report.from_height = std::max<std::uint64_t>(from_height, 1);
   report.to_height = to_height;
-  BeforeRoots roots(genesis, *groot);
+  CertifiedRoots roots(genesis, *groot);
   std::vector<AuditItem> items;
   std::set<Hash> seen;
   const RequestKey key = org_request_key(auditor);
-  std::uint64_t from = report.from_height;
-  while (from <= to_height) {
+  std::optional<ledger::ChainPos> after;
+  for (;;) {
     HttpCall call;
-    call.target = "/v1/audit/accesses?from=" + std::to_string(from) +
+    call.target = "/v1/audit/accesses?from=" + std::to_string(report.from_height) +
                   "&to=" + std::to_string(to_height) + "&limit=" + std::to_string(kAuditPageItems);
+    if (after) call.target += "&after=" + ledger::cursor_string(*after);
     auto res = node.send_signed(std::move(call), key);
     if (!res) return res.status();
     if (res->status != 200) return node_error(*res);
@@ -274,34 +326,32 @@ Result<AuditReport> run_audit(const AuthzClient& node, const Signer& auditor,
           Status::error(at.status().code(), "audit head: " + at.status().message()));
       break;
     }
-    std::uint64_t last_height = from;
     for (const Json& ij : (*j)["items"]) {
-      auto item = verify_item(node, at->header.state_root, roots, ij);
+      auto item = verify_item(at->header.state_root, roots, ij);
       if (!item) {
-        if (classify(item.status()) == ErrorClass::kUnavailable &&
-            item.status().code() == kNodeUnreachable)
-          return item.status();
         report.proof_failures.push_back(item.status());
         continue;
       }
-      if (item->access.height < from || item->access.height > to_height ||
-          item->access.height < last_height) {
+      const ledger::ChainPos pos{item->access.height, item->access.tx_index};
+      // Chain order, strictly after the cursor, within the range: a node
+      // that repeats, reorders or strays cannot make an access count twice.
+      if (item->access.height < report.from_height || item->access.height > to_height ||
+          (after && pos <= *after)) {
         report.proof_failures.push_back(Status::error(
             std::string(kProofInvalid), "access " + to_hex(item->access.id) +
                                             " is outside the range asked or out of chain order"));
         continue;
       }
-      last_height = item->access.height;
-      if (!seen.insert(item->access.id).second) continue;  // re-sent on a page boundary
+      after = pos;
+      if (!seen.insert(item->access.id).second) continue;
       items.push_back(std::move(item).value());
     }
-    if (progress) progress(items.size(), last_height, to_height);
-    if ((*j)["items"].size() < kAuditPageItems) break;
-    if (last_height == from)
-      return Status::error("AUDIT_PAGE_OVERFLOW", "more than " + std::to_string(kAuditPageItems) +
-                                                      " accesses at height " +
-                                                      std::to_string(from));
-    from = last_height;  // that height again: its accesses may continue on the next page
+    if (progress) progress(items.size(), after ? after->height : report.from_height, to_height);
+    const Json& next = (*j)["next"];
+    if ((*j)["items"].empty() || !j->contains("next") || next.is_null()) break;
+    if (!next.is_string() || !after || ledger::parse_cursor(next.get<std::string>()) != after)
+      return Status::error(std::string(kNodeBadResponse),
+                           "the page's cursor is not its last item's position");
   }
   report.findings = check_coverage(genesis, items);
   tally(report);

@@ -5,7 +5,10 @@
 #pragma once
 
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "emledger/ledger/ledger.hpp"
 #include "material_store.hpp"
@@ -18,6 +21,9 @@ namespace emledger::node {
 // Items one holder or audit listing answers with, by default and at most.
 inline constexpr std::size_t kAuthzItemsDefault = 100;
 inline constexpr std::size_t kAuthzItemsMax = 1000;
+// Index entries one grantee listing reads before it answers with a cursor:
+// a holder's records outside the grant's scope cost a scan, bounded here.
+inline constexpr std::size_t kGrantScanEntriesMax = 10 * kAuthzItemsMax;
 
 class GenesisState;
 
@@ -49,8 +55,23 @@ class AuthzApi {
   void holder_list(ledger::Ledger::HolderList list, const HttpRequest&, const PathParams&,
                    const Signer&, Responder);
   void grant(const HttpRequest&, const PathParams&, const Signer&, Responder);
+  void grant_records(const HttpRequest&, const PathParams&, const Signer&, Responder);
+  // Items with their proofs at the head, and the certified head.
+  Result<nlohmann::json> proven_page(ledger::Ledger::HolderList list,
+                                     const std::vector<Hash>& ids) const;
+  // Errors: GRANT_REVOKED, GRANT_NOT_YET_VALID, GRANT_EXPIRED, GRANT_EXHAUSTED.
+  static Status grant_live(const ledger::Grant& g, std::uint64_t time_ms);
+  struct ScopeScan {
+    std::vector<Hash> ids;
+    std::optional<ledger::ChainPos> next;  // where to resume; none at the end
+  };
+  Result<ScopeScan> scan_scope(const ledger::Grant& g, std::size_t limit,
+                               std::optional<ledger::ChainPos> after) const;
   void access(const HttpRequest&, const PathParams&, const Signer&, Responder);
   void audit_accesses(const HttpRequest&, const PathParams&, const Signer&, Responder);
+  class CertifiedCache;
+  Result<nlohmann::json> audit_item(const Hash& id, const ledger::ChainHead& head,
+                                    CertifiedCache& certified) const;
   void put_material(const HttpRequest&, const PathParams&, const Signer&, Responder);
   void get_material(const HttpRequest&, const PathParams&, const Signer&, Responder);
 

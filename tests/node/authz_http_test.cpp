@@ -16,6 +16,7 @@
 #include "http_server.hpp"
 #include "material_store.hpp"
 #include "node_test_util.hpp"
+#include "request_params.hpp"
 
 using namespace emledger;
 using namespace emledger::node;
@@ -149,6 +150,16 @@ void check_proof(const json& proof_hex, const Bytes& key, const json& value_hex,
   CHECK(to_hex(p.value) == value_hex.get<std::string>());
 }
 
+// A node whose signed routes can be called at once: it refuses signatures
+// made in or before its start second (SIGNATURE_PREDATES_START), so wait for
+// the wall clock to pass it.
+std::unique_ptr<Node> start_signed_node(const Config& c) {
+  auto n = start_node(c);
+  const std::time_t started = std::time(nullptr);
+  while (std::time(nullptr) <= started) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  return n;
+}
+
 json load_schema(const std::string& name) {
   auto dir = fs::path(__FILE__).parent_path().parent_path().parent_path() / "schemas";
   std::ifstream in(dir / name);
@@ -190,7 +201,7 @@ TEST_CASE("authorization layer: holder view, grants, accesses, audit and the mat
   TempDir dir;
   AuthzNetwork net;
   Config cfg = net.write(dir);
-  auto n = start_node(cfg);
+  auto n = start_signed_node(cfg);
   const std::string& chain = net.chain_id;
 
   // Two holders, bound by the identity org.
@@ -373,6 +384,66 @@ TEST_CASE("authorization layer: holder view, grants, accesses, audit and the mat
           "ACCESS_NOT_FOUND");
   }
 
+  SUBCASE("a grantee lists the holder's records in a live grant's scope, nobody else does") {
+    auto listed = [&](const Hash& grant, const Signing& who) {
+      return signed_get(*n, "/v1/grants/" + to_hex(grant) + "/records", who);
+    };
+    auto r = listed(gA, consumer);
+    REQUIRE_MESSAGE(r.status == 200, r.raw);
+    check_required("holder_items_response.json", r.body);
+    CHECK(item_ids(r) ==
+          std::vector<std::string>{sorted_pair(r1, r2, true), sorted_pair(r1, r2, false)});
+    CHECK(r.body["grant_id"] == to_hex(gA));
+    CHECK(r.body["next"].is_null());
+    auto h = certified_header(net.genesis, r.body);
+    for (const auto& it : r.body["items"])
+      check_proof(it["proof"],
+                  ledger::record_state_key(*node::parse_hash(it["id"].get<std::string>())),
+                  it["encoded"], h.state_root);
+    // Only records named by the grant: a grant naming r1 alone lists r1.
+    const Hash g1 = grant_for(refA, {r1}, hA);
+    CHECK(item_ids(listed(g1, consumer)) == std::vector<std::string>{to_hex(r1)});
+    // A grant naming the type code lists the holder's records of that type,
+    // a page at a time.
+    ledger::GrantTerms t;
+    t.holder_ref = refA;
+    t.grantee = "con.org";
+    t.type_codes = {license_body(Hash{}).type_code};
+    t.service_code = "svc.open-business";
+    t.case_id = "case-1";
+    t.not_after_ms = now_ms() + 3'600'000;
+    t.max_uses = 1;
+    auto gtx = holder_tx(ledger::make_body(ledger::TxType::kCreateGrant, ledger::CreateGrant{t}),
+                         chain, hA);
+    commit(*n, gtx);
+    const Hash gT = ledger::grant_id_for(gtx.id());
+    auto p1 = signed_get(*n, "/v1/grants/" + to_hex(gT) + "/records?limit=1", consumer);
+    REQUIRE_MESSAGE(p1.status == 200, p1.raw);
+    REQUIRE(p1.body["items"].size() == 1);
+    REQUIRE(p1.body["next"].is_string());
+    auto p2 = signed_get(
+        *n,
+        "/v1/grants/" + to_hex(gT) + "/records?limit=1&after=" + p1.body["next"].get<std::string>(),
+        consumer);
+    REQUIRE_MESSAGE(p2.status == 200, p2.raw);
+    REQUIRE(p2.body["items"].size() == 1);
+    std::vector<std::string> both = {p1.body["items"][0]["id"], p2.body["items"][0]["id"]};
+    std::sort(both.begin(), both.end());
+    CHECK(both == std::vector<std::string>{sorted_pair(r1, r2, true), sorted_pair(r1, r2, false)});
+    // Not the holder, not another org, not a stranger's grant.
+    CHECK(error_code(listed(gA, holderA)) == "FORBIDDEN");
+    CHECK(error_code(listed(gA, consumer2)) == "FORBIDDEN");
+    CHECK(error_code(listed(gA, auditor)) == "FORBIDDEN");
+    CHECK(error_code(listed(random_hash(), consumer)) == "GRANT_NOT_FOUND");
+    // Spent or revoked: nothing listed.
+    access_for(r1, gT);
+    CHECK(error_code(listed(gT, consumer)) == "GRANT_EXHAUSTED");
+    commit(*n,
+           holder_tx(ledger::make_body(ledger::TxType::kRevokeGrant, ledger::RevokeGrant{refA, g1}),
+                     chain, hA));
+    CHECK(error_code(listed(g1, consumer)) == "GRANT_REVOKED");
+  }
+
   SUBCASE("the audit listing proves each access and the state it was judged against") {
     CHECK(error_code(signed_get(*n, "/v1/audit/accesses?from=1&to=100", consumer)) == "FORBIDDEN");
     auto r = signed_get(*n, "/v1/audit/accesses?from=1&to=100", auditor);
@@ -386,16 +457,22 @@ TEST_CASE("authorization layer: holder view, grants, accesses, audit and the mat
       seen.push_back(to_hex(a.id));
       check_proof(it["access_proof"], ledger::access_state_key(a.id), it["access"],
                   head.state_root);
+      auto at = certified_header(net.genesis, it["at"]);
+      CHECK(at.height == a.height);
+      check_proof(it["record_proof"], ledger::record_state_key(a.record_id), it["record"],
+                  at.state_root);
+      check_proof(it["grant_proof"], ledger::grant_state_key(a.grant_id), it["grant"],
+                  at.state_root);
       auto before = certified_header(net.genesis, it["before"]);
       CHECK(before.height == a.height - 1);
-      check_proof(it["record_proof"], ledger::record_state_key(a.record_id), it["record"],
+      check_proof(it["grant_before_proof"], ledger::grant_state_key(a.grant_id), it["grant_before"],
                   before.state_root);
-      check_proof(it["grant_proof"], ledger::grant_state_key(a.grant_id), it["grant"],
-                  before.state_root);
-      // What an auditor re-checks: the grant covered the access at h-1.
+      // What an auditor re-checks: the grant as of h-1 covered the access
+      // (these three accesses are each alone in their block).
       auto rec = decode_hex<ledger::Record>(it["record"]);
-      auto grant = decode_hex<ledger::Grant>(it["grant"]);
+      auto grant = decode_hex<ledger::Grant>(it["grant_before"]);
       CHECK(ledger::grant_covers(grant, rec, a.org, a.case_id, a.time_ms).is_ok());
+      CHECK(decode_hex<ledger::Grant>(it["grant"]).uses == grant.uses + 1);
     }
     std::sort(seen.begin(), seen.end());
     std::vector<std::string> want = {to_hex(x1), to_hex(x2), to_hex(x3)};
@@ -456,11 +533,23 @@ TEST_CASE("authorization layer: holder view, grants, accesses, audit and the mat
     CHECK(second.status == 409);
     CHECK(error_code(second) == "ACCESS_ALREADY_USED");
 
-    // The release survives a restart of the node.
+    // A signed read the node answered before a restart, sent again word for
+    // word after it, while its signature is still in its window: refused,
+    // although the new process never saw its nonce.
+    const auto replay_headers = sign_headers(*n, "GET", pathA + "/grants", "", holderA);
+    REQUIRE(send_get(*n, pathA + "/grants", replay_headers).status == 200);
+
+    // The release survives a restart of the node (on the same port: the
+    // replayed signature covers the authority).
+    Config same_port = cfg;
+    same_port.listen = "127.0.0.1:" + std::to_string(n->port());
     n->shutdown();
     n.reset();
-    n = start_node(cfg);
+    n = start_signed_node(same_port);
     CHECK(error_code(signed_get(*n, path1 + q(x1), consumer)) == "ACCESS_ALREADY_USED");
+    auto replayed = send_get(*n, pathA + "/grants", replay_headers);
+    CHECK(replayed.status == 401);
+    CHECK(error_code(replayed) == "SIGNATURE_PREDATES_START");
     REQUIRE(signed_put(*n, path2, file2, issuer).status == 201);
     auto late = signed_get(*n, path2 + q(x2), consumer);
     CHECK(late.status == 200);
@@ -551,7 +640,7 @@ TEST_CASE("authorization layer: holder view, grants, accesses, audit and the mat
 TEST_CASE("audit listing: a statutory access in the same block as its record") {
   TempDir dir;
   AuthzNetwork net;
-  auto n = start_node(net.write(dir));
+  auto n = start_signed_node(net.write(dir));
   auto body = license_body(random_hash());
   body.type_code = "pub.license";
   auto reg =
@@ -567,7 +656,6 @@ TEST_CASE("audit listing: a statutory access in the same block as its record") {
   REQUIRE_MESSAGE(r.status == 200, r.raw);
   REQUIRE(r.body["results"][0]["status"] == "committed");
   REQUIRE(r.body["results"][1]["status"] == "committed");
-  const auto record_height = r.body["results"][0]["height"].get<std::uint64_t>();
   const auto access_height = r.body["results"][1]["height"].get<std::uint64_t>();
 
   const Signing auditor{&net.aud, ledger::org_keyid("aud.org", 1)};
@@ -575,39 +663,67 @@ TEST_CASE("audit listing: a statutory access in the same block as its record") {
   REQUIRE_MESSAGE(a.status == 200, a.raw);
   check_required("audit_accesses_response.json", a.body);
   REQUIRE(a.body["items"].size() == 1);
+  CHECK(a.body["next"].is_null());
   const json& it = a.body["items"][0];
   auto head = certified_header(net.genesis, a.body["head"]);
   check_proof(it["access_proof"], ledger::access_state_key(ledger::access_id_for(acc.id())),
               it["access"], head.state_root);
-  CHECK(decode_hex<ledger::Access>(it["access"]).statutory);
-  CHECK(it["grant"].is_null());
-  CHECK(it["grant_proof"].is_null());
-  if (access_height == 1) {
-    // Proven against the genesis state root, computed here from the genesis
-    // as a client does (the head showed it before block 1).
-    CHECK(it["before"]["height"] == 0);
-    CHECK(it["before"]["header"].is_null());
-    struct Empty final : ledger::KvReader {
-      Result<std::optional<Bytes>> get(ByteView) const override { return std::optional<Bytes>(); }
-    } empty;
-    ledger::Overlay ov(empty);
-    std::vector<std::pair<Bytes, Bytes>> puts;
-    for (const auto& org : net.genesis.orgs)
-      puts.emplace_back(ledger::org_state_key(org.id), ledger::encode(org));
-    auto groot = ledger::StateTree(ov).update(ledger::smt_empty_root(), puts, ov);
-    REQUIRE(groot.is_ok());
-    auto p = decode_hex<ledger::StateProof>(it["record_proof"]);
-    CHECK(ledger::verify_state_proof(p, *groot));
-    CHECK(p.key == ledger::record_state_key(record));
-    CHECK(!p.present);
-    CHECK(it["record"].is_null());
-  } else {
-    auto before = certified_header(net.genesis, it["before"]);
-    auto p = decode_hex<ledger::StateProof>(it["record_proof"]);
-    CHECK(ledger::verify_state_proof(p, before.state_root));
-    CHECK(p.present == (record_height < access_height));
-    CHECK(it["record"].is_null() == !p.present);
+  const auto access = decode_hex<ledger::Access>(it["access"]);
+  CHECK(access.statutory);
+  CHECK(access.height == access_height);
+  CHECK_FALSE(it.contains("grant"));
+  CHECK_FALSE(it.contains("before"));
+  // The record is proven at the end of the access's block, and its anchor
+  // position comes before the access's.
+  auto at = certified_header(net.genesis, it["at"]);
+  CHECK(at.height == access_height);
+  check_proof(it["record_proof"], ledger::record_state_key(record), it["record"], at.state_root);
+  const auto rec = decode_hex<ledger::Record>(it["record"]);
+  CHECK((ledger::ChainPos{rec.anchor_height, rec.anchor_index} <
+         ledger::ChainPos{access.height, access.tx_index}));
+}
+
+TEST_CASE("audit listing: pages follow the cursor without repeating or skipping") {
+  TempDir dir;
+  AuthzNetwork net;
+  auto n = start_signed_node(net.write(dir));
+  auto body = license_body(random_hash());
+  body.type_code = "pub.license";
+  auto reg =
+      signed_tx(ledger::make_body(ledger::TxType::kRegisterRecord, ledger::RegisterRecord{body}),
+                net.chain_id, "iss.org", net.iss);
+  commit(*n, reg);
+  const Hash record = ledger::record_id_for(reg.id());
+  json txs = json::array();
+  std::vector<std::string> want;
+  for (int i = 0; i < 7; ++i) {
+    auto acc = signed_tx(
+        ledger::make_body(ledger::TxType::kRecordAccess,
+                          ledger::RecordAccess{record, Hash{}, "case-" + std::to_string(i)}),
+        net.chain_id, "con.org", net.con);
+    txs.push_back(tx_hex(acc));
+    want.push_back(to_hex(ledger::access_id_for(acc.id())));
   }
+  auto r = post(*n, "/v1/transactions/batch?wait=commit", json{{"txs", txs}}.dump());
+  REQUIRE_MESSAGE(r.status == 200, r.raw);
+  const Signing auditor{&net.aud, ledger::org_keyid("aud.org", 1)};
+  std::vector<std::string> got;
+  std::string after;
+  int pages = 0;
+  for (; pages < 10; ++pages) {
+    auto a = signed_get(*n, "/v1/audit/accesses?from=1&to=100&limit=3" + after, auditor);
+    REQUIRE_MESSAGE(a.status == 200, a.raw);
+    for (const auto& it : a.body["items"]) got.push_back(it["id"].get<std::string>());
+    if (a.body["next"].is_null()) break;
+    after = "&after=" + a.body["next"].get<std::string>();
+  }
+  CHECK(pages == 2);  // 3 + 3 + 1
+  std::sort(want.begin(), want.end());
+  std::sort(got.begin(), got.end());
+  CHECK(got == want);
+  for (const char* bad : {"&after=1", "&after=1.x", "&after=01.2", "&after=1.4294967296"})
+    CHECK(error_code(signed_get(*n, std::string("/v1/audit/accesses?from=1&to=9") + bad,
+                                auditor)) == "BAD_PARAMETER");
 }
 
 namespace {
@@ -643,7 +759,7 @@ TEST_CASE("material upload: files above the 8 MiB default up to 64 MiB, on that 
   TempDir dir;
   AuthzNetwork net;
   Config cfg = net.write(dir);
-  auto n = start_node(cfg);
+  auto n = start_signed_node(cfg);
   const std::string big(kRequestBodyBytesMax + 1, 'm');
   const Hash h = crypto::sha256(as_bytes(big));
   auto body = license_body(h);

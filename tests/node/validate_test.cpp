@@ -121,6 +121,7 @@ TEST_CASE("openapi.json is OpenAPI 3.0 and covers every documented endpoint") {
       {"/v1/holders/{holder_ref}/grants", "get"},
       {"/v1/holders/{holder_ref}/accesses", "get"},
       {"/v1/grants/{id}", "get"},
+      {"/v1/grants/{id}/records", "get"},
       {"/v1/accesses/{id}", "get"},
       {"/v1/audit/accesses", "get"},
       {"/v1/materials/{content_hash}", "put"},

@@ -1,7 +1,8 @@
 // The auditor's check that every recorded access was covered (design.md
 // section 3 "Access"; docs/api.md GET /v1/audit/accesses): each access is
 // proven at the certified head, the record and grant it was judged against
-// are proven as of height h-1, and coverage is recomputed here with the
+// are proven at the end of its block and as of h-1, and coverage is
+// recomputed here, at the access's own position in its block, with the
 // kernel's own rule (ledger::grant_covers) or, for a statutory access, the
 // genesis statute policy. A node that recorded an access it should have
 // refused, or that lies about one, is named.
@@ -18,10 +19,14 @@
 namespace emledger::client {
 
 // One access with the state it was judged against, every part verified.
+// Values proven at the end of the access's block h carry the positions of
+// their changes (ledger::ChainPos), which say whether a change came before
+// the access's own index in that block.
 struct AuditItem {
   ledger::Access access;
-  std::optional<ledger::Record> record_before;  // as of h-1 (see check_coverage)
-  std::optional<ledger::Grant> grant_before;    // as of h-1; nullopt when statutory
+  std::optional<ledger::Record> record;       // as of the end of block h
+  std::optional<ledger::Grant> grant;         // as of the end of block h; nullopt when statutory
+  std::optional<ledger::Grant> grant_before;  // as of h-1 (absent when created in block h)
 };
 
 // The verdict on one access. covered == false: `reason` says why (the code
@@ -36,11 +41,13 @@ struct AuditFinding {
   Status reason;
 };
 
-// Re-checks each access, in chain order. Uses spent by earlier accesses of
-// the same grant in the same block are added to the h-1 value's uses, as the
-// kernel did when it executed the block. A record or grant absent as of h-1
-// (created in block h itself) must have been filled in by the caller from
-// height h (fetch_audit does) or the access is uncovered. Pure.
+// Re-checks each access as the kernel saw it at its own position: the
+// record and grant must have been created before it in the chain and not
+// ended or revoked before it; the grant's uses are its h-1 count plus the
+// accesses under it earlier in block h. `items` must hold every access of
+// each block it touches (run_audit lists whole ranges); the grant's count at
+// the end of block h must then equal its h-1 count plus those accesses, or
+// each of them is named AUDIT_INCONSISTENT. Pure.
 std::vector<AuditFinding> check_coverage(const ledger::Genesis& genesis,
                                          const std::vector<AuditItem>& items);
 
@@ -68,11 +75,11 @@ void tally(AuditReport& report);
 // Called after each page: (accesses so far, last height seen, to height).
 using AuditProgress = std::function<void(std::uint64_t, std::uint64_t, std::uint64_t)>;
 
-// Pages through GET /v1/audit/accesses?from&to&limit signed by `auditor`
-// (an org with the auditor role), verifies every item and checks coverage.
-// to_height 0: the certified head. An error means the audit could not run
-// (NODE_UNREACHABLE, FORBIDDEN, ...); verification failures are in the
-// report. kAuditPageItems bounds one page.
+// Pages through GET /v1/audit/accesses?from&to&limit&after signed by
+// `auditor` (an org with the auditor role), verifies every item and checks
+// coverage. to_height 0: the certified head. An error means the audit could
+// not run (NODE_UNREACHABLE, FORBIDDEN, ...); verification failures are in
+// the report. kAuditPageItems bounds one page.
 inline constexpr std::size_t kAuditPageItems = 500;
 Result<AuditReport> run_audit(const AuthzClient& node, const Signer& auditor,
                               std::uint64_t from_height, std::uint64_t to_height,
