@@ -154,6 +154,16 @@ AuthzClient::AuthzClient(std::shared_ptr<Transport> transport, ledger::Genesis t
       client_(std::make_unique<SharedTransport>(transport_), std::move(trusted), options) {}
 
 Result<HttpResponse> AuthzClient::send_signed(HttpCall call, const RequestKey& key) const {
+  const HttpCall unsigned_call = call;
+  EMLEDGER_TRY(sign_call(call, transport_->authority(), key, sign_options(key, unix_now_s())));
+  auto res = transport_->send(call);
+  // A node that has just restarted refuses signatures made in or before its
+  // start second (its nonce cache is new). Signing again a second later is
+  // safe: the new signature has a fresh nonce.
+  if (!res || res->status != 401 || node_error(*res).code() != "SIGNATURE_PREDATES_START")
+    return res;
+  std::this_thread::sleep_for(std::chrono::milliseconds(kRestartResign_ms));
+  call = unsigned_call;
   EMLEDGER_TRY(sign_call(call, transport_->authority(), key, sign_options(key, unix_now_s())));
   return transport_->send(call);
 }
@@ -395,12 +405,27 @@ Bytes item_state_key(ledger::Ledger::HolderList list, const Hash& id) {
 }  // namespace
 
 Result<HolderView> AuthzClient::holder_view(const RequestKey& reader, const Hash& holder_ref,
-                                            ledger::Ledger::HolderList list,
-                                            std::size_t limit) const {
+                                            ledger::Ledger::HolderList list, std::size_t limit,
+                                            std::optional<ledger::ChainPos> after) const {
+  return proven_list("/v1/holders/" + to_hex(holder_ref) + "/" + std::string(list_name(list)),
+                     reader, holder_ref, list, limit, after);
+}
+
+Result<HolderView> AuthzClient::grant_records(const RequestKey& grantee, const Hash& grant_id,
+                                              const Hash& holder_ref, std::size_t limit,
+                                              std::optional<ledger::ChainPos> after) const {
+  return proven_list("/v1/grants/" + to_hex(grant_id) + "/records", grantee, holder_ref,
+                     ledger::Ledger::HolderList::kRecords, limit, after);
+}
+
+Result<HolderView> AuthzClient::proven_list(const std::string& path, const RequestKey& reader,
+                                            const Hash& holder_ref, ledger::Ledger::HolderList list,
+                                            std::size_t limit,
+                                            std::optional<ledger::ChainPos> after) const {
   limit = std::clamp<std::size_t>(limit, 1, kHolderViewItemsMax);
   HttpCall call;
-  call.target = "/v1/holders/" + to_hex(holder_ref) + "/" + list_name(list) +
-                "?limit=" + std::to_string(limit);
+  call.target = path + "?limit=" + std::to_string(limit);
+  if (after) call.target += "&after=" + ledger::cursor_string(*after);
   auto res = send_signed(std::move(call), reader);
   if (!res) return res.status();
   if (res->status != 200) return node_error(*res);
@@ -414,7 +439,7 @@ Result<HolderView> AuthzClient::holder_view(const RequestKey& reader, const Hash
   if (!at) return at.status();
   if (!j->contains("items") || !(*j)["items"].is_array() || (*j)["items"].size() > limit)
     return bad_response("holder view without a bounded items list");
-  HolderView view{std::move(at).value(), {}, {}, {}};
+  HolderView view{std::move(at).value(), {}, {}, {}, std::nullopt};
   for (const auto& item : (*j)["items"]) {
     Fields fi(item, "holder view item");
     const Hash id = fi.hash("id");
@@ -426,6 +451,12 @@ Result<HolderView> AuthzClient::holder_view(const RequestKey& reader, const Hash
     EMLEDGER_TRY(check_state_value(view.at.header.state_root, item_state_key(list, id), *proof,
                                    encoded, std::string(list_name(list)) + " item " + to_hex(id)));
     EMLEDGER_TRY(add_view_item(view, list, holder_ref, id, encoded));
+  }
+  if (j->contains("next") && !(*j)["next"].is_null()) {
+    const Json& next = (*j)["next"];
+    view.next = next.is_string() ? ledger::parse_cursor(next.get<std::string>()) : std::nullopt;
+    if (!view.next || (after && *view.next <= *after))
+      return bad_response("holder view with a cursor that does not move forward");
   }
   return view;
 }
@@ -531,13 +562,14 @@ Result<SharedMaterial> AuthzClient::fetch_shared_material(
       if (r->has_value()) candidates.push_back((*r)->record);
     }
   } else {
-    auto view = holder_view(reader, holder_ref, ledger::Ledger::HolderList::kRecords);
-    if (!view && view.status().code() == "FORBIDDEN")
-      return Status::error(std::string(kNoMatchingRecord),
-                           "the grant names type codes only and this node lets only the holder "
-                           "list its records: ask the holder for a grant naming record ids");
-    if (!view) return view.status();
-    candidates = std::move(view->records);
+    std::optional<ledger::ChainPos> after;
+    for (std::size_t page = 0; page < kGrantRecordPagesMax; ++page) {
+      auto view = grant_records(reader, grant_id, holder_ref, kHolderViewItemsMax, after);
+      if (!view) return view.status();
+      for (auto& r : view->records) candidates.push_back(std::move(r));
+      if (!view->next) break;
+      after = view->next;
+    }
   }
   const ledger::Record* chosen = nullptr;
   for (const auto& r : candidates) {

@@ -212,6 +212,40 @@ TEST_CASE(
   CHECK(contains(refused.out, "GRANT_REVOKED"));
   CHECK_FALSE(fs::exists(s.path("refused.pdf")));
 
+  // A grant naming the type code only: the consumer's one call finds the
+  // holder's diploma through it, without knowing the record id.
+  auto gt = cli(s, {"grant",        "create",
+                    "--holder-ref", ref,
+                    "--key",        s.path("holder.key"),
+                    "--grantee",    "x.consumer",
+                    "--type",       "edu.diploma",
+                    "--service",    "svc.enrol",
+                    "--case",       "case-2",
+                    "--not-before", now_ms_plus(-60'000),
+                    "--not-after",  now_ms_plus(3'600'000),
+                    "--max-uses",   "1",
+                    "--node",       url,
+                    "--json"});
+  REQUIRE_MESSAGE(gt.exit_code == 0, gt.out);
+  const std::string type_grant = json_of(gt).at("grant_id").get<std::string>();
+  const std::vector<std::string> by_type = {
+      "material", "fetch",    "--holder-ref", ref,      "--type",   "edu.diploma",
+      "--grant",  type_grant, "--case",       "case-2", "--key",    s.path("consumer.key"),
+      "--node",   url,        "--trust",      genesis,  "--source", url,
+      "--out"};
+  auto t1 = by_type;
+  t1.push_back(s.path("by-type.pdf"));
+  auto by_type_got = cli(s, t1);
+  REQUIRE_MESSAGE(by_type_got.exit_code == 0, by_type_got.out);
+  CHECK(testing::read_file(s.path("by-type.pdf")) == content);
+  // Its one use is spent: a second fetch is refused and writes nothing.
+  auto t2 = by_type;
+  t2.push_back(s.path("by-type-again.pdf"));
+  auto spent = cli(s, t2);
+  CHECK_MESSAGE(spent.exit_code == 2, spent.out);
+  CHECK(contains(spent.out, "GRANT_EXHAUSTED"));
+  CHECK_FALSE(fs::exists(s.path("by-type-again.pdf")));
+
   // The holder contests the record: it still verifies, visibly contested.
   auto obj = cli(s, {"objection", "file", record, "--reason", "3", "--holder-ref", ref, "--key",
                      s.path("holder.key"), "--node", url, "--json"});

@@ -79,6 +79,8 @@ struct HolderView {
   std::vector<ledger::Record> records;   // list kRecords
   std::vector<ledger::Grant> grants;     // list kGrants
   std::vector<ledger::Access> accesses;  // list kAccesses
+  // Where the next page starts (pass it as `after`); none on the last page.
+  std::optional<ledger::ChainPos> next;
 };
 
 // A binding as of a certified header.
@@ -153,10 +155,19 @@ class AuthzClient {
   // GET /v1/holders/{ref}/{records|grants|accesses}, signed by `reader` (the
   // holder's key, or an auditor's). Errors: FORBIDDEN, SIGNATURE_*, and
   // PROOF_INVALID when an item does not verify or is not the holder's.
+  // One page of at most `limit` items, strictly after `after` when given.
   static constexpr std::size_t kHolderViewItemsMax = 1000;
   Result<HolderView> holder_view(const RequestKey& reader, const Hash& holder_ref,
                                  ledger::Ledger::HolderList list,
-                                 std::size_t limit = kHolderViewItemsMax) const;
+                                 std::size_t limit = kHolderViewItemsMax,
+                                 std::optional<ledger::ChainPos> after = std::nullopt) const;
+  // GET /v1/grants/{id}/records, signed by the grantee: one page of the
+  // holder's records in the live grant's scope, each proven and checked to
+  // be `holder_ref`'s (the grant's holder). Errors: FORBIDDEN, GRANT_REVOKED,
+  // GRANT_EXPIRED, GRANT_NOT_YET_VALID, GRANT_EXHAUSTED, the verification codes.
+  Result<HolderView> grant_records(const RequestKey& grantee, const Hash& grant_id,
+                                   const Hash& holder_ref, std::size_t limit = kHolderViewItemsMax,
+                                   std::optional<ledger::ChainPos> after = std::nullopt) const;
 
   // GET /v1/grants/{id}, signed by `reader`, proven. Errors: GRANT_NOT_FOUND,
   // FORBIDDEN, the verification codes.
@@ -173,10 +184,10 @@ class AuthzClient {
 
   // The consuming agency's one call. Reads the grant (signed by the consumer,
   // proven) and requires it to be the holder's, for this org and case, and
-  // active. Candidates are the grant's record_ids; a type-code-only grant
-  // names none, so the holder's record list is asked for (which the node
-  // allows the holder and auditors only: then NO_MATCHING_RECORD says the
-  // grant must name record ids). The newest active candidate of `type_code`
+  // active. Candidates are the grant's record_ids, or, for a grant naming
+  // type codes, the holder's records the node lists to the grantee under it
+  // (grant_records, at most kGrantRecordPagesMax pages). The newest active
+  // candidate of `type_code`
   // is verified through its proof bundle, the access is recorded
   // (wait=commit), the file fetched, and its SHA-256 compared with the
   // record's content hash. On any failure nothing is returned but the Status.
@@ -185,19 +196,28 @@ class AuthzClient {
   // (this client's node records the access); it may not have the access's
   // block yet, so ACCESS_NOT_FOUND is retried for up to kSourceWait_ms.
   static constexpr std::uint32_t kSourceWait_ms = 10000;
+  static constexpr std::size_t kGrantRecordPagesMax = 100;
   static constexpr std::uint32_t kSourceRetry_ms = 250;
   Result<SharedMaterial> fetch_shared_material(const Signer& consumer, const Hash& holder_ref,
                                                const std::string& type_code, const Hash& grant_id,
                                                const std::string& case_id,
                                                const AuthzClient* source = nullptr) const;
 
-  // Signs `call` with `key` (now, +120 s, fresh nonce) and sends it.
+  // Signs `call` with `key` (now, +120 s, fresh nonce) and sends it. Once,
+  // when the node answers SIGNATURE_PREDATES_START (it restarted within the
+  // last second), waits kRestartResign_ms and signs and sends it again.
+  static constexpr std::uint32_t kRestartResign_ms = 1100;
   Result<HttpResponse> send_signed(HttpCall call, const RequestKey& key) const;
   // A state value at `height`, proven against that certified header (GET
   // /v1/proofs/state): nullopt when the proof shows it absent.
   Result<std::optional<Bytes>> state_at(ByteView key, std::uint64_t height) const;
 
  private:
+  // GET `path`?limit&after: a page of proven items of `list`, each checked
+  // to be `holder_ref`'s.
+  Result<HolderView> proven_list(const std::string& path, const RequestKey& reader,
+                                 const Hash& holder_ref, ledger::Ledger::HolderList list,
+                                 std::size_t limit, std::optional<ledger::ChainPos> after) const;
   std::shared_ptr<Transport> transport_;
   Client client_;
 };
