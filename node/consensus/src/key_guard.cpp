@@ -1,0 +1,135 @@
+#include "emledger/consensus/key_guard.hpp"
+
+#include <utility>
+
+#include "emledger/ledger/encoding.hpp"
+
+namespace emledger::consensus {
+namespace {
+
+constexpr std::size_t slot(std::uint8_t kind) { return static_cast<std::size_t>(kind) - 1; }
+constexpr std::size_t kNotarize = slot(static_cast<std::uint8_t>(VoteKind::kNotarize));
+constexpr std::size_t kNullify = slot(static_cast<std::uint8_t>(VoteKind::kNullify));
+constexpr std::size_t kFinalize = slot(static_cast<std::uint8_t>(VoteKind::kFinalize));
+
+Status conflict(const Vote& v, const std::string& why) {
+  return Status::error("VOTE_CONFLICT", "view " + std::to_string(v.view) + ": " + why);
+}
+
+}  // namespace
+
+KeyGuard::KeyGuard(VoteWal wal, crypto::KeyPair key, std::string chain_id, ValidatorIndex self,
+                   View floor_view)
+    : wal_(std::move(wal)),
+      key_(std::move(key)),
+      chain_id_(std::move(chain_id)),
+      self_(self),
+      floor_view_(floor_view) {}
+
+Result<KeyGuard> KeyGuard::open(FsEnv& env, std::string path, crypto::KeyPair key,
+                                std::string chain_id, ValidatorIndex self, View anchor_view) {
+  auto opened = VoteWal::open(env, std::move(path));
+  if (!opened.is_ok()) return opened.status();
+  OpenedWal& o = opened.value();
+  KeyGuard guard(std::move(o.wal), std::move(key), std::move(chain_id), self, anchor_view);
+  guard.torn_bytes_cut_ = o.replay.torn_bytes_cut;
+  for (std::size_t i = 0; i < o.replay.records.size(); ++i) {
+    auto vote = ledger::decode<Vote>(o.replay.records[i]);
+    // An intact record (its CRC matched) that is not a vote was never written
+    // by us: refuse like any other corruption.
+    if (!vote.is_ok())
+      return Status::error("WAL_CORRUPT", guard.wal_.path() + ": record " + std::to_string(i) +
+                                              " is not a vote (" + vote.status().to_string() +
+                                              "); refusing to start");
+    guard.remember(*vote);
+  }
+  return guard;
+}
+
+void KeyGuard::remember(const Vote& vote) {
+  order_.push_back(vote);
+  auto& s = by_view_[vote.view][slot(vote.kind)];
+  if (!s) s = vote;  // a WAL never holds two of one kind (the guard wrote it)
+}
+
+Status KeyGuard::check(const Vote& vote) const {
+  if (!vote.check().is_ok()) return Status::error("MALFORMED_ENCODING", "vote fails check()");
+  if (vote.view <= floor_view_)
+    return Status::error("VOTE_BELOW_FLOOR", "view " + std::to_string(vote.view) +
+                                                 " is at or below the guard's floor " +
+                                                 std::to_string(floor_view_));
+  auto it = by_view_.find(vote.view);
+  if (it == by_view_.end()) return Status::ok();
+  const Slots& s = it->second;
+  const std::size_t k = slot(vote.kind);
+  if (s[k]) {
+    if (*s[k] == vote) return Status::ok();  // identical: the same signature again
+    return conflict(vote, "a different vote of this kind is logged");
+  }
+  switch (vote.vote_kind()) {
+    case VoteKind::kNotarize:
+      if (s[kNullify]) return conflict(vote, "notarize after nullify (rule 1)");
+      break;
+    case VoteKind::kFinalize:
+      if (s[kNullify]) return conflict(vote, "finalize after nullify (rule 2)");
+      break;
+    case VoteKind::kNullify:
+      if (s[kFinalize]) return conflict(vote, "nullify after finalize (rule 3)");
+      break;
+  }
+  return Status::ok();
+}
+
+SignedVote KeyGuard::sign_now(const Vote& vote) {
+  SignedVote sv{vote, self_, key_.sign(signing_bytes(chain_id_, vote))};
+  auto [it, inserted] = signatures_.emplace(vote, sv.signature);
+  // Deterministic signing: the same vote always gets the same bytes, so a
+  // re-sent vote can never be mistaken for a second statement.
+  EMLEDGER_ASSERT(inserted || it->second == sv.signature);
+  if (observer_) observer_(sv);
+  return sv;
+}
+
+Result<SignedVote> KeyGuard::sign(const Vote& vote) {
+  if (Status st = check(vote); !st.is_ok()) {
+    ++counters_.refused;
+    return st;
+  }
+  auto it = by_view_.find(vote.view);
+  const bool logged = it != by_view_.end() && it->second[slot(vote.kind)] == vote;
+  if (logged) {
+    ++counters_.signed_again;
+    return sign_now(vote);
+  }
+  // Durable before signed: a crash after this point leaves a vote that
+  // constrains the restarted node and that nobody has seen.
+  EMLEDGER_TRY(wal_.append(ledger::encode(vote)));
+  remember(vote);
+  EMLEDGER_ASSERT(check(vote).is_ok());
+  ++counters_.signed_new;
+  return sign_now(vote);
+}
+
+bool KeyGuard::has_room() const {
+  return wal_.has_room_for(ledger::encode(Vote{1, 1, 1, Hash{}}).size());
+}
+
+Status KeyGuard::compact(View floor_view) {
+  EMLEDGER_ASSERT(floor_view >= floor_view_);
+  std::vector<Bytes> keep;
+  std::vector<Vote> kept;
+  for (const Vote& v : order_) {
+    if (v.view <= floor_view) continue;
+    keep.push_back(ledger::encode(v));
+    kept.push_back(v);
+  }
+  EMLEDGER_TRY(wal_.rewrite(keep));
+  floor_view_ = floor_view;
+  order_ = std::move(kept);
+  by_view_.erase(by_view_.begin(), by_view_.upper_bound(floor_view));
+  std::erase_if(signatures_, [&](const auto& e) { return e.first.view <= floor_view; });
+  ++counters_.compactions;
+  return Status::ok();
+}
+
+}  // namespace emledger::consensus
