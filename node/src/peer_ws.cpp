@@ -288,7 +288,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     auto sh = ledger::decode<peer_wire::ServerHello>(bytes);
     if (!sh) return fail("HANDSHAKE_MALFORMED", sh.status().message());
     if (sh->chain_id != t_.cfg.chain_id)
-      return fail("WRONG_CHAIN_ID", "peer is on chain '" + sh->chain_id + "'");
+      return fail("WRONG_CHAIN_ID", chain_mismatch(sh->chain_id));
     if (sh->validator != t_.cfg.validators[peer_].public_key)
       return fail(t_.index_of(sh->validator) == kNoPeer ? "UNKNOWN_VALIDATOR" : "WRONG_VALIDATOR",
                   "answered with key " + to_hex_short(sh->validator));
@@ -318,7 +318,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     auto ch = ledger::decode<peer_wire::ClientHello>(bytes);
     if (!ch) return fail("HANDSHAKE_MALFORMED", ch.status().message());
     if (ch->chain_id != t_.cfg.chain_id)
-      return fail("WRONG_CHAIN_ID", "peer is on chain '" + ch->chain_id + "'");
+      return fail("WRONG_CHAIN_ID", chain_mismatch(ch->chain_id));
     std::size_t p = t_.index_of(ch->validator);
     if (p == kNoPeer || p == t_.self)
       return fail("UNKNOWN_VALIDATOR", "key " + to_hex_short(ch->validator) +
@@ -490,6 +490,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
       released_inbound_ = true;
       t_.inbound_handshakes.fetch_sub(1);
     }
+  }
+
+  // Says how the chain ids differ without echoing the peer's bytes into our
+  // log (they may hold line breaks).
+  std::string chain_mismatch(const std::string& theirs) const {
+    return "peer's chain id (" + std::to_string(theirs.size()) + " bytes) is not '" +
+           t_.cfg.chain_id + "'";
   }
 
   static std::string to_hex_short(const crypto::PublicKey& pk) {
