@@ -89,6 +89,8 @@ std::string_view tx_type_name(std::uint8_t type) {
       return "resolve_objection";
     case TxType::kAnchorArchive:
       return "anchor_archive";
+    case TxType::kSubmitEvidence:
+      return "submit_evidence";
   }
   return "unknown";
 }
@@ -221,6 +223,24 @@ Json to_json(const Record& r) {
 }
 
 static Json hashes(const std::vector<Hash>& v);
+
+std::string_view vote_kind_name(std::uint8_t kind) {
+  switch (static_cast<VoteKind>(kind)) {
+    case VoteKind::kNotarize:
+      return "notarize";
+    case VoteKind::kNullify:
+      return "nullify";
+    case VoteKind::kFinalize:
+      return "finalize";
+  }
+  return "unknown";
+}
+
+Json to_json(const EvidenceVote& v) {
+  return {{"validator", v.validator}, {"kind", vote_kind_name(v.kind)},
+          {"view", v.view},           {"height", v.height},
+          {"digest", hex(v.digest)},  {"signature", hex(ByteView(v.signature))}};
+}
 
 Json to_json(const GrantTerms& t) {
   return {{"holder_ref", hex(t.holder_ref)},
@@ -383,6 +403,10 @@ Json to_json(const Tx& tx) {
         j["payload"] = {{"case_id", p->case_id},
                         {"package_hash", hex(p->package_hash)},
                         {"record_ids", hashes(p->record_ids)}};
+      break;
+    case TxType::kSubmitEvidence:
+      if (auto p = decode<SubmitEvidence>(tx.body.payload))
+        j["payload"] = {{"first", to_json(p->first)}, {"second", to_json(p->second)}};
       break;
   }
   return j;

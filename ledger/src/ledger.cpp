@@ -515,6 +515,38 @@ Status apply_archive(BlockState& st, const ExecContext& cx) {
   return Status::ok();
 }
 
+// Any org may prove that a validator signed two conflicting votes. The
+// offence (validator, view, kind) is recorded once, whichever pair proves it.
+Status apply_evidence(BlockState& st, const ExecContext& cx) {
+  auto p = decode<SubmitEvidence>(cx.tx.body.payload);
+  if (!p)
+    return p.status().code() == "EVIDENCE_INVALID"
+               ? p.status()
+               : reject("INVALID_PAYLOAD", p.status().message());
+  EMLEDGER_TRY(verify_evidence(cx.genesis, *p));
+  EMLEDGER_ASSERT(cx.signer);  // Tx::check: type 14 is org-signed only
+  const Bytes key = evidence_state_key(p->first.validator, p->first.view, p->first.kind);
+  auto existing = st.get(key);
+  if (!existing) return existing.status();
+  if (existing->has_value())
+    return reject("EVIDENCE_DUPLICATE", "this offence of validator " +
+                                            std::to_string(p->first.validator) + " in view " +
+                                            std::to_string(p->first.view) + " is already recorded");
+  EvidenceRecord r;
+  r.validator = p->first.validator;
+  r.kind = p->first.kind;
+  r.view = p->first.view;
+  r.validator_key = cx.genesis.validators[r.validator].public_key;
+  r.first = p->first;
+  r.second = p->second;
+  r.submitted_by = cx.signer->id;
+  r.tx = cx.tx_id;
+  r.height = cx.height;
+  r.index = cx.index_in_block;
+  st.put(key, r);
+  return Status::ok();
+}
+
 Status apply_tx(BlockState& st, const ExecContext& cx) {
   switch (static_cast<TxType>(cx.tx.body.type)) {
     case TxType::kRegisterRecord:
@@ -553,6 +585,8 @@ Status apply_tx(BlockState& st, const ExecContext& cx) {
       return apply_resolve(st, cx);
     case TxType::kAnchorArchive:
       return apply_archive(st, cx);
+    case TxType::kSubmitEvidence:
+      return apply_evidence(st, cx);
   }
   return reject("TX_MALFORMED", "unknown transaction type");
 }
@@ -593,6 +627,14 @@ Bytes grant_state_key(const Hash& id) { return prefixed("grant/", id); }
 Bytes access_state_key(const Hash& id) { return prefixed("access/", id); }
 Bytes objection_state_key(const Hash& id) { return prefixed("objection/", id); }
 Bytes archive_state_key(const Hash& id) { return prefixed("archive/", id); }
+Bytes evidence_state_key(std::uint16_t validator, std::uint64_t view, std::uint8_t kind) {
+  constexpr std::string_view kPrefix = "evidence/";
+  Bytes k(kPrefix.begin(), kPrefix.end());
+  for (int i = 1; i >= 0; --i) k.push_back(static_cast<std::uint8_t>(validator >> (8 * i)));
+  for (int i = 7; i >= 0; --i) k.push_back(static_cast<std::uint8_t>(view >> (8 * i)));
+  k.push_back(kind);
+  return k;
+}
 
 Result<Tx> parse_tx(ByteView bytes) {
   if (bytes.size() > kTxBytesMax)

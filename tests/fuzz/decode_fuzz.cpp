@@ -15,6 +15,7 @@
 #include "emledger/ledger/merkle_log.hpp"
 #include "emledger/ledger/smt.hpp"
 #include "emledger/ledger/types.hpp"
+#include "emledger/ledger/votes.hpp"
 
 namespace emledger::fuzz {
 namespace {
@@ -69,6 +70,10 @@ constexpr Decoder kDecoders[] = {
     {"Access", &round_trip<Access>},
     {"Objection", &round_trip<Objection>},
     {"Archive", &round_trip<Archive>},
+    {"SubmitEvidence", &round_trip<SubmitEvidence>},
+    {"EvidenceRecord", &round_trip<EvidenceRecord>},
+    {"NotarizeStatement", &round_trip<NotarizeStatement>},
+    {"NullifyStatement", &round_trip<NullifyStatement>},
 };
 
 }  // namespace

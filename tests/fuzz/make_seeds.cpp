@@ -83,5 +83,9 @@ int main(int argc, char** argv) {
   seed(30, 1, s::access());
   seed(31, 1, s::objection());
   seed(32, 1, s::archive());
+  seed(33, 1, s::submit_evidence());
+  seed(34, 1, s::evidence_record());
+  seed(35, 1, s::notarize_statement());
+  seed(36, 1, s::nullify_statement());
   return g_failed == 0 ? 0 : 1;
 }

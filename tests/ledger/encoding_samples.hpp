@@ -11,6 +11,7 @@
 #include "emledger/ledger/merkle_log.hpp"
 #include "emledger/ledger/smt.hpp"
 #include "emledger/ledger/types.hpp"
+#include "emledger/ledger/votes.hpp"
 
 namespace emledger::samples {
 
@@ -172,6 +173,28 @@ inline ProofBundle bundle() {
   b.index_proof.value = encode(record_id_list());
   b.records = {RecordEvidence{state_proof_present(), encode(tx()), inclusion_proof()}};
   return b;
+}
+
+inline NotarizeStatement notarize_statement() {
+  return NotarizeStatement{"sh-yrd.licenses", 5, 6, filled(0x97)};
+}
+inline NullifyStatement nullify_statement() { return NullifyStatement{"sh-yrd.licenses", 6}; }
+
+inline EvidenceVote evidence_vote(std::uint8_t digest_fill, std::uint8_t sig_fill) {
+  return EvidenceVote{3,
+                      static_cast<std::uint8_t>(VoteKind::kNotarize),
+                      6,
+                      5,
+                      filled(digest_fill),
+                      sig_filled(sig_fill)};
+}
+inline SubmitEvidence submit_evidence() {
+  return SubmitEvidence{evidence_vote(0x98, 0x9a), evidence_vote(0x99, 0x9b)};
+}
+inline EvidenceRecord evidence_record() {
+  const SubmitEvidence e = submit_evidence();
+  return EvidenceRecord{
+      3, e.first.kind, 6, key_filled(0x9c), e.first, e.second, "b.issuer", filled(0x9d), 47, 2};
 }
 
 inline TxEntry tx_entry() { return TxEntry{5, 1, 8, encode(tx())}; }

@@ -54,17 +54,8 @@ Vote finalize_vote(View view, Height height, const Hash& digest) {
 
 Bytes signing_bytes(std::string_view chain_id, const Vote& vote) {
   EMLEDGER_ASSERT(vote.check().is_ok());
-  const std::string chain(chain_id);
-  switch (vote.vote_kind()) {
-    case VoteKind::kNotarize:
-      return ledger::encode(NotarizeStatement{chain, vote.height, vote.view, vote.digest});
-    case VoteKind::kNullify:
-      return ledger::encode(NullifyStatement{chain, vote.view});
-    case VoteKind::kFinalize:
-      return ledger::encode(ledger::FinalizeVote{chain, vote.height, vote.view, vote.digest});
-  }
-  EMLEDGER_ASSERT(false);
-  return {};
+  return ledger::vote_statement_bytes(chain_id, vote.vote_kind(), vote.view, vote.height,
+                                      vote.digest);
 }
 
 Status Proposal::check() const {

@@ -6,6 +6,7 @@
 
 #include "emledger/ledger/bundle.hpp"
 #include "emledger/ledger/types.hpp"
+#include "emledger/ledger/votes.hpp"
 
 namespace emledger::ledger {
 
@@ -32,6 +33,7 @@ Json to_json(const Access& a);
 Json to_json(const HolderBinding& b);
 Json to_json(const Objection& o);
 Json to_json(const Archive& a);
+Json to_json(const EvidenceVote& v);  // one vote of a SubmitEvidence payload
 
 // A list cursor in the API ("after=HEIGHT.INDEX"): the position of the last
 // item of the previous page. parse_cursor accepts exactly what cursor_string
@@ -42,5 +44,6 @@ std::optional<ChainPos> parse_cursor(std::string_view s);
 std::string_view record_kind_name(std::uint8_t kind);
 std::string_view record_status_name(std::uint8_t status);
 std::string_view tx_type_name(std::uint8_t type);
+std::string_view vote_kind_name(std::uint8_t kind);  // "notarize", "nullify", "finalize"
 
 }  // namespace emledger::ledger

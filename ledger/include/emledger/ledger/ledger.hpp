@@ -14,6 +14,7 @@
 #include "emledger/ledger/smt.hpp"
 #include "emledger/ledger/store.hpp"
 #include "emledger/ledger/types.hpp"
+#include "emledger/ledger/votes.hpp"
 
 namespace emledger::ledger {
 
@@ -26,6 +27,8 @@ Bytes grant_state_key(const Hash& grant_id);           // "grant/" + id -> encod
 Bytes access_state_key(const Hash& access_id);         // "access/" + id -> encode(Access)
 Bytes objection_state_key(const Hash& objection_id);   // "objection/" + id -> encode(Objection)
 Bytes archive_state_key(const Hash& archive_id);       // "archive/" + id -> encode(Archive)
+// "evidence/" + u16 validator + u64 view + u8 kind (big-endian) -> encode(EvidenceRecord)
+Bytes evidence_state_key(std::uint16_t validator, std::uint64_t view, std::uint8_t kind);
 
 // Whether grant `g` lets `org` read `record` for `case_id` at `time_ms`: the
 // rule every RecordAccess passes, shared with auditors who re-check it.
@@ -114,7 +117,9 @@ class Ledger {
   // passed check_tx_stateless. Rejection codes of the stateful rules:
   // EXPIRED, EXPIRY_TOO_FAR, DUPLICATE_TX, NOT_ISSUER, RECORD_NOT_FOUND,
   // NOT_RECORD_ISSUER, ILLEGAL_TRANSITION, NOT_A_LICENSE, DUPLICATE_RECORD,
-  // TOO_MANY_RECORDS, INVALID_PAYLOAD. Only called by one thread at a time.
+  // TOO_MANY_RECORDS, INVALID_PAYLOAD, and for SubmitEvidence EVIDENCE_INVALID,
+  // EVIDENCE_NOT_VALIDATOR, EVIDENCE_BAD_SIGNATURE, EVIDENCE_DUPLICATE. Only called by one thread
+  // at a time.
   //
   // `parent`, when given, is a prepared block not yet committed: the new block
   // is built on top of it (its writes are read as if committed), so that the

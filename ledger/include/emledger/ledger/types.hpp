@@ -223,8 +223,9 @@ enum class TxType : std::uint8_t {
   kFileObjection = 11,     // holder or org
   kResolveObjection = 12,  // issuer of the record
   kAnchorArchive = 13,     // org closing a case
+  kSubmitEvidence = 14,    // any org: a validator's two conflicting votes (votes.hpp)
 };
-inline constexpr std::uint8_t kTxTypeMax = 13;
+inline constexpr std::uint8_t kTxTypeMax = 14;
 
 // Who may sign a type. A holder-signed transaction has an empty signer_org
 // and key_id = the holder key's sequence number; the holder_ref is in the

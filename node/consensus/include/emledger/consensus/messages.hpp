@@ -19,6 +19,7 @@
 #include "emledger/ledger/encoding.hpp"
 #include "emledger/ledger/limits.hpp"
 #include "emledger/ledger/types.hpp"
+#include "emledger/ledger/votes.hpp"
 
 namespace emledger::consensus {
 
@@ -41,8 +42,10 @@ static_assert(ledger::kValidatorsMax <= 65536, "validator indices are u16");
 // 2^64 that view + kViewsAheadMax + 1 never overflows.
 inline constexpr View kViewMax = View{1} << 62;
 
-enum class VoteKind : std::uint8_t { kNotarize = 1, kNullify = 2, kFinalize = 3 };
-inline constexpr std::uint8_t kVoteKindMax = 3;
+// The vote kinds and the statements they sign are the kernel's
+// (ledger/votes.hpp), so that the kernel can verify equivocation evidence.
+using ledger::kVoteKindMax;
+using ledger::VoteKind;
 
 // What a validator votes for, before it is signed. This is what the WAL holds.
 // A nullify vote has height 0 and a zero digest; notarize and finalize votes
@@ -72,36 +75,10 @@ Vote notarize_vote(View view, Height height, const Hash& digest);
 Vote nullify_vote(View view);
 Vote finalize_vote(View view, Height height, const Hash& digest);
 
-// The statement a notarize vote signs: "this block is a valid proposal of the
-// view's leader" (same fields as ledger::FinalizeVote, another domain).
-struct NotarizeStatement {
-  static constexpr std::string_view kDomain = "emledger.vote.notarize";
-  static constexpr std::uint8_t kVersion = 1;
-  std::string chain_id;
-  Height height = 0;
-  View view = 0;
-  Hash header_hash{};
-  template <class V>
-  void describe(V& v) {
-    v.str(chain_id, ledger::kChainIdBytesMax);
-    v.u64(height);
-    v.u64(view);
-    v.fixed(header_hash);
-  }
-};
-
-// The statement a nullify vote signs: "skip this view".
-struct NullifyStatement {
-  static constexpr std::string_view kDomain = "emledger.vote.nullify";
-  static constexpr std::uint8_t kVersion = 1;
-  std::string chain_id;
-  View view = 0;
-  template <class V>
-  void describe(V& v) {
-    v.str(chain_id, ledger::kChainIdBytesMax);
-    v.u64(view);
-  }
-};
+// The statements a notarize and a nullify vote sign (ledger/votes.hpp; the
+// finalize statement is ledger::FinalizeVote).
+using ledger::NotarizeStatement;
+using ledger::NullifyStatement;
 
 // The exact bytes a validator signs for `vote` on chain `chain_id`. For a
 // finalize vote this is encode(ledger::FinalizeVote{...}), so a quorum of

@@ -1,0 +1,155 @@
+// The statements validators sign when they vote (docs/consensus.md section 3)
+// and the equivocation evidence built from two of them: the SubmitEvidence
+// transaction (type 14) and the evidence record it leaves in state. Layouts:
+// docs/formats/encoding.md.
+//
+// These live in the kernel, not in node/consensus, because the kernel must
+// verify evidence deterministically and depends on nothing above it. The
+// consensus library signs exactly these bytes (consensus::signing_bytes
+// delegates to vote_statement_bytes), so a vote it emits is evidence the
+// kernel can check. The finalize statement is FinalizeVote (types.hpp).
+#pragma once
+
+#include <compare>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "emledger/crypto/bytes.hpp"
+#include "emledger/crypto/ed25519.hpp"
+#include "emledger/crypto/result.hpp"
+#include "emledger/ledger/encoding.hpp"
+#include "emledger/ledger/limits.hpp"
+#include "emledger/ledger/types.hpp"
+
+namespace emledger::ledger {
+
+enum class VoteKind : std::uint8_t { kNotarize = 1, kNullify = 2, kFinalize = 3 };
+inline constexpr std::uint8_t kVoteKindMax = 3;
+
+// The statement a notarize vote signs: "this block is a valid proposal of the
+// view's leader" (same fields as FinalizeVote, another domain).
+struct NotarizeStatement {
+  static constexpr std::string_view kDomain = "emledger.vote.notarize";
+  static constexpr std::uint8_t kVersion = 1;
+  std::string chain_id;
+  std::uint64_t height = 0;
+  std::uint64_t view = 0;
+  Hash header_hash{};
+  template <class V>
+  void describe(V& v) {
+    v.str(chain_id, kChainIdBytesMax);
+    v.u64(height);
+    v.u64(view);
+    v.fixed(header_hash);
+  }
+};
+
+// The statement a nullify vote signs: "skip this view".
+struct NullifyStatement {
+  static constexpr std::string_view kDomain = "emledger.vote.nullify";
+  static constexpr std::uint8_t kVersion = 1;
+  std::string chain_id;
+  std::uint64_t view = 0;
+  template <class V>
+  void describe(V& v) {
+    v.str(chain_id, kChainIdBytesMax);
+    v.u64(view);
+  }
+};
+
+// The exact bytes a validator signs for a vote of `kind` in `view` on chain
+// `chain_id`: encode(NotarizeStatement), encode(NullifyStatement) (height and
+// digest unused) or encode(FinalizeVote). Requires 1 <= kind <= kVoteKindMax
+// and chain_id.size() <= kChainIdBytesMax.
+Bytes vote_statement_bytes(std::string_view chain_id, VoteKind kind, std::uint64_t view,
+                           std::uint64_t height, const Hash& digest);
+
+// One signed vote as evidence carries it. A nullify vote names no block
+// (height 0, zero digest); a notarize or finalize vote names one (height >= 1).
+// The defaulted ordering is the order of the encodings (fixed-width fields,
+// big-endian, in declaration order).
+struct EvidenceVote {
+  std::uint16_t validator = 0;  // index into the genesis validator set
+  std::uint8_t kind = 0;        // VoteKind
+  std::uint64_t view = 0;
+  std::uint64_t height = 0;
+  Hash digest{};  // the block's header hash
+  Signature signature{};
+  template <class V>
+  void describe(V& v) {
+    v.u16(validator);
+    v.u8(kind);
+    v.u64(view);
+    v.u64(height);
+    v.fixed(digest);
+    v.fixed(signature);
+  }
+  // Kind in range, view >= 1, the nullify/block shape above. EVIDENCE_INVALID.
+  Status check() const;
+  Bytes statement_bytes(std::string_view chain_id) const {
+    return vote_statement_bytes(chain_id, static_cast<VoteKind>(kind), view, height, digest);
+  }
+  friend bool operator==(const EvidenceVote&, const EvidenceVote&) = default;
+  friend auto operator<=>(const EvidenceVote&, const EvidenceVote&) = default;
+};
+
+// Transaction type 14 (any org may sign): two votes of one validator, of one
+// kind, for one view, whose signed statements differ (a different block).
+// `first` orders strictly below `second`, so one offence pair has exactly one
+// payload. Two votes with one statement (even with different signature bytes)
+// are never evidence; nor are two nullify votes of one view (one statement).
+struct SubmitEvidence {
+  static constexpr std::string_view kDomain = "emledger.tx.submit-evidence";
+  static constexpr std::uint8_t kVersion = 1;
+  EvidenceVote first;
+  EvidenceVote second;
+  template <class V>
+  void describe(V& v) {
+    v.object(first);
+    v.object(second);
+  }
+  // The shape above, without signatures. EVIDENCE_INVALID.
+  Status check() const;
+};
+
+// Orders `a` and `b` into a payload (check() may still refuse it).
+SubmitEvidence make_submit_evidence(const EvidenceVote& a, const EvidenceVote& b);
+
+// What the kernel checks before it records evidence: the shape (check()), the
+// signer is a validator of `genesis`, and both signatures verify under its
+// key over the statements of `genesis.chain_id`. Pure and deterministic.
+// Errors: EVIDENCE_INVALID, EVIDENCE_NOT_VALIDATOR, EVIDENCE_BAD_SIGNATURE.
+Status verify_evidence(const Genesis& genesis, const SubmitEvidence& e);
+
+// State value under evidence_state_key(validator, view, kind): the offence,
+// recorded once, with the transaction that proved it.
+struct EvidenceRecord {
+  static constexpr std::string_view kDomain = "emledger.evidence";
+  static constexpr std::uint8_t kVersion = 1;
+  std::uint16_t validator = 0;
+  std::uint8_t kind = 0;
+  std::uint64_t view = 0;
+  PublicKey validator_key{};  // the key that signed both votes
+  EvidenceVote first;
+  EvidenceVote second;
+  std::string submitted_by;  // the org that signed the transaction
+  Hash tx{};                 // the SubmitEvidence transaction
+  std::uint64_t height = 0;
+  std::uint32_t index = 0;  // tx's index in its block
+  template <class V>
+  void describe(V& v) {
+    v.u16(validator);
+    v.u8(kind);
+    v.u64(view);
+    v.fixed(validator_key);
+    v.object(first);
+    v.object(second);
+    v.str(submitted_by, kOrgIdBytesMax);
+    v.fixed(tx);
+    v.u64(height);
+    v.u32(index);
+  }
+};
+
+}  // namespace emledger::ledger

@@ -1,0 +1,242 @@
+// Equivocation evidence as a transaction (type 14, ledger/votes.hpp): the
+// vote statements keep their bytes, and the kernel records an offence once,
+// only when two validly signed votes of one validator conflict.
+#include "emledger/ledger/json.hpp"
+#include "emledger/ledger/votes.hpp"
+#include "encoding_samples.hpp"
+#include "fixture.hpp"
+
+using namespace emledger;
+using namespace emledger::ledger;
+using emledger::testing::Net;
+
+namespace {
+
+Bytes tagged(std::string_view domain, const Bytes& fields) {
+  Bytes b{static_cast<std::uint8_t>(domain.size())};
+  b.insert(b.end(), domain.begin(), domain.end());
+  b.push_back(1);
+  b.insert(b.end(), fields.begin(), fields.end());
+  return b;
+}
+
+Hash block_hash(std::uint8_t fill) {
+  Hash h;
+  h.fill(fill);
+  return h;
+}
+
+// A vote of validator `index` signed by `key` over the statement of `chain`.
+EvidenceVote signed_vote(const std::string& chain, const crypto::KeyPair& key, std::uint16_t index,
+                         VoteKind kind, std::uint64_t view, std::uint64_t height,
+                         const Hash& digest) {
+  EvidenceVote v{index, static_cast<std::uint8_t>(kind), view, height, digest, {}};
+  v.signature = key.sign(v.statement_bytes(chain));
+  return v;
+}
+
+struct EvidenceNet : Net {
+  EvidenceVote vote(VoteKind kind, std::uint64_t view, std::uint8_t block,
+                    std::uint16_t index = 0) {
+    const bool nullify = kind == VoteKind::kNullify;
+    return signed_vote(genesis.chain_id, validator, index, kind, view, nullify ? 0 : 7,
+                       nullify ? Hash{} : block_hash(block));
+  }
+  // Submits `e` (encoded as given, unordered pairs included) in one block.
+  Status submit(const SubmitEvidence& e, const std::string& org = "c.consumer") {
+    const crypto::KeyPair& key = org == "c.consumer" ? consumer : issuer_b;
+    TxBody b = make_body(TxType::kSubmitEvidence, e);
+    b.chain_id = genesis.chain_id;
+    b.signer_org = org;
+    b.key_id = 1;
+    b.expires_at_height = ledger->head().height + 10;
+    b.nonce = ++nonce;
+    return commit_one(sign_tx(std::move(b), key));
+  }
+  std::optional<EvidenceRecord> recorded(std::uint16_t index, std::uint64_t view, VoteKind kind) {
+    auto raw =
+        ledger->state_value(evidence_state_key(index, view, static_cast<std::uint8_t>(kind)));
+    REQUIRE(raw.is_ok());
+    if (!raw->has_value()) return std::nullopt;
+    auto r = decode<EvidenceRecord>(**raw);
+    REQUIRE(r.is_ok());
+    return *r;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("votes: the statements keep their domains and bytes after the move to the kernel") {
+  const Hash h = block_hash(0x11);
+  // Fields shared by the notarize and finalize statements: "ab", height 1,
+  // view 2, the digest.
+  Bytes fields{0, 0, 0, 2, 'a', 'b', 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2};
+  fields.insert(fields.end(), h.begin(), h.end());
+  CHECK(encode(NotarizeStatement{"ab", 1, 2, h}) == tagged("emledger.vote.notarize", fields));
+  CHECK(vote_statement_bytes("ab", VoteKind::kNotarize, 2, 1, h) ==
+        tagged("emledger.vote.notarize", fields));
+  CHECK(vote_statement_bytes("ab", VoteKind::kFinalize, 2, 1, h) ==
+        encode(FinalizeVote{"ab", 1, 2, h}));
+  CHECK(vote_statement_bytes("ab", VoteKind::kFinalize, 2, 1, h) ==
+        tagged("emledger.vote.finalize", fields));
+  const Bytes nullify{0, 0, 0, 2, 'a', 'b', 0, 0, 0, 0, 0, 0, 0, 2};
+  CHECK(encode(NullifyStatement{"ab", 2}) == tagged("emledger.vote.nullify", nullify));
+  CHECK(vote_statement_bytes("ab", VoteKind::kNullify, 2, 0, Hash{}) ==
+        tagged("emledger.vote.nullify", nullify));
+}
+
+TEST_CASE("evidence: the payload refuses what is never evidence") {
+  SubmitEvidence e = samples::submit_evidence();
+  CHECK(decode<SubmitEvidence>(encode(e)).is_ok());
+  auto code = [](const SubmitEvidence& x) {
+    return decode<SubmitEvidence>(encode(x)).status().code();
+  };
+  SubmitEvidence same = e;
+  same.second = same.first;
+  CHECK(code(same) == "EVIDENCE_INVALID");
+  // One statement with two signatures is not a conflict either.
+  same.second.signature[0] ^= 1;
+  CHECK(code(make_submit_evidence(same.first, same.second)) == "EVIDENCE_INVALID");
+  SubmitEvidence swapped{e.second, e.first};
+  CHECK(code(swapped) == "EVIDENCE_INVALID");
+  CHECK(make_submit_evidence(e.second, e.first).first == e.first);
+  SubmitEvidence other_view = e;
+  other_view.second.view += 1;
+  CHECK(code(other_view) == "EVIDENCE_INVALID");
+  SubmitEvidence other_kind = e;
+  other_kind.second.kind = static_cast<std::uint8_t>(VoteKind::kFinalize);
+  CHECK(code(other_kind) == "EVIDENCE_INVALID");
+  SubmitEvidence other_validator = e;
+  other_validator.second.validator += 1;
+  CHECK(code(other_validator) == "EVIDENCE_INVALID");
+  for (std::uint8_t kind : {std::uint8_t{0}, std::uint8_t{4}}) {
+    SubmitEvidence bad = e;
+    bad.first.kind = bad.second.kind = kind;
+    CHECK(code(bad) == "EVIDENCE_INVALID");
+  }
+  SubmitEvidence view_zero = e;
+  view_zero.first.view = view_zero.second.view = 0;
+  CHECK(code(view_zero) == "EVIDENCE_INVALID");
+  // Nullify votes name no block, so two of one view are one statement.
+  SubmitEvidence nullify = e;
+  nullify.first.kind = nullify.second.kind = static_cast<std::uint8_t>(VoteKind::kNullify);
+  CHECK(code(nullify) == "EVIDENCE_INVALID");
+  nullify.first.height = nullify.second.height = 0;
+  nullify.first.digest = nullify.second.digest = Hash{};
+  CHECK(code(make_submit_evidence(nullify.first, nullify.second)) == "EVIDENCE_INVALID");
+  // A block vote at height 0.
+  SubmitEvidence height_zero = e;
+  height_zero.first.height = 0;
+  CHECK(code(height_zero) == "EVIDENCE_INVALID");
+}
+
+TEST_CASE("evidence: two conflicting votes of a validator are recorded once") {
+  EvidenceNet net;
+  const SubmitEvidence e = make_submit_evidence(net.vote(VoteKind::kNotarize, 9, 0xa1),
+                                                net.vote(VoteKind::kNotarize, 9, 0xa2));
+  REQUIRE(verify_evidence(net.genesis, e).is_ok());
+  const Hash root_before = net.ledger->head().state_root;
+  REQUIRE(net.submit(e).is_ok());
+  CHECK(net.ledger->head().state_root != root_before);
+  auto rec = net.recorded(0, 9, VoteKind::kNotarize);
+  REQUIRE(rec.has_value());
+  CHECK(rec->validator == 0);
+  CHECK(rec->view == 9);
+  CHECK(rec->kind == static_cast<std::uint8_t>(VoteKind::kNotarize));
+  CHECK(rec->validator_key == net.validator.public_key());
+  CHECK(rec->first == e.first);
+  CHECK(rec->second == e.second);
+  CHECK(rec->submitted_by == "c.consumer");
+  CHECK(rec->height == net.ledger->head().height);
+  CHECK(rec->index == 0);
+  // The record's transaction is the committed one.
+  auto block = net.ledger->block(rec->height);
+  REQUIRE((block.is_ok() && block->has_value()));
+  CHECK(crypto::sha256((*block)->txs[0]) == rec->tx);
+
+  // The same offence again, by another pair or another org: refused, nothing
+  // changes.
+  const Hash root = net.ledger->head().state_root;
+  CHECK(net.submit(make_submit_evidence(net.vote(VoteKind::kNotarize, 9, 0xa1),
+                                        net.vote(VoteKind::kNotarize, 9, 0xa3)),
+                   "b.issuer")
+            .code() == "EVIDENCE_DUPLICATE");
+  CHECK(net.submit(e).code() == "EVIDENCE_DUPLICATE");
+  CHECK(net.ledger->head().state_root == root);
+  CHECK(net.recorded(0, 9, VoteKind::kNotarize)->first == e.first);
+
+  // Another kind or another view is another offence.
+  REQUIRE(net.submit(make_submit_evidence(net.vote(VoteKind::kFinalize, 9, 0xa1),
+                                          net.vote(VoteKind::kFinalize, 9, 0xa2)))
+              .is_ok());
+  CHECK(net.recorded(0, 9, VoteKind::kFinalize).has_value());
+  CHECK_FALSE(net.recorded(0, 10, VoteKind::kNotarize).has_value());
+
+  // The API form names both votes.
+  Json j = to_json(*parse_tx((*block)->txs[0]));
+  CHECK(j["type"] == "submit_evidence");
+  CHECK(j["payload"]["first"]["kind"] == "notarize");
+  CHECK(j["payload"]["second"]["view"] == 9);
+}
+
+TEST_CASE(
+    "evidence: identical votes, different views, bad signatures and non-validators are refused") {
+  EvidenceNet net;
+  const Hash root = net.ledger->head().state_root;
+  const EvidenceVote a = net.vote(VoteKind::kNotarize, 4, 0xb1);
+
+  SubmitEvidence identical{a, a};
+  CHECK(net.submit(identical).code() == "EVIDENCE_INVALID");
+
+  CHECK(net.submit(make_submit_evidence(a, net.vote(VoteKind::kNotarize, 5, 0xb2))).code() ==
+        "EVIDENCE_INVALID");
+  CHECK(net.submit(make_submit_evidence(a, net.vote(VoteKind::kFinalize, 4, 0xb2))).code() ==
+        "EVIDENCE_INVALID");
+
+  EvidenceVote forged = net.vote(VoteKind::kNotarize, 4, 0xb2);
+  forged.signature[5] ^= 0x20;
+  CHECK(net.submit(make_submit_evidence(a, forged)).code() == "EVIDENCE_BAD_SIGNATURE");
+  // Signed by someone else's key in the validator's name.
+  const EvidenceVote impostor = signed_vote(net.genesis.chain_id, net.consumer, 0,
+                                            VoteKind::kNotarize, 4, 7, block_hash(0xb3));
+  CHECK(net.submit(make_submit_evidence(a, impostor)).code() == "EVIDENCE_BAD_SIGNATURE");
+  // Votes signed for another chain.
+  const EvidenceVote other_chain =
+      signed_vote("other-chain", net.validator, 0, VoteKind::kNotarize, 4, 7, block_hash(0xb4));
+  CHECK(net.submit(make_submit_evidence(a, other_chain)).code() == "EVIDENCE_BAD_SIGNATURE");
+  // A notarize signature presented as a finalize vote of the same block.
+  EvidenceVote relabelled = net.vote(VoteKind::kNotarize, 4, 0xb5);
+  relabelled.kind = static_cast<std::uint8_t>(VoteKind::kFinalize);
+  CHECK(
+      net.submit(make_submit_evidence(relabelled, net.vote(VoteKind::kFinalize, 4, 0xb6))).code() ==
+      "EVIDENCE_BAD_SIGNATURE");
+
+  // Index 1 is not a validator of this one-validator genesis, even though
+  // the key that signed is a real validator's.
+  const EvidenceVote x1 = net.vote(VoteKind::kNotarize, 4, 0xc1, 1);
+  const EvidenceVote x2 = net.vote(VoteKind::kNotarize, 4, 0xc2, 1);
+  CHECK(net.submit(make_submit_evidence(x1, x2)).code() == "EVIDENCE_NOT_VALIDATOR");
+
+  // A payload that is not a SubmitEvidence at all.
+  TxBody b = make_body(TxType::kSubmitEvidence, RevokeRecord{block_hash(1), 1});
+  b.chain_id = net.genesis.chain_id;
+  b.signer_org = "c.consumer";
+  b.key_id = 1;
+  b.expires_at_height = 10;
+  b.nonce = ++net.nonce;
+  CHECK(net.commit_one(sign_tx(std::move(b), net.consumer)).code() == "INVALID_PAYLOAD");
+
+  CHECK(net.ledger->head().state_root == root);
+  CHECK_FALSE(net.recorded(0, 4, VoteKind::kNotarize).has_value());
+  CHECK_FALSE(net.recorded(1, 4, VoteKind::kNotarize).has_value());
+}
+
+TEST_CASE("evidence: only an org signs it; a holder cannot") {
+  CHECK(org_may_sign(static_cast<std::uint8_t>(TxType::kSubmitEvidence)));
+  CHECK_FALSE(holder_may_sign(static_cast<std::uint8_t>(TxType::kSubmitEvidence)));
+  Tx t = samples::tx();
+  t.body.type = static_cast<std::uint8_t>(TxType::kSubmitEvidence);
+  CHECK(decode<Tx>(encode(t)).is_ok());
+  t.body.signer_org.clear();
+  CHECK(decode<Tx>(encode(t)).status().code() == "TX_MALFORMED");
+}
