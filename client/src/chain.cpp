@@ -83,7 +83,7 @@ Status Client::walk_page(ChainVerifier& walk, std::uint64_t from, std::uint64_t 
     Bytes cert_bytes = bf.hex("certificate");
     EMLEDGER_TRY(bf.status());
     auto block = ledger::decode<ledger::Block>(block_bytes);
-    auto cert = ledger::decode<ledger::Certificate>(cert_bytes);
+    auto cert = ledger::decode_finality_proof(cert_bytes);
     if (!block || !cert) {
       failed(report,
              Status::error("CHAIN_BLOCK_MALFORMED",

@@ -35,10 +35,10 @@ Result<CertifiedHeader> verify_header(const ledger::Genesis& trusted, ByteView e
   if (!header)
     return Status::error(std::string(kNodeBadResponse),
                          "undecodable header: " + header.status().message());
-  auto cert = ledger::decode<ledger::Certificate>(encoded_certificate);
-  if (!cert)
+  auto proof = ledger::decode_finality_proof(encoded_certificate);
+  if (!proof)
     return Status::error(std::string(kNodeBadResponse),
-                         "undecodable certificate: " + cert.status().message());
+                         "undecodable finality proof: " + proof.status().message());
   if (header->chain_id != trusted.chain_id)
     return Status::error(
         std::string(kHeaderInvalid),
@@ -48,8 +48,8 @@ Result<CertifiedHeader> verify_header(const ledger::Genesis& trusted, ByteView e
                          "asked for height " + std::to_string(*expected_height) + ", got " +
                              std::to_string(header->height));
   if (header->height == 0) return Status::error(std::string(kHeaderInvalid), "header at height 0");
-  EMLEDGER_TRY(ledger::verify_certificate(trusted, *header, *cert));
-  CertifiedHeader out{std::move(header).value(), std::move(cert).value(), {}};
+  EMLEDGER_TRY(ledger::verify_finality(trusted, *header, *proof));
+  CertifiedHeader out{std::move(header).value(), std::move(proof).value(), {}};
   out.hash = out.header.hash();
   return out;
 }
@@ -86,7 +86,7 @@ Status verify_tx_inclusion(const CertifiedHeader& at, ByteView encoded_tx,
 }
 
 Result<ledger::ProofBundle> decode_bundle(ByteView encoded) {
-  auto bundle = ledger::decode<ledger::ProofBundle>(encoded);
+  auto bundle = ledger::decode_proof_bundle(encoded);
   if (!bundle)
     return Status::error(std::string(kBundleMalformed),
                          "not a proof bundle: " + bundle.status().message());
@@ -185,13 +185,17 @@ Status ChainVerifier::check_txs(const ledger::Block& block, std::vector<Hash>& i
 }
 
 Status ChainVerifier::add_block(const ledger::Block& block, const ledger::Certificate& cert) {
+  return add_block(block, ledger::FinalityProof::own(cert));
+}
+
+Status ChainVerifier::add_block(const ledger::Block& block, const ledger::FinalityProof& finality) {
   const ledger::BlockHeader& hdr = block.header;
   const std::uint64_t want = height_ + 1;
   if (hdr.chain_id != trusted_.chain_id)
     return fail("CHAIN_WRONG_CHAIN_ID", want, "header names chain '" + hdr.chain_id + "'");
   if (hdr.height != want)
     return fail("CHAIN_HEIGHT_GAP", want, "got the block of height " + std::to_string(hdr.height));
-  if (Status st = ledger::verify_certificate(trusted_, hdr, cert); !st)
+  if (Status st = ledger::verify_finality(trusted_, hdr, finality); !st)
     return fail("CHAIN_CERT_INVALID", want, st.to_string());
   if (hdr.parent != tip_hash_)
     return fail("CHAIN_PARENT_MISMATCH", want,

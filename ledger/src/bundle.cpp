@@ -58,12 +58,18 @@ Verdict judge(const Record& r, std::uint64_t time_ms) {
 // Lower is more telling when no record is valid.
 int severity(Verdict v) {
   switch (v) {
-    case Verdict::kValid: return 0;
-    case Verdict::kRevoked: return 1;
-    case Verdict::kSuperseded: return 2;
-    case Verdict::kExpired: return 3;
-    case Verdict::kNotYetValid: return 4;
-    case Verdict::kNotAnchored: return 5;
+    case Verdict::kValid:
+      return 0;
+    case Verdict::kRevoked:
+      return 1;
+    case Verdict::kSuperseded:
+      return 2;
+    case Verdict::kExpired:
+      return 3;
+    case Verdict::kNotYetValid:
+      return 4;
+    case Verdict::kNotAnchored:
+      return 5;
   }
   return 6;
 }
@@ -72,14 +78,34 @@ int severity(Verdict v) {
 
 std::string_view verdict_name(Verdict v) {
   switch (v) {
-    case Verdict::kValid: return "valid";
-    case Verdict::kNotAnchored: return "not_anchored";
-    case Verdict::kRevoked: return "revoked";
-    case Verdict::kSuperseded: return "superseded";
-    case Verdict::kExpired: return "expired";
-    case Verdict::kNotYetValid: return "not_yet_valid";
+    case Verdict::kValid:
+      return "valid";
+    case Verdict::kNotAnchored:
+      return "not_anchored";
+    case Verdict::kRevoked:
+      return "revoked";
+    case Verdict::kSuperseded:
+      return "superseded";
+    case Verdict::kExpired:
+      return "expired";
+    case Verdict::kNotYetValid:
+      return "not_yet_valid";
   }
   return "unknown";
+}
+
+Result<ProofBundle> decode_proof_bundle(ByteView in) {
+  // The version byte follows the tag. Only an input naming version 1 is
+  // decoded as version 1; anything else gets the version 2 decoder's answer.
+  constexpr std::size_t kVersionAt = 1 + ProofBundle::kDomain.size();
+  if (in.size() > kVersionAt && in[kVersionAt] == ProofBundleV1::kVersion) {
+    auto v1 = decode<ProofBundleV1>(in);
+    if (!v1) return v1.status();
+    return ProofBundle{v1->genesis_hash,           v1->content_hash,
+                       std::move(v1->header),      FinalityProof::own(std::move(v1->certificate)),
+                       std::move(v1->index_proof), std::move(v1->records)};
+  }
+  return decode<ProofBundle>(in);
 }
 
 Result<BundleVerdict> verify_bundle(const Genesis& trusted, const ProofBundle& bundle,
@@ -88,7 +114,7 @@ Result<BundleVerdict> verify_bundle(const Genesis& trusted, const ProofBundle& b
     return invalid("BUNDLE_GENESIS_MISMATCH", "bundle is for another network");
   if (bundle.content_hash != file_hash)
     return invalid("BUNDLE_HASH_MISMATCH", "bundle is about another file");
-  EMLEDGER_TRY(verify_certificate(trusted, bundle.header, bundle.certificate));
+  EMLEDGER_TRY(verify_finality(trusted, bundle.header, bundle.finality));
   const Hash& root = bundle.header.state_root;
   if (bundle.index_proof.key != hash_index_state_key(file_hash) ||
       !verify_state_proof(bundle.index_proof, root))

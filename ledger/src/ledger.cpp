@@ -16,6 +16,12 @@ constexpr std::uint8_t kKeyGenesis = 'G';
 constexpr std::uint8_t kKeyHead = 'H';
 constexpr std::uint8_t kKeyHeader = 'h';
 constexpr std::uint8_t kKeyCert = 'c';
+// A block final through a descendant (ADR 014): "d" + height -> the 32-byte
+// header hash of the finalized descendant; "D" + that hash -> the descendant
+// form FinalityProof of the first block committed through it, whose links
+// cover every later block committed through the same descendant.
+constexpr std::uint8_t kKeyFinalizedBy = 'd';
+constexpr std::uint8_t kKeyDescendantProof = 'D';
 constexpr std::uint8_t kKeyBlockTxs = 'b';
 constexpr std::uint8_t kKeyTx = 'x';
 // Flat index of the head state: "s" + state key -> SHA-256 of the value (the
@@ -841,17 +847,67 @@ Result<PreparedBlock> Ledger::execute(const Block& block) const {
 }
 
 Status Ledger::commit(const PreparedBlock& prepared, const Certificate& cert) {
-  EMLEDGER_TRY(verify_certificate(genesis_, prepared.block.header, cert));
+  return commit(prepared, FinalityProof::own(cert));
+}
+
+Status Ledger::commit(const PreparedBlock& prepared, const FinalityProof& proof) {
+  EMLEDGER_TRY(verify_finality(genesis_, prepared.block.header, proof));
   const ChainHead h = head();
   if (prepared.new_head.height != h.height + 1 || prepared.block.header.parent != h.header_hash)
     return Status::error("NOT_NEXT_BLOCK", "block does not extend the head");
-  WriteBatch cert_batch;
-  cert_batch.put(height_key(kKeyCert, prepared.new_head.height), encode(cert));
-  const WriteBatch* batches[] = {&prepared.writes, &cert_batch};
+  const std::uint64_t height = prepared.new_head.height;
+  WriteBatch finality_batch;
+  if (!proof.by_descendant()) {
+    finality_batch.put(height_key(kKeyCert, height), encode(proof.certificate));
+  } else {
+    const Hash& descendant = proof.certificate.header_hash;
+    finality_batch.put(height_key(kKeyFinalizedBy, height),
+                       Bytes(descendant.begin(), descendant.end()));
+    // The first block committed through this descendant stores the link; it
+    // covers every later one (both links end at one header hash, so they
+    // share their headers above the later block).
+    const Bytes key = hash_key(kKeyDescendantProof, descendant);
+    auto stored = store_->get(key);
+    if (!stored) return stored.status();
+    if (!stored->has_value()) finality_batch.put(key, encode(proof));
+  }
+  const WriteBatch* batches[] = {&prepared.writes, &finality_batch};
   EMLEDGER_TRY(store_->write_all(batches, /*sync=*/true));
   std::lock_guard<std::mutex> lock(head_mu_);
   head_ = prepared.new_head;
   return Status::ok();
+}
+
+Result<std::optional<FinalityProof>> Ledger::finality_proof(std::uint64_t height) const {
+  auto cert = certificate(height);
+  if (!cert) return cert.status();
+  if (cert->has_value()) return std::optional<FinalityProof>(FinalityProof::own(std::move(**cert)));
+  auto by = store_->get(height_key(kKeyFinalizedBy, height));
+  if (!by) return by.status();
+  if (!by->has_value()) return std::optional<FinalityProof>();
+  if ((*by)->size() != kHashSize)
+    return Status::error("STORAGE_CORRUPT",
+                         "bad finalized-by entry at height " + std::to_string(height));
+  Hash descendant;
+  std::copy((*by)->begin(), (*by)->end(), descendant.begin());
+  auto stored = get_decoded<FinalityProof>(*store_, hash_key(kKeyDescendantProof, descendant));
+  if (!stored) return stored.status();
+  auto hd = header(height);
+  if (!hd) return hd.status();
+  if (!stored->has_value() || !hd->has_value())
+    return Status::error("STORAGE_CORRUPT", "block " + std::to_string(height) +
+                                                " lacks its header or its descendant's proof");
+  FinalityProof p = std::move(**stored);
+  // Keep the links above `height`: heights height+1 .. d.
+  const std::uint64_t first = p.links.empty() ? 0 : p.links.front().height;
+  if (p.links.empty() || first > height + 1 || height + 1 - first >= p.links.size())
+    return Status::error("STORAGE_CORRUPT",
+                         "the stored link does not cover height " + std::to_string(height));
+  p.links.erase(p.links.begin(), p.links.begin() + static_cast<std::ptrdiff_t>(height + 1 - first));
+  if (p.links.front().parent != (*hd)->hash())
+    return Status::error("STORAGE_CORRUPT",
+                         "the stored link does not start at height " + std::to_string(height));
+  return std::optional<FinalityProof>(std::move(p));
 }
 
 Result<std::optional<BlockHeader>> Ledger::header(std::uint64_t height) const {
@@ -1028,15 +1084,15 @@ Result<ProofBundle> Ledger::bundle_for_hash(const Hash& content_hash) const {
   const ChainHead h = head();
   if (h.height == 0) return Status::error("NO_BLOCKS", "no block has been committed yet");
   auto hd = header(h.height);
-  auto cert = certificate(h.height);
-  if (!hd || !cert) return !hd ? hd.status() : cert.status();
-  if (!hd->has_value() || !cert->has_value())
-    return Status::error("STORAGE_CORRUPT", "head block missing its header or certificate");
+  auto proof = finality_proof(h.height);
+  if (!hd || !proof) return !hd ? hd.status() : proof.status();
+  if (!hd->has_value() || !proof->has_value())
+    return Status::error("STORAGE_CORRUPT", "head block missing its header or finality proof");
   ProofBundle b;
   b.genesis_hash = genesis_hash_;
   b.content_hash = content_hash;
   b.header = **hd;
-  b.certificate = **cert;
+  b.finality = std::move(**proof);
   StateTree tree(*store_);
   auto index = tree.prove(h.state_root, hash_index_state_key(content_hash));
   if (!index) return index.status();

@@ -80,7 +80,7 @@ TEST_CASE("bundle files: junk, truncation and trailing bytes are BUNDLE_MALFORME
   longer.push_back(0);
   CHECK(decode_bundle(longer).status().code() == "BUNDLE_MALFORMED");
   Bytes other_version = good;
-  other_version[1 + std::string("emledger.bundle").size()] = 2;
+  other_version[1 + std::string("emledger.bundle").size()] = ledger::ProofBundle::kVersion + 1;
   CHECK(decode_bundle(other_version).status().code() == "BUNDLE_MALFORMED");
   // An undecodable bundle is bad input (exit 2), not a verification failure.
   CHECK(classify(decode_bundle(cut).status()) == ErrorClass::kBadInput);

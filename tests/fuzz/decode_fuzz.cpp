@@ -11,6 +11,7 @@
 #include <algorithm>
 
 #include "emledger/ledger/bundle.hpp"
+#include "emledger/ledger/finality.hpp"
 #include "emledger/ledger/ledger.hpp"
 #include "emledger/ledger/merkle_log.hpp"
 #include "emledger/ledger/smt.hpp"
@@ -32,6 +33,36 @@ bool round_trip(ByteView in) {
   again.push_back(0);
 #endif
   EMLEDGER_ASSERT(again.size() == in.size() && std::equal(again.begin(), again.end(), in.begin()));
+  return true;
+}
+
+// A finality proof has two encodings by form (finality.hpp); whichever one
+// decode_finality_proof accepts, encode_finality_proof must give it back.
+bool finality_round_trip(ByteView in) {
+  auto decoded = decode_finality_proof(in);
+  if (!decoded.is_ok()) return false;
+  Bytes again = encode_finality_proof(decoded.value());
+#ifdef EMLEDGER_FUZZ_CANARY
+  again.push_back(0);
+#endif
+  EMLEDGER_ASSERT(again.size() == in.size() && std::equal(again.begin(), again.end(), in.begin()));
+  return true;
+}
+
+// decode_proof_bundle reads version 1 as version 2: the version 2 encoding of
+// what it accepts must decode to the same value, and a version 2 input must
+// come back byte for byte.
+bool bundle_any_version(ByteView in) {
+  auto decoded = decode_proof_bundle(in);
+  if (!decoded.is_ok()) return false;
+  const Bytes v2 = encode(decoded.value());
+  auto again = decode<ProofBundle>(v2);
+  EMLEDGER_ASSERT(again.is_ok() && encode(again.value()) == v2);
+  if (decode<ProofBundleV1>(in).is_ok()) return true;
+#ifdef EMLEDGER_FUZZ_CANARY
+  EMLEDGER_ASSERT(false);
+#endif
+  EMLEDGER_ASSERT(v2.size() == in.size() && std::equal(v2.begin(), v2.end(), in.begin()));
   return true;
 }
 
@@ -74,6 +105,9 @@ constexpr Decoder kDecoders[] = {
     {"EvidenceRecord", &round_trip<EvidenceRecord>},
     {"NotarizeStatement", &round_trip<NotarizeStatement>},
     {"NullifyStatement", &round_trip<NullifyStatement>},
+    {"FinalityProof", &finality_round_trip},
+    {"ProofBundleV1", &round_trip<ProofBundleV1>},
+    {"ProofBundleAnyVersion", &bundle_any_version},
 };
 
 }  // namespace

@@ -18,10 +18,8 @@ namespace s = emledger::samples;
 std::string g_dir;
 int g_failed = 0;
 
-template <class T>
-void seed(std::uint8_t selector, int n, const T& value) {
+void seed_bytes(std::uint8_t selector, int n, const Bytes& enc) {
   Bytes data{selector};
-  Bytes enc = ledger::encode(value);
   data.insert(data.end(), enc.begin(), enc.end());
   // Only seeds the target accepts are worth writing.
   if (!fuzz::decode_round_trip(data.data(), data.size())) {
@@ -37,6 +35,11 @@ void seed(std::uint8_t selector, int n, const T& value) {
     std::fprintf(stderr, "cannot write %s\n", name.c_str());
     ++g_failed;
   }
+}
+
+template <class T>
+void seed(std::uint8_t selector, int n, const T& value) {
+  seed_bytes(selector, n, ledger::encode(value));
 }
 
 }  // namespace
@@ -87,5 +90,11 @@ int main(int argc, char** argv) {
   seed(34, 1, s::evidence_record());
   seed(35, 1, s::notarize_statement());
   seed(36, 1, s::nullify_statement());
+  seed_bytes(37, 1, ledger::encode_finality_proof(s::finality_by_descendant()));
+  seed_bytes(37, 2, ledger::encode_finality_proof(ledger::FinalityProof::own(s::certificate())));
+  seed(38, 1, s::bundle_v1());
+  seed(39, 1, s::bundle());
+  seed(39, 2, s::bundle_v1());
+  seed(6, 2, s::bundle_by_descendant());
   return g_failed == 0 ? 0 : 1;
 }

@@ -167,12 +167,49 @@ inline ProofBundle bundle() {
   b.genesis_hash = filled(0xc1);
   b.content_hash = filled(0x32);
   b.header = header();
-  b.certificate = certificate();
+  b.finality = FinalityProof::own(certificate());
   b.index_proof = state_proof_present();
   b.index_proof.key = hash_index_state_key(filled(0x32));
   b.index_proof.value = encode(record_id_list());
   b.records = {RecordEvidence{state_proof_present(), encode(tx()), inclusion_proof()}};
   return b;
+}
+
+// A header that follows header() (or `parent`), for descendant links.
+inline BlockHeader next_header(const BlockHeader& parent) {
+  BlockHeader h = parent;
+  h.height = parent.height + 1;
+  h.view = parent.view + 2;
+  h.time_ms = parent.time_ms + 1000;
+  h.parent = parent.hash();
+  h.log_size = parent.log_size + 1;
+  h.log_root = filled(static_cast<std::uint8_t>(0x86 + h.height));
+  h.state_root = filled(static_cast<std::uint8_t>(0x96 + h.height));
+  return h;
+}
+
+// header() final through its grandchild: two links and the grandchild's
+// certificate.
+inline FinalityProof finality_by_descendant() {
+  const BlockHeader child = next_header(header());
+  const BlockHeader grandchild = next_header(child);
+  Certificate c = certificate();
+  c.height = grandchild.height;
+  c.view = grandchild.view;
+  c.header_hash = grandchild.hash();
+  return FinalityProof{c, {child, grandchild}};
+}
+
+inline ProofBundle bundle_by_descendant() {
+  ProofBundle b = bundle();
+  b.finality = finality_by_descendant();
+  return b;
+}
+
+inline ProofBundleV1 bundle_v1() {
+  const ProofBundle b = bundle();
+  return ProofBundleV1{b.genesis_hash, b.content_hash, b.header,
+                       certificate(),  b.index_proof,  b.records};
 }
 
 inline NotarizeStatement notarize_statement() {

@@ -189,6 +189,9 @@ TEST_CASE("encoding: every top-level type round trips and refuses cuts, extensio
   check_canonical(s::access());
   check_canonical(s::objection());
   check_canonical(s::archive());
+  check_canonical(s::finality_by_descendant());
+  check_canonical(s::bundle_by_descendant());
+  check_canonical(s::bundle_v1());
   check_canonical(s::notarize_statement());
   check_canonical(s::nullify_statement());
   check_canonical(s::submit_evidence());
@@ -312,6 +315,10 @@ TEST_CASE("encoding: every stated maximum is accepted and one more is refused") 
             [](StateProof& p, std::size_t n) { p.siblings.assign(n, s::filled(1)); });
   check_max(s::bundle(), kBundleRecordsMax,
             [](ProofBundle& b, std::size_t n) { b.records.assign(n, b.records[0]); });
+  check_max(s::finality_by_descendant(), kFinalityLinksMax,
+            [](FinalityProof& p, std::size_t n) { p.links.assign(n, s::header()); });
+  check_max(s::bundle_by_descendant(), kFinalityLinksMax,
+            [](ProofBundle& b, std::size_t n) { b.finality.links.assign(n, s::header()); });
   check_max(s::notarize_statement(), kChainIdBytesMax,
             [](NotarizeStatement& v, std::size_t n) { v.chain_id = ident(n); });
   check_max(s::nullify_statement(), kChainIdBytesMax,

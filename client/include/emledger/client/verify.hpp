@@ -18,18 +18,22 @@
 
 namespace emledger::client {
 
-// A block header whose finality certificate verified against the trusted
+// A block header whose finality proof verified against the trusted
 // validator set.
 struct CertifiedHeader {
   ledger::BlockHeader header;
-  ledger::Certificate certificate;
-  Hash hash{};  // header.hash()
+  ledger::FinalityProof finality;  // its own certificate, or a finalized descendant's
+  Hash hash{};                     // header.hash()
 };
 
-// Decodes a header and its certificate (canonical encodings, as the API
-// returns them) and checks chain id and certificate. `expected_height`, when
+// Decodes a header and its finality proof (canonical encodings, as the API
+// returns them in the "certificate" field: encode(Certificate) for the
+// block's own certificate, encode(FinalityProof) for a link to a finalized
+// descendant; ledger::encode_finality_proof) and checks chain id and
+// finality, with quorum n - f of distinct validators. `expected_height`, when
 // given, must match. Errors: NODE_BAD_RESPONSE (undecodable), HEADER_INVALID
-// (other chain or height), CERT_MISMATCH, CERT_BAD_SIGNATURE, CERT_NO_QUORUM.
+// (other chain or height), CERT_MISMATCH, CERT_BAD_SIGNATURE, CERT_NO_QUORUM,
+// CERT_LINK_BROKEN, CERT_LINK_TOO_LONG.
 Result<CertifiedHeader> verify_header(const ledger::Genesis& trusted, ByteView encoded_header,
                                       ByteView encoded_certificate,
                                       std::optional<std::uint64_t> expected_height = {});
@@ -50,7 +54,8 @@ Result<std::optional<ledger::Record>> verify_record(const CertifiedHeader& at,
 Status verify_tx_inclusion(const CertifiedHeader& at, ByteView encoded_tx,
                            const ledger::InclusionProof& proof);
 
-// Bundle bytes -> ProofBundle. Errors: BUNDLE_MALFORMED (with the decoder's reason).
+// Bundle bytes (version 2, or version 1 read as version 2) -> ProofBundle.
+// Errors: BUNDLE_MALFORMED (with the decoder's reason).
 Result<ledger::ProofBundle> decode_bundle(ByteView encoded);
 // Reads and decodes a bundle file. Errors: IO_ERROR, BUNDLE_MALFORMED.
 Result<ledger::ProofBundle> read_bundle_file(const std::string& path);
@@ -59,7 +64,8 @@ Result<ledger::ProofBundle> read_bundle_file(const std::string& path);
 Status write_bundle_file(const std::string& path, ByteView encoded);
 
 // Walks a chain from height 1, one block at a time, checking every link:
-// certificate under the trusted validator set, chain id, contiguous heights,
+// finality proof (own certificate or link to a finalized descendant) under
+// the trusted validator set, chain id, contiguous heights,
 // parent hash (the genesis hash for block 1), time never before the parent's
 // (or the genesis time), each
 // transaction well formed and signed by a genesis org key, the payload digest,
@@ -74,6 +80,8 @@ class ChainVerifier {
   // Codes: CHAIN_WRONG_CHAIN_ID, CHAIN_HEIGHT_GAP, CHAIN_CERT_INVALID,
   // CHAIN_PARENT_MISMATCH, CHAIN_TIME_REGRESSION, CHAIN_TX_INVALID,
   // CHAIN_PAYLOAD_MISMATCH, CHAIN_LOG_MISMATCH.
+  Status add_block(const ledger::Block& block, const ledger::FinalityProof& finality);
+  // The own form: add_block(block, FinalityProof::own(certificate)).
   Status add_block(const ledger::Block& block, const ledger::Certificate& certificate);
 
   std::uint64_t height() const { return height_; }

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "emledger/ledger/finality.hpp"
 #include "emledger/ledger/merkle_log.hpp"
 #include "emledger/ledger/smt.hpp"
 #include "emledger/ledger/types.hpp"
@@ -28,15 +29,39 @@ struct RecordEvidence {
   }
 };
 
+// Version 2 (ADR 014): `finality` replaces version 1's `certificate`, so a
+// bundle can be as of a block final through a descendant.
 struct ProofBundle {
+  static constexpr std::string_view kDomain = "emledger.bundle";
+  static constexpr std::uint8_t kVersion = 2;
+  Hash genesis_hash{};
+  Hash content_hash{};
+  BlockHeader header;
+  FinalityProof finality;               // makes `header` final
+  StateProof index_proof;               // key hash_index_key(content_hash): present or absent
+  std::vector<RecordEvidence> records;  // one per id in the index, same order
+  template <class V>
+  void describe(V& v) {
+    v.fixed(genesis_hash);
+    v.fixed(content_hash);
+    v.object(header);
+    v.object(finality);
+    v.object(index_proof);
+    v.list(records, kBundleRecordsMax);
+  }
+};
+
+// A bundle written before version 2 (its header's own certificate only).
+// Still read, so that bundles users keep offline keep verifying.
+struct ProofBundleV1 {
   static constexpr std::string_view kDomain = "emledger.bundle";
   static constexpr std::uint8_t kVersion = 1;
   Hash genesis_hash{};
   Hash content_hash{};
   BlockHeader header;
   Certificate certificate;
-  StateProof index_proof;               // key hash_index_key(content_hash): present or absent
-  std::vector<RecordEvidence> records;  // one per id in the index, same order
+  StateProof index_proof;
+  std::vector<RecordEvidence> records;
   template <class V>
   void describe(V& v) {
     v.fixed(genesis_hash);
@@ -47,6 +72,10 @@ struct ProofBundle {
     v.list(records, kBundleRecordsMax);
   }
 };
+
+// Decodes a bundle of version 2, or of version 1 as the equivalent version 2
+// value (own-form finality). Errors: MALFORMED_ENCODING (or a check() code).
+Result<ProofBundle> decode_proof_bundle(ByteView in);
 
 enum class Verdict : std::uint8_t {
   kValid = 0,
@@ -70,8 +99,9 @@ struct BundleVerdict {
   std::uint64_t time_ms = 0;  // its time, against which expiry is judged
 };
 
-// Verifies every link of the bundle: genesis hash, certificate against the
-// trusted validator set, state proofs against the header's state root, the
+// Verifies every link of the bundle: genesis hash, finality of the header
+// (verify_finality: its own certificate or a link to a finalized descendant)
+// against the trusted validator set, state proofs against the header's state root, the
 // index naming exactly the bundled records, each anchoring transaction's
 // inclusion under the header's log root and its issuer signature under the
 // org key of the trusted genesis. `file_hash` is what the verifier computed.

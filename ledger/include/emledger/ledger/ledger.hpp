@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "emledger/ledger/bundle.hpp"
+#include "emledger/ledger/finality.hpp"
 #include "emledger/ledger/merkle_log.hpp"
 #include "emledger/ledger/smt.hpp"
 #include "emledger/ledger/store.hpp"
@@ -134,13 +135,26 @@ class Ledger {
   // the header must equal the one execution produces. Errors: BLOCK_INVALID.
   Result<PreparedBlock> execute(const Block& block) const;
 
-  // Verifies `cert` and commits `prepared` in one synced write batch. It must
-  // extend the current head. Errors: CERT_*, NOT_NEXT_BLOCK, STORAGE_ERROR.
+  // Verifies that `proof` makes the prepared block final (verify_finality:
+  // its own certificate, or a link of headers to a finalized descendant) and
+  // commits `prepared` with what finality_proof() needs later, in one synced
+  // write batch. It must extend the current head. Only called by one thread
+  // at a time. Errors: CERT_*, NOT_NEXT_BLOCK, STORAGE_ERROR,
+  // STORAGE_CORRUPT.
+  Status commit(const PreparedBlock& prepared, const FinalityProof& proof);
+  // The own form: commit(prepared, FinalityProof::own(cert)).
   Status commit(const PreparedBlock& prepared, const Certificate& cert);
 
   // ---- queries; committed data only; thread safe ----
   Result<std::optional<BlockHeader>> header(std::uint64_t height) const;
+  // The block's own finality certificate; nullopt when there is no block at
+  // `height` or when it was committed final through a descendant (then
+  // finality_proof() has the proof).
   Result<std::optional<Certificate>> certificate(std::uint64_t height) const;
+  // A proof that the committed block at `height` is final, in the form it was
+  // committed with (own certificate, or the link to the descendant and the
+  // descendant's certificate); nullopt when there is no block at `height`.
+  Result<std::optional<FinalityProof>> finality_proof(std::uint64_t height) const;
   Result<std::optional<Block>> block(std::uint64_t height) const;
   Result<std::optional<TxEntry>> tx_entry(const Hash& tx_id) const;
   // Records and state values as of the head.

@@ -34,6 +34,10 @@ inline constexpr std::size_t kHolderKeysMax = 1;  // one bound key at a time; ro
 // A transaction may not name an expiry further ahead than this many blocks,
 // so a client cannot create a transaction that stays replayable for ever.
 inline constexpr std::uint64_t kTxLifetimeBlocksMax = 100000;
+// Headers in a finality proof's link from a block to its finalized descendant
+// (ADR 014): the longest run of notarized blocks without a finalization of
+// their own that the ledger can commit. About 300 bytes each.
+inline constexpr std::size_t kFinalityLinksMax = 1024;
 
 static_assert(kPayloadBytesMax < kTxBytesMax);
 static_assert(kBundleRecordsMax == kRecordsPerHashMax);
