@@ -448,10 +448,56 @@ TEST_CASE("peer transport: unauthenticated connections are bounded") {
   }
   REQUIRE_MESSAGE(wait_for([&] { return net.inboxes[1]->logged("TOO_MANY_HANDSHAKES"); }),
                   net.inboxes[1]->all_log());
-  // Once they go, a validator gets in.
-  for (int fd : fds) ::close(fd);
+  // The silent ones time out and free their places: a validator gets in
+  // while their sockets are still open on our side.
+  REQUIRE(wait_for([&] { return net.inboxes[1]->logged("HANDSHAKE_TIMEOUT"); },
+                   static_cast<int>(kPeerHandshakeTimeoutMs) + 5'000));
   auto a = Net::start(net.config(0));
   REQUIRE(wait_for([&] { return a->connected(1) && b->connected(0); }));
+  for (int fd : fds) ::close(fd);
+}
+
+TEST_CASE("peer transport: a wrong key at an address or a disagreeing order is refused") {
+  SUBCASE("the dialled address answers with another validator's key") {
+    Net net(3);
+    auto c0 = net.config(0);
+    std::swap(c0.validators[1].address, c0.validators[2].address);
+    auto t2 = Net::start(net.config(2));
+    auto t0 = Net::start(c0);  // dials "1" at 2's address
+    REQUIRE_MESSAGE(wait_for([&] { return net.inboxes[0]->logged("WRONG_VALIDATOR"); }),
+                    net.inboxes[0]->all_log());
+    CHECK_FALSE(t0->connected(1));
+  }
+  SUBCASE("both sides think they dial") {
+    Net net(2);
+    auto c1 = net.config(1);
+    std::swap(c1.validators[0], c1.validators[1]);  // validator 1 sees itself as index 0
+    auto t1 = Net::start(c1);
+    auto t0 = Net::start(net.config(0));
+    REQUIRE(wait_for([&] {
+      return net.inboxes[0]->logged("WRONG_DIRECTION") && net.inboxes[1]->logged("WRONG_DIRECTION");
+    }));
+    CHECK(t0->connected_count() == 0);
+    CHECK(t1->connected_count() == 0);
+  }
+}
+
+TEST_CASE("peer transport: peers come from the genesis validators in order") {
+  ledger::Genesis g;
+  g.chain_id = kChain;
+  for (int i = 0; i < 3; ++i) {
+    ledger::Validator v;
+    v.org_id = "org" + std::to_string(i);
+    v.public_key = crypto::KeyPair::generate().public_key();
+    v.address = "127.0.0.1:" + std::to_string(9000 + i);
+    g.validators.push_back(v);
+  }
+  auto peers = peers_from_genesis(g);
+  REQUIRE(peers.size() == 3);
+  for (std::size_t i = 0; i < 3; ++i) {
+    CHECK(peers[i].public_key == g.validators[i].public_key);
+    CHECK(peers[i].address == g.validators[i].address);
+  }
 }
 
 TEST_CASE("peer transport: a stopped and restarted peer is reconnected") {
