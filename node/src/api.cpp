@@ -50,12 +50,14 @@ json committed_json(const TxResult& r) {
           {"log_index", r.log_index}};
 }
 
-json header_object(const ledger::BlockHeader& h, const ledger::Certificate& c) {
+// "certificate" is the block's finality proof (docs/formats/finality.md):
+// its own certificate, or the link to a finalized descendant.
+json header_object(const ledger::BlockHeader& h, const ledger::FinalityProof& f) {
   return {{"height", h.height},
           {"hash", to_hex(h.hash())},
           {"header", ledger::to_json(h)},
           {"encoded", to_hex(ledger::encode(h))},
-          {"certificate", to_hex(ledger::encode(c))}};
+          {"certificate", to_hex(ledger::encode_finality_proof(f))}};
 }
 
 // The header object at `height`, nullopt when there is no such block.
@@ -63,11 +65,11 @@ Result<std::optional<json>> header_json(const ledger::Ledger& l, std::uint64_t h
   auto h = l.header(height);
   if (!h.is_ok()) return h.status();
   if (!h->has_value()) return std::optional<json>();
-  auto c = l.certificate(height);
+  auto c = l.finality_proof(height);
   if (!c.is_ok()) return c.status();
   if (!c->has_value())
     return Status::error("STORAGE_CORRUPT",
-                         "block " + std::to_string(height) + " has no certificate");
+                         "block " + std::to_string(height) + " has no finality proof");
   return std::optional<json>(header_object(**h, **c));
 }
 
@@ -375,13 +377,13 @@ void Api::block_at(const HttpRequest&, const PathParams& p, Responder respond) {
   if (!b.is_ok()) return respond(node::error_response(b.status()));
   if (!b->has_value())
     return respond(node::error_response(404, "NOT_FOUND", "no block at height " + p[0]));
-  auto c = ctx_.ledger->certificate(*height);
+  auto c = ctx_.ledger->finality_proof(*height);
   if (!c.is_ok()) return respond(node::error_response(c.status()));
   if (!c->has_value())
-    return respond(node::error_response(500, "STORAGE_CORRUPT", "block has no certificate"));
+    return respond(node::error_response(500, "STORAGE_CORRUPT", "block has no finality proof"));
   respond(json_response(200, {{"height", *height},
                               {"block", to_hex(ledger::encode(**b))},
-                              {"certificate", to_hex(ledger::encode(**c))}}));
+                              {"certificate", to_hex(ledger::encode_finality_proof(**c))}}));
 }
 
 void Api::inclusion_proof(const HttpRequest& req, const PathParams&, Responder respond) {

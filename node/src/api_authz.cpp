@@ -47,11 +47,11 @@ json next_cursor(const std::vector<ledger::Ledger::Listed>& page, std::size_t li
 // A committed header with its finality certificate.
 struct Certified {
   ledger::BlockHeader header;
-  ledger::Certificate cert;
+  ledger::FinalityProof finality;  // its own certificate, or a finalized descendant's link
   json to_json() const {
     return {{"height", header.height},
             {"header", to_hex(ledger::encode(header))},
-            {"certificate", to_hex(ledger::encode(cert))}};
+            {"certificate", to_hex(ledger::encode_finality_proof(finality))}};
   }
 };
 
@@ -61,11 +61,11 @@ Result<Certified> certified_at(const ledger::Ledger& l, std::uint64_t height) {
   if (!h.is_ok()) return h.status();
   if (!h->has_value())
     return Status::error("NOT_FOUND", "no block at height " + std::to_string(height));
-  auto c = l.certificate(height);
+  auto c = l.finality_proof(height);
   if (!c.is_ok()) return c.status();
   if (!c->has_value())
     return Status::error("STORAGE_CORRUPT",
-                         "block " + std::to_string(height) + " has no certificate");
+                         "block " + std::to_string(height) + " has no finality proof");
   return Certified{std::move(**h), std::move(**c)};
 }
 
