@@ -122,18 +122,24 @@ TEST_CASE(
                       "--key", s.path("identity.key"), "--node", url});
   REQUIRE_MESSAGE(bind.exit_code == 0, bind.out);
 
-  auto gr = cli(s, {"grant",        "create",
-                    "--holder-ref", ref,
-                    "--key",        s.path("holder.key"),
-                    "--grantee",    "x.consumer",
-                    "--record",     record,
-                    "--service",    "svc.enrol",
-                    "--case",       "case-1",
-                    "--not-before", now_ms_plus(-60'000),
-                    "--not-after",  now_ms_plus(3'600'000),
-                    "--max-uses",   "3",
-                    "--node",       url,
-                    "--json"});
+  // The holder signs a grant for x.consumer: scope is "--record ID" or
+  // "--type CODE".
+  auto create_grant = [&](const std::string& scope_flag, const std::string& scope,
+                          const std::string& case_id, const std::string& max_uses) {
+    return cli(s, {"grant",        "create",
+                   "--holder-ref", ref,
+                   "--key",        s.path("holder.key"),
+                   "--grantee",    "x.consumer",
+                   scope_flag,     scope,
+                   "--service",    "svc.enrol",
+                   "--case",       case_id,
+                   "--not-before", now_ms_plus(-60'000),
+                   "--not-after",  now_ms_plus(3'600'000),
+                   "--max-uses",   max_uses,
+                   "--node",       url,
+                   "--json"});
+  };
+  auto gr = create_grant("--record", record, "case-1", "3");
   REQUIRE_MESSAGE(gr.exit_code == 0, gr.out);
   const std::string grant = json_of(gr).at("grant_id").get<std::string>();
 
@@ -214,18 +220,7 @@ TEST_CASE(
 
   // A grant naming the type code only: the consumer's one call finds the
   // holder's diploma through it, without knowing the record id.
-  auto gt = cli(s, {"grant",        "create",
-                    "--holder-ref", ref,
-                    "--key",        s.path("holder.key"),
-                    "--grantee",    "x.consumer",
-                    "--type",       "edu.diploma",
-                    "--service",    "svc.enrol",
-                    "--case",       "case-2",
-                    "--not-before", now_ms_plus(-60'000),
-                    "--not-after",  now_ms_plus(3'600'000),
-                    "--max-uses",   "1",
-                    "--node",       url,
-                    "--json"});
+  auto gt = create_grant("--type", "edu.diploma", "case-2", "1");
   REQUIRE_MESSAGE(gt.exit_code == 0, gt.out);
   const std::string type_grant = json_of(gt).at("grant_id").get<std::string>();
   const std::vector<std::string> by_type = {
