@@ -14,7 +14,7 @@ constexpr const char* kWal = "/node/votes.wal";
 
 Result<Replica> open_replica(SimFsEnv& env, const std::vector<crypto::KeyPair>& keys,
                              ValidatorIndex self, const BlockRef& anchor = genesis_anchor()) {
-  ReplicaConfig config{config_for(keys, self), kWal};
+  ReplicaConfig config{config_for(keys, self), kWal, std::nullopt};
   config.core.anchor = anchor;
   return Replica::open(env, std::move(config), keys[self]);
 }
@@ -105,7 +105,7 @@ TEST_CASE("replica: refuses to start on a corrupt WAL or someone else's key") {
     (void)r->on_tick(1'000'000);  // timed out: nullify, a second record
     REQUIRE(r->guard().wal().record_count() == 2);
   }
-  ReplicaConfig wrong{config_for(keys, 2), "/other.wal"};
+  ReplicaConfig wrong{config_for(keys, 2), "/other.wal", std::nullopt};
   auto w = Replica::open(env, wrong, keys[3]);
   REQUIRE_FALSE(w.is_ok());
   CHECK(w.status().code() == "CONFIG_INVALID");
@@ -156,4 +156,53 @@ TEST_CASE("replica: votes at or below a restarted anchor are not replayed") {
   REQUIRE(out.builds.size() == 1);
   CHECK(out.builds[0].view == 2);
   CHECK(out.builds[0].parent == last.digest);
+}
+
+TEST_CASE("replica: a rebroadcast also carries older certificates and own votes of earlier views") {
+  SimFsEnv env;
+  auto keys = keys_for(4);
+  auto r = open_replica(env, keys, 2);
+  REQUIRE(r.is_ok());
+  (void)r->start(0);
+  (void)r->on_tick(1'000'000);  // view 1 times out: nullify (1)
+  const Certificate null1 = certify(keys, nullify_vote(1), {0, 1, 3});
+  const Certificate null2 = certify(keys, nullify_vote(2), {0, 1, 3});
+  (void)r->on_message(1'000'001, null1);
+  (void)r->on_message(1'000'002, null2);
+  REQUIRE(r->core().current_view() == 3);
+  ReplicaOutput out = r->on_tick(2'000'000);  // view 3 times out and rebroadcasts
+  bool cert1 = false, cert2 = false, vote1 = false, vote3 = false;
+  for (const auto& c : sent<Certificate>(out)) {
+    cert1 = cert1 || (c.view == 1 && c.kind == null1.kind);
+    cert2 = cert2 || (c.view == 2 && c.kind == null2.kind);
+  }
+  for (const auto& v : sent<SignedVote>(out)) {
+    vote1 = vote1 || v.vote == nullify_vote(1);
+    vote3 = vote3 || v.vote == nullify_vote(3);
+  }
+  CHECK(cert2);  // the core's own rebroadcast
+  CHECK(vote3);
+  CHECK(cert1);  // added by the replica: the core sends only the view before
+  CHECK(vote1);
+  CHECK(r->counters().certs_resent >= 1);
+  CHECK(r->counters().votes_resent >= 1);
+  // Nothing new was logged: the resent vote is the logged one.
+  CHECK(r->guard().wal().record_count() == 2);
+}
+
+TEST_CASE("replica: after a restart it rebroadcasts the finalization of its anchor") {
+  SimFsEnv env;
+  auto keys = keys_for(4);
+  const BlockRef b = make_block(1, genesis_anchor());
+  const Certificate proof = certify(keys, finalize_vote(1, b.height, b.digest), {0, 1, 3});
+  ReplicaConfig config{config_for(keys, 2), kWal, proof};
+  config.core.anchor = b;
+  auto r = Replica::open(env, std::move(config), keys[2]);
+  REQUIRE(r.is_ok());
+  (void)r->start(0);
+  ReplicaOutput out = r->on_tick(1'000'000);  // view 2 times out
+  bool found = false;
+  for (const auto& c : sent<Certificate>(out))
+    found = found || (c.view == 1 && c.digest == b.digest && c.kind == proof.kind);
+  CHECK(found);
 }

@@ -12,6 +12,17 @@ constexpr std::size_t kNotarize = slot(static_cast<std::uint8_t>(VoteKind::kNota
 constexpr std::size_t kNullify = slot(static_cast<std::uint8_t>(VoteKind::kNullify));
 constexpr std::size_t kFinalize = slot(static_cast<std::uint8_t>(VoteKind::kFinalize));
 
+// ledger::encode(vote), with the buffer reserved first: the same bytes, and
+// it quiets g++ 12's -Wstringop-overflow false positive on the tag (as in
+// wal.cpp).
+Bytes encode_vote(const Vote& v) {
+  ledger::Encoder e;
+  e.out().reserve(128);
+  e.tag(Vote::kDomain, Vote::kVersion);
+  e.object(v);
+  return std::move(e.out());
+}
+
 Status conflict(const Vote& v, const std::string& why) {
   return Status::error("VOTE_CONFLICT", "view " + std::to_string(v.view) + ": " + why);
 }
@@ -103,15 +114,23 @@ Result<SignedVote> KeyGuard::sign(const Vote& vote) {
   }
   // Durable before signed: a crash after this point leaves a vote that
   // constrains the restarted node and that nobody has seen.
-  EMLEDGER_TRY(wal_.append(ledger::encode(vote)));
+  EMLEDGER_TRY(wal_.append(encode_vote(vote)));
   remember(vote);
   EMLEDGER_ASSERT(check(vote).is_ok());
   ++counters_.signed_new;
   return sign_now(vote);
 }
 
+std::optional<SignedVote> KeyGuard::signed_before(const Vote& vote) const {
+  auto it = signatures_.find(vote);
+  if (it == signatures_.end()) return std::nullopt;
+  return SignedVote{vote, self_, it->second};
+}
+
 bool KeyGuard::has_room() const {
-  return wal_.has_room_for(ledger::encode(Vote{1, 1, 1, Hash{}}).size());
+  // Every vote encodes to the same size (fixed-width fields).
+  static const std::size_t kVoteBytes = encode_vote(Vote{1, 1, 1, Hash{}}).size();
+  return wal_.has_room_for(kVoteBytes);
 }
 
 Status KeyGuard::compact(View floor_view) {
@@ -120,7 +139,7 @@ Status KeyGuard::compact(View floor_view) {
   std::vector<Vote> kept;
   for (const Vote& v : order_) {
     if (v.view <= floor_view) continue;
-    keep.push_back(ledger::encode(v));
+    keep.push_back(encode_vote(v));
     kept.push_back(v);
   }
   EMLEDGER_TRY(wal_.rewrite(keep));

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <set>
 #include <utility>
 
 namespace emledger::consensus {
@@ -24,7 +25,11 @@ Result<Replica> Replica::open(FsEnv& env, ReplicaConfig config, crypto::KeyPair 
   if (!core.is_ok()) return core.status();
   // The core skips logged votes at or below its anchor itself.
   EMLEDGER_TRY(core->replay(guard->logged()));
-  return Replica(std::move(core).value(), std::move(guard).value());
+  Replica replica(std::move(core).value(), std::move(guard).value());
+  if (config.anchor_proof && config.anchor_proof->vote_kind() == VoteKind::kFinalize &&
+      config.anchor_proof->check().is_ok())
+    replica.final_cert_ = std::move(config.anchor_proof);
+  return replica;
 }
 
 void Replica::ledger_durable(View view) { durable_view_ = std::max(durable_view_, view); }
@@ -93,37 +98,102 @@ ReplicaOutput Replica::run(std::uint64_t now_ms, std::vector<Action> actions) {
 ReplicaOutput Replica::start(std::uint64_t now_ms) {
   EMLEDGER_ASSERT(!started_);
   started_ = true;
-  return run(now_ms, core_.start(now_ms));
+  ReplicaOutput out = run(now_ms, core_.start(now_ms));
+  // A restart inside a logged view is a timeout there, with a rebroadcast.
+  hold_certificates(out, !out.broadcasts.empty());
+  return out;
 }
 
 ReplicaOutput Replica::on_message(std::uint64_t now_ms, const Message& message) {
   EMLEDGER_ASSERT(started_);
   if (!halted_.is_ok()) return {};
-  return run(now_ms, core_.on_message(now_ms, message));
+  ReplicaOutput out = run(now_ms, core_.on_message(now_ms, message));
+  hold_certificates(out, false);
+  return out;
 }
 
 ReplicaOutput Replica::on_tick(std::uint64_t now_ms) {
   EMLEDGER_ASSERT(started_);
   if (!halted_.is_ok()) return {};
-  return run(now_ms, core_.on_tick(now_ms));
+  // Only a timeout or a rebroadcast makes a tick send anything.
+  ReplicaOutput out = run(now_ms, core_.on_tick(now_ms));
+  hold_certificates(out, !out.broadcasts.empty());
+  return out;
+}
+
+void Replica::hold_certificates(ReplicaOutput& out, bool rebroadcasting) {
+  std::set<std::pair<View, std::uint8_t>> sent;
+  for (const Message& m : out.broadcasts) {
+    const auto* c = std::get_if<Certificate>(&m);
+    if (c == nullptr) continue;
+    sent.emplace(c->view, c->kind);
+    certs_.emplace(std::pair{c->view, c->kind}, *c);
+    if (c->vote_kind() == VoteKind::kFinalize && (!final_cert_ || final_cert_->view < c->view))
+      final_cert_ = *c;
+  }
+  const View final_view = core_.last_finalized().view;
+  std::erase_if(certs_, [&](const auto& e) { return e.first.first <= final_view; });
+  if (!rebroadcasting) return;
+  for (const auto& [key, cert] : certs_) {
+    if (sent.contains(key)) continue;
+    out.broadcasts.push_back(cert);
+    ++counters_.certs_resent;
+  }
+  if (final_cert_ && !sent.contains({final_cert_->view, final_cert_->kind}) &&
+      !certs_.contains({final_cert_->view, final_cert_->kind})) {
+    out.broadcasts.push_back(*final_cert_);
+    ++counters_.certs_resent;
+  }
+  resend_own_votes(out);
+}
+
+void Replica::resend_own_votes(ReplicaOutput& out) {
+  std::set<Vote> sent;
+  for (const Message& m : out.broadcasts)
+    if (const auto* v = std::get_if<SignedVote>(&m)) sent.insert(v->vote);
+  const View from = core_.last_finalized().view;
+  const View to = core_.current_view();
+  // Copy: signing may not change the log (the votes are in it), but the
+  // guard's vector is not ours to iterate while calling into it.
+  const std::vector<Vote> logged = guard_.logged();
+  for (const Vote& v : logged) {
+    if (v.view <= from || v.view > to || sent.contains(v)) continue;
+    std::optional<SignedVote> sv = guard_.signed_before(v);
+    if (!sv) {
+      // Logged before a restart: identical to a logged vote, so the guard
+      // signs it again to the same bytes and writes nothing.
+      auto again = guard_.sign(v);
+      if (!again.is_ok()) continue;
+      sv = std::move(again).value();
+    }
+    sent.insert(v);
+    out.broadcasts.push_back(*sv);
+    ++counters_.votes_resent;
+  }
 }
 
 ReplicaOutput Replica::on_block_built(std::uint64_t now_ms, const BlockRef& block, Bytes payload) {
   EMLEDGER_ASSERT(started_);
   if (!halted_.is_ok()) return {};
-  return run(now_ms, core_.on_block_built(now_ms, block, std::move(payload)));
+  ReplicaOutput out = run(now_ms, core_.on_block_built(now_ms, block, std::move(payload)));
+  hold_certificates(out, false);
+  return out;
 }
 
 ReplicaOutput Replica::on_block_checked(std::uint64_t now_ms, const BlockRef& block, bool valid) {
   EMLEDGER_ASSERT(started_);
   if (!halted_.is_ok()) return {};
-  return run(now_ms, core_.on_block_checked(now_ms, block, valid));
+  ReplicaOutput out = run(now_ms, core_.on_block_checked(now_ms, block, valid));
+  hold_certificates(out, false);
+  return out;
 }
 
 ReplicaOutput Replica::on_block_fetched(std::uint64_t now_ms, const BlockRef& block) {
   EMLEDGER_ASSERT(started_);
   if (!halted_.is_ok()) return {};
-  return run(now_ms, core_.on_block_fetched(now_ms, block));
+  ReplicaOutput out = run(now_ms, core_.on_block_fetched(now_ms, block));
+  hold_certificates(out, false);
+  return out;
 }
 
 }  // namespace emledger::consensus

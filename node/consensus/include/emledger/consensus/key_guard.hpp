@@ -69,6 +69,10 @@ class KeyGuard {
   // OK if sign(vote) would sign (without writing anything).
   Status check(const Vote& vote) const;
 
+  // The signed vote this guard already handed out for `vote` since it was
+  // opened, if any (no signing, nothing written): for resending own votes.
+  std::optional<SignedVote> signed_before(const Vote& vote) const;
+
   // Rewrites the WAL keeping only the votes of views above `floor_view`, and
   // from then on refuses votes at or below it. Only call with a view whose
   // block the ledger holds as final durably (a restart anchors there).

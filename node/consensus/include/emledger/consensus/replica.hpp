@@ -11,6 +11,24 @@
 // ReplicaOutput: messages to send, when to be called again, blocks to build,
 // check or fetch, final blocks and evidence.
 //
+// Standstill resolution: the core, when it rebroadcasts after a timeout,
+// sends its votes of the current view, the certificates of the view before
+// and its latest finalization, and after a restart it has no certificate at
+// all (they are not logged). The simulator (tests/sim) found runs where that
+// is not enough and the chain stalls for good once the faults heal: a
+// validator missing an older certificate that a proposal's parent needs, or
+// every validator restarted into a different view with nobody holding the
+// certificates that would bring them together. So, whenever the core
+// rebroadcasts, the replica adds (as TON's Simplex does, "standstill
+// resolution"):
+//   - every certificate the core observed above its last finalized view;
+//   - the highest finalization it knows, including the anchor's own
+//     (ReplicaConfig::anchor_proof, from the ledger) after a restart;
+//   - its own logged votes of every view from the last finalized one to the
+//     current one, re-signed through the key guard (identical votes, so the
+//     same signatures: nothing new is logged or stated).
+// Certificates and own repeated votes are safe to send any number of times.
+//
 // Startup (open): the WAL is opened and replayed (a torn tail cut, any other
 // damage refused with WAL_CORRUPT), the logged votes are replayed into the
 // core; start() then enters the first view.
@@ -19,6 +37,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -33,6 +52,10 @@ namespace emledger::consensus {
 struct ReplicaConfig {
   Config core;           // core.anchor: the last block the ledger holds as final, durably
   std::string wal_path;  // the vote WAL, on the FsEnv given to open()
+  // The finalization certificate that made the anchor final (Finalized::proof
+  // as the ledger stored it: the anchor's own or a descendant's), if any.
+  // Rebroadcast so that validators left behind can follow after a restart.
+  std::optional<Certificate> anchor_proof;
 };
 
 // What the caller must do after a call, all of it. Within each list the
@@ -49,6 +72,8 @@ struct ReplicaOutput {
 
 struct ReplicaCounters {
   std::uint64_t votes_signed = 0;    // own votes signed and handed back to the core
+  std::uint64_t certs_resent = 0;    // certificates added to the core's rebroadcasts
+  std::uint64_t votes_resent = 0;    // own older votes added to the core's rebroadcasts
   std::uint64_t guard_refusals = 0;  // the key guard refused what the core asked (a core bug)
 };
 
@@ -93,6 +118,8 @@ class Replica {
  private:
   Replica(Core core, KeyGuard guard);
   ReplicaOutput run(std::uint64_t now_ms, std::vector<Action> actions);
+  void hold_certificates(ReplicaOutput& out, bool rebroadcasting);
+  void resend_own_votes(ReplicaOutput& out);
   std::optional<SignedVote> sign(const Vote& vote);
 
   Core core_;
@@ -101,6 +128,10 @@ class Replica {
   bool started_ = false;
   Status halted_;
   ReplicaCounters counters_;
+  // Every certificate the core observed above its last finalized view, by
+  // (view, kind): no more than the core holds itself.
+  std::map<std::pair<View, std::uint8_t>, Certificate> certs_;
+  std::optional<Certificate> final_cert_;  // the highest finalization known
 };
 
 }  // namespace emledger::consensus
