@@ -1,0 +1,114 @@
+// A file system for one simulated node: a SimFsEnv behind a wrapper that can
+// crash the node at its k-th file-system operation (the persistence
+// boundaries of the WAL: create, append, sync, rename, directory sync, ...),
+// and, for a negative control, make syncs do nothing.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "emledger/consensus/fs_env.hpp"
+
+namespace emledger::consensus::sim {
+
+class FaultFs final : public FsEnv {
+ public:
+  explicit FaultFs(SimFsEnv& disk) : disk_(&disk) {}
+
+  // The `ops`-th operation from now (>= 1) fails, and so does every one after
+  // it until reset(): the process died there. An append that trips writes
+  // `torn_bytes` % (its size + 1) bytes of its data first.
+  void arm(std::uint64_t ops, std::uint64_t torn_bytes) {
+    countdown_ = ops;
+    torn_bytes_ = torn_bytes;
+  }
+  bool tripped() const { return tripped_; }
+  // After the crash: a new process, nothing armed.
+  void reset() {
+    tripped_ = false;
+    countdown_ = 0;
+  }
+  // Negative control: sync() and sync_dir() report success and do nothing.
+  void set_sync_noop(bool on) { sync_noop_ = on; }
+
+  Result<std::unique_ptr<AppendFile>> create(const std::string& path) override {
+    if (trip()) return dead("create", path);
+    return wrap(disk_->create(path));
+  }
+  Result<std::unique_ptr<AppendFile>> open_append(const std::string& path) override {
+    if (trip()) return dead("open", path);
+    return wrap(disk_->open_append(path));
+  }
+  Result<Bytes> read_all(const std::string& path, std::uint64_t bytes_max) override {
+    if (trip()) return dead("read", path);
+    return disk_->read_all(path, bytes_max);
+  }
+  Status truncate(const std::string& path, std::uint64_t size_bytes) override {
+    if (trip()) return dead("truncate", path);
+    return disk_->truncate(path, size_bytes);
+  }
+  Status rename(const std::string& from, const std::string& to) override {
+    if (trip()) return dead("rename", from);
+    return disk_->rename(from, to);
+  }
+  Status sync_dir(const std::string& dir) override {
+    if (trip()) return dead("sync dir", dir);
+    if (sync_noop_) return Status::ok();
+    return disk_->sync_dir(dir);
+  }
+  Result<bool> exists(const std::string& path) override {
+    if (trip()) return dead("exists", path);
+    return disk_->exists(path);
+  }
+  Status remove(const std::string& path) override {
+    if (trip()) return dead("remove", path);
+    return disk_->remove(path);
+  }
+
+ private:
+  class File final : public AppendFile {
+   public:
+    File(FaultFs& fs, std::unique_ptr<AppendFile> inner) : fs_(&fs), inner_(std::move(inner)) {}
+    Status append(ByteView data) override {
+      if (fs_->trip()) {
+        // A torn write: part of the data reached the page cache.
+        const std::size_t keep = fs_->torn_bytes_ % (data.size() + 1);
+        if (keep > 0) (void)inner_->append(data.first(keep));
+        return dead("append", "wal");
+      }
+      return inner_->append(data);
+    }
+    Status sync() override {
+      if (fs_->trip()) return dead("sync", "wal");
+      if (fs_->sync_noop_) return Status::ok();
+      return inner_->sync();
+    }
+
+   private:
+    FaultFs* fs_;
+    std::unique_ptr<AppendFile> inner_;
+  };
+
+  static Status dead(const char* op, const std::string& path) {
+    return Status::error("IO_ERROR", std::string("simulated crash at ") + op + " " + path);
+  }
+  Result<std::unique_ptr<AppendFile>> wrap(Result<std::unique_ptr<AppendFile>> f) {
+    if (!f.is_ok()) return f.status();
+    return std::unique_ptr<AppendFile>(std::make_unique<File>(*this, std::move(f).value()));
+  }
+  bool trip() {
+    if (tripped_) return true;
+    if (countdown_ == 0) return false;  // not armed
+    if (--countdown_ > 0) return false;
+    tripped_ = true;
+    return true;
+  }
+
+  SimFsEnv* disk_;
+  std::uint64_t countdown_ = 0;
+  std::uint64_t torn_bytes_ = 0;
+  bool tripped_ = false;
+  bool sync_noop_ = false;
+};
+
+}  // namespace emledger::consensus::sim
