@@ -169,3 +169,16 @@ TEST_CASE("key guard: malformed votes are refused") {
   CHECK(guard.sign(Vote{1, 1, 0, digest(1)}).status().code() == "MALFORMED_ENCODING");
   CHECK(guard.wal().record_count() == 0);
 }
+
+TEST_CASE("key guard: logged_between lists the logged votes of a range of views") {
+  SimFsEnv env;
+  KeyGuard guard = open_guard(env);
+  REQUIRE(guard.sign(nullify_vote(7)).is_ok());
+  REQUIRE(guard.sign(notarize(3, 1)).is_ok());
+  REQUIRE(guard.sign(finalize(3, 1)).is_ok());
+  REQUIRE(guard.sign(nullify_vote(5)).is_ok());
+  const std::vector<Vote> want{notarize(3, 1), finalize(3, 1), nullify_vote(5)};
+  CHECK(guard.logged_between(2, 6) == want);
+  CHECK(guard.logged_between(3, 7) == std::vector<Vote>{nullify_vote(5), nullify_vote(7)});
+  CHECK(guard.logged_between(7, 100).empty());
+}

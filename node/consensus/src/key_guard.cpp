@@ -121,6 +121,14 @@ Result<SignedVote> KeyGuard::sign(const Vote& vote) {
   return sign_now(vote);
 }
 
+std::vector<Vote> KeyGuard::logged_between(View after, View upto) const {
+  std::vector<Vote> out;
+  for (auto it = by_view_.upper_bound(after); it != by_view_.end() && it->first <= upto; ++it)
+    for (const auto& v : it->second)
+      if (v) out.push_back(*v);
+  return out;
+}
+
 std::optional<SignedVote> KeyGuard::signed_before(const Vote& vote) const {
   auto it = signatures_.find(vote);
   if (it == signatures_.end()) return std::nullopt;

@@ -149,15 +149,12 @@ void Replica::hold_certificates(ReplicaOutput& out, bool rebroadcasting) {
 
 void Replica::resend_own_votes(ReplicaOutput& out) {
   std::set<Vote> sent;
-  for (const Message& m : out.broadcasts)
+  for (const Message& m : out.broadcasts) {
     if (const auto* v = std::get_if<SignedVote>(&m)) sent.insert(v->vote);
-  const View from = core_.last_finalized().view;
-  const View to = core_.current_view();
-  // Copy: signing may not change the log (the votes are in it), but the
-  // guard's vector is not ours to iterate while calling into it.
-  const std::vector<Vote> logged = guard_.logged();
-  for (const Vote& v : logged) {
-    if (v.view <= from || v.view > to || sent.contains(v)) continue;
+    if (const auto* p = std::get_if<Proposal>(&m)) sent.insert(p->leader_vote().vote);
+  }
+  for (const Vote& v : guard_.logged_between(core_.last_finalized().view, core_.current_view())) {
+    if (sent.contains(v)) continue;
     std::optional<SignedVote> sv = guard_.signed_before(v);
     if (!sv) {
       // Logged before a restart: identical to a logged vote, so the guard

@@ -83,6 +83,8 @@ class KeyGuard {
   bool has_room() const;
   // The logged votes, oldest first: what Core::replay() needs.
   const std::vector<Vote>& logged() const { return order_; }
+  // The logged votes of views in (after, upto], by view then kind.
+  std::vector<Vote> logged_between(View after, View upto) const;
   View floor_view() const { return floor_view_; }
   const PublicKey& public_key() const { return key_.public_key(); }
   const KeyGuardCounters& counters() const { return counters_; }
