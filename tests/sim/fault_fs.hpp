@@ -4,12 +4,35 @@
 // and, for a negative control, make syncs do nothing.
 #pragma once
 
+#include <iterator>
 #include <memory>
 #include <string>
 
 #include "emledger/consensus/fs_env.hpp"
 
 namespace emledger::consensus::sim {
+
+// The operations a crash can hit, for the summary.
+enum class FsOp : std::size_t {
+  kCreate,
+  kOpen,
+  kRead,
+  kAppend,
+  kSync,
+  kTruncate,
+  kRename,
+  kSyncDir,
+  kExists,
+  kRemove,
+  kCount,
+};
+inline constexpr std::size_t kFsOps = static_cast<std::size_t>(FsOp::kCount);
+inline const char* fs_op_name(FsOp op) {
+  static constexpr const char* kNames[] = {"create",   "open",   "read",     "append", "sync",
+                                           "truncate", "rename", "sync dir", "exists", "remove"};
+  static_assert(std::size(kNames) == kFsOps);
+  return kNames[static_cast<std::size_t>(op)];
+}
 
 class FaultFs final : public FsEnv {
  public:
@@ -23,6 +46,8 @@ class FaultFs final : public FsEnv {
     torn_bytes_ = torn_bytes;
   }
   bool tripped() const { return tripped_; }
+  // The operation the crash hit (meaningful once tripped()).
+  FsOp tripped_at() const { return tripped_at_; }
   // After the crash: a new process, nothing armed.
   void reset() {
     tripped_ = false;
@@ -32,36 +57,36 @@ class FaultFs final : public FsEnv {
   void set_sync_noop(bool on) { sync_noop_ = on; }
 
   Result<std::unique_ptr<AppendFile>> create(const std::string& path) override {
-    if (trip()) return dead("create", path);
+    if (trip(FsOp::kCreate)) return dead("create", path);
     return wrap(disk_->create(path));
   }
   Result<std::unique_ptr<AppendFile>> open_append(const std::string& path) override {
-    if (trip()) return dead("open", path);
+    if (trip(FsOp::kOpen)) return dead("open", path);
     return wrap(disk_->open_append(path));
   }
   Result<Bytes> read_all(const std::string& path, std::uint64_t bytes_max) override {
-    if (trip()) return dead("read", path);
+    if (trip(FsOp::kRead)) return dead("read", path);
     return disk_->read_all(path, bytes_max);
   }
   Status truncate(const std::string& path, std::uint64_t size_bytes) override {
-    if (trip()) return dead("truncate", path);
+    if (trip(FsOp::kTruncate)) return dead("truncate", path);
     return disk_->truncate(path, size_bytes);
   }
   Status rename(const std::string& from, const std::string& to) override {
-    if (trip()) return dead("rename", from);
+    if (trip(FsOp::kRename)) return dead("rename", from);
     return disk_->rename(from, to);
   }
   Status sync_dir(const std::string& dir) override {
-    if (trip()) return dead("sync dir", dir);
+    if (trip(FsOp::kSyncDir)) return dead("sync dir", dir);
     if (sync_noop_) return Status::ok();
     return disk_->sync_dir(dir);
   }
   Result<bool> exists(const std::string& path) override {
-    if (trip()) return dead("exists", path);
+    if (trip(FsOp::kExists)) return dead("exists", path);
     return disk_->exists(path);
   }
   Status remove(const std::string& path) override {
-    if (trip()) return dead("remove", path);
+    if (trip(FsOp::kRemove)) return dead("remove", path);
     return disk_->remove(path);
   }
 
@@ -70,7 +95,7 @@ class FaultFs final : public FsEnv {
    public:
     File(FaultFs& fs, std::unique_ptr<AppendFile> inner) : fs_(&fs), inner_(std::move(inner)) {}
     Status append(ByteView data) override {
-      if (fs_->trip()) {
+      if (fs_->trip(FsOp::kAppend)) {
         // A torn write: part of the data reached the page cache.
         const std::size_t keep = fs_->torn_bytes_ % (data.size() + 1);
         if (keep > 0) (void)inner_->append(data.first(keep));
@@ -79,7 +104,7 @@ class FaultFs final : public FsEnv {
       return inner_->append(data);
     }
     Status sync() override {
-      if (fs_->trip()) return dead("sync", "wal");
+      if (fs_->trip(FsOp::kSync)) return dead("sync", "wal");
       if (fs_->sync_noop_) return Status::ok();
       return inner_->sync();
     }
@@ -96,11 +121,12 @@ class FaultFs final : public FsEnv {
     if (!f.is_ok()) return f.status();
     return std::unique_ptr<AppendFile>(std::make_unique<File>(*this, std::move(f).value()));
   }
-  bool trip() {
+  bool trip(FsOp op) {
     if (tripped_) return true;
     if (countdown_ == 0) return false;  // not armed
     if (--countdown_ > 0) return false;
     tripped_ = true;
+    tripped_at_ = op;
     return true;
   }
 
@@ -108,6 +134,7 @@ class FaultFs final : public FsEnv {
   std::uint64_t countdown_ = 0;
   std::uint64_t torn_bytes_ = 0;
   bool tripped_ = false;
+  FsOp tripped_at_ = FsOp::kCreate;
   bool sync_noop_ = false;
 };
 

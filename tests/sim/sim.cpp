@@ -79,6 +79,7 @@ constexpr std::size_t kViolationsKept = 16;  // per run; later ones are only cou
 constexpr std::size_t kSizes[] = {1, 4, 5, 7, 10, 13, 16};
 constexpr std::size_t kValidatorsMax = 16;
 constexpr std::uint64_t kRealSignatureEvery = 32;
+static_assert(std::tuple_size_v<decltype(RunResult::crashes_at_op)> == kFsOps);
 constexpr std::uint64_t kBuildMinMs = 10;
 constexpr std::uint64_t kBuildMaxMs = 50;
 
@@ -759,6 +760,7 @@ void Simulation::crash(Node& node, std::size_t slot, bool at_fs_op) {
   Slot& s = *node.slots[slot];
   if (trace_) log("crash %u%s", node.index, at_fs_op ? " at a file-system op" : "");
   count(at_fs_op ? Fault::kCrashAtFsOp : Fault::kCrash);
+  if (s.fs.tripped()) ++result_.crashes_at_op[static_cast<std::size_t>(s.fs.tripped_at())];
   s.replica.reset();
   ++s.incarnation;
   const auto torn = SimFsEnv::torn_by_seed(rng_.next());

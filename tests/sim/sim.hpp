@@ -117,6 +117,7 @@ struct RunResult {
   std::size_t byzantine = 0;
   bool real_signatures = false;
   std::array<std::uint64_t, kFaultKinds> faults{};
+  std::array<std::uint64_t, 10> crashes_at_op{};  // by FsOp (fault_fs.hpp)
   std::vector<Violation> violations;
   std::uint64_t events = 0;
   std::uint64_t end_ms = 0;

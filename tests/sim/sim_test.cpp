@@ -22,6 +22,8 @@
 #include <thread>
 #include <vector>
 
+#include "fault_fs.hpp"
+
 using namespace emledger::consensus::sim;
 
 namespace {
@@ -88,10 +90,12 @@ TEST_CASE("sim: every seed holds every invariant, and makes progress once faults
 
   std::array<std::uint64_t, kFaultKinds> faults{};
   std::array<std::uint64_t, kInvariantKinds> violated{};
+  std::array<std::uint64_t, kFsOps> crash_ops{};
   std::uint64_t real = 0, byz_seeds = 0, events = 0, failed = 0;
   std::map<std::size_t, std::uint64_t> sizes;
   for (const RunResult& r : results) {
     for (std::size_t k = 0; k < kFaultKinds; ++k) faults[k] += r.faults[k];
+    for (std::size_t k = 0; k < kFsOps; ++k) crash_ops[k] += r.crashes_at_op[k];
     for (const auto& v : r.violations) ++violated[static_cast<std::size_t>(v.invariant)];
     real += r.real_signatures ? 1 : 0;
     byz_seeds += r.byzantine > 0 ? 1 : 0;
@@ -122,6 +126,11 @@ TEST_CASE("sim: every seed holds every invariant, and makes progress once faults
   for (std::size_t k = 0; k < kFaultKinds; ++k)
     std::printf("     %-28s %llu\n", fault_name(static_cast<Fault>(k)),
                 static_cast<unsigned long long>(faults[k]));
+  std::printf("   crashes at a file-system operation, by operation:");
+  for (std::size_t k = 0; k < kFsOps; ++k)
+    std::printf(" %s %llu", fs_op_name(static_cast<FsOp>(k)),
+                static_cast<unsigned long long>(crash_ops[k]));
+  std::printf("\n");
   std::uint64_t total = 0;
   for (std::size_t k = 0; k < kInvariantKinds; ++k) {
     total += violated[k];
@@ -132,12 +141,20 @@ TEST_CASE("sim: every seed holds every invariant, and makes progress once faults
   std::printf("   invariant violations: %llu (seeds failing: %llu)\n",
               static_cast<unsigned long long>(total), static_cast<unsigned long long>(failed));
   CHECK(total == 0);
-  // Every kind of fault was exercised somewhere in a full sweep.
-  if (count >= 2000)
+  // Every kind of fault was exercised somewhere in a full sweep, and crashes
+  // hit every persistence boundary of the WAL: its creation, its header's
+  // sync and the directory's, each append and each sync of an append.
+  if (count >= 2000) {
     for (std::size_t k = 0; k < kFaultKinds; ++k) {
       CAPTURE(std::string(fault_name(static_cast<Fault>(k))));
       CHECK(faults[k] > 0);
     }
+    for (FsOp op :
+         {FsOp::kCreate, FsOp::kOpen, FsOp::kRead, FsOp::kAppend, FsOp::kSync, FsOp::kSyncDir}) {
+      CAPTURE(std::string(fs_op_name(op)));
+      CHECK(crash_ops[static_cast<std::size_t>(op)] > 0);
+    }
+  }
 }
 
 TEST_CASE("sim: the negative controls are caught by the checker") {
