@@ -8,6 +8,7 @@
 #include <string>
 
 #include "decode_fuzz.hpp"
+#include "emledger/consensus/messages.hpp"
 #include "encoding_samples.hpp"
 
 namespace {
@@ -40,6 +41,35 @@ void seed_bytes(std::uint8_t selector, int n, const Bytes& enc) {
 template <class T>
 void seed(std::uint8_t selector, int n, const T& value) {
   seed_bytes(selector, n, ledger::encode(value));
+}
+
+// The consensus messages validators exchange (node/consensus/messages.hpp).
+void seed_consensus() {
+  namespace c = emledger::consensus;
+  const c::Vote notarize = c::notarize_vote(7, 3, s::filled(0xd1));
+  const c::SignedVote signed_a{notarize, 2, s::sig_filled(0xd2)};
+  const c::SignedVote signed_b{c::notarize_vote(7, 3, s::filled(0xd3)), 2, s::sig_filled(0xd4)};
+  c::Proposal proposal;
+  proposal.block = c::BlockRef{7, 3, 6, s::filled(0xd5), s::filled(0xd1)};
+  proposal.proposer = 3;
+  proposal.signature = s::sig_filled(0xd6);
+  proposal.payload = ledger::encode(s::block());
+  c::Certificate cert;
+  cert.kind = static_cast<std::uint8_t>(c::VoteKind::kFinalize);
+  cert.view = 7;
+  cert.height = 3;
+  cert.digest = s::filled(0xd1);
+  cert.signatures = {ledger::CertSignature{0, s::sig_filled(0xd7)},
+                     ledger::CertSignature{2, s::sig_filled(0xd8)}};
+  seed(40, 1, notarize);
+  seed(40, 2, c::nullify_vote(8));
+  seed(41, 1, signed_a);
+  seed(42, 1, proposal);
+  seed(43, 1, cert);
+  seed(44, 1, c::make_evidence(signed_a, signed_b));
+  seed_bytes(45, 1, c::encode_message(c::Message{proposal}));
+  seed_bytes(45, 2, c::encode_message(c::Message{signed_a}));
+  seed_bytes(45, 3, c::encode_message(c::Message{cert}));
 }
 
 }  // namespace
@@ -96,5 +126,6 @@ int main(int argc, char** argv) {
   seed(39, 1, s::bundle());
   seed(39, 2, s::bundle_v1());
   seed(6, 2, s::bundle_by_descendant());
+  seed_consensus();
   return g_failed == 0 ? 0 : 1;
 }
