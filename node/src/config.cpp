@@ -36,6 +36,13 @@ std::optional<Config> parse_command_line(int argc, char** argv, int* exit_code) 
   app.add_option("--mempool-max", c.mempool_txs_max, "pending transactions held at most")
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}));
+  app.add_option("--peer-listen", c.peer_listen,
+                 "peer (validator-to-validator) listen address host:port; default: this "
+                 "validator's address in the genesis (multi-validator networks only)");
+  app.add_option("--view-timeout-ms", c.view_timeout_ms,
+                 "first timeout of a consensus view (multi-validator networks only)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::uint64_t{50}, std::uint64_t{60'000}));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -202,13 +209,9 @@ Result<Identity> load_identity(const Config& c) {
     key = k;
   }
 
+  // One validator produces blocks alone (Producer); more run consensus
+  // between them (Validator), each node holding one validator's key.
   const auto& vs = genesis->validators;
-  // This node certifies blocks alone: a genesis naming more validators needs
-  // the consensus protocol between them (docs/adr, issue 4), so refuse it
-  // rather than start a node whose every commit would lack a quorum.
-  if (genesis->quorum() != 1)
-    return config_error("the genesis names " + std::to_string(vs.size()) +
-                        " validators; this build runs single-validator networks only");
   for (std::size_t i = 0; i < vs.size(); ++i) {
     if (vs[i].public_key == key->public_key())
       return Identity{std::move(*genesis), *key, static_cast<std::uint16_t>(i)};

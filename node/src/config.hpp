@@ -32,6 +32,12 @@ struct Config {
   std::optional<std::string> passphrase_file;
   unsigned http_threads = 0;  // 0: one per hardware thread
   std::size_t mempool_txs_max = kMempoolTxsMax;
+  // Multi-validator networks only (the genesis names more than one
+  // validator; docs/node.md): where the peer transport listens ("host:port";
+  // empty: this validator's address in the genesis) and the consensus view
+  // timeout.
+  std::string peer_listen;
+  std::uint64_t view_timeout_ms = 2000;
 };
 
 // Parses argv. On --help or a usage error prints to stdout/stderr and returns

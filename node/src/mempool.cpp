@@ -78,6 +78,19 @@ void Mempool::complete(const std::vector<TxResult>& results) {
     for (auto& w : waiters) w(*result);
 }
 
+void Mempool::return_to_pending(std::vector<Candidate> candidates) {
+  std::lock_guard lock(mu_);
+  for (auto it = candidates.rbegin(); it != candidates.rend(); ++it) {
+    auto e = entries_.find(it->id);
+    EMLEDGER_ASSERT(e != entries_.end() && e->second.in_flight);
+    e->second.in_flight = false;
+    e->second.tx = std::move(it->tx);
+    --in_flight_;
+    order_.push_front(it->id);
+  }
+  if (!candidates.empty()) cv_.notify_one();
+}
+
 Mempool::Lookup Mempool::lookup(const Hash& id) const {
   std::lock_guard lock(mu_);
   Lookup l;

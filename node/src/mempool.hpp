@@ -68,6 +68,12 @@ class Mempool {
   // Reports the fate of in-flight transactions: records rejections, forgets
   // them, and then calls their waiters (outside the lock).
   void complete(const std::vector<TxResult>& results);
+  // Puts in-flight transactions back in front of the pending ones, in their
+  // order, keeping their waiters: a validator of a multi-node network whose
+  // proposed block was not finalized offers them again. Works after close()
+  // too (fail_pending() then completes them). Does not count against the
+  // pending bound: they were admitted already.
+  void return_to_pending(std::vector<Candidate> candidates);
 
   enum class Where { kUnknown, kPending, kRejected };
   struct Lookup {

@@ -1,5 +1,6 @@
 #include "node.hpp"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "api.hpp"
@@ -28,8 +29,10 @@ Result<std::unique_ptr<Node>> Node::start(const Config& config, Clock clock) {
   auto authz = AuthzApi::open(*n->ledger_, clock, config.data_dir);
   if (!authz.is_ok()) return authz.status();
   n->authz_ = std::move(*authz);
-  n->producer_ = std::make_unique<Producer>(*n->ledger_, *n->mempool_, n->identity_.validator_key,
-                                            n->identity_.validator_index, std::move(clock));
+  const bool alone = n->identity_.genesis.validators.size() == 1;
+  if (alone)
+    n->producer_ = std::make_unique<Producer>(*n->ledger_, *n->mempool_, n->identity_.validator_key,
+                                              n->identity_.validator_index, clock);
   ApiContext ctx;
   ctx.ledger = n->ledger_.get();
   ctx.mempool = n->mempool_.get();
@@ -39,11 +42,25 @@ Result<std::unique_ptr<Node>> Node::start(const Config& config, Clock clock) {
   ctx.authz = n->authz_.get();
   n->api_ = std::make_unique<Api>(std::move(ctx));
 
-  n->producer_->start();
+  if (alone) {
+    n->producer_->start();
+  } else {
+    ValidatorConfig vc;
+    vc.data_dir = config.data_dir;
+    vc.peer_listen = config.peer_listen;
+    vc.view_timeout_ms = config.view_timeout_ms;
+    vc.view_timeout_max_ms = std::max(vc.view_timeout_max_ms, config.view_timeout_ms);
+    vc.rebroadcast_ms = std::max<std::uint64_t>(1, config.view_timeout_ms / 2);
+    auto validator = Validator::start(*n->ledger_, *n->mempool_, n->identity_.validator_key,
+                                      n->identity_.validator_index, std::move(vc), clock);
+    if (!validator.is_ok()) return validator.status();
+    n->validator_ = std::move(*validator);
+  }
   auto server = HttpServer::start(*listen, *n->api_);
   if (!server.is_ok()) {
     n->mempool_->close();
-    n->producer_->stop();
+    if (n->producer_) n->producer_->stop();
+    if (n->validator_) n->validator_->stop();
     return server.status();
   }
   n->server_ = std::move(*server);
@@ -60,7 +77,8 @@ void Node::shutdown() {
   std::call_once(shutdown_once_, [this] {
     if (server_) server_->stop_accepting();
     if (mempool_) mempool_->close();
-    if (producer_) producer_->stop();  // the block in flight commits first
+    if (producer_) producer_->stop();    // the block in flight commits first
+    if (validator_) validator_->stop();  // fails its uncommitted proposals' waiters
     if (mempool_)
       mempool_->fail_pending(Status::error("SHUTTING_DOWN", "the node is shutting down"));
     if (server_) server_->stop();  // writes the answers just produced, then closes

@@ -9,6 +9,7 @@
 #include "config.hpp"
 #include "emledger/ledger/ledger.hpp"
 #include "producer.hpp"
+#include "validator.hpp"
 
 namespace emledger::node {
 
@@ -19,7 +20,8 @@ class HttpServer;
 class Node {
  public:
   // Loads the identity (creating it in dev mode), opens LevelDB in
-  // DATA/db, starts the producer and the HTTP server.
+  // DATA/db, starts the producer (a one-validator genesis) or the validator
+  // (consensus with the other validators of the genesis) and the HTTP server.
   static Result<std::unique_ptr<Node>> start(const Config& config, Clock clock = system_clock_ms);
   ~Node();  // shutdown()s
 
@@ -28,6 +30,8 @@ class Node {
   ledger::Ledger& ledger() { return *ledger_; }
   const Identity& identity() const { return identity_; }
   Mempool& mempool() { return *mempool_; }
+  // The validator of a multi-validator network; null with one validator.
+  Validator* validator() { return validator_.get(); }
 
   // Stops accepting, refuses new transactions (503 SHUTTING_DOWN), finishes
   // the block in flight, fails what is still pending, flushes responses and
@@ -40,7 +44,8 @@ class Node {
   Identity identity_;
   std::unique_ptr<ledger::Ledger> ledger_;
   std::unique_ptr<Mempool> mempool_;
-  std::unique_ptr<Producer> producer_;
+  std::unique_ptr<Producer> producer_;    // one validator
+  std::unique_ptr<Validator> validator_;  // several
   std::unique_ptr<AuthzApi> authz_;
   std::unique_ptr<Api> api_;
   std::unique_ptr<HttpServer> server_;  // last: stops first

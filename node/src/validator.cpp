@@ -1,0 +1,654 @@
+#include "validator.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <unordered_map>
+
+#include "emledger/crypto/hex.hpp"
+
+namespace emledger::node {
+
+namespace fs = std::filesystem;
+using consensus::BlockRef;
+
+namespace {
+
+void log_line(const std::string& line) {
+  std::fprintf(stderr, "emledger-node: validator: %s\n", line.c_str());
+}
+
+std::string short_hex(const Hash& h) { return to_hex(h).substr(0, 16); }
+
+}  // namespace
+
+Validator::Validator(ledger::Ledger& ledger, Mempool& mempool, const crypto::KeyPair& key,
+                     std::uint16_t index, ValidatorConfig config, Clock wall_clock)
+    : ledger_(ledger),
+      mempool_(mempool),
+      key_(key),
+      index_(index),
+      config_(std::move(config)),
+      wall_clock_(std::move(wall_clock)) {
+  const auto& vs = ledger_.genesis().validators;
+  EMLEDGER_ASSERT(index_ < vs.size());
+  EMLEDGER_ASSERT(vs[index_].public_key == key_.public_key());
+}
+
+Validator::~Validator() { stop(); }
+
+std::uint64_t Validator::now_ms() const {
+  using namespace std::chrono;
+  return static_cast<std::uint64_t>(
+      duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count());
+}
+
+Result<std::unique_ptr<Validator>> Validator::start(ledger::Ledger& ledger, Mempool& mempool,
+                                                    const crypto::KeyPair& key,
+                                                    std::uint16_t validator_index,
+                                                    ValidatorConfig config, Clock wall_clock) {
+  std::unique_ptr<Validator> v(new Validator(ledger, mempool, key, validator_index,
+                                             std::move(config), std::move(wall_clock)));
+  EMLEDGER_TRY(v->open_replica());
+
+  PeerTransportConfig tc;
+  tc.chain_id = ledger.genesis().chain_id;
+  tc.key = key;
+  tc.validators = peers_from_genesis(ledger.genesis());
+  tc.listen = v->config_.peer_listen;
+  tc.threads = v->config_.peer_threads;
+  Validator* self = v.get();
+  tc.on_message = [self](std::size_t peer, Bytes message) {
+    std::lock_guard lock(self->mu_);
+    if (self->inbox_.size() >= kValidatorInboxMax) {
+      ++self->stats_.messages_dropped;
+      return;
+    }
+    self->inbox_.push_back(Inbound{peer, std::move(message)});
+    self->cv_.notify_one();
+  };
+  auto transport = PeerTransport::start(std::move(tc));
+  if (!transport) return transport.status();
+  v->transport_ = std::move(*transport);
+  v->thread_ = std::thread([self] { self->run(); });
+  return v;
+}
+
+// The anchor is the ledger's head: the last block it holds as final, durably.
+Status Validator::open_replica() {
+  const ledger::Genesis& g = ledger_.genesis();
+  const ledger::ChainHead head = ledger_.head();
+  consensus::ReplicaConfig rc;
+  rc.core.chain_id = g.chain_id;
+  for (const auto& val : g.validators) rc.core.validators.push_back(val.public_key);
+  rc.core.self = index_;
+  rc.core.view_timeout_ms = config_.view_timeout_ms;
+  rc.core.view_timeout_max_ms = config_.view_timeout_max_ms;
+  rc.core.rebroadcast_ms = config_.rebroadcast_ms;
+  rc.core.anchor = BlockRef{0, 0, 0, Hash{}, ledger_.genesis_hash()};
+  if (head.height > 0) {
+    auto hdr = ledger_.header(head.height);
+    if (!hdr) return hdr.status();
+    if (!hdr->has_value()) return Status::error("STORAGE_CORRUPT", "no header at the head");
+    consensus::View parent_view = 0;
+    if (head.height > 1) {
+      auto ph = ledger_.header(head.height - 1);
+      if (!ph) return ph.status();
+      if (!ph->has_value()) return Status::error("STORAGE_CORRUPT", "no header below the head");
+      parent_view = (*ph)->view;
+    }
+    rc.core.anchor =
+        BlockRef{(*hdr)->view, head.height, parent_view, (*hdr)->parent, head.header_hash};
+    auto proof = ledger_.finality_proof(head.height);
+    if (!proof) return proof.status();
+    if (proof->has_value()) {
+      const ledger::Certificate& c = (*proof)->certificate;
+      // Rebroadcast by the replica so that validators left behind can follow.
+      rc.anchor_proof =
+          consensus::Certificate{static_cast<std::uint8_t>(consensus::VoteKind::kFinalize), c.view,
+                                 c.height, c.header_hash, c.signatures};
+    }
+  }
+  const fs::path dir = fs::path(config_.data_dir) / "consensus";
+  std::error_code ec;
+  const bool created = fs::create_directories(dir, ec);
+  if (ec) return Status::error("IO_ERROR", "cannot create " + dir.string() + ": " + ec.message());
+  if (created) EMLEDGER_TRY(fs_.sync_dir(config_.data_dir));
+  rc.wal_path = (dir / "votes.wal").string();
+  auto replica = consensus::Replica::open(fs_, std::move(rc), key_);
+  if (!replica) return replica.status();
+  replica_.emplace(std::move(*replica));
+  return Status::ok();
+}
+
+void Validator::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    cv_.notify_all();
+  }
+  if (thread_.joinable()) thread_.join();
+  if (transport_) transport_->stop();
+  // Our proposals' transactions that were not committed: their waiters must
+  // hear something before the node goes.
+  const Status down = Status::error("SHUTTING_DOWN", "the node is shutting down");
+  for (auto& [digest, p] : proposed_) {
+    for (auto& r : p.results) r.status = down;
+    mempool_.complete(p.results);
+  }
+  proposed_.clear();
+}
+
+std::uint16_t Validator::peer_port() const { return transport_ ? transport_->port() : 0; }
+
+ValidatorStats Validator::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+// ---- the loop ----
+
+void Validator::run() {
+  handle(replica_->start(now_ms()));
+  for (;;) {
+    std::deque<Inbound> batch;
+    {
+      std::unique_lock lock(mu_);
+      std::uint64_t wait_ms = 1000;
+      const std::uint64_t now = now_ms();
+      if (wake_at_ms_) wait_ms = *wake_at_ms_ > now ? std::min(wait_ms, *wake_at_ms_ - now) : 0;
+      if (build_ || !fetches_.empty() || !finals_.empty())
+        wait_ms = std::min(wait_ms, kBuildPollMs);
+      cv_.wait_for(lock, std::chrono::milliseconds(wait_ms),
+                   [&] { return stopping_ || !inbox_.empty(); });
+      if (stopping_) return;
+      batch.swap(inbox_);
+    }
+    if (failed_) continue;  // drain and drop: the node must be restarted
+    for (auto& in : batch) on_peer(std::move(in));
+    if (wake_at_ms_ && now_ms() >= *wake_at_ms_) {
+      wake_at_ms_.reset();
+      handle(replica_->on_tick(now_ms()));
+    }
+    if (build_ && try_build(build_->first)) build_.reset();
+    retry_fetches();
+    pump_finals();
+    if (!replica_->halted().is_ok()) {
+      // The WAL failed (I/O error or full): what was signed is durable; start
+      // over from what the WAL and the ledger hold.
+      log_line("replica halted (" + replica_->halted().to_string() + "); reopening");
+      replica_.reset();
+      build_.reset();
+      deferred_checks_.clear();
+      Status st = open_replica();
+      if (!st.is_ok()) {
+        log_line("cannot reopen the replica: " + st.to_string() + "; consensus stopped");
+        failed_ = true;
+        continue;
+      }
+      handle(replica_->start(now_ms()));
+    }
+  }
+}
+
+// Outputs are handled one after the other, in the order the replica gave
+// them, even when handling one leads to another (a commit retries a deferred
+// check, a build answers the replica): nested calls only queue, so final
+// blocks always reach the ledger in the replica's order.
+void Validator::handle(consensus::ReplicaOutput first) {
+  outputs_.push_back(std::move(first));
+  if (handling_) return;
+  handling_ = true;
+  while (!outputs_.empty() && !failed_) {
+    consensus::ReplicaOutput out = std::move(outputs_.front());
+    outputs_.pop_front();
+    handle_one(out);
+  }
+  outputs_.clear();
+  handling_ = false;
+}
+
+void Validator::handle_one(consensus::ReplicaOutput& out) {
+  // Votes are durable before they appear here: send first, commit after.
+  for (const auto& m : out.broadcasts) send_all(consensus::encode_message(m));
+  for (auto& f : out.finalized) finals_.push_back(std::move(f));
+  pump_finals();
+  if (!out.evidence.empty()) {
+    std::lock_guard lock(mu_);
+    stats_.evidence += out.evidence.size();
+  }
+  for (const auto& e : out.evidence)
+    log_line("equivocation by validator " + std::to_string(e.first.validator) + " in view " +
+             std::to_string(e.first.vote.view));
+  for (const auto& f : out.fetches) start_fetch(f);
+  if (out.wake_at_ms) wake_at_ms_ = out.wake_at_ms;
+  for (auto& c : out.checks) {
+    auto valid = try_check(c);
+    if (!valid) {
+      if (deferred_checks_.size() >= kDeferredMax) deferred_checks_.pop_front();
+      deferred_checks_.push_back(std::move(c));
+      continue;
+    }
+    handle(replica_->on_block_checked(now_ms(), c.block, *valid));
+  }
+  for (const auto& b : out.builds) build_.emplace(b, now_ms());
+  if (build_ && try_build(build_->first)) build_.reset();
+}
+
+void Validator::send_all(const Bytes& bytes) {
+  if (transport_) transport_->broadcast(bytes);
+}
+
+void Validator::on_peer(Inbound in) {
+  const std::string_view domain = leading_domain(in.bytes);
+  if (domain == BlockRequest::kDomain) {
+    auto req = ledger::decode<BlockRequest>(in.bytes);
+    if (req) serve_block_request(in.peer, *req);
+    return;
+  }
+  if (domain == BlockResponse::kDomain) {
+    auto resp = ledger::decode<BlockResponse>(in.bytes);
+    if (resp) on_block_response(*resp);
+    return;
+  }
+  auto m = consensus::decode_message(in.bytes);
+  if (!m) {
+    std::lock_guard lock(mu_);
+    ++stats_.messages_dropped;
+    return;
+  }
+  handle(replica_->on_message(now_ms(), *m));
+}
+
+// ---- application: build, check ----
+
+bool Validator::base_for(const Hash& digest, const ledger::PreparedBlock*& base) const {
+  if (digest == ledger_.head().header_hash) {
+    base = nullptr;
+    return true;
+  }
+  auto it = known_.find(digest);
+  if (it == known_.end() || !it->second.prepared) return false;
+  // One level only: the parent's own parent must be the committed head, so
+  // that its prepared writes sit directly on committed data.
+  if (it->second.block.header.parent != ledger_.head().header_hash) return false;
+  base = &*it->second.prepared;
+  return true;
+}
+
+std::optional<consensus::View> Validator::view_of_parent(const Hash& digest) const {
+  const ledger::ChainHead head = ledger_.head();
+  if (digest == head.header_hash) {
+    if (head.height == 0) return consensus::View{0};
+    auto h = ledger_.header(head.height);
+    if (!h || !h->has_value()) return std::nullopt;
+    return (*h)->view;
+  }
+  auto it = known_.find(digest);
+  if (it == known_.end()) return std::nullopt;
+  return it->second.block.header.view;
+}
+
+bool Validator::try_build(const consensus::BuildBlock b) {
+  if (b.view < replica_->core().current_view()) return true;  // too late: drop it
+  const ledger::PreparedBlock* base = nullptr;
+  if (!base_for(b.parent, base)) return false;  // wait for commits, or the timeout
+  if (mempool_.pending_count() == 0 && build_ &&
+      now_ms() < build_->second + config_.empty_block_delay_ms)
+    return false;
+  const ledger::ChainHead parent = base ? base->new_head : ledger_.head();
+  EMLEDGER_ASSERT(parent.height == b.parent_height && parent.header_hash == b.parent);
+
+  std::vector<Candidate> candidates = mempool_.try_take(ledger::kBlockTxsMax);
+  std::vector<ledger::Tx> txs;
+  txs.reserve(candidates.size());
+  for (auto& c : candidates) txs.push_back(std::move(c.tx));
+  const std::uint64_t time_ms = std::max(wall_clock_(), parent.time_ms);
+  std::vector<ledger::TxOutcome> outcomes;
+  auto prepared = ledger_.prepare(txs, time_ms, b.view, key_.public_key(),
+                                  /*signatures_checked=*/true, outcomes, base);
+  std::vector<TxResult> rejected;
+  Proposed mine;
+  if (!prepared) {
+    log_line("block execution failed: " + prepared.status().to_string());
+    for (const auto& c : candidates) rejected.push_back(TxResult{c.id, prepared.status(), 0, 0});
+    mempool_.complete(rejected);
+    txs.clear();
+    prepared = ledger_.prepare(txs, time_ms, b.view, key_.public_key(), true, outcomes, base);
+    if (!prepared) return true;  // nothing to propose: the view times out
+  } else {
+    EMLEDGER_ASSERT(outcomes.size() == candidates.size());
+    for (std::size_t i = 0; i < candidates.size(); ++i) {
+      if (!outcomes[i].status.is_ok()) {
+        rejected.push_back(TxResult{candidates[i].id, outcomes[i].status, 0, 0});
+        continue;
+      }
+      mine.results.push_back(TxResult{candidates[i].id, Status::ok(), 0, 0});
+      mine.candidates.push_back(Candidate{candidates[i].id, std::move(txs[i])});
+    }
+    if (!rejected.empty()) mempool_.complete(rejected);
+  }
+  const ledger::BlockHeader& header = prepared->block.header;
+  EMLEDGER_ASSERT(header.height == b.parent_height + 1 && header.parent == b.parent);
+  const Hash digest = header.hash();
+  Bytes payload = ledger::encode(prepared->block);
+  mine.height = header.height;
+  if (!mine.candidates.empty()) proposed_.emplace(digest, std::move(mine));
+  Known k;
+  k.block = prepared->block;
+  k.parent_view = b.parent_view;
+  k.prepared.emplace(std::move(*prepared));
+  remember(digest, std::move(k));
+  {
+    std::lock_guard lock(mu_);
+    ++stats_.blocks_built;
+  }
+  const BlockRef ref{b.view, b.parent_height + 1, b.parent_view, b.parent, digest};
+  build_.reset();  // answered; what on_block_built asks for is queued behind
+  handle(replica_->on_block_built(now_ms(), ref, std::move(payload)));
+  return !build_.has_value();
+}
+
+std::optional<bool> Validator::try_check(const consensus::CheckBlock& c) {
+  auto count = [this](bool valid) {
+    std::lock_guard lock(mu_);
+    ++(valid ? stats_.blocks_checked_valid : stats_.blocks_checked_invalid);
+    return valid;
+  };
+  auto block = ledger::decode<ledger::Block>(c.payload);
+  if (!block) return count(false);
+  const ledger::BlockHeader& h = block->header;
+  const ledger::Genesis& g = ledger_.genesis();
+  const auto& leader = g.validators[c.block.view % g.validators.size()].public_key;
+  if (h.hash() != c.block.digest || h.height != c.block.height || h.view != c.block.view ||
+      h.parent != c.block.parent || h.chain_id != g.chain_id || h.proposer != leader ||
+      h.time_ms > wall_clock_() + kBlockTimeAheadMaxMs)
+    return count(false);
+  const ledger::ChainHead head = ledger_.head();
+  if (h.height <= head.height) {
+    // Already committed here (caught up through a fetch): valid only if it
+    // is the very block we hold.
+    auto committed = ledger_.header(h.height);
+    return count(committed && committed->has_value() && (*committed)->hash() == c.block.digest);
+  }
+  const ledger::PreparedBlock* base = nullptr;
+  if (!base_for(h.parent, base)) return std::nullopt;
+  auto parent_view = view_of_parent(h.parent);
+  if (!parent_view || *parent_view != c.block.parent_view) return count(false);
+  std::vector<ledger::Tx> txs;
+  txs.reserve(block->txs.size());
+  for (const auto& raw : block->txs) {
+    auto tx = ledger::parse_tx(raw);
+    if (!tx) return count(false);
+    txs.push_back(std::move(*tx));
+  }
+  std::vector<ledger::TxOutcome> outcomes;
+  auto prepared = ledger_.prepare(txs, h.time_ms, h.view, h.proposer,
+                                  /*signatures_checked=*/false, outcomes, base);
+  if (!prepared) return count(false);
+  for (const auto& oc : outcomes)
+    if (!oc.status.is_ok()) return count(false);
+  if (ledger::encode(prepared->block.header) != ledger::encode(h)) return count(false);
+  Known k;
+  k.block = std::move(*block);
+  k.parent_view = c.block.parent_view;
+  k.prepared.emplace(std::move(*prepared));
+  remember(c.block.digest, std::move(k));
+  return count(true);
+}
+
+void Validator::remember(const Hash& digest, Known k) {
+  if (known_.count(digest)) {
+    // Keep what we have, but take an execution or a certificate we lacked.
+    Known& have = known_[digest];
+    if (!have.prepared && k.prepared) have.prepared = std::move(k.prepared);
+    if (!have.peer_proof && k.peer_proof) have.peer_proof = std::move(k.peer_proof);
+    return;
+  }
+  if (known_.size() >= kKnownBlocksMax) {
+    log_line("too many uncommitted blocks held; dropping block " + short_hex(digest));
+    return;
+  }
+  known_.emplace(digest, std::move(k));
+}
+
+void Validator::retry_deferred() {
+  if (build_ && try_build(build_->first)) build_.reset();
+  std::deque<consensus::CheckBlock> pending;
+  pending.swap(deferred_checks_);
+  const consensus::View current = replica_->core().current_view();
+  for (auto& c : pending) {
+    if (c.block.view < current) continue;  // its view is over: no vote can follow
+    auto valid = try_check(c);
+    if (!valid) {
+      deferred_checks_.push_back(std::move(c));
+      continue;
+    }
+    handle(replica_->on_block_checked(now_ms(), c.block, *valid));
+  }
+}
+
+// ---- application: finality ----
+
+Result<ledger::FinalityProof> Validator::proof_for(const consensus::Finalized& f,
+                                                   const Known& k) const {
+  if (!f.by_descendant) return ledger::FinalityProof::own(f.proof.to_ledger());
+  if (k.peer_proof) return *k.peer_proof;  // commit verifies it
+  // The descendant form: the headers from the next height up to the block
+  // the certificate finalizes, each the parent of the next.
+  std::vector<ledger::BlockHeader> links;
+  Hash at = f.proof.digest;
+  while (at != f.block.digest) {
+    auto it = known_.find(at);
+    if (it == known_.end() || it->second.block.header.height <= f.block.height)
+      return Status::error("CERT_LINK_BROKEN", "a block between " + short_hex(f.block.digest) +
+                                                   " and its finalized descendant is unknown");
+    links.push_back(it->second.block.header);
+    at = it->second.block.header.parent;
+  }
+  std::reverse(links.begin(), links.end());
+  return ledger::FinalityProof{f.proof.to_ledger(), std::move(links)};
+}
+
+// Commits the final blocks in order, as far as possible now. A block final
+// only through a descendant's certificate is first asked of the peers, for at
+// most kOwnCertWaitMs: one that saw its finalization committed it with its
+// own certificate, the compact form that needs no links. Failing that it is
+// committed with the descendant's proof (ledger::FinalityProof with links).
+void Validator::pump_finals() {
+  if (pumping_) return;
+  pumping_ = true;
+  while (!finals_.empty() && !failed_) {
+    const consensus::Finalized& f = finals_.front();
+    auto it = known_.find(f.block.digest);
+    if (f.by_descendant && it != known_.end() && !it->second.peer_proof &&
+        f.block.height > ledger_.head().height) {
+      const std::uint64_t now = now_ms();
+      if (!cert_wait_ || cert_wait_->first != f.block.digest) {
+        cert_wait_.emplace(f.block.digest, now);
+        send_all(ledger::encode(BlockRequest{f.block.height, f.block.digest}));
+      }
+      if (now < cert_wait_->second + kOwnCertWaitMs) break;
+    }
+    const consensus::Finalized next = f;
+    finals_.pop_front();
+    if (!commit_final(next)) break;
+  }
+  pumping_ = false;
+}
+
+bool Validator::commit_final(const consensus::Finalized& f) {
+  const ledger::ChainHead head = ledger_.head();
+  if (f.block.height <= head.height) {
+    auto h = ledger_.header(f.block.height);
+    if (!h || !h->has_value() || (*h)->hash() != f.block.digest)
+      log_line("SAFETY: final block " + short_hex(f.block.digest) + " at height " +
+               std::to_string(f.block.height) + " differs from the committed one");
+    return true;
+  }
+  auto it = known_.find(f.block.digest);
+  if (f.block.height != head.height + 1 || it == known_.end()) {
+    log_line("final block " + short_hex(f.block.digest) + " at height " +
+             std::to_string(f.block.height) + " cannot be committed on head " +
+             std::to_string(head.height) + " (unknown or not next); consensus stopped");
+    failed_ = true;
+    return false;
+  }
+  Known& k = it->second;
+  if (!k.prepared || k.prepared->block.header.parent != head.header_hash) {
+    auto executed = ledger_.execute(k.block);
+    if (!executed) {
+      log_line("final block " + short_hex(f.block.digest) +
+               " does not execute: " + executed.status().to_string() + "; consensus stopped");
+      failed_ = true;
+      return false;
+    }
+    k.prepared.emplace(std::move(*executed));
+  }
+  auto proof = proof_for(f, k);
+  Status st = proof ? ledger_.commit(*k.prepared, *proof) : proof.status();
+  if (!st.is_ok() && f.by_descendant && k.peer_proof) {
+    // The proof a peer sent along did not verify: use the descendant's.
+    k.peer_proof.reset();
+    proof = proof_for(f, k);
+    st = proof ? ledger_.commit(*k.prepared, *proof) : proof.status();
+  }
+  if (!st.is_ok()) {
+    log_line("commit of block " + std::to_string(f.block.height) + " failed: " + st.to_string() +
+             "; consensus stopped");
+    failed_ = true;
+    return false;
+  }
+  {
+    std::lock_guard lock(mu_);
+    ++stats_.blocks_committed;
+  }
+  replica_->ledger_durable(f.block.view);
+  // Waiters learn their positions only now that the block is durable.
+  if (auto p = proposed_.find(f.block.digest); p != proposed_.end()) {
+    const auto& ids = k.prepared->tx_ids;
+    const std::uint64_t base = k.prepared->new_head.log_size - ids.size();
+    std::unordered_map<Hash, std::uint64_t, HashHasher> position;
+    for (std::size_t i = 0; i < ids.size(); ++i) position[ids[i]] = base + i;
+    for (auto& r : p->second.results) {
+      auto pos = position.find(r.id);
+      EMLEDGER_ASSERT(pos != position.end());
+      r.height = f.block.height;
+      r.log_index = pos->second;
+    }
+    mempool_.complete(p->second.results);
+    proposed_.erase(p);
+  }
+  settle_proposals(f.block.height, f.block.digest);
+  for (auto b = known_.begin(); b != known_.end();)
+    b = b->second.block.header.height <= f.block.height ? known_.erase(b) : std::next(b);
+  retry_deferred();
+  return true;
+}
+
+// Our proposals at or below a committed height that are not the committed
+// block will never be: their transactions go back to the mempool.
+void Validator::settle_proposals(consensus::Height committed_height, const Hash& committed_digest) {
+  for (auto p = proposed_.begin(); p != proposed_.end();) {
+    if (p->second.height > committed_height || p->first == committed_digest) {
+      ++p;
+      continue;
+    }
+    mempool_.return_to_pending(std::move(p->second.candidates));
+    p = proposed_.erase(p);
+  }
+}
+
+// ---- block fetch ----
+
+void Validator::start_fetch(const consensus::FetchBlock& f) {
+  const ledger::ChainHead head = ledger_.head();
+  if (f.height >= 1 && f.height <= head.height) {
+    auto h = ledger_.header(f.height);
+    if (h && h->has_value() && (*h)->hash() == f.digest) {
+      consensus::View parent_view = 0;
+      if (f.height > 1) {
+        auto ph = ledger_.header(f.height - 1);
+        if (!ph || !ph->has_value()) return;
+        parent_view = (*ph)->view;
+      }
+      handle(replica_->on_block_fetched(
+          now_ms(), BlockRef{(*h)->view, f.height, parent_view, (*h)->parent, f.digest}));
+      return;
+    }
+  }
+  if (auto it = known_.find(f.digest); it != known_.end()) {
+    const auto& hd = it->second.block.header;
+    handle(replica_->on_block_fetched(
+        now_ms(), BlockRef{hd.view, hd.height, it->second.parent_view, hd.parent, f.digest}));
+    return;
+  }
+  fetches_[f.digest] = {f, now_ms()};
+  send_all(ledger::encode(BlockRequest{f.height, f.digest}));
+}
+
+void Validator::retry_fetches() {
+  const std::uint64_t now = now_ms();
+  for (auto& [digest, fetch] : fetches_) {
+    if (now < fetch.second + kFetchRetryMs) continue;
+    fetch.second = now;
+    send_all(ledger::encode(BlockRequest{fetch.first.height, digest}));
+  }
+}
+
+void Validator::serve_block_request(std::size_t peer, const BlockRequest& req) {
+  BlockResponse resp;
+  std::optional<ledger::BlockHeader> parent;
+  const ledger::ChainHead head = ledger_.head();
+  if (req.height >= 1 && req.height <= head.height) {
+    auto b = ledger_.block(req.height);
+    if (!b || !b->has_value() || (*b)->header.hash() != req.digest) return;
+    resp.block = ledger::encode(**b);
+    auto proof = ledger_.finality_proof(req.height);
+    if (proof && proof->has_value()) resp.proof = ledger::encode_finality_proof(**proof);
+  } else if (auto it = known_.find(req.digest); it != known_.end()) {
+    resp.block = ledger::encode(it->second.block);
+    if (auto p = known_.find(it->second.block.header.parent); p != known_.end())
+      parent = p->second.block.header;
+  } else {
+    return;  // not ours to give; the asker tries the others
+  }
+  if (req.height > 1 && !parent) {
+    auto ph = ledger_.header(req.height - 1);
+    if (!ph || !ph->has_value()) return;
+    parent = **ph;
+  }
+  if (parent) resp.parent_header = ledger::encode(*parent);
+  (void)transport_->send(peer, ledger::encode(resp));
+}
+
+void Validator::on_block_response(const BlockResponse& resp) {
+  auto fetched = check_block_response(resp);
+  if (!fetched) return;
+  if (auto k = known_.find(fetched->digest); k != known_.end()) {
+    // A block we hold: only a peer's proof for it can be new.
+    if (!k->second.peer_proof && fetched->proof) {
+      k->second.peer_proof = std::move(fetched->proof);
+      pump_finals();
+    }
+  }
+  auto want = fetches_.find(fetched->digest);
+  if (want == fetches_.end() || want->second.first.height != fetched->block.header.height)
+    return;  // not asked for, or answered already
+  fetches_.erase(want);
+  const ledger::BlockHeader hd = fetched->block.header;
+  Known k;
+  k.block = std::move(fetched->block);
+  k.parent_view = fetched->parent_view;
+  k.peer_proof = std::move(fetched->proof);
+  remember(fetched->digest, std::move(k));
+  {
+    std::lock_guard lock(mu_);
+    ++stats_.blocks_fetched;
+  }
+  handle(replica_->on_block_fetched(
+      now_ms(), BlockRef{hd.view, hd.height, fetched->parent_view, hd.parent, fetched->digest}));
+}
+
+}  // namespace emledger::node

@@ -1,0 +1,206 @@
+// One validator of a multi-node network (docs/node.md, docs/consensus.md):
+// the adapter that drives a consensus::Replica with the real world.
+//
+//   - time: a monotonic millisecond clock for the replica's timers, the wall
+//     clock (Clock) only for block times;
+//   - storage: the vote WAL at DATA/consensus/votes.wal on PosixFsEnv;
+//   - network: PeerTransport, consensus messages in their canonical encoding
+//     (consensus::encode_message) plus the block fetch request and response
+//     of block_fetch.hpp;
+//   - application: the ledger and the mempool. BuildBlock takes transactions
+//     from the mempool and prepares a block on the parent; CheckBlock
+//     re-executes a proposal on its parent; Finalized commits blocks in
+//     order, then completes the waiters of their transactions; FetchBlock
+//     asks peers for a block by height and header hash.
+//
+// Uncommitted parents: a block can be built or checked on the committed head,
+// or on a block that is notarized but not yet committed whose own parent is
+// the head (one level, the normal pipelined case: the next leader proposes as
+// soon as it sees a notarization, before the finalization arrives). Deeper
+// uncommitted chains are not executed: the build or check waits until enough
+// of the chain commits, and if that takes longer than the view, the view times
+// out and is nullified. That costs liveness in a slow network, never safety.
+//
+// Threads: one thread owns the Replica, the known blocks and every ledger
+// prepare and commit; PeerTransport's I/O threads only queue what they
+// receive. The HTTP threads meet it only through the mempool.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "block_fetch.hpp"
+#include "emledger/consensus/fs_env.hpp"
+#include "emledger/consensus/replica.hpp"
+#include "emledger/crypto/ed25519.hpp"
+#include "emledger/ledger/ledger.hpp"
+#include "mempool.hpp"
+#include "peer_transport.hpp"
+#include "producer.hpp"
+
+namespace emledger::node {
+
+// Messages queued from the peers and not yet handled; more are dropped
+// (consensus retransmits, a fetch is retried).
+inline constexpr std::size_t kValidatorInboxMax = 16'384;
+// Blocks held in memory that are not committed (built, checked, fetched).
+// Catch-up holds every block between the local head and the newest
+// finalization, so this also bounds how far behind a node can catch up by
+// fetching blocks; beyond it, fetched blocks are refused and catch-up stalls.
+inline constexpr std::size_t kKnownBlocksMax = 4'096;
+// Builds and checks waiting for their parent to become executable.
+inline constexpr std::size_t kDeferredMax = 64;
+// A fetch with no answer is asked again after this long.
+inline constexpr std::uint64_t kFetchRetryMs = 500;
+// A proposal whose block time is further ahead of our wall clock is invalid.
+inline constexpr std::uint64_t kBlockTimeAheadMaxMs = 30'000;
+// How long a block final through a descendant waits for its own
+// certificate from a peer before it is committed with the descendant's proof.
+inline constexpr std::uint64_t kOwnCertWaitMs = 500;
+// How often the loop looks at the mempool while a build waits for work.
+inline constexpr std::uint64_t kBuildPollMs = 5;
+
+struct ValidatorConfig {
+  std::string data_dir;     // the WAL goes in DATA/consensus/votes.wal
+  std::string peer_listen;  // "host:port"; empty: this validator's genesis address
+  std::uint64_t view_timeout_ms = 2000;
+  std::uint64_t view_timeout_max_ms = 60000;
+  std::uint64_t rebroadcast_ms = 1000;
+  // A leader with an empty mempool waits this long for a transaction before
+  // it proposes an empty block. Empty blocks keep views ending in
+  // notarizations, so timeouts do not back off while the network is idle.
+  std::uint64_t empty_block_delay_ms = 250;
+  unsigned peer_threads = 2;
+};
+
+struct ValidatorStats {
+  std::uint64_t blocks_committed = 0;
+  std::uint64_t blocks_built = 0;
+  std::uint64_t blocks_checked_valid = 0;
+  std::uint64_t blocks_checked_invalid = 0;
+  std::uint64_t blocks_fetched = 0;
+  std::uint64_t messages_dropped = 0;  // inbox full or undecodable
+  std::uint64_t evidence = 0;
+};
+
+class Validator {
+ public:
+  // Opens the vote WAL and the replica (anchored at the ledger's head),
+  // starts the peer transport and the validator thread. `ledger`, `mempool`
+  // must outlive it. Errors: the replica's (CONFIG_INVALID, WAL_CORRUPT,
+  // IO_ERROR), the transport's (PEER_CONFIG_INVALID, LISTEN_FAILED),
+  // STORAGE_* reading the head.
+  static Result<std::unique_ptr<Validator>> start(ledger::Ledger& ledger, Mempool& mempool,
+                                                  const crypto::KeyPair& key,
+                                                  std::uint16_t validator_index,
+                                                  ValidatorConfig config,
+                                                  Clock wall_clock = system_clock_ms);
+  ~Validator();  // stop()s
+
+  // Stops the thread and the transport. Transactions of this validator's
+  // proposals that were not committed are completed with SHUTTING_DOWN (they
+  // may still be committed by the network; their waiters cannot know).
+  // Idempotent; not from a callback.
+  void stop();
+
+  std::uint16_t peer_port() const;
+  ValidatorStats stats() const;
+
+ private:
+  struct Inbound {
+    std::size_t peer = 0;
+    Bytes bytes;
+  };
+  // A block this validator built, checked or fetched, not yet committed.
+  struct Known {
+    ledger::Block block;
+    consensus::View parent_view = 0;
+    std::optional<ledger::PreparedBlock> prepared;    // executed on its parent
+    std::optional<ledger::FinalityProof> peer_proof;  // how a peer committed it
+  };
+  // Transactions of a block this validator proposed, waiting for its fate.
+  struct Proposed {
+    consensus::Height height = 0;
+    std::vector<Candidate> candidates;  // taken from the mempool, included
+    std::vector<TxResult> results;      // their log positions once committed
+  };
+
+  Validator(ledger::Ledger& ledger, Mempool& mempool, const crypto::KeyPair& key,
+            std::uint16_t index, ValidatorConfig config, Clock wall_clock);
+  Status open_replica();
+
+  void run();
+  std::uint64_t now_ms() const;
+  void handle(consensus::ReplicaOutput out);
+  void handle_one(consensus::ReplicaOutput& out);
+  void on_peer(Inbound in);
+  void on_consensus(const consensus::Message& m);
+
+  // Application.
+  // True when the request is answered or dropped.
+  bool try_build(consensus::BuildBlock b);
+  // nullopt: cannot tell yet (parent not executable); retried later.
+  std::optional<bool> try_check(const consensus::CheckBlock& c);
+  // The prepared block to build on for parent `digest`: nullptr with true for
+  // the committed head, the parent's prepared block for the one-level case,
+  // false when the parent cannot be executed on now.
+  bool base_for(const Hash& digest, const ledger::PreparedBlock*& base) const;
+  std::optional<consensus::View> view_of_parent(const Hash& digest) const;
+  void retry_deferred();
+  void pump_finals();
+  bool commit_final(const consensus::Finalized& f);
+  Result<ledger::FinalityProof> proof_for(const consensus::Finalized& f, const Known& k) const;
+  void settle_proposals(consensus::Height committed_height, const Hash& committed_digest);
+  void remember(const Hash& digest, Known k);
+
+  // Block fetch.
+  void start_fetch(const consensus::FetchBlock& f);
+  void retry_fetches();
+  void serve_block_request(std::size_t peer, const BlockRequest& req);
+  void on_block_response(const BlockResponse& resp);
+
+  void send_all(const Bytes& bytes);
+
+  ledger::Ledger& ledger_;
+  Mempool& mempool_;
+  crypto::KeyPair key_;
+  std::uint16_t index_;
+  ValidatorConfig config_;
+  Clock wall_clock_;
+  consensus::PosixFsEnv fs_;
+  std::optional<consensus::Replica> replica_;
+  std::unique_ptr<PeerTransport> transport_;
+  std::thread thread_;
+
+  mutable std::mutex mu_;  // guards inbox_, stopping_, stats_
+  std::condition_variable cv_;
+  std::deque<Inbound> inbox_;
+  bool stopping_ = false;
+  ValidatorStats stats_;
+
+  // Validator thread only.
+  std::uint64_t mono_origin_ms_ = 0;
+  std::optional<std::uint64_t> wake_at_ms_;
+  std::deque<consensus::ReplicaOutput> outputs_;  // queued by handle()
+  bool handling_ = false;
+  std::map<Hash, Known> known_;
+  std::map<Hash, Proposed> proposed_;
+  std::optional<std::pair<consensus::BuildBlock, std::uint64_t>> build_;  // and when asked
+  std::deque<consensus::CheckBlock> deferred_checks_;
+  std::map<Hash, std::pair<consensus::FetchBlock, std::uint64_t>> fetches_;  // last asked
+  std::deque<consensus::Finalized> finals_;  // reported final, not yet committed
+  bool pumping_ = false;
+  std::optional<std::pair<Hash, std::uint64_t>> cert_wait_;  // own certificate asked for, when
+  bool failed_ = false;  // a commit failed: consensus stops here, the node must restart
+};
+
+}  // namespace emledger::node

@@ -1,0 +1,225 @@
+// The Validator adapter in process: four validators on loopback peer
+// transports, each with its own LevelDB ledger, mempool and vote WAL. Also
+// the pieces it adds: the mempool's return_to_pending and the block fetch
+// response check.
+#include "validator.hpp"
+
+#include <arpa/inet.h>
+#include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <functional>
+#include <thread>
+
+#include "emledger/crypto/sha256.hpp"
+#include "node_test_util.hpp"
+
+using namespace emledger;
+using namespace emledger::node;
+
+namespace {
+
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  socklen_t len = sizeof a;
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+struct Net {
+  ledger::Genesis genesis;
+  crypto::KeyPair issuer = crypto::KeyPair::generate();
+  std::vector<crypto::KeyPair> keys;
+  explicit Net(std::size_t n) {
+    genesis.chain_id = "validator-test";
+    genesis.time_ms = 1'700'000'000'000;
+    ledger::Org o;
+    o.id = "a.issuer";
+    o.region = "t";
+    o.roles = ledger::kRoleIssuer;
+    o.keys.push_back(ledger::OrgKey{1, issuer.public_key()});
+    genesis.orgs.push_back(o);
+    for (std::size_t i = 0; i < n; ++i) {
+      keys.push_back(crypto::KeyPair::generate());
+      ledger::Org v;
+      v.id = "b.v" + std::to_string(i);
+      v.region = "t";
+      v.roles = ledger::kRoleValidator;
+      v.keys.push_back(ledger::OrgKey{1, keys.back().public_key()});
+      genesis.orgs.push_back(v);
+      genesis.validators.push_back(ledger::Validator{v.id, keys.back().public_key(),
+                                                     "127.0.0.1:" + std::to_string(free_port())});
+    }
+    REQUIRE(genesis.check().is_ok());
+  }
+  ledger::Tx tx(std::uint64_t n) const {
+    ledger::RegisterRecord r;
+    r.body.kind = static_cast<std::uint8_t>(ledger::RecordKind::kMaterial);
+    r.body.type_code = "t.material";
+    r.body.holder_ref = crypto::sha256(as_bytes("holder"));
+    r.body.content_hash = crypto::sha256(as_bytes("t-" + std::to_string(n)));
+    r.body.size_bytes = n + 1;
+    ledger::TxBody b = ledger::make_body(ledger::TxType::kRegisterRecord, r);
+    b.chain_id = genesis.chain_id;
+    b.signer_org = "a.issuer";
+    b.key_id = 1;
+    b.expires_at_height = 50'000;
+    b.nonce = n;
+    return ledger::sign_tx(std::move(b), issuer);
+  }
+};
+
+// One validator's process state, in process.
+struct Member {
+  std::string dir;
+  std::unique_ptr<ledger::Ledger> ledger;
+  std::unique_ptr<Mempool> mempool;
+  std::unique_ptr<Validator> validator;
+  void start(const Net& net, std::size_t i) {
+    std::filesystem::create_directories(dir);
+    auto store = ledger::open_leveldb(dir + "/db");
+    REQUIRE(store.is_ok());
+    auto l = ledger::Ledger::open(std::move(*store), net.genesis);
+    REQUIRE(l.is_ok());
+    ledger = std::move(*l);
+    mempool = std::make_unique<Mempool>();
+    ValidatorConfig vc;
+    vc.data_dir = dir;
+    vc.view_timeout_ms = 500;
+    vc.rebroadcast_ms = 250;
+    vc.empty_block_delay_ms = 50;
+    auto v = Validator::start(*ledger, *mempool, net.keys[i], static_cast<std::uint16_t>(i), vc);
+    REQUIRE_MESSAGE(v.is_ok(), v.status().to_string());
+    validator = std::move(*v);
+  }
+  void stop() {
+    mempool->close();
+    validator->stop();
+    mempool->fail_pending(Status::error("SHUTTING_DOWN", "test"));
+    validator.reset();
+    mempool.reset();
+    ledger.reset();
+  }
+};
+
+bool eventually(const std::function<bool()>& cond, int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return cond();
+}
+
+}  // namespace
+
+TEST_CASE("mempool: return_to_pending puts transactions back in front, with their waiters") {
+  Mempool pool(/*txs_max=*/4);
+  auto id = [](std::uint8_t n) {
+    Hash h{};
+    h[0] = n;
+    return h;
+  };
+  int told = 0;
+  REQUIRE(pool.add(ledger::Tx{}, id(1), [&](const TxResult&) { ++told; }).is_ok());
+  REQUIRE(pool.add(ledger::Tx{}, id(2), nullptr).is_ok());
+  REQUIRE(pool.add(ledger::Tx{}, id(3), nullptr).is_ok());
+  auto batch = pool.try_take(2);
+  REQUIRE(batch.size() == 2);
+  CHECK(pool.in_flight_count() == 2);
+  pool.return_to_pending(std::move(batch));
+  CHECK(pool.in_flight_count() == 0);
+  CHECK(pool.pending_count() == 3);
+  auto again = pool.try_take(3);
+  REQUIRE(again.size() == 3);
+  CHECK(again[0].id == id(1));
+  CHECK(again[1].id == id(2));
+  CHECK(again[2].id == id(3));
+  pool.complete({TxResult{id(1), Status::ok(), 1, 0}, TxResult{id(2), Status::ok(), 1, 1},
+                 TxResult{id(3), Status::ok(), 1, 2}});
+  CHECK(told == 1);
+}
+
+TEST_CASE("block fetch: a response whose parent header is not the block's parent is refused") {
+  ledger::Block b;
+  b.header.chain_id = "c";
+  b.header.height = 2;
+  b.header.parent = crypto::sha256(as_bytes("parent"));
+  ledger::BlockHeader parent;
+  parent.chain_id = "c";
+  parent.height = 1;
+  parent.view = 7;
+  BlockResponse resp;
+  resp.block = ledger::encode(b);
+  resp.parent_header = ledger::encode(parent);
+  auto r = check_block_response(resp);
+  CHECK(r.status().code() == "FETCH_MISMATCH");
+  resp.parent_header.clear();
+  CHECK(check_block_response(resp).status().code() == "FETCH_MISMATCH");
+  // With the right parent the parent's view is taken from its header.
+  b.header.parent = parent.hash();
+  resp.block = ledger::encode(b);
+  resp.parent_header = ledger::encode(parent);
+  auto ok = check_block_response(resp);
+  REQUIRE(ok.is_ok());
+  CHECK(ok->parent_view == 7);
+  CHECK(ok->digest == b.header.hash());
+  CHECK(leading_domain(ledger::encode(BlockRequest{1, Hash{}})) == BlockRequest::kDomain);
+}
+
+TEST_CASE("validator: four validators commit every transaction; a stopped one catches up") {
+  Net net(4);
+  test::TempDir tmp;
+  std::vector<Member> members(4);
+  for (std::size_t i = 0; i < 4; ++i) {
+    members[i].dir = tmp.str("v" + std::to_string(i));
+    members[i].start(net, i);
+  }
+  std::atomic<int> committed{0};
+  std::atomic<int> failed{0};
+  std::mutex mu;
+  std::string last_error;
+  auto waiter = [&](const TxResult& r) {
+    ++(r.status.is_ok() ? committed : failed);
+    if (r.status.is_ok()) return;
+    std::lock_guard lock(mu);
+    last_error = r.status.to_string();
+  };
+  for (std::uint64_t n = 0; n < 40; ++n) {
+    auto tx = net.tx(n);
+    REQUIRE(members[n % 4].mempool->add(tx, crypto::sha256(ledger::encode(tx)), waiter).is_ok());
+  }
+  REQUIRE_MESSAGE(
+      eventually([&] { return committed.load() == 40; }, 20'000),
+      "committed " << committed.load() << ", failed " << failed.load() << ": " << last_error);
+  CHECK(failed.load() == 0);
+
+  // Validator 3 stops; three of four are a quorum and go on without it.
+  const std::uint64_t h_stop = members[3].ledger->head().height;
+  members[3].stop();
+  for (std::uint64_t n = 40; n < 52; ++n) {
+    auto tx = net.tx(n);
+    REQUIRE(members[n % 3].mempool->add(tx, crypto::sha256(ledger::encode(tx)), waiter).is_ok());
+  }
+  REQUIRE(eventually([&] { return committed.load() == 52; }, 20'000));
+  const std::uint64_t h_missed = members[0].ledger->head().height;
+  CHECK(h_missed > h_stop);
+
+  // Back, from the same ledger and vote WAL: it fetches what it missed.
+  members[3].start(net, 3);
+  REQUIRE_MESSAGE(eventually([&] { return members[3].ledger->head().height >= h_missed; }, 20'000),
+                  "stayed at " << members[3].ledger->head().height);
+  CHECK(members[3].validator->stats().blocks_fetched > 0);
+  const auto h3 = members[3].ledger->header(h_missed);
+  const auto h0 = members[0].ledger->header(h_missed);
+  REQUIRE((h3.is_ok() && h0.is_ok() && h3->has_value() && h0->has_value()));
+  CHECK((*h3)->hash() == (*h0)->hash());
+  for (auto& m : members) m.stop();
+}
