@@ -27,6 +27,10 @@ std::vector<T> sent(const ReplicaOutput& out) {
   return v;
 }
 
+void append_to(ReplicaOutput& into, const ReplicaOutput& from) {
+  into.broadcasts.insert(into.broadcasts.end(), from.broadcasts.begin(), from.broadcasts.end());
+}
+
 }  // namespace
 
 TEST_CASE("replica: one validator builds, signs through its guard and finalizes") {
@@ -205,4 +209,54 @@ TEST_CASE("replica: after a restart it rebroadcasts the finalization of its anch
   for (const auto& c : sent<Certificate>(out))
     found = found || (c.view == 1 && c.digest == b.digest && c.kind == proof.kind);
   CHECK(found);
+}
+
+TEST_CASE("replica: a leader's proposal goes out with the certificates that justify its parent") {
+  SimFsEnv env;
+  auto keys = keys_for(4);
+  // Validator 3 leads view 3; views 1 and 2 were nullified.
+  auto r = open_replica(env, keys, 3);
+  REQUIRE(r.is_ok());
+  (void)r->start(0);
+  (void)r->on_message(1, certify(keys, nullify_vote(1), {0, 1, 2}));
+  ReplicaOutput out = r->on_message(2, certify(keys, nullify_vote(2), {0, 1, 2}));
+  REQUIRE(out.builds.size() == 1);
+  CHECK(out.builds[0].view == 3);
+  const BlockRef b = make_block(3, genesis_anchor());
+  REQUIRE(b.parent_view == 0);
+  out = r->on_block_built(3, BlockRef{3, 1, 0, genesis_anchor().digest, b.digest}, Bytes{0x01});
+  REQUIRE(sent<Proposal>(out).size() == 1);
+  bool null1 = false, null2 = false;
+  for (const auto& c : sent<Certificate>(out)) {
+    null1 = null1 || c.view == 1;
+    null2 = null2 || c.view == 2;
+  }
+  CHECK(null1);
+  CHECK(null2);
+}
+
+TEST_CASE("replica: after a restart its own votes of earlier views count toward certificates") {
+  SimFsEnv env;
+  auto keys = keys_for(4);
+  {
+    auto r = open_replica(env, keys, 2);
+    REQUIRE(r.is_ok());
+    (void)r->start(0);
+    (void)r->on_tick(1'000'000);  // nullify (1)
+    (void)r->on_message(1'000'001, certify(keys, nullify_vote(1), {0, 1, 3}));
+    (void)r->on_tick(2'000'000);  // nullify (2)
+    REQUIRE(r->guard().wal().record_count() == 2);
+  }
+  env.crash();
+  auto r = open_replica(env, keys, 2);
+  REQUIRE(r.is_ok());
+  (void)r->start(3'000'000);  // restarts in view 2; the nullification of view 1 is gone
+  // Two more nullify (1) votes make a quorum only with this validator's own.
+  ReplicaOutput out = r->on_message(3'000'001, sign_vote(keys, 0, nullify_vote(1)));
+  append_to(out, r->on_message(3'000'002, sign_vote(keys, 1, nullify_vote(1))));
+  bool formed = false;
+  for (const auto& c : sent<Certificate>(out)) {
+    formed = formed || (c.view == 1 && c.vote_kind() == VoteKind::kNullify);
+  }
+  CHECK(formed);
 }

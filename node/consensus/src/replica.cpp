@@ -95,10 +95,43 @@ ReplicaOutput Replica::run(std::uint64_t now_ms, std::vector<Action> actions) {
   return out;
 }
 
+namespace {
+
+void append(ReplicaOutput& into, ReplicaOutput&& from) {
+  auto move_all = [](auto& to, auto& what) {
+    to.insert(to.end(), std::make_move_iterator(what.begin()), std::make_move_iterator(what.end()));
+  };
+  move_all(into.broadcasts, from.broadcasts);
+  if (from.wake_at_ms) into.wake_at_ms = from.wake_at_ms;
+  move_all(into.builds, from.builds);
+  move_all(into.checks, from.checks);
+  move_all(into.fetches, from.fetches);
+  move_all(into.finalized, from.finalized);
+  move_all(into.evidence, from.evidence);
+}
+
+}  // namespace
+
 ReplicaOutput Replica::start(std::uint64_t now_ms) {
   EMLEDGER_ASSERT(!started_);
   started_ = true;
+  const View restarted_in = core_.current_view();
   ReplicaOutput out = run(now_ms, core_.start(now_ms));
+  // The restarted core re-signs and counts its own votes of the view it
+  // restarts in, but not those of earlier views since the anchor: without
+  // them a certificate of such a view that needs this validator's vote can
+  // never form again (a simulated run stalled so, with every honest node
+  // restarted). Hand them to the core like any validator's votes.
+  for (const Vote& v : guard_.logged_between(core_.last_finalized().view, restarted_in - 1)) {
+    if (!halted_.is_ok()) break;
+    std::optional<SignedVote> sv = guard_.signed_before(v);
+    if (!sv) {
+      auto again = guard_.sign(v);  // logged: the same bytes, nothing written
+      if (!again.is_ok()) continue;
+      sv = std::move(again).value();
+    }
+    append(out, run(now_ms, core_.on_message(now_ms, *sv)));
+  }
   // A restart inside a logged view is a timeout there, with a rebroadcast.
   hold_certificates(out, !out.broadcasts.empty());
   return out;
@@ -133,7 +166,14 @@ void Replica::hold_certificates(ReplicaOutput& out, bool rebroadcasting) {
   }
   const View final_view = core_.last_finalized().view;
   std::erase_if(certs_, [&](const auto& e) { return e.first.first <= final_view; });
-  if (!rebroadcasting) return;
+  // A leader's proposal goes out with the certificates that justify its
+  // parent: a validator that lost them must not depend on the leader timing
+  // out (it may never, when the others' votes always end its views first).
+  bool proposing = false;
+  for (const Message& m : out.broadcasts)
+    if (const auto* p = std::get_if<Proposal>(&m))
+      proposing = proposing || p->proposer == core_.config().self;
+  if (!rebroadcasting && !proposing) return;
   for (const auto& [key, cert] : certs_) {
     if (sent.contains(key)) continue;
     out.broadcasts.push_back(cert);
@@ -144,7 +184,7 @@ void Replica::hold_certificates(ReplicaOutput& out, bool rebroadcasting) {
     out.broadcasts.push_back(*final_cert_);
     ++counters_.certs_resent;
   }
-  resend_own_votes(out);
+  if (rebroadcasting) resend_own_votes(out);
 }
 
 void Replica::resend_own_votes(ReplicaOutput& out) {

@@ -27,7 +27,12 @@
 //   - its own logged votes of every view from the last finalized one to the
 //     current one, re-signed through the key guard (identical votes, so the
 //     same signatures: nothing new is logged or stated).
-// Certificates and own repeated votes are safe to send any number of times.
+// And a leader's own proposal goes out with the first two of these, the
+// certificates that justify its parent: in a simulated run the validators
+// that had lost them timed out in every view, but the one holding them never
+// did (the others' nullify votes always ended its views first), so it never
+// rebroadcast. Certificates and own repeated votes are safe to send any
+// number of times.
 //
 // Startup (open): the WAL is opened and replayed (a torn tail cut, any other
 // damage refused with WAL_CORRUPT), the logged votes are replayed into the
