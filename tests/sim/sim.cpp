@@ -508,6 +508,7 @@ void Simulation::choose_control() {
       p.down_max_ms = 50;
       break;
     case Control::kNoRuleOne:
+      p.heal_ms = 8000;  // more views led by the equivocator
       p.byzantine[1] = Behavior::kEquivocator;
       break;
     case Control::kNone:
