@@ -36,7 +36,10 @@
 //
 // Startup (open): the WAL is opened and replayed (a torn tail cut, any other
 // damage refused with WAL_CORRUPT), the logged votes are replayed into the
-// core; start() then enters the first view.
+// core; start() then enters the first view, and hands the core this
+// validator's own logged votes of the views between the anchor and that one
+// (the core re-signs only those of the view it restarts in, and a
+// certificate of an earlier view may need them to form again).
 //
 // Not thread-safe: one thread drives one Replica. Movable.
 #pragma once
