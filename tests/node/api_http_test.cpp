@@ -1,9 +1,6 @@
 // The HTTP API end to end inside one process: a real node (LevelDB in a temp
 // dir, Beast server on a loopback port) driven by cpp-httplib.
-#include <arpa/inet.h>
 #include <doctest/doctest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <thread>
 
@@ -15,29 +12,6 @@ using namespace emledger::node;
 using namespace emledger::node::test;
 
 namespace {
-
-// Sends raw bytes and returns everything the server answers until it closes.
-std::string raw_exchange(std::uint16_t port, const std::string& request) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  timeval tv{10, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  REQUIRE(::send(fd, request.data(), request.size(), 0) == static_cast<ssize_t>(request.size()));
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return out;
-}
 
 template <class T>
 T decode_hex(const json& j) {
@@ -444,8 +418,8 @@ TEST_CASE("config: a non-dev node opens an encrypted key with --passphrase-file"
   TempDir dir;
   MultiOrgNetwork net;
   Config cfg = net.write(dir);
-  REQUIRE(crypto::write_key_file(dir.str("v.sealed.key"), net.v, std::string("correct horse"))
-              .is_ok());
+  REQUIRE(
+      crypto::write_key_file(dir.str("v.sealed.key"), net.v, std::string("correct horse")).is_ok());
   cfg.dev = false;
   cfg.key_file = dir.str("v.sealed.key");
   {

@@ -1,10 +1,7 @@
 // The authorization layer's HTTP routes end to end: a real node in-process on
 // loopback, holder bindings, grants and accesses made by signed transactions,
 // and reads signed with RFC 9421 request signatures (http_signature.hpp).
-#include <arpa/inet.h>
 #include <doctest/doctest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <algorithm>
 #include <ctime>
@@ -726,35 +723,6 @@ TEST_CASE("audit listing: pages follow the cursor without repeating or skipping"
                                 auditor)) == "BAD_PARAMETER");
 }
 
-namespace {
-
-// Sends a request header with no body, half-closes, and returns what the
-// server answers until it closes.
-std::string raw_header_only(std::uint16_t port, const std::string& header) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  timeval tv{10, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  REQUIRE(::send(fd, header.data(), header.size(), 0) == static_cast<ssize_t>(header.size()));
-  ::shutdown(fd, SHUT_WR);
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    ssize_t got = ::recv(fd, buf, sizeof buf, 0);
-    if (got <= 0) break;
-    out.append(buf, static_cast<std::size_t>(got));
-  }
-  ::close(fd);
-  return out;
-}
-
-}  // namespace
-
 TEST_CASE("material upload: files above the 8 MiB default up to 64 MiB, on that route only") {
   TempDir dir;
   AuthzNetwork net;
@@ -777,9 +745,11 @@ TEST_CASE("material upload: files above the 8 MiB default up to 64 MiB, on that 
   CHECK(error_code(post_big) == "BODY_TOO_LARGE");
 
   // Over 64 MiB is refused from the header alone.
-  auto answer = raw_header_only(n->port(), "PUT /v1/materials/" + to_hex(h) +
-                                               " HTTP/1.1\r\nHost: x\r\nContent-Length: " +
-                                               std::to_string(kMaterialBytesMax + 1) + "\r\n\r\n");
+  auto answer =
+      raw_exchange(n->port(),
+                   "PUT /v1/materials/" + to_hex(h) + " HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                       std::to_string(kMaterialBytesMax + 1) + "\r\n\r\n",
+                   /*half_close=*/true);
   CHECK(answer.rfind("HTTP/1.1 413", 0) == 0);
   CHECK(answer.find("BODY_TOO_LARGE") != std::string::npos);
 }
