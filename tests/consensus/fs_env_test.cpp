@@ -6,28 +6,14 @@
 #include <filesystem>
 #include <set>
 
+#include "temp_dir.hpp"
+
 using namespace emledger;
 using namespace emledger::consensus;
 
 namespace {
 
-// A fresh directory under /tmp, removed with everything in it at scope exit.
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/emledger-fs-env-XXXXXX";
-    REQUIRE(::mkdtemp(tmpl) != nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using test::TempDir;
 
 Bytes b(std::string_view s) { return Bytes(s.begin(), s.end()); }
 

@@ -9,31 +9,14 @@
 
 #include "emledger/consensus/crc32c.hpp"
 #include "emledger/crypto/hex.hpp"
+#include "temp_dir.hpp"
 
 using namespace emledger;
 using namespace emledger::consensus;
 
 namespace {
 
-// A fresh directory under /tmp, removed with everything in it at scope exit.
-// (fs_env_test.cpp has the same class: the test folder has no shared helper
-// header for the WAL's tests, and fifteen lines do not warrant one.)
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/emledger-wal-XXXXXX";
-    REQUIRE(::mkdtemp(tmpl) != nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using test::TempDir;
 
 constexpr const char* kPath = "/node/wal";
 
