@@ -105,8 +105,10 @@ inline std::string error_code(const Reply& r) {
   return r.body["error"].value("code", "");
 }
 
+// Thread safe: tests submit from several threads, and a shared generator
+// raced into handing two threads the same hash (a duplicate record).
 inline Hash random_hash() {
-  static std::mt19937_64 rng(std::random_device{}());
+  thread_local std::mt19937_64 rng(std::random_device{}());
   Hash h;
   for (auto& b : h) b = static_cast<std::uint8_t>(rng());
   return h;
