@@ -409,6 +409,51 @@ TEST_CASE("finality: a missing link is fetched, then the chain is reported") {
   CHECK(d.finalized[1].block == b2);
 }
 
+TEST_CASE("sync: blocks the adapter committed itself end the walk there and are not reported") {
+  Driver d = started_four();
+  auto keys = keys_for(4);
+  // A chain of 40 blocks, one per view, finalized at the top; only the top
+  // one is known, so the core starts the walk down, one fetch per block.
+  std::vector<BlockRef> chain;
+  BlockRef at = genesis_anchor();
+  for (int i = 1; i <= 40; ++i) chain.push_back(at = make_block(static_cast<View>(i), at));
+  auto step = d.deliver(certify(keys, finalize_vote(40, 40, chain[39].digest), {1, 2, 3}));
+  REQUIRE(all_of<FetchBlock>(step).size() == 1);
+  step = d.run(d.core.on_block_fetched(0, chain[39]));
+  auto fetch = all_of<FetchBlock>(step);
+  REQUIRE(fetch.size() == 1);
+  CHECK(fetch[0].height == 39);
+  // A sync below the last finalized block, or not above it in height, is ignored.
+  d.run(d.core.on_synced(0, genesis_anchor()));
+  CHECK(d.core.last_finalized() == genesis_anchor());
+  // The adapter synced up to height 38: the walk needs only block 39 now,
+  // and reports 39 and 40, nothing below.
+  d.run(d.core.on_synced(0, chain[37]));
+  CHECK(d.core.last_finalized() == chain[37]);
+  CHECK(d.finalized.empty());
+  step = d.run(d.core.on_block_fetched(0, chain[38]));
+  REQUIRE(d.finalized.size() == 2);
+  CHECK(d.finalized[0].block == chain[38]);
+  CHECK(d.finalized[1].block == chain[39]);
+  CHECK(d.core.last_finalized() == chain[39]);
+}
+
+TEST_CASE("sync: a synced block at or above the one being fetched drops the fetch") {
+  Driver d = started_four();
+  auto keys = keys_for(4);
+  const BlockRef b1 = make_block(1, genesis_anchor());
+  const BlockRef b2 = make_block(2, b1);
+  auto step = d.deliver(certify(keys, finalize_vote(2, b2.height, b2.digest), {1, 2, 3}));
+  REQUIRE(all_of<FetchBlock>(step).size() == 1);
+  d.run(d.core.on_synced(0, b2));
+  CHECK(d.core.last_finalized() == b2);
+  CHECK(d.finalized.empty());
+  // The fetch is over: a late answer is refused, and nothing is reported.
+  d.run(d.core.on_block_fetched(0, b2));
+  CHECK(d.core.counters().refused_bad_answer == 1);
+  CHECK(d.finalized.empty());
+}
+
 TEST_CASE("evidence: conflicting votes of one signer produce it once; identical votes never") {
   Driver d = started_four();
   auto keys = keys_for(4);

@@ -196,6 +196,21 @@ std::vector<Action> Core::on_block_fetched(std::uint64_t now_ms, const BlockRef&
   return finish();
 }
 
+std::vector<Action> Core::on_synced(std::uint64_t now_ms, const BlockRef& block) {
+  observe_time(now_ms);
+  if (block.view <= last_finalized_.view || block.height <= last_finalized_.height)
+    return finish();
+  last_finalized_ = block;
+  blocks_[block.digest] = block;
+  if (fetching_ && fetching_->height <= block.height) fetching_.reset();
+  nullified_streak_ = 0;
+  // A finalization above the synced block still has a (now short) chain to
+  // walk down to it; one at or below it is done.
+  advance_finality();
+  prune();
+  return finish();
+}
+
 // ---- messages ----
 
 bool Core::in_window(View view) const {

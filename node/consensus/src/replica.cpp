@@ -233,4 +233,13 @@ ReplicaOutput Replica::on_block_fetched(std::uint64_t now_ms, const BlockRef& bl
   return out;
 }
 
+ReplicaOutput Replica::on_synced(std::uint64_t now_ms, const BlockRef& block) {
+  EMLEDGER_ASSERT(started_);
+  if (!halted_.is_ok()) return {};
+  ledger_durable(block.view);
+  ReplicaOutput out = run(now_ms, core_.on_synced(now_ms, block));
+  hold_certificates(out, false);
+  return out;
+}
+
 }  // namespace emledger::consensus

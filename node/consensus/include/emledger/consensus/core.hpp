@@ -151,6 +151,14 @@ class Core {
   // Answer to FetchBlock: the fetched block's reference, its header hash
   // checked by the adapter.
   std::vector<Action> on_block_fetched(std::uint64_t now_ms, const BlockRef& block);
+  // The adapter committed `block` itself, outside this core (a node far behind
+  // synced whole ranges of finalized blocks from its peers, each with a
+  // finality proof the ledger verified): the core takes it as its last
+  // finalized block, drops a fetch at or below it and reports no Finalized for
+  // it or any block below it. Ignored unless it is above the last finalized
+  // block in both view and height. Safety does not depend on the adapter's
+  // word beyond that proof: a finalized block is one a quorum finalized.
+  std::vector<Action> on_synced(std::uint64_t now_ms, const BlockRef& block);
 
   View current_view() const { return current_view_; }
   const BlockRef& last_finalized() const { return last_finalized_; }

@@ -107,6 +107,9 @@ class Replica {
   ReplicaOutput on_block_built(std::uint64_t now_ms, const BlockRef& block, Bytes payload);
   ReplicaOutput on_block_checked(std::uint64_t now_ms, const BlockRef& block, bool valid);
   ReplicaOutput on_block_fetched(std::uint64_t now_ms, const BlockRef& block);
+  // The ledger committed `block` durably with a verified finality proof,
+  // outside consensus (range sync): Core::on_synced, and ledger_durable().
+  ReplicaOutput on_synced(std::uint64_t now_ms, const BlockRef& block);
 
   // The ledger now holds the blocks up to `view` as final durably: when the
   // WAL fills up, votes at or below it may be dropped from it (a restart
