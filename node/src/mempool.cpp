@@ -7,22 +7,71 @@ Mempool::Mempool(std::size_t txs_max, std::size_t rejections_max)
   EMLEDGER_ASSERT(txs_max_ > 0);
 }
 
-Status Mempool::add(ledger::Tx tx, const Hash& id, TxWaiter waiter) {
-  std::lock_guard lock(mu_);
-  if (closed_) return Status::error("SHUTTING_DOWN", "the node is shutting down");
-  if (entries_.count(id)) return Status::error("DUPLICATE_TX", "transaction is already pending");
-  if (order_.size() >= txs_max_)
-    return Status::error(
-        "MEMPOOL_FULL", "mempool holds " + std::to_string(txs_max_) + " transactions; retry later");
-  Entry e;
-  e.tx = std::move(tx);
-  if (waiter) e.waiters.push_back(std::move(waiter));
-  entries_.emplace(id, std::move(e));
-  order_.push_back(id);
-  // A resubmission of a transaction rejected earlier starts afresh.
-  rejections_.erase(id);
-  cv_.notify_one();
+Status Mempool::add(ledger::Tx tx, const Hash& id, TxWaiter waiter, bool announce) {
+  std::optional<ledger::Tx> copy;
+  AdmitListener listener;
+  {
+    std::lock_guard lock(mu_);
+    if (closed_) return Status::error("SHUTTING_DOWN", "the node is shutting down");
+    if (entries_.count(id)) return Status::error("DUPLICATE_TX", "transaction is already pending");
+    if (pending_ >= txs_max_)
+      return Status::error("MEMPOOL_FULL", "mempool holds " + std::to_string(txs_max_) +
+                                               " transactions; retry later");
+    if (announce && admit_listener_) {
+      copy = tx;
+      listener = admit_listener_;
+    }
+    Entry e;
+    e.tx = std::move(tx);
+    if (waiter) e.waiters.push_back(std::move(waiter));
+    entries_.emplace(id, std::move(e));
+    order_.push_back(id);
+    ++pending_;
+    // A resubmission of a transaction rejected earlier starts afresh.
+    rejections_.erase(id);
+    cv_.notify_one();
+  }
+  if (copy) listener(*copy);
   return Status::ok();
+}
+
+void Mempool::set_admit_listener(AdmitListener listener) {
+  std::lock_guard lock(mu_);
+  admit_listener_ = std::move(listener);
+}
+
+bool Mempool::stale_locked(const Hash& id) const {
+  auto it = entries_.find(id);
+  return it == entries_.end() || it->second.in_flight || !it->second.tx;
+}
+
+void Mempool::compact_order_locked() {
+  EMLEDGER_ASSERT(order_.size() >= pending_);
+  const std::size_t stale = order_.size() - pending_;
+  if (stale <= pending_ || stale < kMempoolStaleCompactMin) return;
+  std::deque<Hash> live;
+  std::unordered_set<Hash, HashHasher> seen;  // a re-added id keeps one place, its newest
+  for (auto it = order_.rbegin(); it != order_.rend(); ++it)
+    if (!stale_locked(*it) && seen.insert(*it).second) live.push_front(*it);
+  EMLEDGER_ASSERT(live.size() == pending_);
+  order_.swap(live);
+}
+
+void Mempool::complete_committed(const std::vector<TxResult>& results) {
+  std::vector<std::pair<std::vector<TxWaiter>, const TxResult*>> calls;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& r : results) {
+      auto it = entries_.find(r.id);
+      if (it == entries_.end()) continue;
+      --(it->second.in_flight ? in_flight_ : pending_);
+      calls.emplace_back(std::move(it->second.waiters), &r);
+      entries_.erase(it);  // its id in order_ is now stale
+    }
+    compact_order_locked();
+  }
+  for (auto& [waiters, result] : calls)
+    for (auto& w : waiters) w(*result);
 }
 
 std::vector<Candidate> Mempool::take_locked(std::size_t max) {
@@ -30,13 +79,15 @@ std::vector<Candidate> Mempool::take_locked(std::size_t max) {
   while (!order_.empty() && out.size() < max) {
     Hash id = order_.front();
     order_.pop_front();
+    if (stale_locked(id)) continue;
     auto it = entries_.find(id);
-    EMLEDGER_ASSERT(it != entries_.end() && !it->second.in_flight && it->second.tx);
     it->second.in_flight = true;
     out.push_back(Candidate{id, std::move(*it->second.tx)});
     it->second.tx.reset();
+    --pending_;
     ++in_flight_;
   }
+  EMLEDGER_ASSERT(order_.size() >= pending_);
   return out;
 }
 
@@ -82,10 +133,12 @@ void Mempool::return_to_pending(std::vector<Candidate> candidates) {
   std::lock_guard lock(mu_);
   for (auto it = candidates.rbegin(); it != candidates.rend(); ++it) {
     auto e = entries_.find(it->id);
-    EMLEDGER_ASSERT(e != entries_.end() && e->second.in_flight);
+    if (e == entries_.end()) continue;  // committed in another validator's block
+    EMLEDGER_ASSERT(e->second.in_flight);
     e->second.in_flight = false;
     e->second.tx = std::move(it->tx);
     --in_flight_;
+    ++pending_;
     order_.push_front(it->id);
   }
   if (!candidates.empty()) cv_.notify_one();
@@ -115,12 +168,13 @@ void Mempool::fail_pending(const Status& status) {
   {
     std::lock_guard lock(mu_);
     for (const auto& id : order_) {
+      if (stale_locked(id)) continue;
       auto it = entries_.find(id);
-      EMLEDGER_ASSERT(it != entries_.end());
       calls.emplace_back(std::move(it->second.waiters), TxResult{id, status, 0, 0});
       entries_.erase(it);
     }
     order_.clear();
+    pending_ = 0;
   }
   for (auto& [waiters, result] : calls)
     for (auto& w : waiters) w(result);
@@ -128,7 +182,7 @@ void Mempool::fail_pending(const Status& status) {
 
 std::size_t Mempool::pending_count() const {
   std::lock_guard lock(mu_);
-  return order_.size();
+  return pending_;
 }
 
 std::size_t Mempool::in_flight_count() const {

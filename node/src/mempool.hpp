@@ -5,6 +5,12 @@
 // batch, executes it, commits, and complete()s it, which calls the waiters.
 // An id stays "in flight" from take() until complete(), so a resubmission
 // while its block commits is still a DUPLICATE_TX. Thread safe.
+//
+// In a network of validators a transaction can also end in a block another
+// validator proposed: the validator forwards what clients submit here to its
+// peers (the admission listener), adds what its peers forward (without a
+// listener call, so nothing is forwarded twice), and completes whatever a
+// committed block holds (complete_committed), pending or in flight.
 #pragma once
 
 #include <condition_variable>
@@ -14,6 +20,7 @@
 #include <mutex>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "emledger/ledger/types.hpp"
@@ -22,6 +29,11 @@ namespace emledger::node {
 
 // Pending transactions held at most (not counting the block in flight).
 inline constexpr std::size_t kMempoolTxsMax = 100'000;
+// Ids of forgotten transactions (committed in another validator's block)
+// left in the pending order are swept out once there are this many and more
+// of them than pending ones: amortized, the order stays within twice the
+// pending count.
+inline constexpr std::size_t kMempoolStaleCompactMin = 1024;
 // Rejections remembered for GET /v1/transactions/{id}; the oldest is dropped.
 inline constexpr std::size_t kRecentRejectionsMax = 65'536;
 
@@ -55,9 +67,22 @@ class Mempool {
   explicit Mempool(std::size_t txs_max = kMempoolTxsMax,
                    std::size_t rejections_max = kRecentRejectionsMax);
 
-  // Queues `tx` (whose id is `id`), with an optional waiter.
+  // Queues `tx` (whose id is `id`), with an optional waiter, and then, if
+  // `announce`, calls the admission listener with it (outside the lock).
   // Errors: DUPLICATE_TX (pending or in flight), MEMPOOL_FULL, SHUTTING_DOWN.
-  Status add(ledger::Tx tx, const Hash& id, TxWaiter waiter);
+  Status add(ledger::Tx tx, const Hash& id, TxWaiter waiter, bool announce = true);
+
+  // Called after every add() with announce (a validator forwards the
+  // transaction to its peers); must not block or call back into the pool.
+  // Set once, before the pool is shared.
+  using AdmitListener = std::function<void(const ledger::Tx& tx)>;
+  void set_admit_listener(AdmitListener listener);
+
+  // Transactions committed in a block, wherever they were proposed: those
+  // held here, pending or in flight, are forgotten and their waiters called
+  // with `results` (ids not held are skipped). A candidate of them still
+  // listed in a proposal is later skipped by return_to_pending().
+  void complete_committed(const std::vector<TxResult>& results);
 
   // Blocks until a transaction is pending or the pool is closed, then moves up
   // to `max` of them, oldest first, in flight. Empty only once closed.
@@ -66,13 +91,15 @@ class Mempool {
   std::vector<Candidate> try_take(std::size_t max);
 
   // Reports the fate of in-flight transactions: records rejections, forgets
-  // them, and then calls their waiters (outside the lock).
+  // them, and then calls their waiters (outside the lock). Every result must
+  // be of a transaction in flight.
   void complete(const std::vector<TxResult>& results);
   // Puts in-flight transactions back in front of the pending ones, in their
   // order, keeping their waiters: a validator of a multi-node network whose
   // proposed block was not finalized offers them again. Works after close()
   // too (fail_pending() then completes them). Does not count against the
-  // pending bound: they were admitted already.
+  // pending bound: they were admitted already. Candidates that are no longer
+  // held (complete_committed() took them) are dropped.
   void return_to_pending(std::vector<Candidate> candidates);
 
   enum class Where { kUnknown, kPending, kRejected };
@@ -99,6 +126,11 @@ class Mempool {
   };
   std::vector<Candidate> take_locked(std::size_t max);
   void remember_rejection_locked(const Hash& id, const Status& st);
+  // An id in order_ that names no pending entry (forgotten by
+  // complete_committed, or an earlier copy of a re-added id).
+  bool stale_locked(const Hash& id) const;
+  // Drops stale ids from order_ once they outnumber the pending ones.
+  void compact_order_locked();
 
   const std::size_t txs_max_;
   const std::size_t rejections_max_;
@@ -106,8 +138,10 @@ class Mempool {
   std::condition_variable cv_;
   bool closed_ = false;
   std::unordered_map<Hash, Entry, HashHasher> entries_;  // pending and in flight
-  std::deque<Hash> order_;                               // pending, oldest first
+  std::deque<Hash> order_;  // pending, oldest first; may hold stale ids (stale_locked)
+  std::size_t pending_ = 0;  // entries not in flight: order_.size() minus the stale ids
   std::size_t in_flight_ = 0;
+  AdmitListener admit_listener_;
   std::unordered_map<Hash, Status, HashHasher> rejections_;
   std::deque<Hash> rejection_order_;
 };

@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <cstring>
 #include <thread>
 
 using namespace emledger;
@@ -102,4 +103,63 @@ TEST_CASE("mempool: fail_pending answers every pending waiter") {
   CHECK(calls == 2);
   CHECK(code == "SHUTTING_DOWN");
   CHECK(pool.pending_count() == 0);
+}
+
+TEST_CASE("mempool: committed elsewhere completes pending and in-flight, and they stay gone") {
+  Mempool pool(/*txs_max=*/4);
+  std::vector<TxResult> seen;
+  auto waiter = [&seen](const TxResult& r) { seen.push_back(r); };
+  for (std::uint8_t n = 1; n <= 4; ++n) REQUIRE(pool.add(ledger::Tx{}, id_of(n), waiter).is_ok());
+  auto mine = pool.try_take(1);  // id 1 in flight in our own proposal
+  REQUIRE(mine.size() == 1);
+
+  // Another validator's block commits 1 (in flight here), 3 (pending) and 9
+  // (never seen here).
+  pool.complete_committed({TxResult{id_of(1), Status::ok(), 7, 0},
+                           TxResult{id_of(3), Status::ok(), 7, 1},
+                           TxResult{id_of(9), Status::ok(), 7, 2}});
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[0].id == id_of(1));
+  CHECK(seen[1].id == id_of(3));
+  CHECK(seen[1].height == 7);
+  CHECK(seen[1].log_index == 1);
+  CHECK(pool.pending_count() == 2);
+  CHECK(pool.in_flight_count() == 0);
+  CHECK(pool.lookup(id_of(3)).where == Mempool::Where::kUnknown);
+  // Our losing proposal gives its candidates back: 1 is not revived.
+  pool.return_to_pending(std::move(mine));
+  CHECK(pool.pending_count() == 2);
+  // The bound counts pending transactions, not the stale places they left.
+  CHECK(pool.add(ledger::Tx{}, id_of(5), waiter).is_ok());
+  CHECK(pool.add(ledger::Tx{}, id_of(6), waiter).is_ok());
+  CHECK(pool.add(ledger::Tx{}, id_of(7), waiter).code() == "MEMPOOL_FULL");
+  auto next = pool.try_take(10);
+  REQUIRE(next.size() == 4);
+  CHECK(next[0].id == id_of(2));
+  CHECK(next[1].id == id_of(4));
+  CHECK(next[2].id == id_of(5));
+  CHECK(next[3].id == id_of(6));
+}
+
+TEST_CASE("mempool: a long run of transactions committed elsewhere leaves no stale backlog") {
+  Mempool pool;
+  int announced = 0;
+  pool.set_admit_listener([&](const ledger::Tx&) { ++announced; });
+  Hash id{};
+  std::vector<TxResult> gone;
+  for (std::uint32_t n = 0; n < 5000; ++n) {
+    std::memcpy(id.data(), &n, sizeof n);
+    REQUIRE(pool.add(ledger::Tx{}, id, nullptr, /*announce=*/n % 2 == 0).is_ok());
+    if (n % 10 != 0) gone.push_back(TxResult{id, Status::ok(), 1, n});
+  }
+  CHECK(announced == 2500);  // only what came with announce
+  pool.complete_committed(gone);
+  CHECK(pool.pending_count() == 500);
+  auto all = pool.try_take(100'000);
+  REQUIRE(all.size() == 500);
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    std::uint32_t n = 0;
+    std::memcpy(&n, all[i].id.data(), sizeof n);
+    CHECK(n == i * 10);  // still oldest first
+  }
 }
