@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include "emledger/consensus/messages.hpp"
 #include "emledger/crypto/bytes.hpp"
@@ -58,6 +59,48 @@ struct BlockResponse {
     v.bytes(block, kFetchBlockBytesMax);
     v.bytes(parent_header, kFetchHeaderBytesMax);
     v.bytes(proof, kFetchProofBytesMax);
+  }
+};
+
+// ---- Range sync (docs/node.md, "Range sync") ----
+//
+// A validator far behind the network's newest finalization asks one peer at
+// a time for a run of committed blocks from its own head up, each with the
+// finality proof the peer committed it with. The asker re-executes every
+// block on its head and the ledger verifies every proof against the genesis
+// before it commits, so a peer can only withhold blocks or waste one round
+// trip, never make the asker commit something the validators did not
+// finalize. How far to sync comes from a finalization certificate the
+// consensus core verified, never from what a peer says its height is.
+
+// Blocks asked for in one request, and the encoded size a response fills up
+// to (one block always goes, whatever its size, so any block can be synced).
+inline constexpr std::uint32_t kSyncBlocksPerRequestMax = 256;
+inline constexpr std::size_t kSyncResponseBytesTarget = 8u << 20;
+
+struct RangeRequest {
+  static constexpr std::string_view kDomain = "emledger.peer.range-request";
+  static constexpr std::uint8_t kVersion = 1;
+  std::uint64_t from = 0;  // first height wanted, >= 1
+  std::uint32_t count = 0;  // 1..kSyncBlocksPerRequestMax
+  template <class V>
+  void describe(V& v) {
+    v.u64(from);
+    v.u32(count);
+  }
+};
+
+struct RangeResponse {
+  static constexpr std::string_view kDomain = "emledger.peer.range-response";
+  static constexpr std::uint8_t kVersion = 1;
+  std::uint64_t from = 0;     // the request's
+  std::vector<Bytes> blocks;  // encode(ledger::Block) of from, from + 1, ...; may be empty
+  std::vector<Bytes> proofs;  // encode_finality_proof() of each, same count
+  template <class V>
+  void describe(V& v) {
+    v.u64(from);
+    v.bytes_list(blocks, kSyncBlocksPerRequestMax, kFetchBlockBytesMax);
+    v.bytes_list(proofs, kSyncBlocksPerRequestMax, kFetchProofBytesMax);
   }
 };
 

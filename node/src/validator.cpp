@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "emledger/crypto/hex.hpp"
 
@@ -50,6 +51,10 @@ Result<std::unique_ptr<Validator>> Validator::start(ledger::Ledger& ledger, Memp
                                                     ValidatorConfig config, Clock wall_clock) {
   std::unique_ptr<Validator> v(new Validator(ledger, mempool, key, validator_index,
                                              std::move(config), std::move(wall_clock)));
+  if (v->config_.sync_blocks_per_request == 0 ||
+      v->config_.sync_blocks_per_request > kSyncBlocksPerRequestMax)
+    return Status::error("CONFIG_INVALID", "sync_blocks_per_request must be 1.." +
+                                               std::to_string(kSyncBlocksPerRequestMax));
   EMLEDGER_TRY(v->open_replica());
 
   PeerTransportConfig tc;
@@ -71,6 +76,7 @@ Result<std::unique_ptr<Validator>> Validator::start(ledger::Ledger& ledger, Memp
   auto transport = PeerTransport::start(std::move(tc));
   if (!transport) return transport.status();
   v->transport_ = std::move(*transport);
+  v->start_gossip();
   v->thread_ = std::thread([self] { self->run(); });
   return v;
 }
@@ -123,6 +129,7 @@ Status Validator::open_replica() {
 }
 
 void Validator::stop() {
+  stop_gossip();
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
@@ -153,6 +160,7 @@ void Validator::run() {
   handle(replica_->start(now_ms()));
   for (;;) {
     std::deque<Inbound> batch;
+    std::deque<Bytes> gossip;
     {
       std::unique_lock lock(mu_);
       std::uint64_t wait_ms = 1000;
@@ -161,10 +169,12 @@ void Validator::run() {
       if (build_ || !fetches_.empty() || !finals_.empty())
         wait_ms = std::min(wait_ms, kBuildPollMs);
       cv_.wait_for(lock, std::chrono::milliseconds(wait_ms),
-                   [&] { return stopping_ || !inbox_.empty(); });
+                   [&] { return stopping_ || !inbox_.empty() || !gossip_out_.empty(); });
       if (stopping_) return;
       batch.swap(inbox_);
+      gossip.swap(gossip_out_);
     }
+    flush_gossip(std::move(gossip));
     if (failed_) continue;  // drain and drop: the node must be restarted
     for (auto& in : batch) on_peer(std::move(in));
     if (wake_at_ms_ && now_ms() >= *wake_at_ms_) {
@@ -173,6 +183,7 @@ void Validator::run() {
     }
     if (build_ && try_build(build_->first)) build_.reset();
     retry_fetches();
+    sync_step();
     pump_finals();
     if (!replica_->halted().is_ok()) {
       // The WAL failed (I/O error or full): what was signed is durable; start
@@ -252,6 +263,21 @@ void Validator::on_peer(Inbound in) {
     if (resp) on_block_response(*resp);
     return;
   }
+  if (domain == TxGossip::kDomain) {
+    auto msg = ledger::decode<TxGossip>(in.bytes);
+    if (msg) on_gossip(*msg);
+    return;
+  }
+  if (domain == RangeRequest::kDomain) {
+    auto req = ledger::decode<RangeRequest>(in.bytes);
+    if (req) serve_range_request(in.peer, *req);
+    return;
+  }
+  if (domain == RangeResponse::kDomain) {
+    auto resp = ledger::decode<RangeResponse>(in.bytes);
+    if (resp) on_range_response(in.peer, *resp);
+    return;
+  }
   auto m = consensus::decode_message(in.bytes);
   if (!m) {
     std::lock_guard lock(mu_);
@@ -319,7 +345,17 @@ bool Validator::try_build(const consensus::BuildBlock b) {
     if (!prepared) return true;  // nothing to propose: the view times out
   } else {
     EMLEDGER_ASSERT(outcomes.size() == candidates.size());
+    // A transaction the uncommitted parent holds already (another validator
+    // proposed it after gossip) is not refused: it goes back to pending, and
+    // the parent's commit completes it (complete_committed).
+    std::unordered_set<Hash, HashHasher> in_parent;
+    if (base) in_parent.insert(base->tx_ids.begin(), base->tx_ids.end());
+    std::vector<Candidate> held;
     for (std::size_t i = 0; i < candidates.size(); ++i) {
+      if (!outcomes[i].status.is_ok() && in_parent.count(candidates[i].id)) {
+        held.push_back(Candidate{candidates[i].id, std::move(txs[i])});
+        continue;
+      }
       if (!outcomes[i].status.is_ok()) {
         rejected.push_back(TxResult{candidates[i].id, outcomes[i].status, 0, 0});
         continue;
@@ -328,6 +364,7 @@ bool Validator::try_build(const consensus::BuildBlock b) {
       mine.candidates.push_back(Candidate{candidates[i].id, std::move(txs[i])});
     }
     if (!rejected.empty()) mempool_.complete(rejected);
+    mempool_.return_to_pending(std::move(held));
   }
   const ledger::BlockHeader& header = prepared->block.header;
   EMLEDGER_ASSERT(header.height == b.parent_height + 1 && header.parent == b.parent);
@@ -540,6 +577,7 @@ bool Validator::commit_final(const consensus::Finalized& f) {
     mempool_.complete(p->second.results);
     proposed_.erase(p);
   }
+  complete_committed(*k.prepared);
   settle_proposals(f.block.height, f.block.digest);
   for (auto b = known_.begin(); b != known_.end();)
     b = b->second.block.header.height <= f.block.height ? known_.erase(b) : std::next(b);
@@ -563,6 +601,7 @@ void Validator::settle_proposals(consensus::Height committed_height, const Hash&
 // ---- block fetch ----
 
 void Validator::start_fetch(const consensus::FetchBlock& f) {
+  note_final_height(f.height);
   const ledger::ChainHead head = ledger_.head();
   if (f.height >= 1 && f.height <= head.height) {
     auto h = ledger_.header(f.height);

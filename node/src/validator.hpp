@@ -46,6 +46,7 @@
 #include "mempool.hpp"
 #include "peer_transport.hpp"
 #include "producer.hpp"
+#include "tx_gossip.hpp"
 
 namespace emledger::node {
 
@@ -66,6 +67,13 @@ inline constexpr std::uint64_t kBlockTimeAheadMaxMs = 30'000;
 // How long a block final through a descendant waits for its own
 // certificate from a peer before it is committed with the descendant's proof.
 inline constexpr std::uint64_t kOwnCertWaitMs = 500;
+// Range sync (validator_sync.cpp): it starts once the newest finalization
+// the core verified is more than this many blocks above the head (below it,
+// the core's block-by-block fetch is as quick); an unanswered request goes to
+// the next peer after the timeout; a peer is served one request per interval.
+inline constexpr std::uint64_t kSyncLagMin = 8;
+inline constexpr std::uint64_t kSyncRequestTimeoutMs = 2'000;
+inline constexpr std::uint64_t kSyncServeIntervalMs = 10;
 // How often the loop looks at the mempool while a build waits for work.
 inline constexpr std::uint64_t kBuildPollMs = 5;
 
@@ -80,6 +88,8 @@ struct ValidatorConfig {
   // notarizations, so timeouts do not back off while the network is idle.
   std::uint64_t empty_block_delay_ms = 250;
   unsigned peer_threads = 2;
+  // Blocks asked for in one range-sync request (1..kSyncBlocksPerRequestMax).
+  std::uint32_t sync_blocks_per_request = kSyncBlocksPerRequestMax;
 };
 
 struct ValidatorStats {
@@ -88,8 +98,11 @@ struct ValidatorStats {
   std::uint64_t blocks_checked_valid = 0;
   std::uint64_t blocks_checked_invalid = 0;
   std::uint64_t blocks_fetched = 0;
+  std::uint64_t blocks_synced = 0;  // committed by range sync (also in blocks_committed)
   std::uint64_t messages_dropped = 0;  // inbox full or undecodable
   std::uint64_t evidence = 0;
+  std::uint64_t gossip_received = 0;  // transactions peers forwarded, added to the mempool
+  std::uint64_t gossip_dropped = 0;   // admitted here, not forwarded (queue full)
 };
 
 class Validator {
@@ -168,6 +181,24 @@ class Validator {
   void serve_block_request(std::size_t peer, const BlockRequest& req);
   void on_block_response(const BlockResponse& resp);
 
+  // Mempool gossip (validator_gossip.cpp).
+  struct GossipLink;
+  void start_gossip();
+  void stop_gossip();
+  void queue_gossip(Bytes tx);
+  void flush_gossip(std::deque<Bytes> txs);
+  void on_gossip(const TxGossip& msg);
+  void complete_committed(const ledger::PreparedBlock& p);
+
+  // Range sync (validator_sync.cpp).
+  void note_final_height(consensus::Height height);
+  bool sync_wanted() const;
+  void sync_step();
+  void serve_range_request(std::size_t peer, const RangeRequest& req);
+  void on_range_response(std::size_t peer, const RangeResponse& resp);
+  Status commit_synced(const Bytes& block, const Bytes& proof);
+  void after_sync(std::uint64_t before);
+
   void send_all(const Bytes& bytes);
 
   ledger::Ledger& ledger_;
@@ -181,9 +212,11 @@ class Validator {
   std::unique_ptr<PeerTransport> transport_;
   std::thread thread_;
 
-  mutable std::mutex mu_;  // guards inbox_, stopping_, stats_
+  mutable std::mutex mu_;  // guards inbox_, gossip_out_, stopping_, stats_
   std::condition_variable cv_;
   std::deque<Inbound> inbox_;
+  std::deque<Bytes> gossip_out_;  // admitted here, to forward
+  std::shared_ptr<GossipLink> gossip_link_;
   bool stopping_ = false;
   ValidatorStats stats_;
 
@@ -200,6 +233,17 @@ class Validator {
   std::deque<consensus::Finalized> finals_;  // reported final, not yet committed
   bool pumping_ = false;
   std::optional<std::pair<Hash, std::uint64_t>> cert_wait_;  // own certificate asked for, when
+  // Range sync: the newest finalized height the core has seen, the request
+  // outstanding, the peer to ask next, when each peer was last served.
+  struct SyncAsk {
+    std::size_t peer = 0;
+    std::uint64_t from = 0;
+    std::uint64_t at_ms = 0;
+  };
+  consensus::Height sync_target_ = 0;
+  std::optional<SyncAsk> sync_ask_;
+  std::size_t sync_next_peer_ = 0;
+  std::map<std::size_t, std::uint64_t> sync_served_ms_;
   bool failed_ = false;  // a commit failed: consensus stops here, the node must restart
 };
 
