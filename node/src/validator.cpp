@@ -34,6 +34,8 @@ Validator::Validator(ledger::Ledger& ledger, Mempool& mempool, const crypto::Key
   const auto& vs = ledger_.genesis().validators;
   EMLEDGER_ASSERT(index_ < vs.size());
   EMLEDGER_ASSERT(vs[index_].public_key == key_.public_key());
+  checkpoint_replied_ms_.assign(vs.size(), 0);
+  conflict_logged_.assign(vs.size(), false);
 }
 
 Validator::~Validator() { stop(); }
@@ -51,6 +53,7 @@ Result<std::unique_ptr<Validator>> Validator::start(ledger::Ledger& ledger, Memp
   std::unique_ptr<Validator> v(new Validator(ledger, mempool, key, validator_index,
                                              std::move(config), std::move(wall_clock)));
   EMLEDGER_TRY(v->open_replica());
+  EMLEDGER_TRY(v->open_checkpoints());
 
   PeerTransportConfig tc;
   tc.chain_id = ledger.genesis().chain_id;
@@ -122,6 +125,19 @@ Status Validator::open_replica() {
   return Status::ok();
 }
 
+// DATA/consensus/checkpoint.note beside the WAL (open_replica made the
+// directory); the book starts at the ledger's head.
+Status Validator::open_checkpoints() {
+  const ledger::ChainHead head = ledger_.head();
+  const std::string path = (fs::path(config_.data_dir) / "consensus" / "checkpoint.note").string();
+  ledger::Ledger* l = &ledger_;
+  auto book = CheckpointBook::open(fs_, ledger_.genesis(), path, head.log_size, head.log_root,
+                                   [l](std::uint64_t size) { return l->log_root(size); });
+  if (!book) return book.status();
+  checkpoints_ = std::move(*book);
+  return Status::ok();
+}
+
 void Validator::stop() {
   {
     std::lock_guard lock(mu_);
@@ -129,6 +145,11 @@ void Validator::stop() {
     cv_.notify_all();
   }
   if (thread_.joinable()) thread_.join();
+  if (checkpoints_) {
+    // The thread is gone: the newest quorate note is written now.
+    Status st = checkpoints_->persist();
+    if (!st.is_ok()) log_line("cannot persist the checkpoint: " + st.to_string());
+  }
   if (transport_) transport_->stop();
   // Our proposals' transactions that were not committed: their waiters must
   // hear something before the node goes.
@@ -160,6 +181,7 @@ void Validator::run() {
       if (wake_at_ms_) wait_ms = *wake_at_ms_ > now ? std::min(wait_ms, *wake_at_ms_ - now) : 0;
       if (build_ || !fetches_.empty() || !finals_.empty())
         wait_ms = std::min(wait_ms, kBuildPollMs);
+      wait_ms = std::min(wait_ms, checkpoint_wait_ms(now));
       cv_.wait_for(lock, std::chrono::milliseconds(wait_ms),
                    [&] { return stopping_ || !inbox_.empty(); });
       if (stopping_) return;
@@ -189,6 +211,7 @@ void Validator::run() {
       }
       handle(replica_->start(now_ms()));
     }
+    checkpoint_turn();
   }
 }
 
@@ -242,6 +265,11 @@ void Validator::send_all(const Bytes& bytes) {
 
 void Validator::on_peer(Inbound in) {
   const std::string_view domain = leading_domain(in.bytes);
+  if (domain == CheckpointSignature::kDomain) {
+    auto sig = ledger::decode<CheckpointSignature>(in.bytes);
+    if (sig) on_checkpoint_signature(in.peer, *sig);
+    return;
+  }
   if (domain == BlockRequest::kDomain) {
     auto req = ledger::decode<BlockRequest>(in.bytes);
     if (req) serve_block_request(in.peer, *req);
@@ -649,6 +677,117 @@ void Validator::on_block_response(const BlockResponse& resp) {
   }
   handle(replica_->on_block_fetched(
       now_ms(), BlockRef{hd.view, hd.height, fetched->parent_view, hd.parent, fetched->digest}));
+}
+
+// ---- checkpoint cosignatures ----
+
+// Once per turn of the loop: the book learns the head, a new head log is
+// signed and sent, an own signature still short of a quorum is sent again
+// every rebroadcast_ms (asking for replies), and a new quorate note is
+// persisted at most every kCheckpointPersistIntervalMs. Signing at most once a
+// turn keeps a catch-up of many blocks from signing each of them; the sizes
+// one validator skipped are signed when a peer's signature of them arrives.
+void Validator::checkpoint_turn() {
+  const ledger::ChainHead head = ledger_.head();
+  if (head.log_size != checkpoints_->head_size())
+    for (const auto& c : checkpoints_->advance(head.log_size, head.log_root)) note_conflict(c);
+  const std::uint64_t now = now_ms();
+  if (!own_checkpoint_ || own_checkpoint_->size != head.log_size) {
+    own_checkpoint_ = sign_checkpoint(head.log_size, head.log_root);
+    EMLEDGER_ASSERT(own_checkpoint_.has_value());  // our own head: always counted
+    send_all(ledger::encode(*own_checkpoint_));
+    own_checkpoint_sent_ms_ = now;
+  } else if (now >= own_checkpoint_sent_ms_ + config_.rebroadcast_ms) {
+    const auto quorate = checkpoints_->quorate_size();
+    if (!quorate || *quorate < own_checkpoint_->size) {
+      CheckpointSignature again = *own_checkpoint_;
+      again.reply_wanted = true;
+      send_all(ledger::encode(again));
+      own_checkpoint_sent_ms_ = now;
+    }
+  }
+  if (checkpoints_->dirty() && now >= checkpoint_persisted_ms_ + kCheckpointPersistIntervalMs) {
+    Status st = checkpoints_->persist();
+    if (!st.is_ok()) log_line("cannot persist the checkpoint: " + st.to_string());
+    checkpoint_persisted_ms_ = now;
+  }
+}
+
+std::uint64_t Validator::checkpoint_wait_ms(std::uint64_t now) const {
+  std::uint64_t wait_ms = UINT64_MAX;
+  auto until = [now](std::uint64_t at) { return at > now ? at - now : 0; };
+  if (own_checkpoint_) {
+    const auto quorate = checkpoints_->quorate_size();
+    if (!quorate || *quorate < own_checkpoint_->size)
+      wait_ms = until(own_checkpoint_sent_ms_ + config_.rebroadcast_ms);
+  }
+  if (checkpoints_->dirty())
+    wait_ms = std::min(wait_ms, until(checkpoint_persisted_ms_ + kCheckpointPersistIntervalMs));
+  return wait_ms;
+}
+
+// Our signature of the note text of (size, root), counted in the book; the
+// one held already if we signed it before. nullopt when the book does not
+// take it (no longer of use, or not our log).
+std::optional<CheckpointSignature> Validator::sign_checkpoint(std::uint64_t size,
+                                                              const Hash& root) {
+  if (auto have = checkpoints_->signature_of(index_, size); have && have->root == root) return have;
+  const std::string text =
+      ledger::checkpoint_body(ledger::Checkpoint{ledger_.genesis().chain_id, size, root});
+  CheckpointSignature s{size, root, index_, key_.sign(as_bytes(text)), false};
+  const CosignOutcome o = checkpoints_->add(s);
+  if (o != CosignOutcome::kAdded && o != CosignOutcome::kDuplicate) return std::nullopt;
+  std::lock_guard lock(mu_);
+  ++stats_.checkpoints_signed;
+  return s;
+}
+
+// A peer's signature. One of a size of our log that is not yet quorate here
+// and that we have not signed makes us sign it too (so that validators which
+// signed different sizes meet on each). A peer that asks for replies (it has
+// no quorum for that size), or that signed a size already quorate here (it
+// came late: a restart), gets our signature back, at most once per peer every
+// half rebroadcast_ms.
+void Validator::on_checkpoint_signature(std::size_t peer, const CheckpointSignature& s) {
+  const auto quorate_before = checkpoints_->quorate_size();
+  const CosignOutcome o = checkpoints_->add(s);
+  if (o == CosignOutcome::kConflict) return note_conflict(s);
+  if (o == CosignOutcome::kUnknownSigner || o == CosignOutcome::kBadSignature) {
+    std::lock_guard lock(mu_);
+    ++stats_.checkpoint_sigs_refused;
+    return;
+  }
+  if (o != CosignOutcome::kAdded && o != CosignOutcome::kDuplicate) return;
+  auto mine = checkpoints_->signature_of(index_, s.size);
+  if (!mine) {
+    const auto quorate = checkpoints_->quorate_size();
+    if (quorate && *quorate >= s.size) return;
+    if (auto signed_now = sign_checkpoint(s.size, s.root)) send_all(ledger::encode(*signed_now));
+    return;
+  }
+  const bool late = o == CosignOutcome::kAdded && quorate_before && *quorate_before == s.size;
+  if (!s.reply_wanted && !late) return;
+  if (peer >= checkpoint_replied_ms_.size()) return;
+  const std::uint64_t now = now_ms();
+  if (checkpoint_replied_ms_[peer] != 0 &&
+      now < checkpoint_replied_ms_[peer] + config_.rebroadcast_ms / 2)
+    return;
+  checkpoint_replied_ms_[peer] = now;
+  (void)transport_->send(peer, ledger::encode(*mine));
+}
+
+void Validator::note_conflict(const CheckpointSignature& s) {
+  {
+    std::lock_guard lock(mu_);
+    ++stats_.checkpoint_conflicts;
+  }
+  if (s.signer >= conflict_logged_.size() || conflict_logged_[s.signer]) return;
+  conflict_logged_[s.signer] = true;  // one line per signer: a faulty peer cannot flood the log
+  auto ours = ledger_.log_root(s.size);
+  log_line("CONFLICTING CHECKPOINT: validator " + std::to_string(s.signer) + " signed log size " +
+           std::to_string(s.size) + " with root " + short_hex(s.root) + ", our log has " +
+           (ours ? short_hex(*ours) : ours.status().to_string()) +
+           " (further conflicts of this validator are only counted)");
 }
 
 }  // namespace emledger::node

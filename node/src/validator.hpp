@@ -6,12 +6,17 @@
 //   - storage: the vote WAL at DATA/consensus/votes.wal on PosixFsEnv;
 //   - network: PeerTransport, consensus messages in their canonical encoding
 //     (consensus::encode_message) plus the block fetch request and response
-//     of block_fetch.hpp;
+//     of block_fetch.hpp and the checkpoint signatures of checkpoint_book.hpp;
 //   - application: the ledger and the mempool. BuildBlock takes transactions
 //     from the mempool and prepares a block on the parent; CheckBlock
 //     re-executes a proposal on its parent; Finalized commits blocks in
 //     order, then completes the waiters of their transactions; FetchBlock
 //     asks peers for a block by height and header hash.
+//   - checkpoints: whenever its committed log has a (size, root) it has not
+//     signed, it signs the checkpoint note text of it and sends the signature
+//     to every peer; the CheckpointBook collects everybody's, and GET
+//     /v1/checkpoint serves the newest note a quorum signed
+//     (docs/adr/015-checkpoint-cosignatures.md).
 //
 // Uncommitted parents: a block can be built or checked on the committed head,
 // or on a block that is notarized but not yet committed whose own parent is
@@ -39,6 +44,7 @@
 #include <vector>
 
 #include "block_fetch.hpp"
+#include "checkpoint_book.hpp"
 #include "emledger/consensus/fs_env.hpp"
 #include "emledger/consensus/replica.hpp"
 #include "emledger/crypto/ed25519.hpp"
@@ -68,6 +74,10 @@ inline constexpr std::uint64_t kBlockTimeAheadMaxMs = 30'000;
 inline constexpr std::uint64_t kOwnCertWaitMs = 500;
 // How often the loop looks at the mempool while a build waits for work.
 inline constexpr std::uint64_t kBuildPollMs = 5;
+// A newer quorate checkpoint is written to DATA/consensus/checkpoint.note at
+// most this often (and when the validator stops): two fsyncs per committed
+// block would cost more than a restart serving a note a second older.
+inline constexpr std::uint64_t kCheckpointPersistIntervalMs = 1000;
 
 struct ValidatorConfig {
   std::string data_dir;     // the WAL goes in DATA/consensus/votes.wal
@@ -90,6 +100,9 @@ struct ValidatorStats {
   std::uint64_t blocks_fetched = 0;
   std::uint64_t messages_dropped = 0;  // inbox full or undecodable
   std::uint64_t evidence = 0;
+  std::uint64_t checkpoints_signed = 0;       // own checkpoint signatures made
+  std::uint64_t checkpoint_conflicts = 0;     // peer signatures of another root than ours
+  std::uint64_t checkpoint_sigs_refused = 0;  // unknown signer or bad signature
 };
 
 class Validator {
@@ -114,6 +127,8 @@ class Validator {
 
   std::uint16_t peer_port() const;
   ValidatorStats stats() const;
+  // The checkpoint cosignatures collected; its note() is thread safe.
+  const CheckpointBook& checkpoints() const { return *checkpoints_; }
 
  private:
   struct Inbound {
@@ -137,6 +152,7 @@ class Validator {
   Validator(ledger::Ledger& ledger, Mempool& mempool, const crypto::KeyPair& key,
             std::uint16_t index, ValidatorConfig config, Clock wall_clock);
   Status open_replica();
+  Status open_checkpoints();
 
   void run();
   std::uint64_t now_ms() const;
@@ -168,6 +184,14 @@ class Validator {
   void serve_block_request(std::size_t peer, const BlockRequest& req);
   void on_block_response(const BlockResponse& resp);
 
+  // Checkpoint cosignatures.
+  void checkpoint_turn();
+  // How long the loop may sleep before checkpoint_turn() has work.
+  std::uint64_t checkpoint_wait_ms(std::uint64_t now) const;
+  std::optional<CheckpointSignature> sign_checkpoint(std::uint64_t size, const Hash& root);
+  void on_checkpoint_signature(std::size_t peer, const CheckpointSignature& s);
+  void note_conflict(const CheckpointSignature& s);
+
   void send_all(const Bytes& bytes);
 
   ledger::Ledger& ledger_;
@@ -178,6 +202,7 @@ class Validator {
   Clock wall_clock_;
   consensus::PosixFsEnv fs_;
   std::optional<consensus::Replica> replica_;
+  std::unique_ptr<CheckpointBook> checkpoints_;
   std::unique_ptr<PeerTransport> transport_;
   std::thread thread_;
 
@@ -201,6 +226,13 @@ class Validator {
   bool pumping_ = false;
   std::optional<std::pair<Hash, std::uint64_t>> cert_wait_;  // own certificate asked for, when
   bool failed_ = false;  // a commit failed: consensus stops here, the node must restart
+  // Our newest own checkpoint signature (of our head's log), and when it was
+  // last sent; when each peer was last answered; when the note was persisted.
+  std::optional<CheckpointSignature> own_checkpoint_;
+  std::uint64_t own_checkpoint_sent_ms_ = 0;
+  std::vector<std::uint64_t> checkpoint_replied_ms_;  // by peer index
+  std::uint64_t checkpoint_persisted_ms_ = 0;
+  std::vector<bool> conflict_logged_;  // by signer: the first conflict of each is logged
 };
 
 }  // namespace emledger::node
