@@ -18,6 +18,10 @@ class CheckpointBook;
 
 // Most headers one GET /v1/headers?from&to answers with.
 inline constexpr std::uint64_t kHeadersPerRequestMax = 1000;
+// Most evidence records one GET /v1/evidence answers with, and the default.
+inline constexpr std::uint64_t kEvidencePerRequestMax = 1000;
+inline constexpr std::uint64_t kEvidencePerRequestDefault = 100;
+static_assert(kEvidencePerRequestDefault <= kEvidencePerRequestMax);
 
 struct ApiContext {
   ledger::Ledger* ledger = nullptr;
@@ -64,6 +68,7 @@ class Api final : public HttpHandler {
   void state_proof(const HttpRequest&, const PathParams&, Responder);
   void bundle(const HttpRequest&, const PathParams&, Responder);
   void checkpoint(const HttpRequest&, const PathParams&, Responder);
+  void evidence(const HttpRequest&, const PathParams&, Responder);
 
   ApiContext ctx_;
   Router router_;

@@ -7,6 +7,8 @@
 #include <unordered_map>
 
 #include "emledger/crypto/hex.hpp"
+#include "emledger/crypto/sha256.hpp"
+#include "emledger/ledger/votes.hpp"
 
 namespace emledger::node {
 
@@ -241,9 +243,11 @@ void Validator::handle_one(consensus::ReplicaOutput& out) {
     std::lock_guard lock(mu_);
     stats_.evidence += out.evidence.size();
   }
-  for (const auto& e : out.evidence)
+  for (const auto& e : out.evidence) {
     log_line("equivocation by validator " + std::to_string(e.first.validator) + " in view " +
              std::to_string(e.first.vote.view));
+    submit_evidence(e);
+  }
   for (const auto& f : out.fetches) start_fetch(f);
   if (out.wake_at_ms) wake_at_ms_ = out.wake_at_ms;
   for (auto& c : out.checks) {
@@ -788,6 +792,90 @@ void Validator::note_conflict(const CheckpointSignature& s) {
            std::to_string(s.size) + " with root " + short_hex(s.root) + ", our log has " +
            (ours ? short_hex(*ours) : ours.status().to_string()) +
            " (further conflicts of this validator are only counted)");
+}
+
+// ---- equivocation evidence ----
+
+// The key id under which this validator's org holds the validator key, in
+// the org as it stands at the head; nullopt when the org signs with other keys
+// only (then the node cannot sign for it).
+std::optional<std::uint32_t> Validator::own_org_key_id() const {
+  const std::string& org_id = ledger_.genesis().validators[index_].org_id;
+  auto raw = ledger_.state_value(ledger::org_state_key(org_id));
+  if (!raw || !raw->has_value()) return std::nullopt;
+  auto org = ledger::decode<ledger::Org>(**raw);
+  if (!org) return std::nullopt;
+  for (const auto& k : org->keys)
+    if (k.public_key == key_.public_key()) return k.key_id;
+  return std::nullopt;
+}
+
+// Turns an equivocation the replica saw into a SubmitEvidence transaction of
+// our org, once per offence. The replica verified both signatures; the kernel
+// verifies them again when the block executes (verify_evidence), and records
+// the offence once whoever submits it (EVIDENCE_DUPLICATE after that).
+void Validator::submit_evidence(const consensus::Evidence& e) {
+  auto vote = [](const consensus::SignedVote& s) {
+    return ledger::EvidenceVote{s.validator,   s.vote.kind,   s.vote.view,
+                                s.vote.height, s.vote.digest, s.signature};
+  };
+  const ledger::SubmitEvidence payload =
+      ledger::make_submit_evidence(vote(e.first), vote(e.second));
+  const auto offence =
+      std::make_tuple(payload.first.validator, payload.first.view, payload.first.kind);
+  if (evidence_submitted_.count(offence)) return;
+  const ledger::Genesis& g = ledger_.genesis();
+  if (Status st = ledger::verify_evidence(g, payload); !st.is_ok()) {
+    log_line("evidence not submitted: " + st.to_string());
+    return;
+  }
+  auto remember = [&] {
+    evidence_submitted_.insert(offence);
+    evidence_order_.push_back(offence);
+    if (evidence_order_.size() > kEvidenceSubmittedMax) {
+      evidence_submitted_.erase(evidence_order_.front());
+      evidence_order_.pop_front();
+    }
+  };
+  auto recorded = ledger_.state_value(
+      ledger::evidence_state_key(payload.first.validator, payload.first.view, payload.first.kind));
+  if (recorded && recorded->has_value()) return remember();  // someone was faster
+  const auto key_id = own_org_key_id();
+  if (!key_id) {
+    log_line("evidence not submitted: org " + g.validators[index_].org_id +
+             " holds no key equal to this validator's key");
+    return;
+  }
+  ledger::TxBody b = ledger::make_body(ledger::TxType::kSubmitEvidence, payload);
+  b.chain_id = g.chain_id;
+  b.signer_org = g.validators[index_].org_id;
+  b.key_id = *key_id;
+  b.expires_at_height = ledger_.head().height + ledger::kTxLifetimeBlocksMax;
+  // One offence pair, one nonce: resubmitting the same pair at the same
+  // expiry is the same transaction.
+  const Hash digest = crypto::sha256(ledger::encode(payload));
+  for (int i = 0; i < 8; ++i) b.nonce = b.nonce << 8 | digest[i];
+  ledger::Tx tx = ledger::sign_tx(std::move(b), key_);
+  if (Status st = ledger_.check_tx_stateless(tx); !st.is_ok()) {
+    log_line("evidence not submitted: " + st.to_string());
+    return;
+  }
+  const Hash id = crypto::sha256(ledger::encode(tx));
+  const std::string what = "evidence against validator " + std::to_string(payload.first.validator) +
+                           " in view " + std::to_string(payload.first.view);
+  Status st = mempool_.add(std::move(tx), id, [what](const TxResult& r) {
+    if (r.status.is_ok())
+      log_line(what + " committed at height " + std::to_string(r.height));
+    else
+      log_line(what + " not committed: " + r.status.to_string());
+  });
+  if (!st.is_ok() && st.code() != "DUPLICATE_TX") {
+    log_line(what + " not submitted: " + st.to_string());
+    return;
+  }
+  remember();
+  std::lock_guard lock(mu_);
+  ++stats_.evidence_submitted;
 }
 
 }  // namespace emledger::node

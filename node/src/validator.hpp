@@ -12,6 +12,9 @@
 //     re-executes a proposal on its parent; Finalized commits blocks in
 //     order, then completes the waiters of their transactions; FetchBlock
 //     asks peers for a block by height and header hash.
+//   - evidence: each equivocation the replica reports becomes a SubmitEvidence
+//     transaction signed by this validator's org (its key id for the validator
+//     key), put in the mempool once per offence;
 //   - checkpoints: whenever its committed log has a (size, root) it has not
 //     signed, it signs the checkpoint note text of it and sends the signature
 //     to every peer; the CheckpointBook collects everybody's, and GET
@@ -39,8 +42,10 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "block_fetch.hpp"
@@ -74,6 +79,10 @@ inline constexpr std::uint64_t kBlockTimeAheadMaxMs = 30'000;
 inline constexpr std::uint64_t kOwnCertWaitMs = 500;
 // How often the loop looks at the mempool while a build waits for work.
 inline constexpr std::uint64_t kBuildPollMs = 5;
+// Equivocation offences (validator, view, vote kind) this validator has
+// submitted as SubmitEvidence transactions; the oldest is forgotten beyond it
+// (the ledger records an offence once, so a second submission is refused).
+inline constexpr std::size_t kEvidenceSubmittedMax = 4'096;
 // A newer quorate checkpoint is written to DATA/consensus/checkpoint.note at
 // most this often (and when the validator stops): two fsyncs per committed
 // block would cost more than a restart serving a note a second older.
@@ -100,6 +109,7 @@ struct ValidatorStats {
   std::uint64_t blocks_fetched = 0;
   std::uint64_t messages_dropped = 0;  // inbox full or undecodable
   std::uint64_t evidence = 0;
+  std::uint64_t evidence_submitted = 0;       // SubmitEvidence transactions put in the mempool
   std::uint64_t checkpoints_signed = 0;       // own checkpoint signatures made
   std::uint64_t checkpoint_conflicts = 0;     // peer signatures of another root than ours
   std::uint64_t checkpoint_sigs_refused = 0;  // unknown signer or bad signature
@@ -184,6 +194,10 @@ class Validator {
   void serve_block_request(std::size_t peer, const BlockRequest& req);
   void on_block_response(const BlockResponse& resp);
 
+  // Equivocation evidence.
+  void submit_evidence(const consensus::Evidence& e);
+  std::optional<std::uint32_t> own_org_key_id() const;
+
   // Checkpoint cosignatures.
   void checkpoint_turn();
   // How long the loop may sleep before checkpoint_turn() has work.
@@ -226,6 +240,9 @@ class Validator {
   bool pumping_ = false;
   std::optional<std::pair<Hash, std::uint64_t>> cert_wait_;  // own certificate asked for, when
   bool failed_ = false;  // a commit failed: consensus stops here, the node must restart
+  // Offences submitted (validator, view, kind), and their order for eviction.
+  std::set<std::tuple<std::uint16_t, std::uint64_t, std::uint8_t>> evidence_submitted_;
+  std::deque<std::tuple<std::uint16_t, std::uint64_t, std::uint8_t>> evidence_order_;
   // Our newest own checkpoint signature (of our head's log), and when it was
   // last sent; when each peer was last answered; when the note was persisted.
   std::optional<CheckpointSignature> own_checkpoint_;
