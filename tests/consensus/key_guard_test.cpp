@@ -342,3 +342,41 @@ TEST_CASE("key guard: a crash at every operation of a compaction keeps the votes
     }
   }
 }
+
+// Regression: a node whose process died with a full WAL (before or inside the
+// compaction that would have made room) reopened with the WAL still full of
+// votes at or below its anchor. The replica compacts only when its floor
+// rises above the guard's, which it does not right after a restart, so every
+// restart halted on WAL_FULL and the validator never voted again (simulator,
+// small-WAL seeds, e.g. seed 262). The guard now drops them itself.
+TEST_CASE("key guard: a WAL reopened full of votes at or below the anchor makes room itself") {
+  constexpr View kViews = 10;
+  const std::uint64_t vote_record = KeyGuard::wal_capacity_bytes_min() - kWalFileHeaderBytes;
+  const std::uint64_t capacity = kWalFileHeaderBytes + kViews * vote_record;
+  SimFsEnv env;
+  {
+    auto g = KeyGuard::open(env, kWal, key_for(0), kChain, 0, 0, capacity);
+    REQUIRE(g.is_ok());
+    for (View v = 1; v <= kViews; ++v) REQUIRE(g->sign(nullify_vote(v)).is_ok());
+    CHECK_FALSE(g->has_room());
+  }
+  env.crash();
+  auto g = KeyGuard::open(env, kWal, key_for(0), kChain, 0, /*anchor_view=*/8, capacity);
+  REQUIRE(g.is_ok());
+  CHECK_FALSE(g->has_room());
+  CHECK(g->floor_view() == 8);
+  // What a restarted replica does first: sign, without compacting (its floor is the guard's).
+  auto sv = g->sign(nullify_vote(kViews + 1));
+  REQUIRE_MESSAGE(sv.is_ok(), sv.status().to_string());
+  CHECK(g->counters().compactions == 1);
+  CHECK(g->logged() == std::vector<Vote>{nullify_vote(9), nullify_vote(10), nullify_vote(11)});
+  CHECK(g->sign(finalize(9, 1)).status().code() == "VOTE_CONFLICT");
+  env.crash();
+  auto back = KeyGuard::open(env, kWal, key_for(0), kChain, 0, 8, capacity);
+  REQUIRE(back.is_ok());
+  CHECK(back->logged() == std::vector<Vote>{nullify_vote(9), nullify_vote(10), nullify_vote(11)});
+  // A full WAL with nothing at or below the floor still says WAL_FULL.
+  for (View v = kViews + 2; back->has_room(); ++v) REQUIRE(back->sign(nullify_vote(v)).is_ok());
+  CHECK(back->sign(nullify_vote(100)).status().code() == "WAL_FULL");
+  CHECK(back->counters().compactions == 0);
+}

@@ -130,6 +130,13 @@ Result<SignedVote> KeyGuard::sign(const Vote& vote) {
     ++counters_.signed_again;
     return sign_now(vote);
   }
+  // A WAL replayed at open may still hold votes at or below the anchor (the
+  // process died before or during the compaction that would have dropped
+  // them), and a caller that compacts only when its floor rises never drops
+  // them: every restart then halted on WAL_FULL (the simulator, small-WAL
+  // seeds). The ledger holds the floor durably, so drop them here.
+  if (!has_room() && !by_view_.empty() && by_view_.begin()->first <= floor_view_)
+    EMLEDGER_TRY(compact(floor_view_));
   // Durable before signed: a crash after this point leaves a vote that
   // constrains the restarted node and that nobody has seen.
   EMLEDGER_TRY(wal_.append(encode_vote(vote)));

@@ -66,7 +66,9 @@ class KeyGuard {
   static std::uint64_t wal_capacity_bytes_min();
 
   // Signs `vote` if it conflicts with no logged vote: appends it to the WAL
-  // and syncs it first unless an identical vote is already logged. Errors:
+  // and syncs it first unless an identical vote is already logged. When the
+  // WAL is full and still holds votes at or below floor_view() (replayed at
+  // open), it compacts at floor_view() first. Errors:
   // MALFORMED_ENCODING (vote.check() fails), VOTE_BELOW_FLOOR, VOTE_CONFLICT
   // (nothing written), WAL_FULL (compact() first; nothing written), and the
   // WAL's I/O errors, after which the WAL is poisoned and the guard refuses
