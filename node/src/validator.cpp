@@ -271,7 +271,9 @@ void Validator::on_peer(Inbound in) {
   const std::string_view domain = leading_domain(in.bytes);
   if (domain == CheckpointSignature::kDomain) {
     auto sig = ledger::decode<CheckpointSignature>(in.bytes);
-    if (sig) on_checkpoint_signature(in.peer, *sig);
+    if (sig) return on_checkpoint_signature(in.peer, *sig);
+    std::lock_guard lock(mu_);
+    ++stats_.messages_dropped;
     return;
   }
   if (domain == BlockRequest::kDomain) {
