@@ -1080,6 +1080,47 @@ Result<std::vector<Ledger::Listed>> Ledger::accesses(std::uint64_t from_height,
   return scan_index(*store_, prefix, start, stop, limit);
 }
 
+// The flat index holds every head state key ('s' + key -> value hash), so
+// the evidence keys ("evidence/" + u16 validator + u64 view + u8 kind) are one
+// ordered range of it.
+Result<std::vector<EvidenceRecord>> Ledger::evidence(std::optional<std::uint16_t> validator,
+                                                     std::size_t limit,
+                                                     std::optional<Offence> after) const {
+  std::vector<EvidenceRecord> out;
+  if (limit == 0) return out;
+  Bytes prefix = state_index_key(evidence_state_key(0, 0, 0));
+  prefix.resize(prefix.size() - 11);  // "s" + "evidence/"
+  if (validator) put_be(prefix, *validator, 2);
+  Bytes start = prefix;
+  if (after) {
+    start = state_index_key(evidence_state_key(after->validator, after->view, after->kind));
+    start.push_back(0);  // keys have one length: the next possible key
+    if (start < prefix) start = prefix;
+  }
+  std::vector<Hash> values;
+  Status bad;
+  Status st = store_->scan(prefix, start, [&](ByteView k, ByteView v) {
+    if (v.size() != kHashSize || k.size() != 1 + 9 + 11) {
+      bad = Status::error("STORAGE_CORRUPT", "bad evidence index entry");
+      return false;
+    }
+    Hash h;
+    std::copy(v.begin(), v.end(), h.begin());
+    values.push_back(h);
+    return values.size() < limit;
+  });
+  if (!st.is_ok()) return st;
+  if (!bad.is_ok()) return bad;
+  for (const Hash& h : values) {
+    auto raw = load_state_value(*store_, h);
+    if (!raw) return raw.status();
+    auto r = decode<EvidenceRecord>(*raw);
+    if (!r) return Status::error("STORAGE_CORRUPT", "evidence record: " + r.status().message());
+    out.push_back(std::move(*r));
+  }
+  return out;
+}
+
 Result<ProofBundle> Ledger::bundle_for_hash(const Hash& content_hash) const {
   const ChainHead h = head();
   if (h.height == 0) return Status::error("NO_BLOCKS", "no block has been committed yet");

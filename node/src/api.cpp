@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "api_authz.hpp"
+#include "checkpoint_book.hpp"
 #include "emledger/crypto/hex.hpp"
 #include "emledger/crypto/sha256.hpp"
 #include "emledger/ledger/checkpoint.hpp"
@@ -73,6 +74,36 @@ Result<std::optional<json>> header_json(const ledger::Ledger& l, std::uint64_t h
   return std::optional<json>(header_object(**h, **c));
 }
 
+// "V.VIEW.KIND": the cursor of GET /v1/evidence.
+std::optional<ledger::Ledger::Offence> parse_offence(std::string_view s) {
+  std::uint64_t part[3];
+  for (int i = 0; i < 3; ++i) {
+    const std::size_t dot = i < 2 ? s.find('.') : s.size();
+    if (dot == std::string_view::npos) return std::nullopt;
+    auto v = parse_u64(s.substr(0, dot));
+    if (!v) return std::nullopt;
+    part[i] = *v;
+    s.remove_prefix(std::min(s.size(), dot + 1));
+  }
+  if (part[0] > UINT16_MAX || part[2] > UINT8_MAX) return std::nullopt;
+  return ledger::Ledger::Offence{static_cast<std::uint16_t>(part[0]), part[1],
+                                 static_cast<std::uint8_t>(part[2])};
+}
+
+json evidence_json(const ledger::EvidenceRecord& r) {
+  json first = ledger::to_json(r.first);
+  return {{"validator", r.validator},
+          {"kind", first.value("kind", json())},
+          {"view", r.view},
+          {"validator_key", to_hex(r.validator_key)},
+          {"first", std::move(first)},
+          {"second", ledger::to_json(r.second)},
+          {"submitted_by", r.submitted_by},
+          {"tx", to_hex(r.tx)},
+          {"height", r.height},
+          {"index", r.index}};
+}
+
 json record_json(const ledger::Record& r) {
   return {{"record", ledger::to_json(r)}, {"encoded", to_hex(ledger::encode(r))}};
 }
@@ -109,6 +140,8 @@ Api::Api(ApiContext ctx) : ctx_(std::move(ctx)) {
   router_.add("GET", "/v1/proofs/state", bind(&Api::state_proof));
   router_.add("GET", "/v1/bundles", bind(&Api::bundle));
   router_.add("GET", "/v1/checkpoint", bind(&Api::checkpoint));
+  router_.add("GET", "/v1/evidence", bind(&Api::evidence));
+  router_.add("GET", "/v1/evidence/{validator}", bind(&Api::evidence));
   if (ctx_.authz) ctx_.authz->add_routes(router_);
 }
 
@@ -496,16 +529,90 @@ void Api::bundle(const HttpRequest& req, const PathParams&, Responder respond) {
       json_response(200, {{"bundle", to_hex(ledger::encode(*b))}, {"height", b->header.height}}));
 }
 
+// With one validator its signature of the head is a quorum; with several the
+// note the validators cosigned (checkpoint_book.hpp), which may be a little
+// behind the head.
 void Api::checkpoint(const HttpRequest&, const PathParams&, Responder respond) {
+  HttpResponse r;
+  r.content_type = "text/plain; charset=utf-8";
+  if (ctx_.checkpoints) {
+    auto note = ctx_.checkpoints->note();
+    if (!note)
+      return respond(
+          node::error_response(503, "CHECKPOINT_PENDING",
+                               "no checkpoint has the signatures of a quorum of validators yet"));
+    r.body = std::move(*note);
+    return respond(std::move(r));
+  }
   const auto head = ctx_.ledger->head();
   ledger::Checkpoint cp;
   cp.origin = ctx_.ledger->genesis().chain_id;
   cp.size = head.log_size;
   cp.root = head.log_root;
-  HttpResponse r;
-  r.content_type = "text/plain; charset=utf-8";
   r.body = ledger::sign_checkpoint(cp, ctx_.validator_org, *ctx_.validator_key);
   respond(std::move(r));
+}
+
+// The equivocation evidence recorded on chain, each record with its state
+// proof against the certified header of one height: the head when the request
+// began. A record committed after that is left out (records are permanent, so
+// the others are exactly the state at that height).
+void Api::evidence(const HttpRequest& req, const PathParams& p, Responder respond) {
+  std::optional<std::uint16_t> validator;
+  const std::string* v_s = p.empty() ? query_param(req, "validator") : &p[0];
+  if (v_s) {
+    auto v = parse_u64(*v_s);
+    const auto n = ctx_.ledger->genesis().validators.size();
+    if (!v || *v >= n)
+      return respond(bad_parameter("validator", "expected 0.." + std::to_string(n - 1)));
+    validator = static_cast<std::uint16_t>(*v);
+  }
+  std::uint64_t limit = kEvidencePerRequestDefault;
+  if (const std::string* l = query_param(req, "limit")) {
+    auto v = parse_u64(*l);
+    if (!v || *v == 0 || *v > kEvidencePerRequestMax)
+      return respond(
+          bad_parameter("limit", "expected 1.." + std::to_string(kEvidencePerRequestMax)));
+    limit = *v;
+  }
+  std::optional<ledger::Ledger::Offence> after;
+  if (const std::string* a = query_param(req, "after")) {
+    after = parse_offence(*a);
+    if (!after) return respond(bad_parameter("after", "expected VALIDATOR.VIEW.KIND"));
+  }
+  const std::uint64_t height = ctx_.ledger->head().height;
+  json out = {{"height", height},
+              {"header", nullptr},
+              {"certificate", nullptr},
+              {"items", json::array()},
+              {"next", nullptr}};
+  if (height == 0) return respond(json_response(200, out));
+  auto header = ctx_.ledger->header(height);
+  auto proof = ctx_.ledger->finality_proof(height);
+  if (!header || !proof)
+    return respond(node::error_response(!header ? header.status() : proof.status()));
+  if (!header->has_value() || !proof->has_value())
+    return respond(node::error_response(
+        Status::error("STORAGE_CORRUPT", "block " + std::to_string(height) + " is incomplete")));
+  out["header"] = to_hex(ledger::encode(**header));
+  out["certificate"] = to_hex(ledger::encode_finality_proof(**proof));
+  auto records = ctx_.ledger->evidence(validator, limit, after);
+  if (!records) return respond(node::error_response(records.status()));
+  for (const auto& r : *records) {
+    if (r.height > height) continue;
+    auto sp =
+        ctx_.ledger->state_proof(ledger::evidence_state_key(r.validator, r.view, r.kind), height);
+    if (!sp) return respond(node::error_response(sp.status()));
+    out["items"].push_back({{"encoded", to_hex(ledger::encode(r))},
+                            {"proof", to_hex(ledger::encode(*sp))},
+                            {"decoded", evidence_json(r)}});
+  }
+  if (records->size() == limit) {
+    const auto& last = records->back();
+    out["next"] = std::to_string(last.validator) + "." + std::to_string(last.view) + "." +
+                  std::to_string(last.kind);
+  }
+  respond(json_response(200, out));
 }
 
 }  // namespace emledger::node

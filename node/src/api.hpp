@@ -14,17 +14,26 @@
 namespace emledger::node {
 
 class AuthzApi;
+class CheckpointBook;
 
 // Most headers one GET /v1/headers?from&to answers with.
 inline constexpr std::uint64_t kHeadersPerRequestMax = 1000;
+// Most evidence records one GET /v1/evidence answers with, and the default.
+inline constexpr std::uint64_t kEvidencePerRequestMax = 1000;
+inline constexpr std::uint64_t kEvidencePerRequestDefault = 100;
+static_assert(kEvidencePerRequestDefault <= kEvidencePerRequestMax);
 
 struct ApiContext {
   ledger::Ledger* ledger = nullptr;
   Mempool* mempool = nullptr;
-  const crypto::KeyPair* validator_key = nullptr;  // signs checkpoints
+  const crypto::KeyPair* validator_key = nullptr;  // signs checkpoints (one validator)
   std::string validator_org;                       // the checkpoint signer name
-  std::string_view openapi_json;                   // served at /v1/openapi.json
-  AuthzApi* authz = nullptr;  // the authorization layer's routes (api_authz.hpp), if any
+  // Several validators: GET /v1/checkpoint serves this book's newest quorate
+  // note (503 CHECKPOINT_PENDING before there is one). Null with one
+  // validator, whose own signature of its head is a quorum.
+  const CheckpointBook* checkpoints = nullptr;
+  std::string_view openapi_json;  // served at /v1/openapi.json
+  AuthzApi* authz = nullptr;      // the authorization layer's routes (api_authz.hpp), if any
 };
 
 // Thread safe: handle() runs on every I/O thread at once.
@@ -59,6 +68,7 @@ class Api final : public HttpHandler {
   void state_proof(const HttpRequest&, const PathParams&, Responder);
   void bundle(const HttpRequest&, const PathParams&, Responder);
   void checkpoint(const HttpRequest&, const PathParams&, Responder);
+  void evidence(const HttpRequest&, const PathParams&, Responder);
 
   ApiContext ctx_;
   Router router_;

@@ -30,19 +30,10 @@ Result<std::unique_ptr<Node>> Node::start(const Config& config, Clock clock) {
   if (!authz.is_ok()) return authz.status();
   n->authz_ = std::move(*authz);
   const bool alone = n->identity_.genesis.validators.size() == 1;
-  if (alone)
+  // The validator starts before the API exists: the API serves its checkpoints.
+  if (alone) {
     n->producer_ = std::make_unique<Producer>(*n->ledger_, *n->mempool_, n->identity_.validator_key,
                                               n->identity_.validator_index, clock);
-  ApiContext ctx;
-  ctx.ledger = n->ledger_.get();
-  ctx.mempool = n->mempool_.get();
-  ctx.validator_key = &n->identity_.validator_key;
-  ctx.validator_org = n->identity_.genesis.validators[n->identity_.validator_index].org_id;
-  ctx.openapi_json = kOpenApiJson;
-  ctx.authz = n->authz_.get();
-  n->api_ = std::make_unique<Api>(std::move(ctx));
-
-  if (alone) {
     n->producer_->start();
   } else {
     ValidatorConfig vc;
@@ -56,6 +47,15 @@ Result<std::unique_ptr<Node>> Node::start(const Config& config, Clock clock) {
     if (!validator.is_ok()) return validator.status();
     n->validator_ = std::move(*validator);
   }
+  ApiContext ctx;
+  ctx.ledger = n->ledger_.get();
+  ctx.mempool = n->mempool_.get();
+  ctx.validator_key = &n->identity_.validator_key;
+  ctx.validator_org = n->identity_.genesis.validators[n->identity_.validator_index].org_id;
+  if (n->validator_) ctx.checkpoints = &n->validator_->checkpoints();
+  ctx.openapi_json = kOpenApiJson;
+  ctx.authz = n->authz_.get();
+  n->api_ = std::make_unique<Api>(std::move(ctx));
   auto server = HttpServer::start(*listen, *n->api_);
   if (!server.is_ok()) {
     n->mempool_->close();

@@ -8,6 +8,8 @@
 #include <unordered_set>
 
 #include "emledger/crypto/hex.hpp"
+#include "emledger/crypto/sha256.hpp"
+#include "emledger/ledger/votes.hpp"
 
 namespace emledger::node {
 
@@ -35,6 +37,8 @@ Validator::Validator(ledger::Ledger& ledger, Mempool& mempool, const crypto::Key
   const auto& vs = ledger_.genesis().validators;
   EMLEDGER_ASSERT(index_ < vs.size());
   EMLEDGER_ASSERT(vs[index_].public_key == key_.public_key());
+  checkpoint_replied_ms_.assign(vs.size(), 0);
+  conflict_logged_.assign(vs.size(), false);
 }
 
 Validator::~Validator() { stop(); }
@@ -56,6 +60,7 @@ Result<std::unique_ptr<Validator>> Validator::start(ledger::Ledger& ledger, Memp
     return Status::error("CONFIG_INVALID", "sync_blocks_per_request must be 1.." +
                                                std::to_string(kSyncBlocksPerRequestMax));
   EMLEDGER_TRY(v->open_replica());
+  EMLEDGER_TRY(v->open_checkpoints());
 
   PeerTransportConfig tc;
   tc.chain_id = ledger.genesis().chain_id;
@@ -128,6 +133,19 @@ Status Validator::open_replica() {
   return Status::ok();
 }
 
+// DATA/consensus/checkpoint.note beside the WAL (open_replica made the
+// directory); the book starts at the ledger's head.
+Status Validator::open_checkpoints() {
+  const ledger::ChainHead head = ledger_.head();
+  const std::string path = (fs::path(config_.data_dir) / "consensus" / "checkpoint.note").string();
+  ledger::Ledger* l = &ledger_;
+  auto book = CheckpointBook::open(fs_, ledger_.genesis(), path, head.log_size, head.log_root,
+                                   [l](std::uint64_t size) { return l->log_root(size); });
+  if (!book) return book.status();
+  checkpoints_ = std::move(*book);
+  return Status::ok();
+}
+
 void Validator::stop() {
   stop_gossip();
   {
@@ -136,6 +154,11 @@ void Validator::stop() {
     cv_.notify_all();
   }
   if (thread_.joinable()) thread_.join();
+  if (checkpoints_) {
+    // The thread is gone: the newest quorate note is written now.
+    Status st = checkpoints_->persist();
+    if (!st.is_ok()) log_line("cannot persist the checkpoint: " + st.to_string());
+  }
   if (transport_) transport_->stop();
   // Our proposals' transactions that were not committed: their waiters must
   // hear something before the node goes.
@@ -168,6 +191,7 @@ void Validator::run() {
       if (wake_at_ms_) wait_ms = *wake_at_ms_ > now ? std::min(wait_ms, *wake_at_ms_ - now) : 0;
       if (build_ || !fetches_.empty() || !finals_.empty())
         wait_ms = std::min(wait_ms, kBuildPollMs);
+      wait_ms = std::min(wait_ms, checkpoint_wait_ms(now));
       cv_.wait_for(lock, std::chrono::milliseconds(wait_ms),
                    [&] { return stopping_ || !inbox_.empty() || !gossip_out_.empty(); });
       if (stopping_) return;
@@ -200,6 +224,7 @@ void Validator::run() {
       }
       handle(replica_->start(now_ms()));
     }
+    checkpoint_turn();
   }
 }
 
@@ -229,9 +254,11 @@ void Validator::handle_one(consensus::ReplicaOutput& out) {
     std::lock_guard lock(mu_);
     stats_.evidence += out.evidence.size();
   }
-  for (const auto& e : out.evidence)
+  for (const auto& e : out.evidence) {
     log_line("equivocation by validator " + std::to_string(e.first.validator) + " in view " +
              std::to_string(e.first.vote.view));
+    submit_evidence(e);
+  }
   for (const auto& f : out.fetches) start_fetch(f);
   if (out.wake_at_ms) wake_at_ms_ = out.wake_at_ms;
   for (auto& c : out.checks) {
@@ -253,6 +280,13 @@ void Validator::send_all(const Bytes& bytes) {
 
 void Validator::on_peer(Inbound in) {
   const std::string_view domain = leading_domain(in.bytes);
+  if (domain == CheckpointSignature::kDomain) {
+    auto sig = ledger::decode<CheckpointSignature>(in.bytes);
+    if (sig) return on_checkpoint_signature(in.peer, *sig);
+    std::lock_guard lock(mu_);
+    ++stats_.messages_dropped;
+    return;
+  }
   if (domain == BlockRequest::kDomain) {
     auto req = ledger::decode<BlockRequest>(in.bytes);
     if (req) serve_block_request(in.peer, *req);
@@ -688,6 +722,201 @@ void Validator::on_block_response(const BlockResponse& resp) {
   }
   handle(replica_->on_block_fetched(
       now_ms(), BlockRef{hd.view, hd.height, fetched->parent_view, hd.parent, fetched->digest}));
+}
+
+// ---- checkpoint cosignatures ----
+
+// Once per turn of the loop: the book learns the head, a new head log is
+// signed and sent, an own signature still short of a quorum is sent again
+// every rebroadcast_ms (asking for replies), and a new quorate note is
+// persisted at most every kCheckpointPersistIntervalMs. Signing at most once a
+// turn keeps a catch-up of many blocks from signing each of them; the sizes
+// one validator skipped are signed when a peer's signature of them arrives.
+void Validator::checkpoint_turn() {
+  const ledger::ChainHead head = ledger_.head();
+  if (head.log_size != checkpoints_->head_size())
+    for (const auto& c : checkpoints_->advance(head.log_size, head.log_root)) note_conflict(c);
+  const std::uint64_t now = now_ms();
+  if (!own_checkpoint_ || own_checkpoint_->size != head.log_size) {
+    own_checkpoint_ = sign_checkpoint(head.log_size, head.log_root);
+    EMLEDGER_ASSERT(own_checkpoint_.has_value());  // our own head: always counted
+    send_all(ledger::encode(*own_checkpoint_));
+    own_checkpoint_sent_ms_ = now;
+  } else if (now >= own_checkpoint_sent_ms_ + config_.rebroadcast_ms) {
+    const auto quorate = checkpoints_->quorate_size();
+    if (!quorate || *quorate < own_checkpoint_->size) {
+      CheckpointSignature again = *own_checkpoint_;
+      again.reply_wanted = true;
+      send_all(ledger::encode(again));
+      own_checkpoint_sent_ms_ = now;
+    }
+  }
+  if (checkpoints_->dirty() && now >= checkpoint_persisted_ms_ + kCheckpointPersistIntervalMs) {
+    Status st = checkpoints_->persist();
+    if (!st.is_ok()) log_line("cannot persist the checkpoint: " + st.to_string());
+    checkpoint_persisted_ms_ = now;
+  }
+}
+
+std::uint64_t Validator::checkpoint_wait_ms(std::uint64_t now) const {
+  std::uint64_t wait_ms = UINT64_MAX;
+  auto until = [now](std::uint64_t at) { return at > now ? at - now : 0; };
+  if (own_checkpoint_) {
+    const auto quorate = checkpoints_->quorate_size();
+    if (!quorate || *quorate < own_checkpoint_->size)
+      wait_ms = until(own_checkpoint_sent_ms_ + config_.rebroadcast_ms);
+  }
+  if (checkpoints_->dirty())
+    wait_ms = std::min(wait_ms, until(checkpoint_persisted_ms_ + kCheckpointPersistIntervalMs));
+  return wait_ms;
+}
+
+// Our signature of the note text of (size, root), counted in the book; the
+// one held already if we signed it before. nullopt when the book does not
+// take it (no longer of use, or not our log).
+std::optional<CheckpointSignature> Validator::sign_checkpoint(std::uint64_t size,
+                                                              const Hash& root) {
+  if (auto have = checkpoints_->signature_of(index_, size); have && have->root == root) return have;
+  const std::string text =
+      ledger::checkpoint_body(ledger::Checkpoint{ledger_.genesis().chain_id, size, root});
+  CheckpointSignature s{size, root, index_, key_.sign(as_bytes(text)), false};
+  const CosignOutcome o = checkpoints_->add(s);
+  if (o != CosignOutcome::kAdded && o != CosignOutcome::kDuplicate) return std::nullopt;
+  std::lock_guard lock(mu_);
+  ++stats_.checkpoints_signed;
+  return s;
+}
+
+// A peer's signature. One of a size of our log that is not yet quorate here
+// and that we have not signed makes us sign it too (so that validators which
+// signed different sizes meet on each). A peer that asks for replies (it has
+// no quorum for that size), or that signed a size already quorate here (it
+// came late: a restart), gets our signature back, at most once per peer every
+// half rebroadcast_ms.
+void Validator::on_checkpoint_signature(std::size_t peer, const CheckpointSignature& s) {
+  const auto quorate_before = checkpoints_->quorate_size();
+  const CosignOutcome o = checkpoints_->add(s);
+  if (o == CosignOutcome::kConflict) return note_conflict(s);
+  if (o == CosignOutcome::kUnknownSigner || o == CosignOutcome::kBadSignature) {
+    std::lock_guard lock(mu_);
+    ++stats_.checkpoint_sigs_refused;
+    return;
+  }
+  if (o != CosignOutcome::kAdded && o != CosignOutcome::kDuplicate) return;
+  auto mine = checkpoints_->signature_of(index_, s.size);
+  if (!mine) {
+    const auto quorate = checkpoints_->quorate_size();
+    if (quorate && *quorate >= s.size) return;
+    if (auto signed_now = sign_checkpoint(s.size, s.root)) send_all(ledger::encode(*signed_now));
+    return;
+  }
+  const bool late = o == CosignOutcome::kAdded && quorate_before && *quorate_before == s.size;
+  if (!s.reply_wanted && !late) return;
+  if (peer >= checkpoint_replied_ms_.size()) return;
+  const std::uint64_t now = now_ms();
+  if (checkpoint_replied_ms_[peer] != 0 &&
+      now < checkpoint_replied_ms_[peer] + config_.rebroadcast_ms / 2)
+    return;
+  checkpoint_replied_ms_[peer] = now;
+  (void)transport_->send(peer, ledger::encode(*mine));
+}
+
+void Validator::note_conflict(const CheckpointSignature& s) {
+  {
+    std::lock_guard lock(mu_);
+    ++stats_.checkpoint_conflicts;
+  }
+  if (s.signer >= conflict_logged_.size() || conflict_logged_[s.signer]) return;
+  conflict_logged_[s.signer] = true;  // one line per signer: a faulty peer cannot flood the log
+  auto ours = ledger_.log_root(s.size);
+  log_line("CONFLICTING CHECKPOINT: validator " + std::to_string(s.signer) + " signed log size " +
+           std::to_string(s.size) + " with root " + short_hex(s.root) + ", our log has " +
+           (ours ? short_hex(*ours) : ours.status().to_string()) +
+           " (further conflicts of this validator are only counted)");
+}
+
+// ---- equivocation evidence ----
+
+// The key id under which this validator's org holds the validator key, in
+// the org as it stands at the head; nullopt when the org signs with other keys
+// only (then the node cannot sign for it).
+std::optional<std::uint32_t> Validator::own_org_key_id() const {
+  const std::string& org_id = ledger_.genesis().validators[index_].org_id;
+  auto raw = ledger_.state_value(ledger::org_state_key(org_id));
+  if (!raw || !raw->has_value()) return std::nullopt;
+  auto org = ledger::decode<ledger::Org>(**raw);
+  if (!org) return std::nullopt;
+  for (const auto& k : org->keys)
+    if (k.public_key == key_.public_key()) return k.key_id;
+  return std::nullopt;
+}
+
+// Turns an equivocation the replica saw into a SubmitEvidence transaction of
+// our org, once per offence. The replica verified both signatures; the kernel
+// verifies them again when the block executes (verify_evidence), and records
+// the offence once whoever submits it (EVIDENCE_DUPLICATE after that).
+void Validator::submit_evidence(const consensus::Evidence& e) {
+  auto vote = [](const consensus::SignedVote& s) {
+    return ledger::EvidenceVote{s.validator,   s.vote.kind,   s.vote.view,
+                                s.vote.height, s.vote.digest, s.signature};
+  };
+  const ledger::SubmitEvidence payload =
+      ledger::make_submit_evidence(vote(e.first), vote(e.second));
+  const auto offence =
+      std::make_tuple(payload.first.validator, payload.first.view, payload.first.kind);
+  if (evidence_submitted_.count(offence)) return;
+  const ledger::Genesis& g = ledger_.genesis();
+  if (Status st = ledger::verify_evidence(g, payload); !st.is_ok()) {
+    log_line("evidence not submitted: " + st.to_string());
+    return;
+  }
+  auto remember = [&] {
+    evidence_submitted_.insert(offence);
+    evidence_order_.push_back(offence);
+    if (evidence_order_.size() > kEvidenceSubmittedMax) {
+      evidence_submitted_.erase(evidence_order_.front());
+      evidence_order_.pop_front();
+    }
+  };
+  auto recorded = ledger_.state_value(
+      ledger::evidence_state_key(payload.first.validator, payload.first.view, payload.first.kind));
+  if (recorded && recorded->has_value()) return remember();  // someone was faster
+  const auto key_id = own_org_key_id();
+  if (!key_id) {
+    log_line("evidence not submitted: org " + g.validators[index_].org_id +
+             " holds no key equal to this validator's key");
+    return;
+  }
+  ledger::TxBody b = ledger::make_body(ledger::TxType::kSubmitEvidence, payload);
+  b.chain_id = g.chain_id;
+  b.signer_org = g.validators[index_].org_id;
+  b.key_id = *key_id;
+  b.expires_at_height = ledger_.head().height + ledger::kTxLifetimeBlocksMax;
+  // One offence pair, one nonce: resubmitting the same pair at the same
+  // expiry is the same transaction.
+  const Hash digest = crypto::sha256(ledger::encode(payload));
+  for (int i = 0; i < 8; ++i) b.nonce = b.nonce << 8 | digest[i];
+  ledger::Tx tx = ledger::sign_tx(std::move(b), key_);
+  if (Status st = ledger_.check_tx_stateless(tx); !st.is_ok()) {
+    log_line("evidence not submitted: " + st.to_string());
+    return;
+  }
+  const Hash id = crypto::sha256(ledger::encode(tx));
+  const std::string what = "evidence against validator " + std::to_string(payload.first.validator) +
+                           " in view " + std::to_string(payload.first.view);
+  Status st = mempool_.add(std::move(tx), id, [what](const TxResult& r) {
+    if (r.status.is_ok())
+      log_line(what + " committed at height " + std::to_string(r.height));
+    else
+      log_line(what + " not committed: " + r.status.to_string());
+  });
+  if (!st.is_ok() && st.code() != "DUPLICATE_TX") {
+    log_line(what + " not submitted: " + st.to_string());
+    return;
+  }
+  remember();
+  std::lock_guard lock(mu_);
+  ++stats_.evidence_submitted;
 }
 
 }  // namespace emledger::node

@@ -6,12 +6,20 @@
 //   - storage: the vote WAL at DATA/consensus/votes.wal on PosixFsEnv;
 //   - network: PeerTransport, consensus messages in their canonical encoding
 //     (consensus::encode_message) plus the block fetch request and response
-//     of block_fetch.hpp;
+//     of block_fetch.hpp and the checkpoint signatures of checkpoint_book.hpp;
 //   - application: the ledger and the mempool. BuildBlock takes transactions
 //     from the mempool and prepares a block on the parent; CheckBlock
 //     re-executes a proposal on its parent; Finalized commits blocks in
 //     order, then completes the waiters of their transactions; FetchBlock
 //     asks peers for a block by height and header hash.
+//   - evidence: each equivocation the replica reports becomes a SubmitEvidence
+//     transaction signed by this validator's org (its key id for the validator
+//     key), put in the mempool once per offence;
+//   - checkpoints: whenever its committed log has a (size, root) it has not
+//     signed, it signs the checkpoint note text of it and sends the signature
+//     to every peer; the CheckpointBook collects everybody's, and GET
+//     /v1/checkpoint serves the newest note a quorum signed
+//     (docs/adr/015-checkpoint-cosignatures.md).
 //
 // Uncommitted parents: a block can be built or checked on the committed head,
 // or on a block that is notarized but not yet committed whose own parent is
@@ -34,11 +42,14 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "block_fetch.hpp"
+#include "checkpoint_book.hpp"
 #include "emledger/consensus/fs_env.hpp"
 #include "emledger/consensus/replica.hpp"
 #include "emledger/crypto/ed25519.hpp"
@@ -76,6 +87,14 @@ inline constexpr std::uint64_t kSyncRequestTimeoutMs = 2'000;
 inline constexpr std::uint64_t kSyncServeIntervalMs = 10;
 // How often the loop looks at the mempool while a build waits for work.
 inline constexpr std::uint64_t kBuildPollMs = 5;
+// Equivocation offences (validator, view, vote kind) this validator has
+// submitted as SubmitEvidence transactions; the oldest is forgotten beyond it
+// (the ledger records an offence once, so a second submission is refused).
+inline constexpr std::size_t kEvidenceSubmittedMax = 4'096;
+// A newer quorate checkpoint is written to DATA/consensus/checkpoint.note at
+// most this often (and when the validator stops): two fsyncs per committed
+// block would cost more than a restart serving a note a second older.
+inline constexpr std::uint64_t kCheckpointPersistIntervalMs = 1000;
 
 struct ValidatorConfig {
   std::string data_dir;     // the WAL goes in DATA/consensus/votes.wal
@@ -103,6 +122,10 @@ struct ValidatorStats {
   std::uint64_t evidence = 0;
   std::uint64_t gossip_received = 0;  // transactions peers forwarded, added to the mempool
   std::uint64_t gossip_dropped = 0;   // admitted here, not forwarded (queue full)
+  std::uint64_t evidence_submitted = 0;       // SubmitEvidence transactions put in the mempool
+  std::uint64_t checkpoints_signed = 0;       // own checkpoint signatures made
+  std::uint64_t checkpoint_conflicts = 0;     // peer signatures of another root than ours
+  std::uint64_t checkpoint_sigs_refused = 0;  // unknown signer or bad signature
 };
 
 class Validator {
@@ -127,6 +150,8 @@ class Validator {
 
   std::uint16_t peer_port() const;
   ValidatorStats stats() const;
+  // The checkpoint cosignatures collected; its note() is thread safe.
+  const CheckpointBook& checkpoints() const { return *checkpoints_; }
 
  private:
   struct Inbound {
@@ -150,6 +175,7 @@ class Validator {
   Validator(ledger::Ledger& ledger, Mempool& mempool, const crypto::KeyPair& key,
             std::uint16_t index, ValidatorConfig config, Clock wall_clock);
   Status open_replica();
+  Status open_checkpoints();
 
   void run();
   std::uint64_t now_ms() const;
@@ -198,6 +224,17 @@ class Validator {
   void on_range_response(std::size_t peer, const RangeResponse& resp);
   Status commit_synced(const Bytes& block, const Bytes& proof);
   void after_sync(std::uint64_t before);
+  // Equivocation evidence.
+  void submit_evidence(const consensus::Evidence& e);
+  std::optional<std::uint32_t> own_org_key_id() const;
+
+  // Checkpoint cosignatures.
+  void checkpoint_turn();
+  // How long the loop may sleep before checkpoint_turn() has work.
+  std::uint64_t checkpoint_wait_ms(std::uint64_t now) const;
+  std::optional<CheckpointSignature> sign_checkpoint(std::uint64_t size, const Hash& root);
+  void on_checkpoint_signature(std::size_t peer, const CheckpointSignature& s);
+  void note_conflict(const CheckpointSignature& s);
 
   void send_all(const Bytes& bytes);
 
@@ -209,6 +246,7 @@ class Validator {
   Clock wall_clock_;
   consensus::PosixFsEnv fs_;
   std::optional<consensus::Replica> replica_;
+  std::unique_ptr<CheckpointBook> checkpoints_;
   std::unique_ptr<PeerTransport> transport_;
   std::thread thread_;
 
@@ -245,6 +283,16 @@ class Validator {
   std::size_t sync_next_peer_ = 0;
   std::map<std::size_t, std::uint64_t> sync_served_ms_;
   bool failed_ = false;  // a commit failed: consensus stops here, the node must restart
+  // Offences submitted (validator, view, kind), and their order for eviction.
+  std::set<std::tuple<std::uint16_t, std::uint64_t, std::uint8_t>> evidence_submitted_;
+  std::deque<std::tuple<std::uint16_t, std::uint64_t, std::uint8_t>> evidence_order_;
+  // Our newest own checkpoint signature (of our head's log), and when it was
+  // last sent; when each peer was last answered; when the note was persisted.
+  std::optional<CheckpointSignature> own_checkpoint_;
+  std::uint64_t own_checkpoint_sent_ms_ = 0;
+  std::vector<std::uint64_t> checkpoint_replied_ms_;  // by peer index
+  std::uint64_t checkpoint_persisted_ms_ = 0;
+  std::vector<bool> conflict_logged_;  // by signer: the first conflict of each is logged
 };
 
 }  // namespace emledger::node

@@ -232,6 +232,23 @@ TEST_CASE("fs_env: SimFsEnv undoes an unsynced rename and remove on crash") {
   CHECK(exists(env, "/d/old"));
 }
 
+TEST_CASE("fs_env: SimFsEnv kill_process keeps unsynced names and bytes and ends the handles") {
+  SimFsEnv env;
+  auto f = env.create("/d/new");
+  REQUIRE(f.is_ok());
+  REQUIRE((*f)->append(as_bytes("synced ")).is_ok());
+  REQUIRE((*f)->sync().is_ok());
+  REQUIRE((*f)->append(as_bytes("cached")).is_ok());  // neither the tail nor the name is synced
+  env.fail_next(SimFsEnv::Op::kRead);
+  env.kill_process();
+  CHECK(read(env, "/d/new") == b("synced cached"));  // the pending fault was dropped
+  CHECK((*f)->append(as_bytes("x")).code() == "IO_ERROR");
+  CHECK((*f)->sync().code() == "IO_ERROR");
+  // The machine going down later still loses what was never synced.
+  env.crash();
+  CHECK_FALSE(exists(env, "/d/new"));
+}
+
 TEST_CASE("fs_env: SimFsEnv an unsynced truncate comes back on crash") {
   SimFsEnv env;
   auto f = env.create("/d/f");

@@ -2,6 +2,9 @@
 
 #include <doctest/doctest.h>
 
+#include <memory>
+#include <string>
+
 #include "harness.hpp"
 
 using namespace emledger;
@@ -26,6 +29,69 @@ Hash digest(std::uint8_t b) {
 
 Vote notarize(View v, std::uint8_t block) { return notarize_vote(v, 1, digest(block)); }
 Vote finalize(View v, std::uint8_t block) { return finalize_vote(v, 1, digest(block)); }
+
+// A SimFsEnv whose process dies at its k-th operation from arm(k): that
+// operation and every later one fail, and change nothing.
+class DyingFs final : public FsEnv {
+ public:
+  explicit DyingFs(SimFsEnv& disk) : disk_(&disk) {}
+  void arm(std::uint64_t k) { countdown_ = k; }
+  std::uint64_t ops() const { return ops_; }
+
+  Result<std::unique_ptr<AppendFile>> create(const std::string& path) override {
+    if (die()) return dead();
+    return wrap(disk_->create(path));
+  }
+  Result<std::unique_ptr<AppendFile>> open_append(const std::string& path) override {
+    if (die()) return dead();
+    return wrap(disk_->open_append(path));
+  }
+  Result<Bytes> read_all(const std::string& path, std::uint64_t bytes_max) override {
+    if (die()) return dead();
+    return disk_->read_all(path, bytes_max);
+  }
+  Status truncate(const std::string& path, std::uint64_t size_bytes) override {
+    return die() ? dead() : disk_->truncate(path, size_bytes);
+  }
+  Status rename(const std::string& from, const std::string& to) override {
+    return die() ? dead() : disk_->rename(from, to);
+  }
+  Status sync_dir(const std::string& dir) override { return die() ? dead() : disk_->sync_dir(dir); }
+  Result<bool> exists(const std::string& path) override {
+    if (die()) return dead();
+    return disk_->exists(path);
+  }
+  Status remove(const std::string& path) override { return die() ? dead() : disk_->remove(path); }
+
+ private:
+  class File final : public AppendFile {
+   public:
+    File(DyingFs& fs, std::unique_ptr<AppendFile> inner) : fs_(&fs), inner_(std::move(inner)) {}
+    Status append(ByteView data) override { return fs_->die() ? dead() : inner_->append(data); }
+    Status sync() override { return fs_->die() ? dead() : inner_->sync(); }
+
+   private:
+    DyingFs* fs_;
+    std::unique_ptr<AppendFile> inner_;
+  };
+  static Status dead() { return Status::error("IO_ERROR", "the process died here"); }
+  Result<std::unique_ptr<AppendFile>> wrap(Result<std::unique_ptr<AppendFile>> f) {
+    if (!f.is_ok()) return f.status();
+    return std::unique_ptr<AppendFile>(std::make_unique<File>(*this, std::move(f).value()));
+  }
+  bool die() {
+    ++ops_;
+    if (dead_) return true;
+    if (countdown_ == 0 || --countdown_ > 0) return false;
+    dead_ = true;
+    return true;
+  }
+
+  SimFsEnv* disk_;
+  std::uint64_t ops_ = 0;
+  std::uint64_t countdown_ = 0;
+  bool dead_ = false;
+};
 
 }  // namespace
 
@@ -181,4 +247,136 @@ TEST_CASE("key guard: logged_between lists the logged votes of a range of views"
   CHECK(guard.logged_between(2, 6) == want);
   CHECK(guard.logged_between(3, 7) == std::vector<Vote>{nullify_vote(5), nullify_vote(7)});
   CHECK(guard.logged_between(7, 100).empty());
+}
+
+TEST_CASE("key guard: a WAL capacity below one vote or above kWalFileBytesMax is CONFIG_INVALID") {
+  SimFsEnv env;
+  const std::uint64_t min = KeyGuard::wal_capacity_bytes_min();
+  CHECK(min ==
+        kWalFileHeaderBytes + kWalRecordHeaderBytes + ledger::encode(nullify_vote(1)).size());
+  for (std::uint64_t bad :
+       {std::uint64_t{0}, kWalCapacityBytesMin, min - 1, kWalFileBytesMax + 1}) {
+    CAPTURE(bad);
+    auto g = KeyGuard::open(env, kWal, key_for(0), kChain, 0, 0, bad);
+    REQUIRE_FALSE(g.is_ok());
+    CHECK(g.status().code() == "CONFIG_INVALID");
+    CHECK_FALSE(*env.exists(kWal));
+  }
+  auto g = KeyGuard::open(env, kWal, key_for(0), kChain, 0, 0, min);
+  REQUIRE_MESSAGE(g.is_ok(), g.status().to_string());
+  CHECK(g->has_room());
+  REQUIRE(g->sign(nullify_vote(1)).is_ok());
+  CHECK_FALSE(g->has_room());
+  CHECK(g->sign(nullify_vote(2)).status().code() == "WAL_FULL");
+  REQUIRE(g->compact(1).is_ok());
+  REQUIRE(g->sign(nullify_vote(2)).is_ok());
+}
+
+// A small WAL fills with ten votes; compaction at view 6 must keep views 7 to
+// 10 through a crash at any one of its file-system operations (and at the
+// append right after it), whether the machine goes down (unsynced state
+// lost, tails torn) or only the process dies (the page cache survives, a
+// rewrite file under its temporary name included).
+TEST_CASE("key guard: a crash at every operation of a compaction keeps the votes above the floor") {
+  constexpr View kViews = 10;
+  constexpr View kFloor = 6;
+  const std::uint64_t vote_record = KeyGuard::wal_capacity_bytes_min() - kWalFileHeaderBytes;
+  const std::uint64_t capacity = kWalFileHeaderBytes + kViews * vote_record;
+  const std::string leftover = std::string(kWal) + std::string(kWalRewriteSuffix);
+
+  auto open_on = [&](FsEnv& fs, View anchor) {
+    auto g = KeyGuard::open(fs, kWal, key_for(0), kChain, 0, anchor, capacity);
+    REQUIRE_MESSAGE(g.is_ok(), g.status().to_string());
+    return std::move(g).value();
+  };
+  auto fill = [&](KeyGuard& guard) {
+    for (View v = 1; v <= kViews; ++v) REQUIRE(guard.sign(nullify_vote(v)).is_ok());
+    REQUIRE_FALSE(guard.has_room());
+  };
+
+  // How many operations one compaction takes.
+  std::uint64_t compaction_ops = 0;
+  {
+    SimFsEnv disk;
+    DyingFs fs(disk);
+    KeyGuard guard = open_on(fs, 0);
+    fill(guard);
+    const std::uint64_t before = fs.ops();
+    REQUIRE(guard.compact(kFloor).is_ok());
+    compaction_ops = fs.ops() - before;
+  }
+  CHECK(compaction_ops >= 5);  // exists, create, append, sync, rename, directory sync
+
+  for (std::uint64_t k = 1; k <= compaction_ops + 1; ++k) {
+    for (int mode = 0; mode < 4; ++mode) {  // 0..2: machine crash (seeded tears); 3: process only
+      CAPTURE(k);
+      CAPTURE(mode);
+      SimFsEnv disk;
+      {
+        DyingFs fs(disk);
+        KeyGuard guard = open_on(fs, 0);
+        fill(guard);
+        fs.arm(k);
+        const Status st = guard.compact(kFloor);
+        CHECK(st.is_ok() == (k > compaction_ops));
+        if (st.is_ok()) CHECK(guard.sign(nullify_vote(kViews + 1)).status().code() == "IO_ERROR");
+      }
+      if (mode == 3)
+        disk.kill_process();
+      else
+        disk.crash(SimFsEnv::torn_by_seed(static_cast<std::uint64_t>(mode)));
+      // The ledger held view kFloor as final before the compaction began.
+      KeyGuard back = open_on(disk, kFloor);
+      CHECK_FALSE(*disk.exists(leftover));
+      for (View v = kFloor + 1; v <= kViews; ++v) {
+        CAPTURE(v);
+        CHECK(back.check(nullify_vote(v)).is_ok());  // logged: the same vote again
+        CHECK(back.sign(finalize(v, 1)).status().code() == "VOTE_CONFLICT");
+        CHECK(back.sign(notarize(v, 1)).status().code() == "VOTE_CONFLICT");
+      }
+      CHECK(back.sign(finalize(kFloor, 1)).status().code() == "VOTE_BELOW_FLOOR");
+      // Whichever WAL survived, compacting at the anchor makes room again.
+      REQUIRE(back.compact(kFloor).is_ok());
+      CHECK(back.has_room());
+      REQUIRE(back.sign(nullify_vote(kViews + 1)).is_ok());
+    }
+  }
+}
+
+// Regression: a node whose process died with a full WAL (before or inside the
+// compaction that would have made room) reopened with the WAL still full of
+// votes at or below its anchor. The replica compacts only when its floor
+// rises above the guard's, which it does not right after a restart, so every
+// restart halted on WAL_FULL and the validator never voted again (simulator,
+// small-WAL seeds, e.g. seed 262). The guard now drops them itself.
+TEST_CASE("key guard: a WAL reopened full of votes at or below the anchor makes room itself") {
+  constexpr View kViews = 10;
+  const std::uint64_t vote_record = KeyGuard::wal_capacity_bytes_min() - kWalFileHeaderBytes;
+  const std::uint64_t capacity = kWalFileHeaderBytes + kViews * vote_record;
+  SimFsEnv env;
+  {
+    auto g = KeyGuard::open(env, kWal, key_for(0), kChain, 0, 0, capacity);
+    REQUIRE(g.is_ok());
+    for (View v = 1; v <= kViews; ++v) REQUIRE(g->sign(nullify_vote(v)).is_ok());
+    CHECK_FALSE(g->has_room());
+  }
+  env.crash();
+  auto g = KeyGuard::open(env, kWal, key_for(0), kChain, 0, /*anchor_view=*/8, capacity);
+  REQUIRE(g.is_ok());
+  CHECK_FALSE(g->has_room());
+  CHECK(g->floor_view() == 8);
+  // What a restarted replica does first: sign, without compacting (its floor is the guard's).
+  auto sv = g->sign(nullify_vote(kViews + 1));
+  REQUIRE_MESSAGE(sv.is_ok(), sv.status().to_string());
+  CHECK(g->counters().compactions == 1);
+  CHECK(g->logged() == std::vector<Vote>{nullify_vote(9), nullify_vote(10), nullify_vote(11)});
+  CHECK(g->sign(finalize(9, 1)).status().code() == "VOTE_CONFLICT");
+  env.crash();
+  auto back = KeyGuard::open(env, kWal, key_for(0), kChain, 0, 8, capacity);
+  REQUIRE(back.is_ok());
+  CHECK(back->logged() == std::vector<Vote>{nullify_vote(9), nullify_vote(10), nullify_vote(11)});
+  // A full WAL with nothing at or below the floor still says WAL_FULL.
+  for (View v = kViews + 2; back->has_room(); ++v) REQUIRE(back->sign(nullify_vote(v)).is_ok());
+  CHECK(back->sign(nullify_vote(100)).status().code() == "WAL_FULL");
+  CHECK(back->counters().compactions == 0);
 }

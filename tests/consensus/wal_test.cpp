@@ -514,3 +514,78 @@ TEST_CASE("wal: open removes a leftover rewrite file") {
   CHECK(opened.replay.records == votes(0, 1));
   CHECK_FALSE(*env.exists(leftover));
 }
+
+TEST_CASE("wal: a capacity outside kWalCapacityBytesMin..kWalFileBytesMax is CONFIG_INVALID") {
+  SimFsEnv env;
+  for (std::uint64_t bad :
+       {std::uint64_t{0}, kWalFileHeaderBytes, kWalCapacityBytesMin - 1, kWalFileBytesMax + 1}) {
+    CAPTURE(bad);
+    auto r = VoteWal::open(env, kPath, WalOptions{bad});
+    REQUIRE_FALSE(r.is_ok());
+    CHECK(r.status().code() == "CONFIG_INVALID");
+    CHECK_FALSE(*env.exists(kPath));  // refused before touching the disk
+  }
+  for (std::uint64_t good : {kWalCapacityBytesMin, kWalFileBytesMax}) {
+    CAPTURE(good);
+    auto r = VoteWal::open(env, kPath, WalOptions{good});
+    REQUIRE_MESSAGE(r.is_ok(), r.status().to_string());
+    CHECK(r->wal.capacity_bytes() == good);
+  }
+  CHECK(open_ok(env).wal.capacity_bytes() == kWalFileBytesMax);  // the default
+}
+
+TEST_CASE("wal: a small capacity fills, rewrite frees room, a record it cannot hold is invalid") {
+  constexpr std::size_t kRecord = 20;
+  constexpr std::uint64_t kRecordsMax = 5;
+  const WalOptions small{kWalFileHeaderBytes + kRecordsMax * (kWalRecordHeaderBytes + kRecord)};
+  SimFsEnv env;
+  auto r = VoteWal::open(env, kPath, small);
+  REQUIRE(r.is_ok());
+  VoteWal& wal = r->wal;
+  CHECK(wal.record_bytes_max() ==
+        small.capacity_bytes - kWalFileHeaderBytes - kWalRecordHeaderBytes);
+  CHECK(wal.append(Bytes(wal.record_bytes_max() + 1, 1)).code() == "WAL_RECORD_INVALID");
+  CHECK(wal.rewrite({Bytes(wal.record_bytes_max() + 1, 1)}).code() == "WAL_RECORD_INVALID");
+
+  std::vector<Bytes> appended;
+  for (std::uint8_t i = 0; wal.has_room_for(kRecord); ++i) {
+    appended.push_back(Bytes(kRecord, i));
+    REQUIRE(wal.append(appended.back()).is_ok());
+  }
+  CHECK(appended.size() == kRecordsMax);
+  CHECK(wal.size_bytes() == small.capacity_bytes);
+  CHECK(wal.append(Bytes(kRecord, 0xEE)).code() == "WAL_FULL");
+  CHECK(wal.rewrite(std::vector<Bytes>(kRecordsMax + 1, Bytes(kRecord, 1))).code() == "WAL_FULL");
+  CHECK(wal.poisoned().is_ok());
+
+  const std::vector<Bytes> kept(appended.end() - 2, appended.end());
+  REQUIRE(wal.rewrite(kept).is_ok());
+  CHECK(wal.has_room_for(kRecord));
+  REQUIRE(wal.append(Bytes(kRecord, 0xEE)).is_ok());
+  env.crash();
+  auto reopened = VoteWal::open(env, kPath, small);
+  REQUIRE(reopened.is_ok());
+  std::vector<Bytes> want = kept;
+  want.push_back(Bytes(kRecord, 0xEE));
+  CHECK(reopened->replay.records == want);
+}
+
+TEST_CASE("wal: a WAL over a lowered capacity opens, and appends wait for a rewrite") {
+  SimFsEnv env;
+  {
+    auto opened = open_ok(env);
+    for (const Bytes& v : votes(0, 10)) REQUIRE(opened.wal.append(v).is_ok());
+  }
+  const WalOptions small{encode_wal_file(votes(0, 5)).size()};
+  auto r = VoteWal::open(env, kPath, small);
+  REQUIRE_MESSAGE(r.is_ok(), r.status().to_string());
+  CHECK(r->replay.records == votes(0, 10));  // nothing dropped
+  CHECK(r->wal.size_bytes() > small.capacity_bytes);
+  CHECK(r->wal.append(vote(10)).code() == "WAL_FULL");
+  REQUIRE(r->wal.rewrite(votes(8, 10)).is_ok());
+  REQUIRE(r->wal.append(vote(10)).is_ok());
+  env.crash();
+  auto back = VoteWal::open(env, kPath, small);
+  REQUIRE(back.is_ok());
+  CHECK(back->replay.records == votes(8, 11));
+}

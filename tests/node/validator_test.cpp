@@ -1,7 +1,7 @@
 // The Validator adapter in process: four validators on loopback peer
 // transports, each with its own LevelDB ledger, mempool and vote WAL. Also
-// the pieces it adds: the mempool's return_to_pending and the block fetch
-// response check.
+// the pieces it adds: the mempool's return_to_pending, the block fetch
+// response check, and equivocation evidence submitted and listed.
 #include "validator.hpp"
 
 #include <arpa/inet.h>
@@ -14,7 +14,9 @@
 #include <set>
 #include <thread>
 
+#include "api.hpp"
 #include "emledger/crypto/sha256.hpp"
+#include "emledger/ledger/votes.hpp"
 #include "node_test_util.hpp"
 
 using namespace emledger;
@@ -339,5 +341,149 @@ TEST_CASE("validator: transactions submitted to one validator are proposed by th
         return true;
       },
       10'000));
+
+// A genesis validator that is not an emledger node: only a peer transport
+// with validator 3's key, through which the test sends what it likes.
+struct FakePeer {
+  std::unique_ptr<PeerTransport> transport;
+  FakePeer(const Net& net, std::size_t i) {
+    PeerTransportConfig tc;
+    tc.chain_id = net.genesis.chain_id;
+    tc.key = net.keys[i];
+    tc.validators = peers_from_genesis(net.genesis);
+    tc.on_message = [](std::size_t, Bytes) {};
+    tc.on_log = [](const std::string&) {};
+    auto t = PeerTransport::start(std::move(tc));
+    REQUIRE_MESSAGE(t.is_ok(), t.status().to_string());
+    transport = std::move(*t);
+  }
+  ~FakePeer() { transport->stop(); }
+};
+
+TEST_CASE("validator: an equivocation seen from a peer is submitted once, recorded and listed") {
+  Net net(4);
+  test::TempDir tmp;
+  std::vector<Member> members(3);  // validators 0, 1, 2: a quorum of 3 of 4
+  for (std::size_t i = 0; i < 3; ++i) {
+    members[i].dir = tmp.str("v" + std::to_string(i));
+    members[i].start(net, i);
+  }
+  FakePeer fake(net, 3);
+  // The network makes blocks without validator 3.
+  REQUIRE(eventually([&] { return members[0].ledger->head().height >= 2; }, 20'000));
+
+  // Validator 3 signs two notarize votes of one view for two blocks. The
+  // view is ahead of every replica's (within its window), so none has passed it.
+  auto head_header = members[0].ledger->header(members[0].ledger->head().height);
+  REQUIRE((head_header.is_ok() && head_header->has_value()));
+  const consensus::View view = (*head_header)->view + 30;
+  auto signed_vote = [&](std::uint8_t fill) {
+    Hash digest;
+    digest.fill(fill);
+    consensus::SignedVote v;
+    v.vote = consensus::notarize_vote(view, (*head_header)->height + 5, digest);
+    v.validator = 3;
+    v.signature = net.keys[3].sign(consensus::signing_bytes(net.genesis.chain_id, v.vote));
+    return consensus::encode_message(v);
+  };
+  REQUIRE_MESSAGE(
+      eventually([&] { return fake.transport->broadcast(signed_vote(0xa1)) == 3; }, 10'000),
+      "the fake peer did not connect to the three validators");
+  fake.transport->broadcast(signed_vote(0xa2));
+  // A third block in the same view is the same offence: nothing more.
+  fake.transport->broadcast(signed_vote(0xa3));
+
+  std::vector<ledger::EvidenceRecord> recorded;
+  REQUIRE_MESSAGE(eventually(
+                      [&] {
+                        auto r = members[0].ledger->evidence(std::uint16_t{3}, 10);
+                        if (!r.is_ok() || r->empty()) return false;
+                        recorded = *r;
+                        return true;
+                      },
+                      20'000),
+                  "no evidence recorded; evidence seen by validator 0: "
+                      << members[0].validator->stats().evidence);
+  REQUIRE(recorded.size() == 1);
+  const ledger::EvidenceRecord& rec = recorded[0];
+  CHECK(rec.validator == 3);
+  CHECK(rec.view == view);
+  CHECK(rec.kind == static_cast<std::uint8_t>(ledger::VoteKind::kNotarize));
+  CHECK(rec.validator_key == net.keys[3].public_key());
+  CHECK(rec.first.digest != rec.second.digest);
+  CHECK((rec.submitted_by == "b.v0" || rec.submitted_by == "b.v1" || rec.submitted_by == "b.v2"));
+  std::uint64_t submitted = 0;
+  for (auto& m : members) {
+    const auto st = m.validator->stats();
+    CHECK(st.evidence <= 1);  // the replica reports an offence once
+    CHECK(st.evidence_submitted <= 1);
+    submitted += st.evidence_submitted;
+  }
+  CHECK(submitted >= 1);
+  // Every validator ends with the same record.
+  REQUIRE(eventually(
+      [&] {
+        for (auto& m : members) {
+          auto r = m.ledger->evidence(std::uint16_t{3}, 10);
+          if (!r.is_ok() || r->size() != 1 || ledger::encode((*r)[0]) != ledger::encode(rec))
+            return false;
+        }
+        return true;
+      },
+      20'000));
+
+  // GET /v1/evidence and /v1/evidence/3 list it with a state proof against a
+  // certified header.
+  Api api(ApiContext{members[0].ledger.get(),
+                     members[0].mempool.get(),
+                     &net.keys[0],
+                     "b.v0",
+                     nullptr,
+                     {},
+                     nullptr});
+  auto get = [&api](const std::string& path, std::map<std::string, std::string> query = {}) {
+    HttpRequest req;
+    req.method = "GET";
+    req.path = req.target = path;
+    req.query = std::move(query);
+    HttpResponse out;
+    api.handle(req, [&out](HttpResponse r) { out = std::move(r); });
+    return out;
+  };
+  for (const std::string path : {"/v1/evidence", "/v1/evidence/3"}) {
+    HttpResponse r = get(path);
+    REQUIRE_MESSAGE(r.status == 200, path << ": " << r.body);
+    auto j = nlohmann::json::parse(r.body);
+    REQUIRE(j["items"].size() == 1);
+    CHECK(j["next"].is_null());
+    const auto& item = j["items"][0];
+    CHECK(item["decoded"]["validator"] == 3);
+    CHECK(item["decoded"]["view"] == view);
+    CHECK(item["decoded"]["kind"] == "notarize");
+    CHECK(item["encoded"] == to_hex(ledger::encode(rec)));
+    auto header = ledger::decode<ledger::BlockHeader>(*from_hex(j["header"].get<std::string>()));
+    auto cert = ledger::decode_finality_proof(*from_hex(j["certificate"].get<std::string>()));
+    auto proof = ledger::decode<ledger::StateProof>(*from_hex(item["proof"].get<std::string>()));
+    REQUIRE((header.is_ok() && cert.is_ok() && proof.is_ok()));
+    CHECK(ledger::verify_finality(net.genesis, *header, *cert).is_ok());
+    CHECK(ledger::verify_state_proof(*proof, header->state_root));
+    CHECK(proof->present);
+    CHECK(proof->key == ledger::evidence_state_key(3, view, rec.kind));
+    CHECK(proof->value == ledger::encode(rec));
+  }
+  // Another validator has none; a bad validator or limit is refused.
+  HttpResponse none = get("/v1/evidence", {{"validator", "1"}});
+  REQUIRE(none.status == 200);
+  CHECK(nlohmann::json::parse(none.body)["items"].empty());
+  CHECK(get("/v1/evidence/4").status == 400);
+  CHECK(get("/v1/evidence", {{"limit", "0"}}).status == 400);
+  CHECK(get("/v1/evidence", {{"after", "3.x.1"}}).status == 400);
+  HttpResponse paged = get("/v1/evidence", {{"limit", "1"}});
+  REQUIRE(paged.status == 200);
+  const std::string cursor = nlohmann::json::parse(paged.body)["next"].get<std::string>();
+  CHECK(cursor == "3." + std::to_string(view) + ".1");
+  HttpResponse after = get("/v1/evidence", {{"after", cursor}});
+  REQUIRE(after.status == 200);
+  CHECK(nlohmann::json::parse(after.body)["items"].empty());
   for (auto& m : members) m.stop();
 }

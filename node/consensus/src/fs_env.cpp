@@ -325,6 +325,11 @@ void SimFsEnv::crash(const KeepUnsynced& keep) {
   ++epoch_;
 }
 
+void SimFsEnv::kill_process() {
+  failures_.clear();
+  ++epoch_;
+}
+
 void SimFsEnv::crash() {
   crash([](const std::string&, std::size_t) { return std::size_t{0}; });
 }

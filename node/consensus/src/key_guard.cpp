@@ -23,6 +23,12 @@ Bytes encode_vote(const Vote& v) {
   return std::move(e.out());
 }
 
+// Every vote encodes to the same size (fixed-width fields).
+std::size_t vote_bytes() {
+  static const std::size_t kVoteBytes = encode_vote(Vote{1, 1, 1, Hash{}}).size();
+  return kVoteBytes;
+}
+
 Status conflict(const Vote& v, const std::string& why) {
   return Status::error("VOTE_CONFLICT", "view " + std::to_string(v.view) + ": " + why);
 }
@@ -37,9 +43,21 @@ KeyGuard::KeyGuard(VoteWal wal, crypto::KeyPair key, std::string chain_id, Valid
       self_(self),
       floor_view_(floor_view) {}
 
+std::uint64_t KeyGuard::wal_capacity_bytes_min() {
+  return kWalFileHeaderBytes + kWalRecordHeaderBytes + vote_bytes();
+}
+
 Result<KeyGuard> KeyGuard::open(FsEnv& env, std::string path, crypto::KeyPair key,
-                                std::string chain_id, ValidatorIndex self, View anchor_view) {
-  auto opened = VoteWal::open(env, std::move(path));
+                                std::string chain_id, ValidatorIndex self, View anchor_view,
+                                std::uint64_t wal_capacity_bytes) {
+  // Below one vote the WAL's own lower bound would pass a WAL that can hold
+  // no vote at all.
+  if (wal_capacity_bytes < wal_capacity_bytes_min() || wal_capacity_bytes > kWalFileBytesMax)
+    return Status::error("CONFIG_INVALID", "WAL capacity " + std::to_string(wal_capacity_bytes) +
+                                               " bytes is outside " +
+                                               std::to_string(wal_capacity_bytes_min()) + ".." +
+                                               std::to_string(kWalFileBytesMax));
+  auto opened = VoteWal::open(env, std::move(path), WalOptions{wal_capacity_bytes});
   if (!opened.is_ok()) return opened.status();
   OpenedWal& o = opened.value();
   KeyGuard guard(std::move(o.wal), std::move(key), std::move(chain_id), self, anchor_view);
@@ -112,6 +130,13 @@ Result<SignedVote> KeyGuard::sign(const Vote& vote) {
     ++counters_.signed_again;
     return sign_now(vote);
   }
+  // A WAL replayed at open may still hold votes at or below the anchor (the
+  // process died before or during the compaction that would have dropped
+  // them), and a caller that compacts only when its floor rises never drops
+  // them: every restart then halted on WAL_FULL (the simulator, small-WAL
+  // seeds). The ledger holds the floor durably, so drop them here.
+  if (!has_room() && !by_view_.empty() && by_view_.begin()->first <= floor_view_)
+    EMLEDGER_TRY(compact(floor_view_));
   // Durable before signed: a crash after this point leaves a vote that
   // constrains the restarted node and that nobody has seen.
   EMLEDGER_TRY(wal_.append(encode_vote(vote)));
@@ -135,11 +160,7 @@ std::optional<SignedVote> KeyGuard::signed_before(const Vote& vote) const {
   return SignedVote{vote, self_, it->second};
 }
 
-bool KeyGuard::has_room() const {
-  // Every vote encodes to the same size (fixed-width fields).
-  static const std::size_t kVoteBytes = encode_vote(Vote{1, 1, 1, Hash{}}).size();
-  return wal_.has_room_for(kVoteBytes);
-}
+bool KeyGuard::has_room() const { return wal_.has_room_for(vote_bytes()); }
 
 Status KeyGuard::compact(View floor_view) {
   EMLEDGER_ASSERT(floor_view >= floor_view_);

@@ -19,7 +19,7 @@ Result<Replica> Replica::open(FsEnv& env, ReplicaConfig config, crypto::KeyPair 
     return Status::error("CONFIG_INVALID", "the key is not validator self's");
   const View anchor_view = config.core.anchor.view;
   auto guard = KeyGuard::open(env, std::move(config.wal_path), std::move(key), config.core.chain_id,
-                              config.core.self, anchor_view);
+                              config.core.self, anchor_view, config.wal_capacity_bytes);
   if (!guard.is_ok()) return guard.status();
   auto core = Core::create(std::move(config.core), verifier);
   if (!core.is_ok()) return core.status();

@@ -141,18 +141,26 @@ Bytes encode_wal_file(const std::vector<Bytes>& records) {
   return out;
 }
 
-VoteWal::VoteWal(FsEnv& env, std::string path, std::unique_ptr<AppendFile> file,
-                 std::uint64_t size_bytes, std::uint64_t record_count)
+VoteWal::VoteWal(FsEnv& env, std::string path, std::uint64_t capacity_bytes,
+                 std::unique_ptr<AppendFile> file, std::uint64_t size_bytes,
+                 std::uint64_t record_count)
     : env_(&env),
       path_(std::move(path)),
+      capacity_bytes_(capacity_bytes),
       file_(std::move(file)),
       size_bytes_(size_bytes),
       record_count_(record_count) {
   EMLEDGER_ASSERT(file_ != nullptr);
+  EMLEDGER_ASSERT(capacity_bytes_ >= kWalCapacityBytesMin && capacity_bytes_ <= kWalFileBytesMax);
   EMLEDGER_ASSERT(size_bytes_ >= kWalFileHeaderBytes && size_bytes_ <= kWalFileBytesMax);
 }
 
-Result<OpenedWal> VoteWal::open(FsEnv& env, std::string path) {
+Result<OpenedWal> VoteWal::open(FsEnv& env, std::string path, WalOptions options) {
+  if (options.capacity_bytes < kWalCapacityBytesMin || options.capacity_bytes > kWalFileBytesMax)
+    return Status::error("CONFIG_INVALID",
+                         "WAL capacity " + std::to_string(options.capacity_bytes) +
+                             " bytes is outside " + std::to_string(kWalCapacityBytesMin) + ".." +
+                             std::to_string(kWalFileBytesMax));
   // A rewrite that crashed before its rename: the WAL at `path` is complete.
   const std::string leftover = path + std::string(kWalRewriteSuffix);
   auto leftover_exists = env.exists(leftover);
@@ -166,7 +174,8 @@ Result<OpenedWal> VoteWal::open(FsEnv& env, std::string path) {
     if (!file) return file.status();
     WalReplay replay;
     replay.created = true;
-    return OpenedWal{VoteWal(env, std::move(path), std::move(*file), kWalFileHeaderBytes, 0),
+    return OpenedWal{VoteWal(env, std::move(path), options.capacity_bytes, std::move(*file),
+                             kWalFileHeaderBytes, 0),
                      std::move(replay)};
   }
 
@@ -197,11 +206,27 @@ Result<OpenedWal> VoteWal::open(FsEnv& env, std::string path) {
   EMLEDGER_TRY((*file)->sync());
   EMLEDGER_TRY(env.sync_dir(parent_dir(path)));
   const std::uint64_t count = replay.records.size();
-  return OpenedWal{VoteWal(env, std::move(path), std::move(*file), size, count), std::move(replay)};
+  return OpenedWal{
+      VoteWal(env, std::move(path), options.capacity_bytes, std::move(*file), size, count),
+      std::move(replay)};
 }
 
 bool VoteWal::has_room_for(std::size_t payload_bytes) const {
-  return size_bytes_ + kWalRecordHeaderBytes + payload_bytes <= kWalFileBytesMax;
+  return size_bytes_ + kWalRecordHeaderBytes + payload_bytes <= capacity_bytes_;
+}
+
+std::size_t VoteWal::record_bytes_max() const {
+  const std::uint64_t fits = capacity_bytes_ - kWalFileHeaderBytes - kWalRecordHeaderBytes;
+  return static_cast<std::size_t>(std::min<std::uint64_t>(kWalRecordBytesMax, fits));
+}
+
+// A record that could not fit even in an empty WAL is invalid here, not
+// WAL_FULL: no rewrite would make room for it.
+Status VoteWal::refuse_record(std::size_t payload_bytes) const {
+  if (payload_bytes >= 1 && payload_bytes <= record_bytes_max()) return Status::ok();
+  return Status::error("WAL_RECORD_INVALID", "a record of " + path_ + " holds 1 to " +
+                                                 std::to_string(record_bytes_max()) +
+                                                 " bytes, not " + std::to_string(payload_bytes));
 }
 
 Status VoteWal::poison(Status cause) {
@@ -218,12 +243,9 @@ Status VoteWal::refuse_if_poisoned() const {
 
 Status VoteWal::append(ByteView payload) {
   EMLEDGER_TRY(refuse_if_poisoned());
-  if (!valid_record_size(payload.size()))
-    return Status::error("WAL_RECORD_INVALID", "a WAL record holds 1 to " +
-                                                   std::to_string(kWalRecordBytesMax) +
-                                                   " bytes, not " + std::to_string(payload.size()));
+  EMLEDGER_TRY(refuse_record(payload.size()));
   if (!has_room_for(payload.size()))
-    return Status::error("WAL_FULL", path_ + " would exceed " + std::to_string(kWalFileBytesMax) +
+    return Status::error("WAL_FULL", path_ + " would exceed " + std::to_string(capacity_bytes_) +
                                          " bytes: rewrite it first");
   Bytes record;
   record.reserve(kWalRecordHeaderBytes + payload.size());
@@ -232,7 +254,7 @@ Status VoteWal::append(ByteView payload) {
   if (Status st = file_->sync(); !st) return poison(std::move(st));
   size_bytes_ += record.size();
   ++record_count_;
-  EMLEDGER_ASSERT(size_bytes_ <= kWalFileBytesMax);
+  EMLEDGER_ASSERT(size_bytes_ <= capacity_bytes_);
   return Status::ok();
 }
 
@@ -240,14 +262,11 @@ Status VoteWal::rewrite(const std::vector<Bytes>& records_to_keep) {
   EMLEDGER_TRY(refuse_if_poisoned());
   std::uint64_t size = kWalFileHeaderBytes;
   for (const Bytes& r : records_to_keep) {
-    if (!valid_record_size(r.size()))
-      return Status::error("WAL_RECORD_INVALID", "a WAL record holds 1 to " +
-                                                     std::to_string(kWalRecordBytesMax) +
-                                                     " bytes, not " + std::to_string(r.size()));
+    EMLEDGER_TRY(refuse_record(r.size()));
     size += kWalRecordHeaderBytes + r.size();
-    if (size > kWalFileBytesMax)
+    if (size > capacity_bytes_)
       return Status::error(
-          "WAL_FULL", "the records to keep exceed " + std::to_string(kWalFileBytesMax) + " bytes");
+          "WAL_FULL", "the records to keep exceed " + std::to_string(capacity_bytes_) + " bytes");
   }
   const Bytes image = encode_wal_file(records_to_keep);
   EMLEDGER_ASSERT(image.size() == size);
@@ -268,6 +287,7 @@ Status VoteWal::rewrite(const std::vector<Bytes>& records_to_keep) {
   if (Status st = env_->rename(tmp, path_); !st) return poison(std::move(st));
   if (Status st = env_->sync_dir(parent_dir(path_)); !st) return poison(std::move(st));
   file_ = std::move(*file);  // the handle follows the renamed file
+  EMLEDGER_ASSERT(size <= capacity_bytes_);
   size_bytes_ = size;
   record_count_ = records_to_keep.size();
   return Status::ok();

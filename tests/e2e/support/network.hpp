@@ -2,6 +2,15 @@
 // naming n validators (each its own org and key, peer addresses on free
 // loopback ports), an issuer org, and one emledger-node process per
 // validator (docs/node.md, "Running a network of validators").
+//
+// With PeerLinks::kProxied, a TcpProxy (support/tcp_proxy.hpp) stands in
+// front of each validator's peer port: the genesis lists the proxy's
+// address and the node listens on its real port (--peer-listen). Validator i
+// dials every validator of higher index and nothing else, so every link of
+// validator i to a lower index is inbound through proxy(i), and every link to
+// a higher index goes out through that validator's proxy. Cutting proxy(n-1),
+// the highest index, therefore isolates validator n-1 completely; cutting any
+// other proxy(i) severs only its links to lower indexes.
 #pragma once
 
 #include <arpa/inet.h>
@@ -14,6 +23,7 @@
 #include <vector>
 
 #include "../e2e_support.hpp"
+#include "tcp_proxy.hpp"
 
 namespace emledger::e2e {
 
@@ -34,6 +44,10 @@ inline int free_loopback_port() {
 
 inline constexpr const char* kNetIssuerOrg = "net.issuer";
 
+// How validators reach each other's peer port: directly, or each through a
+// proxy the test can cut (see the top of this file).
+enum class PeerLinks { kDirect, kProxied };
+
 struct Network {
   ledger::Genesis genesis;
   std::string genesis_path;
@@ -41,9 +55,12 @@ struct Network {
   std::vector<std::string> key_paths;  // validator i's key file (clear: --dev)
   std::vector<std::unique_ptr<testing::NodeProcess>> nodes;
   std::vector<std::vector<std::string>> args;  // each node's command line
+  std::vector<std::unique_ptr<TcpProxy>> proxies;  // by validator; empty when kDirect
 
   // Writes keys and genesis under `s` for `n` validators.
-  Network(const Scratch& s, std::size_t n, std::uint64_t view_timeout_ms) {
+  Network(const Scratch& s, std::size_t n, std::uint64_t view_timeout_ms,
+          PeerLinks links = PeerLinks::kDirect) {
+    std::vector<int> peer_ports;  // where each node listens for peers
     genesis.chain_id = "emledger-e2e-net";
     genesis.time_ms = 1'700'000'000'000;
     ledger::Org issuer;
@@ -61,8 +78,14 @@ struct Network {
       o.roles = ledger::kRoleValidator;
       o.keys.push_back(ledger::OrgKey{1, key.public_key()});
       genesis.orgs.push_back(o);
-      genesis.validators.push_back(ledger::Validator{
-          org, key.public_key(), "127.0.0.1:" + std::to_string(free_loopback_port())});
+      peer_ports.push_back(free_loopback_port());
+      int listed_port = peer_ports.back();
+      if (links == PeerLinks::kProxied) {
+        proxies.push_back(std::make_unique<TcpProxy>(peer_ports.back()));
+        listed_port = proxies.back()->port();
+      }
+      genesis.validators.push_back(
+          ledger::Validator{org, key.public_key(), "127.0.0.1:" + std::to_string(listed_port)});
       key_paths.push_back(s.path("v" + std::to_string(i) + ".key"));
       REQUIRE(crypto::write_key_file(key_paths.back(), key, std::nullopt).is_ok());
     }
@@ -74,10 +97,15 @@ struct Network {
       args.push_back({"--dev", "--genesis", genesis_path, "--key", key_paths[i], "--data", data,
                       "--listen", "127.0.0.1:0", "--view-timeout-ms",
                       std::to_string(view_timeout_ms)});
+      if (links == PeerLinks::kProxied)
+        args.back().insert(args.back().end(),
+                           {"--peer-listen", "127.0.0.1:" + std::to_string(peer_ports[i])});
     }
   }
 
   testing::NodeProcess& node(std::size_t i) { return *nodes.at(i); }
+  // The proxy in front of validator i's peer port (PeerLinks::kProxied only).
+  TcpProxy& proxy(std::size_t i) { return *proxies.at(i); }
   bool start(std::size_t i) { return nodes.at(i)->start(args.at(i)); }
 
   // A signed RegisterRecord of the issuer, distinct per `n`, as hex.

@@ -187,6 +187,20 @@ class Ledger {
                                        std::size_t limit,
                                        std::optional<ChainPos> after = std::nullopt) const;
 
+  // Equivocation evidence recorded at the head (the EvidenceRecord values
+  // under evidence_state_key), in (validator, view, kind) order: only
+  // `validator`'s when given, strictly after the offence `after` when given,
+  // at most `limit`. Each record is permanent once committed. Errors:
+  // STORAGE_CORRUPT, STORAGE_ERROR.
+  struct Offence {
+    std::uint16_t validator = 0;
+    std::uint64_t view = 0;
+    std::uint8_t kind = 0;
+  };
+  Result<std::vector<EvidenceRecord>> evidence(std::optional<std::uint16_t> validator,
+                                               std::size_t limit,
+                                               std::optional<Offence> after = std::nullopt) const;
+
   // A proof bundle for a file hash, as of the head. Errors: NO_BLOCKS before
   // the first block is committed.
   Result<ProofBundle> bundle_for_hash(const Hash& content_hash) const;

@@ -116,6 +116,11 @@ class SimFsEnv final : public FsEnv {
   // no-argument form keeps no unsynced byte.
   void crash(const KeepUnsynced& keep);
   void crash();
+  // The process dies and the machine does not (kill -9): every name and
+  // byte stays as it is, since the page cache survives, but every handle from
+  // before fails with IO_ERROR and pending fail_next() faults are dropped.
+  // What a rewrite left under its temporary name is still there.
+  void kill_process();
   // A KeepUnsynced derived from `seed` alone (splitmix64 of the seed and the
   // path), for the simulator: same seed, same crash.
   static KeepUnsynced torn_by_seed(std::uint64_t seed);

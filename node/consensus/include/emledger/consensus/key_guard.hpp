@@ -52,14 +52,23 @@ class KeyGuard {
   // the votes it holds. `anchor_view` is the view of the last block the
   // ledger holds as final, durably: the guard refuses votes at or below it,
   // since the WAL may have been compacted up to it. `self` is this
-  // validator's index, written into every SignedVote. Errors: WAL_CORRUPT
-  // (the WAL's own refusals, and a record that is not a valid Vote): refuse
-  // to start; IO_ERROR. `env` must outlive the guard.
+  // validator's index, written into every SignedVote. `wal_capacity_bytes`
+  // caps the WAL file (WalOptions::capacity_bytes). Errors: CONFIG_INVALID
+  // (a capacity below wal_capacity_bytes_min() or above kWalFileBytesMax),
+  // WAL_CORRUPT (the WAL's own refusals, and a record that is not a valid
+  // Vote): refuse to start; IO_ERROR. `env` must outlive the guard.
   static Result<KeyGuard> open(FsEnv& env, std::string path, crypto::KeyPair key,
-                               std::string chain_id, ValidatorIndex self, View anchor_view);
+                               std::string chain_id, ValidatorIndex self, View anchor_view,
+                               std::uint64_t wal_capacity_bytes = kWalFileBytesMax);
+
+  // The smallest WAL capacity open() takes: the header and one vote (every
+  // vote encodes to the same size).
+  static std::uint64_t wal_capacity_bytes_min();
 
   // Signs `vote` if it conflicts with no logged vote: appends it to the WAL
-  // and syncs it first unless an identical vote is already logged. Errors:
+  // and syncs it first unless an identical vote is already logged. When the
+  // WAL is full and still holds votes at or below floor_view() (replayed at
+  // open), it compacts at floor_view() first. Errors:
   // MALFORMED_ENCODING (vote.check() fails), VOTE_BELOW_FLOOR, VOTE_CONFLICT
   // (nothing written), WAL_FULL (compact() first; nothing written), and the
   // WAL's I/O errors, after which the WAL is poisoned and the guard refuses

@@ -64,6 +64,9 @@ struct ReplicaConfig {
   // as the ledger stored it: the anchor's own or a descendant's), if any.
   // Rebroadcast so that validators left behind can follow after a restart.
   std::optional<Certificate> anchor_proof;
+  // The vote WAL's file cap (KeyGuard::open): production keeps the default;
+  // the simulator lowers it so that compaction runs.
+  std::uint64_t wal_capacity_bytes = kWalFileBytesMax;
 };
 
 // What the caller must do after a call, all of it. Within each list the
@@ -89,7 +92,8 @@ class Replica {
  public:
   // Opens the WAL at config.wal_path on `env`, rebuilds the key guard and
   // replays the logged votes into a new core. Errors: CONFIG_INVALID (also
-  // when `key` is not validator config.core.self's), WAL_CORRUPT (refuse to
+  // when `key` is not validator config.core.self's, and for a
+  // wal_capacity_bytes KeyGuard::open refuses), WAL_CORRUPT (refuse to
   // start: an operator must look), IO_ERROR. `env` and `verifier` must
   // outlive the replica.
   static Result<Replica> open(FsEnv& env, ReplicaConfig config, crypto::KeyPair key,
