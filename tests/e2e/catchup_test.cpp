@@ -58,9 +58,9 @@ TEST_CASE("e2e: a validator stopped for 300 blocks catches up after its restart 
     REQUIRE_MESSAGE(enough, "validators 0-2 went from " << stopped_at << " to " << missed_top
                                                         << " in " << kMissTimeoutS << " s");
   }
-  MESSAGE("validators 0-2 committed " << missed_top - stopped_at << " blocks ("
-                                      << acked.size() << " transactions) in "
-                                      << seconds_since(missing_from) << " s without validator 3");
+  MESSAGE("validators 0-2 committed " << missed_top - stopped_at << " blocks (" << acked.size()
+                                      << " transactions) in " << seconds_since(missing_from)
+                                      << " s without validator 3");
 
   // Validator 3 dials no one (it has the highest index): the others redial
   // it with a backoff of up to 5 s. The time to its first new block is that
@@ -80,12 +80,11 @@ TEST_CASE("e2e: a validator stopped for 300 blocks catches up after its restart 
   REQUIRE_MESSAGE(caught_up, "validator 3 reached " << height_of(net.node(kStopped)) << " of "
                                                     << target << " in "
                                                     << seconds_since(restarted_at) << " s");
-  MESSAGE("validator 3 caught up from " << from << " to " << target << " in "
-                                        << seconds_since(restarted_at) << " s: first new block "
-                                        << first_s << " s after the restart, then "
-                                        << target - first << " blocks in " << fetch_s << " s ("
-                                        << static_cast<double>(target - first) / fetch_s
-                                        << " blocks/s)");
+  MESSAGE("validator 3 caught up from "
+          << from << " to " << target << " in " << seconds_since(restarted_at)
+          << " s: first new block " << first_s << " s after the restart, then " << target - first
+          << " blocks in " << fetch_s << " s (" << static_cast<double>(target - first) / fetch_s
+          << " blocks/s)");
 
   // It keeps up with the head (empty blocks go on), and agrees on everything.
   const std::uint64_t top = top_height(net, others);

@@ -104,8 +104,7 @@ void kill_and_restart(Network& net, TxStream& stream) {
   const auto restarted_at = Clock::now();
   const std::uint64_t missed = height_of(net.node(0));
   REQUIRE_MESSAGE(wait_for_height(net, {kKilled}, missed, kCatchUpTimeoutS),
-                  "validator 1 stayed at " << height_of(net.node(kKilled)) << " below "
-                                           << missed);
+                  "validator 1 stayed at " << height_of(net.node(kKilled)) << " below " << missed);
   MESSAGE("validator 1 restarted and reached height " << missed << " in "
                                                       << seconds_since(restarted_at) << " s");
 }
@@ -130,23 +129,23 @@ void partition_and_heal(Network& net) {
   // was still being written when the cut came.
   CHECK_MESSAGE(isolated_after <= isolated_at_cut + 1,
                 "cut-off validator 3 went from " << isolated_at_cut << " to " << isolated_after);
-  MESSAGE("partition of " << kPartitionMs << " ms: validators 0-2 went from " << before[0]
-                          << " to " << after[0] << ", validator 3 from " << isolated_at_cut
-                          << " to " << isolated_after);
+  MESSAGE("partition of " << kPartitionMs << " ms: validators 0-2 went from " << before[0] << " to "
+                          << after[0] << ", validator 3 from " << isolated_at_cut << " to "
+                          << isolated_after);
 
   net.proxy(kIsolated).heal();
   const auto healed_at = Clock::now();
   const std::uint64_t target = height_of(net.node(0));
   REQUIRE_MESSAGE(wait_for_height(net, {kIsolated}, target, kCatchUpTimeoutS),
-                  "validator 3 stayed at " << height_of(net.node(kIsolated)) << " below "
-                                           << target << " after the heal");
+                  "validator 3 stayed at " << height_of(net.node(kIsolated)) << " below " << target
+                                           << " after the heal");
   MESSAGE("validator 3 reached height " << target << " " << seconds_since(healed_at)
                                         << " s after the heal");
   // Catching up is fetching; it must also lead again, which needs its links
   // to a quorum back (the others redial with a backoff of up to 5 s).
   const auto led = wait_for_block_led_by(net, kIsolated, target, kCatchUpTimeoutS);
-  REQUIRE_MESSAGE(led.has_value(), "validator 3 led no block in " << kCatchUpTimeoutS
-                                                                  << " s after the heal");
+  REQUIRE_MESSAGE(led.has_value(),
+                  "validator 3 led no block in " << kCatchUpTimeoutS << " s after the heal");
   MESSAGE("validator 3 led block " << *led << " " << seconds_since(healed_at)
                                    << " s after the heal");
 }

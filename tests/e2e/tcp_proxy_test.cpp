@@ -1,9 +1,10 @@
 // The test proxy of support/tcp_proxy.hpp against a loopback echo server:
 // it forwards, a cut ends the open connection and lets nothing through on a
 // new one, and a heal forwards again.
-#include <doctest/doctest.h>
+#include "support/tcp_proxy.hpp"
 
 #include <arpa/inet.h>
+#include <doctest/doctest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -13,8 +14,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include "support/tcp_proxy.hpp"
 
 using namespace emledger::e2e;
 

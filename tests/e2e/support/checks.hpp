@@ -138,8 +138,8 @@ inline std::size_t check_certified_chain(Network& net, std::size_t i, std::uint6
     CHECK(proof->certificate.signatures.size() >= net.genesis.quorum());
     if (proof->by_descendant()) ++by_descendant;
     Status st = ledger::verify_finality(net.genesis, *header, *proof);
-    CHECK_MESSAGE(st.is_ok(), "node " << i << " height " << header->height << ": "
-                                      << st.to_string());
+    CHECK_MESSAGE(st.is_ok(),
+                  "node " << i << " height " << header->height << ": " << st.to_string());
     parent = header->hash();
   }
   return by_descendant;
@@ -166,8 +166,7 @@ inline bool wait_for_head_checkpoint(Network& net, std::size_t i, int timeout_s)
   while (std::chrono::steady_clock::now() < deadline) {
     auto size = checkpoint_size(net, i);
     auto h = http_json(net.node(i), "GET", "/v1/health");
-    if (size && h.status == 200 && *size == h.body.at("log_size").get<std::uint64_t>())
-      return true;
+    if (size && h.status == 200 && *size == h.body.at("log_size").get<std::uint64_t>()) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return false;
@@ -178,7 +177,8 @@ inline bool wait_for_head_checkpoint(Network& net, std::size_t i, int timeout_s)
 // link and log root, and last the checkpoint. It must pass (exit 0).
 inline void check_chain_verifies(const Scratch& s, Network& net, std::size_t i) {
   REQUIRE_MESSAGE(wait_for_head_checkpoint(net, i, 20),
-                  "node " << i << " serves no quorate checkpoint of its whole log");
+                  "node " << i << " serves no quorate checkpoint of its whole log\n"
+                          << net.node(i).log());
   auto chain =
       cli(s, {"chain", "verify", "--node", net.node(i).url(), "--trust", net.genesis_path});
   CHECK_MESSAGE(chain.exit_code == 0, "node " << i << ": " << chain.out);

@@ -54,7 +54,7 @@ struct Network {
   crypto::KeyPair issuer_key = crypto::KeyPair::generate();
   std::vector<std::string> key_paths;  // validator i's key file (clear: --dev)
   std::vector<std::unique_ptr<testing::NodeProcess>> nodes;
-  std::vector<std::vector<std::string>> args;  // each node's command line
+  std::vector<std::vector<std::string>> args;      // each node's command line
   std::vector<std::unique_ptr<TcpProxy>> proxies;  // by validator; empty when kDirect
 
   // Writes keys and genesis under `s` for `n` validators.

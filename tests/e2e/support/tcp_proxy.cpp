@@ -143,15 +143,16 @@ void TcpProxy::on_accept(int client_fd) {
   std::lock_guard lock(mu_);
   if (server_fd < 0 || cut_.load() || stopping_.load() || links_.size() >= kProxyLinksMax) {
     // The target is down, or the link is cut: the dialler sees its
-    // connection end before any byte, as it would on a real cut.
+    // connection end before any byte, as it would on a real cut. Counted
+    // first, so a test that saw the end also sees the count.
+    refused_.fetch_add(1);
     ::close(client_fd);
     if (server_fd >= 0) ::close(server_fd);
-    refused_.fetch_add(1);
     return;
   }
+  forwarded_.fetch_add(1);
   links_.push_back(std::make_unique<Link>(client_fd, server_fd));
   links_.back()->start();
-  forwarded_.fetch_add(1);
 }
 
 // Takes out the finished links (or all of them, shut first) under the lock

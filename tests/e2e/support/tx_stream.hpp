@@ -21,10 +21,10 @@ namespace emledger::e2e {
 class TxStream {
  public:
   struct Config {
-    int batch = 4;             // transactions per request
-    int read_timeout_s = 20;   // a batch unanswered this long is given up
-    int pause_ms = 0;          // between one node's batches
-    int retry_ms = 100;        // after a failed request (node down, refused)
+    int batch = 4;            // transactions per request
+    int read_timeout_s = 20;  // a batch unanswered this long is given up
+    int pause_ms = 0;         // between one node's batches
+    int retry_ms = 100;       // after a failed request (node down, refused)
   };
 
   // Starts submitting to every node of `net` that is running now.
