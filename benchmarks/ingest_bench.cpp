@@ -62,6 +62,7 @@ constexpr std::size_t kPacedBatchesMin = 20;
 constexpr std::size_t kPacedClientsMax = 256;
 constexpr auto kSleepSlice = std::chrono::milliseconds(50);
 constexpr int kHttpReadTimeoutS = 120;
+constexpr int kHealthTimeoutS = 5;
 // A network of several validators makes its first block once a quorum has
 // connected; beyond this it is not coming up.
 constexpr int kFirstBlockTimeoutS = 60;
@@ -355,6 +356,9 @@ struct Head {
 
 Result<Head> head_of(const testing::NodeProcess& node) {
   auto http = client_for(node);
+  // Short: the stall watchdog asks this of nodes that may be hung.
+  http.set_connection_timeout(kHealthTimeoutS, 0);
+  http.set_read_timeout(kHealthTimeoutS, 0);
   auto res = http.Get("/v1/health");
   if (!res || res->status != 200) return Status::error("NODE_UNREACHABLE", "GET /v1/health");
   const Json j = Json::parse(res->body, nullptr, false);
