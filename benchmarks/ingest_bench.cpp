@@ -791,11 +791,13 @@ void print_report(const Options& o, double before, double after,
       "per block) on the node that took it; nodes on loopback, view timeout %llu ms; %u cores "
       "shared by the load generator and every node\n",
       ms.empty() ? 0 : ms[0].tx_bytes, static_cast<unsigned long long>(o.view_timeout_ms), cores());
+  std::printf("node: %s\n", o.node_bin.c_str());
   if (std::any_of(ms.begin(), ms.end(), [](const ModeResult& m) { return m.validators > 1; }))
     std::printf(
-        "note: no mempool gossip yet: a transaction waits at the node it was posted to until "
-        "that node leads a view (every n-th view); a leader with nothing pending waits 250 ms, "
-        "then proposes an empty block\n");
+        "note: a node with mempool gossip (commit 7c636e7 on) forwards each transaction to the "
+        "other validators and the next leader proposes it; without (an older --node) it waits at "
+        "the node it was posted to until that node leads a view (every n-th view). A leader with "
+        "nothing pending waits 250 ms, then proposes an empty block\n");
 }
 
 Json tally_json(const Tally& t) {
