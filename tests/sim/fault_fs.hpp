@@ -1,14 +1,17 @@
 // A file system for one simulated node: a SimFsEnv behind a wrapper that can
 // crash the node at its k-th file-system operation (the persistence
 // boundaries of the WAL: create, append, sync, rename, directory sync, ...),
-// and, for a negative control, make syncs do nothing.
+// or at the k-th operation of its next WAL rewrite (compaction), and, for a
+// negative control, make syncs do nothing.
 #pragma once
 
 #include <iterator>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "emledger/consensus/fs_env.hpp"
+#include "emledger/consensus/wal.hpp"
 
 namespace emledger::consensus::sim {
 
@@ -45,18 +48,38 @@ class FaultFs final : public FsEnv {
     countdown_ = ops;
     torn_bytes_ = torn_bytes;
   }
+  // The `ops`-th operation (>= 1) counted from the next create of a rewrite
+  // file (VoteWal::rewrite's temporary, kWalRewriteSuffix) fails, and every
+  // one after it: 1 is that create, then the image's append, its sync, the
+  // rename, the directory sync, and 6 the first operation after the rewrite.
+  void arm_in_rewrite(std::uint64_t ops, std::uint64_t torn_bytes) {
+    rewrite_countdown_ = ops;
+    torn_bytes_ = torn_bytes;
+  }
   bool tripped() const { return tripped_; }
   // The operation the crash hit (meaningful once tripped()).
   FsOp tripped_at() const { return tripped_at_; }
+  // True if the crash hit a rewrite, from its create to its directory sync.
+  bool tripped_in_rewrite() const { return tripped_in_rewrite_; }
+  // Rewrites begun (creates of a rewrite file), over every process.
+  std::uint64_t rewrites_begun() const { return rewrites_begun_; }
   // After the crash: a new process, nothing armed.
   void reset() {
     tripped_ = false;
+    tripped_in_rewrite_ = false;
+    in_rewrite_ = false;
     countdown_ = 0;
+    rewrite_countdown_ = 0;
   }
   // Negative control: sync() and sync_dir() report success and do nothing.
   void set_sync_noop(bool on) { sync_noop_ = on; }
 
   Result<std::unique_ptr<AppendFile>> create(const std::string& path) override {
+    if (!tripped_ && path.ends_with(kWalRewriteSuffix)) {
+      in_rewrite_ = true;
+      ++rewrites_begun_;
+      if (rewrite_countdown_ > 0) countdown_ = std::exchange(rewrite_countdown_, 0);
+    }
     if (trip(FsOp::kCreate)) return dead("create", path);
     return wrap(disk_->create(path));
   }
@@ -78,6 +101,7 @@ class FaultFs final : public FsEnv {
   }
   Status sync_dir(const std::string& dir) override {
     if (trip(FsOp::kSyncDir)) return dead("sync dir", dir);
+    in_rewrite_ = false;  // a rewrite ends with its directory sync
     if (sync_noop_) return Status::ok();
     return disk_->sync_dir(dir);
   }
@@ -127,13 +151,18 @@ class FaultFs final : public FsEnv {
     if (--countdown_ > 0) return false;
     tripped_ = true;
     tripped_at_ = op;
+    tripped_in_rewrite_ = in_rewrite_;
     return true;
   }
 
   SimFsEnv* disk_;
   std::uint64_t countdown_ = 0;
   std::uint64_t torn_bytes_ = 0;
+  std::uint64_t rewrite_countdown_ = 0;
+  std::uint64_t rewrites_begun_ = 0;
   bool tripped_ = false;
+  bool tripped_in_rewrite_ = false;
+  bool in_rewrite_ = false;
   FsOp tripped_at_ = FsOp::kCreate;
   bool sync_noop_ = false;
 };

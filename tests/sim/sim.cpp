@@ -35,6 +35,10 @@ const char* fault_name(Fault f) {
                                            "crash.at-fs-op",
                                            "crash.torn-tail",
                                            "restart",
+                                           "crash.process-only",
+                                           "wal.compaction",
+                                           "crash.in-compaction",
+                                           "wal.grown",
                                            "timer-drift",
                                            "byz.equivocating-leader",
                                            "byz.double-vote",
@@ -55,7 +59,8 @@ const char* invariant_name(Invariant i) {
       "one finalization per view",           "never finalized and nullified",
       "honest key signed conflicting votes", "finalized height went back",
       "evidence against an honest node",     "liveness after healing",
-      "honest WAL refused at restart",       "event budget"};
+      "honest WAL refused at restart",       "event budget",
+      "WAL full with votes it could drop"};
   static_assert(std::size(kNames) == kInvariantKinds);
   return kNames[static_cast<std::size_t>(i)];
 }
@@ -80,6 +85,14 @@ constexpr std::size_t kSizes[] = {1, 4, 5, 7, 10, 13, 16};
 constexpr std::size_t kValidatorsMax = 16;
 constexpr std::uint64_t kRealSignatureEvery = 32;
 static_assert(std::tuple_size_v<decltype(RunResult::crashes_at_op)> == kFsOps);
+static_assert(std::tuple_size_v<decltype(RunResult::crashes_in_compaction_at_op)> == kFsOps);
+// One seed in kSmallWalEvery gives every node a WAL of kSmallWalMinBytes to
+// kSmallWalMaxBytes (86 bytes a vote), so that compaction runs many times a
+// run and crashes land inside it. Drawn from a generator of its own, so the
+// other seeds run exactly as they did before WALs could be small.
+constexpr std::uint64_t kSmallWalEvery = 3;
+constexpr std::uint64_t kSmallWalMinBytes = 2 * 1024;
+constexpr std::uint64_t kSmallWalMaxBytes = 16 * 1024;
 constexpr std::uint64_t kBuildMinMs = 10;
 constexpr std::uint64_t kBuildMaxMs = 50;
 
@@ -226,6 +239,9 @@ struct Slot {
   std::optional<Certificate> last_proof;  // what made the ledger's last block final
   Height max_height = 0;
   std::uint64_t builds = 0;
+  // fs.rewrites_begun() when a compaction crash was last armed.
+  std::uint64_t rewrites_armed_at = 0;
+  std::uint64_t wal_capacity_bytes = kWalFileBytesMax;  // grows on WAL_FULL (small-WAL seeds)
 };
 
 struct Node {
@@ -300,6 +316,12 @@ struct Params {
   std::uint64_t heal_ms = 5000;
   bool check_liveness = true;
   bool sync_noop = false;
+  // Small-WAL seeds: the cap, the chance that a (re)start arms a crash inside
+  // the next compaction, and the chance that a crash kills only the process.
+  std::uint64_t wal_capacity_bytes = kWalFileBytesMax;
+  std::uint64_t compaction_crash_pct = 0;
+  std::uint64_t process_kill_pct = 0;
+  bool small_wal() const { return wal_capacity_bytes < kWalFileBytesMax; }
 };
 
 class Simulation {
@@ -353,6 +375,8 @@ class Simulation {
   void after(Node& node, std::size_t slot, ReplicaOutput out);
   void restart(Node& node, std::size_t slot);
   void crash(Node& node, std::size_t slot, bool at_fs_op);
+  void arm_compaction_crash(Slot& s);
+  void wal_full(Node& node, Slot& s);
   void heal();
   bool liveness_met() const;
 
@@ -475,6 +499,12 @@ void Simulation::choose(std::uint64_t seed) {
     const auto i = static_cast<ValidatorIndex>(rng_.below(p.n));
     if (!p.byzantine.contains(i)) p.crashable.insert(i);
   }
+  Rng wal_rng(seed ^ 0x5A11'3A1C'0000'0000ULL);
+  if (wal_rng.below(kSmallWalEvery) == 0) {
+    p.wal_capacity_bytes = wal_rng.range(kSmallWalMinBytes, kSmallWalMaxBytes);
+    p.compaction_crash_pct = wal_rng.range(20, 80);
+    p.process_kill_pct = wal_rng.range(10, 50);
+  }
   if (control_ != Control::kNone) choose_control();
 }
 
@@ -488,6 +518,7 @@ void Simulation::choose_control() {
   p.check_liveness = false;  // the assumptions of the liveness argument are broken
   p.crashes = false;
   p.fs_crash_pct = 0;
+  p.wal_capacity_bytes = kWalFileBytesMax;
   p.heal_ms = 4000;
   switch (control_) {
     case Control::kTooManyByzantine:
@@ -527,6 +558,10 @@ std::string Simulation::describe() const {
        " crashes=" + (p.crashes ? "yes" : "no") +
        " crashable=" + std::to_string(p.crashable.size()) +
        " fs-crash=" + std::to_string(p.fs_crash_pct) + "% drift=" + (p.drift ? "yes" : "no") +
+       (p.small_wal() ? " wal=" + std::to_string(p.wal_capacity_bytes) +
+                            "B compaction-crash=" + std::to_string(p.compaction_crash_pct) +
+                            "% process-kill=" + std::to_string(p.process_kill_pct) + "%"
+                      : std::string()) +
        " heal=" + std::to_string(p.heal_ms) +
        "ms signatures=" + (p.real_signatures ? "ed25519" : "registry");
   return s;
@@ -551,6 +586,7 @@ RunResult Simulation::run() {
   result_.n = p.n;
   result_.byzantine = p.byzantine.size();
   result_.real_signatures = p.real_signatures;
+  result_.small_wal = p.small_wal();
   result_.heal_ms = p.heal_ms;
   result_.describe = describe();
   for (std::size_t i = 0; i < p.n; ++i) {
@@ -571,7 +607,10 @@ RunResult Simulation::run() {
       node->equivocate_to_all = true;
       node->no_rule_one = node->honest();
     }
-    for (auto& s : node->slots) s->fs.set_sync_noop(p.sync_noop && node->honest());
+    for (auto& s : node->slots) {
+      s->fs.set_sync_noop(p.sync_noop && node->honest());
+      s->wal_capacity_bytes = p.wal_capacity_bytes;
+    }
     nodes_.push_back(std::move(node));
   }
   for (auto& node : nodes_) {
@@ -603,6 +642,8 @@ RunResult Simulation::run() {
     }
   }
   result_.end_ms = now_;
+  for (const auto& node : nodes_)
+    for (const auto& s : node->slots) count(Fault::kCompaction, s->fs.rewrites_begun());
   result_.finalized_min = ~std::uint64_t{0};
   for (const auto& node : nodes_)
     if (node->honest())
@@ -722,6 +763,10 @@ void Simulation::after(Node& node, std::size_t slot, ReplicaOutput out) {
     e.gen = ++s.wake_gen;
     push(std::move(e));
   }
+  if (s.replica && !healed_ && params_.small_wal() && params_.crashable.contains(node.index) &&
+      !s.fs.tripped() && s.fs.rewrites_begun() != s.rewrites_armed_at)
+    arm_compaction_crash(s);
+  if (s.replica && s.replica->halted().code() == "WAL_FULL") wal_full(node, s);
   if (s.replica && (s.fs.tripped() || !s.replica->halted().is_ok())) {
     if (trace_) log("validator %u halted: %s", node.index, s.replica->halted().to_string().c_str());
     crash(node, slot, true);
@@ -734,11 +779,19 @@ void Simulation::restart(Node& node, std::size_t slot) {
   if (!healed_ && params_.crashable.contains(node.index) && params_.fs_crash_pct > 0 &&
       rng_.percent(params_.fs_crash_pct))
     s.fs.arm(rng_.range(1, 40), rng_.next());
+  if (!healed_ && params_.crashable.contains(node.index) && params_.small_wal()) {
+    // A rewrite file a killed process left behind: open removes it after
+    // checking it exists (operations 1 and 2), so crash at the removal.
+    const std::string leftover = std::string(kWalPath) + std::string(kWalRewriteSuffix);
+    if (*s.disk.exists(leftover) && rng_.percent(50)) s.fs.arm(2, 0);
+    arm_compaction_crash(s);
+  }
   const BlockRef anchor = s.ledger.empty() ? genesis() : s.ledger.back();
   if (trace_) log("restart %u anchor view %llu", node.index, ull(anchor.view));
-  auto r =
-      Replica::open(s.fs, ReplicaConfig{config_for(node.index, anchor), kWalPath, s.last_proof},
-                    key_of(node.index), verifier());
+  auto r = Replica::open(
+      s.fs,
+      ReplicaConfig{config_for(node.index, anchor), kWalPath, s.last_proof, s.wal_capacity_bytes},
+      key_of(node.index), verifier());
   if (!r.is_ok()) {
     if (s.fs.tripped()) {
       crash(node, slot, true);  // died while opening: try again later
@@ -757,19 +810,60 @@ void Simulation::restart(Node& node, std::size_t slot) {
   after(node, slot, s.replica->start(local_now(node)));
 }
 
+// A replica halts on WAL_FULL when compaction cannot make room. That is a
+// bug if the WAL holds votes at or below the view the ledger holds final
+// (compaction drops those); otherwise the votes above it fill the cap, which
+// only a small-WAL seed can reach (a node lagging far behind, or n = 1
+// without finalizing): that node's WAL goes back to the production cap, as
+// an operator would grow it. (Doubling it instead restarted a lagging n = 1
+// node again and again, each time losing the blocks it had fetched.)
+void Simulation::wal_full(Node& node, Slot& s) {
+  const View floor = std::min(s.ledger.empty() ? View{0} : s.ledger.back().view,
+                              s.replica->core().last_finalized().view);
+  for (const Vote& v : s.replica->guard().logged()) {
+    if (v.view > floor) continue;
+    violate(Invariant::kMissedCompact, "validator " + std::to_string(node.index) + ": view " +
+                                           std::to_string(v.view) + " at or below " +
+                                           std::to_string(floor));
+    return;
+  }
+  if (s.wal_capacity_bytes == kWalFileBytesMax) return;
+  count(Fault::kWalGrown);
+  s.wal_capacity_bytes = kWalFileBytesMax;
+}
+
+// Small-WAL seeds: the next compaction of this process may crash at any of
+// its operations. Armed at each (re)start and again after each compaction
+// that went through, so that every compaction of a crashable node gets its
+// chance.
+void Simulation::arm_compaction_crash(Slot& s) {
+  s.rewrites_armed_at = s.fs.rewrites_begun();
+  if (rng_.percent(params_.compaction_crash_pct))
+    s.fs.arm_in_rewrite(rng_.range(1, 6), rng_.next());
+}
+
 void Simulation::crash(Node& node, std::size_t slot, bool at_fs_op) {
   Slot& s = *node.slots[slot];
   if (trace_) log("crash %u%s", node.index, at_fs_op ? " at a file-system op" : "");
   count(at_fs_op ? Fault::kCrashAtFsOp : Fault::kCrash);
   if (s.fs.tripped()) ++result_.crashes_at_op[static_cast<std::size_t>(s.fs.tripped_at())];
+  if (s.fs.tripped_in_rewrite()) {
+    count(Fault::kCompactionCrash);
+    ++result_.crashes_in_compaction_at_op[static_cast<std::size_t>(s.fs.tripped_at())];
+  }
   s.replica.reset();
   ++s.incarnation;
-  const auto torn = SimFsEnv::torn_by_seed(rng_.next());
-  s.disk.crash([&](const std::string& path, std::size_t unsynced) {
-    const std::size_t keep = torn(path, unsynced);
-    if (keep > 0 && keep < unsynced) count(Fault::kTornTail);
-    return keep;
-  });
+  if (params_.small_wal() && rng_.percent(params_.process_kill_pct)) {
+    count(Fault::kProcessKill);
+    s.disk.kill_process();
+  } else {
+    const auto torn = SimFsEnv::torn_by_seed(rng_.next());
+    s.disk.crash([&](const std::string& path, std::size_t unsynced) {
+      const std::size_t keep = torn(path, unsynced);
+      if (keep > 0 && keep < unsynced) count(Fault::kTornTail);
+      return keep;
+    });
+  }
   s.fs.reset();
   s.restart_pending = true;
   const std::uint64_t down =

@@ -65,6 +65,10 @@ enum class Fault : std::size_t {
   kCrashAtFsOp,       // a node crashed at a file-system operation of its WAL
   kTornTail,          // a crash kept part of an unsynced write
   kRestart,           // a crashed node restarted from its WAL
+  kProcessKill,       // a crash that killed only the process: unsynced state kept
+  kCompaction,        // a WAL rewrite began (small-WAL seeds)
+  kCompactionCrash,   // a node crashed at a file-system operation inside a WAL rewrite
+  kWalGrown,          // a node halted on WAL_FULL with nothing to drop: its WAL back to 16 MiB
   kTimerDrift,        // a node whose clock runs fast or slow (per node per run)
   kByzEquivocation,   // a leader signed two proposals of one view
   kByzDoubleVote,     // a Byzantine validator signed conflicting votes
@@ -92,6 +96,7 @@ enum class Invariant : std::size_t {
   kLiveness,         // after healing, honest nodes did not finalize more blocks in time
   kRefusedStart,     // an honest node's WAL was refused (WAL_CORRUPT) on restart
   kBudget,           // the run hit its event budget
+  kMissedCompact,    // WAL_FULL while the WAL held votes at or below the ledger's final view
   kCount,
 };
 inline constexpr std::size_t kInvariantKinds = static_cast<std::size_t>(Invariant::kCount);
@@ -116,8 +121,10 @@ struct RunResult {
   std::size_t n = 0;
   std::size_t byzantine = 0;
   bool real_signatures = false;
+  bool small_wal = false;  // every node's WAL capped at a few KiB (compaction runs)
   std::array<std::uint64_t, kFaultKinds> faults{};
-  std::array<std::uint64_t, 10> crashes_at_op{};  // by FsOp (fault_fs.hpp)
+  std::array<std::uint64_t, 10> crashes_at_op{};                // by FsOp (fault_fs.hpp)
+  std::array<std::uint64_t, 10> crashes_in_compaction_at_op{};  // the same, inside a rewrite
   std::vector<Violation> violations;
   std::uint64_t events = 0;
   std::uint64_t end_ms = 0;

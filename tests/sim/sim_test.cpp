@@ -91,14 +91,18 @@ TEST_CASE("sim: every seed holds every invariant, and makes progress once faults
   std::array<std::uint64_t, kFaultKinds> faults{};
   std::array<std::uint64_t, kInvariantKinds> violated{};
   std::array<std::uint64_t, kFsOps> crash_ops{};
-  std::uint64_t real = 0, byz_seeds = 0, events = 0, failed = 0;
+  std::array<std::uint64_t, kFsOps> compaction_crash_ops{};
+  std::uint64_t real = 0, byz_seeds = 0, small_wal = 0, events = 0, failed = 0;
   std::map<std::size_t, std::uint64_t> sizes;
   for (const RunResult& r : results) {
     for (std::size_t k = 0; k < kFaultKinds; ++k) faults[k] += r.faults[k];
     for (std::size_t k = 0; k < kFsOps; ++k) crash_ops[k] += r.crashes_at_op[k];
+    for (std::size_t k = 0; k < kFsOps; ++k)
+      compaction_crash_ops[k] += r.crashes_in_compaction_at_op[k];
     for (const auto& v : r.violations) ++violated[static_cast<std::size_t>(v.invariant)];
     real += r.real_signatures ? 1 : 0;
     byz_seeds += r.byzantine > 0 ? 1 : 0;
+    small_wal += r.small_wal ? 1 : 0;
     events += r.events;
     ++sizes[r.n];
     if (!r.violations.empty()) {
@@ -112,8 +116,9 @@ TEST_CASE("sim: every seed holds every invariant, and makes progress once faults
   std::printf("   sizes:");
   for (const auto& [n, c] : sizes)
     std::printf(" n=%zu:%llu", n, static_cast<unsigned long long>(c));
-  std::printf("\n   seeds with real Ed25519 verification: %llu; with Byzantine validators: %llu\n",
+  std::printf("\n   seeds with real Ed25519 verification: %llu; with Byzantine validators: %llu",
               static_cast<unsigned long long>(real), static_cast<unsigned long long>(byz_seeds));
+  std::printf("; with small WALs: %llu\n", static_cast<unsigned long long>(small_wal));
   std::vector<const RunResult*> heavy;
   for (const RunResult& r : results) heavy.push_back(&r);
   std::sort(heavy.begin(), heavy.end(),
@@ -130,6 +135,11 @@ TEST_CASE("sim: every seed holds every invariant, and makes progress once faults
   for (std::size_t k = 0; k < kFsOps; ++k)
     std::printf(" %s %llu", fs_op_name(static_cast<FsOp>(k)),
                 static_cast<unsigned long long>(crash_ops[k]));
+  std::printf("\n   of those inside a WAL compaction:");
+  for (std::size_t k = 0; k < kFsOps; ++k)
+    if (compaction_crash_ops[k] != 0)
+      std::printf(" %s %llu", fs_op_name(static_cast<FsOp>(k)),
+                  static_cast<unsigned long long>(compaction_crash_ops[k]));
   std::printf("\n");
   std::uint64_t total = 0;
   for (std::size_t k = 0; k < kInvariantKinds; ++k) {
@@ -143,7 +153,8 @@ TEST_CASE("sim: every seed holds every invariant, and makes progress once faults
   CHECK(total == 0);
   // Every kind of fault was exercised somewhere in a full sweep, and crashes
   // hit every persistence boundary of the WAL: its creation, its header's
-  // sync and the directory's, each append and each sync of an append.
+  // sync and the directory's, each append and each sync of an append, each
+  // step of a compaction, and the removal of a rewrite file left behind.
   if (count >= 2000) {
     for (std::size_t k = 0; k < kFaultKinds; ++k) {
       CAPTURE(std::string(fault_name(static_cast<Fault>(k))));
@@ -153,6 +164,11 @@ TEST_CASE("sim: every seed holds every invariant, and makes progress once faults
          {FsOp::kCreate, FsOp::kOpen, FsOp::kRead, FsOp::kAppend, FsOp::kSync, FsOp::kSyncDir}) {
       CAPTURE(std::string(fs_op_name(op)));
       CHECK(crash_ops[static_cast<std::size_t>(op)] > 0);
+    }
+    CHECK(crash_ops[static_cast<std::size_t>(FsOp::kRemove)] > 0);
+    for (FsOp op : {FsOp::kCreate, FsOp::kAppend, FsOp::kSync, FsOp::kRename, FsOp::kSyncDir}) {
+      CAPTURE("in a compaction: " + std::string(fs_op_name(op)));
+      CHECK(compaction_crash_ops[static_cast<std::size_t>(op)] > 0);
     }
   }
 }
