@@ -538,9 +538,8 @@ void Api::checkpoint(const HttpRequest&, const PathParams&, Responder respond) {
   if (ctx_.checkpoints) {
     auto note = ctx_.checkpoints->note();
     if (!note)
-      return respond(
-          node::error_response(503, "CHECKPOINT_PENDING",
-                               "no checkpoint has the signatures of a quorum of validators yet"));
+      return respond(node::error_response(Status::error(
+          "CHECKPOINT_PENDING", "no checkpoint has the signatures of a quorum of validators yet")));
     r.body = std::move(*note);
     return respond(std::move(r));
   }

@@ -42,6 +42,7 @@ const std::vector<ErrorCodeInfo>& known_error_codes() {
       {"STORAGE_CORRUPT", 500},
       {"MEMPOOL_FULL", 503},
       {"SHUTTING_DOWN", 503},
+      {"CHECKPOINT_PENDING", 503},
       {"NOT_IDENTITY", 403},
       {"NOT_CONSUMER", 403},
       {"NOT_GRANT_HOLDER", 403},
