@@ -116,6 +116,8 @@ TEST_CASE("openapi.json is OpenAPI 3.0 and covers every documented endpoint") {
       {"/v1/proofs/state", "get"},
       {"/v1/bundles", "get"},
       {"/v1/checkpoint", "get"},
+      {"/v1/evidence", "get"},
+      {"/v1/evidence/{validator}", "get"},
       {"/v1/holders/{holder_ref}", "get"},
       {"/v1/holders/{holder_ref}/records", "get"},
       {"/v1/holders/{holder_ref}/grants", "get"},
@@ -134,4 +136,6 @@ TEST_CASE("openapi.json is OpenAPI 3.0 and covers every documented endpoint") {
     REQUIRE(o["paths"].contains(path));
     CHECK(o["paths"][path].contains(method));
   }
+  // Before a quorum of validators cosigned a checkpoint (CHECKPOINT_PENDING).
+  CHECK(o["paths"]["/v1/checkpoint"]["get"]["responses"].contains("503"));
 }
