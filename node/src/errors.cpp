@@ -5,7 +5,7 @@
 namespace emledger::node {
 
 const std::vector<ErrorCodeInfo>& known_error_codes() {
-  // Keep in step with schemas/errors.json (checked by tests/node/errors_test.cpp).
+  // Keep in step with schemas/errors.json (checked by tests/node/validate_test.cpp).
   // From NOT_IDENTITY on: the authorization layer (the kernel's rejections of
   // transaction types 5-13, its reads, request signatures, the material store).
   static const std::vector<ErrorCodeInfo> kCodes = {
