@@ -1,8 +1,8 @@
-// One libFuzzer entry point for every decoder, the kernel's and the
-// consensus messages' (style.md, "Fuzz targets for every decoder in one
-// binary"). The first input byte selects the type, the rest is its encoding; whenever decode<T>()
-// accepts the bytes, encode() must give back exactly those bytes, or the decoder accepted a
-// non-canonical form.
+// One libFuzzer entry point for every decoder, the kernel's, the consensus
+// messages' and the node's peer messages' (style.md, "Fuzz targets for every
+// decoder in one binary"). The first input byte selects the type, the rest is
+// its encoding; whenever decode<T>() accepts the bytes, encode() must give
+// back exactly those bytes, or the decoder accepted a non-canonical form.
 //
 //   clang:  cmake -DEMLEDGER_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++ ...
 //           ./decode_fuzz tests/fuzz/corpus
@@ -11,6 +11,8 @@
 
 #include <algorithm>
 
+#include "block_fetch.hpp"
+#include "checkpoint_book.hpp"
 #include "emledger/consensus/messages.hpp"
 #include "emledger/ledger/bundle.hpp"
 #include "emledger/ledger/finality.hpp"
@@ -19,6 +21,7 @@
 #include "emledger/ledger/smt.hpp"
 #include "emledger/ledger/types.hpp"
 #include "emledger/ledger/votes.hpp"
+#include "tx_gossip.hpp"
 
 namespace emledger::fuzz {
 namespace {
@@ -130,6 +133,14 @@ constexpr Decoder kDecoders[] = {
     {"ConsensusCertificate", &round_trip<consensus::Certificate>},
     {"ConsensusEvidence", &round_trip<consensus::Evidence>},
     {"ConsensusMessage", &consensus_message_round_trip},
+    // What validators send each other beside the consensus messages
+    // (node/src: block fetch, range sync, mempool gossip, cosignatures).
+    {"PeerBlockRequest", &round_trip<node::BlockRequest>},
+    {"PeerBlockResponse", &round_trip<node::BlockResponse>},
+    {"PeerRangeRequest", &round_trip<node::RangeRequest>},
+    {"PeerRangeResponse", &round_trip<node::RangeResponse>},
+    {"PeerTxGossip", &round_trip<node::TxGossip>},
+    {"PeerCheckpointSignature", &round_trip<node::CheckpointSignature>},
 };
 
 }  // namespace

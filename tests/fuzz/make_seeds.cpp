@@ -7,9 +7,12 @@
 #include <fstream>
 #include <string>
 
+#include "block_fetch.hpp"
+#include "checkpoint_book.hpp"
 #include "decode_fuzz.hpp"
 #include "emledger/consensus/messages.hpp"
 #include "encoding_samples.hpp"
+#include "tx_gossip.hpp"
 
 namespace {
 
@@ -72,6 +75,25 @@ void seed_consensus() {
   seed_bytes(45, 3, c::encode_message(c::Message{cert}));
 }
 
+// The other messages validators exchange (node/src: block_fetch.hpp,
+// tx_gossip.hpp, checkpoint_book.hpp), each full and, where a field may be
+// empty, with it empty.
+void seed_peer() {
+  const Bytes block = ledger::encode(s::block());
+  const Bytes proof = ledger::encode_finality_proof(ledger::FinalityProof::own(s::certificate()));
+  const Bytes by_descendant = ledger::encode_finality_proof(s::finality_by_descendant());
+  seed(46, 1, node::BlockRequest{3, s::filled(0xe1)});
+  seed(47, 1, node::BlockResponse{block, ledger::encode(s::header()), proof});
+  seed(47, 2, node::BlockResponse{block, {}, {}});
+  seed(48, 1, node::RangeRequest{5, node::kSyncBlocksPerRequestMax});
+  seed(49, 1, node::RangeResponse{5, {block, block}, {proof, by_descendant}});
+  seed(49, 2, node::RangeResponse{9, {}, {}});
+  seed(50, 1, node::TxGossip{{ledger::encode(s::tx()), ledger::encode(s::tx())}});
+  seed(50, 2, node::TxGossip{});
+  seed(51, 1, node::CheckpointSignature{12, s::filled(0xe2), 1, s::sig_filled(0xe3), false});
+  seed(51, 2, node::CheckpointSignature{0, s::filled(0xe4), 3, s::sig_filled(0xe5), true});
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -127,5 +149,6 @@ int main(int argc, char** argv) {
   seed(39, 2, s::bundle_v1());
   seed(6, 2, s::bundle_by_descendant());
   seed_consensus();
+  seed_peer();
   return g_failed == 0 ? 0 : 1;
 }
