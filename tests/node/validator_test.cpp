@@ -341,6 +341,8 @@ TEST_CASE("validator: transactions submitted to one validator are proposed by th
         return true;
       },
       10'000));
+  for (auto& m : members) m.stop();
+}
 
 // A genesis validator that is not an emledger node: only a peer transport
 // with validator 3's key, through which the test sends what it likes.
