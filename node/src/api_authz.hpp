@@ -12,7 +12,7 @@
 
 #include "emledger/ledger/ledger.hpp"
 #include "material_store.hpp"
-#include "producer.hpp"  // Clock
+#include "clock.hpp"
 #include "request_auth.hpp"
 #include "router.hpp"
 

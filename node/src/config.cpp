@@ -11,7 +11,7 @@
 
 #include "emledger/crypto/keyfile.hpp"
 #include "emledger/ledger/json.hpp"
-#include "producer.hpp"
+#include "clock.hpp"
 
 namespace emledger::node {
 
@@ -209,8 +209,8 @@ Result<Identity> load_identity(const Config& c) {
     key = k;
   }
 
-  // One validator produces blocks alone (Producer); more run consensus
-  // between them (Validator), each node holding one validator's key.
+  // Each node holds one validator's key and runs consensus with the others
+  // (alone with a one-validator genesis).
   const auto& vs = genesis->validators;
   for (std::size_t i = 0; i < vs.size(); ++i) {
     if (vs[i].public_key == key->public_key())

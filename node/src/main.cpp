@@ -32,10 +32,11 @@ int main(int argc, char** argv) {
   const auto head = n.ledger().head();
   const std::string host =
       n.host().find(':') == std::string::npos ? n.host() : "[" + n.host() + "]";
-  if (auto* v = n.validator())
+  if (n.identity().genesis.validators.size() > 1)
     std::printf("emledger-node validator %u of %zu, peers on port %u\n",
                 static_cast<unsigned>(n.identity().validator_index),
-                n.identity().genesis.validators.size(), static_cast<unsigned>(v->peer_port()));
+                n.identity().genesis.validators.size(),
+                static_cast<unsigned>(n.validator().peer_port()));
   std::printf("emledger-node listening on http://%s:%u chain=%s height=%llu\n", host.c_str(),
               static_cast<unsigned>(n.port()), n.identity().genesis.chain_id.c_str(),
               static_cast<unsigned long long>(head.height));

@@ -1,7 +1,7 @@
 // Pending transactions between admission and their block.
 //
 // Admission (on the HTTP threads) has already run Ledger::check_tx_stateless;
-// the mempool only deduplicates, bounds and orders. The producer take()s a
+// the mempool only deduplicates, bounds and orders. The validator take()s a
 // batch, executes it, commits, and complete()s it, which calls the waiters.
 // An id stays "in flight" from take() until complete(), so a resubmission
 // while its block commits is still a DUPLICATE_TX. Thread safe.
@@ -53,7 +53,7 @@ struct TxResult {
   std::uint64_t log_index = 0;
 };
 
-// Called once, on the producer thread (or the thread that closes the pool);
+// Called once, on the validator thread (or the thread that closes the pool);
 // must not block.
 using TxWaiter = std::function<void(const TxResult&)>;
 
@@ -110,7 +110,7 @@ class Mempool {
   Lookup lookup(const Hash& id) const;
 
   // Refuses further add()s and wakes take(). Pending transactions stay until
-  // fail_pending() (in-flight ones are the producer's to complete).
+  // fail_pending() (in-flight ones are the validator's to complete).
   void close();
   // Completes every pending (not in flight) transaction with `status`.
   void fail_pending(const Status& status);

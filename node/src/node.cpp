@@ -29,13 +29,9 @@ Result<std::unique_ptr<Node>> Node::start(const Config& config, Clock clock) {
   auto authz = AuthzApi::open(*n->ledger_, clock, config.data_dir);
   if (!authz.is_ok()) return authz.status();
   n->authz_ = std::move(*authz);
-  const bool alone = n->identity_.genesis.validators.size() == 1;
-  // The validator starts before the API exists: the API serves its checkpoints.
-  if (alone) {
-    n->producer_ = std::make_unique<Producer>(*n->ledger_, *n->mempool_, n->identity_.validator_key,
-                                              n->identity_.validator_index, clock);
-    n->producer_->start();
-  } else {
+  // Every network runs consensus, a single validator too (n = 1: it is the
+  // leader of every view and its own quorum; no peer transport).
+  {
     ValidatorConfig vc;
     vc.data_dir = config.data_dir;
     vc.peer_listen = config.peer_listen;
@@ -52,14 +48,15 @@ Result<std::unique_ptr<Node>> Node::start(const Config& config, Clock clock) {
   ctx.mempool = n->mempool_.get();
   ctx.validator_key = &n->identity_.validator_key;
   ctx.validator_org = n->identity_.genesis.validators[n->identity_.validator_index].org_id;
-  if (n->validator_) ctx.checkpoints = &n->validator_->checkpoints();
+  // Alone, the node's own signature of its head is a quorum: the API signs
+  // the head on each request rather than serve the book's newest note.
+  if (n->identity_.genesis.validators.size() > 1) ctx.checkpoints = &n->validator_->checkpoints();
   ctx.openapi_json = kOpenApiJson;
   ctx.authz = n->authz_.get();
   n->api_ = std::make_unique<Api>(std::move(ctx));
   auto server = HttpServer::start(*listen, *n->api_);
   if (!server.is_ok()) {
     n->mempool_->close();
-    if (n->producer_) n->producer_->stop();
     if (n->validator_) n->validator_->stop();
     return server.status();
   }
@@ -77,7 +74,6 @@ void Node::shutdown() {
   std::call_once(shutdown_once_, [this] {
     if (server_) server_->stop_accepting();
     if (mempool_) mempool_->close();
-    if (producer_) producer_->stop();    // the block in flight commits first
     if (validator_) validator_->stop();  // fails its uncommitted proposals' waiters
     if (mempool_)
       mempool_->fail_pending(Status::error("SHUTTING_DOWN", "the node is shutting down"));

@@ -1,4 +1,4 @@
-// One running node: ledger, mempool, producer and HTTP API wired together.
+// One running node: ledger, mempool, validator and HTTP API wired together.
 // main.cpp and the tests both start nodes through this.
 #pragma once
 
@@ -8,7 +8,7 @@
 
 #include "config.hpp"
 #include "emledger/ledger/ledger.hpp"
-#include "producer.hpp"
+#include "clock.hpp"
 #include "validator.hpp"
 
 namespace emledger::node {
@@ -20,8 +20,8 @@ class HttpServer;
 class Node {
  public:
   // Loads the identity (creating it in dev mode), opens LevelDB in
-  // DATA/db, starts the producer (a one-validator genesis) or the validator
-  // (consensus with the other validators of the genesis) and the HTTP server.
+  // DATA/db, starts the validator (consensus with the other validators of
+  // the genesis; alone with a one-validator genesis) and the HTTP server.
   static Result<std::unique_ptr<Node>> start(const Config& config, Clock clock = system_clock_ms);
   ~Node();  // shutdown()s
 
@@ -30,8 +30,7 @@ class Node {
   ledger::Ledger& ledger() { return *ledger_; }
   const Identity& identity() const { return identity_; }
   Mempool& mempool() { return *mempool_; }
-  // The validator of a multi-validator network; null with one validator.
-  Validator* validator() { return validator_.get(); }
+  Validator& validator() { return *validator_; }
 
   // Stops accepting, refuses new transactions (503 SHUTTING_DOWN), finishes
   // the block in flight, fails what is still pending, flushes responses and
@@ -44,8 +43,7 @@ class Node {
   Identity identity_;
   std::unique_ptr<ledger::Ledger> ledger_;
   std::unique_ptr<Mempool> mempool_;
-  std::unique_ptr<Producer> producer_;    // one validator
-  std::unique_ptr<Validator> validator_;  // several
+  std::unique_ptr<Validator> validator_;
   std::unique_ptr<AuthzApi> authz_;
   std::unique_ptr<Api> api_;
   std::unique_ptr<HttpServer> server_;  // last: stops first

@@ -12,7 +12,7 @@
 #include "emledger/ledger/http_signature.hpp"
 #include "emledger/ledger/ledger.hpp"
 #include "http_server.hpp"
-#include "producer.hpp"  // Clock
+#include "clock.hpp"
 
 namespace emledger::node {
 

@@ -8,7 +8,6 @@
 #include <unordered_set>
 
 #include "emledger/crypto/hex.hpp"
-#include "emledger/crypto/sha256.hpp"
 #include "emledger/ledger/votes.hpp"
 
 namespace emledger::node {
@@ -61,6 +60,7 @@ Result<std::unique_ptr<Validator>> Validator::start(ledger::Ledger& ledger, Memp
                                                std::to_string(kSyncBlocksPerRequestMax));
   EMLEDGER_TRY(v->open_replica());
   EMLEDGER_TRY(v->open_checkpoints());
+  EMLEDGER_TRY(v->open_pending_blocks());
 
   PeerTransportConfig tc;
   tc.chain_id = ledger.genesis().chain_id;
@@ -78,9 +78,11 @@ Result<std::unique_ptr<Validator>> Validator::start(ledger::Ledger& ledger, Memp
     self->inbox_.push_back(Inbound{peer, std::move(message)});
     self->cv_.notify_one();
   };
-  auto transport = PeerTransport::start(std::move(tc));
-  if (!transport) return transport.status();
-  v->transport_ = std::move(*transport);
+  if (ledger.genesis().validators.size() > 1) {
+    auto transport = PeerTransport::start(std::move(tc));
+    if (!transport) return transport.status();
+    v->transport_ = std::move(*transport);
+  }
   v->start_gossip();
   v->thread_ = std::thread([self] { self->run(); });
   return v;
@@ -131,6 +133,40 @@ Status Validator::open_replica() {
   if (!replica) return replica.status();
   replica_.emplace(std::move(*replica));
   return Status::ok();
+}
+
+// DATA/consensus/blocks beside the WAL (open_replica made the directory):
+// the blocks this validator voted for before it stopped, not committed, are
+// held again, so that certificates its logged votes form can be followed.
+Status Validator::open_pending_blocks() {
+  auto pb = PendingBlocks::open(fs_, (fs::path(config_.data_dir) / "consensus" / "blocks").string());
+  if (!pb) return pb.status();
+  pending_blocks_.emplace(std::move(*pb));
+  const std::uint64_t head = ledger_.head().height;
+  pending_blocks_->prune_through(head);
+  auto held = pending_blocks_->load_above(head);
+  if (!held) return held.status();
+  for (auto& e : *held) {
+    Known k;
+    k.block = std::move(e.block);
+    k.parent_view = e.parent_view;
+    remember(e.digest, std::move(k));
+  }
+  if (!held->empty())
+    log_line("holding " + std::to_string(held->size()) + " voted blocks above height " +
+             std::to_string(head) + " again");
+  return Status::ok();
+}
+
+// A held block not executed yet (held again after a restart) whose parent is
+// the head: execute it now, so it can be built or checked on.
+void Validator::execute_known(const Hash& digest) {
+  auto it = known_.find(digest);
+  if (it == known_.end() || it->second.prepared ||
+      it->second.block.header.parent != ledger_.head().header_hash)
+    return;
+  auto executed = ledger_.execute(it->second.block);
+  if (executed) it->second.prepared.emplace(std::move(*executed));
 }
 
 // DATA/consensus/checkpoint.note beside the WAL (open_replica made the
@@ -189,12 +225,15 @@ void Validator::run() {
       std::uint64_t wait_ms = 1000;
       const std::uint64_t now = now_ms();
       if (wake_at_ms_) wait_ms = *wake_at_ms_ > now ? std::min(wait_ms, *wake_at_ms_ - now) : 0;
-      if (build_ || !fetches_.empty() || !finals_.empty())
+      // A build waiting for work polls the mempool, except alone: then an
+      // admission wakes the loop (and nothing else could give it work).
+      if ((build_ && !alone()) || !fetches_.empty() || !finals_.empty())
         wait_ms = std::min(wait_ms, kBuildPollMs);
       wait_ms = std::min(wait_ms, checkpoint_wait_ms(now));
       cv_.wait_for(lock, std::chrono::milliseconds(wait_ms),
-                   [&] { return stopping_ || !inbox_.empty() || !gossip_out_.empty(); });
+                   [&] { return stopping_ || woken_ || !inbox_.empty() || !gossip_out_.empty(); });
       if (stopping_) return;
+      woken_ = false;
       batch.swap(inbox_);
       gossip.swap(gossip_out_);
     }
@@ -353,9 +392,10 @@ std::optional<consensus::View> Validator::view_of_parent(const Hash& digest) con
 bool Validator::try_build(const consensus::BuildBlock b) {
   if (b.view < replica_->core().current_view()) return true;  // too late: drop it
   const ledger::PreparedBlock* base = nullptr;
+  execute_known(b.parent);
   if (!base_for(b.parent, base)) return false;  // wait for commits, or the timeout
   if (mempool_.pending_count() == 0 && build_ &&
-      now_ms() < build_->second + config_.empty_block_delay_ms)
+      (alone() || now_ms() < build_->second + config_.empty_block_delay_ms))
     return false;
   const ledger::ChainHead parent = base ? base->new_head : ledger_.head();
   EMLEDGER_ASSERT(parent.height == b.parent_height && parent.header_hash == b.parent);
@@ -400,9 +440,18 @@ bool Validator::try_build(const consensus::BuildBlock b) {
     if (!rejected.empty()) mempool_.complete(rejected);
     mempool_.return_to_pending(std::move(held));
   }
+  // Alone, an empty block helps nobody (no other validator waits on views
+  // ending): wait for a transaction instead.
+  if (alone() && prepared->tx_ids.empty()) return false;
   const ledger::BlockHeader& header = prepared->block.header;
   EMLEDGER_ASSERT(header.height == b.parent_height + 1 && header.parent == b.parent);
   const Hash digest = header.hash();
+  // Durable before the replica votes for it (pending_blocks.hpp).
+  if (Status st = pending_blocks_->put(digest, b.parent_view, prepared->block); !st.is_ok()) {
+    log_line("cannot store the block built, not proposing: " + st.to_string());
+    mempool_.return_to_pending(std::move(mine.candidates));
+    return true;
+  }
   Bytes payload = ledger::encode(prepared->block);
   mine.height = header.height;
   if (!mine.candidates.empty()) proposed_.emplace(digest, std::move(mine));
@@ -444,6 +493,7 @@ std::optional<bool> Validator::try_check(const consensus::CheckBlock& c) {
     return count(committed && committed->has_value() && (*committed)->hash() == c.block.digest);
   }
   const ledger::PreparedBlock* base = nullptr;
+  execute_known(h.parent);
   if (!base_for(h.parent, base)) return std::nullopt;
   auto parent_view = view_of_parent(h.parent);
   if (!parent_view || *parent_view != c.block.parent_view) return count(false);
@@ -461,6 +511,11 @@ std::optional<bool> Validator::try_check(const consensus::CheckBlock& c) {
   for (const auto& oc : outcomes)
     if (!oc.status.is_ok()) return count(false);
   if (ledger::encode(prepared->block.header) != ledger::encode(h)) return count(false);
+  // Durable before the replica votes for it (pending_blocks.hpp).
+  if (Status st = pending_blocks_->put(c.block.digest, c.block.parent_view, *block); !st.is_ok()) {
+    log_line("cannot store block " + short_hex(c.block.digest) + ", not voting: " + st.to_string());
+    return count(false);
+  }
   Known k;
   k.block = std::move(*block);
   k.parent_view = c.block.parent_view;
@@ -615,6 +670,7 @@ bool Validator::commit_final(const consensus::Finalized& f) {
   settle_proposals(f.block.height, f.block.digest);
   for (auto b = known_.begin(); b != known_.end();)
     b = b->second.block.header.height <= f.block.height ? known_.erase(b) : std::next(b);
+  pending_blocks_->prune_through(f.block.height);
   retry_deferred();
   return true;
 }

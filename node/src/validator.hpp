@@ -56,7 +56,8 @@
 #include "emledger/ledger/ledger.hpp"
 #include "mempool.hpp"
 #include "peer_transport.hpp"
-#include "producer.hpp"
+#include "pending_blocks.hpp"
+#include "clock.hpp"
 #include "tx_gossip.hpp"
 
 namespace emledger::node {
@@ -175,6 +176,8 @@ class Validator {
   Validator(ledger::Ledger& ledger, Mempool& mempool, const crypto::KeyPair& key,
             std::uint16_t index, ValidatorConfig config, Clock wall_clock);
   Status open_replica();
+  Status open_pending_blocks();
+  void execute_known(const Hash& digest);
   Status open_checkpoints();
 
   void run();
@@ -212,6 +215,7 @@ class Validator {
   void start_gossip();
   void stop_gossip();
   void queue_gossip(Bytes tx);
+  void wake();
   void flush_gossip(std::deque<Bytes> txs);
   void on_gossip(const TxGossip& msg);
   void complete_committed(const ledger::PreparedBlock& p);
@@ -237,6 +241,8 @@ class Validator {
   void note_conflict(const CheckpointSignature& s);
 
   void send_all(const Bytes& bytes);
+  // n = 1: no peers, no transport, and no empty blocks (nobody waits on them).
+  bool alone() const { return ledger_.genesis().validators.size() == 1; }
 
   ledger::Ledger& ledger_;
   Mempool& mempool_;
@@ -246,6 +252,7 @@ class Validator {
   Clock wall_clock_;
   consensus::PosixFsEnv fs_;
   std::optional<consensus::Replica> replica_;
+  std::optional<PendingBlocks> pending_blocks_;  // blocks voted for, not committed
   std::unique_ptr<CheckpointBook> checkpoints_;
   std::unique_ptr<PeerTransport> transport_;
   std::thread thread_;
@@ -254,6 +261,7 @@ class Validator {
   std::condition_variable cv_;
   std::deque<Inbound> inbox_;
   std::deque<Bytes> gossip_out_;  // admitted here, to forward
+  bool woken_ = false;            // n = 1: a transaction was admitted
   std::shared_ptr<GossipLink> gossip_link_;
   bool stopping_ = false;
   ValidatorStats stats_;

@@ -173,6 +173,7 @@ void Validator::after_sync(std::uint64_t before) {
     b = b->second.block.header.height <= head.height ? known_.erase(b) : std::next(b);
   for (auto f = fetches_.begin(); f != fetches_.end();)
     f = f->second.first.height <= head.height ? fetches_.erase(f) : std::next(f);
+  pending_blocks_->prune_through(head.height);
   sync_log("committed blocks " + std::to_string(before + 1) + ".." +
            std::to_string(head.height) + " (network at " + std::to_string(sync_target_) + ")");
   handle(replica_->on_synced(

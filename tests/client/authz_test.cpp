@@ -145,10 +145,10 @@ struct Scenario : AuthzKeys {
   // it; every transaction must commit. Returns that block's height.
   //
   // The node adds a batch's transactions to its mempool one by one, and its
-  // producer takes whatever is there as soon as there is something: a batch
+  // validator takes whatever is there as soon as there is something: a batch
   // alone would be cut across blocks. So the node's clock is held first and
   // a filler transaction (a record of another holder) submitted: the
-  // producer takes it and stops, reading the clock for its block. The batch
+  // validator takes it and stops, reading the clock for its block. The batch
   // then waits whole in the mempool, and after release() it is the next block.
   std::uint64_t commit(const std::vector<Tx>& txs) {
     node.hold();

@@ -1,7 +1,7 @@
 // A real node for the SDK to talk to, and a way to make it lie.
 //
 // LiveNode is the node itself (the emledger_node library: LevelDB, mempool,
-// block producer, HTTP server) started in this process on a loopback port,
+// validator, HTTP server) started in this process on a loopback port,
 // with our genesis and validator key written to a temp dir as an operator
 // would. Only this test binary sees node/ headers; the client library never
 // does. The node reads time through its Clock parameter, which the test
@@ -68,9 +68,9 @@ class LiveNode {
   LiveNode(const LiveNode&) = delete;
   LiveNode& operator=(const LiveNode&) = delete;
 
-  // Holding the clock: every reading of the node's clock (the producer's,
+  // Holding the clock: every reading of the node's clock (the validator's,
   // as it stages a block, and a signed request's) waits until release().
-  // With the producer stopped inside staging a block, transactions submitted
+  // With the validator stopped inside building a block, transactions submitted
   // meanwhile all wait in the mempool and go into the next block together;
   // signed requests must not be made while holding.
   void hold() {
@@ -121,7 +121,7 @@ class LiveNode {
     int waiting = 0;  // threads of the node waiting on the held clock
   };
   TempDir dir_;
-  std::shared_ptr<std::atomic<std::uint64_t>> time_ms_;  // shared with the producer thread
+  std::shared_ptr<std::atomic<std::uint64_t>> time_ms_;  // shared with the validator thread
   std::shared_ptr<Gate> gate_;
   std::unique_ptr<node::Node> node_;
   std::string url_;

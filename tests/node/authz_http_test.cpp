@@ -647,7 +647,7 @@ TEST_CASE("audit listing: a statutory access in the same block as its record") {
   auto acc = signed_tx(ledger::make_body(ledger::TxType::kRecordAccess,
                                          ledger::RecordAccess{record, Hash{}, "case-7"}),
                        net.chain_id, "con.org", net.con);
-  // One batch: the producer usually puts both in block 1, and may split them.
+  // One batch: the validator usually puts both in block 1, and may split them.
   auto r = post(*n, "/v1/transactions/batch?wait=commit",
                 json{{"txs", {tx_hex(reg), tx_hex(acc)}}}.dump());
   REQUIRE_MESSAGE(r.status == 200, r.raw);
