@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "emledger/crypto/hex.hpp"
+#include "emledger/crypto/sha256.hpp"
 #include "emledger/ledger/votes.hpp"
 
 namespace emledger::node {
@@ -497,16 +498,23 @@ std::optional<bool> Validator::try_check(const consensus::CheckBlock& c) {
   if (!base_for(h.parent, base)) return std::nullopt;
   auto parent_view = view_of_parent(h.parent);
   if (!parent_view || *parent_view != c.block.parent_view) return count(false);
+  // Each signature is verified once per node: a transaction this node's
+  // mempool holds (pending or in flight) passed check_tx_stateless when it
+  // was admitted, from a client or by gossip, and its id is the hash of
+  // these very bytes. Only the others are checked here.
   std::vector<ledger::Tx> txs;
   txs.reserve(block->txs.size());
   for (const auto& raw : block->txs) {
     auto tx = ledger::parse_tx(raw);
     if (!tx) return count(false);
+    if (mempool_.lookup(crypto::sha256(raw)).where != Mempool::Where::kPending &&
+        !ledger_.check_tx_stateless(*tx).is_ok())
+      return count(false);
     txs.push_back(std::move(*tx));
   }
   std::vector<ledger::TxOutcome> outcomes;
   auto prepared = ledger_.prepare(txs, h.time_ms, h.view, h.proposer,
-                                  /*signatures_checked=*/false, outcomes, base);
+                                  /*signatures_checked=*/true, outcomes, base);
   if (!prepared) return count(false);
   for (const auto& oc : outcomes)
     if (!oc.status.is_ok()) return count(false);
