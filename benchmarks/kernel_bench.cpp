@@ -4,7 +4,7 @@
 //
 //   ./build/benchmarks/kernel_bench [--blocks N] [--block-txs M]
 //
-// It separates the producer's serial cost (prepare + commit) from the
+// It separates the block path's serial cost (prepare + commit) from the
 // signature checks that the node spreads over all cores on admission.
 #include <chrono>
 #include <cstdio>
