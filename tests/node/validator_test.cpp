@@ -123,6 +123,40 @@ bool eventually(const std::function<bool()>& cond, int timeout_ms) {
   return cond();
 }
 
+// Validators 0..count-1 of `net`, each started in its own directory of `tmp`.
+std::vector<Member> start_members(const Net& net, test::TempDir& tmp, std::size_t count,
+                                  std::uint32_t sync_blocks_per_request = kSyncBlocksPerRequestMax) {
+  std::vector<Member> members(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    members[i].dir = tmp.str("v" + std::to_string(i));
+    members[i].sync_blocks_per_request = sync_blocks_per_request;
+    members[i].start(net, i);
+  }
+  return members;
+}
+
+// What the waiters of the test's transactions heard.
+struct Outcomes {
+  std::atomic<int> committed{0};
+  std::atomic<int> failed{0};
+  std::mutex mu;
+  std::vector<TxResult> results;
+  TxWaiter waiter() {
+    return [this](const TxResult& r) {
+      ++(r.status.is_ok() ? committed : failed);
+      std::lock_guard lock(mu);
+      results.push_back(r);
+    };
+  }
+  // The first failure, for a message; empty if none.
+  std::string first_error() {
+    std::lock_guard lock(mu);
+    for (const auto& r : results)
+      if (!r.status.is_ok()) return r.status.to_string();
+    return {};
+  }
+};
+
 }  // namespace
 
 TEST_CASE("mempool: return_to_pending puts transactions back in front, with their waiters") {
@@ -182,36 +216,26 @@ TEST_CASE("block fetch: a response whose parent header is not the block's parent
 TEST_CASE("validator: four validators commit every transaction; a stopped one catches up") {
   Net net(4);
   test::TempDir tmp;
-  std::vector<Member> members(4);
-  for (std::size_t i = 0; i < 4; ++i) {
-    members[i].dir = tmp.str("v" + std::to_string(i));
-    members[i].start(net, i);
-  }
-  std::atomic<int> committed{0};
-  std::atomic<int> failed{0};
-  std::mutex mu;
-  std::string last_error;
-  auto waiter = [&](const TxResult& r) {
-    ++(r.status.is_ok() ? committed : failed);
-    if (r.status.is_ok()) return;
-    std::lock_guard lock(mu);
-    last_error = r.status.to_string();
-  };
+  std::vector<Member> members = start_members(net, tmp, 4);
+  Outcomes out;
+  std::atomic<int>& committed = out.committed;
   for (std::uint64_t n = 0; n < 40; ++n) {
     auto tx = net.tx(n);
-    REQUIRE(members[n % 4].mempool->add(tx, crypto::sha256(ledger::encode(tx)), waiter).is_ok());
+    REQUIRE(
+        members[n % 4].mempool->add(tx, crypto::sha256(ledger::encode(tx)), out.waiter()).is_ok());
   }
-  REQUIRE_MESSAGE(
-      eventually([&] { return committed.load() == 40; }, 20'000),
-      "committed " << committed.load() << ", failed " << failed.load() << ": " << last_error);
-  CHECK(failed.load() == 0);
+  REQUIRE_MESSAGE(eventually([&] { return committed.load() == 40; }, 20'000),
+                  "committed " << committed.load() << ", failed " << out.failed.load() << ": "
+                               << out.first_error());
+  CHECK(out.failed.load() == 0);
 
   // Validator 3 stops; three of four are a quorum and go on without it.
   const std::uint64_t h_stop = members[3].ledger->head().height;
   members[3].stop();
   for (std::uint64_t n = 40; n < 52; ++n) {
     auto tx = net.tx(n);
-    REQUIRE(members[n % 3].mempool->add(tx, crypto::sha256(ledger::encode(tx)), waiter).is_ok());
+    REQUIRE(
+        members[n % 3].mempool->add(tx, crypto::sha256(ledger::encode(tx)), out.waiter()).is_ok());
   }
   REQUIRE(eventually([&] { return committed.load() == 52; }, 20'000));
   const std::uint64_t h_missed = members[0].ledger->head().height;
@@ -233,12 +257,7 @@ TEST_CASE("validator: one left far behind syncs ranges of final blocks, then fol
   constexpr std::uint32_t kPerRequest = 16;
   Net net(4);
   test::TempDir tmp;
-  std::vector<Member> members(4);
-  for (std::size_t i = 0; i < 4; ++i) {
-    members[i].dir = tmp.str("v" + std::to_string(i));
-    members[i].sync_blocks_per_request = kPerRequest;
-    members[i].start(net, i);
-  }
+  std::vector<Member> members = start_members(net, tmp, 4, kPerRequest);
   REQUIRE(eventually([&] { return members[3].ledger->head().height >= 3; }, 20'000));
   const std::uint64_t h_stop = members[3].ledger->head().height;
   members[3].stop();
@@ -278,39 +297,24 @@ TEST_CASE("validator: one left far behind syncs ranges of final blocks, then fol
 TEST_CASE("validator: transactions submitted to one validator are proposed by the others too") {
   Net net(4);
   test::TempDir tmp;
-  std::vector<Member> members(4);
-  for (std::size_t i = 0; i < 4; ++i) {
-    members[i].dir = tmp.str("v" + std::to_string(i));
-    members[i].start(net, i);
-  }
-  std::atomic<int> committed{0};
-  std::atomic<int> failed{0};
-  std::mutex mu;
-  std::vector<TxResult> results;
-  auto waiter = [&](const TxResult& r) {
-    ++(r.status.is_ok() ? committed : failed);
-    std::lock_guard lock(mu);
-    results.push_back(r);
-  };
+  std::vector<Member> members = start_members(net, tmp, 4);
+  Outcomes out;
+  std::atomic<int>& committed = out.committed;
+  std::atomic<int>& failed = out.failed;
+  std::mutex& mu = out.mu;
+  std::vector<TxResult>& results = out.results;
   // Steady submissions to validator 0 alone, across many views: without
   // gossip they could only ever be in validator 0's blocks.
   constexpr int kTxs = 120;
   for (int n = 0; n < kTxs; ++n) {
     auto tx = net.tx(static_cast<std::uint64_t>(n));
-    REQUIRE(members[0].mempool->add(tx, crypto::sha256(ledger::encode(tx)), waiter).is_ok());
+    REQUIRE(members[0].mempool->add(tx, crypto::sha256(ledger::encode(tx)), out.waiter()).is_ok());
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   REQUIRE_MESSAGE(eventually([&] { return committed.load() + failed.load() == kTxs; }, 30'000),
                   "committed " << committed.load() << ", failed " << failed.load());
-  {
-    std::lock_guard lock(mu);
-    for (const auto& r : results)
-      if (!r.status.is_ok()) {
-        FAIL_CHECK("a transaction failed: " << r.status.to_string());
-        break;
-      }
-  }
-  CHECK(failed.load() == 0);  // never DUPLICATE_TX for one another leader committed
+  // Never DUPLICATE_TX for one another leader committed.
+  CHECK_MESSAGE(failed.load() == 0, "a transaction failed: " << out.first_error());
   std::uint64_t received = 0;
   for (std::size_t i = 1; i < 4; ++i) received += members[i].validator->stats().gossip_received;
   CHECK(received > 0);
@@ -365,11 +369,7 @@ struct FakePeer {
 TEST_CASE("validator: an equivocation seen from a peer is submitted once, recorded and listed") {
   Net net(4);
   test::TempDir tmp;
-  std::vector<Member> members(3);  // validators 0, 1, 2: a quorum of 3 of 4
-  for (std::size_t i = 0; i < 3; ++i) {
-    members[i].dir = tmp.str("v" + std::to_string(i));
-    members[i].start(net, i);
-  }
+  std::vector<Member> members = start_members(net, tmp, 3);  // 0, 1, 2: a quorum of 3 of 4
   FakePeer fake(net, 3);
   // The network makes blocks without validator 3.
   REQUIRE(eventually([&] { return members[0].ledger->head().height >= 2; }, 20'000));
