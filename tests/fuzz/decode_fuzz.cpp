@@ -1,8 +1,9 @@
 // One libFuzzer entry point for every decoder, the kernel's, the consensus
-// messages' and the node's peer messages' (style.md, "Fuzz targets for every
-// decoder in one binary"). The first input byte selects the type, the rest is
-// its encoding; whenever decode<T>() accepts the bytes, encode() must give
-// back exactly those bytes, or the decoder accepted a non-canonical form.
+// messages', the node's peer messages' and the peer handshake's (style.md,
+// "Fuzz targets for every decoder in one binary"). The first input byte
+// selects the type, the rest is its encoding; whenever decode<T>() accepts the
+// bytes, encode() must give back exactly those bytes, or the decoder accepted
+// a non-canonical form.
 //
 //   clang:  cmake -DEMLEDGER_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++ ...
 //           ./decode_fuzz tests/fuzz/corpus
@@ -21,6 +22,7 @@
 #include "emledger/ledger/smt.hpp"
 #include "emledger/ledger/types.hpp"
 #include "emledger/ledger/votes.hpp"
+#include "peer_transport.hpp"
 #include "tx_gossip.hpp"
 
 namespace emledger::fuzz {
@@ -141,6 +143,11 @@ constexpr Decoder kDecoders[] = {
     {"PeerRangeResponse", &round_trip<node::RangeResponse>},
     {"PeerTxGossip", &round_trip<node::TxGossip>},
     {"PeerCheckpointSignature", &round_trip<node::CheckpointSignature>},
+    // The peer transport's handshake (peer_transport.hpp), decoded before the
+    // peer has proved who it is. Transcript is left out: it is only encoded.
+    {"PeerClientHello", &round_trip<node::peer_wire::ClientHello>},
+    {"PeerServerHello", &round_trip<node::peer_wire::ServerHello>},
+    {"PeerClientAuth", &round_trip<node::peer_wire::ClientAuth>},
 };
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "decode_fuzz.hpp"
 #include "emledger/consensus/messages.hpp"
 #include "encoding_samples.hpp"
+#include "peer_transport.hpp"
 #include "tx_gossip.hpp"
 
 namespace {
@@ -94,6 +95,23 @@ void seed_peer() {
   seed(51, 2, node::CheckpointSignature{0, s::filled(0xe4), 3, s::sig_filled(0xe5), true});
 }
 
+// The peer transport's handshake messages (node/src/peer_transport.hpp), every
+// field filled; the second hello has a chain id of the largest length allowed.
+void seed_handshake() {
+  namespace w = emledger::node::peer_wire;
+  crypto::KxPublicKey client_ephemeral;
+  client_ephemeral.fill(0xf2);
+  crypto::KxPublicKey server_ephemeral;
+  server_ephemeral.fill(0xf4);
+  const std::string longest_chain_id(ledger::kChainIdBytesMax, 'c');
+  seed(52, 1, w::ClientHello{"sh-yrd.licenses", s::key_filled(0xf1), client_ephemeral});
+  seed(52, 2, w::ClientHello{longest_chain_id, s::key_filled(0xf1), client_ephemeral});
+  seed(53, 1,
+       w::ServerHello{"sh-yrd.licenses", s::key_filled(0xf3), server_ephemeral,
+                      s::sig_filled(0xf5)});
+  seed(54, 1, w::ClientAuth{s::sig_filled(0xf6)});
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -150,5 +168,6 @@ int main(int argc, char** argv) {
   seed(6, 2, s::bundle_by_descendant());
   seed_consensus();
   seed_peer();
+  seed_handshake();
   return g_failed == 0 ? 0 : 1;
 }
