@@ -17,7 +17,7 @@ namespace emledger::node {
 enum class ErrorContext { kRead, kTransaction };
 
 // The HTTP status for `code`; unknown codes are 500 (a bug: every code we emit
-// is listed in schemas/errors.json and tests/node/errors_test.cpp checks them).
+// is listed in schemas/errors.json and tests/node/validate_test.cpp checks them).
 int http_status_for(std::string_view code, ErrorContext context = ErrorContext::kRead);
 
 // Every code in the table, for tests and docs.
