@@ -159,15 +159,45 @@ Status Validator::open_pending_blocks() {
   return Status::ok();
 }
 
-// A held block not executed yet (held again after a restart) whose parent is
-// the head: execute it now, so it can be built or checked on.
+// Held blocks not executed yet (held again after a restart) on the chain
+// from `digest` down to the head or to an executed block: execute them, lowest
+// first, each on its parent (base_for), so they can be built or checked on.
 void Validator::execute_known(const Hash& digest) {
-  auto it = known_.find(digest);
-  if (it == known_.end() || it->second.prepared ||
-      it->second.block.header.parent != ledger_.head().header_hash)
-    return;
-  auto executed = ledger_.execute(it->second.block);
-  if (executed) it->second.prepared.emplace(std::move(*executed));
+  std::vector<Hash> todo;
+  for (Hash at = digest; at != ledger_.head().header_hash;) {
+    auto it = known_.find(at);
+    if (it == known_.end() || todo.size() >= known_.size()) return;
+    if (it->second.prepared) break;
+    todo.push_back(at);
+    at = it->second.block.header.parent;
+  }
+  for (auto d = todo.rbegin(); d != todo.rend(); ++d) {
+    Known& k = known_.find(*d)->second;
+    const ledger::PreparedBlock* base = nullptr;
+    if (!base_for(k.block.header.parent, base)) return;
+    if (!base) {
+      auto executed = ledger_.execute(k.block);
+      if (!executed) return;
+      k.prepared.emplace(std::move(*executed));
+      continue;
+    }
+    // On an uncommitted parent: what Ledger::execute does, on `base`.
+    const ledger::BlockHeader& h = k.block.header;
+    std::vector<ledger::Tx> txs;
+    txs.reserve(k.block.txs.size());
+    for (const auto& raw : k.block.txs) {
+      auto tx = ledger::parse_tx(raw);
+      if (!tx) return;
+      txs.push_back(std::move(*tx));
+    }
+    std::vector<ledger::TxOutcome> outcomes;
+    auto prepared = ledger_.prepare(txs, h.time_ms, h.view, h.proposer,
+                                    /*signatures_checked=*/false, outcomes, base);
+    if (!prepared || prepared->block.txs.size() != k.block.txs.size() ||
+        ledger::encode(prepared->block.header) != ledger::encode(h))
+      return;
+    k.prepared.emplace(std::move(*prepared));
+  }
 }
 
 // DATA/consensus/checkpoint.note beside the WAL (open_replica made the
@@ -363,17 +393,41 @@ void Validator::on_peer(Inbound in) {
 
 // ---- application: build, check ----
 
-bool Validator::base_for(const Hash& digest, const ledger::PreparedBlock*& base) const {
-  if (digest == ledger_.head().header_hash) {
+bool Validator::base_for(const Hash& digest, const ledger::PreparedBlock*& base) {
+  const Hash head = ledger_.head().header_hash;
+  if (digest == head) {
     base = nullptr;
     return true;
   }
-  auto it = known_.find(digest);
-  if (it == known_.end() || !it->second.prepared) return false;
-  // One level only: the parent's own parent must be the committed head, so
-  // that its prepared writes sit directly on committed data.
-  if (it->second.block.header.parent != ledger_.head().header_hash) return false;
-  base = &*it->second.prepared;
+  // The uncommitted chain from `digest` down to the committed head, newest
+  // first; every block on it executed (prepared) on its own parent.
+  std::vector<const ledger::PreparedBlock*> chain;
+  for (Hash at = digest; at != head;) {
+    auto it = known_.find(at);
+    if (it == known_.end() || !it->second.prepared || chain.size() >= known_.size()) return false;
+    chain.push_back(&*it->second.prepared);
+    at = it->second.block.header.parent;
+  }
+  if (chain.size() == 1) {  // the parent sits directly on committed data
+    base = chain.front();
+    return true;
+  }
+  // Deeper: a notarized chain got more than one block ahead of the committed
+  // head (views notarized after their validators had nullified them are
+  // never finalized on their own, only through a descendant). Execute on the
+  // writes of the whole chain, oldest first so newer values win; the result
+  // is committed only after every block below it, each a parent of the next.
+  if (!stacked_ || stacked_->tip != digest || stacked_->head != head) {
+    Stacked s{digest, head, {}};
+    s.prepared.new_head = chain.front()->new_head;
+    for (auto b = chain.rbegin(); b != chain.rend(); ++b) {
+      for (const auto& [key, value] : (*b)->writes.entries()) s.prepared.writes.put(key, value);
+      s.prepared.tx_ids.insert(s.prepared.tx_ids.end(), (*b)->tx_ids.begin(), (*b)->tx_ids.end());
+    }
+    s.prepared.block = chain.front()->block;
+    stacked_ = std::move(s);
+  }
+  base = &stacked_->prepared;
   return true;
 }
 

