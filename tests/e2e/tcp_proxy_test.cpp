@@ -21,14 +21,6 @@ namespace {
 
 constexpr int kWaitMs = 2000;  // bound of every read in these tests
 
-sockaddr_in loopback(int port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(static_cast<std::uint16_t>(port));
-  return a;
-}
-
 // Echoes every byte back, one thread per connection, until destroyed.
 class EchoServer {
  public:

@@ -16,8 +16,6 @@
 
 namespace emledger::e2e {
 
-namespace {
-
 sockaddr_in loopback(int port) {
   sockaddr_in a{};
   a.sin_family = AF_INET;
@@ -25,6 +23,8 @@ sockaddr_in loopback(int port) {
   a.sin_port = htons(static_cast<std::uint16_t>(port));
   return a;
 }
+
+namespace {
 
 // A connected socket to 127.0.0.1:port, or -1 (nothing listens there).
 int connect_loopback(int port) {

@@ -4,6 +4,8 @@
 // (support/network.hpp puts one in front of each validator's peer port).
 #pragma once
 
+#include <netinet/in.h>
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -13,6 +15,9 @@
 #include <vector>
 
 namespace emledger::e2e {
+
+// 127.0.0.1:port as a socket address (port 0: any free port, for bind).
+sockaddr_in loopback(int port);
 
 // At most this many forwarded connections at once; more are closed at
 // accept. A validator has one link per other validator, so a proxy in front
