@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "clock.hpp"
 #include "emledger/ledger/ledger.hpp"
 #include "material_store.hpp"
-#include "clock.hpp"
 #include "request_auth.hpp"
 #include "router.hpp"
 

@@ -9,9 +9,9 @@
 #include <iostream>
 #include <sstream>
 
+#include "clock.hpp"
 #include "emledger/crypto/keyfile.hpp"
 #include "emledger/ledger/json.hpp"
-#include "clock.hpp"
 
 namespace emledger::node {
 

@@ -138,7 +138,7 @@ class Mempool {
   std::condition_variable cv_;
   bool closed_ = false;
   std::unordered_map<Hash, Entry, HashHasher> entries_;  // pending and in flight
-  std::deque<Hash> order_;  // pending, oldest first; may hold stale ids (stale_locked)
+  std::deque<Hash> order_;   // pending, oldest first; may hold stale ids (stale_locked)
   std::size_t pending_ = 0;  // entries not in flight: order_.size() minus the stale ids
   std::size_t in_flight_ = 0;
   AdmitListener admit_listener_;

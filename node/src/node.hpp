@@ -6,9 +6,9 @@
 #include <mutex>
 #include <string>
 
+#include "clock.hpp"
 #include "config.hpp"
 #include "emledger/ledger/ledger.hpp"
-#include "clock.hpp"
 #include "validator.hpp"
 
 namespace emledger::node {

@@ -9,10 +9,10 @@
 #include <mutex>
 #include <string>
 
+#include "clock.hpp"
 #include "emledger/ledger/http_signature.hpp"
 #include "emledger/ledger/ledger.hpp"
 #include "http_server.hpp"
-#include "clock.hpp"
 
 namespace emledger::node {
 
