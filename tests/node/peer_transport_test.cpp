@@ -19,6 +19,8 @@
 #include <thread>
 #include <vector>
 
+#include "../support/free_port.hpp"
+
 using namespace emledger;
 using namespace emledger::node;
 
@@ -26,21 +28,8 @@ namespace {
 
 const char* kChain = "peer-test";
 
-// A loopback port that was free a moment ago (the transports need their
-// addresses before any of them binds).
-std::uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  socklen_t len = sizeof a;
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
+// The transports need their addresses before any of them binds.
+std::uint16_t free_port() { return testing::free_loopback_port(); }
 
 // What one transport received and logged.
 struct Inbox {

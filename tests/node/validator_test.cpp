@@ -17,6 +17,7 @@
 #include "api.hpp"
 #include "emledger/crypto/sha256.hpp"
 #include "emledger/ledger/votes.hpp"
+#include "../support/free_port.hpp"
 #include "node_test_util.hpp"
 
 using namespace emledger;
@@ -24,17 +25,7 @@ using namespace emledger::node;
 
 namespace {
 
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  socklen_t len = sizeof a;
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
+int free_port() { return testing::free_loopback_port(); }
 
 struct Net {
   ledger::Genesis genesis;

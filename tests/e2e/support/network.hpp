@@ -22,25 +22,13 @@
 #include <string>
 #include <vector>
 
+#include "../../support/free_port.hpp"
 #include "../e2e_support.hpp"
 #include "tcp_proxy.hpp"
 
 namespace emledger::e2e {
 
-// A TCP port that was free a moment ago (bind to port 0, read it, close).
-inline int free_loopback_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  socklen_t len = sizeof a;
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
+inline int free_loopback_port() { return testing::free_loopback_port(); }
 
 inline constexpr const char* kNetIssuerOrg = "net.issuer";
 
