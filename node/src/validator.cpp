@@ -140,7 +140,8 @@ Status Validator::open_replica() {
 // the blocks this validator voted for before it stopped, not committed, are
 // held again, so that certificates its logged votes form can be followed.
 Status Validator::open_pending_blocks() {
-  auto pb = PendingBlocks::open(fs_, (fs::path(config_.data_dir) / "consensus" / "blocks").string());
+  auto pb =
+      PendingBlocks::open(fs_, (fs::path(config_.data_dir) / "consensus" / "blocks").string());
   if (!pb) return pb.status();
   pending_blocks_.emplace(std::move(*pb));
   const std::uint64_t head = ledger_.head().height;

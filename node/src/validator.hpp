@@ -50,6 +50,7 @@
 
 #include "block_fetch.hpp"
 #include "checkpoint_book.hpp"
+#include "clock.hpp"
 #include "emledger/consensus/fs_env.hpp"
 #include "emledger/consensus/replica.hpp"
 #include "emledger/crypto/ed25519.hpp"
@@ -57,7 +58,6 @@
 #include "mempool.hpp"
 #include "peer_transport.hpp"
 #include "pending_blocks.hpp"
-#include "clock.hpp"
 #include "tx_gossip.hpp"
 
 namespace emledger::node {
@@ -118,11 +118,11 @@ struct ValidatorStats {
   std::uint64_t blocks_checked_valid = 0;
   std::uint64_t blocks_checked_invalid = 0;
   std::uint64_t blocks_fetched = 0;
-  std::uint64_t blocks_synced = 0;  // committed by range sync (also in blocks_committed)
+  std::uint64_t blocks_synced = 0;     // committed by range sync (also in blocks_committed)
   std::uint64_t messages_dropped = 0;  // inbox full or undecodable
   std::uint64_t evidence = 0;
-  std::uint64_t gossip_received = 0;  // transactions peers forwarded, added to the mempool
-  std::uint64_t gossip_dropped = 0;   // admitted here, not forwarded (queue full)
+  std::uint64_t gossip_received = 0;          // transactions peers forwarded, added to the mempool
+  std::uint64_t gossip_dropped = 0;           // admitted here, not forwarded (queue full)
   std::uint64_t evidence_submitted = 0;       // SubmitEvidence transactions put in the mempool
   std::uint64_t checkpoints_signed = 0;       // own checkpoint signatures made
   std::uint64_t checkpoint_conflicts = 0;     // peer signatures of another root than ours

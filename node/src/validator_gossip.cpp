@@ -71,8 +71,7 @@ void Validator::flush_gossip(std::deque<Bytes> txs) {
     bytes = 0;
   };
   for (auto& tx : txs) {
-    if (msg.txs.size() == kGossipTxsPerMessageMax ||
-        bytes + tx.size() > kGossipMessageBytesTarget)
+    if (msg.txs.size() == kGossipTxsPerMessageMax || bytes + tx.size() > kGossipMessageBytesTarget)
       send();
     bytes += tx.size();
     msg.txs.push_back(std::move(tx));

@@ -43,9 +43,7 @@ void Validator::note_final_height(consensus::Height height) {
   sync_target_ = std::max(sync_target_, height);
 }
 
-bool Validator::sync_wanted() const {
-  return sync_target_ > ledger_.head().height + kSyncLagMin;
-}
+bool Validator::sync_wanted() const { return sync_target_ > ledger_.head().height + kSyncLagMin; }
 
 // Sends the next request if one is due: nothing outstanding, or the
 // outstanding one timed out (then the next peer is asked).
@@ -117,8 +115,8 @@ void Validator::on_range_response(std::size_t peer, const RangeResponse& resp) {
   }
   if (!st.is_ok() || committed == 0) {
     if (!st.is_ok())
-      sync_log("peer " + std::to_string(peer) + " sent a block that does not commit: " +
-               st.to_string());
+      sync_log("peer " + std::to_string(peer) +
+               " sent a block that does not commit: " + st.to_string());
     sync_next_peer_ = (peer + 1) % ledger_.genesis().validators.size();  // not this one again now
   }
   if (committed > 0) after_sync(before);
@@ -174,8 +172,8 @@ void Validator::after_sync(std::uint64_t before) {
   for (auto f = fetches_.begin(); f != fetches_.end();)
     f = f->second.first.height <= head.height ? fetches_.erase(f) : std::next(f);
   pending_blocks_->prune_through(head.height);
-  sync_log("committed blocks " + std::to_string(before + 1) + ".." +
-           std::to_string(head.height) + " (network at " + std::to_string(sync_target_) + ")");
+  sync_log("committed blocks " + std::to_string(before + 1) + ".." + std::to_string(head.height) +
+           " (network at " + std::to_string(sync_target_) + ")");
   handle(replica_->on_synced(
       now_ms(), consensus::BlockRef{hd.view, hd.height, parent_view, hd.parent, head.header_hash}));
   retry_deferred();

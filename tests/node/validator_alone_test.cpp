@@ -141,7 +141,8 @@ TEST_CASE("alone: transactions that arrive while a block commits share the next;
   Fixture f;
   f.start();
   constexpr int kTxs = 200;
-  for (int i = 0; i < kTxs; ++i) f.add(register_tx(f.net.chain_id, "a.issuer", f.net.a, random_hash()));
+  for (int i = 0; i < kTxs; ++i)
+    f.add(register_tx(f.net.chain_id, "a.issuer", f.net.a, random_hash()));
   REQUIRE(f.wait_results(kTxs));
   f.stop();
   std::set<std::uint64_t> indexes;
