@@ -14,10 +14,10 @@
 #include <set>
 #include <thread>
 
+#include "../support/free_port.hpp"
 #include "api.hpp"
 #include "emledger/crypto/sha256.hpp"
 #include "emledger/ledger/votes.hpp"
-#include "../support/free_port.hpp"
 #include "node_test_util.hpp"
 
 using namespace emledger;
@@ -117,8 +117,9 @@ bool eventually(const std::function<bool()>& cond, int timeout_ms) {
 }
 
 // Validators 0..count-1 of `net`, each started in its own directory of `tmp`.
-std::vector<Member> start_members(const Net& net, test::TempDir& tmp, std::size_t count,
-                                  std::uint32_t sync_blocks_per_request = kSyncBlocksPerRequestMax) {
+std::vector<Member> start_members(
+    const Net& net, test::TempDir& tmp, std::size_t count,
+    std::uint32_t sync_blocks_per_request = kSyncBlocksPerRequestMax) {
   std::vector<Member> members(count);
   for (std::size_t i = 0; i < count; ++i) {
     members[i].dir = tmp.str("v" + std::to_string(i));
@@ -257,9 +258,9 @@ TEST_CASE("validator: one left far behind syncs ranges of final blocks, then fol
   // The other three go on (empty blocks with nothing to do) for a few range
   // requests' worth of blocks (small requests keep the test quick).
   const std::uint64_t missed = 4 * kPerRequest;
-  REQUIRE_MESSAGE(eventually([&] { return members[0].ledger->head().height >= h_stop + missed; },
-                             120'000),
-                  "the three stayed at " << members[0].ledger->head().height);
+  REQUIRE_MESSAGE(
+      eventually([&] { return members[0].ledger->head().height >= h_stop + missed; }, 120'000),
+      "the three stayed at " << members[0].ledger->head().height);
   const std::uint64_t h_missed = members[0].ledger->head().height;
 
   members[3].start(net, 3);
@@ -280,8 +281,9 @@ TEST_CASE("validator: one left far behind syncs ranges of final blocks, then fol
   std::atomic<int> committed{0};
   auto tx = net.tx(7);
   REQUIRE(members[3]
-              .mempool->add(tx, crypto::sha256(ledger::encode(tx)),
-                            [&](const TxResult& r) { committed += r.status.is_ok() ? 1 : 0; })
+              .mempool
+              ->add(tx, crypto::sha256(ledger::encode(tx)),
+                    [&](const TxResult& r) { committed += r.status.is_ok() ? 1 : 0; })
               .is_ok());
   CHECK(eventually([&] { return committed.load() == 1; }, 20'000));
   for (auto& m : members) m.stop();
@@ -575,7 +577,8 @@ TEST_CASE("validator: checks and builds on a notarized chain several blocks abov
     send(leader, pr);
   };
   auto vote = [&](std::size_t from, const consensus::Vote& v) {
-    send(from, consensus::SignedVote{v, static_cast<consensus::ValidatorIndex>(from), sign(from, v)});
+    send(from,
+         consensus::SignedVote{v, static_cast<consensus::ValidatorIndex>(from), sign(from, v)});
   };
   auto v0_voted = [&](const consensus::Vote& v) {
     return eventually(
@@ -684,4 +687,53 @@ TEST_CASE("validator: checks and builds on a notarized chain several blocks abov
   CHECK((*h3)->hash() == d3);
   peers.clear();
   v0.stop();
+}
+
+TEST_CASE(
+    "validator: forwarded transactions are admitted only if they check, and unasked ranges are "
+    "ignored") {
+  Net net(4);
+  test::TempDir tmp;
+  std::vector<Member> members = start_members(net, tmp, 3);  // 0, 1, 2; the test is 3
+  FakePeer fake(net, 3);
+  const ledger::Tx good = net.tx(1);
+  ledger::Tx forged = net.tx(2);
+  forged.signature[0] ^= 1;  // same body, signature no longer verifies
+  TxGossip gossip;
+  gossip.txs = {ledger::encode(forged), Bytes{0x01, 0x02, 0x03}, ledger::encode(good)};
+  REQUIRE(
+      eventually([&] { return fake.transport->broadcast(ledger::encode(gossip)) == 3; }, 10'000));
+  // The good one is admitted on every validator (and commits); the forged
+  // and the undecodable ones nowhere.
+  REQUIRE(eventually(
+      [&] {
+        for (auto& m : members)
+          if (m.validator->stats().gossip_received < 1) return false;
+        return true;
+      },
+      10'000));
+  for (auto& m : members) {
+    CHECK(m.validator->stats().gossip_received == 1);
+    CHECK(m.mempool->lookup(crypto::sha256(ledger::encode(forged))).where ==
+          Mempool::Where::kUnknown);
+  }
+  CHECK(eventually(
+      [&] {
+        auto e = members[0].ledger->tx_entry(crypto::sha256(ledger::encode(good)));
+        return e.is_ok() && e->has_value();
+      },
+      20'000));
+  auto forged_entry = members[0].ledger->tx_entry(crypto::sha256(ledger::encode(forged)));
+  REQUIRE(forged_entry.is_ok());
+  CHECK_FALSE(forged_entry->has_value());
+  // A range nobody asked for, claiming blocks far ahead, changes nothing.
+  const std::uint64_t before = members[0].validator->stats().blocks_synced;
+  RangeResponse unasked;
+  unasked.from = members[0].ledger->head().height + 1;
+  unasked.blocks = {Bytes{0x00}};
+  unasked.proofs = {Bytes{0x00}};
+  fake.transport->broadcast(ledger::encode(unasked));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(members[0].validator->stats().blocks_synced == before);
+  for (auto& m : members) m.stop();
 }
