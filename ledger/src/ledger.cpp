@@ -7,73 +7,15 @@
 
 #include "emledger/crypto/hex.hpp"
 #include "emledger/crypto/sha256.hpp"
+#include "keys.hpp"
 
 namespace emledger::ledger {
 namespace {
 
-// Single-byte key prefixes of docs/formats/storage.md.
-constexpr std::uint8_t kKeyGenesis = 'G';
-constexpr std::uint8_t kKeyHead = 'H';
-constexpr std::uint8_t kKeyHeader = 'h';
-constexpr std::uint8_t kKeyCert = 'c';
-// A block final through a descendant (ADR 014): "d" + height -> the 32-byte
-// header hash of the finalized descendant; "D" + that hash -> the descendant
-// form FinalityProof of the first block committed through it, whose links
-// cover every later block committed through the same descendant.
-constexpr std::uint8_t kKeyFinalizedBy = 'd';
-constexpr std::uint8_t kKeyDescendantProof = 'D';
-constexpr std::uint8_t kKeyBlockTxs = 'b';
-constexpr std::uint8_t kKeyTx = 'x';
-// Flat index of the head state: "s" + state key -> SHA-256 of the value (the
-// value itself is under "v" + hash). Written in the block's batch, so it always
-// equals the state tree at the head; it spares a ~log2(n)-deep tree walk for
-// every read the rules and the API make at the head.
-constexpr std::uint8_t kKeyStateIndex = 's';
-
-Bytes height_key(std::uint8_t prefix, std::uint64_t height) {
-  Bytes k{prefix};
-  for (int i = 7; i >= 0; --i) k.push_back(static_cast<std::uint8_t>(height >> (8 * i)));
-  return k;
-}
-Bytes hash_key(std::uint8_t prefix, const Hash& h) {
-  Bytes k{prefix};
-  k.insert(k.end(), h.begin(), h.end());
-  return k;
-}
-Bytes prefixed(std::string_view prefix, ByteView rest) {
-  Bytes k(prefix.begin(), prefix.end());
-  k.insert(k.end(), rest.begin(), rest.end());
-  return k;
-}
-
-// The ids of a block's transactions, in order ("b" + height).
-struct BlockTxIds {
-  static constexpr std::string_view kDomain = "emledger.block-txs";
-  static constexpr std::uint8_t kVersion = 1;
-  std::vector<Hash> ids;
-  template <class V>
-  void describe(V& v) {
-    v.hash_list(ids, kBlockTxsMax);
-  }
-};
-
-template <class T>
-Result<std::optional<T>> get_decoded(const KvReader& store, ByteView key) {
-  auto raw = store.get(key);
-  if (!raw) return raw.status();
-  if (!raw->has_value()) return std::optional<T>();
-  auto v = decode<T>(**raw);
-  if (!v) return Status::error("STORAGE_CORRUPT", "stored value: " + v.status().message());
-  return std::optional<T>(std::move(*v));
-}
+using namespace detail;  // NOLINT: the key layout of keys.hpp
 
 Status reject(const char* code, std::string msg) { return Status::error(code, std::move(msg)); }
 
-Bytes state_index_key(ByteView state_key) {
-  Bytes k{kKeyStateIndex};
-  k.insert(k.end(), state_key.begin(), state_key.end());
-  return k;
-}
 
 // The head's value of `state_key` through the flat index.
 Result<std::optional<Bytes>> head_state_value(const KvReader& store, ByteView state_key) {
@@ -145,17 +87,6 @@ class BlockState {
   std::map<Bytes, Bytes> pending_;  // ordered: deterministic
 };
 
-// Secondary index keys ("i"): derived from blocks like everything else, kept
-// out of the state tree; they let the node list a holder's records, grants
-// and accesses, and every access in height order, without scanning state.
-constexpr std::uint8_t kKeyIndex = 'i';
-enum class IndexKind : std::uint8_t {
-  kHolderRecord = 'r',
-  kHolderGrant = 'g',
-  kHolderAccess = 'a',
-  kAccessByHeight = 'A',
-};
-
 // Everything one transaction's rules see.
 struct ExecContext {
   const Tx& tx;
@@ -168,11 +99,8 @@ struct ExecContext {
   const Genesis& genesis;
   std::vector<std::pair<Bytes, Bytes>>* index_puts;  // secondary index writes
   void index(IndexKind kind, const Hash* holder_ref, const Hash& id) const {
-    Bytes k{kKeyIndex, static_cast<std::uint8_t>(kind)};
-    if (holder_ref) k.insert(k.end(), holder_ref->begin(), holder_ref->end());
-    for (int i = 7; i >= 0; --i) k.push_back(static_cast<std::uint8_t>(height >> (8 * i)));
-    for (int i = 3; i >= 0; --i) k.push_back(static_cast<std::uint8_t>(index_in_block >> (8 * i)));
-    index_puts->emplace_back(std::move(k), Bytes(id.begin(), id.end()));
+    index_puts->emplace_back(index_key(kind, holder_ref, ChainPos{height, index_in_block}),
+                             Bytes(id.begin(), id.end()));
   }
 };
 
@@ -669,6 +597,14 @@ Result<std::unique_ptr<Ledger>> Ledger::open(std::unique_ptr<KvStore> store,
     if (!head) return head.status();
     if (!head->has_value()) return Status::error("STORAGE_CORRUPT", "genesis without head");
     l->head_ = **head;
+    auto base = l->store_->get(Bytes{kKeyBase});
+    if (!base) return base.status();
+    if (base->has_value()) {
+      if ((*base)->size() != 8) return Status::error("STORAGE_CORRUPT", "bad base height entry");
+      for (std::uint8_t b : **base) l->base_height_ = (l->base_height_ << 8) | b;
+      if (l->base_height_ > l->head_.height)
+        return Status::error("STORAGE_CORRUPT", "base height above the head");
+    }
     return l;
   }
   // First start: the orgs become the initial state; height 0 is the genesis.

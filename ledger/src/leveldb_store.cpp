@@ -26,6 +26,50 @@ bool key_less(ByteView a, ByteView b) {
   return c < 0 || (c == 0 && a.size() < b.size());
 }
 
+Result<std::optional<Bytes>> get_at(leveldb::DB* db, const leveldb::Snapshot* snap, ByteView key) {
+  std::string value;
+  leveldb::ReadOptions ro;
+  ro.verify_checksums = true;
+  ro.snapshot = snap;
+  leveldb::Status s = db->Get(ro, slice(key), &value);
+  if (s.IsNotFound()) return std::optional<Bytes>();
+  if (!s.ok()) return Status::error("STORAGE_ERROR", s.ToString());
+  return std::optional<Bytes>(Bytes(value.begin(), value.end()));
+}
+
+Status scan_at(leveldb::DB* db, const leveldb::Snapshot* snap, ByteView prefix, ByteView start,
+               const std::function<bool(ByteView, ByteView)>& visit) {
+  leveldb::ReadOptions ro;
+  ro.verify_checksums = true;
+  ro.snapshot = snap;
+  std::unique_ptr<leveldb::Iterator> it(db->NewIterator(ro));
+  for (it->Seek(slice(start.empty() ? prefix : start)); it->Valid(); it->Next()) {
+    ByteView k = view(it->key());
+    if (k.size() < prefix.size() || !std::equal(prefix.begin(), prefix.end(), k.begin())) break;
+    if (!visit(k, view(it->value()))) break;
+  }
+  if (!it->status().ok()) return Status::error("STORAGE_ERROR", it->status().ToString());
+  return Status::ok();
+}
+
+// Reads pinned to one LevelDB snapshot, released when the view goes.
+class LevelDbView final : public KvView {
+ public:
+  explicit LevelDbView(leveldb::DB* db) : db_(db), snap_(db->GetSnapshot()) {}
+  ~LevelDbView() override { db_->ReleaseSnapshot(snap_); }
+  LevelDbView(const LevelDbView&) = delete;
+  LevelDbView& operator=(const LevelDbView&) = delete;
+  Result<std::optional<Bytes>> get(ByteView key) const override { return get_at(db_, snap_, key); }
+  Status scan(ByteView prefix, ByteView start,
+              const std::function<bool(ByteView, ByteView)>& visit) const override {
+    return scan_at(db_, snap_, prefix, start, visit);
+  }
+
+ private:
+  leveldb::DB* db_;
+  const leveldb::Snapshot* snap_;
+};
+
 class LevelDbStore final : public KvStore {
  public:
   LevelDbStore(leveldb::DB* db, const leveldb::FilterPolicy* filter, leveldb::Cache* cache)
@@ -37,13 +81,7 @@ class LevelDbStore final : public KvStore {
   }
 
   Result<std::optional<Bytes>> get(ByteView key) const override {
-    std::string value;
-    leveldb::ReadOptions ro;
-    ro.verify_checksums = true;
-    leveldb::Status s = db_->Get(ro, slice(key), &value);
-    if (s.IsNotFound()) return std::optional<Bytes>();
-    if (!s.ok()) return Status::error("STORAGE_ERROR", s.ToString());
-    return std::optional<Bytes>(Bytes(value.begin(), value.end()));
+    return get_at(db_, nullptr, key);
   }
 
   Status write_all(std::span<const WriteBatch* const> batches, bool sync) override {
@@ -75,23 +113,18 @@ class LevelDbStore final : public KvStore {
 
   Status scan(ByteView prefix, ByteView start,
               const std::function<bool(ByteView, ByteView)>& visit) const override {
-    leveldb::ReadOptions ro;
-    ro.verify_checksums = true;
-    std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(ro));
-    for (it->Seek(slice(start.empty() ? prefix : start)); it->Valid(); it->Next()) {
-      ByteView k = view(it->key());
-      if (k.size() < prefix.size() || !std::equal(prefix.begin(), prefix.end(), k.begin())) break;
-      if (!visit(k, view(it->value()))) break;
-    }
-    if (!it->status().ok()) return Status::error("STORAGE_ERROR", it->status().ToString());
-    return Status::ok();
+    return scan_at(db_, nullptr, prefix, start, visit);
   }
+
+  std::unique_ptr<KvView> view() const override;
 
  private:
   leveldb::DB* db_;
   const leveldb::FilterPolicy* filter_;
   leveldb::Cache* cache_;
 };
+
+std::unique_ptr<KvView> LevelDbStore::view() const { return std::make_unique<LevelDbView>(db_); }
 
 }  // namespace
 

@@ -105,6 +105,14 @@ class Ledger {
   const Genesis& genesis() const { return genesis_; }
   const Hash& genesis_hash() const { return genesis_hash_; }
   ChainHead head() const;  // thread safe
+  // The lowest height whose block, header and finality proof the store
+  // holds: 0 for a ledger that committed every block since genesis, S for
+  // one restored from a snapshot of height S (snapshot.hpp). Below it the
+  // queries for blocks, headers, certificates and past state answer nullopt.
+  std::uint64_t base_height() const { return base_height_; }
+  // The committed store at one instant, unchanged by later commits (what
+  // write_snapshot reads through). Must not outlive the ledger.
+  std::unique_ptr<KvView> read_view() const { return store_->view(); }
 
   // Checks that need no state: size, decoding, chain id, known signer key and
   // a valid signature. Thread safe: the node runs it in parallel on admission.
@@ -213,6 +221,7 @@ class Ledger {
   std::unique_ptr<KvStore> store_;
   Genesis genesis_;
   Hash genesis_hash_{};
+  std::uint64_t base_height_ = 0;
   mutable std::mutex head_mu_;
   ChainHead head_;
 };

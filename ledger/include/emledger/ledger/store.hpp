@@ -135,7 +135,16 @@ class WriteBatch {
   std::vector<Slot> slots_;  // empty, or a power of two >= 2 * entries_.size()
 };
 
-class KvStore : public KvReader {
+// Reads with ordered scans.
+class KvView : public KvReader {
+ public:
+  // Visits keys with `prefix` in order, starting at `start` (>= prefix), until
+  // `visit` returns false. Thread safe; sees a consistent snapshot.
+  virtual Status scan(ByteView prefix, ByteView start,
+                      const std::function<bool(ByteView key, ByteView value)>& visit) const = 0;
+};
+
+class KvStore : public KvView {
  public:
   // Applies `batches` together, atomically, as one batch (a later batch's put
   // of a key wins). sync = true returns only after the data is durable
@@ -145,10 +154,10 @@ class KvStore : public KvReader {
     const WriteBatch* one[] = {&batch};
     return write_all(one, sync);
   }
-  // Visits keys with `prefix` in order, starting at `start` (>= prefix), until
-  // `visit` returns false. Thread safe; sees a consistent snapshot.
-  virtual Status scan(ByteView prefix, ByteView start,
-                      const std::function<bool(ByteView key, ByteView value)>& visit) const = 0;
+  // The store as it is now, unchanged by later writes, for as long as the
+  // view lives (it must not outlive the store). What a reader uses to see
+  // many keys at one instant while blocks keep committing.
+  virtual std::unique_ptr<KvView> view() const = 0;
 };
 
 // Opens (creating if missing) a LevelDB database in `dir`.
