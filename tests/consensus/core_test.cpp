@@ -1,5 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <map>
+#include <set>
+#include <utility>
+
 #include "harness.hpp"
 
 using namespace emledger;
@@ -198,7 +202,13 @@ TEST_CASE("restart: the current view counts as timed out, and logged votes bind"
   auto step = d.start();
   CHECK(d.core.current_view() == 3);
   CHECK(persisted(step) == std::vector<Vote>{nullify_vote(3)});
-  CHECK(all_of<SignVote>(step).size() == 1);
+  // Every logged vote is signed again (the same bytes) and sent, in view
+  // order; nothing of it is written again.
+  std::vector<Vote> resigned;
+  for (const auto& s : all_of<SignVote>(step)) resigned.push_back(s.vote);
+  CHECK(resigned ==
+        std::vector<Vote>{nullify_vote(1), nullify_vote(2), notarize_vote(3, a.height, a.digest)});
+  CHECK(broadcast_of<SignedVote>(step).size() == 4);  // and the new nullify (3)
   // A different proposal for view 3 cannot get a second notarize vote.
   d.deliver(certify(keys, nullify_vote(1), {1, 2, 3}));
   d.deliver(certify(keys, nullify_vote(2), {1, 2, 3}));
@@ -339,12 +349,18 @@ TEST_CASE(
   CHECK(d.wake_ms == t + 2 * c.view_timeout_ms);
   d.deliver(certify(keys, nullify_vote(2), {1, 2, 3}));
   CHECK(d.wake_ms == t + 4 * c.view_timeout_ms);
-  // A rebroadcast after a timeout carries the certificate that led here.
+  // A rebroadcast after a timeout carries the certificates that led here
+  // (all of them since the last finalization) and the own votes since then.
   step = d.tick(t + 4 * c.view_timeout_ms);
   CHECK(persisted(step) == std::vector<Vote>{nullify_vote(3)});
   auto certs = broadcast_of<Certificate>(step);
-  REQUIRE(certs.size() == 1);
-  CHECK(certs[0].vote() == nullify_vote(2));
+  REQUIRE(certs.size() == 2);
+  CHECK(certs[0].vote() == nullify_vote(1));
+  CHECK(certs[1].vote() == nullify_vote(2));
+  auto mine = broadcast_of<SignedVote>(step);
+  REQUIRE(mine.size() == 2);  // nullify (1) now; nullify (3) once signed
+  CHECK(mine[0].vote == nullify_vote(1));
+  CHECK(mine[1].vote == nullify_vote(3));
   t += 4 * c.view_timeout_ms;
   // A notarization resets the backoff.
   const BlockRef b1 = make_block(1, genesis_anchor());
@@ -534,4 +550,123 @@ TEST_CASE("pruning: state below the finalized view minus the bound is dropped an
   const auto ignored = d.core.counters().ignored_out_of_window;
   d.deliver(sign_vote(keys, 2, nullify_vote(40 - kViewsRetainedBelowFinalized - 1)));
   CHECK(d.core.counters().ignored_out_of_window == ignored + 1);
+}
+
+// ---- standstill resolution (docs/simulation.md, "What the simulator found") ----
+
+TEST_CASE("proposal: a leader's proposal goes out with the certificates that justify its parent") {
+  Driver d(keys_for(4), 0);  // leads view 4
+  d.build_until = 0;         // record the request, do not answer it
+  d.start();
+  auto keys = keys_for(4);
+  const BlockRef b1 = make_block(1, genesis_anchor());
+  const BlockRef b2 = make_block(2, b1);
+  d.deliver(propose(keys, 1, b1));
+  d.deliver(propose(keys, 2, b2));
+  // b1 is finalized, b2 notarized, view 3 nullified: the leader of view 4
+  // builds on b2, skipping view 3.
+  const Certificate fin1 = certify(keys, finalize_vote(1, b1.height, b1.digest), {1, 2, 3});
+  const Certificate not2 = certify(keys, notarize_vote(2, b2.height, b2.digest), {1, 2, 3});
+  const Certificate null3 = certify(keys, nullify_vote(3), {1, 2, 3});
+  d.deliver(fin1);
+  d.deliver(not2);
+  auto step = d.deliver(null3);
+  auto build = all_of<BuildBlock>(step);
+  REQUIRE(build.size() == 1);
+  REQUIRE(build[0].parent == b2.digest);
+  const BlockRef b4 = make_block(4, b2);
+  step = d.run(d.core.on_block_built(0, b4, Bytes{7}));
+  REQUIRE(broadcast_of<Proposal>(step).size() == 1);
+  // The receivers that lost them need the parent's notarization, the
+  // nullification of view 3 and the finalization below: all in this step.
+  auto certs = broadcast_of<Certificate>(step);
+  std::set<std::pair<View, std::uint8_t>> sent;
+  for (const auto& c : certs) sent.emplace(c.view, c.kind);
+  CHECK(sent.size() == certs.size());  // each once
+  CHECK(sent.contains({2, not2.kind}));
+  CHECK(sent.contains({3, null3.kind}));
+  CHECK(sent.contains({1, fin1.kind}));
+  CHECK(certs.size() == 3);
+
+  // A validator that saw none of those certificates notarizes b4 once it
+  // has the step's messages, proposal first.
+  Driver lagging(keys_for(4), 2);
+  lagging.start();
+  for (const auto& b : all_of<Broadcast>(step)) lagging.deliver(b.message);
+  CHECK(has_vote(lagging.wal, VoteKind::kNotarize, 4));
+}
+
+TEST_CASE("restart: own logged votes of earlier views count toward a nullification again") {
+  Driver d(keys_for(4), 0);
+  auto keys = keys_for(4);
+  // The log: nullify (1), nullify (2). The nullification of view 1 that
+  // brought it to view 2 is gone with the process (certificates are not
+  // logged).
+  REQUIRE(d.core.replay({nullify_vote(1), nullify_vote(2)}).is_ok());
+  d.start();
+  REQUIRE(d.core.current_view() == 2);
+  // Two more nullify (1) votes make a quorum of three only with its own.
+  d.deliver(sign_vote(keys, 1, nullify_vote(1)));
+  auto step = d.deliver(sign_vote(keys, 3, nullify_vote(1)));
+  auto certs = broadcast_of<Certificate>(step);
+  REQUIRE(certs.size() == 1);
+  CHECK(certs[0].vote() == nullify_vote(1));
+  CHECK(certs[0].signatures.size() == 3);
+  CHECK(certs[0].signatures[0].validator == 0);
+  CHECK(d.core.current_view() == 2);  // it was there already
+}
+
+TEST_CASE("rebroadcast: every certificate since the last finalization, and the anchor's proof") {
+  auto keys = keys_for(4);
+  const BlockRef b1 = make_block(1, genesis_anchor());
+  const Certificate proof = certify(keys, finalize_vote(1, b1.height, b1.digest), {0, 1, 3});
+  Config config = config_for(keys, 2);
+  config.anchor = b1;
+  config.anchor_proof = proof;
+  Driver d(keys, config);
+  d.build_until = 0;  // it leads view 2: no proposal, to keep the votes below short
+  d.start();
+  REQUIRE(d.core.current_view() == 2);
+  auto step = d.tick(d.wake_ms);  // view 2 times out
+  CHECK(persisted(step) == std::vector<Vote>{nullify_vote(2)});
+  auto certs = broadcast_of<Certificate>(step);
+  REQUIRE(certs.size() == 1);
+  CHECK(certs[0].vote() == proof.vote());
+  // Certificates of views 2 to 5 (a notarization among them): the next
+  // rebroadcast, in view 6, carries them all and the proof, each once.
+  const BlockRef b3 = make_block(3, b1);
+  d.deliver(certify(keys, nullify_vote(2), {0, 1, 3}));
+  d.deliver(certify(keys, notarize_vote(3, b3.height, b3.digest), {0, 1, 3}));
+  d.deliver(certify(keys, nullify_vote(4), {0, 1, 3}));
+  d.deliver(certify(keys, nullify_vote(5), {0, 1, 3}));
+  REQUIRE(d.core.current_view() == 6);
+  step = d.tick(d.wake_ms);
+  std::vector<View> views;
+  for (const auto& c : broadcast_of<Certificate>(step)) views.push_back(c.view);
+  CHECK(views == std::vector<View>{2, 3, 4, 5, 1});
+  // And its own votes since the last finalization: nullify (2), finalize
+  // (3) (it did not nullify view 3), then nullify (6) once signed.
+  std::vector<Vote> mine;
+  for (const auto& v : broadcast_of<SignedVote>(step)) mine.push_back(v.vote);
+  CHECK(mine == std::vector<Vote>{nullify_vote(2), finalize_vote(3, b3.height, b3.digest),
+                                  nullify_vote(6)});
+}
+
+TEST_CASE("config: an anchor proof must be a finalization at or above the anchor, of the set") {
+  auto keys = keys_for(4);
+  const BlockRef b1 = make_block(1, genesis_anchor());
+  Config c = config_for(keys, 0);
+  c.anchor = b1;
+  c.anchor_proof = certify(keys, finalize_vote(1, b1.height, b1.digest), {0, 1, 3});
+  CHECK(Core::create(c).is_ok());
+  c.anchor_proof = certify(keys, notarize_vote(1, b1.height, b1.digest), {0, 1, 3});
+  CHECK(Core::create(c).status().code() == "CONFIG_INVALID");
+  c.anchor_proof = certify(keys, finalize_vote(1, b1.height, b1.digest), {});
+  CHECK(Core::create(c).status().code() == "CONFIG_INVALID");
+  c.anchor_proof = certify(keys, finalize_vote(1, b1.height, b1.digest), {0, 1, 3});
+  c.anchor_proof->signatures.back().validator = 4;
+  CHECK(Core::create(c).status().code() == "CONFIG_INVALID");
+  c.anchor = make_block(2, b1);
+  c.anchor_proof = certify(keys, finalize_vote(1, b1.height, b1.digest), {0, 1, 3});
+  CHECK(Core::create(c).status().code() == "CONFIG_INVALID");  // below the anchor
 }

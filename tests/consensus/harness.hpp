@@ -134,6 +134,8 @@ struct Driver {
   Driver(std::vector<crypto::KeyPair> k, ValidatorIndex self,
          const BlockRef& anchor = genesis_anchor())
       : core(make_core(k, self, anchor)), keys(std::move(k)) {}
+  Driver(std::vector<crypto::KeyPair> k, Config config)
+      : core(std::move(Core::create(std::move(config))).value()), keys(std::move(k)) {}
 
   // Returns the actions of this step (after answering the requests in it).
   std::vector<Action> run(std::vector<Action> first) {

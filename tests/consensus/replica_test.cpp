@@ -184,12 +184,10 @@ TEST_CASE("replica: a rebroadcast also carries older certificates and own votes 
     vote1 = vote1 || v.vote == nullify_vote(1);
     vote3 = vote3 || v.vote == nullify_vote(3);
   }
-  CHECK(cert2);  // the core's own rebroadcast
+  CHECK(cert2);  // the view before
   CHECK(vote3);
-  CHECK(cert1);  // added by the replica: the core sends only the view before
+  CHECK(cert1);  // and older ones since the last finalization
   CHECK(vote1);
-  CHECK(r->counters().certs_resent >= 1);
-  CHECK(r->counters().votes_resent >= 1);
   // Nothing new was logged: the resent vote is the logged one.
   CHECK(r->guard().wal().record_count() == 2);
 }

@@ -32,6 +32,12 @@ Status Config::check() const {
   if (view_timeout_ms > view_timeout_max_ms || view_timeout_max_ms > kTimeoutMsMax ||
       rebroadcast_ms > kTimeoutMsMax)
     return config_error("timeouts out of order or too long");
+  if (anchor_proof) {
+    const Certificate& p = *anchor_proof;
+    if (p.kind != kind_of(VoteKind::kFinalize) || !p.check().is_ok() || p.view < anchor.view ||
+        p.signatures.back().validator >= validators.size())
+      return config_error("the anchor proof is not a finalization at or above the anchor");
+  }
   return Status::ok();
 }
 
@@ -44,7 +50,8 @@ Core::Core(Config config, const Verifier& verifier)
     : config_(std::move(config)),
       verifier_(&verifier),
       quorum_(consensus::quorum(config_.validators.size())),
-      last_finalized_(config_.anchor) {
+      last_finalized_(config_.anchor),
+      latest_finalization_(config_.anchor_proof) {
   current_view_ = last_finalized_.view;
   floor_view_ = last_finalized_.view;
 }
@@ -80,12 +87,17 @@ std::vector<Action> Core::start(std::uint64_t now_ms) {
     return finish();
   }
   // Restarted inside view current_view_: it counts as timed out. Re-sign
-  // what the log says we voted there, so rebroadcast has it.
-  ViewState& vs = views_[current_view_];
-  for (const auto& mine : vs.my_votes) {
-    if (!mine) continue;
-    awaiting_signature_.insert(*mine);
-    out_.push_back(SignVote{*mine});
+  // every vote the log holds (views_ holds only those yet), in view order:
+  // they go out again and count like anyone's votes once signed. Those of
+  // earlier views matter too: a certificate of such a view that needs this
+  // validator's vote could otherwise never form again (the simulator found
+  // every honest validator restarted and a nullification stuck so).
+  for (const auto& [view, vs] : views_) {
+    for (const auto& mine : vs.my_votes) {
+      if (!mine) continue;
+      awaiting_signature_.insert(*mine);
+      out_.push_back(SignVote{*mine});
+    }
   }
   deadline_ms_ = now_ms_;
   timeout();
@@ -133,6 +145,7 @@ std::vector<Action> Core::on_own_vote(std::uint64_t now_ms, const SignedVote& v)
       own_proposal_->block.view == v.vote.view && own_proposal_->block.digest == v.vote.digest) {
     own_proposal_->signature = v.signature;
     out_.push_back(Broadcast{*own_proposal_});
+    send_justification(own_proposal_->block);
   } else {
     out_.push_back(Broadcast{v});
   }
@@ -198,8 +211,7 @@ std::vector<Action> Core::on_block_fetched(std::uint64_t now_ms, const BlockRef&
 
 std::vector<Action> Core::on_synced(std::uint64_t now_ms, const BlockRef& block) {
   observe_time(now_ms);
-  if (block.view <= last_finalized_.view || block.height <= last_finalized_.height)
-    return finish();
+  if (block.view <= last_finalized_.view || block.height <= last_finalized_.height) return finish();
   last_finalized_ = block;
   blocks_[block.digest] = block;
   if (fetching_ && fetching_->height <= block.height) fetching_.reset();
@@ -381,6 +393,7 @@ void Core::add_certificate(const Certificate& c) {
       break;
     case VoteKind::kFinalize:
       if (!finalization_ || finalization_->view < c.view) finalization_ = c;
+      if (!latest_finalization_ || latest_finalization_->view < c.view) latest_finalization_ = c;
       enter_view(c.view + 1, /*progress=*/true);
       advance_finality();
       break;
@@ -414,22 +427,68 @@ void Core::timeout() {
   rebroadcast_at_ms_ = now_ms_ + backoff(config_.rebroadcast_ms, 0);
 }
 
+// Everything a validator that lost messages could need to reach this view
+// and vote in it (docs/consensus.md section 6). The simulator found
+// standstills with less: a validator missing the notarization of a
+// proposal's parent several views back, or every validator restarted into a
+// different view with nobody sending the certificates that would bring them
+// together. All of it is safe to send any number of times.
 void Core::rebroadcast() {
-  ViewState& vs = views_[current_view_];
-  for (const auto& mine : vs.my_signed) {
-    if (!mine) continue;
-    if (own_proposal_ && mine->vote.vote_kind() == VoteKind::kNotarize &&
-        own_proposal_->block.digest == mine->vote.digest)
-      out_.push_back(Broadcast{*own_proposal_});
-    else
-      out_.push_back(Broadcast{*mine});
-  }
-  // The certificates that brought us here, so laggards can follow.
-  if (auto prev = views_.find(current_view_ - 1); prev != views_.end())
-    for (const auto& c : prev->second.certs)
-      if (c) out_.push_back(Broadcast{*c});
-  if (finalization_) out_.push_back(Broadcast{*finalization_});
+  send_own_votes();
+  std::set<CertificateKey> sent = certificates_in_output();
+  // Every certificate above the last finalized view, and those of the view
+  // before this one (what brought us here) even if it is final.
+  const View from = std::min(last_finalized_.view + 1, current_view_ - 1);
+  for (auto it = views_.lower_bound(from); it != views_.end(); ++it)
+    for (const auto& c : it->second.certs)
+      if (c) send_once(*c, sent);
+  if (latest_finalization_) send_once(*latest_finalization_, sent);
   if (fetching_) out_.push_back(*fetching_);
+}
+
+// Own signed votes of every view since the last finalized one (after a
+// restart, those the log held, once start() had them signed again); the
+// leader's notarize vote of the current view as its proposal.
+void Core::send_own_votes() {
+  const View from = std::min(last_finalized_.view + 1, current_view_);
+  for (auto it = views_.lower_bound(from); it != views_.end() && it->first <= current_view_; ++it) {
+    for (const auto& mine : it->second.my_signed) {
+      if (!mine) continue;
+      if (own_proposal_ && mine->vote.vote_kind() == VoteKind::kNotarize &&
+          own_proposal_->block.view == mine->vote.view &&
+          own_proposal_->block.digest == mine->vote.digest)
+        out_.push_back(Broadcast{*own_proposal_});
+      else
+        out_.push_back(Broadcast{*mine});
+    }
+  }
+}
+
+// What lets every validator accept `block`'s parent (rule 1), sent right
+// after the leader's own proposal: the parent's notarization (or
+// finalization), the nullification of every view it skips, and the highest
+// finalization known. The leader cannot count on timing out to rebroadcast
+// them: the simulator found a leader, the one validator still holding
+// them, whose views the others' nullify votes always ended first.
+void Core::send_justification(const BlockRef& block) {
+  std::set<CertificateKey> sent = certificates_in_output();
+  if (auto parent = block_certificate(block.parent_view, block.parent)) send_once(*parent, sent);
+  for (auto it = views_.upper_bound(block.parent_view);
+       it != views_.end() && it->first < block.view; ++it)
+    if (const auto& c = it->second.certs[kNullify]) send_once(*c, sent);
+  if (latest_finalization_) send_once(*latest_finalization_, sent);
+}
+
+std::set<Core::CertificateKey> Core::certificates_in_output() const {
+  std::set<CertificateKey> sent;
+  for (const Action& a : out_)
+    if (const auto* b = std::get_if<Broadcast>(&a))
+      if (const auto* c = std::get_if<Certificate>(&b->message)) sent.emplace(c->view, c->kind);
+  return sent;
+}
+
+void Core::send_once(const Certificate& c, std::set<CertificateKey>& sent) {
+  if (sent.emplace(c.view, c.kind).second) out_.push_back(Broadcast{c});
 }
 
 void Core::cast(const Vote& vote) {

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <deque>
-#include <set>
 #include <utility>
 
 namespace emledger::consensus {
@@ -14,6 +13,7 @@ Replica::Replica(Core core, KeyGuard guard)
 
 Result<Replica> Replica::open(FsEnv& env, ReplicaConfig config, crypto::KeyPair key,
                               const Verifier& verifier) {
+  if (!config.core.anchor_proof) config.core.anchor_proof = std::move(config.anchor_proof);
   EMLEDGER_TRY(config.core.check());
   if (key.public_key() != config.core.validators[config.core.self])
     return Status::error("CONFIG_INVALID", "the key is not validator self's");
@@ -25,11 +25,7 @@ Result<Replica> Replica::open(FsEnv& env, ReplicaConfig config, crypto::KeyPair 
   if (!core.is_ok()) return core.status();
   // The core skips logged votes at or below its anchor itself.
   EMLEDGER_TRY(core->replay(guard->logged()));
-  Replica replica(std::move(core).value(), std::move(guard).value());
-  if (config.anchor_proof && config.anchor_proof->vote_kind() == VoteKind::kFinalize &&
-      config.anchor_proof->check().is_ok())
-    replica.final_cert_ = std::move(config.anchor_proof);
-  return replica;
+  return Replica(std::move(core).value(), std::move(guard).value());
 }
 
 void Replica::ledger_durable(View view) { durable_view_ = std::max(durable_view_, view); }
@@ -95,151 +91,47 @@ ReplicaOutput Replica::run(std::uint64_t now_ms, std::vector<Action> actions) {
   return out;
 }
 
-namespace {
-
-void append(ReplicaOutput& into, ReplicaOutput&& from) {
-  auto move_all = [](auto& to, auto& what) {
-    to.insert(to.end(), std::make_move_iterator(what.begin()), std::make_move_iterator(what.end()));
-  };
-  move_all(into.broadcasts, from.broadcasts);
-  if (from.wake_at_ms) into.wake_at_ms = from.wake_at_ms;
-  move_all(into.builds, from.builds);
-  move_all(into.checks, from.checks);
-  move_all(into.fetches, from.fetches);
-  move_all(into.finalized, from.finalized);
-  move_all(into.evidence, from.evidence);
-}
-
-}  // namespace
-
 ReplicaOutput Replica::start(std::uint64_t now_ms) {
   EMLEDGER_ASSERT(!started_);
   started_ = true;
-  const View restarted_in = core_.current_view();
-  ReplicaOutput out = run(now_ms, core_.start(now_ms));
-  // The restarted core re-signs and counts its own votes of the view it
-  // restarts in, but not those of earlier views since the anchor: without
-  // them a certificate of such a view that needs this validator's vote can
-  // never form again (a simulated run stalled so, with every honest node
-  // restarted). Hand them to the core like any validator's votes.
-  for (const Vote& v : guard_.logged_between(core_.last_finalized().view, restarted_in - 1)) {
-    if (!halted_.is_ok()) break;
-    std::optional<SignedVote> sv = guard_.signed_before(v);
-    if (!sv) {
-      auto again = guard_.sign(v);  // logged: the same bytes, nothing written
-      if (!again.is_ok()) continue;
-      sv = std::move(again).value();
-    }
-    append(out, run(now_ms, core_.on_message(now_ms, *sv)));
-  }
-  // A restart inside a logged view is a timeout there, with a rebroadcast.
-  hold_certificates(out, !out.broadcasts.empty());
-  return out;
+  return run(now_ms, core_.start(now_ms));
 }
 
 ReplicaOutput Replica::on_message(std::uint64_t now_ms, const Message& message) {
   EMLEDGER_ASSERT(started_);
   if (!halted_.is_ok()) return {};
-  ReplicaOutput out = run(now_ms, core_.on_message(now_ms, message));
-  hold_certificates(out, false);
-  return out;
+  return run(now_ms, core_.on_message(now_ms, message));
 }
 
 ReplicaOutput Replica::on_tick(std::uint64_t now_ms) {
   EMLEDGER_ASSERT(started_);
   if (!halted_.is_ok()) return {};
-  // Only a timeout or a rebroadcast makes a tick send anything.
-  ReplicaOutput out = run(now_ms, core_.on_tick(now_ms));
-  hold_certificates(out, !out.broadcasts.empty());
-  return out;
-}
-
-void Replica::hold_certificates(ReplicaOutput& out, bool rebroadcasting) {
-  std::set<std::pair<View, std::uint8_t>> sent;
-  for (const Message& m : out.broadcasts) {
-    const auto* c = std::get_if<Certificate>(&m);
-    if (c == nullptr) continue;
-    sent.emplace(c->view, c->kind);
-    certs_.emplace(std::pair{c->view, c->kind}, *c);
-    if (c->vote_kind() == VoteKind::kFinalize && (!final_cert_ || final_cert_->view < c->view))
-      final_cert_ = *c;
-  }
-  const View final_view = core_.last_finalized().view;
-  std::erase_if(certs_, [&](const auto& e) { return e.first.first <= final_view; });
-  // A leader's proposal goes out with the certificates that justify its
-  // parent: a validator that lost them must not depend on the leader timing
-  // out (it may never, when the others' votes always end its views first).
-  bool proposing = false;
-  for (const Message& m : out.broadcasts)
-    if (const auto* p = std::get_if<Proposal>(&m))
-      proposing = proposing || p->proposer == core_.config().self;
-  if (!rebroadcasting && !proposing) return;
-  for (const auto& [key, cert] : certs_) {
-    if (sent.contains(key)) continue;
-    out.broadcasts.push_back(cert);
-    ++counters_.certs_resent;
-  }
-  if (final_cert_ && !sent.contains({final_cert_->view, final_cert_->kind}) &&
-      !certs_.contains({final_cert_->view, final_cert_->kind})) {
-    out.broadcasts.push_back(*final_cert_);
-    ++counters_.certs_resent;
-  }
-  if (rebroadcasting) resend_own_votes(out);
-}
-
-void Replica::resend_own_votes(ReplicaOutput& out) {
-  std::set<Vote> sent;
-  for (const Message& m : out.broadcasts) {
-    if (const auto* v = std::get_if<SignedVote>(&m)) sent.insert(v->vote);
-    if (const auto* p = std::get_if<Proposal>(&m)) sent.insert(p->leader_vote().vote);
-  }
-  for (const Vote& v : guard_.logged_between(core_.last_finalized().view, core_.current_view())) {
-    if (sent.contains(v)) continue;
-    std::optional<SignedVote> sv = guard_.signed_before(v);
-    if (!sv) {
-      // Logged before a restart: identical to a logged vote, so the guard
-      // signs it again to the same bytes and writes nothing.
-      auto again = guard_.sign(v);
-      if (!again.is_ok()) continue;
-      sv = std::move(again).value();
-    }
-    sent.insert(v);
-    out.broadcasts.push_back(*sv);
-    ++counters_.votes_resent;
-  }
+  return run(now_ms, core_.on_tick(now_ms));
 }
 
 ReplicaOutput Replica::on_block_built(std::uint64_t now_ms, const BlockRef& block, Bytes payload) {
   EMLEDGER_ASSERT(started_);
   if (!halted_.is_ok()) return {};
-  ReplicaOutput out = run(now_ms, core_.on_block_built(now_ms, block, std::move(payload)));
-  hold_certificates(out, false);
-  return out;
+  return run(now_ms, core_.on_block_built(now_ms, block, std::move(payload)));
 }
 
 ReplicaOutput Replica::on_block_checked(std::uint64_t now_ms, const BlockRef& block, bool valid) {
   EMLEDGER_ASSERT(started_);
   if (!halted_.is_ok()) return {};
-  ReplicaOutput out = run(now_ms, core_.on_block_checked(now_ms, block, valid));
-  hold_certificates(out, false);
-  return out;
+  return run(now_ms, core_.on_block_checked(now_ms, block, valid));
 }
 
 ReplicaOutput Replica::on_block_fetched(std::uint64_t now_ms, const BlockRef& block) {
   EMLEDGER_ASSERT(started_);
   if (!halted_.is_ok()) return {};
-  ReplicaOutput out = run(now_ms, core_.on_block_fetched(now_ms, block));
-  hold_certificates(out, false);
-  return out;
+  return run(now_ms, core_.on_block_fetched(now_ms, block));
 }
 
 ReplicaOutput Replica::on_synced(std::uint64_t now_ms, const BlockRef& block) {
   EMLEDGER_ASSERT(started_);
   if (!halted_.is_ok()) return {};
   ledger_durable(block.view);
-  ReplicaOutput out = run(now_ms, core_.on_synced(now_ms, block));
-  hold_certificates(out, false);
-  return out;
+  return run(now_ms, core_.on_synced(now_ms, block));
 }
 
 }  // namespace emledger::consensus

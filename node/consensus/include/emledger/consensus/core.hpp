@@ -44,18 +44,29 @@ struct Config {
   // The last block the ledger holds as final; for a new chain the genesis:
   // {view 0, height 0, parent view 0, zero parent, genesis hash}.
   BlockRef anchor;
+  // The finalization certificate that made the anchor final (the anchor's own
+  // or a descendant's, as the ledger stored it), if any. Taken as verified
+  // (the ledger checked it against the validator set): the core does not act
+  // on it, it only rebroadcasts it, so that validators left behind can
+  // follow after a restart.
+  std::optional<Certificate> anchor_proof;
   std::uint64_t view_timeout_ms = 2000;       // first timeout of a view
   std::uint64_t view_timeout_max_ms = 60000;  // cap of the backoff (timeouts and rebroadcasts)
   std::uint64_t rebroadcast_ms = 1000;        // first rebroadcast interval after a timeout
   // CONFIG_INVALID unless: 1..kValidatorsMax distinct keys, self among them,
   // anchor view below kViewMax, a chain id, 1 <= rebroadcast_ms, view_timeout_ms <=
-  // view_timeout_max_ms <= kTimeoutMsMax.
+  // view_timeout_max_ms <= kTimeoutMsMax, and an anchor_proof (if any) that is
+  // a well-formed finalization of a view at or above the anchor's, signed by
+  // validators of the set.
   Status check() const;
 };
 
 // ---- actions ----
 
-// Send to every other validator.
+// Send to every other validator. A proposal of this validator's is followed,
+// in the same output, by the certificates that justify its parent; a
+// rebroadcast sends every certificate and own vote a lagging validator could
+// need (docs/consensus.md sections 4 and 6).
 struct Broadcast {
   Message message;
 };
@@ -132,12 +143,15 @@ class Core {
   static Result<Core> create(Config config, const Verifier& verifier = ed25519_verifier());
 
   // Restores this validator's own votes from its WAL, oldest first. Only
-  // before start(). Votes at or below the anchor's view are skipped.
+  // before start(). Votes at or below the anchor's view are skipped. start()
+  // asks for every restored vote to be signed again (SignVote) and counts it,
+  // as it counts any validator's vote, once it comes back.
   // Errors: MALFORMED_ENCODING for a vote whose check() fails, CORE_STARTED.
   Status replay(const std::vector<Vote>& logged);
 
   // Enters the first view: anchor view + 1, or after replay() the highest
-  // logged view, treated as timed out. Call once.
+  // logged view, treated as timed out (a nullify vote unless the log forbids
+  // it, and a rebroadcast). Call once.
   std::vector<Action> start(std::uint64_t now_ms);
 
   std::vector<Action> on_message(std::uint64_t now_ms, const Message& message);
@@ -200,9 +214,15 @@ class Core {
   void add_certificate(const Certificate& c);
   void maybe_form_certificate(View view, std::uint8_t kind, const Vote& statement);
 
+  using CertificateKey = std::pair<View, std::uint8_t>;  // (view, kind)
+  std::set<CertificateKey> certificates_in_output() const;
+  void send_once(const Certificate& c, std::set<CertificateKey>& sent);
+
   void enter_view(View view, bool progress);
   void timeout();
   void rebroadcast();
+  void send_own_votes();
+  void send_justification(const BlockRef& block);
   void cast(const Vote& vote);
   void try_propose();
   void try_notarize(View view);
@@ -227,7 +247,10 @@ class Core {
       blocks_;  // blocks whose parent link is trusted (built, checked, fetched)
   std::set<Vote> awaiting_signature_;
   std::optional<Proposal> own_proposal_;     // awaiting its signature, or kept for rebroadcast
-  std::optional<Certificate> finalization_;  // highest observed finalization
+  std::optional<Certificate> finalization_;  // highest observed finalization: the walk's target
+  // The highest finalization known, for rebroadcast: observed, or the
+  // anchor's proof. Never reset (a safety fault resets finalization_ only).
+  std::optional<Certificate> latest_finalization_;
   std::optional<FetchBlock> fetching_;
 
   // Timers of the current view.

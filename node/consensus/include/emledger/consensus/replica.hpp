@@ -11,41 +11,20 @@
 // ReplicaOutput: messages to send, when to be called again, blocks to build,
 // check or fetch, final blocks and evidence.
 //
-// Standstill resolution: the core, when it rebroadcasts after a timeout,
-// sends its votes of the current view, the certificates of the view before
-// and its latest finalization, and after a restart it has no certificate at
-// all (they are not logged). The simulator (tests/sim) found runs where that
-// is not enough and the chain stalls for good once the faults heal: a
-// validator missing an older certificate that a proposal's parent needs, or
-// every validator restarted into a different view with nobody holding the
-// certificates that would bring them together. So, whenever the core
-// rebroadcasts, the replica adds (as TON's Simplex does, "standstill
-// resolution"):
-//   - every certificate the core observed above its last finalized view;
-//   - the highest finalization it knows, including the anchor's own
-//     (ReplicaConfig::anchor_proof, from the ledger) after a restart;
-//   - its own logged votes of every view from the last finalized one to the
-//     current one, re-signed through the key guard (identical votes, so the
-//     same signatures: nothing new is logged or stated).
-// And a leader's own proposal goes out with the first two of these, the
-// certificates that justify its parent: in a simulated run the validators
-// that had lost them timed out in every view, but the one holding them never
-// did (the others' nullify votes always ended its views first), so it never
-// rebroadcast. Certificates and own repeated votes are safe to send any
-// number of times.
+// What it sends is the core's alone: the core's rebroadcast carries every
+// certificate and own vote a lagging validator could need, a leader's
+// proposal the certificates that justify its parent, and a restarted core
+// asks for all of its logged votes to be signed again (docs/consensus.md
+// sections 4, 6 and 7). The replica adds nothing.
 //
 // Startup (open): the WAL is opened and replayed (a torn tail cut, any other
 // damage refused with WAL_CORRUPT), the logged votes are replayed into the
-// core; start() then enters the first view, and hands the core this
-// validator's own logged votes of the views between the anchor and that one
-// (the core re-signs only those of the view it restarts in, and a
-// certificate of an earlier view may need them to form again).
+// core; start() then enters the first view.
 //
 // Not thread-safe: one thread drives one Replica. Movable.
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -62,7 +41,9 @@ struct ReplicaConfig {
   std::string wal_path;  // the vote WAL, on the FsEnv given to open()
   // The finalization certificate that made the anchor final (Finalized::proof
   // as the ledger stored it: the anchor's own or a descendant's), if any.
-  // Rebroadcast so that validators left behind can follow after a restart.
+  // Handed to the core as core.anchor_proof (unless that is set already),
+  // which rebroadcasts it so that validators left behind can follow after a
+  // restart.
   std::optional<Certificate> anchor_proof;
   // The vote WAL's file cap (KeyGuard::open): production keeps the default;
   // the simulator lowers it so that compaction runs.
@@ -83,8 +64,6 @@ struct ReplicaOutput {
 
 struct ReplicaCounters {
   std::uint64_t votes_signed = 0;    // own votes signed and handed back to the core
-  std::uint64_t certs_resent = 0;    // certificates added to the core's rebroadcasts
-  std::uint64_t votes_resent = 0;    // own older votes added to the core's rebroadcasts
   std::uint64_t guard_refusals = 0;  // the key guard refused what the core asked (a core bug)
 };
 
@@ -92,10 +71,10 @@ class Replica {
  public:
   // Opens the WAL at config.wal_path on `env`, rebuilds the key guard and
   // replays the logged votes into a new core. Errors: CONFIG_INVALID (also
-  // when `key` is not validator config.core.self's, and for a
-  // wal_capacity_bytes KeyGuard::open refuses), WAL_CORRUPT (refuse to
-  // start: an operator must look), IO_ERROR. `env` and `verifier` must
-  // outlive the replica.
+  // when `key` is not validator config.core.self's, for an anchor_proof
+  // Config::check refuses, and for a wal_capacity_bytes KeyGuard::open
+  // refuses), WAL_CORRUPT (refuse to start: an operator must look),
+  // IO_ERROR. `env` and `verifier` must outlive the replica.
   static Result<Replica> open(FsEnv& env, ReplicaConfig config, crypto::KeyPair key,
                               const Verifier& verifier = ed25519_verifier());
 
@@ -133,8 +112,6 @@ class Replica {
  private:
   Replica(Core core, KeyGuard guard);
   ReplicaOutput run(std::uint64_t now_ms, std::vector<Action> actions);
-  void hold_certificates(ReplicaOutput& out, bool rebroadcasting);
-  void resend_own_votes(ReplicaOutput& out);
   std::optional<SignedVote> sign(const Vote& vote);
 
   Core core_;
@@ -143,10 +120,6 @@ class Replica {
   bool started_ = false;
   Status halted_;
   ReplicaCounters counters_;
-  // Every certificate the core observed above its last finalized view, by
-  // (view, kind): no more than the core holds itself.
-  std::map<std::pair<View, std::uint8_t>, Certificate> certs_;
-  std::optional<Certificate> final_cert_;  // the highest finalization known
 };
 
 }  // namespace emledger::consensus
