@@ -670,3 +670,57 @@ TEST_CASE("config: an anchor proof must be a finalization at or above the anchor
   c.anchor_proof = certify(keys, finalize_vote(1, b1.height, b1.digest), {0, 1, 3});
   CHECK(Core::create(c).status().code() == "CONFIG_INVALID");  // below the anchor
 }
+
+// ---- the finality walk resumes (docs/simulation.md, "Slow catch-up") ----
+
+TEST_CASE("finality: a long chain fetched one block at a time is walked once, not once a block") {
+  Driver d = started_four();
+  auto keys = keys_for(4);
+  constexpr int kBlocks = 300;
+  std::vector<BlockRef> chain;
+  BlockRef at = genesis_anchor();
+  for (int i = 1; i <= kBlocks; ++i) chain.push_back(at = make_block(static_cast<View>(i), at));
+  std::map<Hash, BlockRef> peers;
+  for (const auto& b : chain) peers[b.digest] = b;
+  d.registry = &peers;  // every fetch answered at once
+  d.deliver(certify(keys, finalize_vote(kBlocks, kBlocks, chain.back().digest), {1, 2, 3}));
+  REQUIRE(d.finalized.size() == kBlocks);
+  for (int i = 0; i < kBlocks; ++i) CHECK(d.finalized[i].block == chain[i]);
+  // Each block looked up when it arrives and once as the missing link
+  // before: linear. Walking from the top again at every fetch takes
+  // kBlocks^2 / 2 lookups.
+  CHECK(d.core.counters().finality_walk_steps <= 2 * kBlocks + 2);
+}
+
+TEST_CASE("finality: a higher finalization during a walk joins it and reports each block once") {
+  Driver d = started_four();
+  auto keys = keys_for(4);
+  std::vector<BlockRef> chain;
+  BlockRef at = genesis_anchor();
+  for (int i = 1; i <= 12; ++i) chain.push_back(at = make_block(static_cast<View>(i), at));
+  // Blocks 11 and 12 are known (their proposals arrived); block 10 and the
+  // ones below are fetched.
+  d.deliver(propose(keys, d.core.leader(11), chain[10]));
+  d.deliver(propose(keys, d.core.leader(12), chain[11]));
+  auto step = d.deliver(certify(keys, finalize_vote(10, 10, chain[9].digest), {1, 2, 3}));
+  REQUIRE(all_of<FetchBlock>(step).size() == 1);
+  for (int i = 9; i >= 5; --i) {
+    step = d.run(d.core.on_block_fetched(0, chain[i]));
+    REQUIRE(all_of<FetchBlock>(step).size() == 1);
+    CHECK(all_of<FetchBlock>(step)[0].height == static_cast<Height>(i));
+  }
+  const auto steps_before = d.core.counters().finality_walk_steps;
+  // Block 12 is finalized meanwhile: the walk goes down 12, 11, then joins
+  // what it has found (10 to 6) and still waits for block 5.
+  step = d.deliver(certify(keys, finalize_vote(12, 12, chain[11].digest), {1, 2, 3}));
+  CHECK(d.core.counters().finality_walk_steps == steps_before + 3);  // 12, 11, and 5 missing
+  CHECK(d.finalized.empty());
+  for (int i = 4; i >= 0; --i) d.run(d.core.on_block_fetched(0, chain[i]));
+  REQUIRE(d.finalized.size() == 12);
+  for (int i = 0; i < 12; ++i) CHECK(d.finalized[i].block == chain[i]);
+  CHECK_FALSE(d.finalized[9].by_descendant);  // its own finalization
+  CHECK(d.finalized[8].by_descendant);        // 12's
+  CHECK(d.finalized[8].proof.view == 12);
+  CHECK_FALSE(d.finalized[11].by_descendant);
+  CHECK(d.core.last_finalized() == chain[11]);
+}

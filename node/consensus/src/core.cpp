@@ -563,33 +563,68 @@ void Core::try_notarize(View view) {
 
 // ---- finality ----
 
+// Walks the parent links from the finalization's block down to the last
+// finalized block, then reports the chain bottom up. A missing link is
+// fetched and the walk stops there; walk_ keeps what it found, so the next
+// call resumes at the missing link instead of walking the chain again (a
+// long unfinalized chain fetched one block at a time would otherwise cost
+// quadratic time). A higher finalization walks down only until it meets
+// walk_'s top.
 void Core::advance_finality() {
-  if (!finalization_ || finalization_->view <= last_finalized_.view) return;
-  // Walk down the parent links to the last finalized block.
-  std::vector<BlockRef> chain;
+  if (!finalization_ || finalization_->view <= last_finalized_.view) {
+    walk_.clear();
+    return;
+  }
+  // The adapter may have synced past the bottom of the walk (on_synced):
+  // those blocks are final already. Views and heights fall along a chain.
+  while (!walk_.empty() && (walk_.back().view <= last_finalized_.view ||
+                            walk_.back().height <= last_finalized_.height))
+    walk_.pop_back();
+  std::vector<BlockRef> above;  // from the finalization's block down to walk_'s top
+  bool joined = walk_.empty();  // found blocks go straight into walk_
   Hash digest = finalization_->digest;
   View view = finalization_->view;
   Height height = finalization_->height;
   while (digest != last_finalized_.digest) {
+    if (!joined && digest == walk_.front().digest) {
+      walk_.insert(walk_.begin(), above.begin(), above.end());
+      above.clear();
+      joined = true;
+      const BlockRef& bottom = walk_.back();
+      digest = bottom.parent;
+      view = bottom.parent_view;
+      height = bottom.height - 1;
+      continue;
+    }
+    ++counters_.finality_walk_steps;
     auto it = blocks_.find(digest);
     if (it == blocks_.end()) {
       if (!fetching_ || fetching_->digest != digest) {
         fetching_ = FetchBlock{view, height, digest};
         out_.push_back(*fetching_);
       }
-      return;
+      return;  // `above` is dropped: short, walked again next time
     }
     const BlockRef& b = it->second;
     if (b.view <= last_finalized_.view || b.height <= last_finalized_.height) {
       ++counters_.safety_faults;  // needs more than f faulty validators
       finalization_.reset();
+      walk_.clear();
       return;
     }
-    chain.push_back(b);
+    if (joined)
+      walk_.push_back(b);
+    else
+      above.push_back(b);
     digest = b.parent;
     view = b.parent_view;
     height = b.height - 1;
   }
+  // Complete: walk_ if the walk joined it, else `above` (reached the last
+  // finalized block without meeting walk_, which then led nowhere).
+  std::deque<BlockRef> chain =
+      joined ? std::exchange(walk_, {}) : std::deque<BlockRef>(above.begin(), above.end());
+  walk_.clear();
   for (auto b = chain.rbegin(); b != chain.rend(); ++b) {
     auto own = views_.find(b->view);
     const Certificate* cert = own != views_.end() && own->second.certs[kFinalize]

@@ -11,6 +11,7 @@
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <set>
@@ -135,6 +136,10 @@ struct Counters {
   std::uint64_t ignored_duplicate = 0;
   std::uint64_t evidence = 0;
   std::uint64_t safety_faults = 0;  // a finalized chain not through our last final block
+  // Blocks looked up by the finality walk: once per block of a finalized
+  // chain, however many fetches and finalizations the walk waits for (it
+  // resumes where it stopped).
+  std::uint64_t finality_walk_steps = 0;
 };
 
 class Core {
@@ -251,6 +256,11 @@ class Core {
   // The highest finalization known, for rebroadcast: observed, or the
   // anchor's proof. Never reset (a safety fault resets finalization_ only).
   std::optional<Certificate> latest_finalization_;
+  // The finality walk so far, top down: blocks linked from an observed
+  // finalization's block down to walk_.back(), all above last_finalized_,
+  // whose parent link is the next to resolve. Kept while the walk waits for
+  // a fetch, so that it resumes there (docs/consensus.md section 5).
+  std::deque<BlockRef> walk_;
   std::optional<FetchBlock> fetching_;
 
   // Timers of the current view.
