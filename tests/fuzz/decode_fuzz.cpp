@@ -23,6 +23,7 @@
 #include "emledger/ledger/types.hpp"
 #include "emledger/ledger/votes.hpp"
 #include "peer_transport.hpp"
+#include "snapshot_fetch.hpp"
 #include "tx_gossip.hpp"
 
 namespace emledger::fuzz {
@@ -148,6 +149,10 @@ constexpr Decoder kDecoders[] = {
     {"PeerClientHello", &round_trip<node::peer_wire::ClientHello>},
     {"PeerServerHello", &round_trip<node::peer_wire::ServerHello>},
     {"PeerClientAuth", &round_trip<node::peer_wire::ClientAuth>},
+    // Snapshot fetch (node/src/snapshot_fetch.hpp): a joiner's request and
+    // the serving validator's chunk of its snapshot file.
+    {"PeerSnapshotRequest", &round_trip<node::SnapshotRequest>},
+    {"PeerSnapshotChunk", &round_trip<node::SnapshotChunk>},
 };
 
 }  // namespace

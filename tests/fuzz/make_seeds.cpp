@@ -13,6 +13,7 @@
 #include "emledger/consensus/messages.hpp"
 #include "encoding_samples.hpp"
 #include "peer_transport.hpp"
+#include "snapshot_fetch.hpp"
 #include "tx_gossip.hpp"
 
 namespace {
@@ -112,6 +113,22 @@ void seed_handshake() {
   seed(54, 1, w::ClientAuth{s::sig_filled(0xf6)});
 }
 
+// Snapshot fetch (node/src/snapshot_fetch.hpp): a request that starts a
+// download and one that resumes; a chunk with bytes (a small one: the seed
+// files stay small), the empty one past the end, and a "preparing" answer
+// with every other field zero.
+void seed_snapshot_fetch() {
+  seed(55, 1, node::SnapshotRequest{0, 0});
+  seed(55, 2, node::SnapshotRequest{1200, 3u << 20});
+  const auto ready = static_cast<std::uint8_t>(node::SnapshotState::kReady);
+  const Bytes some(300, 0x5a);
+  seed(56, 1, node::SnapshotChunk{ready, 1200, s::filled(0xf7), 5u << 20, 1u << 20, some});
+  seed(56, 2, node::SnapshotChunk{ready, 1200, s::filled(0xf7), 5u << 20, 5u << 20, {}});
+  seed(56, 3,
+       node::SnapshotChunk{
+           static_cast<std::uint8_t>(node::SnapshotState::kPreparing), 0, {}, 0, 0, {}});
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -169,5 +186,6 @@ int main(int argc, char** argv) {
   seed_consensus();
   seed_peer();
   seed_handshake();
+  seed_snapshot_fetch();
   return g_failed == 0 ? 0 : 1;
 }
