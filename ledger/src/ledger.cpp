@@ -929,6 +929,11 @@ Result<Hash> Ledger::log_leaf(std::uint64_t index) const {
   return MerkleLog(*store_).leaf(index);
 }
 
+Result<std::vector<Hash>> Ledger::log_frontier(std::uint64_t size) const {
+  if (size > head().log_size) return Status::error("PROOF_OUT_OF_RANGE", "size beyond the log");
+  return MerkleLog(*store_).frontier(size);
+}
+
 Result<Hash> Ledger::log_root(std::uint64_t size) const {
   if (size > head().log_size) return Status::error("PROOF_OUT_OF_RANGE", "size beyond the log");
   return MerkleLog(*store_).root(size);

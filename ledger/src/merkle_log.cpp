@@ -323,6 +323,23 @@ Result<ConsistencyProof> MerkleLog::consistency(std::uint64_t first, std::uint64
   return proof;
 }
 
+Result<std::vector<Hash>> MerkleLog::frontier(std::uint64_t size) const {
+  EMLEDGER_TRY(require_stored(store_, size));
+  return load_range(store_, 0, size);
+}
+
+Result<LogFrontier> LogFrontier::resume(std::uint64_t size, std::vector<Hash> subtrees) {
+  if (size > kLogSizeMax || subtrees.size() != static_cast<std::size_t>(std::popcount(size)))
+    return Status::error("PROOF_INVALID", "a log of " + std::to_string(size) + " leaves has " +
+                                              std::to_string(std::popcount(size)) +
+                                              " perfect subtrees, not " +
+                                              std::to_string(subtrees.size()));
+  LogFrontier f;
+  f.size_ = size;
+  f.stack_ = std::move(subtrees);
+  return f;
+}
+
 void LogFrontier::append(const Hash& leaf_hash) {
   frontier_push(stack_, size_, leaf_hash, [](unsigned, std::uint64_t, const Hash&) {});
 }

@@ -595,3 +595,39 @@ TEST_CASE("merkle log: LogFrontier roots equal the naive MTH, sizes 0..70") {
     CHECK(frontier.root() == naive_mth(leaves, 0, leaves.size()));
   }
 }
+
+TEST_CASE("merkle log: a frontier resumed from the stored subtrees goes on like the original") {
+  TempDir dir;
+  auto store = open_leveldb(dir.path());
+  REQUIRE(store.is_ok());
+  std::vector<Hash> leaves;
+  for (int i = 0; i < 70; ++i)
+    leaves.push_back(log_leaf_hash(as_bytes("resume-" + std::to_string(i))));
+  {
+    Overlay ov(**store);
+    REQUIRE(MerkleLog(ov).append(0, leaves, ov).is_ok());
+    REQUIRE((*store)->write(ov.batch(), true).is_ok());
+  }
+  MerkleLog log(**store);
+  for (std::uint64_t size = 0; size <= 60; ++size) {
+    CAPTURE(size);
+    auto parts = log.frontier(size);
+    REQUIRE(parts.is_ok());
+    CHECK(parts->size() == static_cast<std::size_t>(std::popcount(size)));
+    auto f = LogFrontier::resume(size, *parts);
+    REQUIRE(f.is_ok());
+    CHECK(f->root() == naive_mth(leaves, 0, size));
+    for (std::uint64_t i = size; i < 70; ++i) f->append(leaves[i]);
+    CHECK(f->size() == 70);
+    CHECK(f->root() == naive_mth(leaves, 0, 70));
+    // One subtree too many or too few is refused.
+    std::vector<Hash> more = *parts;
+    more.push_back(leaves[0]);
+    CHECK(LogFrontier::resume(size, more).status().code() == "PROOF_INVALID");
+    if (!parts->empty()) {
+      std::vector<Hash> fewer(parts->begin() + 1, parts->end());
+      CHECK(LogFrontier::resume(size, fewer).status().code() == "PROOF_INVALID");
+    }
+  }
+  CHECK(log.frontier(71).status().code() == "PROOF_OUT_OF_RANGE");
+}

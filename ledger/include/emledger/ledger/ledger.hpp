@@ -176,6 +176,10 @@ class Ledger {
   Result<Hash> log_leaf(std::uint64_t index) const;
   Result<Hash> log_root(std::uint64_t size) const;
   Result<ConsistencyProof> consistency_proof(std::uint64_t first, std::uint64_t second) const;
+  // The perfect subtree roots of the first `size` leaves (MerkleLog::frontier):
+  // lets a verifier that trusts the log root at `size` walk on from there.
+  // Errors: PROOF_OUT_OF_RANGE beyond the head's log size.
+  Result<std::vector<Hash>> log_frontier(std::uint64_t size) const;
   // A listed id with the position of the transaction that created it; the
   // position of the last one listed is the cursor of the next page.
   struct Listed {

@@ -70,6 +70,10 @@ class MerkleLog {
   Result<InclusionProof> inclusion(std::uint64_t leaf_index, std::uint64_t size) const;
   // Errors: PROOF_OUT_OF_RANGE unless 0 < first <= second <= stored size.
   Result<ConsistencyProof> consistency(std::uint64_t first, std::uint64_t second) const;
+  // The roots of the perfect subtrees that make up the first `size` leaves,
+  // largest first (one per set bit of `size`): what LogFrontier::resume needs
+  // to go on from `size`. Errors: PROOF_OUT_OF_RANGE beyond the stored size.
+  Result<std::vector<Hash>> frontier(std::uint64_t size) const;
 
  private:
   Result<Hash> subtree(std::uint64_t begin, std::uint64_t end) const;  // MTH(D[begin:end])
@@ -83,6 +87,11 @@ Bytes log_node_key(std::uint8_t level, std::uint64_t index);
 // recompute log roots block by block while walking a chain, in O(log n) memory.
 class LogFrontier {
  public:
+  // A frontier that goes on from a log of `size` leaves, given its perfect
+  // subtree roots (MerkleLog::frontier); the caller checks root() against a
+  // trusted root. Errors: PROOF_INVALID when their count is not the number
+  // of set bits of `size`.
+  static Result<LogFrontier> resume(std::uint64_t size, std::vector<Hash> subtrees);
   void append(const Hash& leaf_hash);
   std::uint64_t size() const { return size_; }
   Hash root() const;
