@@ -25,6 +25,7 @@ int run_chain_verify(const ChainOptions& o) {
   const auto& r = *report;
   if (o.common.json) {
     Json j = {{"valid", r.valid},
+              {"base_height", r.base_height},
               {"height", r.height},
               {"head_hash", to_hex(r.head_hash)},
               {"head_time_ms", r.head_time_ms},
@@ -40,8 +41,13 @@ int run_chain_verify(const ChainOptions& o) {
     }
     print_json(j);
   } else if (r.valid) {
-    std::cout << "CHAIN VALID\n"
-              << "blocks      1.." << r.height << " (" << r.tx_count << " transactions), every "
+    std::cout << "CHAIN VALID\n";
+    if (r.base_height > 0)
+      std::cout << "base        the node was restored from a snapshot of height " << r.base_height
+                << " and holds no block below it; that header's finality and log subtrees "
+                << "checked\n";
+    std::cout << "blocks      " << r.base_height + 1 << ".." << r.height << " (" << r.tx_count
+              << " transactions), every "
               << "certificate, parent link, payload digest and log root checked\n"
               << "head        " << to_hex(r.head_hash) << " at " << time_or_dash(r.head_time_ms)
               << "\n"

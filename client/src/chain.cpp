@@ -3,6 +3,7 @@
 
 #include "emledger/client/sdk.hpp"
 #include "emledger/crypto/hex.hpp"
+#include "emledger/ledger/ledger.hpp"
 #include "json_util.hpp"
 
 namespace emledger::client {
@@ -41,6 +42,44 @@ Result<ledger::ConsistencyProof> Client::consistency_proof(std::uint64_t first,
   auto proof = ledger::decode<ledger::ConsistencyProof>(raw);
   if (!proof) return Status::error(std::string(kNodeBadResponse), "undecodable consistency proof");
   return proof;
+}
+
+Result<std::vector<Hash>> Client::log_frontier(std::uint64_t size) const {
+  auto res = get_ok("/v1/proofs/frontier?size=" + std::to_string(size));
+  if (!res) return res.status();
+  auto j = parse_json(*res);
+  if (!j) return j.status();
+  if (!j->contains("subtrees") || !(*j)["subtrees"].is_array() || (*j)["subtrees"].size() > 64)
+    return Status::error(std::string(kNodeBadResponse), "expected the log's subtrees");
+  std::vector<Hash> out;
+  for (const auto& item : (*j)["subtrees"]) {
+    auto raw = item.is_string() ? from_hex(item.get<std::string>()) : std::nullopt;
+    if (!raw || raw->size() != kHashSize)
+      return Status::error(std::string(kNodeBadResponse), "a log subtree is not 64 hex digits");
+    Hash h;
+    std::copy(raw->begin(), raw->end(), h.begin());
+    out.push_back(h);
+  }
+  return out;
+}
+
+Result<std::optional<ledger::HolderBinding>> Client::holder_binding(const Hash& holder_ref,
+                                                                    std::uint64_t height,
+                                                                    const Hash& state_root) const {
+  if (height == 0) return std::optional<ledger::HolderBinding>();  // genesis binds no holder
+  const Bytes key = ledger::holder_state_key(holder_ref);
+  auto proof = state_proof(key, height);
+  if (!proof) return proof.status();
+  const std::string where = "holder " + to_hex(holder_ref) + " at height " + std::to_string(height);
+  if (proof->key != key || !ledger::verify_state_proof(*proof, state_root))
+    return Status::error(std::string(kProofInvalid),
+                         "the state proof of " + where + " does not verify");
+  if (!proof->present) return std::optional<ledger::HolderBinding>();
+  auto b = ledger::decode<ledger::HolderBinding>(proof->value);
+  if (!b || b->holder_ref != holder_ref)
+    return Status::error(std::string(kProofInvalid),
+                         "the proven binding of " + where + " is not a binding of that holder");
+  return std::optional<ledger::HolderBinding>(std::move(*b));
 }
 
 // Proves that the log (second_size, second_root) extends (first_size,
@@ -100,6 +139,7 @@ Status Client::walk_page(ChainVerifier& walk, std::uint64_t from, std::uint64_t 
       return Status::ok();
     }
     if (Status st = walk.add_block(*block, *cert); !st) {
+      if (!is_verification_failure(st)) return st;  // the holder lookup could not reach the node
       failed(report, std::move(st), h);
       return Status::ok();
     }
@@ -123,8 +163,33 @@ Result<ChainReport> Client::verify_chain(const ChainProgress& progress) const {
     return head.status();
   }
   const std::uint64_t tip = head->header.height;
-  ChainVerifier walk(trusted_);
-  for (std::uint64_t from = 1; from <= tip; from += options_.chain_page_headers) {
+  ChainVerifier walk(trusted_, [this](const Hash& ref, std::uint64_t height, const Hash& root) {
+    return holder_binding(ref, height, root);
+  });
+  // A node restored from a snapshot holds blocks from its base only: start
+  // there, from a header proven final and the log's subtrees at its size.
+  auto node = health();
+  if (!node) return node.status();
+  if (node->base_height > 0) {
+    if (node->base_height > tip)
+      return failed(report,
+                    Status::error("CHAIN_HEIGHT_GAP", "the node's base height " +
+                                                          std::to_string(node->base_height) +
+                                                          " is above its head"),
+                    0);
+    auto base = header(node->base_height);
+    if (!base) {
+      if (is_verification_failure(base.status()))
+        return failed(report, base.status(), node->base_height);
+      return base.status();
+    }
+    auto subtrees = log_frontier(base->header.log_size);
+    if (!subtrees) return subtrees.status();
+    if (Status st = walk.resume(base->header, base->finality, std::move(*subtrees)); !st)
+      return failed(report, std::move(st), node->base_height);
+    report.base_height = node->base_height;
+  }
+  for (std::uint64_t from = walk.height() + 1; from <= tip; from += options_.chain_page_headers) {
     const std::uint64_t to = std::min(tip, from + options_.chain_page_headers - 1);
     EMLEDGER_TRY(walk_page(walk, from, to, tip, progress, report));
     if (report.failure.code().size()) return report;

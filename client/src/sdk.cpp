@@ -44,6 +44,7 @@ Result<Health> Client::health() const {
   h.genesis_hash = f.hash("genesis_hash");
   h.height = f.u64("height");
   h.log_size = f.u64("log_size");
+  h.base_height = f.u64("base_height");
   EMLEDGER_TRY(f.status());
   return h;
 }

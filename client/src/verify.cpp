@@ -149,8 +149,36 @@ Status verify_log_consistency(std::uint64_t first_size, const Hash& first_root,
 
 // ---- ChainVerifier ----
 
-ChainVerifier::ChainVerifier(ledger::Genesis trusted)
-    : trusted_(std::move(trusted)), tip_hash_(trusted_.hash()), tip_time_ms_(trusted_.time_ms) {}
+ChainVerifier::ChainVerifier(ledger::Genesis trusted, HolderLookup holders)
+    : trusted_(std::move(trusted)),
+      holders_(std::move(holders)),
+      tip_hash_(trusted_.hash()),
+      tip_time_ms_(trusted_.time_ms) {}
+
+Status ChainVerifier::resume(const ledger::BlockHeader& base, const ledger::FinalityProof& finality,
+                             std::vector<Hash> log_subtrees) {
+  EMLEDGER_ASSERT(height_ == 0);
+  const std::uint64_t h = base.height;
+  if (base.chain_id != trusted_.chain_id)
+    return fail("CHAIN_WRONG_CHAIN_ID", h, "header names chain '" + base.chain_id + "'");
+  if (Status st = ledger::verify_finality(trusted_, base, finality); !st)
+    return fail("CHAIN_CERT_INVALID", h, st.to_string());
+  auto log = ledger::LogFrontier::resume(base.log_size, std::move(log_subtrees));
+  if (!log) return fail("CHAIN_LOG_MISMATCH", h, log.status().message());
+  if (log->root() != base.log_root)
+    return fail("CHAIN_LOG_MISMATCH", h, "the log subtrees do not fold to the header's log root");
+  log_ = std::move(*log);
+  base_height_ = h;
+  height_ = h;
+  tip_hash_ = base.hash();
+  tip_state_root_ = base.state_root;
+  tip_time_ms_ = base.time_ms;
+  if (log_.size() > 0) {
+    first_log_size_ = log_.size();
+    first_log_root_ = base.log_root;
+  }
+  return Status::ok();
+}
 
 Status ChainVerifier::fail(std::string_view code, std::uint64_t height,
                            const std::string& what) const {
@@ -160,6 +188,21 @@ Status ChainVerifier::fail(std::string_view code, std::uint64_t height,
 Status ChainVerifier::check_txs(const ledger::Block& block, std::vector<Hash>& ids,
                                 std::vector<Hash>& leaves) const {
   const std::uint64_t h = block.header.height;
+  // Holder bindings as the block's transactions see them: the parent's
+  // state, then the block's own bindings, re-bindings and rotations in order.
+  std::map<Hash, std::optional<ledger::HolderBinding>> bindings;
+  const auto binding = [&](const Hash& ref) -> Result<std::optional<ledger::HolderBinding>*> {
+    auto it = bindings.find(ref);
+    if (it == bindings.end()) {
+      if (!holders_)
+        return fail("CHAIN_TX_INVALID", h,
+                    "holder-signed transaction and no way to read holder keys");
+      auto b = holders_(ref, height_, tip_state_root_);
+      if (!b) return b.status();
+      it = bindings.emplace(ref, std::move(*b)).first;
+    }
+    return &it->second;
+  };
   for (std::size_t i = 0; i < block.txs.size(); ++i) {
     const Bytes& raw = block.txs[i];
     auto tx = ledger::decode<ledger::Tx>(raw);
@@ -170,14 +213,53 @@ Status ChainVerifier::check_txs(const ledger::Block& block, std::vector<Hash>& i
     if (tx->body.expires_at_height < h)
       return fail("CHAIN_TX_INVALID", h,
                   where + "expired at height " + std::to_string(tx->body.expires_at_height));
-    const ledger::Org* org = trusted_.find_org(tx->body.signer_org);
-    const ledger::OrgKey* key = org ? org->find_key(tx->body.key_id) : nullptr;
-    if (!key)
-      return fail("CHAIN_TX_INVALID", h,
-                  where + "signed by unknown key " + tx->body.signer_org + "/" +
-                      std::to_string(tx->body.key_id));
-    if (!crypto::verify(key->public_key, tx->signing_bytes(), tx->signature))
-      return fail("CHAIN_TX_INVALID", h, where + "has a bad signature");
+    const auto type = static_cast<ledger::TxType>(tx->body.type);
+    if (tx->body.signer_org.empty()) {
+      auto ref = ledger::holder_ref_of(*tx);
+      if (!ref) return fail("CHAIN_TX_INVALID", h, where + "names no holder");
+      auto b = binding(*ref);
+      if (!b) return b.status();
+      const std::optional<ledger::HolderBinding>& cur = **b;
+      if (!cur || cur->key_seq != tx->body.key_id)
+        return fail("CHAIN_TX_INVALID", h,
+                    where + "signed by holder key " + std::to_string(tx->body.key_id) +
+                        ", which is not the one bound to holder " + to_hex(*ref));
+      if (!crypto::verify(cur->public_key, tx->signing_bytes(), tx->signature))
+        return fail("CHAIN_TX_INVALID", h, where + "has a bad holder signature");
+      if (type == ledger::TxType::kRotateHolderKey) {
+        auto p = ledger::decode<ledger::RotateHolderKey>(tx->body.payload);
+        if (!p) return fail("CHAIN_TX_INVALID", h, where + "has a malformed rotation");
+        ledger::HolderBinding next = *cur;
+        next.public_key = p->new_public_key;
+        next.key_seq += 1;
+        **b = next;
+      }
+    } else {
+      const ledger::Org* org = trusted_.find_org(tx->body.signer_org);
+      const ledger::OrgKey* key = org ? org->find_key(tx->body.key_id) : nullptr;
+      if (!key)
+        return fail("CHAIN_TX_INVALID", h,
+                    where + "signed by unknown key " + tx->body.signer_org + "/" +
+                        std::to_string(tx->body.key_id));
+      if (!crypto::verify(key->public_key, tx->signing_bytes(), tx->signature))
+        return fail("CHAIN_TX_INVALID", h, where + "has a bad signature");
+      if (type == ledger::TxType::kBindHolder || type == ledger::TxType::kRebindHolder) {
+        auto p = ledger::decode<ledger::BindHolder>(tx->body.payload);
+        if (!p) return fail("CHAIN_TX_INVALID", h, where + "has a malformed binding");
+        auto b = binding(p->holder_ref);
+        if (!b) return b.status();
+        std::optional<ledger::HolderBinding>& cur = **b;
+        if ((type == ledger::TxType::kBindHolder) == cur.has_value())
+          return fail(
+              "CHAIN_TX_INVALID", h,
+              where + (cur ? "binds a holder already bound" : "re-binds an unbound holder"));
+        ledger::HolderBinding next;
+        next.holder_ref = p->holder_ref;
+        next.public_key = p->public_key;
+        next.key_seq = cur ? cur->key_seq + 1 : 1;
+        cur = next;
+      }
+    }
     ids.push_back(tx->id());
     leaves.push_back(ledger::log_leaf_hash(raw));
   }
@@ -226,6 +308,7 @@ Status ChainVerifier::add_block(const ledger::Block& block, const ledger::Finali
   log_ = std::move(next);
   height_ = want;
   tip_hash_ = hdr.hash();
+  tip_state_root_ = hdr.state_root;
   tip_time_ms_ = hdr.time_ms;
   if (first_log_size_ == 0 && log_.size() > 0) {
     first_log_size_ = log_.size();

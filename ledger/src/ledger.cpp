@@ -525,7 +525,9 @@ Status apply_tx(BlockState& st, const ExecContext& cx) {
   return reject("TX_MALFORMED", "unknown transaction type");
 }
 
-// The holder_ref a holder-signed transaction speaks for.
+
+}  // namespace
+
 Result<Hash> holder_ref_of(const Tx& tx) {
   switch (static_cast<TxType>(tx.body.type)) {
     case TxType::kRotateHolderKey:
@@ -545,8 +547,6 @@ Result<Hash> holder_ref_of(const Tx& tx) {
   }
   return reject("INVALID_PAYLOAD", "payload does not decode or names no holder");
 }
-
-}  // namespace
 
 Bytes org_state_key(std::string_view org_id) { return prefixed("org/", as_bytes(org_id)); }
 Bytes record_state_key(const Hash& id) { return prefixed("rec/", id); }

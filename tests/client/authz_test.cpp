@@ -690,3 +690,54 @@ TEST_CASE("genesis add-statute: sorted by type, roles merged, a complete genesis
   REQUIRE(parsed->find_statute("z.type") != nullptr);
   CHECK(parsed->find_statute("z.type")->roles == (kRoleConsumer | kRoleIssuer));
 }
+
+TEST_CASE("chain verify: holder keys follow the chain's bindings and rotations; a lied one fails") {
+  Scenario s;
+  // One block in which the holder rotates its key, then signs a grant with
+  // the new one: the walk must apply the rotation before the grant.
+  const crypto::KeyPair next = key_from(28);
+  const Tx rot = s.holder_tx(TxType::kRotateHolderKey,
+                             encode(RotateHolderKey{s.holder_ref, next.public_key()}));
+  GrantTerms t;
+  t.holder_ref = s.holder_ref;
+  t.grantee = "y.consumer";
+  t.record_ids = {s.record_a};
+  t.service_code = "svc.enrol";
+  t.case_id = "c2";
+  t.not_before_ms = s.genesis_time_ms;
+  t.not_after_ms = s.genesis_time_ms + kHourMs;
+  t.max_uses = 1;
+  auto terms = canonical_grant_terms(t);
+  REQUIRE(terms.is_ok());
+  const Tx g = client::build_holder_tx(s.genesis, client::HolderSigner{s.holder_ref, 2, next},
+                                       TxType::kCreateGrant, encode(CreateGrant{*terms}),
+                                       s.node.ledger().head().height, ++s.nonce);
+  s.commit({rot, g});
+
+  auto r = s.api->client().verify_chain();
+  REQUIRE_MESSAGE(r.is_ok(), r.status().to_string());
+  CHECK_MESSAGE(r->valid, r->failure.to_string());
+  CHECK(r->height == s.node.ledger().head().height);
+  CHECK(r->base_height == 0);
+
+  SUBCASE("a node that alters the proven binding is caught") {
+    const std::string key_hex = to_hex(holder_state_key(s.holder_ref));
+    s.wire->set_tamper([&](const std::string& target, client::HttpResponse& res) {
+      if (!starts_with(target, "/v1/proofs/state?key=" + key_hex)) return false;
+      auto j = Json::parse(res.body);
+      std::string proof = j["proof"];
+      proof[proof.size() - 3] = proof[proof.size() - 3] == '0' ? '1' : '0';
+      j["proof"] = proof;
+      res.body = j.dump();
+      return true;
+    });
+    auto bad = s.api->client().verify_chain();
+    CHECK(s.wire->interventions() > 0);
+    REQUIRE(bad.is_ok());
+    CHECK_FALSE(bad->valid);
+    CHECK(bad->failure.code() == "PROOF_INVALID");
+    // The block of the binding: a binding is checked against the parent's
+    // state too (it must not bind a holder already bound).
+    CHECK(bad->failed_height == s.h_records);
+  }
+}

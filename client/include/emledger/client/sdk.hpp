@@ -35,6 +35,9 @@ struct Health {
   Hash genesis_hash{};
   std::uint64_t height = 0;
   std::uint64_t log_size = 0;
+  // The lowest height whose block the node holds: 0, or the height of the
+  // snapshot it was restored from.
+  std::uint64_t base_height = 0;
 };
 
 // One transaction's fate after a submit. status: "committed", "pending" or
@@ -78,6 +81,7 @@ struct ChainReport {
   bool valid = false;
   Status failure;                   // CHAIN_* / CERT_* / PROOF_INVALID / CHECKPOINT_* when !valid
   std::uint64_t failed_height = 0;  // 0 when the failure is not tied to one block
+  std::uint64_t base_height = 0;    // the walk started above it (0: from genesis)
   std::uint64_t height = 0;         // last height verified
   Hash head_hash{};
   std::uint64_t head_time_ms = 0;
@@ -167,6 +171,12 @@ class Client {
   Result<ledger::StateProof> state_proof(ByteView key, std::uint64_t height) const;
   Result<ledger::ConsistencyProof> consistency_proof(std::uint64_t first,
                                                      std::uint64_t second) const;
+  Result<std::vector<Hash>> log_frontier(std::uint64_t size) const;
+  // The binding of a holder after block `height`, proven against its state
+  // root (ChainVerifier's HolderLookup).
+  Result<std::optional<ledger::HolderBinding>> holder_binding(const Hash& holder_ref,
+                                                              std::uint64_t height,
+                                                              const Hash& state_root) const;
   Status check_consistency(std::uint64_t a_size, const Hash& a_root, std::uint64_t b_size,
                            const Hash& b_root) const;
   // Verifies blocks [from, to]. A verification failure lands in `report`

@@ -7,6 +7,7 @@
 // thread feeds block by block.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -63,27 +64,44 @@ Result<ledger::ProofBundle> read_bundle_file(const std::string& path);
 // reader never sees half a bundle). Errors: IO_ERROR.
 Status write_bundle_file(const std::string& path, ByteView encoded);
 
-// Walks a chain from height 1, one block at a time, checking every link:
-// finality proof (own certificate or link to a finalized descendant) under
-// the trusted validator set, chain id, contiguous heights,
-// parent hash (the genesis hash for block 1), time never before the parent's
-// (or the genesis time), each
-// transaction well formed and signed by a genesis org key, the payload digest,
+// The binding of `holder_ref` in the state after block `height`, proven
+// against that block's `state_root`; nullopt when no key is bound. How
+// ChainVerifier learns holder keys, which live in state, not in the genesis.
+using HolderLookup = std::function<Result<std::optional<ledger::HolderBinding>>(
+    const Hash& holder_ref, std::uint64_t height, const Hash& state_root)>;
+
+// Walks a chain one block at a time, from height 1 or from a certified base
+// (resume()), checking every link: finality proof (own certificate or link to
+// a finalized descendant) under the trusted validator set, chain id,
+// contiguous heights, parent hash (the genesis hash for block 1), time never
+// before the parent's (or the genesis time), each transaction well formed and
+// signed (an org's by its genesis key; a holder's by the key bound to it at
+// that point: the parent's state, through `holders`, then the bindings,
+// re-bindings and rotations before it in the same block), the payload digest,
 // and the RFC 9162 log recomputed over every transaction against each
 // header's log_size and log_root. O(log n) memory.
 class ChainVerifier {
  public:
-  explicit ChainVerifier(ledger::Genesis trusted);
+  explicit ChainVerifier(ledger::Genesis trusted, HolderLookup holders = {});
+
+  // Starts the walk at `base` instead of genesis: a node restored from a
+  // snapshot holds no block below it. `finality` must make `base` final
+  // under the trusted validator set and `log_subtrees` (MerkleLog::frontier)
+  // must fold to its log root. Only before the first add_block. Codes:
+  // CHAIN_CERT_INVALID, CHAIN_WRONG_CHAIN_ID, CHAIN_LOG_MISMATCH.
+  Status resume(const ledger::BlockHeader& base, const ledger::FinalityProof& finality,
+                std::vector<Hash> log_subtrees);
 
   // Checks `block` as the next one. On failure returns a CHAIN_* error whose
   // message starts with "height N:" and the verifier stays where it was.
   // Codes: CHAIN_WRONG_CHAIN_ID, CHAIN_HEIGHT_GAP, CHAIN_CERT_INVALID,
   // CHAIN_PARENT_MISMATCH, CHAIN_TIME_REGRESSION, CHAIN_TX_INVALID,
-  // CHAIN_PAYLOAD_MISMATCH, CHAIN_LOG_MISMATCH.
+  // CHAIN_PAYLOAD_MISMATCH, CHAIN_LOG_MISMATCH; or the holder lookup's error.
   Status add_block(const ledger::Block& block, const ledger::FinalityProof& finality);
   // The own form: add_block(block, FinalityProof::own(certificate)).
   Status add_block(const ledger::Block& block, const ledger::Certificate& certificate);
 
+  std::uint64_t base_height() const { return base_height_; }
   std::uint64_t height() const { return height_; }
   const Hash& tip_hash() const { return tip_hash_; }
   std::uint64_t tip_time_ms() const { return tip_time_ms_; }
@@ -100,8 +118,11 @@ class ChainVerifier {
                    std::vector<Hash>& leaves) const;
 
   ledger::Genesis trusted_;
+  HolderLookup holders_;
+  std::uint64_t base_height_ = 0;
   std::uint64_t height_ = 0;
   Hash tip_hash_{};
+  Hash tip_state_root_{};
   std::uint64_t tip_time_ms_ = 0;
   ledger::LogFrontier log_;
   std::uint64_t first_log_size_ = 0;

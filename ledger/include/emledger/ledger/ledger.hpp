@@ -38,6 +38,11 @@ Bytes evidence_state_key(std::uint16_t validator, std::uint64_t view, std::uint8
 Status grant_covers(const Grant& g, const Record& record, std::string_view org,
                     std::string_view case_id, std::uint64_t time_ms);
 
+// The holder_ref a holder-signed transaction speaks for (from its payload).
+// Errors: INVALID_PAYLOAD when the payload does not decode or the type is not
+// one a holder signs.
+Result<Hash> holder_ref_of(const Tx& tx);
+
 // Decodes a transaction received from outside. Errors: TX_TOO_LARGE, TX_MALFORMED.
 Result<Tx> parse_tx(ByteView bytes);
 
