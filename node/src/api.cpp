@@ -137,6 +137,7 @@ Api::Api(ApiContext ctx) : ctx_(std::move(ctx)) {
   router_.add("GET", "/v1/blocks/{height}", bind(&Api::block_at));
   router_.add("GET", "/v1/proofs/inclusion", bind(&Api::inclusion_proof));
   router_.add("GET", "/v1/proofs/consistency", bind(&Api::consistency_proof));
+  router_.add("GET", "/v1/proofs/frontier", bind(&Api::log_frontier));
   router_.add("GET", "/v1/proofs/state", bind(&Api::state_proof));
   router_.add("GET", "/v1/bundles", bind(&Api::bundle));
   router_.add("GET", "/v1/checkpoint", bind(&Api::checkpoint));
@@ -292,7 +293,8 @@ void Api::health(const HttpRequest&, const PathParams&, Responder respond) {
                               {"chain_id", ctx_.ledger->genesis().chain_id},
                               {"genesis_hash", to_hex(ctx_.ledger->genesis_hash())},
                               {"height", head.height},
-                              {"log_size", head.log_size}}));
+                              {"log_size", head.log_size},
+                              {"base_height", ctx_.ledger->base_height()}}));
 }
 
 void Api::genesis(const HttpRequest&, const PathParams&, Responder respond) {
@@ -477,6 +479,21 @@ void Api::consistency_proof(const HttpRequest& req, const PathParams&, Responder
   auto proof = ctx_.ledger->consistency_proof(*first, *second);
   if (!proof.is_ok()) return respond(node::error_response(proof.status()));
   respond(json_response(200, {{"proof", to_hex(ledger::encode(*proof))}}));
+}
+
+void Api::log_frontier(const HttpRequest& req, const PathParams&, Responder respond) {
+  const std::string* size_s = query_param(req, "size");
+  if (!size_s) return respond(bad_parameter("size", "required"));
+  auto size = parse_u64(*size_s);
+  const auto head = ctx_.ledger->head();
+  if (!size || *size > head.log_size)
+    return respond(bad_parameter(
+        "size", "expected 0.." + std::to_string(head.log_size) + " (the head's log size)"));
+  auto subtrees = ctx_.ledger->log_frontier(*size);
+  if (!subtrees.is_ok()) return respond(node::error_response(subtrees.status()));
+  json list = json::array();
+  for (const Hash& h : *subtrees) list.push_back(to_hex(h));
+  respond(json_response(200, {{"size", *size}, {"subtrees", std::move(list)}}));
 }
 
 void Api::state_proof(const HttpRequest& req, const PathParams&, Responder respond) {

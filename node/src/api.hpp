@@ -65,6 +65,7 @@ class Api final : public HttpHandler {
   void block_at(const HttpRequest&, const PathParams&, Responder);
   void inclusion_proof(const HttpRequest&, const PathParams&, Responder);
   void consistency_proof(const HttpRequest&, const PathParams&, Responder);
+  void log_frontier(const HttpRequest&, const PathParams&, Responder);
   void state_proof(const HttpRequest&, const PathParams&, Responder);
   void bundle(const HttpRequest&, const PathParams&, Responder);
   void checkpoint(const HttpRequest&, const PathParams&, Responder);
