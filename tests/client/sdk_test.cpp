@@ -12,6 +12,7 @@
 
 #include "emledger/ledger/checkpoint.hpp"
 #include "emledger/ledger/json.hpp"
+#include "emledger/ledger/snapshot.hpp"
 #include "live_node.hpp"
 
 using namespace emledger;
@@ -306,6 +307,95 @@ TEST_CASE("sdk: verify_chain on an empty chain is valid at genesis") {
   CHECK(r->valid);
   CHECK(r->height == 0);
   CHECK(r->head_hash == f.genesis.hash());
+}
+
+TEST_CASE("sdk: verify_chain against a node restored from a snapshot starts at its base") {
+  Fixture f;
+  for (int i = 0; i < 4; ++i) {
+    f.commit({f.reg("before-" + std::to_string(i))});
+    f.node.advance_time_ms(1000);
+  }
+  const std::uint64_t base = f.node.ledger().head().height;
+  // The operator's restore: snapshot the node's ledger, import it into a new
+  // database in place of the old one, start the node on it.
+  f.node.close();
+  Bytes snap;
+  {
+    auto store = open_leveldb(f.node.db_dir());
+    REQUIRE(store.is_ok());
+    auto l = Ledger::open(std::move(*store), f.genesis);
+    REQUIRE(l.is_ok());
+    auto w = write_snapshot(**l, [&](ByteView b) {
+      snap.insert(snap.end(), b.begin(), b.end());
+      return Status::ok();
+    });
+    REQUIRE(w.is_ok());
+  }
+  std::filesystem::remove_all(f.node.db_dir());
+  {
+    client_test::TempDir scratch_dir;
+    auto target = open_leveldb(f.node.db_dir());
+    auto scratch = open_leveldb(scratch_dir.file("sort"));
+    REQUIRE((target.is_ok() && scratch.is_ok()));
+    std::size_t at = 0;
+    auto r = import_snapshot(
+        [&](std::span<std::uint8_t> out) -> Result<std::size_t> {
+          const std::size_t n = std::min(out.size(), snap.size() - at);
+          std::copy_n(snap.begin() + static_cast<std::ptrdiff_t>(at), n, out.begin());
+          at += n;
+          return n;
+        },
+        f.genesis, **target, **scratch);
+    REQUIRE_MESSAGE(r.is_ok(), r.status().to_string());
+  }
+  f.node.restart();
+  auto t = std::make_unique<TamperTransport>(make_http_transport(f.node.url()));
+  TamperTransport* wire = t.get();
+  Client c(std::move(t), f.genesis);
+  f.client = std::make_unique<Client>(make_http_transport(f.node.url()), f.genesis);
+  f.node.advance_time_ms(1000);
+  f.commit({f.reg("after-0"), f.reg("after-1")});
+  REQUIRE(f.node.ledger().base_height() == base);
+
+  auto r = c.verify_chain();
+  REQUIRE_MESSAGE(r.is_ok(), r.status().to_string());
+  CHECK_MESSAGE(r->valid, r->failure.to_string());
+  CHECK(r->base_height == base);
+  CHECK(r->height == f.node.ledger().head().height);
+  CHECK(r->height > base);
+  CHECK(r->tx_count == 2);
+  CHECK(r->log_root == f.node.ledger().head().log_root);
+  CHECK(r->consistency_checked);
+
+  SUBCASE("log subtrees that do not fold to the base's log root") {
+    wire->set_tamper([](const std::string& target, client::HttpResponse& res) {
+      if (target.rfind("/v1/proofs/frontier", 0) != 0) return false;
+      auto j = Json::parse(res.body);
+      std::string h = j["subtrees"][0];
+      h[0] = h[0] == '0' ? '1' : '0';
+      j["subtrees"][0] = h;
+      res.body = j.dump();
+      return true;
+    });
+    auto bad = c.verify_chain();
+    REQUIRE(bad.is_ok());
+    CHECK_FALSE(bad->valid);
+    CHECK(bad->failure.code() == "CHAIN_LOG_MISMATCH");
+    CHECK(bad->failed_height == base);
+    CHECK(wire->interventions() > 0);
+  }
+  SUBCASE("a base the node does not hold") {
+    wire->set_tamper([&](const std::string& target, client::HttpResponse& res) {
+      if (target != "/v1/health") return false;
+      auto j = Json::parse(res.body);
+      j["base_height"] = base - 1;
+      res.body = j.dump();
+      return true;
+    });
+    auto bad = c.verify_chain();
+    CHECK((!bad.is_ok() || !bad->valid));
+    CHECK(wire->interventions() > 0);
+  }
 }
 
 TEST_CASE("sdk: verify_chain names the height that fails") {
