@@ -43,6 +43,17 @@ std::optional<Config> parse_command_line(int argc, char** argv, int* exit_code) 
                  "first timeout of a consensus view (multi-validator networks only)")
       ->capture_default_str()
       ->check(CLI::Range(std::uint64_t{50}, std::uint64_t{60'000}));
+  app.add_flag("--join-snapshot", c.join_snapshot,
+               "when DIR/db holds no ledger yet, first fetch a snapshot of the chain from a peer "
+               "validator, verify and import it, then start (multi-validator networks only)");
+  app.add_option("--join-timeout-ms", c.join_timeout_ms,
+                 "how long --join-snapshot tries the peers before start-up fails")
+      ->capture_default_str()
+      ->check(CLI::Range(std::uint64_t{1'000}, std::uint64_t{86'400'000}));
+  app.footer(
+      "Snapshots of a stopped node: emledger-node snapshot create --data DIR --out FILE ..., "
+      "emledger-node snapshot restore --data DIR --in FILE ... (see emledger-node snapshot "
+      "--help).");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -38,6 +38,11 @@ struct Config {
   // timeout.
   std::string peer_listen;
   std::uint64_t view_timeout_ms = 2000;
+  // Multi-validator networks only: a node whose DATA/db holds no ledger
+  // first fetches a snapshot from a peer and restores it (snapshot_fetch.hpp),
+  // giving up after join_timeout_ms. A node with a ledger starts as usual.
+  bool join_snapshot = false;
+  std::uint64_t join_timeout_ms = 600'000;
 };
 
 // Parses argv. On --help or a usage error prints to stdout/stderr and returns

@@ -7,9 +7,13 @@
 #include <string>
 
 #include "node.hpp"
+#include "snapshots.hpp"
 
 int main(int argc, char** argv) {
   using namespace emledger::node;
+  // `emledger-node snapshot create|restore`: offline, on a stopped node's
+  // data directory (snapshots.hpp).
+  if (argc > 1 && std::string(argv[1]) == "snapshot") return snapshot_command(argc - 1, argv + 1);
   int exit_code = 0;
   auto config = parse_command_line(argc, argv, &exit_code);
   if (!config) return exit_code;
@@ -23,7 +27,15 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  auto node = Node::start(*config);
+  // A join from a snapshot (--join-snapshot) runs before the node serves;
+  // a shutdown signal ends it (the signals stay pending for sigwait below).
+  auto stop_requested = [signals] {
+    sigset_t pending;
+    sigemptyset(&pending);
+    if (sigpending(&pending) != 0) return false;
+    return sigismember(&pending, SIGINT) == 1 || sigismember(&pending, SIGTERM) == 1;
+  };
+  auto node = Node::start(*config, emledger::node::system_clock_ms, stop_requested);
   if (!node.is_ok()) {
     std::cerr << "emledger-node: " << node.status().to_string() << "\n";
     return 1;

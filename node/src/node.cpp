@@ -7,19 +7,47 @@
 #include "api_authz.hpp"
 #include "http_server.hpp"
 #include "openapi_json.hpp"
+#include "snapshot_join.hpp"
+#include "snapshots.hpp"
 
 namespace emledger::node {
 
-Result<std::unique_ptr<Node>> Node::start(const Config& config, Clock clock) {
+namespace {
+
+// --join-snapshot: a validator without a ledger restores one from a peer's
+// snapshot before anything else opens DATA/db. One with a ledger (a restart
+// after a join, or an old data directory) starts as usual.
+Status join_if_empty(const Config& config, const Identity& identity,
+                     std::function<bool()> stop_requested) {
+  if (!config.join_snapshot) return Status::ok();
+  if (identity.genesis.validators.size() < 2)
+    return Status::error("CONFIG_ERROR", "--join-snapshot needs a network of several validators");
+  auto holds = store_holds_ledger(db_path(config.data_dir));
+  if (!holds) return holds.status();
+  if (*holds) return Status::ok();
+  JoinOptions jo;
+  jo.data_dir = config.data_dir;
+  jo.peer_listen = config.peer_listen;
+  jo.timeout_ms = config.join_timeout_ms;
+  jo.stop_requested = std::move(stop_requested);
+  auto joined = join_from_snapshot(identity, jo);
+  return joined.status();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Node>> Node::start(const Config& config, Clock clock,
+                                          std::function<bool()> stop_requested) {
   auto listen = parse_listen_address(config.listen);
   if (!listen.is_ok()) return listen.status();
   listen->threads = config.http_threads;
 
   auto identity = load_identity(config);
   if (!identity.is_ok()) return identity.status();
+  EMLEDGER_TRY(join_if_empty(config, *identity, std::move(stop_requested)));
 
   std::unique_ptr<Node> n(new Node(std::move(*identity)));
-  auto store = ledger::open_leveldb((std::filesystem::path(config.data_dir) / "db").string());
+  auto store = ledger::open_leveldb(db_path(config.data_dir));
   if (!store.is_ok()) return store.status();
   auto ledger = ledger::Ledger::open(std::move(*store), n->identity_.genesis);
   if (!ledger.is_ok()) return ledger.status();
@@ -29,10 +57,19 @@ Result<std::unique_ptr<Node>> Node::start(const Config& config, Clock clock) {
   auto authz = AuthzApi::open(*n->ledger_, clock, config.data_dir);
   if (!authz.is_ok()) return authz.status();
   n->authz_ = std::move(*authz);
+  // A validator of several serves snapshots of its ledger to joiners.
+  if (n->identity_.genesis.validators.size() > 1) {
+    SnapshotServerOptions so;
+    so.dir = (std::filesystem::path(config.data_dir) / "snapshots").string();
+    auto snapshots = SnapshotServer::open(*n->ledger_, std::move(so));
+    if (!snapshots.is_ok()) return snapshots.status();
+    n->snapshots_ = std::move(*snapshots);
+  }
   // Every network runs consensus, a single validator too (n = 1: it is the
   // leader of every view and its own quorum; no peer transport).
   {
     ValidatorConfig vc;
+    vc.snapshots = n->snapshots_.get();
     vc.data_dir = config.data_dir;
     vc.peer_listen = config.peer_listen;
     vc.view_timeout_ms = config.view_timeout_ms;
@@ -75,6 +112,7 @@ void Node::shutdown() {
     if (server_) server_->stop_accepting();
     if (mempool_) mempool_->close();
     if (validator_) validator_->stop();  // fails its uncommitted proposals' waiters
+    if (snapshots_) snapshots_->stop();  // cancels a snapshot being written
     if (mempool_)
       mempool_->fail_pending(Status::error("SHUTTING_DOWN", "the node is shutting down"));
     if (server_) server_->stop();  // writes the answers just produced, then closes

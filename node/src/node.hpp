@@ -2,6 +2,7 @@
 // main.cpp and the tests both start nodes through this.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -9,6 +10,7 @@
 #include "clock.hpp"
 #include "config.hpp"
 #include "emledger/ledger/ledger.hpp"
+#include "snapshot_server.hpp"
 #include "validator.hpp"
 
 namespace emledger::node {
@@ -22,7 +24,11 @@ class Node {
   // Loads the identity (creating it in dev mode), opens LevelDB in
   // DATA/db, starts the validator (consensus with the other validators of
   // the genesis; alone with a one-validator genesis) and the HTTP server.
-  static Result<std::unique_ptr<Node>> start(const Config& config, Clock clock = system_clock_ms);
+  // With config.join_snapshot and no ledger in DATA/db, first fetches and
+  // restores a snapshot from a peer (snapshot_join.hpp); `stop_requested`
+  // (optional) ends that wait early (CANCELLED).
+  static Result<std::unique_ptr<Node>> start(const Config& config, Clock clock = system_clock_ms,
+                                             std::function<bool()> stop_requested = {});
   ~Node();  // shutdown()s
 
   const std::string& host() const;
@@ -31,6 +37,8 @@ class Node {
   const Identity& identity() const { return identity_; }
   Mempool& mempool() { return *mempool_; }
   Validator& validator() { return *validator_; }
+  // Serves snapshots to joining validators (multi-validator networks only).
+  SnapshotServer* snapshot_server() { return snapshots_.get(); }
 
   // Stops accepting, refuses new transactions (503 SHUTTING_DOWN), finishes
   // the block in flight, fails what is still pending, flushes responses and
@@ -43,6 +51,7 @@ class Node {
   Identity identity_;
   std::unique_ptr<ledger::Ledger> ledger_;
   std::unique_ptr<Mempool> mempool_;
+  std::unique_ptr<SnapshotServer> snapshots_;  // before validator_: outlives it
   std::unique_ptr<Validator> validator_;
   std::unique_ptr<AuthzApi> authz_;
   std::unique_ptr<Api> api_;

@@ -7,6 +7,8 @@
 //   - network: PeerTransport, consensus messages in their canonical encoding
 //     (consensus::encode_message) plus the block fetch request and response
 //     of block_fetch.hpp and the checkpoint signatures of checkpoint_book.hpp;
+//     snapshot requests (snapshot_fetch.hpp) are handed to the SnapshotServer
+//     and its answers sent back;
 //   - application: the ledger and the mempool. BuildBlock takes transactions
 //     from the mempool and prepares a block on the parent; CheckBlock
 //     re-executes a proposal on its parent; Finalized commits blocks in
@@ -58,6 +60,7 @@
 #include "mempool.hpp"
 #include "peer_transport.hpp"
 #include "pending_blocks.hpp"
+#include "snapshot_server.hpp"
 #include "tx_gossip.hpp"
 
 namespace emledger::node {
@@ -110,6 +113,9 @@ struct ValidatorConfig {
   unsigned peer_threads = 2;
   // Blocks asked for in one range-sync request (1..kSyncBlocksPerRequestMax).
   std::uint32_t sync_blocks_per_request = kSyncBlocksPerRequestMax;
+  // Answers the peers' snapshot requests (snapshot_server.hpp); null: they
+  // are ignored. Not owned; must outlive the validator.
+  SnapshotServer* snapshots = nullptr;
 };
 
 struct ValidatorStats {
