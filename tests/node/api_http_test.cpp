@@ -152,6 +152,22 @@ TEST_CASE("dev node: submit with wait=commit, then every read shows it") {
   auto cproof = decode_hex<ledger::ConsistencyProof>(cons.body["proof"]);
   auto h2 = decode_hex<ledger::BlockHeader>(get(*node, "/v1/headers/2").body["encoded"]);
   CHECK(ledger::verify_consistency(cproof, header.log_root, h2.log_root));
+
+  // The log's subtrees at size 2 fold to that root; a verifier walks on from them.
+  auto frontier = get(*node, "/v1/proofs/frontier?size=2");
+  REQUIRE_MESSAGE(frontier.status == 200, frontier.raw);
+  std::vector<Hash> subtrees;
+  for (const auto& h : frontier.body["subtrees"]) {
+    auto raw = from_hex(h.get<std::string>());
+    REQUIRE((raw && raw->size() == kHashSize));
+    Hash x;
+    std::copy(raw->begin(), raw->end(), x.begin());
+    subtrees.push_back(x);
+  }
+  auto resumed = ledger::LogFrontier::resume(2, subtrees);
+  REQUIRE(resumed.is_ok());
+  CHECK(resumed->root() == h2.log_root);
+  CHECK(get(*node, "/v1/health").body["base_height"] == 0);
 }
 
 TEST_CASE("submit without wait is 202 pending, then commits") {
@@ -307,6 +323,9 @@ TEST_CASE("bad input: each gets its 4xx code, state is unchanged, the node keeps
   expect(get(*node, "/v1/proofs/inclusion?index=50"), 400, "BAD_PARAMETER");
   expect(get(*node, "/v1/proofs/inclusion"), 400, "BAD_PARAMETER");
   expect(get(*node, "/v1/proofs/consistency?first=2&second=1"), 400, "BAD_PARAMETER");
+  expect(get(*node, "/v1/proofs/frontier"), 400, "BAD_PARAMETER");
+  expect(get(*node, "/v1/proofs/frontier?size=99"), 400, "BAD_PARAMETER");
+  expect(get(*node, "/v1/proofs/frontier?size=-1"), 400, "BAD_PARAMETER");
   expect(get(*node, "/v1/proofs/state?key=zz"), 400, "BAD_PARAMETER");
   expect(get(*node, "/v1/bundles?content_hash=12"), 400, "BAD_PARAMETER");
   expect(get(*node, "/v1/nothing"), 404, "NOT_FOUND");

@@ -113,6 +113,7 @@ TEST_CASE("openapi.json is OpenAPI 3.0 and covers every documented endpoint") {
       {"/v1/blocks/{height}", "get"},
       {"/v1/proofs/inclusion", "get"},
       {"/v1/proofs/consistency", "get"},
+      {"/v1/proofs/frontier", "get"},
       {"/v1/proofs/state", "get"},
       {"/v1/bundles", "get"},
       {"/v1/checkpoint", "get"},
