@@ -20,6 +20,7 @@
 #include "emledger/ledger/ledger.hpp"
 #include "emledger/ledger/merkle_log.hpp"
 #include "emledger/ledger/smt.hpp"
+#include "emledger/ledger/snapshot.hpp"
 #include "emledger/ledger/types.hpp"
 #include "emledger/ledger/votes.hpp"
 #include "peer_transport.hpp"
@@ -153,6 +154,15 @@ constexpr Decoder kDecoders[] = {
     // the serving validator's chunk of its snapshot file.
     {"PeerSnapshotRequest", &round_trip<node::SnapshotRequest>},
     {"PeerSnapshotChunk", &round_trip<node::SnapshotChunk>},
+    // The frames of a state snapshot (emledger/ledger/snapshot.hpp), which
+    // a joining node reads from a peer it does not trust yet.
+    {"SnapshotManifest", &round_trip<SnapshotManifest>},
+    {"SnapshotHeaders", &round_trip<SnapshotHeaders>},
+    {"SnapshotLeaves", &round_trip<SnapshotLeaves>},
+    {"SnapshotState", &round_trip<SnapshotState>},
+    {"SnapshotTxs", &round_trip<SnapshotTxs>},
+    {"SnapshotBlockTxs", &round_trip<SnapshotBlockTxs>},
+    {"SnapshotEnd", &round_trip<SnapshotEnd>},
 };
 
 }  // namespace

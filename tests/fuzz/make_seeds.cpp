@@ -129,6 +129,19 @@ void seed_snapshot_fetch() {
            static_cast<std::uint8_t>(node::SnapshotState::kPreparing), 0, {}, 0, 0, {}});
 }
 
+// State snapshot frames (emledger/ledger/snapshot.hpp); the anchors frame
+// also empty, as after a state frame that names no anchor.
+void seed_snapshot_frames() {
+  seed(57, 1, s::snapshot_manifest());
+  seed(58, 1, s::snapshot_headers());
+  seed(59, 1, s::snapshot_leaves());
+  seed(60, 1, s::snapshot_state());
+  seed(61, 1, s::snapshot_txs());
+  seed(61, 2, ledger::SnapshotTxs{});
+  seed(62, 1, s::snapshot_block_txs());
+  seed(63, 1, s::snapshot_end());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -187,5 +200,6 @@ int main(int argc, char** argv) {
   seed_peer();
   seed_handshake();
   seed_snapshot_fetch();
+  seed_snapshot_frames();
   return g_failed == 0 ? 0 : 1;
 }

@@ -10,6 +10,7 @@
 #include "emledger/ledger/ledger.hpp"
 #include "emledger/ledger/merkle_log.hpp"
 #include "emledger/ledger/smt.hpp"
+#include "emledger/ledger/snapshot.hpp"
 #include "emledger/ledger/types.hpp"
 #include "emledger/ledger/votes.hpp"
 
@@ -290,5 +291,23 @@ inline Objection objection() {
 inline Archive archive() {
   return Archive{filled(0xc6), "sh.minhang.window", "case-7", filled(0xc3), {filled(0xb1)}, 46};
 }
+
+// Snapshot frames (snapshot.hpp).
+inline SnapshotManifest snapshot_manifest() {
+  return SnapshotManifest{filled(0xe1), 3, header(), finality_by_descendant()};
+}
+inline SnapshotHeaders snapshot_headers() {
+  return SnapshotHeaders{{header(), next_header(header())}};
+}
+inline SnapshotLeaves snapshot_leaves() { return SnapshotLeaves{{filled(0xe2), filled(0xe3)}}; }
+inline SnapshotState snapshot_state() {
+  return SnapshotState{{SnapshotStateEntry{Bytes{'o', 'r', 'g', '/', 'a'}, encode(org())},
+                        SnapshotStateEntry{record_state_key(filled(0xb1)), encode(record())}}};
+}
+inline SnapshotTxs snapshot_txs() { return SnapshotTxs{{tx_entry(), tx_entry()}}; }
+inline SnapshotBlockTxs snapshot_block_txs() {
+  return SnapshotBlockTxs{7, {encode(tx()), Bytes{1, 2, 3}}};
+}
+inline SnapshotEnd snapshot_end() { return SnapshotEnd{2, 9, 40, 3, 6}; }
 
 }  // namespace emledger::samples

@@ -196,6 +196,14 @@ TEST_CASE("encoding: every top-level type round trips and refuses cuts, extensio
   check_canonical(s::nullify_statement());
   check_canonical(s::submit_evidence());
   check_canonical(s::evidence_record());
+  check_canonical(s::snapshot_manifest());
+  check_canonical(s::snapshot_headers());
+  check_canonical(s::snapshot_leaves());
+  check_canonical(s::snapshot_state());
+  check_canonical(s::snapshot_txs());
+  check_canonical(s::snapshot_block_txs());
+  check_canonical(s::snapshot_end());
+  check_canonical(SnapshotTxs{});
 }
 
 TEST_CASE("encoding: authorization payloads refuse what their rules forbid") {
