@@ -87,8 +87,9 @@ struct SnapshotChunk {
   Hash header_hash{};
   std::uint64_t total_bytes = 0;
   std::uint64_t offset = 0;  // the request's
-  // Bytes [offset, offset + size) of the file: kSnapshotChunkBytesMax, fewer
-  // only at its end; empty when offset >= total_bytes.
+  // Bytes [offset, offset + size) of the file, at most kSnapshotChunkBytesMax
+  // and at least one while offset < total_bytes (SnapshotServer sends the
+  // maximum, fewer only at the end); empty when offset >= total_bytes.
   Bytes data;
   template <class V>
   void describe(V& v) {

@@ -244,11 +244,11 @@ Joiner::Outcome Joiner::take_chunk(std::size_t peer, SnapshotChunk& c, bool& don
     }
     if (c.offset != 0) return Outcome::kDownloaded;  // ask again from the start
   }
-  const std::uint64_t expected = std::min<std::uint64_t>(kSnapshotChunkBytesMax, total_ - offset_);
-  if (c.data.size() != expected) {
+  // Any non-empty range that stays inside the file (the decoder bounds it
+  // by kSnapshotChunkBytesMax): servers may send less than the maximum.
+  if (c.data.empty() || c.data.size() > total_ - offset_) {
     log_line(who + " sent " + std::to_string(c.data.size()) + " bytes at offset " +
-             std::to_string(offset_) + " instead of " + std::to_string(expected) +
-             "; trying another peer");
+             std::to_string(offset_) + " of " + std::to_string(total_) + "; trying another peer");
     return Outcome::kNextPeer;
   }
   if (Status st = append(c.data); !st.is_ok()) {

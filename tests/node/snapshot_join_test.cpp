@@ -38,7 +38,8 @@ struct Chain {
   crypto::KeyPair issuer = key_from(9);
   ledger::Genesis genesis;
   ledger::ChainHead head;
-  std::string snapshot;  // the file's bytes
+  std::string snapshot;  // the file's bytes, at head
+  std::string older;     // a snapshot of height head - 1
 
   explicit Chain(const TempDir& dir) {
     genesis.chain_id = "emledger-test-join";
@@ -67,21 +68,39 @@ struct Chain {
       for (std::uint16_t i = 0; i < 3; ++i)
         ledger::sign_certificate(genesis, p->block.header, i, validators[i], cert);
       REQUIRE((*l)->commit(*p, cert).is_ok());
+      if (h == 2) older = write(**l, dir.str("older.snapshot"));
     }
     head = (*l)->head();
-    const std::string path = dir.str("chain.snapshot");
-    REQUIRE(write_snapshot_file(**l, path).is_ok());
+    snapshot = write(**l, dir.str("chain.snapshot"));
+  }
+
+  static std::string write(const ledger::Ledger& l, const std::string& path) {
+    REQUIRE(write_snapshot_file(l, path).is_ok());
     std::ifstream in(path, std::ios::binary);
-    snapshot.assign(std::istreambuf_iterator<char>(in), {});
+    return std::string(std::istreambuf_iterator<char>(in), {});
   }
 };
 
-// Validator `index` of the chain as a peer that serves `bytes` as its
-// snapshot (kUnavailable when empty), whatever it holds.
+// What a fake peer serves: `bytes` as the snapshot of `height`
+// (kUnavailable when empty), in chunks of `chunk_bytes`; after
+// `switch_after` answers, `then_bytes` of `then_height` instead (its
+// snapshot moved on); the `drop`-th request (1-based; 0: none) goes
+// unanswered.
+struct Serving {
+  std::string bytes;
+  std::uint64_t height = 0;
+  std::size_t chunk_bytes = kSnapshotChunkBytesMax;
+  int switch_after = 0;
+  std::string then_bytes;
+  std::uint64_t then_height = 0;
+  int drop = 0;
+};
+
+// Validator `index` of the chain as a peer that answers SnapshotRequests as
+// `serving` says, whatever it holds.
 class FakeServer {
  public:
-  FakeServer(const Chain& c, std::size_t index, std::string bytes, std::uint64_t height)
-      : bytes_(std::move(bytes)), height_(height) {
+  FakeServer(const Chain& c, std::size_t index, Serving serving) : serving_(std::move(serving)) {
     PeerTransportConfig tc;
     tc.chain_id = c.genesis.chain_id;
     tc.key = c.validators[index];
@@ -97,30 +116,34 @@ class FakeServer {
   int requests() const { return requests_.load(); }
 
  private:
+  // Messages of one peer come one at a time (PeerTransport), so only the
+  // counter needs to be atomic.
   void answer(std::size_t peer, const Bytes& message) {
     // A request that arrives before start() returned goes unanswered (the
     // joiner asks again).
     if (ready_.load() == nullptr || leading_domain(message) != SnapshotRequest::kDomain) return;
     auto req = ledger::decode<SnapshotRequest>(message);
     if (!req) return;
-    ++requests_;
+    const int n = ++requests_;
+    if (n == serving_.drop) return;
+    const bool moved = serving_.switch_after > 0 && n > serving_.switch_after;
+    const std::string& bytes = moved ? serving_.then_bytes : serving_.bytes;
     SnapshotChunk c;
     c.offset = req->offset;
-    if (bytes_.empty()) {
+    if (bytes.empty()) {
       c.state = static_cast<std::uint8_t>(SnapshotState::kUnavailable);
     } else {
       c.state = static_cast<std::uint8_t>(SnapshotState::kReady);
-      c.height = height_;
-      c.total_bytes = bytes_.size();
-      const std::size_t at = std::min<std::size_t>(req->offset, bytes_.size());
-      const std::size_t n = std::min(kSnapshotChunkBytesMax, bytes_.size() - at);
-      c.data.assign(bytes_.begin() + at, bytes_.begin() + at + n);
+      c.height = moved ? serving_.then_height : serving_.height;
+      c.total_bytes = bytes.size();
+      const std::size_t at = std::min<std::size_t>(req->offset, bytes.size());
+      const std::size_t len = std::min(serving_.chunk_bytes, bytes.size() - at);
+      c.data.assign(bytes.begin() + at, bytes.begin() + at + len);
     }
     (void)ready_.load()->send(peer, ledger::encode(c));
   }
 
-  std::string bytes_;
-  std::uint64_t height_;
+  const Serving serving_;
   std::atomic<int> requests_{0};
   std::unique_ptr<PeerTransport> transport_;
   std::atomic<PeerTransport*> ready_{nullptr};
@@ -137,9 +160,9 @@ TEST_CASE(
   tampered[tampered.size() / 2] = static_cast<char>(tampered[tampered.size() / 2] ^ 0x01);
 
   // The joiner asks validator 0 first (the one after itself).
-  FakeServer liar(chain, 0, tampered, chain.head.height);
-  FakeServer empty(chain, 1, "", 0);
-  FakeServer honest(chain, 2, chain.snapshot, chain.head.height);
+  FakeServer liar(chain, 0, Serving{.bytes = tampered, .height = chain.head.height});
+  FakeServer empty(chain, 1, Serving{});
+  FakeServer honest(chain, 2, Serving{.bytes = chain.snapshot, .height = chain.head.height});
 
   const Identity me{chain.genesis, chain.validators[kJoiner], kJoiner};
   JoinOptions jo;
@@ -168,7 +191,7 @@ TEST_CASE("snapshot join: with only liars, the join gives up at its timeout and 
   const Chain chain(dir);
   std::string tampered = chain.snapshot;
   tampered[tampered.size() / 3] = static_cast<char>(tampered[tampered.size() / 3] ^ 0x01);
-  FakeServer liar(chain, 0, tampered, chain.head.height);
+  FakeServer liar(chain, 0, Serving{.bytes = tampered, .height = chain.head.height});
 
   const Identity me{chain.genesis, chain.validators[kJoiner], kJoiner};
   JoinOptions jo;
@@ -187,4 +210,34 @@ TEST_CASE("snapshot join: with only liars, the join gives up at its timeout and 
   auto stopped = join_from_snapshot(me, jo);
   REQUIRE_FALSE(stopped.is_ok());
   CHECK(stopped.status().code() == "CANCELLED");
+}
+
+TEST_CASE(
+    "snapshot join: small chunks, a lost answer asked again at its offset, and a snapshot "
+    "that moves to a newer height halfway") {
+  TempDir dir;
+  const Chain chain(dir);
+  constexpr std::size_t kChunk = 700;
+  REQUIRE(chain.older.size() > 4 * kChunk);
+  // Three chunks of the older snapshot, then the newer one; the first
+  // request for the newer one (the 5th) is lost.
+  FakeServer peer(chain, 0,
+                  Serving{.bytes = chain.older,
+                          .height = chain.head.height - 1,
+                          .chunk_bytes = kChunk,
+                          .switch_after = 3,
+                          .then_bytes = chain.snapshot,
+                          .then_height = chain.head.height,
+                          .drop = 5});
+  const Identity me{chain.genesis, chain.validators[kJoiner], kJoiner};
+  JoinOptions jo;
+  jo.data_dir = dir.str("joiner");
+  jo.timeout_ms = 60'000;
+  auto info = join_from_snapshot(me, jo);
+  REQUIRE_MESSAGE(info.is_ok(), info.status().to_string());
+  CHECK(info->height == chain.head.height);
+  CHECK(info->header_hash == chain.head.header_hash);
+  // 4 requests before the move, the lost one, then every chunk of the newer.
+  const int chunks = static_cast<int>((chain.snapshot.size() + kChunk - 1) / kChunk);
+  CHECK(peer.requests() == 4 + 1 + chunks);
 }

@@ -113,6 +113,9 @@ TEST_CASE(
   auto latest = get(*node, "/v1/headers/latest");
   REQUIRE(latest.status == 200);
   CHECK(latest.body["hash"] == to_hex(s.head.header_hash));
+  // No history below the snapshot, and the node says where it starts.
+  CHECK(get(*node, "/v1/blocks/1").status == 404);
+  CHECK(get(*node, "/v1/health").body["base_height"] == s.head.height);
 
   // A record committed long before the snapshot: the same record, and a
   // proof bundle that verifies against the genesis alone.
