@@ -6,7 +6,8 @@
 // the others' header hashes by range sync, serve a proof of a record
 // committed before the snapshot that `emledger verify` accepts, pass
 // `emledger chain verify`, and then vote: with another validator stopped,
-// the network only has a quorum with the joined one.
+// the network only has a quorum with the joined one, also after the joined
+// one is killed and restarted.
 #include <chrono>
 #include <regex>
 #include <thread>
@@ -37,6 +38,13 @@ std::uint64_t restored_height(const testing::NodeProcess& node) {
   std::smatch m;
   if (!std::regex_search(log, m, kRestored)) return 0;
   return std::stoull(m[1]);
+}
+
+// Validator 3's command line with the join option.
+std::vector<std::string> args_of_joiner(const Network& net) {
+  std::vector<std::string> args = net.args.at(kJoiner);
+  args.push_back("--join-snapshot");
+  return args;
 }
 
 // Node i's headers from `from` to `top` agree with node 0's, and each one's
@@ -91,10 +99,9 @@ TEST_CASE(
     REQUIRE_MESSAGE(wait_for_height(net, others, kJoinAfterHeight, kCommitTimeoutS),
                     "validators 0-2 did not reach " << kJoinAfterHeight);
     // The joiner starts while the others keep committing.
-    std::vector<std::string> args = net.args.at(kJoiner);
-    args.push_back("--join-snapshot");
     const auto started = std::chrono::steady_clock::now();
-    REQUIRE_MESSAGE(net.node(kJoiner).start(args, kJoinStartTimeoutS), net.node(kJoiner).log());
+    REQUIRE_MESSAGE(net.node(kJoiner).start(args_of_joiner(net), kJoinStartTimeoutS),
+                    net.node(kJoiner).log());
     MESSAGE("validator 3 joined and serves after "
             << std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()
             << " s");
@@ -134,4 +141,18 @@ TEST_CASE(
   CHECK(submit_committed(net, net.node(kJoiner), &nonce, 4, 2).size() == 4);
   const std::uint64_t both = std::min(height_of(net.node(0)), height_of(net.node(kJoiner)));
   check_same_certified_headers(net, kJoiner, snapshot_height, both);
+
+  // SIGKILLed and restarted with the same command line, the joined node
+  // opens its own ledger (the flag does nothing now), keeps its base, and is
+  // needed again for the quorum.
+  net.node(kJoiner).stop(SIGKILL);
+  REQUIRE_MESSAGE(net.node(kJoiner).start(args_of_joiner(net)), net.node(kJoiner).log());
+  CHECK(restored_height(net.node(kJoiner)) == snapshot_height);  // the one join in its log
+  CHECK(http_json(net.node(kJoiner), "GET", "/v1/health").body.at("base_height") ==
+        snapshot_height);
+  const std::uint64_t again = top_height(net, quorum);
+  REQUIRE_MESSAGE(wait_for_height(net, quorum, again + 3, kCommitTimeoutS),
+                  "no blocks after validator 3 restarted\n"
+                      << net.node(kJoiner).log());
+  CHECK(submit_committed(net, net.node(kJoiner), &nonce, 2, 2).size() == 2);
 }
