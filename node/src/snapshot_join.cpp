@@ -36,6 +36,8 @@ constexpr std::uint64_t kJoinNoPeerWaitMs = 100;
 // verify is asked again.
 constexpr std::uint64_t kJoinNextPeerPauseMs = 250;
 constexpr std::uint64_t kJoinRefusedPeerPauseMs = 2'000;
+// A progress line per this many bytes downloaded.
+constexpr std::uint64_t kJoinProgressBytes = std::uint64_t{256} << 20;
 
 std::uint64_t mono_ms() {
   using namespace std::chrono;
@@ -255,6 +257,9 @@ Joiner::Outcome Joiner::take_chunk(std::size_t peer, SnapshotChunk& c, bool& don
     failure_ = st;
     return Outcome::kStop;
   }
+  if ((offset_ + c.data.size()) / kJoinProgressBytes != offset_ / kJoinProgressBytes)
+    log_line("downloaded " + std::to_string((offset_ + c.data.size()) >> 20) + " of " +
+             std::to_string(total_ >> 20) + " MiB from " + who);
   offset_ += c.data.size();
   if (offset_ < total_) return Outcome::kDownloaded;
   if (Status st = finish_file(); !st.is_ok()) {

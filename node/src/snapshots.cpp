@@ -214,6 +214,9 @@ int exit_code_for(const Status& st) {
 
 int fail(const Status& st) {
   std::cerr << "emledger-node snapshot: " << st.to_string() << "\n";
+  if (st.code() == "STORAGE_ERROR" && st.message().find("LOCK") != std::string::npos)
+    std::cerr << "emledger-node snapshot: is a node running on this data directory? stop it "
+                 "first\n";
   return exit_code_for(st);
 }
 

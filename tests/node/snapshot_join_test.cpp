@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <functional>
 #include <mutex>
 
 #include "../support/free_port.hpp"
@@ -94,6 +95,9 @@ struct Serving {
   std::string then_bytes;
   std::uint64_t then_height = 0;
   int drop = 0;
+  // While set and false, the peer answers kUnavailable (so a test can order
+  // which peer serves first, whatever order the peers connected in).
+  std::function<bool()> gate;
 };
 
 // Validator `index` of the chain as a peer that answers SnapshotRequests as
@@ -130,7 +134,7 @@ class FakeServer {
     const std::string& bytes = moved ? serving_.then_bytes : serving_.bytes;
     SnapshotChunk c;
     c.offset = req->offset;
-    if (bytes.empty()) {
+    if (bytes.empty() || (serving_.gate && !serving_.gate())) {
       c.state = static_cast<std::uint8_t>(SnapshotState::kUnavailable);
     } else {
       c.state = static_cast<std::uint8_t>(SnapshotState::kReady);
@@ -159,10 +163,14 @@ TEST_CASE(
   std::string tampered = chain.snapshot;
   tampered[tampered.size() / 2] = static_cast<char>(tampered[tampered.size() / 2] ^ 0x01);
 
-  // The joiner asks validator 0 first (the one after itself).
+  // The honest peer serves only once the joiner has asked the other two (it
+  // asks whichever is connected, starting after itself).
   FakeServer liar(chain, 0, Serving{.bytes = tampered, .height = chain.head.height});
   FakeServer empty(chain, 1, Serving{});
-  FakeServer honest(chain, 2, Serving{.bytes = chain.snapshot, .height = chain.head.height});
+  FakeServer honest(chain, 2,
+                    Serving{.bytes = chain.snapshot, .height = chain.head.height, .gate = [&] {
+                              return liar.requests() > 0 && empty.requests() > 0;
+                            }});
 
   const Identity me{chain.genesis, chain.validators[kJoiner], kJoiner};
   JoinOptions jo;
