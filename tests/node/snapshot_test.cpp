@@ -287,3 +287,37 @@ TEST_CASE(
   CHECK(info->header_hash == s.head.header_hash);
   (*server)->stop();
 }
+
+TEST_CASE(
+    "snapshot server: on a ledger restored from a snapshot the write fails; it answers "
+    "unavailable and does not try again within retry_after_failure_ms") {
+  TempDir dir;
+  const Source s = make_source(dir, 2);
+  const std::string file = dir.str("ledger.snapshot");
+  REQUIRE(snapshot_cli({"create", "--dev", "--data", s.data, "--out", file}) == 0);
+  const std::string dst = dir.str("dst");
+  REQUIRE(snapshot_cli({"restore", "--genesis", s.genesis, "--data", dst, "--in", file}) == 0);
+  auto node = start_node(restored_config(s, dst));
+
+  SnapshotServerOptions so;
+  so.dir = dir.str("served");
+  so.retry_after_failure_ms = 60'000;
+  auto server = SnapshotServer::open(node->ledger(), so);
+  REQUIRE(server.is_ok());
+  std::uint64_t now = 1'000;
+  auto first = (*server)->serve(1, {0, 0}, now);
+  REQUIRE(first.has_value());
+  CHECK(first->state == static_cast<std::uint8_t>(SnapshotState::kPreparing));
+  for (int i = 0; i < 500 && (*server)->stats().write_failures == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  REQUIRE((*server)->stats().write_failures == 1);
+  for (int i = 0; i < 5; ++i) {
+    now += 1'000;
+    auto c = (*server)->serve(1, {0, 0}, now);
+    REQUIRE(c.has_value());
+    CHECK(c->state == static_cast<std::uint8_t>(SnapshotState::kUnavailable));
+  }
+  CHECK((*server)->stats().write_failures == 1);
+  CHECK((*server)->stats().files_written == 0);
+  CHECK(fs::is_empty(dir.str("served")));
+}
