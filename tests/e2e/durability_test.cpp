@@ -66,7 +66,17 @@ TEST_CASE("e2e: acknowledged transactions survive repeated SIGKILL") {
             if (res.value("status", "") == "committed") acked.push_back(res["id"].get<std::string>());
         }
       });
+    // Kill at a moment that moves from round to round, but only once this
+    // round has something acknowledged to lose: on a loaded machine the
+    // restarted node's first block can take longer than the planned delay.
     std::this_thread::sleep_for(std::chrono::milliseconds(300 + 170 * round));
+    for (int waited = 0; waited < 400; ++waited) {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (acked.size() > acked_before) break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
     node.stop(SIGKILL);
     stop = true;
     for (auto& th : submitters) th.join();
