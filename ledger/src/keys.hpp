@@ -19,8 +19,9 @@ namespace emledger::ledger::detail {
 // Single-byte key prefixes of docs/formats/storage.md.
 inline constexpr std::uint8_t kKeyGenesis = 'G';
 inline constexpr std::uint8_t kKeyHead = 'H';
-// The lowest height whose block this store holds ("B" -> u64 big-endian):
-// present only in a store restored from a snapshot (docs/formats/snapshot.md).
+// The lowest height whose block this store holds and the view of the block
+// below it ("B" -> u64 height, u64 view, big-endian): present only in a store
+// restored from a snapshot (docs/formats/snapshot.md).
 inline constexpr std::uint8_t kKeyBase = 'B';
 inline constexpr std::uint8_t kKeyHeader = 'h';
 inline constexpr std::uint8_t kKeyCert = 'c';

@@ -600,8 +600,10 @@ Result<std::unique_ptr<Ledger>> Ledger::open(std::unique_ptr<KvStore> store,
     auto base = l->store_->get(Bytes{kKeyBase});
     if (!base) return base.status();
     if (base->has_value()) {
-      if ((*base)->size() != 8) return Status::error("STORAGE_CORRUPT", "bad base height entry");
-      for (std::uint8_t b : **base) l->base_height_ = (l->base_height_ << 8) | b;
+      if ((*base)->size() != 16) return Status::error("STORAGE_CORRUPT", "bad base entry");
+      for (std::size_t i = 0; i < 8; ++i) l->base_height_ = (l->base_height_ << 8) | (**base)[i];
+      for (std::size_t i = 8; i < 16; ++i)
+        l->base_parent_view_ = (l->base_parent_view_ << 8) | (**base)[i];
       if (l->base_height_ > l->head_.height)
         return Status::error("STORAGE_CORRUPT", "base height above the head");
     }

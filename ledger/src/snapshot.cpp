@@ -337,6 +337,7 @@ class FrameReader {
 struct HeaderFacts {
   std::uint64_t log_size = 0;
   Hash payload_digest{};
+  std::uint64_t view = 0;
 };
 
 class Importer {
@@ -418,7 +419,7 @@ class Importer {
         if (!facts_.empty() && h.log_size < facts_.back().log_size)
           return invalid("log size shrinks at height " + std::to_string(height));
         prev = h.hash();
-        facts_.push_back({h.log_size, h.payload_digest});
+        facts_.push_back({h.log_size, h.payload_digest, h.view});
         ++info_.counts.headers;
       }
     }
@@ -427,7 +428,7 @@ class Importer {
       return invalid("the headers do not lead to the snapshot's header");
     if (!facts_.empty() && top.log_size < facts_.back().log_size)
       return invalid("log size shrinks at the snapshot's height");
-    facts_.push_back({top.log_size, top.payload_digest});
+    facts_.push_back({top.log_size, top.payload_digest, top.view});
     return Status::ok();
   }
 
@@ -626,8 +627,12 @@ class Importer {
       batch.put(height_key(kKeyFinalizedBy, s_), Bytes(d.begin(), d.end()));
       batch.put(hash_key(kKeyDescendantProof, d), encode(p));
     }
+    // The base and the view of the block below it (the genesis, view 0, for
+    // a snapshot of height 1): a validator anchoring here needs both.
+    const std::uint64_t parent_view = s_ == 1 ? 0 : facts_[facts_.size() - 2].view;
     Bytes base;
     for (int i = 7; i >= 0; --i) base.push_back(static_cast<std::uint8_t>(s_ >> (8 * i)));
+    for (int i = 7; i >= 0; --i) base.push_back(static_cast<std::uint8_t>(parent_view >> (8 * i)));
     batch.put(Bytes{kKeyBase}, base);
     batch.put(Bytes{kKeyGenesis}, encode(genesis_));
     batch.put(Bytes{kKeyHead}, encode(head));

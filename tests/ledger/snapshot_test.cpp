@@ -174,6 +174,19 @@ void check_same_state(Ledger& a, Ledger& b) {
 TEST_CASE("snapshot: a restored ledger reads, proves and executes like the original") {
   Chain c;
   c.build(6);
+  // Two blocks of their own views (the fixture's are all 0), so that the
+  // view of the block below the snapshot's is something to get right.
+  for (std::uint64_t view : {7, 9}) {
+    std::vector<TxOutcome> oc;
+    c.clock_ms += 1000;
+    Tx t = c.reg("view-" + std::to_string(view));
+    auto p = c.ledger->prepare({t}, c.clock_ms, view, c.validator.public_key(), false, oc);
+    REQUIRE(p.is_ok());
+    Certificate cert;
+    sign_certificate(c.genesis, p->block.header, 0, c.validator, cert);
+    REQUIRE(c.ledger->commit(*p, cert).is_ok());
+    c.committed.push_back(t);
+  }
   SnapshotInfo written;
   const Bytes snap = snapshot_of(*c.ledger, kTxLifetimeBlocksMax, &written);
   const std::uint64_t s = c.ledger->head().height;
@@ -188,7 +201,9 @@ TEST_CASE("snapshot: a restored ledger reads, proves and executes like the origi
   CHECK(encode(r.info->counts) == encode(written.counts));
   auto restored = r.open(c.genesis);
   CHECK(restored->base_height() == s);
+  CHECK(restored->base_parent_view() == 7);
   CHECK(c.ledger->base_height() == 0);
+  CHECK(c.ledger->base_parent_view() == 0);
   check_same_head_reads(*c.ledger, *restored);
   check_same_state(*c.ledger, *restored);
   // History below the snapshot is not held.

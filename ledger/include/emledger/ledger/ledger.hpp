@@ -115,6 +115,10 @@ class Ledger {
   // one restored from a snapshot of height S (snapshot.hpp). Below it the
   // queries for blocks, headers, certificates and past state answer nullopt.
   std::uint64_t base_height() const { return base_height_; }
+  // The consensus view of the block below the base (whose header a restored
+  // store does not hold): what a validator anchoring at the base needs. 0
+  // when the base is 0 or 1 (the genesis is view 0).
+  std::uint64_t base_parent_view() const { return base_parent_view_; }
   // The committed store at one instant, unchanged by later commits (what
   // write_snapshot reads through). Must not outlive the ledger.
   std::unique_ptr<KvView> read_view() const { return store_->view(); }
@@ -231,6 +235,7 @@ class Ledger {
   Genesis genesis_;
   Hash genesis_hash_{};
   std::uint64_t base_height_ = 0;
+  std::uint64_t base_parent_view_ = 0;
   mutable std::mutex head_mu_;
   ChainHead head_;
 };
