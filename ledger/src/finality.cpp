@@ -41,7 +41,12 @@ Result<FinalityProof> decode_finality_proof(ByteView in) {
 
 Status verify_finality(const Genesis& genesis, const BlockHeader& header,
                        const FinalityProof& proof) {
-  if (!proof.by_descendant()) return verify_certificate(genesis, header, proof.certificate);
+  // The epoch of the header proven, also in the descendant form: its links
+  // are blocks the same validator set finalized (docs/validator-set-changes.md
+  // section 2, tail blocks).
+  const Epoch epoch = epoch_at_height(genesis, header.height);
+  if (!proof.by_descendant())
+    return verify_certificate_in_epoch(genesis, epoch, header, proof.certificate);
   if (proof.links.size() > kFinalityLinksMax)
     return Status::error("CERT_LINK_TOO_LONG",
                          "finality proof of " + std::to_string(proof.links.size()) +
@@ -63,7 +68,7 @@ Status verify_finality(const Genesis& genesis, const BlockHeader& header,
     prev = &link;
     prev_hash = link.hash();
   }
-  return verify_certificate(genesis, *prev, proof.certificate);
+  return verify_certificate_in_epoch(genesis, epoch, *prev, proof.certificate);
 }
 
 }  // namespace emledger::ledger

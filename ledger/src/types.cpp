@@ -307,18 +307,29 @@ Hash payload_digest(const std::vector<Hash>& tx_ids) {
   return h.finish();
 }
 
-static Bytes finalize_message(const Genesis& genesis, const BlockHeader& header) {
-  return encode(FinalizeVote{genesis.chain_id, header.height, header.view, header.hash()});
+Epoch epoch_at_height(const Genesis& /*genesis*/, std::uint64_t /*height*/) {
+  // No validator-set change exists yet: the genesis set judges every height.
+  return kGenesisEpoch;
+}
+
+static Bytes finalize_message(const Genesis& genesis, Epoch epoch, const BlockHeader& header) {
+  return encode(FinalizeVote{genesis.chain_id, epoch, header.height, header.view, header.hash()});
 }
 
 Status verify_certificate(const Genesis& genesis, const BlockHeader& header,
                           const Certificate& cert) {
+  return verify_certificate_in_epoch(genesis, epoch_at_height(genesis, header.height), header,
+                                     cert);
+}
+
+Status verify_certificate_in_epoch(const Genesis& genesis, Epoch epoch, const BlockHeader& header,
+                                   const Certificate& cert) {
   Hash hh = header.hash();
   if (cert.height != header.height || cert.view != header.view || cert.header_hash != hh ||
       header.chain_id != genesis.chain_id)
     return Status::error("CERT_MISMATCH", "certificate does not match header at height " +
                                               std::to_string(header.height));
-  Bytes msg = encode(FinalizeVote{genesis.chain_id, header.height, header.view, hh});
+  Bytes msg = encode(FinalizeVote{genesis.chain_id, epoch, header.height, header.view, hh});
   int last = -1;
   for (const auto& s : cert.signatures) {
     if (static_cast<int>(s.validator) <= last || s.validator >= genesis.validators.size())
@@ -342,7 +353,8 @@ void sign_certificate(const Genesis& genesis, const BlockHeader& header, std::ui
   cert.height = header.height;
   cert.view = header.view;
   cert.header_hash = header.hash();
-  CertSignature sig{index, key.sign(finalize_message(genesis, header))};
+  const Epoch epoch = epoch_at_height(genesis, header.height);
+  CertSignature sig{index, key.sign(finalize_message(genesis, epoch, header))};
   auto it =
       std::lower_bound(cert.signatures.begin(), cert.signatures.end(), index,
                        [](const CertSignature& s, std::uint16_t v) { return s.validator < v; });

@@ -9,16 +9,16 @@ Status invalid(const std::string& why) { return Status::error("EVIDENCE_INVALID"
 
 }  // namespace
 
-Bytes vote_statement_bytes(std::string_view chain_id, VoteKind kind, std::uint64_t view,
-                           std::uint64_t height, const Hash& digest) {
+Bytes vote_statement_bytes(std::string_view chain_id, Epoch epoch, VoteKind kind,
+                           std::uint64_t view, std::uint64_t height, const Hash& digest) {
   const std::string chain(chain_id);
   switch (kind) {
     case VoteKind::kNotarize:
-      return encode(NotarizeStatement{chain, height, view, digest});
+      return encode(NotarizeStatement{chain, epoch, height, view, digest});
     case VoteKind::kNullify:
-      return encode(NullifyStatement{chain, view});
+      return encode(NullifyStatement{chain, epoch, view});
     case VoteKind::kFinalize:
-      return encode(FinalizeVote{chain, height, view, digest});
+      return encode(FinalizeVote{chain, epoch, height, view, digest});
   }
   EMLEDGER_ASSERT(false);
   return {};
@@ -60,7 +60,7 @@ Status verify_evidence(const Genesis& genesis, const SubmitEvidence& e) {
                                                        std::to_string(genesis.validators.size()));
   const PublicKey& key = genesis.validators[e.first.validator].public_key;
   for (const EvidenceVote* v : {&e.first, &e.second})
-    if (!crypto::verify(key, v->statement_bytes(genesis.chain_id), v->signature))
+    if (!crypto::verify(key, v->statement_bytes(genesis.chain_id, kGenesisEpoch), v->signature))
       return Status::error("EVIDENCE_BAD_SIGNATURE",
                            "a vote's signature does not verify under validator " +
                                std::to_string(e.first.validator) + "'s key");

@@ -95,6 +95,9 @@ Status Validator::open_replica() {
   const ledger::ChainHead head = ledger_.head();
   consensus::ReplicaConfig rc;
   rc.core.chain_id = g.chain_id;
+  // The core votes on the heights above the head, so it signs in their epoch
+  // (the genesis one until validator-set changes exist).
+  rc.core.epoch = ledger::epoch_at_height(g, head.height + 1);
   for (const auto& val : g.validators) rc.core.validators.push_back(val.public_key);
   rc.core.self = index_;
   rc.core.view_timeout_ms = config_.view_timeout_ms;

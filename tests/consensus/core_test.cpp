@@ -231,7 +231,7 @@ TEST_CASE("quorum: duplicates and unknown signers are not counted") {
   CHECK(d.core.counters().refused_unknown_validator == 1);
   // A key outside the set signing under a member's index is a bad signature.
   auto outsider = key_for(2, /*salt=*/9);
-  d.deliver(SignedVote{v, 2, outsider.sign(signing_bytes(kChain, v))});
+  d.deliver(SignedVote{v, 2, outsider.sign(signing_bytes(kChain, kEpoch, v))});
   CHECK(d.core.counters().refused_bad_signature == 1);
   CHECK(d.core.current_view() == 1);
   CHECK(broadcast_of<Certificate>(d.log).empty());
@@ -286,12 +286,53 @@ TEST_CASE("bad signatures: a vote, a proposal and an own vote are refused") {
   CHECK(d.core.counters().refused_bad_signature == 2);
   // A signature for another chain does not verify either.
   const Vote n = nullify_vote(1);
-  CHECK(d.deliver(SignedVote{n, 2, keys[2].sign(signing_bytes("other", n))}).empty());
+  CHECK(d.deliver(SignedVote{n, 2, keys[2].sign(signing_bytes("other", kEpoch, n))}).empty());
   CHECK(d.core.counters().refused_bad_signature == 3);
   // An answer to a vote the core never asked for is refused.
   auto step = d.core.on_own_vote(0, sign_vote(keys, 0, nullify_vote(1)));
   CHECK(d.core.counters().refused_bad_answer == 1);
   CHECK(step.empty());
+}
+
+TEST_CASE("epochs: votes and certificates signed for another epoch are refused, both ways") {
+  auto keys = keys_for(4);
+  const BlockRef b1 = make_block(1, genesis_anchor());
+  const Vote notarize = notarize_vote(1, b1.height, b1.digest);
+  const Vote nullify = nullify_vote(1);
+  for (const Epoch core_epoch : {Epoch{0}, Epoch{1}}) {
+    CAPTURE(core_epoch);
+    const Epoch other = core_epoch == 0 ? 1 : 0;
+    Config config = config_for(keys, 0);
+    config.epoch = core_epoch;
+    Driver d(keys, std::move(config));
+    d.start();
+    REQUIRE(d.core.current_view() == 1);
+    // Every signer valid, every field right but the epoch signed.
+    CHECK(d.deliver(sign_vote(keys, 2, notarize, other)).empty());
+    CHECK(d.deliver(sign_vote(keys, 3, nullify, other)).empty());
+    CHECK(d.core.counters().refused_bad_signature == 2);
+    d.deliver(certify(keys, nullify, {1, 2, 3}, other));
+    CHECK(d.core.counters().refused_bad_signature == 3);
+    d.deliver(certify(keys, finalize_vote(1, b1.height, b1.digest), {1, 2, 3}, other));
+    CHECK(d.core.counters().refused_bad_signature == 4);
+    CHECK(d.core.current_view() == 1);
+    CHECK(d.finalized.empty());
+    // The same certificate signed for the core's own epoch counts.
+    d.deliver(certify(keys, nullify, {1, 2, 3}, core_epoch));
+    CHECK(d.core.current_view() == 2);
+    // Its own vote, signed for its epoch (the driver signs with
+    // config().epoch), is taken and sent; that signature is no vote of the
+    // other epoch.
+    const auto sent = broadcast_of<SignedVote>(d.tick(1'000'000));
+    CHECK(d.core.counters().refused_bad_answer == 0);
+    REQUIRE_FALSE(sent.empty());
+    CHECK(sent.back().vote == nullify_vote(2));
+    const PublicKey& own = keys[0].public_key();
+    for (const SignedVote& sv : sent) {
+      CHECK(crypto::verify(own, signing_bytes(kChain, core_epoch, sv.vote), sv.signature));
+      CHECK_FALSE(crypto::verify(own, signing_bytes(kChain, other, sv.vote), sv.signature));
+    }
+  }
 }
 
 TEST_CASE("jumping ahead: a certificate of a later view moves there; far-future ones are ignored") {
@@ -483,7 +524,7 @@ TEST_CASE("evidence: conflicting votes of one signer produce it once; identical 
   REQUIRE(ev.size() == 1);
   CHECK(ev[0].evidence == make_evidence(va, vb));
   std::vector<PublicKey> set = d.core.config().validators;
-  CHECK(verify_evidence(kChain, set, ed25519_verifier(), ev[0].evidence).is_ok());
+  CHECK(verify_evidence(kChain, kEpoch, set, ed25519_verifier(), ev[0].evidence).is_ok());
   CHECK(all_of<Equivocation>(d.deliver(vb)).empty());  // reported once
   // The leader's notarize vote, then its proposal of the same block: one
   // statement, no evidence, and the block is still checked.

@@ -17,6 +17,9 @@
 namespace emledger::consensus::test {
 
 inline const std::string kChain = "test-chain";
+// The epoch of config_for()'s cores and of what sign_vote() and certify()
+// sign unless told otherwise.
+inline constexpr Epoch kEpoch = kGenesisEpoch;
 
 inline crypto::KeyPair key_for(std::size_t i, std::uint8_t salt = 0) {
   crypto::Seed seed{};
@@ -37,6 +40,7 @@ inline BlockRef genesis_anchor() { return BlockRef{0, 0, 0, Hash{}, genesis_hash
 inline Config config_for(const std::vector<crypto::KeyPair>& keys, ValidatorIndex self) {
   Config c;
   c.chain_id = kChain;
+  c.epoch = kEpoch;
   for (const auto& k : keys) c.validators.push_back(k.public_key());
   c.self = self;
   c.anchor = genesis_anchor();
@@ -53,16 +57,16 @@ inline Core make_core(const std::vector<crypto::KeyPair>& keys, ValidatorIndex s
 }
 
 inline SignedVote sign_vote(const std::vector<crypto::KeyPair>& keys, ValidatorIndex i,
-                            const Vote& v) {
-  return SignedVote{v, i, keys[i].sign(signing_bytes(kChain, v))};
+                            const Vote& v, Epoch epoch = kEpoch) {
+  return SignedVote{v, i, keys[i].sign(signing_bytes(kChain, epoch, v))};
 }
 
 // A certificate on `v` signed by the validators in `signers` (any order).
 inline Certificate certify(const std::vector<crypto::KeyPair>& keys, const Vote& v,
-                           std::set<ValidatorIndex> signers) {
+                           std::set<ValidatorIndex> signers, Epoch epoch = kEpoch) {
   Certificate c{v.kind, v.view, v.height, v.digest, {}};
   for (ValidatorIndex i : signers)
-    c.signatures.push_back({i, keys[i].sign(signing_bytes(kChain, v))});
+    c.signatures.push_back({i, keys[i].sign(signing_bytes(kChain, epoch, v))});
   return c;
 }
 
@@ -149,9 +153,11 @@ struct Driver {
       std::vector<Action> more;
       if (auto* p = std::get_if<PersistVote>(&a)) {
         wal.push_back(p->vote);
-        more = core.on_own_vote(now_ms, sign_vote(keys, core.config().self, p->vote));
+        more = core.on_own_vote(now_ms,
+                                sign_vote(keys, core.config().self, p->vote, core.config().epoch));
       } else if (auto* s = std::get_if<SignVote>(&a)) {
-        more = core.on_own_vote(now_ms, sign_vote(keys, core.config().self, s->vote));
+        more = core.on_own_vote(now_ms,
+                                sign_vote(keys, core.config().self, s->vote, core.config().epoch));
       } else if (auto* b = std::get_if<BuildBlock>(&a)) {
         if (b->view <= build_until) {
           BlockRef parent{b->parent_view, b->parent_height, 0, Hash{}, b->parent};

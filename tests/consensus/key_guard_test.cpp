@@ -15,8 +15,8 @@ namespace {
 
 constexpr const char* kWal = "/node/votes.wal";
 
-KeyGuard open_guard(SimFsEnv& env, View anchor_view = 0) {
-  auto g = KeyGuard::open(env, kWal, key_for(0), kChain, 0, anchor_view);
+KeyGuard open_guard(SimFsEnv& env, View anchor_view = 0, Epoch epoch = kEpoch) {
+  auto g = KeyGuard::open(env, kWal, key_for(0), kChain, epoch, 0, anchor_view);
   REQUIRE_MESSAGE(g.is_ok(), g.status().to_string());
   return std::move(g).value();
 }
@@ -110,7 +110,7 @@ TEST_CASE("key guard: a vote is in the WAL, synced, before its signature exists"
   REQUIRE(sv.is_ok());
   CHECK(sv->vote == v);
   CHECK(sv->validator == 0);
-  CHECK(crypto::verify(key_for(0).public_key(), signing_bytes(kChain, v), sv->signature));
+  CHECK(crypto::verify(key_for(0).public_key(), signing_bytes(kChain, kEpoch, v), sv->signature));
   CHECK(seen.size() == 1);
   CHECK(guard.wal().record_count() == 1);
   env.crash();  // nothing unsynced survives, and nothing is lost
@@ -219,13 +219,82 @@ TEST_CASE("key guard: a WAL record that is not a vote is WAL_CORRUPT") {
   auto f = env.create(kWal);
   REQUIRE(f.is_ok());
   const Bytes bad{0x01, 0x02, 0x03};
-  const Bytes image = encode_wal_file({ledger::encode(nullify_vote(1)), bad});
+  const Bytes image = encode_wal_file({ledger::encode(LoggedVote{kEpoch, nullify_vote(1)}), bad});
   REQUIRE((*f)->append(image).is_ok());
   REQUIRE((*f)->sync().is_ok());
   REQUIRE(env.sync_dir("/node").is_ok());
-  auto g = KeyGuard::open(env, kWal, key_for(0), kChain, 0, 0);
+  auto g = KeyGuard::open(env, kWal, key_for(0), kChain, kEpoch, 0, 0);
   REQUIRE_FALSE(g.is_ok());
   CHECK(g.status().code() == "WAL_CORRUPT");
+}
+
+TEST_CASE("key guard: the rules are kept per (epoch, view); the WAL keeps each vote's epoch") {
+  SimFsEnv env;
+  {
+    KeyGuard e0 = open_guard(env, 0, /*epoch=*/0);
+    REQUIRE(e0.sign(notarize(5, 1)).is_ok());
+    REQUIRE(e0.sign(finalize(5, 1)).is_ok());
+  }
+  KeyGuard e1 = open_guard(env, 0, /*epoch=*/1);
+  CHECK(e1.epoch() == 1);
+  CHECK(e1.logged().empty());  // the core of epoch 1 replays none of epoch 0's
+  // View 5 of epoch 1 is a new slot: another block, and a nullify after a
+  // finalize of epoch 0, are no conflicts.
+  auto other_block = e1.sign(notarize(5, 2));
+  REQUIRE_MESSAGE(other_block.is_ok(), other_block.status().to_string());
+  CHECK(crypto::verify(key_for(0).public_key(), signing_bytes(kChain, 1, notarize(5, 2)),
+                       other_block->signature));
+  CHECK_FALSE(crypto::verify(key_for(0).public_key(), signing_bytes(kChain, 0, notarize(5, 2)),
+                             other_block->signature));
+  REQUIRE(e1.sign(nullify_vote(5)).is_ok());
+  // Within epoch 1 the rules hold as ever.
+  CHECK(e1.sign(notarize(5, 3)).status().code() == "VOTE_CONFLICT");
+  CHECK(e1.sign(finalize(5, 2)).status().code() == "VOTE_CONFLICT");  // rule 2
+  CHECK(e1.logged() == std::vector<Vote>{notarize(5, 2), nullify_vote(5)});
+  const std::vector<LoggedVote> all{
+      {0, notarize(5, 1)}, {0, finalize(5, 1)}, {1, notarize(5, 2)}, {1, nullify_vote(5)}};
+  CHECK(e1.logged_all() == all);
+  CHECK(e1.wal().record_count() == 4);
+
+  // Reopened (after a crash), each vote comes back with its epoch, and each
+  // epoch's rules with it.
+  env.crash();
+  KeyGuard back0 = open_guard(env, 0, /*epoch=*/0);
+  CHECK(back0.logged_all() == all);
+  CHECK(back0.logged() == std::vector<Vote>{notarize(5, 1), finalize(5, 1)});
+  CHECK(back0.sign(notarize(5, 2)).status().code() == "VOTE_CONFLICT");
+  CHECK(back0.sign(nullify_vote(5)).status().code() == "VOTE_CONFLICT");  // rule 3
+  CHECK(back0.sign(notarize(5, 1)).is_ok());  // identical: signed again, not logged
+  CHECK(back0.wal().record_count() == 4);
+}
+
+TEST_CASE("key guard: a WAL of version 1, whose votes name no epoch, is refused at open") {
+  // The image version 1 wrote: its header byte and bare encode(Vote) records.
+  Bytes image = encode_wal_file({ledger::encode(nullify_vote(1)), ledger::encode(notarize(2, 1))});
+  REQUIRE(image[kWalFileHeaderBytes - 1] == kWalVersion);
+  image[kWalFileHeaderBytes - 1] = kWalVersionWithoutEpochs;
+  SimFsEnv env;
+  auto f = env.create(kWal);
+  REQUIRE(f.is_ok());
+  REQUIRE((*f)->append(image).is_ok());
+  REQUIRE((*f)->sync().is_ok());
+  REQUIRE(env.sync_dir("/node").is_ok());
+  auto g = KeyGuard::open(env, kWal, key_for(0), kChain, kEpoch, 0, 0);
+  REQUIRE_FALSE(g.is_ok());
+  CHECK(g.status().code() == "WAL_CORRUPT");
+  CHECK(g.status().message().find("without their epoch") != std::string::npos);
+  CHECK(*env.read_all(kWal, kWalFileBytesMax) == image);  // left for the operator, untouched
+
+  // A bare vote under the new header is no record of this version either.
+  SimFsEnv env2;
+  auto f2 = env2.create(kWal);
+  REQUIRE(f2.is_ok());
+  REQUIRE((*f2)->append(encode_wal_file({ledger::encode(nullify_vote(1))})).is_ok());
+  REQUIRE((*f2)->sync().is_ok());
+  REQUIRE(env2.sync_dir("/node").is_ok());
+  auto g2 = KeyGuard::open(env2, kWal, key_for(0), kChain, kEpoch, 0, 0);
+  REQUIRE_FALSE(g2.is_ok());
+  CHECK(g2.status().code() == "WAL_CORRUPT");
 }
 
 TEST_CASE("key guard: malformed votes are refused") {
@@ -252,17 +321,18 @@ TEST_CASE("key guard: logged_between lists the logged votes of a range of views"
 TEST_CASE("key guard: a WAL capacity below one vote or above kWalFileBytesMax is CONFIG_INVALID") {
   SimFsEnv env;
   const std::uint64_t min = KeyGuard::wal_capacity_bytes_min();
-  CHECK(min ==
-        kWalFileHeaderBytes + kWalRecordHeaderBytes + ledger::encode(nullify_vote(1)).size());
+  CHECK(min == kWalFileHeaderBytes + kWalRecordHeaderBytes +
+                   ledger::encode(LoggedVote{kEpoch, nullify_vote(1)}).size());
+  CHECK(ledger::encode(LoggedVote{kEpoch, nullify_vote(1)}).size() == 89);  // docs/formats/wal.md
   for (std::uint64_t bad :
        {std::uint64_t{0}, kWalCapacityBytesMin, min - 1, kWalFileBytesMax + 1}) {
     CAPTURE(bad);
-    auto g = KeyGuard::open(env, kWal, key_for(0), kChain, 0, 0, bad);
+    auto g = KeyGuard::open(env, kWal, key_for(0), kChain, kEpoch, 0, 0, bad);
     REQUIRE_FALSE(g.is_ok());
     CHECK(g.status().code() == "CONFIG_INVALID");
     CHECK_FALSE(*env.exists(kWal));
   }
-  auto g = KeyGuard::open(env, kWal, key_for(0), kChain, 0, 0, min);
+  auto g = KeyGuard::open(env, kWal, key_for(0), kChain, kEpoch, 0, 0, min);
   REQUIRE_MESSAGE(g.is_ok(), g.status().to_string());
   CHECK(g->has_room());
   REQUIRE(g->sign(nullify_vote(1)).is_ok());
@@ -285,7 +355,7 @@ TEST_CASE("key guard: a crash at every operation of a compaction keeps the votes
   const std::string leftover = std::string(kWal) + std::string(kWalRewriteSuffix);
 
   auto open_on = [&](FsEnv& fs, View anchor) {
-    auto g = KeyGuard::open(fs, kWal, key_for(0), kChain, 0, anchor, capacity);
+    auto g = KeyGuard::open(fs, kWal, key_for(0), kChain, kEpoch, 0, anchor, capacity);
     REQUIRE_MESSAGE(g.is_ok(), g.status().to_string());
     return std::move(g).value();
   };
@@ -355,13 +425,13 @@ TEST_CASE("key guard: a WAL reopened full of votes at or below the anchor makes 
   const std::uint64_t capacity = kWalFileHeaderBytes + kViews * vote_record;
   SimFsEnv env;
   {
-    auto g = KeyGuard::open(env, kWal, key_for(0), kChain, 0, 0, capacity);
+    auto g = KeyGuard::open(env, kWal, key_for(0), kChain, kEpoch, 0, 0, capacity);
     REQUIRE(g.is_ok());
     for (View v = 1; v <= kViews; ++v) REQUIRE(g->sign(nullify_vote(v)).is_ok());
     CHECK_FALSE(g->has_room());
   }
   env.crash();
-  auto g = KeyGuard::open(env, kWal, key_for(0), kChain, 0, /*anchor_view=*/8, capacity);
+  auto g = KeyGuard::open(env, kWal, key_for(0), kChain, kEpoch, 0, /*anchor_view=*/8, capacity);
   REQUIRE(g.is_ok());
   CHECK_FALSE(g->has_room());
   CHECK(g->floor_view() == 8);
@@ -372,7 +442,7 @@ TEST_CASE("key guard: a WAL reopened full of votes at or below the anchor makes 
   CHECK(g->logged() == std::vector<Vote>{nullify_vote(9), nullify_vote(10), nullify_vote(11)});
   CHECK(g->sign(finalize(9, 1)).status().code() == "VOTE_CONFLICT");
   env.crash();
-  auto back = KeyGuard::open(env, kWal, key_for(0), kChain, 0, 8, capacity);
+  auto back = KeyGuard::open(env, kWal, key_for(0), kChain, kEpoch, 0, 8, capacity);
   REQUIRE(back.is_ok());
   CHECK(back->logged() == std::vector<Vote>{nullify_vote(9), nullify_vote(10), nullify_vote(11)});
   // A full WAL with nothing at or below the floor still says WAL_FULL.

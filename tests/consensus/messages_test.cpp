@@ -114,11 +114,13 @@ TEST_CASE(
   const Hash hh = header.hash();
 
   const Vote fv = finalize_vote(9, 7, hh);
-  CHECK(signing_bytes(kChain, fv) == ledger::encode(ledger::FinalizeVote{kChain, 7, 9, hh}));
+  CHECK(signing_bytes(kChain, kEpoch, fv) ==
+        ledger::encode(ledger::FinalizeVote{kChain, kEpoch, 7, 9, hh}));
   CHECK(ledger::verify_certificate(genesis, header, certify(keys, fv, {0, 2, 3}).to_ledger())
             .is_ok());
   // The notarize and nullify statements differ from it (and from each other).
-  CHECK(signing_bytes(kChain, notarize_vote(9, 7, hh)) != signing_bytes(kChain, fv));
+  CHECK(signing_bytes(kChain, kEpoch, notarize_vote(9, 7, hh)) !=
+        signing_bytes(kChain, kEpoch, fv));
   CHECK(ledger::verify_certificate(
             genesis, header,
             Certificate{fv.kind, 9, 7, hh,
@@ -128,6 +130,26 @@ TEST_CASE(
   // Two signers are not a quorum of four.
   CHECK(ledger::verify_certificate(genesis, header, certify(keys, fv, {0, 2}).to_ledger()).code() ==
         "CERT_NO_QUORUM");
+
+  // A quorum of epoch 1 is no certificate of the height's epoch (0), and a
+  // quorum of epoch 0 none of epoch 1.
+  const ledger::Certificate of_epoch_1 = certify(keys, fv, {0, 2, 3}, 1).to_ledger();
+  CHECK(ledger::epoch_at_height(genesis, header.height) == 0);
+  CHECK(ledger::verify_certificate(genesis, header, of_epoch_1).code() == "CERT_BAD_SIGNATURE");
+  CHECK(ledger::verify_certificate_in_epoch(genesis, 1, header, of_epoch_1).is_ok());
+  const ledger::Certificate of_epoch_0 = certify(keys, fv, {0, 2, 3}, 0).to_ledger();
+  CHECK(ledger::verify_certificate_in_epoch(genesis, 1, header, of_epoch_0).code() ==
+        "CERT_BAD_SIGNATURE");
+  CHECK(ledger::verify_certificate_in_epoch(genesis, 0, header, of_epoch_0).is_ok());
+}
+
+TEST_CASE("every statement names its epoch: the same vote signs different bytes per epoch") {
+  const Hash h = digest_of("b");
+  for (const Vote& v : {notarize_vote(5, 3, h), nullify_vote(5), finalize_vote(5, 3, h)}) {
+    CAPTURE(v.kind);
+    CHECK(signing_bytes(kChain, 0, v) != signing_bytes(kChain, 1, v));
+    CHECK(signing_bytes(kChain, 1, v) != signing_bytes(kChain, 2, v));
+  }
 }
 
 TEST_CASE("evidence needs two different statements of one signer, kind and view") {
@@ -138,13 +160,18 @@ TEST_CASE("evidence needs two different statements of one signer, kind and view"
   const SignedVote b = sign_vote(keys, 1, notarize_vote(5, 3, digest_of("b")));
   const Evidence e = make_evidence(b, a);
   CHECK(make_evidence(a, b).first == e.first);  // one pair, one encoding
-  CHECK(verify_evidence(kChain, set, ed25519_verifier(), e).is_ok());
+  CHECK(verify_evidence(kChain, kEpoch, set, ed25519_verifier(), e).is_ok());
+  // Evidence signed in one epoch is checked against that epoch only.
+  CHECK(verify_evidence(kChain, 1, set, ed25519_verifier(), e).code() == "EVIDENCE_BAD_SIGNATURE");
+  const Evidence e1 = make_evidence(sign_vote(keys, 1, a.vote, 1), sign_vote(keys, 1, b.vote, 1));
+  CHECK(verify_evidence(kChain, 1, set, ed25519_verifier(), e1).is_ok());
+  CHECK(verify_evidence(kChain, 0, set, ed25519_verifier(), e1).code() == "EVIDENCE_BAD_SIGNATURE");
 
   Evidence forged = e;
   forged.second.signature[0] ^= 1;
-  CHECK(verify_evidence(kChain, set, ed25519_verifier(), forged).code() ==
+  CHECK(verify_evidence(kChain, kEpoch, set, ed25519_verifier(), forged).code() ==
         "EVIDENCE_BAD_SIGNATURE");
-  CHECK(verify_evidence("other-chain", set, ed25519_verifier(), e).code() ==
+  CHECK(verify_evidence("other-chain", kEpoch, set, ed25519_verifier(), e).code() ==
         "EVIDENCE_BAD_SIGNATURE");
 
   auto shape_refused = [](const SignedVote& x, const SignedVote& y) {

@@ -232,7 +232,7 @@ TEST_CASE(
   REQUIRE_FALSE(evidence.empty());
   for (const auto& e : evidence) CHECK(e.evidence.first.validator == 1);
   std::vector<PublicKey> set = net.nodes[3]->core.config().validators;
-  CHECK(verify_evidence(kChain, set, ed25519_verifier(), evidence[0].evidence).is_ok());
+  CHECK(verify_evidence(kChain, kEpoch, set, ed25519_verifier(), evidence[0].evidence).is_ok());
   // Validator 3 notarized the wrong block, so it had to fetch the right one.
   CHECK_FALSE(all_of<FetchBlock>(net.nodes[3]->log).empty());
 }

@@ -70,10 +70,10 @@ std::size_t record_offset(const std::vector<Bytes>& records, std::size_t i) {
 }  // namespace
 
 TEST_CASE("wal: the file layout of docs/formats/wal.md") {
-  // Header: u8 17 ‖ "emledger.vote-wal" ‖ version 1. Record "abc": length 3,
+  // Header: u8 17 ‖ "emledger.vote-wal" ‖ version 2. Record "abc": length 3,
   // CRC-32C(00000003) = 5b37b833, CRC-32C(00000003 ‖ "abc") = 8f337f99.
   CHECK(to_hex(encode_wal_file({Bytes{'a', 'b', 'c'}})) ==
-        "11656d6c65646765722e766f74652d77616c01"
+        "11656d6c65646765722e766f74652d77616c02"
         "00000003"
         "5b37b833"
         "8f337f99"
@@ -269,8 +269,11 @@ TEST_CASE("wal: WAL_CORRUPT names what is wrong and where") {
     return st.message();
   };
   Bytes bad = image;
-  bad[kWalFileHeaderBytes - 1] = 2;
-  CHECK(refused(bad).find("unsupported WAL version 2") != std::string::npos);
+  bad[kWalFileHeaderBytes - 1] = 3;
+  CHECK(refused(bad).find("unsupported WAL version 3") != std::string::npos);
+  // Version 1 held votes without their epoch: refused with that said.
+  bad[kWalFileHeaderBytes - 1] = 1;
+  CHECK(refused(bad).find("WAL version 1 holds votes without their epoch") != std::string::npos);
   bad = image;
   bad[3] ^= 0x40;
   CHECK(refused(bad).find("bad magic") != std::string::npos);

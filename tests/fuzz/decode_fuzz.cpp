@@ -14,6 +14,7 @@
 
 #include "block_fetch.hpp"
 #include "checkpoint_book.hpp"
+#include "emledger/consensus/key_guard.hpp"
 #include "emledger/consensus/messages.hpp"
 #include "emledger/ledger/bundle.hpp"
 #include "emledger/ledger/finality.hpp"
@@ -163,6 +164,8 @@ constexpr Decoder kDecoders[] = {
     {"SnapshotTxs", &round_trip<SnapshotTxs>},
     {"SnapshotBlockTxs", &round_trip<SnapshotBlockTxs>},
     {"SnapshotEnd", &round_trip<SnapshotEnd>},
+    // A record of the vote WAL (key_guard.hpp), read back from disk at start.
+    {"ConsensusLoggedVote", &round_trip<consensus::LoggedVote>},
 };
 
 }  // namespace

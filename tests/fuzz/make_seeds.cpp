@@ -10,6 +10,7 @@
 #include "block_fetch.hpp"
 #include "checkpoint_book.hpp"
 #include "decode_fuzz.hpp"
+#include "emledger/consensus/key_guard.hpp"
 #include "emledger/consensus/messages.hpp"
 #include "encoding_samples.hpp"
 #include "peer_transport.hpp"
@@ -75,6 +76,9 @@ void seed_consensus() {
   seed_bytes(45, 1, c::encode_message(c::Message{proposal}));
   seed_bytes(45, 2, c::encode_message(c::Message{signed_a}));
   seed_bytes(45, 3, c::encode_message(c::Message{cert}));
+  // The vote WAL's records.
+  seed(64, 1, c::LoggedVote{c::kGenesisEpoch, notarize});
+  seed(64, 2, c::LoggedVote{3, c::nullify_vote(8)});
 }
 
 // The other messages validators exchange (node/src: block_fetch.hpp,

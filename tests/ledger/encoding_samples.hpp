@@ -125,7 +125,9 @@ inline BlockHeader header() {
 
 inline Block block() { return Block{header(), {encode(tx()), Bytes{1, 2, 3}}}; }
 
-inline FinalizeVote finalize_vote() { return FinalizeVote{"sh-yrd.licenses", 5, 6, filled(0x91)}; }
+inline FinalizeVote finalize_vote() {
+  return FinalizeVote{"sh-yrd.licenses", 2, 5, 6, filled(0x91)};
+}
 
 inline Certificate certificate() {
   return Certificate{
@@ -214,9 +216,9 @@ inline ProofBundleV1 bundle_v1() {
 }
 
 inline NotarizeStatement notarize_statement() {
-  return NotarizeStatement{"sh-yrd.licenses", 5, 6, filled(0x97)};
+  return NotarizeStatement{"sh-yrd.licenses", 2, 5, 6, filled(0x97)};
 }
-inline NullifyStatement nullify_statement() { return NullifyStatement{"sh-yrd.licenses", 6}; }
+inline NullifyStatement nullify_statement() { return NullifyStatement{"sh-yrd.licenses", 2, 6}; }
 
 inline EvidenceVote evidence_vote(std::uint8_t digest_fill, std::uint8_t sig_fill) {
   return EvidenceVote{3,

@@ -248,7 +248,7 @@ TEST_CASE("encoding: the layout is fixed-width big-endian after a length-prefixe
   const Bytes rb = encode(renew);
   const std::size_t q = tag_size(RenewLicense::kDomain) + 32;
   CHECK(Bytes(rb.begin() + static_cast<long>(q), rb.end()) == Bytes{1, 2, 3, 4, 5, 6, 7, 8});
-  FinalizeVote vote{"ab", 0, 0, Hash{}};
+  FinalizeVote vote{"ab", 0, 0, 0, Hash{}};
   const Bytes vb = encode(vote);
   const std::size_t v = tag_size(FinalizeVote::kDomain);
   CHECK(Bytes(vb.begin() + static_cast<long>(v), vb.begin() + static_cast<long>(v) + 6) ==

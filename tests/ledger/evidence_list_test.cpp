@@ -15,7 +15,7 @@ struct ListNet : Net {
     Hash digest{};
     if (!nullify) digest.fill(block);
     EvidenceVote v{0, static_cast<std::uint8_t>(kind), view, nullify ? 0u : 7u, digest, {}};
-    v.signature = validator.sign(v.statement_bytes(genesis.chain_id));
+    v.signature = validator.sign(v.statement_bytes(genesis.chain_id, kGenesisEpoch));
     return v;
   }
   // Records the offence (validator 0, view, kind) in its own block.

@@ -12,10 +12,10 @@ using emledger::testing::Net;
 
 namespace {
 
-Bytes tagged(std::string_view domain, const Bytes& fields) {
+Bytes tagged(std::string_view domain, std::uint8_t version, const Bytes& fields) {
   Bytes b{static_cast<std::uint8_t>(domain.size())};
   b.insert(b.end(), domain.begin(), domain.end());
-  b.push_back(1);
+  b.push_back(version);
   b.insert(b.end(), fields.begin(), fields.end());
   return b;
 }
@@ -31,7 +31,7 @@ EvidenceVote signed_vote(const std::string& chain, const crypto::KeyPair& key, s
                          VoteKind kind, std::uint64_t view, std::uint64_t height,
                          const Hash& digest) {
   EvidenceVote v{index, static_cast<std::uint8_t>(kind), view, height, digest, {}};
-  v.signature = key.sign(v.statement_bytes(chain));
+  v.signature = key.sign(v.statement_bytes(chain, kGenesisEpoch));
   return v;
 }
 
@@ -66,23 +66,30 @@ struct EvidenceNet : Net {
 
 }  // namespace
 
-TEST_CASE("votes: the statements keep their domains and bytes after the move to the kernel") {
+TEST_CASE("votes: the statements' bytes, version 2, with the epoch after the chain id") {
   const Hash h = block_hash(0x11);
-  // Fields shared by the notarize and finalize statements: "ab", height 1,
-  // view 2, the digest.
-  Bytes fields{0, 0, 0, 2, 'a', 'b', 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2};
+  // Fields shared by the notarize and finalize statements: "ab", epoch 3,
+  // height 1, view 2, the digest.
+  Bytes fields{0, 0, 0, 2, 'a', 'b', 0, 0, 0, 0, 0, 0, 0, 3, 0,
+               0, 0, 0, 0, 0,   0,   1, 0, 0, 0, 0, 0, 0, 0, 2};
   fields.insert(fields.end(), h.begin(), h.end());
-  CHECK(encode(NotarizeStatement{"ab", 1, 2, h}) == tagged("emledger.vote.notarize", fields));
-  CHECK(vote_statement_bytes("ab", VoteKind::kNotarize, 2, 1, h) ==
-        tagged("emledger.vote.notarize", fields));
-  CHECK(vote_statement_bytes("ab", VoteKind::kFinalize, 2, 1, h) ==
-        encode(FinalizeVote{"ab", 1, 2, h}));
-  CHECK(vote_statement_bytes("ab", VoteKind::kFinalize, 2, 1, h) ==
-        tagged("emledger.vote.finalize", fields));
-  const Bytes nullify{0, 0, 0, 2, 'a', 'b', 0, 0, 0, 0, 0, 0, 0, 2};
-  CHECK(encode(NullifyStatement{"ab", 2}) == tagged("emledger.vote.nullify", nullify));
-  CHECK(vote_statement_bytes("ab", VoteKind::kNullify, 2, 0, Hash{}) ==
-        tagged("emledger.vote.nullify", nullify));
+  CHECK(encode(NotarizeStatement{"ab", 3, 1, 2, h}) == tagged("emledger.vote.notarize", 2, fields));
+  CHECK(vote_statement_bytes("ab", 3, VoteKind::kNotarize, 2, 1, h) ==
+        tagged("emledger.vote.notarize", 2, fields));
+  CHECK(vote_statement_bytes("ab", 3, VoteKind::kFinalize, 2, 1, h) ==
+        encode(FinalizeVote{"ab", 3, 1, 2, h}));
+  CHECK(vote_statement_bytes("ab", 3, VoteKind::kFinalize, 2, 1, h) ==
+        tagged("emledger.vote.finalize", 2, fields));
+  const Bytes nullify{0, 0, 0, 2, 'a', 'b', 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 2};
+  CHECK(encode(NullifyStatement{"ab", 3, 2}) == tagged("emledger.vote.nullify", 2, nullify));
+  CHECK(vote_statement_bytes("ab", 3, VoteKind::kNullify, 2, 0, Hash{}) ==
+        tagged("emledger.vote.nullify", 2, nullify));
+  // The epoch is signed: another epoch, other bytes, for every kind.
+  for (const VoteKind kind : {VoteKind::kNotarize, VoteKind::kNullify, VoteKind::kFinalize}) {
+    const bool nullify_kind = kind == VoteKind::kNullify;
+    CHECK(vote_statement_bytes("ab", 0, kind, 2, nullify_kind ? 0 : 1, nullify_kind ? Hash{} : h) !=
+          vote_statement_bytes("ab", 1, kind, 2, nullify_kind ? 0 : 1, nullify_kind ? Hash{} : h));
+  }
 }
 
 TEST_CASE("evidence: the payload refuses what is never evidence") {

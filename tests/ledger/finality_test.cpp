@@ -49,6 +49,17 @@ struct FourNet : Net {
     return c;
   }
 
+  // Like cert(), with every signature over the finalize statement of
+  // `epoch` (sign_certificate signs for the height's epoch).
+  Certificate cert_in_epoch(const BlockHeader& h, std::initializer_list<std::uint16_t> signers,
+                            Epoch epoch) const {
+    Certificate c{h.height, h.view, h.hash(), {}};
+    const Bytes statement =
+        encode(FinalizeVote{genesis.chain_id, epoch, h.height, h.view, h.hash()});
+    for (std::uint16_t i : signers) c.signatures.push_back({i, vals[i].sign(statement)});
+    return c;
+  }
+
   // Three prepared blocks, each on the previous: the run a descendant
   // finalization commits at once. prepare() reads one uncommitted parent's
   // writes, so the third is prepared on the first two merged.
@@ -117,6 +128,37 @@ TEST_CASE("finality: a run of blocks commits through its finalized descendant") 
     }
     net.reopen();
   }
+}
+
+TEST_CASE("finality: a certificate signed for another epoch proves nothing, in either form") {
+  FourNet net;
+  auto run = net.run("epoch");
+  const BlockHeader& first = run[0].block.header;
+  const BlockHeader& top = run[2].block.header;
+  REQUIRE(epoch_at_height(net.genesis, first.height) == kGenesisEpoch);
+  REQUIRE(epoch_at_height(net.genesis, top.height) == kGenesisEpoch);
+  // The genesis epoch's certificates: what sign_certificate makes.
+  CHECK(encode(net.cert_in_epoch(first, {0, 1, 2}, 0)) == encode(net.cert(first, {0, 1, 2})));
+
+  // Epoch 1 signatures over the right heights, views and hashes.
+  const Certificate own_1 = net.cert_in_epoch(first, {0, 1, 2}, 1);
+  const Certificate top_1 = net.cert_in_epoch(top, {1, 2, 3}, 1);
+  CHECK(verify_certificate(net.genesis, first, own_1).code() == "CERT_BAD_SIGNATURE");
+  CHECK(verify_finality(net.genesis, first, FinalityProof::own(own_1)).code() ==
+        "CERT_BAD_SIGNATURE");
+  CHECK(verify_finality(net.genesis, first, by_descendant(run, 0, top_1)).code() ==
+        "CERT_BAD_SIGNATURE");
+  CHECK(verify_certificate_in_epoch(net.genesis, 1, first, own_1).is_ok());
+  CHECK(net.ledger->commit(run[0], own_1).code() == "CERT_BAD_SIGNATURE");
+  CHECK(net.ledger->head().height == 0);
+
+  // And epoch 0 signatures are no certificate of epoch 1.
+  const Certificate own_0 = net.cert_in_epoch(first, {0, 1, 2}, 0);
+  CHECK(verify_certificate_in_epoch(net.genesis, 1, first, own_0).code() == "CERT_BAD_SIGNATURE");
+  CHECK(verify_finality(net.genesis, first, FinalityProof::own(own_0)).is_ok());
+  CHECK(verify_finality(net.genesis, first,
+                        by_descendant(run, 0, net.cert_in_epoch(top, {1, 2, 3}, 0)))
+            .is_ok());
 }
 
 TEST_CASE("finality: a proof is served for a block whose descendant is not committed yet") {

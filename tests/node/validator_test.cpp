@@ -380,7 +380,8 @@ TEST_CASE("validator: an equivocation seen from a peer is submitted once, record
     consensus::SignedVote v;
     v.vote = consensus::notarize_vote(view, (*head_header)->height + 5, digest);
     v.validator = 3;
-    v.signature = net.keys[3].sign(consensus::signing_bytes(net.genesis.chain_id, v.vote));
+    v.signature = net.keys[3].sign(
+        consensus::signing_bytes(net.genesis.chain_id, ledger::kGenesisEpoch, v.vote));
     return consensus::encode_message(v);
   };
   REQUIRE_MESSAGE(
@@ -557,7 +558,7 @@ TEST_CASE("validator: checks and builds on a notarized chain several blocks abov
   ledger::Ledger& own = **opened;
   const std::string& chain = net.genesis.chain_id;
   auto sign = [&](std::size_t i, const consensus::Vote& v) {
-    return net.keys[i].sign(consensus::signing_bytes(chain, v));
+    return net.keys[i].sign(consensus::signing_bytes(chain, ledger::kGenesisEpoch, v));
   };
   auto send = [&](std::size_t from, const consensus::Message& m) {
     Status st = peer(from).transport->send(0, consensus::encode_message(m));

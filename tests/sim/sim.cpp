@@ -68,6 +68,9 @@ const char* invariant_name(Invariant i) {
 namespace {
 
 const std::string kChain = "sim-chain";
+// The simulated network never changes its validator set: every vote is of
+// the genesis epoch.
+constexpr Epoch kEpoch = kGenesisEpoch;
 unsigned long long ull(std::uint64_t x) { return x; }
 constexpr const char* kWalPath = "/node/votes.wal";
 // Timers of every simulated validator (Config fields of the same names).
@@ -570,6 +573,7 @@ std::string Simulation::describe() const {
 Config Simulation::config_for(ValidatorIndex self, const BlockRef& anchor) const {
   Config c;
   c.chain_id = kChain;
+  c.epoch = kEpoch;
   for (std::size_t i = 0; i < params_.n; ++i) c.validators.push_back(key_of(i).public_key());
   c.self = self;
   c.anchor = anchor;
@@ -1035,7 +1039,7 @@ View Simulation::view_of(const Node& node) const {
 }
 
 SignedVote Simulation::raw_sign(Node& node, const Vote& v) {
-  SignedVote sv{v, node.index, key_of(node.index).sign(signing_bytes(kChain, v))};
+  SignedVote sv{v, node.index, key_of(node.index).sign(signing_bytes(kChain, kEpoch, v))};
   on_signed(node.index, sv);
   return sv;
 }
@@ -1121,7 +1125,7 @@ void Simulation::react(Node& node, const std::shared_ptr<const Message>& msg) {
 
 void Simulation::pool_vote(Node& node, const SignedVote& v) {
   if (!v.check().is_ok() || v.validator >= params_.n || node.assembled.contains(v.vote)) return;
-  if (!verifier().verify(key_of(v.validator).public_key(), signing_bytes(kChain, v.vote),
+  if (!verifier().verify(key_of(v.validator).public_key(), signing_bytes(kChain, kEpoch, v.vote),
                          v.signature))
     return;
   auto& signers = node.pool[v.vote];
@@ -1136,7 +1140,7 @@ void Simulation::pool_vote(Node& node, const SignedVote& v) {
 
 bool Simulation::certificate_valid(const Certificate& c) const {
   if (!c.check().is_ok() || c.signatures.size() < params_.n - f()) return false;
-  const Bytes msg = signing_bytes(kChain, c.vote());
+  const Bytes msg = signing_bytes(kChain, kEpoch, c.vote());
   for (const auto& s : c.signatures)
     if (s.validator >= params_.n ||
         !verifier().verify(key_of(s.validator).public_key(), msg, s.signature))
@@ -1194,7 +1198,7 @@ void Simulation::no_rule_one(Node& node, const Proposal& p) {
   // proposal of a view's leader, not only the first.
   if (p.proposer != leader(p.block.view) || !app_accepts(p.block, p.payload)) return;
   if (!verifier().verify(key_of(p.proposer).public_key(),
-                         signing_bytes(kChain, p.leader_vote().vote), p.signature))
+                         signing_bytes(kChain, kEpoch, p.leader_vote().vote), p.signature))
     return;
   auto [it, first] = node.first_proposal.emplace(p.block.view, p.block.digest);
   if (first || it->second == p.block.digest) return;  // the core's own rule 1 handles the first
@@ -1206,7 +1210,7 @@ void Simulation::no_rule_one(Node& node, const Proposal& p) {
 // ---------------------------------------------------------------- invariants
 
 void Simulation::on_signed(ValidatorIndex who, const SignedVote& sv) {
-  registry_.add(key_of(who).public_key(), signing_bytes(kChain, sv.vote), sv.signature);
+  registry_.add(key_of(who).public_key(), signing_bytes(kChain, kEpoch, sv.vote), sv.signature);
   mix(sv.signature[0] | (std::uint64_t{sv.signature[1]} << 8) | (sv.vote.view << 16));
   if (trace_)
     log("validator %u signed kind %u view %llu height %llu", who, sv.vote.kind, ull(sv.vote.view),
@@ -1282,7 +1286,8 @@ void Simulation::check_final(Node& node, Slot& s, const Finalized& fin) {
 }
 
 void Simulation::check_evidence(const Evidence& e) {
-  const Status st = verify_evidence(kChain, config_for(0, genesis()).validators, verifier(), e);
+  const Status st =
+      verify_evidence(kChain, kEpoch, config_for(0, genesis()).validators, verifier(), e);
   if (!st.is_ok() || !byzantine(e.first.validator))
     violate(Invariant::kEvidenceHonest, "evidence against validator " +
                                             std::to_string(e.first.validator) + " (" +

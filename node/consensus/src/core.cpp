@@ -132,8 +132,8 @@ std::vector<Action> Core::on_own_vote(std::uint64_t now_ms, const SignedVote& v)
   observe_time(now_ms);
   auto it = awaiting_signature_.find(v.vote);
   if (v.validator != config_.self || it == awaiting_signature_.end() ||
-      !verifier_->verify(config_.validators[config_.self], signing_bytes(config_.chain_id, v.vote),
-                         v.signature)) {
+      !verifier_->verify(config_.validators[config_.self],
+                         signing_bytes(config_.chain_id, config_.epoch, v.vote), v.signature)) {
     ++counters_.refused_bad_answer;
     return finish();
   }
@@ -243,8 +243,8 @@ bool Core::vote_shape_ok(const SignedVote& v) {
 
 bool Core::verify_vote(const SignedVote& v) {
   if (!vote_shape_ok(v)) return false;
-  if (!verifier_->verify(config_.validators[v.validator], signing_bytes(config_.chain_id, v.vote),
-                         v.signature)) {
+  if (!verifier_->verify(config_.validators[v.validator],
+                         signing_bytes(config_.chain_id, config_.epoch, v.vote), v.signature)) {
     ++counters_.refused_bad_signature;
     return false;
   }
@@ -312,7 +312,7 @@ bool Core::verify_certificate(const Certificate& c) {
     ++counters_.refused_no_quorum;
     return false;
   }
-  const Bytes msg = signing_bytes(config_.chain_id, c.vote());
+  const Bytes msg = signing_bytes(config_.chain_id, config_.epoch, c.vote());
   for (const auto& s : c.signatures) {
     if (!verifier_->verify(config_.validators[s.validator], msg, s.signature)) {
       ++counters_.refused_bad_signature;

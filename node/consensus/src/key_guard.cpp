@@ -1,5 +1,6 @@
 #include "emledger/consensus/key_guard.hpp"
 
+#include <algorithm>
 #include <utility>
 
 #include "emledger/ledger/encoding.hpp"
@@ -12,34 +13,36 @@ constexpr std::size_t kNotarize = slot(static_cast<std::uint8_t>(VoteKind::kNota
 constexpr std::size_t kNullify = slot(static_cast<std::uint8_t>(VoteKind::kNullify));
 constexpr std::size_t kFinalize = slot(static_cast<std::uint8_t>(VoteKind::kFinalize));
 
-// ledger::encode(vote), with the buffer reserved first: the same bytes, and
-// it quiets g++ 12's -Wstringop-overflow false positive on the tag (as in
+// ledger::encode(logged), with the buffer reserved first: the same bytes,
+// and it quiets g++ 12's -Wstringop-overflow false positive on the tag (as in
 // wal.cpp).
-Bytes encode_vote(const Vote& v) {
+Bytes encode_logged(const LoggedVote& v) {
   ledger::Encoder e;
   e.out().reserve(128);
-  e.tag(Vote::kDomain, Vote::kVersion);
+  e.tag(LoggedVote::kDomain, LoggedVote::kVersion);
   e.object(v);
   return std::move(e.out());
 }
 
-// Every vote encodes to the same size (fixed-width fields).
+// Every record encodes to the same size (fixed-width fields).
 std::size_t vote_bytes() {
-  static const std::size_t kVoteBytes = encode_vote(Vote{1, 1, 1, Hash{}}).size();
+  static const std::size_t kVoteBytes = encode_logged(LoggedVote{0, Vote{1, 1, 1, Hash{}}}).size();
   return kVoteBytes;
 }
 
-Status conflict(const Vote& v, const std::string& why) {
-  return Status::error("VOTE_CONFLICT", "view " + std::to_string(v.view) + ": " + why);
+Status conflict(Epoch epoch, const Vote& v, const std::string& why) {
+  return Status::error("VOTE_CONFLICT", "epoch " + std::to_string(epoch) + " view " +
+                                            std::to_string(v.view) + ": " + why);
 }
 
 }  // namespace
 
-KeyGuard::KeyGuard(VoteWal wal, crypto::KeyPair key, std::string chain_id, ValidatorIndex self,
-                   View floor_view)
+KeyGuard::KeyGuard(VoteWal wal, crypto::KeyPair key, std::string chain_id, Epoch epoch,
+                   ValidatorIndex self, View floor_view)
     : wal_(std::move(wal)),
       key_(std::move(key)),
       chain_id_(std::move(chain_id)),
+      epoch_(epoch),
       self_(self),
       floor_view_(floor_view) {}
 
@@ -48,8 +51,8 @@ std::uint64_t KeyGuard::wal_capacity_bytes_min() {
 }
 
 Result<KeyGuard> KeyGuard::open(FsEnv& env, std::string path, crypto::KeyPair key,
-                                std::string chain_id, ValidatorIndex self, View anchor_view,
-                                std::uint64_t wal_capacity_bytes) {
+                                std::string chain_id, Epoch epoch, ValidatorIndex self,
+                                View anchor_view, std::uint64_t wal_capacity_bytes) {
   // Below one vote the WAL's own lower bound would pass a WAL that can hold
   // no vote at all.
   if (wal_capacity_bytes < wal_capacity_bytes_min() || wal_capacity_bytes > kWalFileBytesMax)
@@ -60,25 +63,37 @@ Result<KeyGuard> KeyGuard::open(FsEnv& env, std::string path, crypto::KeyPair ke
   auto opened = VoteWal::open(env, std::move(path), WalOptions{wal_capacity_bytes});
   if (!opened.is_ok()) return opened.status();
   OpenedWal& o = opened.value();
-  KeyGuard guard(std::move(o.wal), std::move(key), std::move(chain_id), self, anchor_view);
+  KeyGuard guard(std::move(o.wal), std::move(key), std::move(chain_id), epoch, self, anchor_view);
   guard.torn_bytes_cut_ = o.replay.torn_bytes_cut;
   for (std::size_t i = 0; i < o.replay.records.size(); ++i) {
-    auto vote = ledger::decode<Vote>(o.replay.records[i]);
+    auto logged = ledger::decode<LoggedVote>(o.replay.records[i]);
     // An intact record (its CRC matched) that is not a vote was never written
     // by us: refuse like any other corruption.
-    if (!vote.is_ok())
+    if (!logged.is_ok())
       return Status::error("WAL_CORRUPT", guard.wal_.path() + ": record " + std::to_string(i) +
-                                              " is not a vote (" + vote.status().to_string() +
+                                              " is not a vote (" + logged.status().to_string() +
                                               "); refusing to start");
-    guard.remember(*vote);
+    guard.remember(*logged);
   }
   return guard;
 }
 
-void KeyGuard::remember(const Vote& vote) {
-  order_.push_back(vote);
-  auto& s = by_view_[vote.view][slot(vote.kind)];
-  if (!s) s = vote;  // a WAL never holds two of one kind (the guard wrote it)
+void KeyGuard::remember(const LoggedVote& logged) {
+  order_.push_back(logged);
+  auto& s = by_view_[EpochView{logged.epoch, logged.vote.view}][slot(logged.vote.kind)];
+  if (!s) s = logged.vote;  // a WAL never holds two of one kind (the guard wrote it)
+}
+
+const KeyGuard::Slots* KeyGuard::slots_of(const Vote& vote) const {
+  auto it = by_view_.find(EpochView{epoch_, vote.view});
+  return it == by_view_.end() ? nullptr : &it->second;
+}
+
+std::vector<Vote> KeyGuard::logged() const {
+  std::vector<Vote> out;
+  for (const LoggedVote& l : order_)
+    if (l.epoch == epoch_) out.push_back(l.vote);
+  return out;
 }
 
 Status KeyGuard::check(const Vote& vote) const {
@@ -87,30 +102,32 @@ Status KeyGuard::check(const Vote& vote) const {
     return Status::error("VOTE_BELOW_FLOOR", "view " + std::to_string(vote.view) +
                                                  " is at or below the guard's floor " +
                                                  std::to_string(floor_view_));
-  auto it = by_view_.find(vote.view);
-  if (it == by_view_.end()) return Status::ok();
-  const Slots& s = it->second;
+  // Only this epoch's votes constrain: a vote of another epoch signs another
+  // statement, which no verifier of this epoch counts.
+  const Slots* found = slots_of(vote);
+  if (found == nullptr) return Status::ok();
+  const Slots& s = *found;
   const std::size_t k = slot(vote.kind);
   if (s[k]) {
     if (*s[k] == vote) return Status::ok();  // identical: the same signature again
-    return conflict(vote, "a different vote of this kind is logged");
+    return conflict(epoch_, vote, "a different vote of this kind is logged");
   }
   switch (vote.vote_kind()) {
     case VoteKind::kNotarize:
-      if (s[kNullify]) return conflict(vote, "notarize after nullify (rule 1)");
+      if (s[kNullify]) return conflict(epoch_, vote, "notarize after nullify (rule 1)");
       break;
     case VoteKind::kFinalize:
-      if (s[kNullify]) return conflict(vote, "finalize after nullify (rule 2)");
+      if (s[kNullify]) return conflict(epoch_, vote, "finalize after nullify (rule 2)");
       break;
     case VoteKind::kNullify:
-      if (s[kFinalize]) return conflict(vote, "nullify after finalize (rule 3)");
+      if (s[kFinalize]) return conflict(epoch_, vote, "nullify after finalize (rule 3)");
       break;
   }
   return Status::ok();
 }
 
 SignedVote KeyGuard::sign_now(const Vote& vote) {
-  SignedVote sv{vote, self_, key_.sign(signing_bytes(chain_id_, vote))};
+  SignedVote sv{vote, self_, key_.sign(signing_bytes(chain_id_, epoch_, vote))};
   auto [it, inserted] = signatures_.emplace(vote, sv.signature);
   // Deterministic signing: the same vote always gets the same bytes, so a
   // re-sent vote can never be mistaken for a second statement.
@@ -124,8 +141,8 @@ Result<SignedVote> KeyGuard::sign(const Vote& vote) {
     ++counters_.refused;
     return st;
   }
-  auto it = by_view_.find(vote.view);
-  const bool logged = it != by_view_.end() && it->second[slot(vote.kind)] == vote;
+  const Slots* s = slots_of(vote);
+  const bool logged = s != nullptr && (*s)[slot(vote.kind)] == vote;
   if (logged) {
     ++counters_.signed_again;
     return sign_now(vote);
@@ -135,12 +152,12 @@ Result<SignedVote> KeyGuard::sign(const Vote& vote) {
   // them), and a caller that compacts only when its floor rises never drops
   // them: every restart then halted on WAL_FULL (the simulator, small-WAL
   // seeds). The ledger holds the floor durably, so drop them here.
-  if (!has_room() && !by_view_.empty() && by_view_.begin()->first <= floor_view_)
-    EMLEDGER_TRY(compact(floor_view_));
+  if (!has_room() && holds_at_or_below(floor_view_)) EMLEDGER_TRY(compact(floor_view_));
   // Durable before signed: a crash after this point leaves a vote that
   // constrains the restarted node and that nobody has seen.
-  EMLEDGER_TRY(wal_.append(encode_vote(vote)));
-  remember(vote);
+  const LoggedVote record{epoch_, vote};
+  EMLEDGER_TRY(wal_.append(encode_logged(record)));
+  remember(record);
   EMLEDGER_ASSERT(check(vote).is_ok());
   ++counters_.signed_new;
   return sign_now(vote);
@@ -148,7 +165,8 @@ Result<SignedVote> KeyGuard::sign(const Vote& vote) {
 
 std::vector<Vote> KeyGuard::logged_between(View after, View upto) const {
   std::vector<Vote> out;
-  for (auto it = by_view_.upper_bound(after); it != by_view_.end() && it->first <= upto; ++it)
+  for (auto it = by_view_.upper_bound(EpochView{epoch_, after});
+       it != by_view_.end() && it->first.first == epoch_ && it->first.second <= upto; ++it)
     for (const auto& v : it->second)
       if (v) out.push_back(*v);
   return out;
@@ -160,21 +178,26 @@ std::optional<SignedVote> KeyGuard::signed_before(const Vote& vote) const {
   return SignedVote{vote, self_, it->second};
 }
 
+bool KeyGuard::holds_at_or_below(View view) const {
+  return std::any_of(by_view_.begin(), by_view_.end(),
+                     [&](const auto& e) { return e.first.second <= view; });
+}
+
 bool KeyGuard::has_room() const { return wal_.has_room_for(vote_bytes()); }
 
 Status KeyGuard::compact(View floor_view) {
   EMLEDGER_ASSERT(floor_view >= floor_view_);
   std::vector<Bytes> keep;
-  std::vector<Vote> kept;
-  for (const Vote& v : order_) {
-    if (v.view <= floor_view) continue;
-    keep.push_back(encode_vote(v));
-    kept.push_back(v);
+  std::vector<LoggedVote> kept;
+  for (const LoggedVote& l : order_) {
+    if (l.vote.view <= floor_view) continue;
+    keep.push_back(encode_logged(l));
+    kept.push_back(l);
   }
   EMLEDGER_TRY(wal_.rewrite(keep));
   floor_view_ = floor_view;
   order_ = std::move(kept);
-  by_view_.erase(by_view_.begin(), by_view_.upper_bound(floor_view));
+  std::erase_if(by_view_, [&](const auto& e) { return e.first.second <= floor_view; });
   std::erase_if(signatures_, [&](const auto& e) { return e.first.view <= floor_view; });
   ++counters_.compactions;
   return Status::ok();

@@ -52,9 +52,9 @@ Vote finalize_vote(View view, Height height, const Hash& digest) {
   return Vote{static_cast<std::uint8_t>(VoteKind::kFinalize), view, height, digest};
 }
 
-Bytes signing_bytes(std::string_view chain_id, const Vote& vote) {
+Bytes signing_bytes(std::string_view chain_id, Epoch epoch, const Vote& vote) {
   EMLEDGER_ASSERT(vote.check().is_ok());
-  return ledger::vote_statement_bytes(chain_id, vote.vote_kind(), vote.view, vote.height,
+  return ledger::vote_statement_bytes(chain_id, epoch, vote.vote_kind(), vote.view, vote.height,
                                       vote.digest);
 }
 
@@ -104,15 +104,16 @@ Evidence make_evidence(const SignedVote& a, const SignedVote& b) {
   return e;
 }
 
-Status verify_evidence(std::string_view chain_id, const std::vector<PublicKey>& validators,
-                       const Verifier& verifier, const Evidence& e) {
+Status verify_evidence(std::string_view chain_id, Epoch epoch,
+                       const std::vector<PublicKey>& validators, const Verifier& verifier,
+                       const Evidence& e) {
   Status st = e.check();
   if (!st.is_ok()) return Status::error("EVIDENCE_INVALID", st.message());
   if (e.first.validator >= validators.size())
     return Status::error("EVIDENCE_INVALID", "signer is not in the validator set");
   const PublicKey& key = validators[e.first.validator];
   for (const SignedVote* v : {&e.first, &e.second})
-    if (!verifier.verify(key, signing_bytes(chain_id, v->vote), v->signature))
+    if (!verifier.verify(key, signing_bytes(chain_id, epoch, v->vote), v->signature))
       return Status::error("EVIDENCE_BAD_SIGNATURE", "a vote's signature does not verify");
   return Status::ok();
 }

@@ -18,12 +18,16 @@ Result<Replica> Replica::open(FsEnv& env, ReplicaConfig config, crypto::KeyPair 
   if (key.public_key() != config.core.validators[config.core.self])
     return Status::error("CONFIG_INVALID", "the key is not validator self's");
   const View anchor_view = config.core.anchor.view;
-  auto guard = KeyGuard::open(env, std::move(config.wal_path), std::move(key), config.core.chain_id,
-                              config.core.self, anchor_view, config.wal_capacity_bytes);
+  // The guard signs in the core's epoch: one number decides what both sign
+  // and accept.
+  auto guard =
+      KeyGuard::open(env, std::move(config.wal_path), std::move(key), config.core.chain_id,
+                     config.core.epoch, config.core.self, anchor_view, config.wal_capacity_bytes);
   if (!guard.is_ok()) return guard.status();
   auto core = Core::create(std::move(config.core), verifier);
   if (!core.is_ok()) return core.status();
-  // The core skips logged votes at or below its anchor itself.
+  // The core skips logged votes at or below its anchor itself; the guard
+  // hands it only those of its epoch.
   EMLEDGER_TRY(core->replay(guard->logged()));
   return Replica(std::move(core).value(), std::move(guard).value());
 }

@@ -119,8 +119,14 @@ Result<Scan> scan_file(ByteView data, const std::string& path) {
   }
   if (!std::equal(header.begin(), header.end() - 1, data.begin()))
     return corrupt(path, "not a vote WAL (bad magic)");
-  if (data[header.size() - 1] != kWalVersion)
-    return corrupt(path, "unsupported WAL version " + std::to_string(data[header.size() - 1]));
+  const std::uint8_t version = data[header.size() - 1];
+  // Its votes name no epoch: replaying them under any epoch would be a guess.
+  if (version == kWalVersionWithoutEpochs)
+    return corrupt(path, "WAL version " + std::to_string(version) +
+                             " holds votes without their epoch; this node writes version " +
+                             std::to_string(kWalVersion) + " (docs/formats/wal.md, Versioning)");
+  if (version != kWalVersion)
+    return corrupt(path, "unsupported WAL version " + std::to_string(version));
   return scan_records(data, path);
 }
 

@@ -667,17 +667,26 @@ struct Block {
 // SHA-256("emledger.payload" || u32 count || tx id...) of a block's transactions.
 Hash payload_digest(const std::vector<Hash>& tx_ids);
 
-// What a validator signs to finalize: (chain id, height, view, header hash).
+// The number of a validator set (docs/validator-set-changes.md section 2):
+// epoch 0 is the genesis set. Every vote statement names its epoch, so a
+// signature of one epoch never counts in another.
+using Epoch = std::uint64_t;
+inline constexpr Epoch kGenesisEpoch = 0;
+
+// What a validator signs to finalize: (chain id, epoch, height, view, header
+// hash). Version 2 added the epoch.
 struct FinalizeVote {
   static constexpr std::string_view kDomain = "emledger.vote.finalize";
-  static constexpr std::uint8_t kVersion = 1;
+  static constexpr std::uint8_t kVersion = 2;
   std::string chain_id;
+  Epoch epoch = kGenesisEpoch;
   std::uint64_t height = 0;
   std::uint64_t view = 0;
   Hash header_hash{};
   template <class V>
   void describe(V& v) {
     v.str(chain_id, kChainIdBytesMax);
+    v.u64(epoch);
     v.u64(height);
     v.u64(view);
     v.fixed(header_hash);
@@ -711,14 +720,28 @@ struct Certificate {
   }
 };
 
-// Checks that `cert` finalizes `header` under `genesis`' validator set:
-// matching height, view and hash, distinct known validators in increasing
-// order, every signature valid, and at least quorum() of them.
+// The epoch whose validator set judges the block at `height`: the epoch its
+// finalize statements are signed for (docs/validator-set-changes.md section
+// 2). Validator-set changes do not exist yet, so today every height is of
+// kGenesisEpoch; step 1 of that document's section 5 looks it up in the
+// validators history. The one place the ledger decides a height's epoch.
+Epoch epoch_at_height(const Genesis& genesis, std::uint64_t height);
+
+// Checks that `cert` finalizes `header` under `genesis`' validator set in
+// `epoch`: matching height, view and hash, distinct known validators in
+// increasing order, every signature valid over encode(FinalizeVote) of that
+// epoch, and at least quorum() of them.
 // Errors: CERT_MISMATCH, CERT_BAD_SIGNATURE, CERT_NO_QUORUM.
+Status verify_certificate_in_epoch(const Genesis& genesis, Epoch epoch, const BlockHeader& header,
+                                   const Certificate& cert);
+
+// verify_certificate_in_epoch with the epoch of the header's height
+// (epoch_at_height).
 Status verify_certificate(const Genesis& genesis, const BlockHeader& header,
                           const Certificate& cert);
 
-// Adds `key`'s finalize signature (validator index `index`) to `cert`.
+// Adds `key`'s finalize signature (validator index `index`) to `cert`, signed
+// for the epoch of the header's height (epoch_at_height).
 void sign_certificate(const Genesis& genesis, const BlockHeader& header, std::uint16_t index,
                       const crypto::KeyPair& key, Certificate& cert);
 

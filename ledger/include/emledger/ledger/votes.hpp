@@ -28,42 +28,48 @@ enum class VoteKind : std::uint8_t { kNotarize = 1, kNullify = 2, kFinalize = 3 
 inline constexpr std::uint8_t kVoteKindMax = 3;
 
 // The statement a notarize vote signs: "this block is a valid proposal of the
-// view's leader" (same fields as FinalizeVote, another domain).
+// view's leader" (same fields as FinalizeVote, another domain). Version 2
+// added the epoch.
 struct NotarizeStatement {
   static constexpr std::string_view kDomain = "emledger.vote.notarize";
-  static constexpr std::uint8_t kVersion = 1;
+  static constexpr std::uint8_t kVersion = 2;
   std::string chain_id;
+  Epoch epoch = kGenesisEpoch;
   std::uint64_t height = 0;
   std::uint64_t view = 0;
   Hash header_hash{};
   template <class V>
   void describe(V& v) {
     v.str(chain_id, kChainIdBytesMax);
+    v.u64(epoch);
     v.u64(height);
     v.u64(view);
     v.fixed(header_hash);
   }
 };
 
-// The statement a nullify vote signs: "skip this view".
+// The statement a nullify vote signs: "skip this view" of this epoch.
+// Version 2 added the epoch.
 struct NullifyStatement {
   static constexpr std::string_view kDomain = "emledger.vote.nullify";
-  static constexpr std::uint8_t kVersion = 1;
+  static constexpr std::uint8_t kVersion = 2;
   std::string chain_id;
+  Epoch epoch = kGenesisEpoch;
   std::uint64_t view = 0;
   template <class V>
   void describe(V& v) {
     v.str(chain_id, kChainIdBytesMax);
+    v.u64(epoch);
     v.u64(view);
   }
 };
 
-// The exact bytes a validator signs for a vote of `kind` in `view` on chain
-// `chain_id`: encode(NotarizeStatement), encode(NullifyStatement) (height and
-// digest unused) or encode(FinalizeVote). Requires 1 <= kind <= kVoteKindMax
-// and chain_id.size() <= kChainIdBytesMax.
-Bytes vote_statement_bytes(std::string_view chain_id, VoteKind kind, std::uint64_t view,
-                           std::uint64_t height, const Hash& digest);
+// The exact bytes a validator signs for a vote of `kind` in `view` of `epoch`
+// on chain `chain_id`: encode(NotarizeStatement), encode(NullifyStatement)
+// (height and digest unused) or encode(FinalizeVote). Requires 1 <= kind <=
+// kVoteKindMax and chain_id.size() <= kChainIdBytesMax.
+Bytes vote_statement_bytes(std::string_view chain_id, Epoch epoch, VoteKind kind,
+                           std::uint64_t view, std::uint64_t height, const Hash& digest);
 
 // One signed vote as evidence carries it. A nullify vote names no block
 // (height 0, zero digest); a notarize or finalize vote names one (height >= 1).
@@ -87,8 +93,10 @@ struct EvidenceVote {
   }
   // Kind in range, view >= 1, the nullify/block shape above. EVIDENCE_INVALID.
   Status check() const;
-  Bytes statement_bytes(std::string_view chain_id) const {
-    return vote_statement_bytes(chain_id, static_cast<VoteKind>(kind), view, height, digest);
+  // The statement as signed in `epoch` (evidence names no epoch yet: see
+  // verify_evidence).
+  Bytes statement_bytes(std::string_view chain_id, Epoch epoch) const {
+    return vote_statement_bytes(chain_id, epoch, static_cast<VoteKind>(kind), view, height, digest);
   }
   friend bool operator==(const EvidenceVote&, const EvidenceVote&) = default;
   friend auto operator<=>(const EvidenceVote&, const EvidenceVote&) = default;
@@ -118,7 +126,10 @@ SubmitEvidence make_submit_evidence(const EvidenceVote& a, const EvidenceVote& b
 
 // What the kernel checks before it records evidence: the shape (check()), the
 // signer is a validator of `genesis`, and both signatures verify under its
-// key over the statements of `genesis.chain_id`. Pure and deterministic.
+// key over the statements of `genesis.chain_id` in kGenesisEpoch. Evidence
+// carries no epoch yet: while the genesis set is the only one, every vote is
+// of epoch 0; once sets change (docs/validator-set-changes.md section 5), an
+// EvidenceVote must name its epoch. Pure and deterministic.
 // Errors: EVIDENCE_INVALID, EVIDENCE_NOT_VALIDATOR, EVIDENCE_BAD_SIGNATURE.
 Status verify_evidence(const Genesis& genesis, const SubmitEvidence& e);
 

@@ -40,7 +40,11 @@ static_assert((kTimeoutMsMax << kBackoffShiftMax) > kTimeoutMsMax, "no overflow 
 
 struct Config {
   std::string chain_id;
-  std::vector<PublicKey> validators;  // the genesis order; distinct keys
+  // The epoch of `validators` (docs/validator-set-changes.md section 2): every
+  // vote the core asks for, and every vote and certificate it accepts, is
+  // signed for it. kGenesisEpoch until validator-set changes exist.
+  Epoch epoch = kGenesisEpoch;
+  std::vector<PublicKey> validators;  // the epoch's set, in order; distinct keys
   ValidatorIndex self = 0;            // this validator's index
   // The last block the ledger holds as final; for a new chain the genesis:
   // {view 0, height 0, parent view 0, zero parent, genesis hash}.
@@ -75,7 +79,7 @@ struct Broadcast {
 struct WakeAt {
   std::uint64_t at_ms = 0;
 };
-// Append `vote` to the WAL and fsync, then sign signing_bytes(chain_id, vote)
+// Append `vote` to the WAL and fsync, then sign signing_bytes(chain_id, epoch, vote)
 // with this validator's key and hand the result to on_own_vote(). The core
 // already counts the vote as cast: it will never ask for a conflicting one.
 struct PersistVote {

@@ -28,8 +28,12 @@ class Verifier;
 using View = std::uint64_t;
 using Height = std::uint64_t;
 using ValidatorIndex = std::uint16_t;
+// The validator set's number (docs/validator-set-changes.md section 2); every
+// signed statement names it.
 using crypto::PublicKey;
 using crypto::Signature;
+using ledger::Epoch;
+using ledger::kGenesisEpoch;
 
 // The largest block a proposal may carry: a ledger Block with the most and
 // largest transactions, plus room for its header.
@@ -80,10 +84,11 @@ Vote finalize_vote(View view, Height height, const Hash& digest);
 using ledger::NotarizeStatement;
 using ledger::NullifyStatement;
 
-// The exact bytes a validator signs for `vote` on chain `chain_id`. For a
-// finalize vote this is encode(ledger::FinalizeVote{...}), so a quorum of
-// finalize signatures is a ledger::Certificate. Requires vote.check() ok.
-Bytes signing_bytes(std::string_view chain_id, const Vote& vote);
+// The exact bytes a validator signs for `vote` of `epoch` on chain
+// `chain_id`. For a finalize vote this is encode(ledger::FinalizeVote{...}),
+// so a quorum of finalize signatures is a ledger::Certificate of that epoch.
+// Requires vote.check() ok.
+Bytes signing_bytes(std::string_view chain_id, Epoch epoch, const Vote& vote);
 
 // A vote with its signer's index in the validator set and signature.
 struct SignedVote {
@@ -187,10 +192,12 @@ struct Evidence {
 // Orders `a` and `b` into an Evidence (they must conflict as described).
 Evidence make_evidence(const SignedVote& a, const SignedVote& b);
 
-// Checks `e` against the validator set: its shape, the signer's index, and
-// both signatures. Errors: EVIDENCE_INVALID, EVIDENCE_BAD_SIGNATURE.
-Status verify_evidence(std::string_view chain_id, const std::vector<PublicKey>& validators,
-                       const Verifier& verifier, const Evidence& e);
+// Checks `e` against the validator set of `epoch`: its shape, the signer's
+// index, and both signatures over statements of that epoch. Errors:
+// EVIDENCE_INVALID, EVIDENCE_BAD_SIGNATURE.
+Status verify_evidence(std::string_view chain_id, Epoch epoch,
+                       const std::vector<PublicKey>& validators, const Verifier& verifier,
+                       const Evidence& e);
 
 // What travels between validators.
 using Message = std::variant<Proposal, SignedVote, Certificate>;

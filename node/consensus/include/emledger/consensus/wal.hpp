@@ -23,9 +23,12 @@
 namespace emledger::consensus {
 
 // File header: the canonical-encoding domain tag (u8 length ‖ ASCII) and a
-// version byte.
+// version byte. Version 2: the key guard's records name their epoch
+// (LoggedVote); a version 1 file (bare votes) is refused at open.
 inline constexpr std::string_view kWalDomain = "emledger.vote-wal";
-inline constexpr std::uint8_t kWalVersion = 1;
+inline constexpr std::uint8_t kWalVersion = 2;
+inline constexpr std::uint8_t kWalVersionWithoutEpochs = 1;
+static_assert(kWalVersionWithoutEpochs < kWalVersion);
 inline constexpr std::size_t kWalFileHeaderBytes = 1 + kWalDomain.size() + 1;
 // Record: u32 length ‖ u32 CRC-32C(length) ‖ u32 CRC-32C(length ‖ payload) ‖ payload.
 inline constexpr std::size_t kWalRecordHeaderBytes = 12;
@@ -74,9 +77,10 @@ class VoteWal {
   // returns, so what replay returned survives a crash. Removes a leftover `path +
   // kWalRewriteSuffix` of an interrupted rewrite (the WAL at `path` is complete then). Errors:
   // CONFIG_INVALID (options.capacity_bytes out of range; nothing touched), WAL_CORRUPT (bad
-  // magic, unknown version, bad length or CRC before the tail, file over kWalFileBytesMax):
-  // refuse to start; IO_ERROR. A file over options.capacity_bytes (a WAL written with a larger
-  // capacity) opens: appends get WAL_FULL until a rewrite. `env` must outlive the WAL.
+  // magic, any version but kWalVersion, among them kWalVersionWithoutEpochs, bad length or CRC
+  // before the tail, file over kWalFileBytesMax): refuse to start; IO_ERROR. A file over
+  // options.capacity_bytes (a WAL written with a larger capacity) opens: appends get WAL_FULL until
+  // a rewrite. `env` must outlive the WAL.
   static Result<OpenedWal> open(FsEnv& env, std::string path, WalOptions options = {});
 
   // Appends one record and syncs it: OK means the record survives a crash.
