@@ -113,12 +113,12 @@ Status Validator::open_replica() {
       auto ph = ledger_.header(head.height - 1);
       if (!ph) return ph.status();
       // A ledger restored from a snapshot (docs/node.md, "Snapshots") holds
-      // no header below its base. The anchor's parent view is then left 0:
-      // the core checks proposals against the anchor's own view and never
-      // walks below the anchor (the e2e snapshot join test votes on it).
+      // no header below its base, only that header's view.
       if (ph->has_value())
         parent_view = (*ph)->view;
-      else if (head.height != ledger_.base_height())
+      else if (head.height == ledger_.base_height())
+        parent_view = ledger_.base_parent_view();
+      else
         return Status::error("STORAGE_CORRUPT", "no header below the head");
     }
     rc.core.anchor =
