@@ -43,8 +43,8 @@
 #include <sstream>
 #include <thread>
 
+#include "bench_txs.hpp"
 #include "emledger/crypto/hex.hpp"
-#include "emledger/crypto/sha256.hpp"
 #include "network_setup.hpp"
 
 using namespace emledger;
@@ -227,23 +227,9 @@ std::vector<std::string> presign(const Genesis& g, const crypto::KeyPair& key,
   for (unsigned t = 0; t < threads; ++t)
     pool.emplace_back([&, t] {
       for (std::size_t k = t; k < count; k += threads) {
-        const std::uint64_t i = first_nonce + k;
-        RegisterRecord r;
-        r.body.kind = static_cast<std::uint8_t>(RecordKind::kMaterial);
-        r.body.type_code = "bench.material";
-        r.body.holder_ref = crypto::sha256(as_bytes("holder-" + std::to_string(i % 1000)));
-        r.body.content_hash = crypto::sha256(as_bytes("bench-file-" + std::to_string(i)));
-        r.body.size_bytes = 100000 + i;
-        r.body.media_type = "application/pdf";
-        r.body.locator = "store://bench/" + std::to_string(i);
-        r.body.issued_at_ms = 1'800'000'000'000;
-        TxBody b = make_body(TxType::kRegisterRecord, r);
-        b.chain_id = g.chain_id;
-        b.signer_org = bench::kBenchIssuerOrg;
-        b.key_id = 1;
-        b.expires_at_height = kTxLifetimeBlocksMax;
-        b.nonce = i;
-        out[k] = to_hex(encode(sign_tx(std::move(b), key)));
+        out[k] = to_hex(encode(bench::register_tx(first_nonce + k, g.chain_id,
+                                                  std::string(bench::kBenchIssuerOrg), key,
+                                                  kTxLifetimeBlocksMax)));
       }
     });
   for (auto& th : pool) th.join();

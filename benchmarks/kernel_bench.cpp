@@ -12,7 +12,7 @@
 #include <filesystem>
 #include <string>
 
-#include "emledger/crypto/sha256.hpp"
+#include "bench_txs.hpp"
 #include "emledger/ledger/ledger.hpp"
 
 using namespace emledger;
@@ -61,23 +61,8 @@ int main(int argc, char** argv) {
   std::vector<std::vector<Tx>> all(blocks);
   std::uint64_t n = 0;
   for (auto& b : all)
-    for (std::size_t i = 0; i < block_txs; ++i, ++n) {
-      RegisterRecord r;
-      r.body.kind = 1;
-      r.body.type_code = "bench.material";
-      r.body.holder_ref = crypto::sha256(as_bytes("h" + std::to_string(n % 1000)));
-      r.body.content_hash = crypto::sha256(as_bytes("f" + std::to_string(n)));
-      r.body.size_bytes = n;
-      r.body.media_type = "application/pdf";
-      r.body.locator = "store://bench/" + std::to_string(n);
-      TxBody body = make_body(TxType::kRegisterRecord, r);
-      body.chain_id = "bench";
-      body.signer_org = "a.issuer";
-      body.key_id = 1;
-      body.expires_at_height = 1000;
-      body.nonce = n;
-      b.push_back(sign_tx(std::move(body), issuer));
-    }
+    for (std::size_t i = 0; i < block_txs; ++i, ++n)
+      b.push_back(bench::register_tx(n, "bench", "a.issuer", issuer, 1000));
 
   double prepare_s = 0, commit_s = 0, prepare_cpu_s = 0, commit_cpu_s = 0;
   for (std::size_t h = 0; h < blocks; ++h) {

@@ -15,7 +15,7 @@
 #include <filesystem>
 #include <string>
 
-#include "emledger/crypto/sha256.hpp"
+#include "bench_txs.hpp"
 #include "emledger/ledger/ledger.hpp"
 #include "emledger/ledger/snapshot.hpp"
 
@@ -80,23 +80,8 @@ int main(int argc, char** argv) {
   std::uint64_t n = 0;
   for (std::size_t h = 0; h < blocks; ++h) {
     std::vector<Tx> txs;
-    for (std::size_t i = 0; i < block_txs; ++i, ++n) {
-      RegisterRecord r;
-      r.body.kind = 1;
-      r.body.type_code = "bench.material";
-      r.body.holder_ref = crypto::sha256(as_bytes("h" + std::to_string(n % 1000)));
-      r.body.content_hash = crypto::sha256(as_bytes("f" + std::to_string(n)));
-      r.body.size_bytes = n;
-      r.body.media_type = "application/pdf";
-      r.body.locator = "store://bench/" + std::to_string(n);
-      TxBody body = make_body(TxType::kRegisterRecord, r);
-      body.chain_id = "bench";
-      body.signer_org = "a.issuer";
-      body.key_id = 1;
-      body.expires_at_height = h + 100;
-      body.nonce = n;
-      txs.push_back(sign_tx(std::move(body), issuer));
-    }
+    for (std::size_t i = 0; i < block_txs; ++i, ++n)
+      txs.push_back(bench::register_tx(n, "bench", "a.issuer", issuer, h + 100));
     std::vector<TxOutcome> oc;
     auto p = source->prepare(txs, 1000 + h, h + 1, validator.public_key(), true, oc);
     if (!p) return 4;
