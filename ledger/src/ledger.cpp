@@ -16,7 +16,6 @@ using namespace detail;  // NOLINT: the key layout of keys.hpp
 
 Status reject(const char* code, std::string msg) { return Status::error(code, std::move(msg)); }
 
-
 // The head's value of `state_key` through the flat index.
 Result<std::optional<Bytes>> head_state_value(const KvReader& store, ByteView state_key) {
   auto h = store.get(state_index_key(state_key));
@@ -524,7 +523,6 @@ Status apply_tx(BlockState& st, const ExecContext& cx) {
   }
   return reject("TX_MALFORMED", "unknown transaction type");
 }
-
 
 }  // namespace
 

@@ -56,14 +56,16 @@ TEST_CASE("e2e: acknowledged transactions survive repeated SIGKILL") {
           // Alternate single submissions and small batches.
           const int n = t == 0 ? 1 : 16;
           Json body = {{"txs", Json::array()}};
-          for (int i = 0; i < n; ++i) body["txs"].push_back(signed_register(*genesis, *key, nonce++));
+          for (int i = 0; i < n; ++i)
+            body["txs"].push_back(signed_register(*genesis, *key, nonce++));
           auto r = c.Post("/v1/transactions/batch?wait=commit", body.dump(), "application/json");
           if (!r) return;  // the node is gone
           if (r->status != 200) continue;
           Json j = Json::parse(r->body, nullptr, false);
           std::lock_guard<std::mutex> lock(mu);
           for (const auto& res : j["results"])
-            if (res.value("status", "") == "committed") acked.push_back(res["id"].get<std::string>());
+            if (res.value("status", "") == "committed")
+              acked.push_back(res["id"].get<std::string>());
         }
       });
     // Kill at a moment that moves from round to round, but only once this
@@ -88,9 +90,11 @@ TEST_CASE("e2e: acknowledged transactions survive repeated SIGKILL") {
       auto r = http_json(node, "GET", "/v1/transactions/" + id);
       if (r.status != 200 || r.body.value("status", "") != "committed") ++missing;
     }
-    CHECK_MESSAGE(missing == 0, missing << " of " << acked.size() << " acknowledged transactions lost");
+    CHECK_MESSAGE(missing == 0,
+                  missing << " of " << acked.size() << " acknowledged transactions lost");
   }
   MESSAGE("acknowledged and verified after " << kRounds << " kills: " << acked.size());
-  auto chain = cli(s, {"chain", "verify", "--node", node.url(), "--trust", s.path("node/genesis.json")});
+  auto chain =
+      cli(s, {"chain", "verify", "--node", node.url(), "--trust", s.path("node/genesis.json")});
   CHECK_MESSAGE(chain.exit_code == 0, chain.out);
 }
