@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "emledger/ledger/validator_set.hpp"
+
 namespace emledger::ledger {
 namespace {
 
@@ -11,11 +13,6 @@ namespace {
 std::string_view leading_domain(ByteView in) {
   if (in.empty() || in.size() < 1u + in[0]) return {};
   return {reinterpret_cast<const char*>(in.data() + 1), in[0]};
-}
-
-Status broken(const BlockHeader& header, const std::string& why) {
-  return Status::error("CERT_LINK_BROKEN",
-                       "finality proof of height " + std::to_string(header.height) + ": " + why);
 }
 
 }  // namespace
@@ -41,34 +38,9 @@ Result<FinalityProof> decode_finality_proof(ByteView in) {
 
 Status verify_finality(const Genesis& genesis, const BlockHeader& header,
                        const FinalityProof& proof) {
-  // The epoch of the header proven, also in the descendant form: its links
-  // are blocks the same validator set finalized (docs/validator-set-changes.md
-  // section 2, tail blocks).
-  const Epoch epoch = epoch_at_height(genesis, header.height);
-  if (!proof.by_descendant())
-    return verify_certificate_in_epoch(genesis, epoch, header, proof.certificate);
-  if (proof.links.size() > kFinalityLinksMax)
-    return Status::error("CERT_LINK_TOO_LONG",
-                         "finality proof of " + std::to_string(proof.links.size()) +
-                             " links; at most " + std::to_string(kFinalityLinksMax));
-  if (header.chain_id != genesis.chain_id)
-    return broken(header, "the header names chain '" + header.chain_id + "'");
-  const BlockHeader* prev = &header;
-  Hash prev_hash = header.hash();
-  for (const BlockHeader& link : proof.links) {
-    if (link.chain_id != genesis.chain_id)
-      return broken(header, "a link names chain '" + link.chain_id + "'");
-    if (prev->height == UINT64_MAX || link.height != prev->height + 1)
-      return broken(header, "link of height " + std::to_string(link.height) + " follows height " +
-                                std::to_string(prev->height));
-    if (link.parent != prev_hash)
-      return broken(header, "the link of height " + std::to_string(link.height) +
-                                " does not name height " + std::to_string(prev->height) +
-                                " as its parent");
-    prev = &link;
-    prev_hash = link.hash();
-  }
-  return verify_certificate_in_epoch(genesis, epoch, *prev, proof.certificate);
+  ValidatorSet set = genesis_validator_set(genesis);
+  set.epoch = epoch_at_height(genesis, header.height);
+  return verify_finality_in_set(genesis.chain_id, set, header, proof);
 }
 
 }  // namespace emledger::ledger

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "emledger/crypto/sha256.hpp"
+#include "emledger/ledger/validator_set.hpp"
 
 namespace emledger::ledger {
 namespace {
@@ -312,10 +313,6 @@ Epoch epoch_at_height(const Genesis& /*genesis*/, std::uint64_t /*height*/) {
   return kGenesisEpoch;
 }
 
-static Bytes finalize_message(const Genesis& genesis, Epoch epoch, const BlockHeader& header) {
-  return encode(FinalizeVote{genesis.chain_id, epoch, header.height, header.view, header.hash()});
-}
-
 Status verify_certificate(const Genesis& genesis, const BlockHeader& header,
                           const Certificate& cert) {
   return verify_certificate_in_epoch(genesis, epoch_at_height(genesis, header.height), header,
@@ -324,42 +321,16 @@ Status verify_certificate(const Genesis& genesis, const BlockHeader& header,
 
 Status verify_certificate_in_epoch(const Genesis& genesis, Epoch epoch, const BlockHeader& header,
                                    const Certificate& cert) {
-  Hash hh = header.hash();
-  if (cert.height != header.height || cert.view != header.view || cert.header_hash != hh ||
-      header.chain_id != genesis.chain_id)
-    return Status::error("CERT_MISMATCH", "certificate does not match header at height " +
-                                              std::to_string(header.height));
-  Bytes msg = encode(FinalizeVote{genesis.chain_id, epoch, header.height, header.view, hh});
-  int last = -1;
-  for (const auto& s : cert.signatures) {
-    if (static_cast<int>(s.validator) <= last || s.validator >= genesis.validators.size())
-      return Status::error("CERT_MISMATCH", "certificate signers unknown or not in order");
-    last = s.validator;
-    if (!crypto::verify(genesis.validators[s.validator].public_key, msg, s.signature))
-      return Status::error("CERT_BAD_SIGNATURE",
-                           "bad finalize signature of validator " + std::to_string(s.validator));
-  }
-  if (cert.signatures.size() < genesis.quorum())
-    return Status::error("CERT_NO_QUORUM", "certificate has " +
-                                               std::to_string(cert.signatures.size()) + " of " +
-                                               std::to_string(genesis.quorum()) + " signatures");
-  return Status::ok();
+  ValidatorSet set = genesis_validator_set(genesis);
+  set.epoch = epoch;
+  return verify_certificate_in_set(genesis.chain_id, set, header, cert);
 }
 
 void sign_certificate(const Genesis& genesis, const BlockHeader& header, std::uint16_t index,
                       const crypto::KeyPair& key, Certificate& cert) {
-  EMLEDGER_ASSERT(index < genesis.validators.size());
-  EMLEDGER_ASSERT(genesis.validators[index].public_key == key.public_key());
-  cert.height = header.height;
-  cert.view = header.view;
-  cert.header_hash = header.hash();
-  const Epoch epoch = epoch_at_height(genesis, header.height);
-  CertSignature sig{index, key.sign(finalize_message(genesis, epoch, header))};
-  auto it =
-      std::lower_bound(cert.signatures.begin(), cert.signatures.end(), index,
-                       [](const CertSignature& s, std::uint16_t v) { return s.validator < v; });
-  if (it != cert.signatures.end() && it->validator == index) return;
-  cert.signatures.insert(it, sig);
+  ValidatorSet set = genesis_validator_set(genesis);
+  set.epoch = epoch_at_height(genesis, header.height);
+  sign_certificate_in_set(genesis.chain_id, set, header, index, key, cert);
 }
 
 }  // namespace emledger::ledger

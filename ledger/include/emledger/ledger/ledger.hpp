@@ -15,6 +15,7 @@
 #include "emledger/ledger/smt.hpp"
 #include "emledger/ledger/store.hpp"
 #include "emledger/ledger/types.hpp"
+#include "emledger/ledger/validator_set.hpp"
 #include "emledger/ledger/votes.hpp"
 
 namespace emledger::ledger {
@@ -161,6 +162,23 @@ class Ledger {
   Status commit(const PreparedBlock& prepared, const FinalityProof& proof);
   // The own form: commit(prepared, FinalityProof::own(cert)).
   Status commit(const PreparedBlock& prepared, const Certificate& cert);
+
+  // ---- validator sets (validator_set.hpp, docs/validator-set-changes.md) ----
+  // The set in force for the height above the head: the genesis set until a
+  // ChangeValidators transaction commits, then the newest one. Thread safe.
+  Result<ValidatorSet> validators() const;
+  // The set in force for the height above `parent`, a prepared block not yet
+  // committed (its writes read as committed); the head when null. A set whose
+  // since_height is at most parent's height + 1 while the consensus epoch
+  // running is older tells a validator that it builds a tail block.
+  Result<ValidatorSet> validators_after(const PreparedBlock* parent) const;
+  // The set that judges the block at `height` (at least 1): the newest whose
+  // since_height is at most `height`. Errors: STORAGE_*.
+  Result<ValidatorSet> validators_at(std::uint64_t height) const;
+  // Every change of set up to the epoch in force (empty before the first):
+  // what a light client that trusts only the genesis needs to judge any
+  // committed height. Errors: STORAGE_*.
+  Result<Succession> succession() const;
 
   // ---- queries; committed data only; thread safe ----
   Result<std::optional<BlockHeader>> header(std::uint64_t height) const;

@@ -38,6 +38,10 @@ inline constexpr std::uint64_t kTxLifetimeBlocksMax = 100000;
 // (ADR 014): the longest run of notarized blocks without a finalization of
 // their own that the ledger can commit. About 300 bytes each.
 inline constexpr std::size_t kFinalityLinksMax = 1024;
+// Validator-set changes a succession carries (validator_set.hpp): one per
+// epoch since the genesis. Each is a header, a finality proof and a state
+// proof, a few KiB with the largest sets.
+inline constexpr std::size_t kEpochChangesMax = 4096;
 
 static_assert(kPayloadBytesMax < kTxBytesMax);
 static_assert(kBundleRecordsMax == kRecordsPerHashMax);

@@ -224,8 +224,9 @@ enum class TxType : std::uint8_t {
   kResolveObjection = 12,  // issuer of the record
   kAnchorArchive = 13,     // org closing a case
   kSubmitEvidence = 14,    // any org: a validator's two conflicting votes (votes.hpp)
+  kChangeValidators = 15,  // any org: the next validator set, approved by a quorum (validator_set.hpp)
 };
-inline constexpr std::uint8_t kTxTypeMax = 14;
+inline constexpr std::uint8_t kTxTypeMax = 15;
 
 // Who may sign a type. A holder-signed transaction has an empty signer_org
 // and key_id = the holder key's sequence number; the holder_ref is in the
