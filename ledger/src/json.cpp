@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "emledger/crypto/hex.hpp"
+#include "emledger/ledger/validator_set.hpp"
 
 namespace emledger::ledger {
 namespace {
@@ -91,6 +92,8 @@ std::string_view tx_type_name(std::uint8_t type) {
       return "anchor_archive";
     case TxType::kSubmitEvidence:
       return "submit_evidence";
+    case TxType::kChangeValidators:
+      return "change_validators";
   }
   return "unknown";
 }
@@ -407,6 +410,20 @@ Json to_json(const Tx& tx) {
     case TxType::kSubmitEvidence:
       if (auto p = decode<SubmitEvidence>(tx.body.payload))
         j["payload"] = {{"first", to_json(p->first)}, {"second", to_json(p->second)}};
+      break;
+    case TxType::kChangeValidators:
+      if (auto p = decode<ChangeValidators>(tx.body.payload)) {
+        Json validators = Json::array();
+        for (const auto& v : p->validators)
+          validators.push_back({{"org_id", v.org_id},
+                                {"public_key", hex(ByteView(v.public_key))},
+                                {"address", v.address}});
+        Json approvals = Json::array();
+        for (const auto& a : p->approvals)
+          approvals.push_back(
+              {{"validator", a.validator}, {"signature", hex(ByteView(a.signature))}});
+        j["payload"] = {{"epoch", p->epoch}, {"validators", validators}, {"approvals", approvals}};
+      }
       break;
   }
   return j;

@@ -31,6 +31,11 @@ inline constexpr std::uint8_t kKeyCert = 'c';
 // cover every later block committed through the same descendant.
 inline constexpr std::uint8_t kKeyFinalizedBy = 'd';
 inline constexpr std::uint8_t kKeyDescendantProof = 'D';
+// A validator-set change below the base of a store restored from a snapshot
+// ("e" + u64 epoch it ends -> encode(EpochChange)), from the snapshot's
+// succession: the store holds no header, proof or state root there to build
+// it from (docs/formats/succession.md).
+inline constexpr std::uint8_t kKeyEpochChange = 'e';
 inline constexpr std::uint8_t kKeyBlockTxs = 'b';
 inline constexpr std::uint8_t kKeyTx = 'x';
 // Flat index of the head state: "s" + state key -> SHA-256 of the value (the

@@ -480,6 +480,52 @@ Status apply_evidence(BlockState& st, const ExecContext& cx) {
   return Status::ok();
 }
 
+// The set in force for the block being built: the "validators" state as this
+// transaction sees it (absent: the genesis set).
+Result<ValidatorSet> block_validator_set(const BlockState& st, const Genesis& genesis) {
+  auto set = st.get_as<ValidatorSet>(validators_state_key());
+  if (!set) return set.status();
+  if (!set->has_value()) return genesis_validator_set(genesis);
+  return std::move(**set);
+}
+
+// Any org may submit a change approved by a quorum of the set in force
+// (docs/validator-set-changes.md section 2). It ends epoch e with this
+// block: heights from the next one are judged by the new set.
+Status apply_change_validators(BlockState& st, const ExecContext& cx) {
+  EMLEDGER_ASSERT(cx.signer);  // Tx::check: type 15 is org-signed only
+  auto p = decode<ChangeValidators>(cx.tx.body.payload);
+  if (!p) return reject("INVALID_PAYLOAD", p.status().message());
+  auto current = block_validator_set(st, cx.genesis);
+  if (!current) return current.status();
+  // A change earlier in this block already ended the epoch: the block is the
+  // last of its epoch whatever the second change says, so at most one per
+  // block (a second one approved by the new set would skip an epoch).
+  if (current->since_height > cx.height)
+    return reject("VALIDATORS_EPOCH_MISMATCH",
+                  "this block already changes the validator set (epoch " +
+                      std::to_string(current->epoch) + " starts at height " +
+                      std::to_string(current->since_height) + ")");
+  EMLEDGER_TRY(verify_validator_change(cx.genesis.chain_id, *current, *p));
+  // A succession carries every change since the genesis, at most
+  // kEpochChangesMax of them.
+  if (current->epoch + 1 > kEpochChangesMax)
+    return reject("VALIDATORS_INVALID",
+                  "the chain has had its " + std::to_string(kEpochChangesMax) + " epochs");
+  for (const Validator& v : p->validators) {
+    auto org = st.get_as<Org>(org_state_key(v.org_id));
+    if (!org) return org.status();
+    if (!org->has_value() || !((*org)->roles & kRoleValidator))
+      return reject("VALIDATORS_INVALID",
+                    "validator org " + v.org_id + " is unknown or lacks the validator role");
+  }
+  EMLEDGER_ASSERT(current->epoch < UINT64_MAX && cx.height < UINT64_MAX);
+  const ValidatorSet next{current->epoch + 1, cx.height + 1, std::move(p->validators)};
+  st.put(validators_state_key(), next);
+  st.put(validators_history_state_key(next.epoch), next);
+  return Status::ok();
+}
+
 Status apply_tx(BlockState& st, const ExecContext& cx) {
   switch (static_cast<TxType>(cx.tx.body.type)) {
     case TxType::kRegisterRecord:
@@ -520,6 +566,8 @@ Status apply_tx(BlockState& st, const ExecContext& cx) {
       return apply_archive(st, cx);
     case TxType::kSubmitEvidence:
       return apply_evidence(st, cx);
+    case TxType::kChangeValidators:
+      return apply_change_validators(st, cx);
   }
   return reject("TX_MALFORMED", "unknown transaction type");
 }
@@ -605,6 +653,9 @@ Result<std::unique_ptr<Ledger>> Ledger::open(std::unique_ptr<KvStore> store,
       if (l->base_height_ > l->head_.height)
         return Status::error("STORAGE_CORRUPT", "base height above the head");
     }
+    auto set = l->load_validators(*l->store_);
+    if (!set) return set.status();
+    l->validators_ = std::move(*set);
     return l;
   }
   // First start: the orgs become the initial state; height 0 is the genesis.
@@ -622,6 +673,7 @@ Result<std::unique_ptr<Ledger>> Ledger::open(std::unique_ptr<KvStore> store,
   ov.put(Bytes{kKeyHead}, encode(head));
   EMLEDGER_TRY(l->store_->write(ov.batch(), /*sync=*/true));
   l->head_ = head;
+  l->validators_ = genesis_validator_set(genesis);
   return l;
 }
 
@@ -787,11 +839,23 @@ Status Ledger::commit(const PreparedBlock& prepared, const Certificate& cert) {
 }
 
 Status Ledger::commit(const PreparedBlock& prepared, const FinalityProof& proof) {
-  EMLEDGER_TRY(verify_finality(genesis_, prepared.block.header, proof));
+  // The set that judges this height: a block holding a change is still
+  // judged by the set it ends (its since_height is the next height).
+  auto judge = validators_at(prepared.block.header.height);
+  if (!judge) return judge.status();
+  EMLEDGER_TRY(verify_finality_in_set(genesis_.chain_id, *judge, prepared.block.header, proof));
   const ChainHead h = head();
   if (prepared.new_head.height != h.height + 1 || prepared.block.header.parent != h.header_hash)
     return Status::error("NOT_NEXT_BLOCK", "block does not extend the head");
   const std::uint64_t height = prepared.new_head.height;
+  // The set after this block: read through its writes only when it changes.
+  std::optional<ValidatorSet> next_set;
+  if (prepared.writes.find(state_index_key(validators_state_key()))) {
+    auto set = load_validators(PendingReader(*store_, &prepared.writes));
+    if (!set) return set.status();
+    EMLEDGER_ASSERT(set->epoch == judge->epoch + 1 && set->since_height == height + 1);
+    next_set = std::move(*set);
+  }
   WriteBatch finality_batch;
   if (!proof.by_descendant()) {
     finality_batch.put(height_key(kKeyCert, height), encode(proof.certificate));
@@ -811,7 +875,87 @@ Status Ledger::commit(const PreparedBlock& prepared, const FinalityProof& proof)
   EMLEDGER_TRY(store_->write_all(batches, /*sync=*/true));
   std::lock_guard<std::mutex> lock(head_mu_);
   head_ = prepared.new_head;
+  if (next_set) validators_ = std::move(*next_set);
   return Status::ok();
+}
+
+Result<ValidatorSet> Ledger::load_validators(const KvReader& reader) const {
+  auto raw = head_state_value(reader, validators_state_key());
+  if (!raw) return raw.status();
+  if (!raw->has_value()) return genesis_validator_set(genesis_);
+  auto set = decode<ValidatorSet>(**raw);
+  if (!set) return Status::error("STORAGE_CORRUPT", "validators: " + set.status().message());
+  return set;
+}
+
+Result<ValidatorSet> Ledger::validators() const {
+  std::lock_guard<std::mutex> lock(head_mu_);
+  return validators_;
+}
+
+Result<ValidatorSet> Ledger::validators_after(const PreparedBlock* parent) const {
+  if (!parent) return validators();
+  return load_validators(PendingReader(*store_, &parent->writes));
+}
+
+Result<ValidatorSet> Ledger::validators_at(std::uint64_t height) const {
+  EMLEDGER_ASSERT(height >= 1);
+  auto current = validators();
+  if (!current) return current;
+  if (height >= current->since_height || current->epoch == kGenesisEpoch) return current;
+  // Walk the history down; epoch 0 (the genesis set) is never stored.
+  for (Epoch e = current->epoch - 1; e > kGenesisEpoch; --e) {
+    auto raw = head_state_value(*store_, validators_history_state_key(e));
+    if (!raw) return raw.status();
+    if (!raw->has_value())
+      return Status::error("STORAGE_CORRUPT",
+                           "no validators history of epoch " + std::to_string(e));
+    auto set = decode<ValidatorSet>(**raw);
+    if (!set || set->epoch != e)
+      return Status::error("STORAGE_CORRUPT",
+                           "bad validators history of epoch " + std::to_string(e));
+    if (height >= set->since_height) return set;
+  }
+  return genesis_validator_set(genesis_);
+}
+
+Result<EpochChange> Ledger::epoch_change(Epoch ending) const {
+  auto stored = get_decoded<EpochChange>(*store_, height_key(kKeyEpochChange, ending));
+  if (!stored) return stored.status();
+  if (stored->has_value()) return std::move(**stored);
+  auto raw = head_state_value(*store_, validators_history_state_key(ending + 1));
+  if (!raw) return raw.status();
+  if (!raw->has_value())
+    return Status::error("STORAGE_CORRUPT",
+                         "no validators history of epoch " + std::to_string(ending + 1));
+  auto set = decode<ValidatorSet>(**raw);
+  if (!set || set->epoch != ending + 1 || set->since_height < 2)
+    return Status::error("STORAGE_CORRUPT",
+                         "bad validators history of epoch " + std::to_string(ending + 1));
+  const std::uint64_t h = set->since_height - 1;
+  auto hd = header(h);
+  if (!hd) return hd.status();
+  auto proof = finality_proof(h);
+  if (!proof) return proof.status();
+  if (!hd->has_value() || !proof->has_value())
+    return Status::error("STORAGE_CORRUPT", "the change block " + std::to_string(h) + " of epoch " +
+                                                std::to_string(ending) +
+                                                " is neither held nor stored as a change");
+  auto next = StateTree(*store_).prove((*hd)->state_root, validators_state_key());
+  if (!next) return next.status();
+  return EpochChange{std::move(**hd), std::move(**proof), std::move(*next)};
+}
+
+Result<Succession> Ledger::succession() const {
+  auto current = validators();
+  if (!current) return current.status();
+  Succession s;
+  for (Epoch e = kGenesisEpoch; e < current->epoch; ++e) {
+    auto c = epoch_change(e);
+    if (!c) return c.status();
+    s.changes.push_back(std::move(*c));
+  }
+  return s;
 }
 
 Result<std::optional<FinalityProof>> Ledger::finality_proof(std::uint64_t height) const {

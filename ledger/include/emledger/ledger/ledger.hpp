@@ -137,7 +137,9 @@ class Ledger {
   // EXPIRED, EXPIRY_TOO_FAR, DUPLICATE_TX, NOT_ISSUER, RECORD_NOT_FOUND,
   // NOT_RECORD_ISSUER, ILLEGAL_TRANSITION, NOT_A_LICENSE, DUPLICATE_RECORD,
   // TOO_MANY_RECORDS, INVALID_PAYLOAD, and for SubmitEvidence EVIDENCE_INVALID,
-  // EVIDENCE_NOT_VALIDATOR, EVIDENCE_BAD_SIGNATURE, EVIDENCE_DUPLICATE. Only called by one thread
+  // EVIDENCE_NOT_VALIDATOR, EVIDENCE_BAD_SIGNATURE, EVIDENCE_DUPLICATE; for
+  // ChangeValidators VALIDATORS_EPOCH_MISMATCH (also a second change in one
+  // block), VALIDATORS_NO_QUORUM, VALIDATORS_INVALID. Only called by one thread
   // at a time.
   //
   // `parent`, when given, is a prepared block not yet committed: the new block
@@ -153,8 +155,10 @@ class Ledger {
   // the header must equal the one execution produces. Errors: BLOCK_INVALID.
   Result<PreparedBlock> execute(const Block& block) const;
 
-  // Verifies that `proof` makes the prepared block final (verify_finality:
-  // its own certificate, or a link of headers to a finalized descendant) and
+  // Verifies that `proof` makes the prepared block final under the set that
+  // judges its height (verify_finality_in_set with validators_at(height): a
+  // block holding a ChangeValidators is still judged by the set it ends; its
+  // own certificate, or a link of headers to a finalized descendant) and
   // commits `prepared` with what finality_proof() needs later, in one synced
   // write batch. It must extend the current head. Only called by one thread
   // at a time. Errors: CERT_*, NOT_NEXT_BLOCK, STORAGE_ERROR,
@@ -165,7 +169,8 @@ class Ledger {
 
   // ---- validator sets (validator_set.hpp, docs/validator-set-changes.md) ----
   // The set in force for the height above the head: the genesis set until a
-  // ChangeValidators transaction commits, then the newest one. Thread safe.
+  // ChangeValidators transaction commits, then the newest one. Thread safe
+  // and cheap (kept in memory, updated by commit).
   Result<ValidatorSet> validators() const;
   // The set in force for the height above `parent`, a prepared block not yet
   // committed (its writes read as committed); the head when null. A set whose
@@ -173,11 +178,14 @@ class Ledger {
   // running is older tells a validator that it builds a tail block.
   Result<ValidatorSet> validators_after(const PreparedBlock* parent) const;
   // The set that judges the block at `height` (at least 1): the newest whose
-  // since_height is at most `height`. Errors: STORAGE_*.
+  // since_height is at most `height` (the current set for any height above
+  // the head). Thread safe. Errors: STORAGE_*.
   Result<ValidatorSet> validators_at(std::uint64_t height) const;
   // Every change of set up to the epoch in force (empty before the first):
   // what a light client that trusts only the genesis needs to judge any
-  // committed height. Errors: STORAGE_*.
+  // committed height. Changes below the base of a store restored from a
+  // snapshot come from the snapshot's succession, kept at import. Thread
+  // safe. Errors: STORAGE_*.
   Result<Succession> succession() const;
 
   // ---- queries; committed data only; thread safe ----
@@ -254,8 +262,15 @@ class Ledger {
   Hash genesis_hash_{};
   std::uint64_t base_height_ = 0;
   std::uint64_t base_parent_view_ = 0;
+  // The "validators" state at `reader`'s head (the genesis set when absent).
+  Result<ValidatorSet> load_validators(const KvReader& reader) const;
+  // One EpochChange built from the blocks this store holds, or the one a
+  // snapshot import stored for a change below the base.
+  Result<EpochChange> epoch_change(Epoch ending) const;
+
   mutable std::mutex head_mu_;
-  ChainHead head_;
+  ChainHead head_;           // guarded by head_mu_
+  ValidatorSet validators_;  // guarded by head_mu_: the set at head_
 };
 
 }  // namespace emledger::ledger
