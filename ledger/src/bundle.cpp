@@ -47,6 +47,23 @@ Status check_seal(const Genesis& trusted, const BlockHeader& header, const Recor
   return Status::ok();
 }
 
+// The header's state names the set in force above it: the succession must
+// reach that set, or the header could be a tail block of an older epoch
+// (docs/validator-set-changes.md section 2) judged by the set it outlived.
+// A bundle of version 1 or 2 has no validators proof and no succession: it
+// is judged by the genesis set, as when it was written.
+Status check_validators(const std::vector<ValidatorSet>& sets, const ProofBundle& bundle) {
+  const StateProof& p = bundle.validators_proof;
+  if (p.key.empty() && bundle.succession.changes.empty()) return Status::ok();
+  if (p.key != validators_state_key() || !verify_state_proof(p, bundle.header.state_root))
+    return invalid("BUNDLE_PROOF_INVALID", "validators proof does not verify");
+  const bool complete = sets.size() == 1 ? !p.present : p.present && p.value == encode(sets.back());
+  if (!complete)
+    return invalid("BUNDLE_PROOF_INVALID",
+                   "the succession does not reach the validator set the header's state names");
+  return Status::ok();
+}
+
 Verdict judge(const Record& r, std::uint64_t time_ms) {
   if (r.status == static_cast<std::uint8_t>(RecordStatus::kRevoked)) return Verdict::kRevoked;
   if (r.status == static_cast<std::uint8_t>(RecordStatus::kSuperseded)) return Verdict::kSuperseded;
@@ -95,15 +112,34 @@ std::string_view verdict_name(Verdict v) {
 }
 
 Result<ProofBundle> decode_proof_bundle(ByteView in) {
-  // The version byte follows the tag. Only an input naming version 1 is
-  // decoded as version 1; anything else gets the version 2 decoder's answer.
+  // The version byte follows the tag. Only an input naming version 1 or 2 is
+  // decoded as that version; anything else gets the version 3 decoder's
+  // answer.
   constexpr std::size_t kVersionAt = 1 + ProofBundle::kDomain.size();
+  const auto legacy = [](Hash genesis_hash, Hash content_hash, BlockHeader header,
+                         FinalityProof finality, StateProof index_proof,
+                         std::vector<RecordEvidence> records) {
+    ProofBundle b;
+    b.genesis_hash = genesis_hash;
+    b.content_hash = content_hash;
+    b.header = std::move(header);
+    b.finality = std::move(finality);
+    b.index_proof = std::move(index_proof);
+    b.records = std::move(records);
+    return b;
+  };
   if (in.size() > kVersionAt && in[kVersionAt] == ProofBundleV1::kVersion) {
     auto v1 = decode<ProofBundleV1>(in);
     if (!v1) return v1.status();
-    return ProofBundle{v1->genesis_hash,           v1->content_hash,
-                       std::move(v1->header),      FinalityProof::own(std::move(v1->certificate)),
-                       std::move(v1->index_proof), std::move(v1->records)};
+    return legacy(v1->genesis_hash, v1->content_hash, std::move(v1->header),
+                  FinalityProof::own(std::move(v1->certificate)), std::move(v1->index_proof),
+                  std::move(v1->records));
+  }
+  if (in.size() > kVersionAt && in[kVersionAt] == ProofBundleV2::kVersion) {
+    auto v2 = decode<ProofBundleV2>(in);
+    if (!v2) return v2.status();
+    return legacy(v2->genesis_hash, v2->content_hash, std::move(v2->header),
+                  std::move(v2->finality), std::move(v2->index_proof), std::move(v2->records));
   }
   return decode<ProofBundle>(in);
 }
@@ -114,8 +150,12 @@ Result<BundleVerdict> verify_bundle(const Genesis& trusted, const ProofBundle& b
     return invalid("BUNDLE_GENESIS_MISMATCH", "bundle is for another network");
   if (bundle.content_hash != file_hash)
     return invalid("BUNDLE_HASH_MISMATCH", "bundle is about another file");
-  EMLEDGER_TRY(verify_finality(trusted, bundle.header, bundle.finality));
+  auto sets = verify_succession(trusted, bundle.succession);
+  if (!sets) return sets.status();
+  EMLEDGER_TRY(verify_finality_in_set(trusted.chain_id, set_for_height(*sets, bundle.header.height),
+                                      bundle.header, bundle.finality));
   const Hash& root = bundle.header.state_root;
+  EMLEDGER_TRY(check_validators(*sets, bundle));
   if (bundle.index_proof.key != hash_index_state_key(file_hash) ||
       !verify_state_proof(bundle.index_proof, root))
     return invalid("BUNDLE_PROOF_INVALID", "content index proof does not verify");

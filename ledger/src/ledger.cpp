@@ -1219,7 +1219,15 @@ Result<ProofBundle> Ledger::bundle_for_hash(const Hash& content_hash) const {
   b.content_hash = content_hash;
   b.header = **hd;
   b.finality = std::move(**proof);
+  auto succession = this->succession();
+  if (!succession) return succession.status();
+  // Changes above the head's height were committed after it was read.
+  for (EpochChange& c : succession->changes)
+    if (c.header.height <= h.height) b.succession.changes.push_back(std::move(c));
   StateTree tree(*store_);
+  auto validators_proof = tree.prove(h.state_root, validators_state_key());
+  if (!validators_proof) return validators_proof.status();
+  b.validators_proof = std::move(*validators_proof);
   auto index = tree.prove(h.state_root, hash_index_state_key(content_hash));
   if (!index) return index.status();
   b.index_proof = std::move(*index);

@@ -174,6 +174,12 @@ Result<SnapshotInfo> write_snapshot(const Ledger& ledger, const SnapshotSink& si
   if (!fin) return fin.status();
   if (!fin->has_value()) return Status::error("STORAGE_CORRUPT", "head without finality proof");
   m.finality = std::move(**fin);
+  // The ledger's succession may already reach past S (commits go on): keep
+  // the changes at S and below, the ones S's state names.
+  auto succession = ledger.succession();
+  if (!succession) return succession.status();
+  for (EpochChange& c : succession->changes)
+    if (c.header.height <= s) m.succession.changes.push_back(std::move(c));
   EMLEDGER_TRY(out.emit(m));
 
   SnapshotHeaders headers;
@@ -386,7 +392,18 @@ class Importer {
     if (m->window < window_min_ || m->window == 0)
       return invalid("a replay window of " + std::to_string(m->window) + " blocks is below the " +
                      std::to_string(window_min_) + " this node requires");
-    EMLEDGER_TRY(verify_finality(genesis_, m->header, m->finality));
+    auto sets = verify_succession(genesis_, m->succession);
+    if (!sets) {
+      if (sets.status().code() == "SUCCESSION_INVALID")
+        return invalid("succession: " + sets.status().message());
+      return sets.status();
+    }
+    if (!m->succession.changes.empty() &&
+        m->succession.changes.back().header.height > m->header.height)
+      return invalid("the succession has a change above the snapshot's height");
+    EMLEDGER_TRY(verify_finality_in_set(genesis_.chain_id, set_for_height(*sets, m->header.height),
+                                        m->header, m->finality));
+    sets_ = std::move(*sets);
     manifest_ = std::move(*m);
     s_ = manifest_.header.height;
     w_ = window_of(s_, manifest_.window);
@@ -476,6 +493,7 @@ class Importer {
         if (e.key.empty() || (info_.counts.state_entries > 0 && !(last_key < e.key)))
           return invalid("state keys out of order");
         last_key = e.key;
+        if (e.key == validators_key_) validators_value_ = e.value;
         EMLEDGER_TRY(derive(e, w_, &index_puts, &anchors));
         const Hash path = smt_path(e.key);
         sorted.put(path, encode(e));
@@ -554,6 +572,11 @@ class Importer {
     if (!puts.empty()) EMLEDGER_TRY(flush());
     if (root != manifest_.header.state_root)
       return invalid("the state does not give the header's state root");
+    // The state proves the set in force after S: the succession must reach
+    // it, or the restored ledger could not serve a complete one.
+    const bool complete = sets_.size() == 1 ? !validators_value_.has_value()
+                                            : validators_value_ == encode(sets_.back());
+    if (!complete) return invalid("the succession does not reach the validator set of the state");
     return Status::ok();
   }
 
@@ -634,6 +657,11 @@ class Importer {
     for (int i = 7; i >= 0; --i) base.push_back(static_cast<std::uint8_t>(s_ >> (8 * i)));
     for (int i = 7; i >= 0; --i) base.push_back(static_cast<std::uint8_t>(parent_view >> (8 * i)));
     batch.put(Bytes{kKeyBase}, base);
+    // The changes, each under the epoch it ends: the store holds no header
+    // or state root below S to rebuild them from.
+    const std::vector<EpochChange>& changes = manifest_.succession.changes;
+    for (std::size_t i = 0; i < changes.size(); ++i)
+      batch.put(height_key(kKeyEpochChange, i), encode(changes[i]));
     batch.put(Bytes{kKeyGenesis}, encode(genesis_));
     batch.put(Bytes{kKeyHead}, encode(head));
     return target_.write(batch, /*sync=*/true);
@@ -644,6 +672,9 @@ class Importer {
   KvStore& scratch_;
   std::uint64_t window_min_;
   SnapshotManifest manifest_;
+  std::vector<ValidatorSet> sets_;  // verify_succession of the manifest's succession
+  const Bytes validators_key_ = validators_state_key();
+  std::optional<Bytes> validators_value_;  // the state's "validators" entry
   std::uint64_t s_ = 0;
   Window w_;
   std::vector<HeaderFacts> facts_;  // heights first_header .. s

@@ -11,6 +11,7 @@
 #include "emledger/ledger/merkle_log.hpp"
 #include "emledger/ledger/smt.hpp"
 #include "emledger/ledger/types.hpp"
+#include "emledger/ledger/validator_set.hpp"
 
 namespace emledger::ledger {
 
@@ -29,17 +30,47 @@ struct RecordEvidence {
   }
 };
 
-// Version 2 (ADR 014): `finality` replaces version 1's `certificate`, so a
-// bundle can be as of a block final through a descendant.
+// Version 3 (docs/validator-set-changes.md section 4): the validator-set
+// changes up to the header's epoch (`succession`) and the state proof of
+// validators_state_key() at the header, which shows that the succession
+// is complete. Version 2 (ADR 014): `finality` replaces version 1's
+// `certificate`, so a bundle can be as of a block final through a
+// descendant.
 struct ProofBundle {
+  static constexpr std::string_view kDomain = "emledger.bundle";
+  static constexpr std::uint8_t kVersion = 3;
+  Hash genesis_hash{};
+  Hash content_hash{};
+  BlockHeader header;
+  FinalityProof finality;               // makes `header` final under the set in force at its height
+  Succession succession;                // every change at heights up to the header's
+  StateProof validators_proof;          // key validators_state_key(): present or absent
+  StateProof index_proof;               // key hash_index_key(content_hash): present or absent
+  std::vector<RecordEvidence> records;  // one per id in the index, same order
+  template <class V>
+  void describe(V& v) {
+    v.fixed(genesis_hash);
+    v.fixed(content_hash);
+    v.object(header);
+    v.object(finality);
+    v.object(succession);
+    v.object(validators_proof);
+    v.object(index_proof);
+    v.list(records, kBundleRecordsMax);
+  }
+};
+
+// A bundle written before version 3 (no succession: the genesis set judges
+// its header). Still read, as ProofBundle with an empty succession.
+struct ProofBundleV2 {
   static constexpr std::string_view kDomain = "emledger.bundle";
   static constexpr std::uint8_t kVersion = 2;
   Hash genesis_hash{};
   Hash content_hash{};
   BlockHeader header;
-  FinalityProof finality;               // makes `header` final
-  StateProof index_proof;               // key hash_index_key(content_hash): present or absent
-  std::vector<RecordEvidence> records;  // one per id in the index, same order
+  FinalityProof finality;
+  StateProof index_proof;
+  std::vector<RecordEvidence> records;
   template <class V>
   void describe(V& v) {
     v.fixed(genesis_hash);
@@ -73,8 +104,11 @@ struct ProofBundleV1 {
   }
 };
 
-// Decodes a bundle of version 2, or of version 1 as the equivalent version 2
-// value (own-form finality). Errors: MALFORMED_ENCODING (or a check() code).
+// Decodes a bundle of version 3, or of version 1 or 2 as the equivalent
+// version 3 value (own-form finality for version 1; an empty succession and
+// an empty `validators_proof` for both, which verify_bundle reads as "no
+// change known": fine for chains whose set never changed). Errors:
+// MALFORMED_ENCODING (or a check() code).
 Result<ProofBundle> decode_proof_bundle(ByteView in);
 
 enum class Verdict : std::uint8_t {
@@ -99,15 +133,20 @@ struct BundleVerdict {
   std::uint64_t time_ms = 0;  // its time, against which expiry is judged
 };
 
-// Verifies every link of the bundle: genesis hash, finality of the header
-// (verify_finality: its own certificate or a link to a finalized descendant)
-// against the trusted validator set, state proofs against the header's state root, the
+// Verifies every link of the bundle: genesis hash, the succession from the
+// trusted genesis (verify_succession), finality of the header (its own
+// certificate or a link to a finalized descendant) under the set the
+// succession gives its height, the validators state proof naming the last
+// set of the succession (absent when it is empty), state proofs against the
+// header's state root, the
 // index naming exactly the bundled records, each anchoring transaction's
 // inclusion under the header's log root and its issuer signature under the
 // org key of the trusted genesis. `file_hash` is what the verifier computed.
 // An error means the bundle cannot be trusted (tampered or inconsistent):
-// BUNDLE_GENESIS_MISMATCH, BUNDLE_HASH_MISMATCH, CERT_*, BUNDLE_PROOF_INVALID,
-// BUNDLE_SEAL_INVALID. A verdict means the bundle is sound.
+// BUNDLE_GENESIS_MISMATCH, BUNDLE_HASH_MISMATCH, SUCCESSION_INVALID, CERT_*,
+// BUNDLE_PROOF_INVALID, BUNDLE_SEAL_INVALID. A verdict means the bundle is
+// sound. A bundle of version 1 or 2 (no validators proof) is judged by the
+// genesis set and not checked for completeness.
 Result<BundleVerdict> verify_bundle(const Genesis& trusted, const ProofBundle& bundle,
                                     const Hash& file_hash);
 

@@ -20,8 +20,10 @@
 //      in 2 gives the log size where the window starts).
 //   6. SnapshotEnd: the counts of what came before.
 //
-// Everything is checked against the header of height S, which is checked
-// against the genesis validator set: the headers form a parent chain ending
+// Everything is checked against the header of height S, whose finality is
+// checked under the validator set in force at S, which the manifest's
+// succession proves from the genesis set (and which must be the set the
+// snapshot's state names): the headers form a parent chain ending
 // at S; the leaves give S's log root; the state gives S's state root; each
 // window block's transactions give its header's payload digest and sit at
 // the log positions its header's log sizes say; each anchor transaction is
@@ -65,20 +67,26 @@ inline constexpr std::size_t kSnapshotLeavesPerFrame = 16384;
 inline constexpr std::size_t kSnapshotStatePerFrame = 1024;
 inline constexpr std::size_t kSnapshotAnchorsPerFrame = 2 * kSnapshotStatePerFrame;
 
+// Version 2 added `succession` (docs/validator-set-changes.md); a version 1
+// manifest is refused (SNAPSHOT_INVALID).
 struct SnapshotManifest {
   static constexpr std::string_view kDomain = "emledger.snapshot.manifest";
-  static constexpr std::uint8_t kVersion = 1;
+  static constexpr std::uint8_t kVersion = 2;
   Hash genesis_hash{};
   // W: how many blocks below S the snapshot carries whole (>= 1).
   std::uint64_t window = kTxLifetimeBlocksMax;
   BlockHeader header;      // height S >= 1
-  FinalityProof finality;  // makes `header` final
+  FinalityProof finality;  // makes `header` final under the set in force at S
+  // Every validator-set change at heights up to S: what judges `header`,
+  // and what the restored store keeps for changes below its base.
+  Succession succession;
   template <class V>
   void describe(V& v) {
     v.fixed(genesis_hash);
     v.u64(window);
     v.object(header);
     v.object(finality);
+    v.object(succession);
   }
 };
 
@@ -200,8 +208,11 @@ Result<SnapshotInfo> write_snapshot(const Ledger& ledger, const SnapshotSink& si
 // were empty, so the caller must import into a new directory and move it
 // into place after success). Errors: SNAPSHOT_INVALID (naming the first
 // check that failed; also a window below `window_min`, which would let a
-// replayed transaction through), SNAPSHOT_TRUNCATED, CERT_* from the
-// finality check, STORAGE_*, or the source's error.
+// replayed transaction through; also a broken or incomplete succession),
+// SNAPSHOT_TRUNCATED, CERT_* from the finality checks, STORAGE_*, or the
+// source's error. The succession's changes are stored in `target` (local
+// keys, docs/formats/storage.md), so Ledger::succession() answers for
+// changes below the base.
 Result<SnapshotInfo> import_snapshot(const SnapshotSource& in, const Genesis& genesis,
                                      KvStore& target, KvStore& scratch,
                                      std::uint64_t window_min = kTxLifetimeBlocksMax);
