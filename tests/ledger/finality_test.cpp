@@ -291,7 +291,7 @@ TEST_CASE("finality: every byte of a bundle proven through a descendant is cover
   CHECK(verify_bundle(net.genesis, weak, file_hash("d-1")).status().code() == "CERT_NO_QUORUM");
 }
 
-TEST_CASE("finality: version 1 bundles (own certificate) are still read and verified") {
+TEST_CASE("finality: version 1 and 2 bundles are still read and verified") {
   Net net;
   REQUIRE(net.commit_one(net.reg("old.pdf")).is_ok());
   auto b = net.ledger->bundle_for_hash(file_hash("old.pdf"));
@@ -304,11 +304,22 @@ TEST_CASE("finality: version 1 bundles (own certificate) are still read and veri
   CHECK_FALSE(decode<ProofBundle>(old).is_ok());
   auto read = decode_proof_bundle(old);
   REQUIRE_MESSAGE(read.is_ok(), read.status().to_string());
-  CHECK(encode(*read) == encode(*b));
+  // Versions 1 and 2 carry no succession and no validators proof.
+  ProofBundle legacy = *b;
+  legacy.validators_proof = StateProof{};
+  CHECK(encode(*read) == encode(legacy));
   CHECK(verify_bundle(net.genesis, *read, file_hash("old.pdf"))->overall == Verdict::kValid);
-  // Version 2 reads as itself; any other version is refused.
+  const ProofBundleV2 v2{b->genesis_hash, b->content_hash, b->header,
+                         b->finality,     b->index_proof,  b->records};
+  CHECK(encode(v2)[1 + ProofBundle::kDomain.size()] == 2);
+  auto read2 = decode_proof_bundle(encode(v2));
+  REQUIRE_MESSAGE(read2.is_ok(), read2.status().to_string());
+  CHECK(encode(*read2) == encode(legacy));
+  CHECK(verify_bundle(net.genesis, *read2, file_hash("old.pdf"))->overall == Verdict::kValid);
+  // Version 3 reads as itself; any other version is refused.
   CHECK(encode(*decode_proof_bundle(encode(*b))) == encode(*b));
-  Bytes v3 = encode(*b);
-  v3[1 + ProofBundle::kDomain.size()] = 3;
-  CHECK(decode_proof_bundle(v3).status().code() == "MALFORMED_ENCODING");
+  CHECK(verify_bundle(net.genesis, *b, file_hash("old.pdf"))->overall == Verdict::kValid);
+  Bytes v4 = encode(*b);
+  v4[1 + ProofBundle::kDomain.size()] = 4;
+  CHECK(decode_proof_bundle(v4).status().code() == "MALFORMED_ENCODING");
 }
