@@ -326,6 +326,14 @@ TEST_CASE("validators: a change block final through tail blocks of its own epoch
   // The chain goes on under epoch 1.
   PreparedBlock next = net.prepare({net.reg("epoch one")});
   CHECK(net.ledger->commit(next, net.quorum_cert(e1, next.block.header)).is_ok());
+  // The succession carries the change in its descendant form.
+  auto s = net.ledger->succession();
+  REQUIRE(s.is_ok());
+  REQUIRE(s->changes.size() == 1);
+  CHECK(s->changes[0].finality.links.size() == 2);
+  auto sets = verify_succession(net.genesis, *s);
+  REQUIRE_MESSAGE(sets.is_ok(), sets.status().to_string());
+  CHECK(encode(sets->back()) == encode(e1));
 }
 
 TEST_CASE("validators: validators_at and the succession across two changes") {
@@ -412,4 +420,219 @@ TEST_CASE("validators: verify_succession refuses every broken link") {
   Succession absent = *good;
   absent.changes[0].next_set.present = false;
   CHECK(code(absent) == "SUCCESSION_INVALID");
+}
+
+namespace {
+
+Bytes snapshot_bytes(const Ledger& l, std::uint64_t window) {
+  Bytes out;
+  auto r = write_snapshot(
+      l,
+      [&](ByteView b) {
+        out.insert(out.end(), b.begin(), b.end());
+        return Status::ok();
+      },
+      window);
+  REQUIRE_MESSAGE(r.is_ok(), r.status().to_string());
+  return out;
+}
+
+// A restored ledger in its own directory; `imported` is the import's result.
+struct Restored {
+  TempDir dir;
+  std::unique_ptr<KvStore> target;
+  Status imported;
+
+  Restored(const Bytes& snapshot, const Genesis& genesis, std::uint64_t window_min) {
+    auto t = open_leveldb(dir.str() + "/db");
+    REQUIRE(t.is_ok());
+    target = std::move(*t);
+    auto scratch = open_leveldb(dir.str() + "/sort");
+    REQUIRE(scratch.is_ok());
+    std::size_t pos = 0;
+    auto r = import_snapshot(
+        [&](std::span<std::uint8_t> out) -> Result<std::size_t> {
+          const std::size_t n = std::min(out.size(), snapshot.size() - pos);
+          std::copy_n(snapshot.begin() + static_cast<std::ptrdiff_t>(pos), n, out.begin());
+          pos += n;
+          return n;
+        },
+        genesis, *target, **scratch, window_min);
+    imported = r.status();
+  }
+  std::unique_ptr<Ledger> open(const Genesis& genesis) {
+    REQUIRE_MESSAGE(imported.is_ok(), imported.to_string());
+    auto l = Ledger::open(std::move(target), genesis);
+    REQUIRE_MESSAGE(l.is_ok(), l.status().to_string());
+    return std::move(*l);
+  }
+};
+
+// The snapshot with its manifest (the first frame) rewritten by `edit`.
+template <class Edit>
+Bytes with_manifest(const Bytes& snapshot, Edit edit) {
+  std::size_t n = 0;
+  for (int i = 0; i < 4; ++i) n = (n << 8) | snapshot[static_cast<std::size_t>(i)];
+  auto m = decode<SnapshotManifest>(ByteView(snapshot.data() + 4, n));
+  REQUIRE(m.is_ok());
+  edit(*m);
+  const Bytes body = encode(*m);
+  Bytes out;
+  for (int i = 3; i >= 0; --i) out.push_back(static_cast<std::uint8_t>(body.size() >> (8 * i)));
+  out.insert(out.end(), body.begin(), body.end());
+  out.insert(out.end(), snapshot.begin() + 4 + static_cast<std::ptrdiff_t>(n), snapshot.end());
+  return out;
+}
+
+// Two changes, then `tail` more blocks.
+void two_changes(ValNet& net, int tail) {
+  net.block({net.reg("first")});
+  net.change_to(net.members({4, 5, 6, 7}));
+  net.block({net.reg("second")});
+  net.block({});
+  net.change_to(net.members({1, 4, 8}));
+  for (int i = 0; i < tail; ++i) net.block({net.reg("more-" + std::to_string(i))});
+}
+
+Hash file_hash(std::string_view content) { return crypto::sha256(as_bytes(content)); }
+
+}  // namespace
+
+TEST_CASE("validators: a snapshot above two changes imports and keeps its succession") {
+  ValNet net;
+  two_changes(net, 4);
+  constexpr std::uint64_t kWindow = 2;
+  const std::uint64_t s = net.ledger->head().height;
+  auto before = net.ledger->succession();
+  REQUIRE((before.is_ok() && before->changes.size() == 2));
+  REQUIRE(before->changes.back().header.height + kWindow < s);  // both below the window
+  const Bytes snap = snapshot_bytes(*net.ledger, kWindow);
+
+  Restored r(snap, net.genesis, kWindow);
+  auto restored = r.open(net.genesis);
+  CHECK(restored->base_height() == s);
+  CHECK_FALSE(restored->header(before->changes[0].header.height)->has_value());
+  auto after = restored->succession();
+  REQUIRE_MESSAGE(after.is_ok(), after.status().to_string());
+  CHECK(encode(*after) == encode(*before));
+  CHECK(encode(*restored->validators()) == encode(*net.ledger->validators()));
+  for (std::uint64_t k = 1; k <= s + 1; ++k) {
+    CAPTURE(k);
+    CHECK(encode(*restored->validators_at(k)) == encode(*net.ledger->validators_at(k)));
+  }
+
+  // The restored ledger goes on under epoch 2, and a snapshot of it (whose
+  // changes it only holds as stored ones) imports again with the same
+  // succession.
+  for (int i = 0; i < 3; ++i) {
+    std::vector<TxOutcome> outcomes;
+    net.clock_ms += 1000;
+    auto p =
+        restored->prepare({}, net.clock_ms, 100 + i, net.keys[1].public_key(), false, outcomes);
+    REQUIRE(p.is_ok());
+    const ValidatorSet e2 = *restored->validators();
+    const ValidatorSet e1 = *restored->validators_at(before->changes[1].header.height);
+    CHECK(restored->commit(*p, net.quorum_cert(e1, p->block.header)).code().rfind("CERT_", 0) == 0);
+    REQUIRE(restored->commit(*p, net.quorum_cert(e2, p->block.header)).is_ok());
+  }
+  const Bytes again = snapshot_bytes(*restored, kWindow);
+  Restored r2(again, net.genesis, kWindow);
+  auto twice = r2.open(net.genesis);
+  CHECK(encode(*twice->succession()) == encode(*before));
+}
+
+TEST_CASE("validators: a snapshot whose succession is broken or incomplete is refused") {
+  ValNet net;
+  two_changes(net, 3);
+  const Bytes snap = snapshot_bytes(*net.ledger, 2);
+  REQUIRE(Restored(snap, net.genesis, 2).imported.is_ok());
+
+  // Without the last change the header is judged by epoch 1 and fails.
+  const Bytes dropped =
+      with_manifest(snap, [](SnapshotManifest& m) { m.succession.changes.pop_back(); });
+  CHECK(Restored(dropped, net.genesis, 2).imported.code().rfind("CERT_", 0) == 0);
+  const Bytes forged = with_manifest(snap, [](SnapshotManifest& m) {
+    m.succession.changes[0].finality.certificate.signatures[1].signature[9] ^= 1;
+  });
+  CHECK(Restored(forged, net.genesis, 2).imported.code() == "CERT_BAD_SIGNATURE");
+  const Bytes bad_value = with_manifest(
+      snap, [](SnapshotManifest& m) { m.succession.changes[1].next_set.value[3] ^= 1; });
+  CHECK(Restored(bad_value, net.genesis, 2).imported.code() == "SNAPSHOT_INVALID");
+  // A manifest of version 1 is refused.
+  Bytes v1 = snap;
+  v1[4 + 1 + SnapshotManifest::kDomain.size()] = 1;
+  CHECK(Restored(v1, net.genesis, 2).imported.code() == "SNAPSHOT_INVALID");
+}
+
+TEST_CASE("validators: a snapshot of the change block itself needs that change") {
+  ValNet net;
+  net.block({net.reg("first")});
+  net.block({});
+  net.change_to(net.members({4, 5, 6, 7}));
+  const Bytes snap = snapshot_bytes(*net.ledger, 2);
+  auto m = decode<SnapshotManifest>(ByteView(snap.data() + 4, snap.size() - 4));
+  Restored good(snap, net.genesis, 2);
+  auto restored = good.open(net.genesis);
+  CHECK(restored->validators()->epoch == 1);
+  CHECK(encode(*restored->succession()) == encode(*net.ledger->succession()));
+  // The header of S is judged by epoch 0 either way; only the state shows
+  // that the succession left out the change S holds.
+  const Bytes dropped = with_manifest(snap, [](SnapshotManifest& mf) {
+    REQUIRE(mf.succession.changes.size() == 1);
+    REQUIRE(mf.succession.changes[0].header.height == mf.header.height);
+    mf.succession.changes.clear();
+  });
+  CHECK(Restored(dropped, net.genesis, 2).imported.code() == "SNAPSHOT_INVALID");
+}
+
+TEST_CASE("validators: a bundle across a change verifies; a tampered succession is refused") {
+  ValNet net;
+  REQUIRE(net.one(net.reg("doc.pdf")).is_ok());
+  net.change_to(net.members({4, 5, 6, 7}));
+  const std::uint64_t h = net.ledger->head().height;
+  // As of the change block: judged by epoch 0, the succession holds the change.
+  auto at_change = net.ledger->bundle_for_hash(file_hash("doc.pdf"));
+  REQUIRE(at_change.is_ok());
+  CHECK(at_change->header.height == h);
+  CHECK(at_change->succession.changes.size() == 1);
+  CHECK(verify_bundle(net.genesis, *at_change, file_hash("doc.pdf"))->overall == Verdict::kValid);
+  ProofBundle short_at_change = *at_change;
+  short_at_change.succession.changes.clear();
+  CHECK(verify_bundle(net.genesis, short_at_change, file_hash("doc.pdf")).status().code() ==
+        "BUNDLE_PROOF_INVALID");
+
+  net.block({net.reg("later.pdf")});
+  auto b = net.ledger->bundle_for_hash(file_hash("doc.pdf"));
+  REQUIRE(b.is_ok());
+  CHECK(b->header.height == h + 1);
+  REQUIRE(b->succession.changes.size() == 1);
+  auto v = verify_bundle(net.genesis, *b, file_hash("doc.pdf"));
+  REQUIRE_MESSAGE(v.is_ok(), v.status().to_string());
+  CHECK(v->overall == Verdict::kValid);
+  auto decoded = decode_proof_bundle(encode(*b));
+  REQUIRE(decoded.is_ok());
+  CHECK(encode(*decoded) == encode(*b));
+
+  ProofBundle none = *b;
+  none.succession.changes.clear();
+  CHECK(verify_bundle(net.genesis, none, file_hash("doc.pdf")).status().code().rfind("CERT_", 0) ==
+        0);
+  ProofBundle forged = *b;
+  forged.succession.changes[0].finality.certificate.signatures[0].signature[1] ^= 1;
+  CHECK(verify_bundle(net.genesis, forged, file_hash("doc.pdf")).status().code() ==
+        "CERT_BAD_SIGNATURE");
+  ProofBundle other_set = *b;
+  other_set.succession.changes[0].next_set.value[2] ^= 1;
+  CHECK(verify_bundle(net.genesis, other_set, file_hash("doc.pdf")).status().code() ==
+        "SUCCESSION_INVALID");
+  // Every byte of the encoding is covered: a flip is undecodable or refused.
+  const Bytes good = encode(*b);
+  std::size_t covered = 0;
+  for (std::size_t i = 0; i < good.size(); ++i) {
+    Bytes bad = good;
+    bad[i] ^= 0x01;
+    auto d = decode_proof_bundle(bad);
+    if (!d || !verify_bundle(net.genesis, *d, file_hash("doc.pdf")).is_ok()) ++covered;
+  }
+  CHECK(covered == good.size());
 }
