@@ -143,6 +143,7 @@ Api::Api(ApiContext ctx) : ctx_(std::move(ctx)) {
   router_.add("GET", "/v1/checkpoint", bind(&Api::checkpoint));
   router_.add("GET", "/v1/evidence", bind(&Api::evidence));
   router_.add("GET", "/v1/evidence/{validator}", bind(&Api::evidence));
+  router_.add("GET", "/v1/validators", bind(&Api::validators));
   if (ctx_.authz) ctx_.authz->add_routes(router_);
 }
 
@@ -560,6 +561,11 @@ void Api::checkpoint(const HttpRequest&, const PathParams&, Responder respond) {
     r.body = std::move(*note);
     return respond(std::move(r));
   }
+  if (!ctx_.validator_key)
+    return respond(
+        node::error_response(Status::error("CHECKPOINT_PENDING",
+                                           "this node is not a validator and signs no checkpoint; "
+                                           "ask a validator of the set in force")));
   const auto head = ctx_.ledger->head();
   ledger::Checkpoint cp;
   cp.origin = ctx_.ledger->genesis().chain_id;
@@ -629,6 +635,32 @@ void Api::evidence(const HttpRequest& req, const PathParams& p, Responder respon
                   std::to_string(last.kind);
   }
   respond(json_response(200, out));
+}
+
+// The set in force above the head, with the succession that proves it from
+// the genesis (docs/validator-set-changes.md section 4). The two are read
+// one after the other; a change committed in between is seen by reading
+// again, so that the succession always reaches the set's epoch.
+void Api::validators(const HttpRequest&, const PathParams&, Responder respond) {
+  constexpr int kReadsMax = 3;
+  for (int read = 0; read < kReadsMax; ++read) {
+    auto set = ctx_.ledger->validators();
+    if (!set) return respond(node::error_response(set.status()));
+    auto succession = ctx_.ledger->succession();
+    if (!succession) return respond(node::error_response(succession.status()));
+    if (succession->changes.size() != set->epoch) continue;
+    json members = json::array();
+    for (const auto& v : set->validators)
+      members.push_back(
+          {{"org_id", v.org_id}, {"public_key", to_hex(v.public_key)}, {"address", v.address}});
+    return respond(json_response(200, {{"epoch", set->epoch},
+                                       {"since_height", set->since_height},
+                                       {"validators", std::move(members)},
+                                       {"encoded", to_hex(ledger::encode(*set))},
+                                       {"succession", to_hex(ledger::encode(*succession))}}));
+  }
+  respond(node::error_response(
+      Status::error("STORAGE_CORRUPT", "the succession does not reach the set in force")));
 }
 
 }  // namespace emledger::node

@@ -70,6 +70,7 @@ class Api final : public HttpHandler {
   void bundle(const HttpRequest&, const PathParams&, Responder);
   void checkpoint(const HttpRequest&, const PathParams&, Responder);
   void evidence(const HttpRequest&, const PathParams&, Responder);
+  void validators(const HttpRequest&, const PathParams&, Responder);
 
   ApiContext ctx_;
   Router router_;

@@ -45,29 +45,49 @@ std::string_view to_string(CosignOutcome o) {
   return "?";
 }
 
+// The signers are a copy of the genesis whose validators are the set's:
+// the form ledger::verify_checkpoint judges a note by.
 CheckpointBook::CheckpointBook(consensus::FsEnv& fs, const ledger::Genesis& genesis,
-                               std::string path, std::uint64_t head_size, const Hash& head_root,
-                               RootAt root_at)
+                               const ledger::ValidatorSet& set, std::string path,
+                               std::uint64_t head_size, const Hash& head_root, RootAt root_at)
     : fs_(fs),
-      genesis_(genesis),
+      signers_(genesis),
       path_(std::move(path)),
       root_at_(std::move(root_at)),
       head_size_(head_size),
       head_root_(head_root) {
-  EMLEDGER_ASSERT(!genesis_.validators.empty() && root_at_);
+  signers_.validators = set.validators;
+  EMLEDGER_ASSERT(!signers_.validators.empty() && root_at_);
 }
 
 Result<std::unique_ptr<CheckpointBook>> CheckpointBook::open(
     consensus::FsEnv& fs, const ledger::Genesis& genesis, std::string path, std::uint64_t head_size,
     const Hash& head_root, RootAt root_at) {
-  std::unique_ptr<CheckpointBook> b(
-      new CheckpointBook(fs, genesis, std::move(path), head_size, head_root, std::move(root_at)));
+  return open(fs, genesis, ledger::genesis_validator_set(genesis), std::move(path), head_size,
+              head_root, std::move(root_at));
+}
+
+Result<std::unique_ptr<CheckpointBook>> CheckpointBook::open(
+    consensus::FsEnv& fs, const ledger::Genesis& genesis, const ledger::ValidatorSet& set,
+    std::string path, std::uint64_t head_size, const Hash& head_root, RootAt root_at) {
+  std::unique_ptr<CheckpointBook> b(new CheckpointBook(fs, genesis, set, std::move(path), head_size,
+                                                       head_root, std::move(root_at)));
   EMLEDGER_TRY(b->load());
   return b;
 }
 
+// Signatures held so far name signers by the old set's indexes: dropped. The
+// newest quorate note stays served (the old set signed it, which is what a
+// verifier of that size asks) until the new set forms a newer one.
+void CheckpointBook::set_signers(const ledger::ValidatorSet& set) {
+  EMLEDGER_ASSERT(!set.validators.empty());
+  signers_.validators = set.validators;
+  sizes_.clear();
+  pending_.clear();
+}
+
 // The persisted note is trusted no more than a peer's: it must verify as a
-// quorate note of this genesis and name our own log. Its lines are then read
+// quorate note of the set in force and name our own log. Its lines are then read
 // back one by one, so that later signatures of that size join it.
 Status CheckpointBook::load() {
   auto exists = fs_.exists(path_);
@@ -80,7 +100,7 @@ Status CheckpointBook::load() {
     return Status::ok();
   }
   const std::string note(bytes->begin(), bytes->end());
-  auto cp = ledger::verify_checkpoint(note, genesis_);
+  auto cp = ledger::verify_checkpoint(note, signers_);
   if (!cp) {
     log_line("ignoring " + path_ + ": " + cp.status().to_string());
     return Status::ok();
@@ -111,8 +131,8 @@ Status CheckpointBook::load() {
     const std::string_view name = line.substr(kSigPrefix.size(), space - kSigPrefix.size());
     auto blob = from_base64(line.substr(space + 1));
     if (!blob || blob->size() != kKeyIdSize + crypto::kSignatureSize) continue;
-    for (std::size_t i = 0; i < genesis_.validators.size(); ++i) {
-      const ledger::Validator& v = genesis_.validators[i];
+    for (std::size_t i = 0; i < signers_.validators.size(); ++i) {
+      const ledger::Validator& v = signers_.validators[i];
       const auto id = ledger::note_key_id(v.org_id, v.public_key);
       if (name != v.org_id || !std::equal(id.begin(), id.end(), blob->begin())) continue;
       CheckpointSignature s{cp->size, cp->root, static_cast<std::uint16_t>(i), {}, false};
@@ -121,7 +141,7 @@ Status CheckpointBook::load() {
     }
   }
   // verify_checkpoint counted the same lines the same way.
-  EMLEDGER_ASSERT(e.sigs.size() >= genesis_.quorum());
+  EMLEDGER_ASSERT(e.sigs.size() >= signers_.quorum());
   sizes_.emplace(cp->size, std::move(e));
   on_quorum(cp->size);
   dirty_ = false;  // it is what the file holds
@@ -129,13 +149,13 @@ Status CheckpointBook::load() {
 }
 
 bool CheckpointBook::verifies(const CheckpointSignature& s) const {
-  EMLEDGER_ASSERT(s.signer < genesis_.validators.size());
-  const std::string text = body_of(genesis_, s.size, s.root);
-  return crypto::verify(genesis_.validators[s.signer].public_key, as_bytes(text), s.signature);
+  EMLEDGER_ASSERT(s.signer < signers_.validators.size());
+  const std::string text = body_of(signers_, s.size, s.root);
+  return crypto::verify(signers_.validators[s.signer].public_key, as_bytes(text), s.signature);
 }
 
 CosignOutcome CheckpointBook::add(const CheckpointSignature& s) {
-  if (s.signer >= genesis_.validators.size()) return CosignOutcome::kUnknownSigner;
+  if (s.signer >= signers_.validators.size()) return CosignOutcome::kUnknownSigner;
   if (quorate_ && s.size < *quorate_) return CosignOutcome::kStale;
   // A signature we hold already needs no second verification.
   if (auto it = sizes_.find(s.size); it != sizes_.end() && it->second.root == s.root) {
@@ -176,7 +196,7 @@ CosignOutcome CheckpointBook::count(const CheckpointSignature& s) {
   Entry& e = it->second;
   if (e.root != s.root) return CosignOutcome::kConflict;
   if (!e.sigs.emplace(s.signer, s.signature).second) return CosignOutcome::kDuplicate;
-  if (e.sigs.size() >= genesis_.quorum()) on_quorum(s.size);
+  if (e.sigs.size() >= signers_.quorum()) on_quorum(s.size);
   return CosignOutcome::kAdded;
 }
 
@@ -219,7 +239,7 @@ std::vector<CheckpointSignature> CheckpointBook::advance(std::uint64_t size, con
 void CheckpointBook::on_quorum(std::uint64_t size) {
   if (quorate_ && size < *quorate_) return;
   const auto it = sizes_.find(size);
-  EMLEDGER_ASSERT(it != sizes_.end() && it->second.sigs.size() >= genesis_.quorum());
+  EMLEDGER_ASSERT(it != sizes_.end() && it->second.sigs.size() >= signers_.quorum());
   std::string note = note_of(size, it->second);
   sizes_.erase(sizes_.begin(), it);
   std::lock_guard lock(mu_);
@@ -229,12 +249,12 @@ void CheckpointBook::on_quorum(std::uint64_t size) {
 }
 
 // The signed note of `size`: the body, a blank line, one line per signer in
-// genesis order (docs/formats/checkpoint.md, "Layout").
+// index order of the set (docs/formats/checkpoint.md, "Layout").
 std::string CheckpointBook::note_of(std::uint64_t size, const Entry& e) const {
-  std::string note = body_of(genesis_, size, e.root);
+  std::string note = body_of(signers_, size, e.root);
   note += "\n";
   for (const auto& [signer, sig] : e.sigs) {
-    const ledger::Validator& v = genesis_.validators[signer];
+    const ledger::Validator& v = signers_.validators[signer];
     const auto id = ledger::note_key_id(v.org_id, v.public_key);
     Bytes blob(id.begin(), id.end());
     blob.insert(blob.end(), sig.begin(), sig.end());
@@ -242,7 +262,7 @@ std::string CheckpointBook::note_of(std::uint64_t size, const Entry& e) const {
     note.append(to_base64(ByteView(blob))).append("\n");
   }
   // Every line was verified before it was counted; the kernel must agree.
-  EMLEDGER_ASSERT(ledger::verify_checkpoint(note, genesis_).is_ok());
+  EMLEDGER_ASSERT(ledger::verify_checkpoint(note, signers_).is_ok());
   return note;
 }
 

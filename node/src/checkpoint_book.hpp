@@ -5,7 +5,8 @@
 // (chain id, log size, log root), and sends the signature to the others as a
 // CheckpointSignature peer message (docs/formats/peer-wire.md, "Checkpoint
 // signatures"). A CheckpointBook collects them: it counts a signature only if
-// its signer is a genesis validator, it verifies over the note text, and the
+// its signer is a validator of the set in force (the genesis set until a
+// change of set, then the one set_signers() names), it verifies over the note text, and the
 // (size, root) it signs is this node's own log at that size. A signature for a
 // size beyond this node's head is held (bounded) until the node gets there.
 // Once a quorum of distinct validators signed one (size, root), that is a
@@ -31,6 +32,7 @@
 #include "emledger/ledger/encoding.hpp"
 #include "emledger/ledger/limits.hpp"
 #include "emledger/ledger/types.hpp"
+#include "emledger/ledger/validator_set.hpp"
 
 namespace emledger::node {
 
@@ -51,7 +53,7 @@ struct CheckpointSignature {
   static constexpr std::uint8_t kVersion = 1;
   std::uint64_t size = 0;         // the log size
   Hash root{};                    // the log root at that size
-  std::uint16_t signer = 0;       // genesis validator index
+  std::uint16_t signer = 0;       // validator index in the sender's set in force
   crypto::Signature signature{};  // Ed25519 over checkpoint_body({chain id, size, root})
   // The sender has no quorum for this size yet and asks each receiver that
   // signed it for its signature; false on first sends and on every reply.
@@ -72,7 +74,7 @@ enum class CosignOutcome {
   kDuplicate,      // that signer's signature of that size was held already
   kPending,        // beyond our head: held until the log gets there
   kStale,          // older than the newest quorate note: nothing to gain
-  kUnknownSigner,  // not a genesis validator index
+  kUnknownSigner,  // not a validator index of the set
   kBadSignature,   // does not verify under the signer's key
   kConflict,       // verifies, but over another root than our log's at that size
   kDropped,        // our root at that size cannot be read, or no room
@@ -88,12 +90,24 @@ class CheckpointBook {
   // at `path` if there is one: it is served again if it is a quorate note of
   // this genesis and names our own log at its size; otherwise it is ignored
   // (a line on stderr; the file is a node-local cache, never a reason not to
-  // start). Errors: IO_ERROR reading an existing file. `fs` and `genesis`
-  // must outlive the book.
+  // start). Errors: IO_ERROR reading an existing file. `fs` must outlive
+  // the book.
   static Result<std::unique_ptr<CheckpointBook>> open(consensus::FsEnv& fs,
                                                       const ledger::Genesis& genesis,
                                                       std::string path, std::uint64_t head_size,
                                                       const Hash& head_root, RootAt root_at);
+  // The same with the signers of `set` (the set in force) instead of the
+  // genesis validators (`genesis` gives the chain id).
+  static Result<std::unique_ptr<CheckpointBook>> open(consensus::FsEnv& fs,
+                                                      const ledger::Genesis& genesis,
+                                                      const ledger::ValidatorSet& set,
+                                                      std::string path, std::uint64_t head_size,
+                                                      const Hash& head_root, RootAt root_at);
+
+  // The set in force changed: from now on signatures count only from
+  // `set`'s validators, by their indexes there. What was collected for
+  // sizes not yet quorate is dropped; the newest quorate note stays.
+  void set_signers(const ledger::ValidatorSet& set);
 
   // The rest is for one thread (the validator's), except note() and
   // quorate_size(), which any thread may call.
@@ -110,7 +124,7 @@ class CheckpointBook {
   std::uint64_t head_size() const { return head_size_; }
 
   // The newest quorate note, if any: every signature line collected for it,
-  // in genesis order. Thread safe.
+  // in index order of the set. Thread safe.
   std::optional<std::string> note() const;
   // Its log size. Thread safe.
   std::optional<std::uint64_t> quorate_size() const;
@@ -128,8 +142,9 @@ class CheckpointBook {
     std::map<std::uint16_t, crypto::Signature> sigs;  // by signer index
   };
 
-  CheckpointBook(consensus::FsEnv& fs, const ledger::Genesis& genesis, std::string path,
-                 std::uint64_t head_size, const Hash& head_root, RootAt root_at);
+  CheckpointBook(consensus::FsEnv& fs, const ledger::Genesis& genesis,
+                 const ledger::ValidatorSet& set, std::string path, std::uint64_t head_size,
+                 const Hash& head_root, RootAt root_at);
   Status load();
   bool verifies(const CheckpointSignature& s) const;
   CosignOutcome count(const CheckpointSignature& s);
@@ -138,7 +153,7 @@ class CheckpointBook {
   std::string note_of(std::uint64_t size, const Entry& e) const;
 
   consensus::FsEnv& fs_;
-  const ledger::Genesis& genesis_;
+  ledger::Genesis signers_;  // the genesis with the validators of the set in force
   const std::string path_;
   RootAt root_at_;
   std::uint64_t head_size_ = 0;

@@ -221,13 +221,13 @@ Result<Identity> load_identity(const Config& c) {
   }
 
   // Each node holds one validator's key and runs consensus with the others
-  // (alone with a one-validator genesis).
-  const auto& vs = genesis->validators;
-  for (std::size_t i = 0; i < vs.size(); ++i) {
-    if (vs[i].public_key == key->public_key())
-      return Identity{std::move(*genesis), *key, static_cast<std::uint16_t>(i)};
-  }
-  return config_error("the key is not a validator of chain " + genesis->chain_id);
+  // of the set in force (alone with a one-validator set); Node::start finds
+  // the key in that set.
+  Identity id{std::move(*genesis), *key, std::nullopt};
+  const auto& vs = id.genesis.validators;
+  for (std::size_t i = 0; i < vs.size(); ++i)
+    if (vs[i].public_key == key->public_key()) id.genesis_index = static_cast<std::uint16_t>(i);
+  return id;
 }
 
 }  // namespace emledger::node

@@ -52,7 +52,10 @@ std::optional<Config> parse_command_line(int argc, char** argv, int* exit_code);
 struct Identity {
   ledger::Genesis genesis;
   crypto::KeyPair validator_key;
-  std::uint16_t validator_index = 0;
+  // The key's index among the genesis validators; nullopt for a key that a
+  // later change of set added (or none did: the node then runs read-only).
+  // Which set the node votes in comes from its ledger, not from here.
+  std::optional<std::uint16_t> genesis_index;
 };
 
 // Paths of the dev-mode files inside the data directory.
@@ -63,7 +66,8 @@ std::string dev_identity_key_path(const std::string& data_dir);
 std::string dev_genesis_path(const std::string& data_dir);
 
 // Creates (dev mode, first start) or loads the genesis and validator key the
-// config names, and finds the key in the validator set.
+// config names, and finds the key among the genesis validators (a key not
+// among them is no error: a change of set may have added it).
 // Errors: CONFIG_ERROR, GENESIS_MALFORMED, KEYFILE_* and IO_ERROR.
 Result<Identity> load_identity(const Config& config);
 

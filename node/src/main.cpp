@@ -44,11 +44,12 @@ int main(int argc, char** argv) {
   const auto head = n.ledger().head();
   const std::string host =
       n.host().find(':') == std::string::npos ? n.host() : "[" + n.host() + "]";
-  if (n.identity().genesis.validators.size() > 1)
-    std::printf("emledger-node validator %u of %zu, peers on port %u\n",
-                static_cast<unsigned>(n.identity().validator_index),
-                n.identity().genesis.validators.size(),
-                static_cast<unsigned>(n.validator().peer_port()));
+  if (Validator* v = n.validator(); v && v->peer_port() != 0)
+    std::printf("emledger-node validator %u of epoch %llu, peers on port %u\n",
+                static_cast<unsigned>(v->index().value_or(0)),
+                static_cast<unsigned long long>(v->epoch()), static_cast<unsigned>(v->peer_port()));
+  else if (!v)
+    std::printf("emledger-node read-only: the key is not in the validator set in force\n");
   std::printf("emledger-node listening on http://%s:%u chain=%s height=%llu\n", host.c_str(),
               static_cast<unsigned>(n.port()), n.identity().genesis.chain_id.c_str(),
               static_cast<unsigned long long>(head.height));

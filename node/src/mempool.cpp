@@ -12,7 +12,7 @@ Status Mempool::add(ledger::Tx tx, const Hash& id, TxWaiter waiter, bool announc
   AdmitListener listener;
   {
     std::lock_guard lock(mu_);
-    if (closed_) return Status::error("SHUTTING_DOWN", "the node is shutting down");
+    if (closed_) return refusal_;
     if (entries_.count(id)) return Status::error("DUPLICATE_TX", "transaction is already pending");
     if (pending_ >= txs_max_)
       return Status::error("MEMPOOL_FULL", "mempool holds " + std::to_string(txs_max_) +
@@ -156,8 +156,12 @@ Mempool::Lookup Mempool::lookup(const Hash& id) const {
   return l;
 }
 
-void Mempool::close() {
+void Mempool::close() { close(Status::error("SHUTTING_DOWN", "the node is shutting down")); }
+
+void Mempool::close(Status refusal) {
+  EMLEDGER_ASSERT(!refusal.is_ok());
   std::lock_guard lock(mu_);
+  if (!closed_) refusal_ = std::move(refusal);
   closed_ = true;
   cv_.notify_all();
 }

@@ -109,9 +109,12 @@ class Mempool {
   };
   Lookup lookup(const Hash& id) const;
 
-  // Refuses further add()s and wakes take(). Pending transactions stay until
-  // fail_pending() (in-flight ones are the validator's to complete).
+  // Refuses further add()s (with `refusal`: SHUTTING_DOWN unless told) and
+  // wakes take(). Pending transactions stay until fail_pending() (in-flight
+  // ones are the validator's to complete). A second close keeps the first
+  // refusal.
   void close();
+  void close(Status refusal);
   // Completes every pending (not in flight) transaction with `status`.
   void fail_pending(const Status& status);
 
@@ -137,6 +140,7 @@ class Mempool {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool closed_ = false;
+  Status refusal_;                                       // what add() answers once closed
   std::unordered_map<Hash, Entry, HashHasher> entries_;  // pending and in flight
   std::deque<Hash> order_;   // pending, oldest first; may hold stale ids (stale_locked)
   std::size_t pending_ = 0;  // entries not in flight: order_.size() minus the stale ids

@@ -1,6 +1,7 @@
 #include "node.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 
 #include "api.hpp"
@@ -20,7 +21,8 @@ namespace {
 Status join_if_empty(const Config& config, const Identity& identity,
                      std::function<bool()> stop_requested) {
   if (!config.join_snapshot) return Status::ok();
-  if (identity.genesis.validators.size() < 2)
+  // The peers asked are the genesis validators other than this one.
+  if (identity.genesis.validators.size() < (identity.genesis_index ? 2u : 1u))
     return Status::error("CONFIG_ERROR", "--join-snapshot needs a network of several validators");
   auto holds = store_holds_ledger(db_path(config.data_dir));
   if (!holds) return holds.status();
@@ -57,8 +59,12 @@ Result<std::unique_ptr<Node>> Node::start(const Config& config, Clock clock,
   auto authz = AuthzApi::open(*n->ledger_, clock, config.data_dir);
   if (!authz.is_ok()) return authz.status();
   n->authz_ = std::move(*authz);
-  // A validator of several serves snapshots of its ledger to joiners.
-  if (n->identity_.genesis.validators.size() > 1) {
+  auto set = n->ledger_->validators();
+  if (!set.is_ok()) return set.status();
+  const auto index = set->index_of(n->identity_.validator_key.public_key());
+  // A validator of several serves snapshots of its ledger to joiners (the
+  // genesis set or a later one may have several).
+  if (n->identity_.genesis.validators.size() > 1 || set->validators.size() > 1) {
     SnapshotServerOptions so;
     so.dir = (std::filesystem::path(config.data_dir) / "snapshots").string();
     auto snapshots = SnapshotServer::open(*n->ledger_, std::move(so));
@@ -67,7 +73,18 @@ Result<std::unique_ptr<Node>> Node::start(const Config& config, Clock clock,
   }
   // Every network runs consensus, a single validator too (n = 1: it is the
   // leader of every view and its own quorum; no peer transport).
-  {
+  if (!index) {
+    const Status refusal = Status::error(
+        "NOT_A_VALIDATOR", "this node is not a validator of epoch " + std::to_string(set->epoch) +
+                               "; submit transactions to a validator of the set in force");
+    std::fprintf(stderr,
+                 "emledger-node: the key is not in the validator set of epoch %llu (in force "
+                 "above height %llu): running read-only at height %llu\n",
+                 static_cast<unsigned long long>(set->epoch),
+                 static_cast<unsigned long long>(set->since_height - 1),
+                 static_cast<unsigned long long>(n->ledger_->head().height));
+    n->mempool_->close(refusal);
+  } else {
     ValidatorConfig vc;
     vc.snapshots = n->snapshots_.get();
     vc.data_dir = config.data_dir;
@@ -76,18 +93,21 @@ Result<std::unique_ptr<Node>> Node::start(const Config& config, Clock clock,
     vc.view_timeout_max_ms = std::max(vc.view_timeout_max_ms, config.view_timeout_ms);
     vc.rebroadcast_ms = std::max<std::uint64_t>(1, config.view_timeout_ms / 2);
     auto validator = Validator::start(*n->ledger_, *n->mempool_, n->identity_.validator_key,
-                                      n->identity_.validator_index, std::move(vc), clock);
+                                      std::move(vc), clock);
     if (!validator.is_ok()) return validator.status();
     n->validator_ = std::move(*validator);
   }
   ApiContext ctx;
   ctx.ledger = n->ledger_.get();
   ctx.mempool = n->mempool_.get();
-  ctx.validator_key = &n->identity_.validator_key;
-  ctx.validator_org = n->identity_.genesis.validators[n->identity_.validator_index].org_id;
   // Alone, the node's own signature of its head is a quorum: the API signs
-  // the head on each request rather than serve the book's newest note.
-  if (n->identity_.genesis.validators.size() > 1) ctx.checkpoints = &n->validator_->checkpoints();
+  // the head on each request rather than serve the book's newest note. A
+  // node that is no validator signs nothing.
+  if (index) {
+    ctx.validator_key = &n->identity_.validator_key;
+    ctx.validator_org = set->validators[*index].org_id;
+    if (set->validators.size() > 1) ctx.checkpoints = &n->validator_->checkpoints();
+  }
   ctx.openapi_json = kOpenApiJson;
   ctx.authz = n->authz_.get();
   n->api_ = std::make_unique<Api>(std::move(ctx));

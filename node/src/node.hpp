@@ -23,7 +23,10 @@ class Node {
  public:
   // Loads the identity (creating it in dev mode), opens LevelDB in
   // DATA/db, starts the validator (consensus with the other validators of
-  // the genesis; alone with a one-validator genesis) and the HTTP server.
+  // the set in force, Ledger::validators(); alone in a one-validator set)
+  // and the HTTP server. A key that is not in the set in force starts no
+  // validator: the node serves reads at its height and refuses transactions
+  // (NOT_A_VALIDATOR), and says so on stderr.
   // With config.join_snapshot and no ledger in DATA/db, first fetches and
   // restores a snapshot from a peer (snapshot_join.hpp); `stop_requested`
   // (optional) ends that wait early (CANCELLED).
@@ -36,7 +39,8 @@ class Node {
   ledger::Ledger& ledger() { return *ledger_; }
   const Identity& identity() const { return identity_; }
   Mempool& mempool() { return *mempool_; }
-  Validator& validator() { return *validator_; }
+  // Null when the key is not in the set in force at start.
+  Validator* validator() { return validator_.get(); }
   // Serves snapshots to joining validators (multi-validator networks only).
   SnapshotServer* snapshot_server() { return snapshots_.get(); }
 

@@ -89,11 +89,23 @@ bool TokenBucket::take(double amount, std::uint64_t now_ms) {
 
 }  // namespace peer_wire
 
-std::vector<PeerInfo> peers_from_genesis(const ledger::Genesis& genesis) {
+namespace {
+
+std::vector<PeerInfo> peers_of(const std::vector<ledger::Validator>& validators) {
   std::vector<PeerInfo> out;
-  out.reserve(genesis.validators.size());
-  for (const auto& v : genesis.validators) out.push_back({v.public_key, v.address});
+  out.reserve(validators.size());
+  for (const auto& v : validators) out.push_back({v.public_key, v.address});
   return out;
+}
+
+}  // namespace
+
+std::vector<PeerInfo> peers_from_genesis(const ledger::Genesis& genesis) {
+  return peers_of(genesis.validators);
+}
+
+std::vector<PeerInfo> peers_from_set(const ledger::ValidatorSet& set) {
+  return peers_of(set.validators);
 }
 
 }  // namespace emledger::node

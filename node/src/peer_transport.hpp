@@ -29,6 +29,7 @@
 #include "emledger/ledger/encoding.hpp"
 #include "emledger/ledger/limits.hpp"
 #include "emledger/ledger/types.hpp"
+#include "emledger/ledger/validator_set.hpp"
 
 namespace emledger::node {
 
@@ -200,6 +201,9 @@ struct PeerInfo {
 };
 // The genesis validators in genesis order: peer indexes are positions in it.
 std::vector<PeerInfo> peers_from_genesis(const ledger::Genesis& genesis);
+// The validators of one epoch's set in index order (a validator's transport
+// follows the set in force, docs/validator-set-changes.md section 2).
+std::vector<PeerInfo> peers_from_set(const ledger::ValidatorSet& set);
 
 // Per-peer limits, defaulting to the named constants; a configuration may
 // only lower them (start() refuses higher values).
@@ -228,6 +232,12 @@ struct PeerTransportConfig {
   // ("CODE: detail", codes in docs/formats/peer-wire.md). Called from I/O
   // threads, possibly concurrently. Empty: written to stderr.
   std::function<void(const std::string& line)> on_log;
+  // Dial every peer and accept every peer, whatever their indexes. For a
+  // joiner (snapshot_join.hpp) whose key a change of set added: it lists
+  // itself after the genesis validators, while in the peers' own lists (the
+  // set in force) it may sit anywhere, and only they know which side dials.
+  // A dial the peer refuses (WRONG_DIRECTION) is retried with backoff.
+  bool any_direction = false;
   // Test only (tests/node/peer_transport_test.cpp): sign handshake
   // transcripts with this key instead of `key`, to check that peers refuse.
   std::optional<crypto::KeyPair> transcript_key_for_test;

@@ -323,7 +323,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (p == kNoPeer || p == t_.self)
       return fail("UNKNOWN_VALIDATOR", "key " + to_hex_short(ch->validator) +
                                            (p == kNoPeer ? " is not a validator" : " is our own"));
-    if (p > t_.self)
+    if (p > t_.self && !t_.cfg.any_direction)
       return fail("WRONG_DIRECTION", "validator " + std::to_string(p) +
                                          " has a higher index and must be dialled, not dial");
     peer_ = p;
@@ -708,7 +708,8 @@ Result<std::unique_ptr<PeerTransport>> PeerTransport::start(PeerTransportConfig 
   if (ec) return fail("listen");
   impl->port = impl->acceptor.local_endpoint().port();
   impl->accept();
-  for (std::size_t p = self + 1; p < impl->slots.size(); ++p) impl->dial(p);
+  for (std::size_t p = impl->cfg.any_direction ? 0 : self + 1; p < impl->slots.size(); ++p)
+    if (p != self) impl->dial(p);
   for (unsigned i = 0; i < threads; ++i)
     impl->threads.emplace_back([io = &impl->ioc] { io->run(); });
   return std::unique_ptr<PeerTransport>(new PeerTransport(std::move(impl)));

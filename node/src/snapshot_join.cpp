@@ -85,6 +85,10 @@ class Joiner {
   const std::string path_;
   std::uint64_t deadline_ms_ = 0;
   std::unique_ptr<PeerTransport> transport_;
+  // The transport's list: the genesis validators, then this node when a
+  // change of set added it (it is not among them); self_ is its index there.
+  std::vector<PeerInfo> peers_;
+  std::size_t self_ = 0;
   std::size_t next_peer_ = 0;
   std::vector<bool> refused_;  // by peer: its snapshot did not verify
   Status failure_;             // an I/O error of our own ends the join
@@ -101,11 +105,17 @@ class Joiner {
   std::uint64_t offset_ = 0;
 };
 
+// A key among the genesis validators joins as it always did. One that a
+// change of set added lists itself after them, at --peer-listen (its address
+// in the set in force, where the peers dial it), and dials and accepts in
+// both directions: the peers' sets order it, not this list. Its peers are
+// the genesis validators still in the set in force.
 Status Joiner::start_transport() {
   PeerTransportConfig tc;
   tc.chain_id = identity_.genesis.chain_id;
   tc.key = identity_.validator_key;
-  tc.validators = peers_from_genesis(identity_.genesis);
+  tc.validators = peers_;
+  tc.any_direction = !identity_.genesis_index.has_value();
   tc.listen = options_.peer_listen;
   tc.threads = options_.peer_threads;
   // Only chunks matter here; consensus messages the peers already send us
@@ -134,11 +144,11 @@ void Joiner::pause(std::uint64_t ms) const {
 // The next connected peer from next_peer_ on, passing over those whose
 // snapshot did not verify while there is another.
 std::optional<std::size_t> Joiner::pick_peer() {
-  const std::size_t n = identity_.genesis.validators.size();
+  const std::size_t n = peers_.size();
   for (int pass = 0; pass < 2; ++pass) {
     for (std::size_t k = 0; k < n; ++k) {
       const std::size_t p = (next_peer_ + k) % n;
-      if (p == identity_.validator_index || !transport_->connected(p)) continue;
+      if (p == self_ || !transport_->connected(p)) continue;
       if (pass == 0 && refused_[p]) continue;
       return p;
     }
@@ -311,7 +321,18 @@ void Joiner::close_file() {
 }
 
 Result<ledger::SnapshotInfo> Joiner::run() {
-  const std::size_t n = identity_.genesis.validators.size();
+  peers_ = peers_from_genesis(identity_.genesis);
+  if (identity_.genesis_index) {
+    self_ = *identity_.genesis_index;
+  } else {
+    if (options_.peer_listen.empty())
+      return Status::error("CONFIG_ERROR",
+                           "a key that is not a genesis validator joins with --peer-listen, its "
+                           "address in the validator set in force");
+    self_ = peers_.size();
+    peers_.push_back(PeerInfo{identity_.validator_key.public_key(), options_.peer_listen});
+  }
+  const std::size_t n = peers_.size();
   if (n < 2) return Status::error("CONFIG_ERROR", "joining from a snapshot needs peers");
   deadline_ms_ = mono_ms() + options_.timeout_ms;
   refused_.assign(n, false);
@@ -319,7 +340,7 @@ Result<ledger::SnapshotInfo> Joiner::run() {
   fs::create_directories(options_.data_dir, ec);
   if (ec)
     return Status::error("IO_ERROR", "cannot create " + options_.data_dir + ": " + ec.message());
-  next_peer_ = (identity_.validator_index + 1) % n;
+  next_peer_ = (self_ + 1) % n;
   EMLEDGER_TRY(start_transport());
   log_line("no ledger in " + db_path(options_.data_dir) + ": fetching a snapshot from a peer");
   while (!should_stop()) {

@@ -24,7 +24,10 @@ namespace emledger::node {
 
 struct JoinOptions {
   std::string data_dir;
-  std::string peer_listen;  // empty: this validator's genesis address
+  // Empty: this validator's genesis address. Required for a key that is not
+  // a genesis validator (a change of set added it): its address in the set
+  // in force, where the peers dial it.
+  std::string peer_listen;
   unsigned peer_threads = 2;
   std::uint64_t timeout_ms = 600'000;  // the whole join, all peers
   std::uint64_t snapshot_bytes_max = kSnapshotBytesMax;

@@ -27,18 +27,21 @@ std::string short_hex(const Hash& h) { return to_hex(h).substr(0, 16); }
 }  // namespace
 
 Validator::Validator(ledger::Ledger& ledger, Mempool& mempool, const crypto::KeyPair& key,
-                     std::uint16_t index, ValidatorConfig config, Clock wall_clock)
+                     ledger::ValidatorSet set, std::uint16_t index, ValidatorConfig config,
+                     Clock wall_clock)
     : ledger_(ledger),
       mempool_(mempool),
       key_(key),
+      set_(std::move(set)),
       index_(index),
       config_(std::move(config)),
       wall_clock_(std::move(wall_clock)) {
-  const auto& vs = ledger_.genesis().validators;
-  EMLEDGER_ASSERT(index_ < vs.size());
-  EMLEDGER_ASSERT(vs[index_].public_key == key_.public_key());
-  checkpoint_replied_ms_.assign(vs.size(), 0);
-  conflict_logged_.assign(vs.size(), false);
+  EMLEDGER_ASSERT(index_ < set_.validators.size());
+  EMLEDGER_ASSERT(set_.validators[index_].public_key == key_.public_key());
+  checkpoint_replied_ms_.assign(set_.validators.size(), 0);
+  conflict_logged_.assign(set_.validators.size(), false);
+  epoch_shown_ = set_.epoch;
+  index_shown_ = index_;
 }
 
 Validator::~Validator() { stop(); }
@@ -51,9 +54,14 @@ std::uint64_t Validator::now_ms() const {
 
 Result<std::unique_ptr<Validator>> Validator::start(ledger::Ledger& ledger, Mempool& mempool,
                                                     const crypto::KeyPair& key,
-                                                    std::uint16_t validator_index,
                                                     ValidatorConfig config, Clock wall_clock) {
-  std::unique_ptr<Validator> v(new Validator(ledger, mempool, key, validator_index,
+  auto set = ledger.validators();
+  if (!set) return set.status();
+  const auto index = set->index_of(key.public_key());
+  if (!index)
+    return Status::error("NOT_A_VALIDATOR", "the key is not in the validator set of epoch " +
+                                                std::to_string(set->epoch));
+  std::unique_ptr<Validator> v(new Validator(ledger, mempool, key, std::move(*set), *index,
                                              std::move(config), std::move(wall_clock)));
   if (v->config_.sync_blocks_per_request == 0 ||
       v->config_.sync_blocks_per_request > kSyncBlocksPerRequestMax)
@@ -62,43 +70,51 @@ Result<std::unique_ptr<Validator>> Validator::start(ledger::Ledger& ledger, Memp
   EMLEDGER_TRY(v->open_replica());
   EMLEDGER_TRY(v->open_checkpoints());
   EMLEDGER_TRY(v->open_pending_blocks());
-
-  PeerTransportConfig tc;
-  tc.chain_id = ledger.genesis().chain_id;
-  tc.key = key;
-  tc.validators = peers_from_genesis(ledger.genesis());
-  tc.listen = v->config_.peer_listen;
-  tc.threads = v->config_.peer_threads;
-  Validator* self = v.get();
-  tc.on_message = [self](std::size_t peer, Bytes message) {
-    std::lock_guard lock(self->mu_);
-    if (self->inbox_.size() >= kValidatorInboxMax) {
-      ++self->stats_.messages_dropped;
-      return;
-    }
-    self->inbox_.push_back(Inbound{peer, std::move(message)});
-    self->cv_.notify_one();
-  };
-  if (ledger.genesis().validators.size() > 1) {
-    auto transport = PeerTransport::start(std::move(tc));
-    if (!transport) return transport.status();
-    v->transport_ = std::move(*transport);
-  }
+  EMLEDGER_TRY(v->start_transport());
   v->start_gossip();
+  Validator* self = v.get();
   v->thread_ = std::thread([self] { self->run(); });
   return v;
 }
 
+// The peers are the set's validators, by index (none alone). Messages from
+// the previous epoch's transport still queued carry its peer indexes: the
+// caller drops them before this starts a new one.
+Status Validator::start_transport() {
+  if (alone()) return Status::ok();
+  PeerTransportConfig tc;
+  tc.chain_id = ledger_.genesis().chain_id;
+  tc.key = key_;
+  tc.validators = peers_from_set(set_);
+  tc.listen = config_.peer_listen;
+  tc.threads = config_.peer_threads;
+  tc.on_message = [this](std::size_t peer, Bytes message) {
+    std::lock_guard lock(mu_);
+    if (inbox_.size() >= kValidatorInboxMax) {
+      ++stats_.messages_dropped;
+      return;
+    }
+    inbox_.push_back(Inbound{peer, std::move(message)});
+    cv_.notify_one();
+  };
+  auto transport = PeerTransport::start(std::move(tc));
+  if (!transport) return transport.status();
+  transport_ = std::move(*transport);
+  std::lock_guard lock(mu_);
+  port_shown_ = transport_->port();
+  return Status::ok();
+}
+
 // The anchor is the ledger's head: the last block it holds as final, durably.
+// The core votes on the heights above it, so it signs in the epoch of set_,
+// the set in force there.
 Status Validator::open_replica() {
   const ledger::Genesis& g = ledger_.genesis();
   const ledger::ChainHead head = ledger_.head();
   consensus::ReplicaConfig rc;
   rc.core.chain_id = g.chain_id;
-  // The core votes on the heights above the head, so it signs in their epoch
-  // (the genesis one until validator-set changes exist).
-  rc.core.epoch = ledger::epoch_at_height(g, head.height + 1);
-  for (const auto& val : g.validators) rc.core.validators.push_back(val.public_key);
+  rc.core.epoch = set_.epoch;
+  for (const auto& val : set_.validators) rc.core.validators.push_back(val.public_key);
   rc.core.self = index_;
   rc.core.view_timeout_ms = config_.view_timeout_ms;
   rc.core.view_timeout_max_ms = config_.view_timeout_max_ms;
@@ -125,7 +141,10 @@ Status Validator::open_replica() {
         BlockRef{(*hdr)->view, head.height, parent_view, (*hdr)->parent, head.header_hash};
     auto proof = ledger_.finality_proof(head.height);
     if (!proof) return proof.status();
-    if (proof->has_value()) {
+    // The head's proof is signed in the head's epoch: when the head is the
+    // change block that ended the previous one, no validator of this epoch
+    // could verify it (lagging ones catch up by range sync instead).
+    if (proof->has_value() && head.height >= set_.since_height) {
       const ledger::Certificate& c = (*proof)->certificate;
       // Rebroadcast by the replica so that validators left behind can follow.
       rc.anchor_proof =
@@ -211,12 +230,12 @@ void Validator::execute_known(const Hash& digest) {
 }
 
 // DATA/consensus/checkpoint.note beside the WAL (open_replica made the
-// directory); the book starts at the ledger's head.
+// directory); the book starts at the ledger's head, with the set in force.
 Status Validator::open_checkpoints() {
   const ledger::ChainHead head = ledger_.head();
   const std::string path = (fs::path(config_.data_dir) / "consensus" / "checkpoint.note").string();
   ledger::Ledger* l = &ledger_;
-  auto book = CheckpointBook::open(fs_, ledger_.genesis(), path, head.log_size, head.log_root,
+  auto book = CheckpointBook::open(fs_, ledger_.genesis(), set_, path, head.log_size, head.log_root,
                                    [l](std::uint64_t size) { return l->log_root(size); });
   if (!book) return book.status();
   checkpoints_ = std::move(*book);
@@ -247,16 +266,30 @@ void Validator::stop() {
   proposed_.clear();
 }
 
-std::uint16_t Validator::peer_port() const { return transport_ ? transport_->port() : 0; }
+std::uint16_t Validator::peer_port() const {
+  std::lock_guard lock(mu_);
+  return port_shown_;
+}
 
 ValidatorStats Validator::stats() const {
   std::lock_guard lock(mu_);
   return stats_;
 }
 
+ledger::Epoch Validator::epoch() const {
+  std::lock_guard lock(mu_);
+  return epoch_shown_;
+}
+
+std::optional<std::uint16_t> Validator::index() const {
+  std::lock_guard lock(mu_);
+  return index_shown_;
+}
+
 // ---- the loop ----
 
 void Validator::run() {
+  last_commit_ms_ = now_ms();
   handle(replica_->start(now_ms()));
   for (;;) {
     std::deque<Inbound> batch;
@@ -271,6 +304,7 @@ void Validator::run() {
       if ((build_ && !alone()) || !fetches_.empty() || !finals_.empty())
         wait_ms = std::min(wait_ms, kBuildPollMs);
       wait_ms = std::min(wait_ms, checkpoint_wait_ms(now));
+      if (retired_) wait_ms = 1000;
       cv_.wait_for(lock, std::chrono::milliseconds(wait_ms),
                    [&] { return stopping_ || woken_ || !inbox_.empty() || !gossip_out_.empty(); });
       if (stopping_) return;
@@ -279,8 +313,18 @@ void Validator::run() {
       gossip.swap(gossip_out_);
     }
     flush_gossip(std::move(gossip));
-    if (failed_) continue;  // drain and drop: the node must be restarted
-    for (auto& in : batch) on_peer(std::move(in));
+    if (failed_ || retired_) continue;  // drain and drop: the node must be restarted
+    // After the commit that ends the epoch the rest of the batch came
+    // through the old transport, by its peer indexes: dropped (consensus
+    // retransmits).
+    for (auto& in : batch) {
+      if (epoch_ended_) break;
+      on_peer(std::move(in));
+    }
+    if (epoch_ended_) {
+      switch_epoch();
+      continue;
+    }
     if (wake_at_ms_ && now_ms() >= *wake_at_ms_) {
       wake_at_ms_.reset();
       handle(replica_->on_tick(now_ms()));
@@ -289,6 +333,10 @@ void Validator::run() {
     retry_fetches();
     sync_step();
     pump_finals();
+    if (epoch_ended_) {
+      switch_epoch();
+      continue;
+    }
     if (!replica_->halted().is_ok()) {
       // The WAL failed (I/O error or full): what was signed is durable; start
       // over from what the WAL and the ledger hold.
@@ -316,7 +364,8 @@ void Validator::handle(consensus::ReplicaOutput first) {
   outputs_.push_back(std::move(first));
   if (handling_) return;
   handling_ = true;
-  while (!outputs_.empty() && !failed_) {
+  // Once the epoch ended, what the old replica asked for is moot.
+  while (!outputs_.empty() && !failed_ && !epoch_ended_) {
     consensus::ReplicaOutput out = std::move(outputs_.front());
     outputs_.pop_front();
     handle_one(out);
@@ -467,13 +516,17 @@ bool Validator::try_build(const consensus::BuildBlock b) {
   const ledger::PreparedBlock* base = nullptr;
   execute_known(b.parent);
   if (!base_for(b.parent, base)) return false;  // wait for commits, or the timeout
-  if (mempool_.pending_count() == 0 && build_ &&
+  // Above a change of set only an empty block, at once: it serves to make
+  // the change final, and nobody waits for transactions in it.
+  const bool tail = builds_tail(base);
+  if (!tail && mempool_.pending_count() == 0 && build_ &&
       (alone() || now_ms() < build_->second + config_.empty_block_delay_ms))
     return false;
   const ledger::ChainHead parent = base ? base->new_head : ledger_.head();
   EMLEDGER_ASSERT(parent.height == b.parent_height && parent.header_hash == b.parent);
 
-  std::vector<Candidate> candidates = mempool_.try_take(ledger::kBlockTxsMax);
+  std::vector<Candidate> candidates;
+  if (!tail) candidates = mempool_.try_take(ledger::kBlockTxsMax);
   std::vector<ledger::Tx> txs;
   txs.reserve(candidates.size());
   for (auto& c : candidates) txs.push_back(std::move(c.tx));
@@ -516,6 +569,7 @@ bool Validator::try_build(const consensus::BuildBlock b) {
   // Alone, an empty block helps nobody (no other validator waits on views
   // ending): wait for a transaction instead.
   if (alone() && prepared->tx_ids.empty()) return false;
+  EMLEDGER_ASSERT(!tail || prepared->tx_ids.empty());
   const ledger::BlockHeader& header = prepared->block.header;
   EMLEDGER_ASSERT(header.height == b.parent_height + 1 && header.parent == b.parent);
   const Hash digest = header.hash();
@@ -536,6 +590,7 @@ bool Validator::try_build(const consensus::BuildBlock b) {
   {
     std::lock_guard lock(mu_);
     ++stats_.blocks_built;
+    if (tail) ++stats_.tail_blocks_built;
   }
   const BlockRef ref{b.view, b.parent_height + 1, b.parent_view, b.parent, digest};
   build_.reset();  // answered; what on_block_built asks for is queued behind
@@ -553,7 +608,7 @@ std::optional<bool> Validator::try_check(const consensus::CheckBlock& c) {
   if (!block) return count(false);
   const ledger::BlockHeader& h = block->header;
   const ledger::Genesis& g = ledger_.genesis();
-  const auto& leader = g.validators[c.block.view % g.validators.size()].public_key;
+  const auto& leader = set_.validators[c.block.view % set_.validators.size()].public_key;
   if (h.hash() != c.block.digest || h.height != c.block.height || h.view != c.block.view ||
       h.parent != c.block.parent || h.chain_id != g.chain_id || h.proposer != leader ||
       h.time_ms > wall_clock_() + kBlockTimeAheadMaxMs)
@@ -570,6 +625,13 @@ std::optional<bool> Validator::try_check(const consensus::CheckBlock& c) {
   if (!base_for(h.parent, base)) return std::nullopt;
   auto parent_view = view_of_parent(h.parent);
   if (!parent_view || *parent_view != c.block.parent_view) return count(false);
+  // A tail block (above a change of set this epoch has not reached) must be
+  // empty: it is never committed, so transactions in it would be lost.
+  if (!block->txs.empty() && builds_tail(base)) {
+    std::lock_guard lock(mu_);
+    ++stats_.tail_blocks_refused;
+    return count(false);
+  }
   // Each signature is verified once per node: a transaction this node's
   // mempool holds (pending or in flight) passed check_tx_stateless when it
   // was admitted, from a client or by gossip, and its id is the hash of
@@ -665,7 +727,7 @@ Result<ledger::FinalityProof> Validator::proof_for(const consensus::Finalized& f
 void Validator::pump_finals() {
   if (pumping_) return;
   pumping_ = true;
-  while (!finals_.empty() && !failed_) {
+  while (!finals_.empty() && !failed_ && !epoch_ended_) {
     const consensus::Finalized& f = finals_.front();
     auto it = known_.find(f.block.digest);
     if (f.by_descendant && it != known_.end() && !it->second.peer_proof &&
@@ -730,6 +792,7 @@ bool Validator::commit_final(const consensus::Finalized& f) {
     std::lock_guard lock(mu_);
     ++stats_.blocks_committed;
   }
+  last_commit_ms_ = now_ms();
   replica_->ledger_durable(f.block.view);
   // Waiters learn their positions only now that the block is durable.
   if (auto p = proposed_.find(f.block.digest); p != proposed_.end()) {
@@ -751,6 +814,8 @@ bool Validator::commit_final(const consensus::Finalized& f) {
   for (auto b = known_.begin(); b != known_.end();)
     b = b->second.block.header.height <= f.block.height ? known_.erase(b) : std::next(b);
   pending_blocks_->prune_through(f.block.height);
+  note_epoch_end();
+  if (epoch_ended_) return false;  // the rest is the old epoch's tail: never committed
   retry_deferred();
   return true;
 }
@@ -977,7 +1042,7 @@ void Validator::note_conflict(const CheckpointSignature& s) {
 // the org as it stands at the head; nullopt when the org signs with other keys
 // only (then the node cannot sign for it).
 std::optional<std::uint32_t> Validator::own_org_key_id() const {
-  const std::string& org_id = ledger_.genesis().validators[index_].org_id;
+  const std::string& org_id = set_.validators[index_].org_id;
   auto raw = ledger_.state_value(ledger::org_state_key(org_id));
   if (!raw || !raw->has_value()) return std::nullopt;
   auto org = ledger::decode<ledger::Org>(**raw);
@@ -1019,13 +1084,13 @@ void Validator::submit_evidence(const consensus::Evidence& e) {
   if (recorded && recorded->has_value()) return remember();  // someone was faster
   const auto key_id = own_org_key_id();
   if (!key_id) {
-    log_line("evidence not submitted: org " + g.validators[index_].org_id +
+    log_line("evidence not submitted: org " + set_.validators[index_].org_id +
              " holds no key equal to this validator's key");
     return;
   }
   ledger::TxBody b = ledger::make_body(ledger::TxType::kSubmitEvidence, payload);
   b.chain_id = g.chain_id;
-  b.signer_org = g.validators[index_].org_id;
+  b.signer_org = set_.validators[index_].org_id;
   b.key_id = *key_id;
   b.expires_at_height = ledger_.head().height + ledger::kTxLifetimeBlocksMax;
   // One offence pair, one nonce: resubmitting the same pair at the same

@@ -22,6 +22,15 @@
 //     to every peer; the CheckpointBook collects everybody's, and GET
 //     /v1/checkpoint serves the newest note a quorum signed
 //     (docs/adr/015-checkpoint-cosignatures.md).
+//   - epochs (docs/validator-set-changes.md): the replica runs for the set in
+//     force, Ledger::validators(). On a chain that holds the block h changing
+//     the set, it builds and accepts only empty ("tail") blocks, which serve
+//     to make h final and are never committed. Once the ledger commits h it
+//     drops the replica, the peer transport and what they asked for, and
+//     starts them again for the next set (an in-process restart: the vote WAL
+//     continues, keyed by epoch and view). A validator left out of the next
+//     set stops there, for good: no replica, no transport, its mempool closed
+//     (NOT_A_VALIDATOR); the node keeps serving reads at its height.
 //
 // Uncommitted parents: a block can be built or checked on the committed head,
 // or on a block that is notarized but not yet committed, with every block
@@ -99,6 +108,11 @@ inline constexpr std::size_t kEvidenceSubmittedMax = 4'096;
 // most this often (and when the validator stops): two fsyncs per committed
 // block would cost more than a restart serving a note a second older.
 inline constexpr std::uint64_t kCheckpointPersistIntervalMs = 1000;
+// With nothing committed for this long, range sync asks a peer for blocks
+// above the head even though the core saw no newer finalization: a node that
+// missed a change of set cannot verify the votes of the new epoch, so only
+// the committed blocks, each checked under its own height's set, bring it on.
+inline constexpr std::uint64_t kSyncProbeIdleMs = 4'000;
 
 struct ValidatorConfig {
   std::string data_dir;     // the WAL goes in DATA/consensus/votes.wal
@@ -133,18 +147,22 @@ struct ValidatorStats {
   std::uint64_t checkpoints_signed = 0;       // own checkpoint signatures made
   std::uint64_t checkpoint_conflicts = 0;     // peer signatures of another root than ours
   std::uint64_t checkpoint_sigs_refused = 0;  // unknown signer or bad signature
+  std::uint64_t tail_blocks_built = 0;        // empty blocks above a change of set
+  std::uint64_t tail_blocks_refused = 0;      // non-empty proposals there, voted against
+  std::uint64_t epoch_switches = 0;           // replicas restarted for a new set
 };
 
 class Validator {
  public:
-  // Opens the vote WAL and the replica (anchored at the ledger's head),
+  // Opens the vote WAL and the replica (anchored at the ledger's head, for
+  // the set in force, Ledger::validators(), in which `key` must be),
   // starts the peer transport and the validator thread. `ledger`, `mempool`
-  // must outlive it. Errors: the replica's (CONFIG_INVALID, WAL_CORRUPT,
-  // IO_ERROR), the transport's (PEER_CONFIG_INVALID, LISTEN_FAILED),
-  // STORAGE_* reading the head.
+  // must outlive it. Errors: NOT_A_VALIDATOR (the key is not in the set in
+  // force), the replica's (CONFIG_INVALID, WAL_CORRUPT, IO_ERROR), the
+  // transport's (PEER_CONFIG_INVALID, LISTEN_FAILED), STORAGE_* reading the
+  // head or the set.
   static Result<std::unique_ptr<Validator>> start(ledger::Ledger& ledger, Mempool& mempool,
                                                   const crypto::KeyPair& key,
-                                                  std::uint16_t validator_index,
                                                   ValidatorConfig config,
                                                   Clock wall_clock = system_clock_ms);
   ~Validator();  // stop()s
@@ -157,6 +175,10 @@ class Validator {
 
   std::uint16_t peer_port() const;
   ValidatorStats stats() const;
+  // The epoch of the set this validator votes in (or voted in last), and its
+  // index there; nullopt once it is not in the set in force. Thread safe.
+  ledger::Epoch epoch() const;
+  std::optional<std::uint16_t> index() const;
   // The checkpoint cosignatures collected; its note() is thread safe.
   const CheckpointBook& checkpoints() const { return *checkpoints_; }
 
@@ -180,8 +202,20 @@ class Validator {
   };
 
   Validator(ledger::Ledger& ledger, Mempool& mempool, const crypto::KeyPair& key,
-            std::uint16_t index, ValidatorConfig config, Clock wall_clock);
+            ledger::ValidatorSet set, std::uint16_t index, ValidatorConfig config,
+            Clock wall_clock);
   Status open_replica();
+  Status start_transport();
+  // Epochs (validator_epoch.cpp).
+  // True when blocks built on `base` (Validator::base_for) lie above a change
+  // of set that the running epoch has not reached yet: tail blocks, empty.
+  bool builds_tail(const ledger::PreparedBlock* base) const;
+  // After a commit: the running epoch ended when the ledger's set moved on.
+  void note_epoch_end();
+  // Replaces the replica, transport and checkpoint signers for the set in
+  // force (or retires this validator when it is not in it).
+  void switch_epoch();
+  void retire(const std::string& why);
   Status open_pending_blocks();
   void execute_known(const Hash& digest);
   Status open_checkpoints();
@@ -250,12 +284,17 @@ class Validator {
 
   void send_all(const Bytes& bytes);
   // n = 1: no peers, no transport, and no empty blocks (nobody waits on them).
-  bool alone() const { return ledger_.genesis().validators.size() == 1; }
+  bool alone() const { return set_.validators.size() == 1; }
 
   ledger::Ledger& ledger_;
   Mempool& mempool_;
   crypto::KeyPair key_;
+  // The set of the running epoch and our index in it (validator thread;
+  // copied into epoch_shown_ and index_shown_ under mu_ for other threads).
+  ledger::ValidatorSet set_;
   std::uint16_t index_;
+  bool retired_ = false;      // not in the set in force: no replica, no transport
+  bool epoch_ended_ = false;  // the ledger committed past the running epoch
   ValidatorConfig config_;
   Clock wall_clock_;
   consensus::PosixFsEnv fs_;
@@ -273,6 +312,9 @@ class Validator {
   std::shared_ptr<GossipLink> gossip_link_;
   bool stopping_ = false;
   ValidatorStats stats_;
+  ledger::Epoch epoch_shown_ = ledger::kGenesisEpoch;
+  std::optional<std::uint16_t> index_shown_;
+  std::uint16_t port_shown_ = 0;  // the transport's, 0 without one
 
   // Validator thread only.
   std::uint64_t mono_origin_ms_ = 0;
@@ -307,6 +349,7 @@ class Validator {
   std::size_t sync_next_peer_ = 0;
   std::map<std::size_t, std::uint64_t> sync_served_ms_;
   bool failed_ = false;  // a commit failed: consensus stops here, the node must restart
+  std::uint64_t last_commit_ms_ = 0;  // for kSyncProbeIdleMs
   // Offences submitted (validator, view, kind), and their order for eviction.
   std::set<std::tuple<std::uint16_t, std::uint64_t, std::uint8_t>> evidence_submitted_;
   std::deque<std::tuple<std::uint16_t, std::uint64_t, std::uint8_t>> evidence_order_;

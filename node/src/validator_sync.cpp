@@ -43,7 +43,14 @@ void Validator::note_final_height(consensus::Height height) {
   sync_target_ = std::max(sync_target_, height);
 }
 
-bool Validator::sync_wanted() const { return sync_target_ > ledger_.head().height + kSyncLagMin; }
+// Also when nothing was committed for kSyncProbeIdleMs: the network may have
+// moved to an epoch whose votes this node cannot check (it missed the
+// change), so only committed blocks can tell. An empty answer costs one
+// message per peer and idle period.
+bool Validator::sync_wanted() const {
+  return sync_target_ > ledger_.head().height + kSyncLagMin ||
+         now_ms() >= last_commit_ms_ + kSyncProbeIdleMs;
+}
 
 // Sends the next request if one is due: nothing outstanding, or the
 // outstanding one timed out (then the next peer is asked).
@@ -54,13 +61,13 @@ void Validator::sync_step() {
     if (now < sync_ask_->at_ms + kSyncRequestTimeoutMs) return;
     sync_log("peer " + std::to_string(sync_ask_->peer) + " did not answer; asking another");
     sync_ask_.reset();
-    sync_next_peer_ = (sync_next_peer_ + 1) % ledger_.genesis().validators.size();
+    sync_next_peer_ = (sync_next_peer_ + 1) % set_.validators.size();
   }
   if (!sync_wanted()) return;
   const std::uint64_t head = ledger_.head().height;
-  const std::size_t n = ledger_.genesis().validators.size();
-  const auto count = static_cast<std::uint32_t>(
-      std::min<std::uint64_t>(config_.sync_blocks_per_request, sync_target_ - head));
+  const std::size_t n = set_.validators.size();
+  const auto count = static_cast<std::uint32_t>(std::min<std::uint64_t>(
+      config_.sync_blocks_per_request, std::max<std::uint64_t>(sync_target_, head + 1) - head));
   // One connected peer, round robin, starting from the one after the last asked.
   for (std::size_t tried = 0; tried < n; ++tried) {
     const std::size_t peer = (sync_next_peer_ + tried) % n;
@@ -117,14 +124,17 @@ void Validator::on_range_response(std::size_t peer, const RangeResponse& resp) {
     if (!st.is_ok())
       sync_log("peer " + std::to_string(peer) +
                " sent a block that does not commit: " + st.to_string());
-    sync_next_peer_ = (peer + 1) % ledger_.genesis().validators.size();  // not this one again now
+    sync_next_peer_ = (peer + 1) % set_.validators.size();  // not this one again now
+    // An idle probe that found nothing waits another idle period.
+    last_commit_ms_ = std::max(last_commit_ms_, now_ms());
   }
   if (committed > 0) after_sync(before);
   if (!failed_) sync_step();
 }
 
 // One block of a response: the next one on our head, re-executed here, and
-// final by the proof (Ledger::commit verifies it against the genesis).
+// final by the proof (Ledger::commit verifies it under the set of the
+// block's height, so a range may run across changes of set).
 Status Validator::commit_synced(const Bytes& block_bytes, const Bytes& proof_bytes) {
   auto block = ledger::decode<ledger::Block>(block_bytes);
   if (!block) return block.status();
@@ -147,6 +157,7 @@ Status Validator::commit_synced(const Bytes& block_bytes, const Bytes& proof_byt
   }
   if (!st.is_ok()) return st;
   complete_committed(*prepared);
+  last_commit_ms_ = now_ms();
   std::lock_guard lock(mu_);
   ++stats_.blocks_committed;
   ++stats_.blocks_synced;
@@ -174,6 +185,10 @@ void Validator::after_sync(std::uint64_t before) {
   pending_blocks_->prune_through(head.height);
   sync_log("committed blocks " + std::to_string(before + 1) + ".." + std::to_string(head.height) +
            " (network at " + std::to_string(sync_target_) + ")");
+  // Past a change of set: the run loop starts the next epoch's replica,
+  // anchored at the head, instead of moving this one's anchor.
+  note_epoch_end();
+  if (epoch_ended_) return;
   handle(replica_->on_synced(
       now_ms(), consensus::BlockRef{hd.view, hd.height, parent_view, hd.parent, head.header_hash}));
   retry_deferred();

@@ -40,7 +40,7 @@ struct Fixture {
     REQUIRE(net.genesis.validators.size() == 1);
     ValidatorConfig vc;
     vc.data_dir = dir.str("node");
-    auto v = Validator::start(*ledger, pool, net.v, 0, vc, std::move(clock));
+    auto v = Validator::start(*ledger, pool, net.v, vc, std::move(clock));
     REQUIRE_MESSAGE(v.is_ok(), v.status().to_string());
     validator = std::move(*v);
   }

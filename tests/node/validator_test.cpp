@@ -93,7 +93,7 @@ struct Member {
     vc.rebroadcast_ms = 250;
     vc.empty_block_delay_ms = 50;
     vc.sync_blocks_per_request = sync_blocks_per_request;
-    auto v = Validator::start(*ledger, *mempool, net.keys[i], static_cast<std::uint16_t>(i), vc);
+    auto v = Validator::start(*ledger, *mempool, net.keys[i], vc);
     REQUIRE_MESSAGE(v.is_ok(), v.status().to_string());
     validator = std::move(*v);
   }
