@@ -146,6 +146,21 @@ void seed_snapshot_frames() {
   seed(63, 1, s::snapshot_end());
 }
 
+// Validator-set changes (emledger/ledger/validator_set.hpp), and the
+// version 2 bundles still read.
+void seed_validator_sets() {
+  seed(65, 1, s::validator_set());
+  seed(66, 1, s::validator_list());
+  seed(67, 1, s::validator_set_change());
+  seed(68, 1, s::change_validators());
+  seed(68, 2, ledger::ChangeValidators{});
+  seed(69, 1, s::epoch_change());
+  seed(70, 1, s::succession());
+  seed(70, 2, ledger::Succession{});
+  seed(71, 1, s::bundle_v2());
+  seed(39, 3, s::bundle_v2());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -205,5 +220,6 @@ int main(int argc, char** argv) {
   seed_handshake();
   seed_snapshot_fetch();
   seed_snapshot_frames();
+  seed_validator_sets();
   return g_failed == 0 ? 0 : 1;
 }

@@ -165,19 +165,6 @@ inline StateProof state_proof_other_leaf() {
   return p;
 }
 
-inline ProofBundle bundle() {
-  ProofBundle b;
-  b.genesis_hash = filled(0xc1);
-  b.content_hash = filled(0x32);
-  b.header = header();
-  b.finality = FinalityProof::own(certificate());
-  b.index_proof = state_proof_present();
-  b.index_proof.key = hash_index_state_key(filled(0x32));
-  b.index_proof.value = encode(record_id_list());
-  b.records = {RecordEvidence{state_proof_present(), encode(tx()), inclusion_proof()}};
-  return b;
-}
-
 // A header that follows header() (or `parent`), for descendant links.
 inline BlockHeader next_header(const BlockHeader& parent) {
   BlockHeader h = parent;
@@ -203,10 +190,63 @@ inline FinalityProof finality_by_descendant() {
   return FinalityProof{c, {child, grandchild}};
 }
 
+// Validator-set changes (validator_set.hpp).
+inline std::vector<Validator> validators() {
+  return {Validator{"a.validator", key_filled(0x23), "10.0.0.3:7000"},
+          Validator{"c.validator", key_filled(0x24), "validator.example:7001"}};
+}
+inline ValidatorSet validator_set() { return ValidatorSet{2, 41, validators()}; }
+inline ValidatorList validator_list() { return ValidatorList{validators()}; }
+inline ValidatorSetChange validator_set_change() {
+  return ValidatorSetChange{"sh-yrd.licenses", 2, filled(0x25)};
+}
+inline ChangeValidators change_validators() {
+  return ChangeValidators{
+      2,
+      validators(),
+      {ValidatorApproval{0, sig_filled(0x26)}, ValidatorApproval{3, sig_filled(0x27)}}};
+}
+// header() ending epoch 0 through its grandchild, proving the set of epoch 1.
+inline EpochChange epoch_change() {
+  StateProof next;
+  next.key = validators_state_key();
+  next.present = true;
+  next.value = encode(ValidatorSet{1, header().height + 1, validators()});
+  next.terminal = 1;
+  next.siblings = {filled(0xb6), filled(0xb7), filled(0xb8)};
+  return EpochChange{header(), finality_by_descendant(), std::move(next)};
+}
+inline Succession succession() {
+  EpochChange own = epoch_change();
+  own.finality = FinalityProof::own(certificate());
+  return Succession{{epoch_change(), own}};
+}
+
+inline ProofBundle bundle() {
+  ProofBundle b;
+  b.genesis_hash = filled(0xc1);
+  b.content_hash = filled(0x32);
+  b.header = header();
+  b.finality = FinalityProof::own(certificate());
+  b.succession = succession();
+  b.validators_proof = epoch_change().next_set;
+  b.index_proof = state_proof_present();
+  b.index_proof.key = hash_index_state_key(filled(0x32));
+  b.index_proof.value = encode(record_id_list());
+  b.records = {RecordEvidence{state_proof_present(), encode(tx()), inclusion_proof()}};
+  return b;
+}
+
 inline ProofBundle bundle_by_descendant() {
   ProofBundle b = bundle();
   b.finality = finality_by_descendant();
   return b;
+}
+
+inline ProofBundleV2 bundle_v2() {
+  const ProofBundle b = bundle_by_descendant();
+  return ProofBundleV2{b.genesis_hash, b.content_hash, b.header,
+                       b.finality,     b.index_proof,  b.records};
 }
 
 inline ProofBundleV1 bundle_v1() {
@@ -296,7 +336,7 @@ inline Archive archive() {
 
 // Snapshot frames (snapshot.hpp).
 inline SnapshotManifest snapshot_manifest() {
-  return SnapshotManifest{filled(0xe1), 3, header(), finality_by_descendant()};
+  return SnapshotManifest{filled(0xe1), 3, header(), finality_by_descendant(), succession()};
 }
 inline SnapshotHeaders snapshot_headers() {
   return SnapshotHeaders{{header(), next_header(header())}};

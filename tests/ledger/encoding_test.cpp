@@ -192,6 +192,15 @@ TEST_CASE("encoding: every top-level type round trips and refuses cuts, extensio
   check_canonical(s::finality_by_descendant());
   check_canonical(s::bundle_by_descendant());
   check_canonical(s::bundle_v1());
+  check_canonical(s::bundle_v2());
+  check_canonical(s::validator_set());
+  check_canonical(s::validator_list());
+  check_canonical(s::validator_set_change());
+  check_canonical(s::change_validators());
+  check_canonical(ChangeValidators{});
+  check_canonical(s::epoch_change());
+  check_canonical(s::succession());
+  check_canonical(Succession{});
   check_canonical(s::notarize_statement());
   check_canonical(s::nullify_statement());
   check_canonical(s::submit_evidence());
@@ -327,6 +336,14 @@ TEST_CASE("encoding: every stated maximum is accepted and one more is refused") 
             [](FinalityProof& p, std::size_t n) { p.links.assign(n, s::header()); });
   check_max(s::bundle_by_descendant(), kFinalityLinksMax,
             [](ProofBundle& b, std::size_t n) { b.finality.links.assign(n, s::header()); });
+  check_max(s::validator_set(), kValidatorsMax,
+            [](ValidatorSet& v, std::size_t n) { v.validators.assign(n, v.validators[0]); });
+  check_max(s::change_validators(), kValidatorsMax,
+            [](ChangeValidators& c, std::size_t n) { c.approvals.assign(n, c.approvals[0]); });
+  check_max(s::succession(), kEpochChangesMax,
+            [](Succession& v, std::size_t n) { v.changes.assign(n, v.changes[1]); });
+  check_max(s::validator_set_change(), kChainIdBytesMax,
+            [](ValidatorSetChange& v, std::size_t n) { v.chain_id = ident(n); });
   check_max(s::notarize_statement(), kChainIdBytesMax,
             [](NotarizeStatement& v, std::size_t n) { v.chain_id = ident(n); });
   check_max(s::nullify_statement(), kChainIdBytesMax,
