@@ -42,9 +42,9 @@ void approve_validator_change(std::string_view chain_id, const ValidatorSet& cur
                               ChangeValidators& change) {
   EMLEDGER_ASSERT(index < current.validators.size());
   EMLEDGER_ASSERT(current.validators[index].public_key == key.public_key());
-  auto it = std::lower_bound(
-      change.approvals.begin(), change.approvals.end(), index,
-      [](const ValidatorApproval& a, std::uint16_t v) { return a.validator < v; });
+  auto it =
+      std::lower_bound(change.approvals.begin(), change.approvals.end(), index,
+                       [](const ValidatorApproval& a, std::uint16_t v) { return a.validator < v; });
   if (it != change.approvals.end() && it->validator == index) return;
   Bytes msg = validator_change_message(chain_id, change.epoch, change.validators);
   change.approvals.insert(it, ValidatorApproval{index, key.sign(msg)});
@@ -54,11 +54,13 @@ Status verify_validator_change(std::string_view chain_id, const ValidatorSet& cu
                                const ChangeValidators& change) {
   if (change.epoch != current.epoch)
     return Status::error("VALIDATORS_EPOCH_MISMATCH",
-                         "the change ends epoch " + std::to_string(change.epoch) +
-                             " but epoch " + std::to_string(current.epoch) + " is in force");
+                         "the change ends epoch " + std::to_string(change.epoch) + " but epoch " +
+                             std::to_string(current.epoch) + " is in force");
+  // An empty set has quorum 0: it could approve anything (never in state,
+  // but this check does not rely on that).
+  if (current.validators.empty()) return invalid("the set in force is empty");
   if (change.validators.empty() || change.validators.size() > kValidatorsMax)
-    return invalid("the next set must have 1 to " + std::to_string(kValidatorsMax) +
-                   " validators");
+    return invalid("the next set must have 1 to " + std::to_string(kValidatorsMax) + " validators");
   std::set<PublicKey> keys;
   for (const Validator& v : change.validators) {
     if (v.org_id.empty()) return invalid("a validator names no org");
@@ -100,7 +102,7 @@ Status verify_certificate_in_set(std::string_view chain_id, const ValidatorSet& 
       return Status::error("CERT_BAD_SIGNATURE",
                            "bad finalize signature of validator " + std::to_string(s.validator));
   }
-  if (cert.signatures.size() < set.quorum())
+  if (cert.signatures.size() < set.quorum() || set.validators.empty())
     return Status::error("CERT_NO_QUORUM", "certificate has " +
                                                std::to_string(cert.signatures.size()) + " of " +
                                                std::to_string(set.quorum()) + " signatures");
@@ -183,8 +185,7 @@ Result<std::vector<ValidatorSet>> verify_succession(const Genesis& genesis, cons
     if (!next) return bad_succession(i, "validators value: " + next.status().message());
     if (next->epoch != prev.epoch + 1 || next->since_height != c.header.height + 1)
       return bad_succession(i, "the proven set is not the next epoch from the next height");
-    if (next->validators.empty())
-      return bad_succession(i, "the proven set is empty");
+    if (next->validators.empty()) return bad_succession(i, "the proven set is empty");
     sets.push_back(std::move(*next));
   }
   return sets;

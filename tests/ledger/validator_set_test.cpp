@@ -5,6 +5,7 @@
 #include "emledger/ledger/validator_set.hpp"
 
 #include "emledger/ledger/bundle.hpp"
+#include "emledger/ledger/json.hpp"
 #include "emledger/ledger/snapshot.hpp"
 #include "fixture.hpp"
 
@@ -383,6 +384,33 @@ TEST_CASE("validators: validators_at and the succession across two changes") {
   REQUIRE(again.is_ok());
   CHECK(encode(*again) == encode(*s));
   CHECK(net.ledger->validators()->epoch == 2);
+}
+
+TEST_CASE("validators: an empty set approves and certifies nothing") {
+  ValNet net;
+  const ValidatorSet empty{3, 10, {}};
+  ChangeValidators c;
+  c.epoch = 3;
+  c.validators = net.members({4});
+  CHECK(verify_validator_change(net.genesis.chain_id, empty, c).code() == "VALIDATORS_INVALID");
+  PreparedBlock p = net.prepare({});
+  CHECK(verify_certificate_in_set(
+            net.genesis.chain_id, empty, p.block.header,
+            Certificate{p.block.header.height, p.block.header.view, p.block.header.hash(), {}})
+            .code() == "CERT_NO_QUORUM");
+}
+
+TEST_CASE("validators: the API form of a change names its set and approvals") {
+  ValNet net;
+  const ChangeValidators c = net.change(net.current(), net.members({4, 5}), {0, 2, 3});
+  const Json j = to_json(net.change_tx(c));
+  CHECK(j["type"] == "change_validators");
+  CHECK(j["payload"]["epoch"] == 0);
+  REQUIRE(j["payload"]["validators"].size() == 2);
+  CHECK(j["payload"]["validators"][1]["org_id"] == "w.node");
+  CHECK(j["payload"]["validators"][1]["address"] == "10.0.0.5:7000");
+  REQUIRE(j["payload"]["approvals"].size() == 3);
+  CHECK(j["payload"]["approvals"][2]["validator"] == 3);
 }
 
 TEST_CASE("validators: verify_succession refuses every broken link") {
