@@ -309,7 +309,11 @@ Hash payload_digest(const std::vector<Hash>& tx_ids) {
 }
 
 Epoch epoch_at_height(const Genesis& /*genesis*/, std::uint64_t /*height*/) {
-  // No validator-set change exists yet: the genesis set judges every height.
+  // The genesis alone knows no later change: this is epoch 0 for every
+  // height, which the genesis-set verifiers below use. Heights after a change
+  // are judged with the set itself (verify_finality_in_set): the ledger takes
+  // it from Ledger::validators_at, a light client from a verified succession
+  // (validator_set.hpp).
   return kGenesisEpoch;
 }
 
