@@ -118,7 +118,8 @@ void approve_validator_change(std::string_view chain_id, const ValidatorSet& cur
                               ChangeValidators& change);
 
 // The checks a change needs besides the orgs in state: `change.epoch` is
-// `current.epoch` (VALIDATORS_EPOCH_MISMATCH); the next set has 1 to
+// `current.epoch` (VALIDATORS_EPOCH_MISMATCH); `current` is not empty
+// (VALIDATORS_INVALID: quorum 0 would accept anything); the next set has 1 to
 // kValidatorsMax members with distinct keys, non-empty org ids and
 // addresses (VALIDATORS_INVALID); the approvals name distinct validators of
 // `current` in increasing order, each signature verifies over
@@ -129,7 +130,8 @@ Status verify_validator_change(std::string_view chain_id, const ValidatorSet& cu
 
 // Certificates and finality judged by one set: the statement is rebuilt for
 // set.epoch. Same rules and errors as verify_certificate_in_epoch and
-// verify_finality (types.hpp, finality.hpp).
+// verify_finality (types.hpp, finality.hpp); an empty set certifies nothing
+// (CERT_NO_QUORUM).
 Status verify_certificate_in_set(std::string_view chain_id, const ValidatorSet& set,
                                  const BlockHeader& header, const Certificate& cert);
 void sign_certificate_in_set(std::string_view chain_id, const ValidatorSet& set,
