@@ -149,8 +149,21 @@ Status Client::walk_page(ChainVerifier& walk, std::uint64_t from, std::uint64_t 
   return Status::ok();
 }
 
+Status Client::check_validators_at_tip(const ChainVerifier& walk) const {
+  auto proof = state_proof(ledger::validators_state_key(), walk.height());
+  if (!proof) return proof.status();
+  return walk.check_validators_state(*proof);
+}
+
 Result<ChainReport> Client::verify_chain(const ChainProgress& progress) const {
   ChainReport report;
+  // The node's succession, fetched afresh for an audit: it judges the head
+  // and the base, and the walk compares it with every change it finds.
+  auto sets = kept_sets(/*refresh=*/true);
+  if (!sets) {
+    if (is_verification_failure(sets.status())) return failed(report, sets.status(), 0);
+    return sets.status();
+  }
   auto head = latest_header();
   if (!head) {
     if (head.status().code() == "NOT_FOUND") {  // no block yet: genesis alone is the chain
@@ -166,6 +179,7 @@ Result<ChainReport> Client::verify_chain(const ChainProgress& progress) const {
   ChainVerifier walk(trusted_, [this](const Hash& ref, std::uint64_t height, const Hash& root) {
     return holder_binding(ref, height, root);
   });
+  walk.expect_sets(**sets);
   // A node restored from a snapshot holds blocks from its base only: start
   // there, from a header proven final and the log's subtrees at its size.
   auto node = health();
@@ -187,6 +201,12 @@ Result<ChainReport> Client::verify_chain(const ChainProgress& progress) const {
     if (!subtrees) return subtrees.status();
     if (Status st = walk.resume(base->header, base->finality, std::move(*subtrees)); !st)
       return failed(report, std::move(st), node->base_height);
+    // The changes below the base are the succession's word: the base's own
+    // state must name the same set.
+    if (Status st = check_validators_at_tip(walk); !st) {
+      if (!is_verification_failure(st)) return st;
+      return failed(report, std::move(st), node->base_height);
+    }
     report.base_height = node->base_height;
   }
   for (std::uint64_t from = walk.height() + 1; from <= tip; from += options_.chain_page_headers) {
@@ -205,6 +225,16 @@ Result<ChainReport> Client::verify_chain(const ChainProgress& progress) const {
                                 "height " + std::to_string(tip) +
                                     ": the walked chain does not end at the certified head"),
                   tip);
+  // The head's state names the set the walk ended with, and the node's
+  // succession holds no change the walk did not find.
+  if (Status st = check_validators_at_tip(walk); !st) {
+    if (!is_verification_failure(st)) return st;
+    return failed(report, std::move(st), tip);
+  }
+  if (Status st = walk.check_expected_sets_reached(); !st)
+    return failed(report, std::move(st), tip);
+  report.epoch = walk.sets().back().epoch;
+  report.changes_seen = walk.changes_seen();
 
   // The log only ever grew: one proof from the first non-empty size to the last.
   if (walk.first_log_size() > 0 && walk.first_log_size() < walk.log_size()) {

@@ -18,9 +18,15 @@ ErrorClass classify(const Status& status) {
   // bundle at all are bad input. A node that reports its own data corrupt
   // (e.g. an audit index naming an access absent from certified state) has
   // data that does not verify, which is what an audit must flag.
-  static constexpr std::array<std::string_view, 8> kVerifiedFalse = {
-      kGenesisMismatch, kHeaderInvalid,           kProofInvalid,        "CERT_",
-      "CHAIN_",         "MATERIAL_HASH_MISMATCH", "AUDIT_INCONSISTENT", "STORAGE_CORRUPT"};
+  static constexpr std::array<std::string_view, 9> kVerifiedFalse = {kGenesisMismatch,
+                                                                     kHeaderInvalid,
+                                                                     kProofInvalid,
+                                                                     "CERT_",
+                                                                     "CHAIN_",
+                                                                     "MATERIAL_HASH_MISMATCH",
+                                                                     "AUDIT_INCONSISTENT",
+                                                                     "STORAGE_CORRUPT",
+                                                                     "SUCCESSION_INVALID"};
   if (code == kBundleMalformed) return ErrorClass::kBadInput;
   if (starts_with(code, "BUNDLE_") || starts_with(code, "CHECKPOINT_"))
     return ErrorClass::kVerifiedFalse;

@@ -1,6 +1,7 @@
 #include "emledger/client/sdk.hpp"
 
 #include <algorithm>
+#include <mutex>
 
 #include "emledger/crypto/hex.hpp"
 #include "emledger/ledger/json.hpp"
@@ -14,12 +15,18 @@ using ledger::Json;
 Client::Client(const std::string& base_url, ledger::Genesis trusted, const ClientOptions& options)
     : Client(make_http_transport(base_url, options.transport), std::move(trusted), options) {}
 
+struct Client::SetsCache {
+  std::mutex mu;
+  std::shared_ptr<const ValidatorSets> sets;  // null until first fetched
+};
+
 Client::Client(std::unique_ptr<Transport> transport, ledger::Genesis trusted,
                const ClientOptions& options)
     : transport_(std::move(transport)),
       trusted_(std::move(trusted)),
       trusted_hash_(trusted_.hash()),
-      options_(options) {
+      options_(options),
+      sets_cache_(std::make_shared<SetsCache>()) {
   EMLEDGER_ASSERT(transport_ != nullptr);
   options_.chain_page_headers =
       std::clamp<std::uint64_t>(options_.chain_page_headers, 1, kHeadersPageMax);
@@ -194,20 +201,149 @@ Result<CertifiedHeader> Client::verify_tx_committed(const ledger::Tx& tx) const 
   return head;
 }
 
+// ---- validator sets ----
+
+namespace {
+
+// The "validators" list of GET /v1/validators, as the node states it.
+Result<std::vector<ledger::Validator>> validators_from_json(const Json& j) {
+  if (!j.contains("validators") || !j["validators"].is_array() ||
+      j["validators"].size() > ledger::kValidatorsMax)
+    return Status::error(std::string(kNodeBadResponse),
+                         "validators: expected a list of validators");
+  std::vector<ledger::Validator> out;
+  for (const auto& item : j["validators"]) {
+    Fields f(item, "validator " + std::to_string(out.size()));
+    ledger::Validator v;
+    v.org_id = f.str("org_id");
+    v.public_key = f.hash("public_key");  // 32 bytes, as a hash
+    v.address = f.str("address");
+    EMLEDGER_TRY(f.status());
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+Status succession_invalid(const std::string& why) {
+  return Status::error("SUCCESSION_INVALID", why);
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const ValidatorSets>> Client::fetch_validator_sets() const {
+  auto res = transport_->get("/v1/validators");
+  if (!res) return res.status();
+  if (res->status == 404) {
+    // A node older than validator-set changes: no route. Judging everything
+    // by the genesis set refuses what a later set certified, never more.
+    Status st = node_error(*res);
+    if (st.code() != "NOT_FOUND") return st;
+    return std::make_shared<const ValidatorSets>(genesis_sets(trusted_));
+  }
+  if (res->status != 200) return node_error(*res);
+  auto j = parse_json(*res);
+  if (!j) return j.status();
+  Fields f(*j, "validators");
+  const std::uint64_t epoch = f.u64("epoch");
+  const std::uint64_t since = f.u64("since_height");
+  const Bytes encoded = f.hex("encoded");
+  const Bytes raw = f.hex("succession");
+  EMLEDGER_TRY(f.status());
+  auto listed = validators_from_json(*j);
+  if (!listed) return listed.status();
+  auto succession = ledger::decode<ledger::Succession>(raw);
+  if (!succession)
+    return Status::error(std::string(kNodeBadResponse),
+                         "undecodable succession: " + succession.status().message());
+  auto sets = verify_sets(trusted_, std::move(succession).value());
+  if (!sets) return sets.status();
+  // What the node states beside the succession must be what it proves.
+  const ledger::ValidatorSet& proven = sets->current();
+  if (encoded != ledger::encode(proven) || epoch != proven.epoch || since != proven.since_height ||
+      ledger::encode(ledger::ValidatorList{*listed}) !=
+          ledger::encode(ledger::ValidatorList{proven.validators}))
+    return succession_invalid("the node reports the validators of epoch " + std::to_string(epoch) +
+                              ", its succession proves epoch " + std::to_string(proven.epoch) +
+                              " from height " + std::to_string(proven.since_height) +
+                              " with other members");
+  return std::make_shared<const ValidatorSets>(std::move(sets).value());
+}
+
+Result<std::shared_ptr<const ValidatorSets>> Client::kept_sets(bool refresh, bool* fresh) const {
+  if (fresh) *fresh = false;
+  if (!refresh) {
+    std::lock_guard lock(sets_cache_->mu);
+    if (sets_cache_->sets) return sets_cache_->sets;
+  }
+  // Fetched outside the lock: a slow node must not hold other threads'
+  // verifications that the kept sets already answer.
+  auto fetched = fetch_validator_sets();
+  if (!fetched) return fetched.status();
+  std::lock_guard lock(sets_cache_->mu);
+  const auto& kept = sets_cache_->sets;
+  const auto& got = *fetched;
+  if (kept) {
+    // Both verified from the genesis: one must extend the other, or a quorum
+    // finalized two histories.
+    const std::size_t common = std::min(kept->sets.size(), got->sets.size());
+    for (std::size_t e = 0; e < common; ++e)
+      if (ledger::encode(kept->sets[e]) != ledger::encode(got->sets[e]))
+        return succession_invalid(
+            "the node's succession contradicts the one verified before at "
+            "epoch " +
+            std::to_string(e));
+    // An older answer (another node behind, a race) never replaces a newer one.
+    if (got->sets.size() < kept->sets.size()) return kept;
+  }
+  sets_cache_->sets = got;
+  if (fresh) *fresh = true;
+  return got;
+}
+
+template <class T, class Check>
+Result<T> Client::with_sets(std::string_view retry_prefix, const Check& check) const {
+  bool fresh = false;
+  auto sets = kept_sets(/*refresh=*/false, &fresh);
+  if (!sets) return sets.status();
+  Result<T> first = check(**sets);
+  if (first.is_ok() || fresh ||
+      first.status().code().compare(0, retry_prefix.size(), retry_prefix) != 0)
+    return first;
+  // Perhaps a change of set since they were fetched: ask once more.
+  auto newer = kept_sets(/*refresh=*/true);
+  if (!newer) return newer.status();
+  if ((*newer)->sets.size() == (*sets)->sets.size()) return first;
+  return check(**newer);
+}
+
+Result<ValidatorSets> Client::validator_sets(bool refresh) const {
+  auto sets = kept_sets(refresh);
+  if (!sets) return sets.status();
+  return **sets;
+}
+
 // ---- headers ----
 
 namespace {
 
-Result<CertifiedHeader> header_from_json(const ledger::Genesis& trusted, const Json& j,
-                                         std::optional<std::uint64_t> height) {
+template <class Certify>
+Result<CertifiedHeader> header_from_json(const Json& j, std::optional<std::uint64_t> height,
+                                         const Certify& certify) {
   Fields f(j, "header");
   Bytes encoded = f.hex("encoded");
   Bytes cert = f.hex("certificate");
   EMLEDGER_TRY(f.status());
-  return verify_header(trusted, encoded, cert, height);
+  return certify(encoded, cert, height);
 }
 
 }  // namespace
+
+Result<CertifiedHeader> Client::certify(ByteView encoded_header, ByteView encoded_certificate,
+                                        std::optional<std::uint64_t> height) const {
+  return with_sets<CertifiedHeader>("CERT_", [&](const ValidatorSets& sets) {
+    return verify_header(trusted_, sets, encoded_header, encoded_certificate, height);
+  });
+}
 
 Result<CertifiedHeader> Client::header_at(const std::string& target,
                                           std::optional<std::uint64_t> height) const {
@@ -215,7 +351,8 @@ Result<CertifiedHeader> Client::header_at(const std::string& target,
   if (!res) return res.status();
   auto j = parse_json(*res);
   if (!j) return j.status();
-  return header_from_json(trusted_, *j, height);
+  return header_from_json(*j, height,
+                          [this](ByteView e, ByteView c, auto h) { return certify(e, c, h); });
 }
 
 Result<CertifiedHeader> Client::latest_header() const {
@@ -241,7 +378,9 @@ Result<std::vector<CertifiedHeader>> Client::headers(std::uint64_t from, std::ui
                          "expected " + std::to_string(to - from + 1) + " headers");
   std::vector<CertifiedHeader> out;
   for (std::uint64_t h = from; h <= to; ++h) {
-    auto hdr = header_from_json(trusted_, (*j)["headers"][h - from], h);
+    auto hdr =
+        header_from_json((*j)["headers"][h - from], h,
+                         [this](ByteView e, ByteView c, auto at) { return certify(e, c, at); });
     if (!hdr) return hdr.status();
     out.push_back(std::move(hdr).value());
   }
@@ -309,7 +448,12 @@ Result<ledger::BundleVerdict> Client::verify_file(const std::string& path) const
 Result<ledger::Checkpoint> Client::checkpoint() const {
   auto res = get_ok("/v1/checkpoint");
   if (!res) return res.status();
-  return ledger::verify_checkpoint(res->body, trusted_);
+  // Cosigned by the set in force at the checkpoint's log size
+  // (ledger::sets_for_log_size): a note from before a change keeps verifying,
+  // a retired set cannot vouch for a later size.
+  return with_sets<ledger::Checkpoint>("CHECKPOINT_", [&](const ValidatorSets& sets) {
+    return ledger::verify_checkpoint(res->body, trusted_, sets.sets, sets.succession);
+  });
 }
 
 Result<ledger::Tx> Client::make_tx(const Signer& signer, ledger::TxType type, Bytes payload) const {

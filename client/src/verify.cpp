@@ -28,9 +28,27 @@ bool same_bytes(ByteView a, ByteView b) {
 
 }  // namespace
 
+ValidatorSets genesis_sets(const ledger::Genesis& trusted) {
+  return ValidatorSets{{ledger::genesis_validator_set(trusted)}, {}};
+}
+
+Result<ValidatorSets> verify_sets(const ledger::Genesis& trusted, ledger::Succession succession) {
+  auto sets = ledger::verify_succession(trusted, succession);
+  if (!sets) return sets.status();
+  return ValidatorSets{std::move(sets).value(), std::move(succession)};
+}
+
 Result<CertifiedHeader> verify_header(const ledger::Genesis& trusted, ByteView encoded_header,
                                       ByteView encoded_certificate,
                                       std::optional<std::uint64_t> expected_height) {
+  return verify_header(trusted, genesis_sets(trusted), encoded_header, encoded_certificate,
+                       expected_height);
+}
+
+Result<CertifiedHeader> verify_header(const ledger::Genesis& trusted, const ValidatorSets& sets,
+                                      ByteView encoded_header, ByteView encoded_certificate,
+                                      std::optional<std::uint64_t> expected_height) {
+  EMLEDGER_ASSERT(!sets.sets.empty());
   auto header = ledger::decode<ledger::BlockHeader>(encoded_header);
   if (!header)
     return Status::error(std::string(kNodeBadResponse),
@@ -48,7 +66,8 @@ Result<CertifiedHeader> verify_header(const ledger::Genesis& trusted, ByteView e
                          "asked for height " + std::to_string(*expected_height) + ", got " +
                              std::to_string(header->height));
   if (header->height == 0) return Status::error(std::string(kHeaderInvalid), "header at height 0");
-  EMLEDGER_TRY(ledger::verify_finality(trusted, *header, *proof));
+  EMLEDGER_TRY(ledger::verify_finality_in_set(trusted.chain_id, sets.for_height(header->height),
+                                              *header, *proof));
   CertifiedHeader out{std::move(header).value(), std::move(proof).value(), {}};
   out.hash = out.header.hash();
   return out;
@@ -152,8 +171,17 @@ Status verify_log_consistency(std::uint64_t first_size, const Hash& first_root,
 ChainVerifier::ChainVerifier(ledger::Genesis trusted, HolderLookup holders)
     : trusted_(std::move(trusted)),
       holders_(std::move(holders)),
+      sets_{ledger::genesis_validator_set(trusted_)},
       tip_hash_(trusted_.hash()),
       tip_time_ms_(trusted_.time_ms) {}
+
+void ChainVerifier::expect_sets(ValidatorSets claimed) {
+  EMLEDGER_ASSERT(height_ == 0 && sets_.size() == 1);
+  // verify_sets() of our genesis: the caller's promise, checked where cheap.
+  EMLEDGER_ASSERT(!claimed.sets.empty() &&
+                  ledger::encode(claimed.sets.front()) == ledger::encode(sets_.front()));
+  expected_ = std::move(claimed);
+}
 
 Status ChainVerifier::resume(const ledger::BlockHeader& base, const ledger::FinalityProof& finality,
                              std::vector<Hash> log_subtrees) {
@@ -161,13 +189,24 @@ Status ChainVerifier::resume(const ledger::BlockHeader& base, const ledger::Fina
   const std::uint64_t h = base.height;
   if (base.chain_id != trusted_.chain_id)
     return fail("CHAIN_WRONG_CHAIN_ID", h, "header names chain '" + base.chain_id + "'");
-  if (Status st = ledger::verify_finality(trusted_, base, finality); !st)
+  // The changes below the base cannot be re-checked from their blocks: the
+  // node's verified succession stands for them, every set in force up to
+  // the height above the base (check_validators_state() then holds the
+  // base's own state to it).
+  std::vector<ledger::ValidatorSet> sets{sets_.front()};
+  if (expected_)
+    for (std::size_t e = 1; e < expected_->sets.size(); ++e)
+      if (expected_->sets[e].since_height <= h + 1) sets.push_back(expected_->sets[e]);
+  if (Status st = ledger::verify_finality_in_set(trusted_.chain_id, ledger::set_for_height(sets, h),
+                                                 base, finality);
+      !st)
     return fail("CHAIN_CERT_INVALID", h, st.to_string());
   auto log = ledger::LogFrontier::resume(base.log_size, std::move(log_subtrees));
   if (!log) return fail("CHAIN_LOG_MISMATCH", h, log.status().message());
   if (log->root() != base.log_root)
     return fail("CHAIN_LOG_MISMATCH", h, "the log subtrees do not fold to the header's log root");
   log_ = std::move(*log);
+  sets_ = std::move(sets);
   base_height_ = h;
   height_ = h;
   tip_hash_ = base.hash();
@@ -185,8 +224,31 @@ Status ChainVerifier::fail(std::string_view code, std::uint64_t height,
   return Status::error(std::string(code), "height " + std::to_string(height) + ": " + what);
 }
 
-Status ChainVerifier::check_txs(const ledger::Block& block, std::vector<Hash>& ids,
-                                std::vector<Hash>& leaves) const {
+Status ChainVerifier::check_change(std::uint64_t h, const std::string& where, const ledger::Tx& tx,
+                                   const ledger::ValidatorSet& in_force,
+                                   std::optional<ledger::ValidatorSet>& next) const {
+  if (next) return fail("CHAIN_VALIDATORS_INVALID", h, where + "is a second change of validators");
+  auto change = ledger::decode<ledger::ChangeValidators>(tx.body.payload);
+  if (!change)
+    return fail("CHAIN_VALIDATORS_INVALID", h,
+                where + "has a malformed change of validators: " + change.status().message());
+  if (Status st = ledger::verify_validator_change(trusted_.chain_id, in_force, *change); !st)
+    return fail("CHAIN_VALIDATORS_INVALID", h, where + st.to_string());
+  // Orgs never change after the genesis (today), so the genesis says which
+  // orgs may run validators.
+  for (const ledger::Validator& v : change->validators) {
+    const ledger::Org* org = trusted_.find_org(v.org_id);
+    if (!org || (org->roles & ledger::kRoleValidator) == 0)
+      return fail("CHAIN_VALIDATORS_INVALID", h,
+                  where + "names " + v.org_id + ", which is not a validator org of the genesis");
+  }
+  next = ledger::ValidatorSet{in_force.epoch + 1, h + 1, std::move(change->validators)};
+  return Status::ok();
+}
+
+Status ChainVerifier::check_txs(const ledger::Block& block, const ledger::ValidatorSet& in_force,
+                                std::vector<Hash>& ids, std::vector<Hash>& leaves,
+                                std::optional<ledger::ValidatorSet>& next) const {
   const std::uint64_t h = block.header.height;
   // Holder bindings as the block's transactions see them: the parent's
   // state, then the block's own bindings, re-bindings and rotations in order.
@@ -229,10 +291,10 @@ Status ChainVerifier::check_txs(const ledger::Block& block, std::vector<Hash>& i
       if (type == ledger::TxType::kRotateHolderKey) {
         auto p = ledger::decode<ledger::RotateHolderKey>(tx->body.payload);
         if (!p) return fail("CHAIN_TX_INVALID", h, where + "has a malformed rotation");
-        ledger::HolderBinding next = *cur;
-        next.public_key = p->new_public_key;
-        next.key_seq += 1;
-        **b = next;
+        ledger::HolderBinding rotated = *cur;
+        rotated.public_key = p->new_public_key;
+        rotated.key_seq += 1;
+        **b = rotated;
       }
     } else {
       const ledger::Org* org = trusted_.find_org(tx->body.signer_org);
@@ -253,16 +315,42 @@ Status ChainVerifier::check_txs(const ledger::Block& block, std::vector<Hash>& i
           return fail(
               "CHAIN_TX_INVALID", h,
               where + (cur ? "binds a holder already bound" : "re-binds an unbound holder"));
-        ledger::HolderBinding next;
-        next.holder_ref = p->holder_ref;
-        next.public_key = p->public_key;
-        next.key_seq = cur ? cur->key_seq + 1 : 1;
-        cur = next;
+        ledger::HolderBinding bound;
+        bound.holder_ref = p->holder_ref;
+        bound.public_key = p->public_key;
+        bound.key_seq = cur ? cur->key_seq + 1 : 1;
+        cur = bound;
       }
+      if (type == ledger::TxType::kChangeValidators)
+        EMLEDGER_TRY(check_change(h, where, *tx, in_force, next));
     }
     ids.push_back(tx->id());
     leaves.push_back(ledger::log_leaf_hash(raw));
   }
+  return Status::ok();
+}
+
+Status ChainVerifier::check_expected(std::uint64_t h,
+                                     const std::optional<ledger::ValidatorSet>& next) const {
+  if (!expected_) return Status::ok();
+  const std::vector<ledger::ValidatorSet>& claimed = expected_->sets;
+  const std::size_t epoch = sets_.size();  // the epoch a change at h starts
+  const bool claims_change = epoch < claimed.size() && claimed[epoch].since_height == h + 1;
+  if (!next) {
+    if (claims_change)
+      return fail("CHAIN_SUCCESSION_MISMATCH", h,
+                  "the node's succession has a change of validators in this block, which holds "
+                  "none");
+    return Status::ok();
+  }
+  if (!claims_change)
+    return fail("CHAIN_SUCCESSION_MISMATCH", h,
+                "the block changes the validators to epoch " + std::to_string(next->epoch) +
+                    ", which the node's succession does not name at this height");
+  if (ledger::encode(claimed[epoch]) != ledger::encode(*next))
+    return fail("CHAIN_SUCCESSION_MISMATCH", h,
+                "the set of epoch " + std::to_string(next->epoch) +
+                    " in the node's succession is not the one the block's change names");
   return Status::ok();
 }
 
@@ -277,8 +365,13 @@ Status ChainVerifier::add_block(const ledger::Block& block, const ledger::Finali
     return fail("CHAIN_WRONG_CHAIN_ID", want, "header names chain '" + hdr.chain_id + "'");
   if (hdr.height != want)
     return fail("CHAIN_HEIGHT_GAP", want, "got the block of height " + std::to_string(hdr.height));
-  if (Status st = ledger::verify_finality(trusted_, hdr, finality); !st)
-    return fail("CHAIN_CERT_INVALID", want, st.to_string());
+  // Sets are appended as the walk passes their change blocks, so the newest
+  // is always the one in force here.
+  const ledger::ValidatorSet& in_force = sets_.back();
+  EMLEDGER_ASSERT(in_force.since_height <= want);
+  if (Status st = ledger::verify_finality_in_set(trusted_.chain_id, in_force, hdr, finality); !st)
+    return fail("CHAIN_CERT_INVALID", want,
+                st.to_string() + " (validators of epoch " + std::to_string(in_force.epoch) + ")");
   if (hdr.parent != tip_hash_)
     return fail("CHAIN_PARENT_MISMATCH", want,
                 "parent hash " + to_hex(hdr.parent) + " is not the hash of " +
@@ -290,22 +383,24 @@ Status ChainVerifier::add_block(const ledger::Block& block, const ledger::Finali
                     (height_ == 0 ? std::string("genesis") : "parent's") + " time " +
                     std::to_string(tip_time_ms_) + " ms");
   std::vector<Hash> ids, leaves;
-  EMLEDGER_TRY(check_txs(block, ids, leaves));
+  std::optional<ledger::ValidatorSet> next;
+  EMLEDGER_TRY(check_txs(block, in_force, ids, leaves, next));
   if (ledger::payload_digest(ids) != hdr.payload_digest)
     return fail("CHAIN_PAYLOAD_MISMATCH", want,
                 "payload digest does not match the block's transactions");
-  ledger::LogFrontier next = log_;
-  for (const Hash& leaf : leaves) next.append(leaf);
-  if (next.size() != hdr.log_size)
+  ledger::LogFrontier grown = log_;
+  for (const Hash& leaf : leaves) grown.append(leaf);
+  if (grown.size() != hdr.log_size)
     return fail("CHAIN_LOG_MISMATCH", want,
                 "header log size " + std::to_string(hdr.log_size) + ", recomputed " +
-                    std::to_string(next.size()));
-  const Hash root = next.root();
+                    std::to_string(grown.size()));
+  const Hash root = grown.root();
   if (root != hdr.log_root)
     return fail("CHAIN_LOG_MISMATCH", want,
                 "header log root " + to_hex(hdr.log_root) + ", recomputed " + to_hex(root));
+  EMLEDGER_TRY(check_expected(want, next));
   // Every check passed: advance.
-  log_ = std::move(next);
+  log_ = std::move(grown);
   height_ = want;
   tip_hash_ = hdr.hash();
   tip_state_root_ = hdr.state_root;
@@ -314,7 +409,50 @@ Status ChainVerifier::add_block(const ledger::Block& block, const ledger::Finali
     first_log_size_ = log_.size();
     first_log_root_ = root;
   }
+  if (next) {
+    sets_.push_back(std::move(*next));
+    ++changes_seen_;
+  }
   return Status::ok();
+}
+
+Status ChainVerifier::check_validators_state(const ledger::StateProof& proof) const {
+  EMLEDGER_ASSERT(height_ > 0);
+  if (proof.key != ledger::validators_state_key())
+    return Status::error(std::string(kProofInvalid),
+                         "the state proof of the validators names another key");
+  if (!ledger::verify_state_proof(proof, tip_state_root_))
+    return Status::error(std::string(kProofInvalid),
+                         "the state proof of the validators does not match the state root of "
+                         "height " +
+                             std::to_string(height_));
+  const ledger::ValidatorSet& walked = sets_.back();
+  if (!proof.present) {
+    if (walked.epoch == ledger::kGenesisEpoch) return Status::ok();
+    return fail("CHAIN_SUCCESSION_MISMATCH", height_,
+                "the state names no change of validators, the walk is in epoch " +
+                    std::to_string(walked.epoch));
+  }
+  auto proven = ledger::decode<ledger::ValidatorSet>(proof.value);
+  if (!proven)
+    return fail("CHAIN_SUCCESSION_MISMATCH", height_,
+                "the proven validators value is not a validator set: " + proven.status().message());
+  if (ledger::encode(*proven) != ledger::encode(walked))
+    return fail("CHAIN_SUCCESSION_MISMATCH", height_,
+                "the state names the validators of epoch " + std::to_string(proven->epoch) +
+                    " from height " + std::to_string(proven->since_height) +
+                    ", the walk holds epoch " + std::to_string(walked.epoch) + " from height " +
+                    std::to_string(walked.since_height));
+  return Status::ok();
+}
+
+Status ChainVerifier::check_expected_sets_reached() const {
+  if (!expected_ || expected_->sets.size() <= sets_.size()) return Status::ok();
+  const ledger::ValidatorSet& missed = expected_->sets[sets_.size()];
+  return fail("CHAIN_SUCCESSION_MISMATCH", height_,
+              "the node's succession names a change to epoch " + std::to_string(missed.epoch) +
+                  " at height " + std::to_string(missed.since_height - 1) +
+                  ", which the walk did not find");
 }
 
 }  // namespace emledger::client

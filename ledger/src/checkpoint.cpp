@@ -240,28 +240,23 @@ std::string add_checkpoint_signature(const std::string& note, std::string_view n
   return note + signature_line(parsed->text, name, key);
 }
 
-Result<Checkpoint> verify_checkpoint(const std::string& note, const Genesis& genesis) {
-  auto parsed = parse_note(note);
-  if (!parsed) return parsed.status();
-  auto cp = parse_body(parsed->text);
-  if (!cp) return cp.status();
-  if (cp->origin != genesis.chain_id)
-    return Status::error("CHECKPOINT_ORIGIN",
-                         "checkpoint origin " + cp->origin + " is not chain " + genesis.chain_id);
-  if (genesis.validators.empty())
-    return Status::error("CHECKPOINT_NO_QUORUM", "genesis has no validators");
+namespace {
 
+// Counts the valid signatures of `set`'s validators on the parsed note.
+Status count_signatures(const ParsedNote& parsed, const ValidatorSet& set) {
+  if (set.validators.empty())
+    return Status::error("CHECKPOINT_NO_QUORUM", "checkpoint: the validator set is empty");
   std::set<std::size_t> signers;  // validator indices with a valid signature
-  for (const auto& s : parsed->sigs) {
-    for (std::size_t i = 0; i < genesis.validators.size(); ++i) {
-      const Validator& v = genesis.validators[i];
+  for (const auto& s : parsed.sigs) {
+    for (std::size_t i = 0; i < set.validators.size(); ++i) {
+      const Validator& v = set.validators[i];
       // A key is known by (name, key id); a match on only one is another key.
       if (s.name != v.org_id || s.key_id != note_key_id(v.org_id, v.public_key)) continue;
       Signature sig;
       bool ok = s.signature.size() == sig.size();
       if (ok) {
         std::copy(s.signature.begin(), s.signature.end(), sig.begin());
-        ok = crypto::verify(v.public_key, as_bytes(parsed->text), sig);
+        ok = crypto::verify(v.public_key, as_bytes(parsed.text), sig);
       }
       // The spec: a failed signature of a known key rejects the whole note.
       if (!ok)
@@ -270,11 +265,73 @@ Result<Checkpoint> verify_checkpoint(const std::string& note, const Genesis& gen
       signers.insert(i);
     }
   }
-  if (signers.size() < genesis.quorum())
+  if (signers.size() < set.quorum())
     return Status::error("CHECKPOINT_NO_QUORUM", "checkpoint: " + std::to_string(signers.size()) +
-                                                     " of " + std::to_string(genesis.quorum()) +
-                                                     " validator signatures");
-  return std::move(cp.value());
+                                                     " of " + std::to_string(set.quorum()) +
+                                                     " signatures of the validators of epoch " +
+                                                     std::to_string(set.epoch));
+  return Status::ok();
+}
+
+// The note parsed, its body parsed and its origin checked.
+Result<Checkpoint> parse_checkpoint(const ParsedNote& parsed, std::string_view chain_id) {
+  auto cp = parse_body(parsed.text);
+  if (!cp) return cp.status();
+  if (cp->origin != chain_id)
+    return Status::error("CHECKPOINT_ORIGIN", "checkpoint origin " + cp->origin + " is not chain " +
+                                                  std::string(chain_id));
+  return cp;
+}
+
+}  // namespace
+
+Result<Checkpoint> verify_checkpoint(const std::string& note, std::string_view chain_id,
+                                     const ValidatorSet& set) {
+  auto parsed = parse_note(note);
+  if (!parsed) return parsed.status();
+  auto cp = parse_checkpoint(*parsed, chain_id);
+  if (!cp) return cp.status();
+  EMLEDGER_TRY(count_signatures(*parsed, set));
+  return std::move(cp).value();
+}
+
+Result<Checkpoint> verify_checkpoint(const std::string& note, const Genesis& genesis) {
+  return verify_checkpoint(note, genesis.chain_id, genesis_validator_set(genesis));
+}
+
+std::vector<const ValidatorSet*> sets_for_log_size(const std::vector<ValidatorSet>& sets,
+                                                   const Succession& succession,
+                                                   std::uint64_t size) {
+  // verify_succession returns one set more than there are changes.
+  EMLEDGER_ASSERT(sets.size() == succession.changes.size() + 1);
+  std::vector<const ValidatorSet*> out;
+  std::uint64_t from = 0;  // the log size at which epoch i starts
+  for (std::size_t i = 0; i < sets.size(); ++i) {
+    const bool newest = i + 1 == sets.size();
+    const std::uint64_t to = newest ? UINT64_MAX : succession.changes[i].header.log_size;
+    if (from <= size && size <= to) out.push_back(&sets[i]);
+    from = to;
+  }
+  // Log sizes never shrink along a verified succession, so the ranges cover
+  // every size; should a node's succession claim a shrinking log (it cannot
+  // verify, the headers being final under one chain), the newest set judges.
+  if (out.empty()) out.push_back(&sets.back());
+  return out;
+}
+
+Result<Checkpoint> verify_checkpoint(const std::string& note, const Genesis& genesis,
+                                     const std::vector<ValidatorSet>& sets,
+                                     const Succession& succession) {
+  auto parsed = parse_note(note);
+  if (!parsed) return parsed.status();
+  auto cp = parse_checkpoint(*parsed, genesis.chain_id);
+  if (!cp) return cp.status();
+  Status last;
+  for (const ValidatorSet* set : sets_for_log_size(sets, succession, cp->size)) {
+    last = count_signatures(*parsed, *set);
+    if (last.is_ok()) return std::move(cp).value();
+  }
+  return last;
 }
 
 }  // namespace emledger::ledger

@@ -4,8 +4,9 @@
 // it cannot make this client return a record, header or verdict that the
 // validators of the trusted genesis did not certify.
 //
-// Blocking. Thread safe: a Client holds no mutable state and its transport
-// opens a connection per call. Errors are values (errors.hpp):
+// Blocking. Thread safe: a Client's only mutable state is its cache of
+// verified validator sets (behind a mutex), and its transport opens a
+// connection per call. Errors are values (errors.hpp):
 // NODE_UNREACHABLE when no answer came, the node's own code (e.g. TX_NOT_FOUND,
 // EXPIRED) when it refused, NODE_BAD_RESPONSE when its answer is not the API's
 // form, and a verification code (CERT_*, PROOF_INVALID, BUNDLE_*, CHAIN_*,
@@ -88,6 +89,8 @@ struct ChainReport {
   std::uint64_t log_size = 0;
   Hash log_root{};
   std::uint64_t tx_count = 0;
+  std::uint64_t epoch = 0;           // of the validators in force above the head
+  std::size_t changes_seen = 0;      // changes of validators re-checked in the walked blocks
   bool consistency_checked = false;  // a consistency proof first -> last log size verified
   std::optional<ledger::Checkpoint> checkpoint;  // the verified signed checkpoint
 };
@@ -117,6 +120,20 @@ class Client {
                                                          const ClientOptions& options = {});
 
   const ledger::Genesis& trusted_genesis() const { return trusted_; }
+
+  // The validator sets of every epoch, proven from the trusted genesis
+  // (docs/validator-set-changes.md section 4): GET /v1/validators, its
+  // "succession" verified (verify_sets) and the set the node reports as
+  // current ("encoded" and the plain fields, never believed on their own)
+  // required to be the last one the succession proves. Fetched once, then
+  // kept and used to judge every header, proof and checkpoint this client
+  // verifies; fetched again with `refresh`, or when a header or checkpoint
+  // fails under the kept sets (the set may have changed since). A refreshed
+  // succession must extend the kept one. A node without the endpoint (404
+  // NOT_FOUND, an older node) is taken to have the genesis set alone: that
+  // can only make verification fail, never pass. Errors: SUCCESSION_INVALID,
+  // CERT_*, NODE_BAD_RESPONSE and the transport's.
+  Result<ValidatorSets> validator_sets(bool refresh = false) const;
   const Hash& trusted_genesis_hash() const { return trusted_hash_; }
 
   Result<Health> health() const;
@@ -166,6 +183,19 @@ class Client {
 
  private:
   Result<HttpResponse> get_ok(const std::string& target) const;
+  // GET /v1/validators, verified; not cached.
+  Result<std::shared_ptr<const ValidatorSets>> fetch_validator_sets() const;
+  // The kept sets (fetched on first use); `fresh` tells whether they were
+  // fetched by this call.
+  Result<std::shared_ptr<const ValidatorSets>> kept_sets(bool refresh, bool* fresh = nullptr) const;
+  // Runs `check` under the kept sets and, when it fails with `retry_prefix`
+  // (CERT_, CHECKPOINT_) under sets that were not just fetched, once more
+  // under refreshed sets if they hold a newer epoch.
+  template <class T, class Check>
+  Result<T> with_sets(std::string_view retry_prefix, const Check& check) const;
+  // verify_header under the kept sets (with_sets).
+  Result<CertifiedHeader> certify(ByteView encoded_header, ByteView encoded_certificate,
+                                  std::optional<std::uint64_t> height) const;
   Result<CertifiedHeader> header_at(const std::string& target,
                                     std::optional<std::uint64_t> height) const;
   Result<ledger::StateProof> state_proof(ByteView key, std::uint64_t height) const;
@@ -177,6 +207,8 @@ class Client {
   Result<std::optional<ledger::HolderBinding>> holder_binding(const Hash& holder_ref,
                                                               std::uint64_t height,
                                                               const Hash& state_root) const;
+  // A state proof of the validators at the walk's tip, checked by the walk.
+  Status check_validators_at_tip(const ChainVerifier& walk) const;
   Status check_consistency(std::uint64_t a_size, const Hash& a_root, std::uint64_t b_size,
                            const Hash& b_root) const;
   // Verifies blocks [from, to]. A verification failure lands in `report`
@@ -188,6 +220,8 @@ class Client {
   ledger::Genesis trusted_;
   Hash trusted_hash_{};
   ClientOptions options_;
+  struct SetsCache;
+  std::shared_ptr<SetsCache> sets_cache_;  // a pointer: Client stays movable
 };
 
 }  // namespace emledger::client
