@@ -44,10 +44,16 @@ struct Network {
   std::vector<std::unique_ptr<testing::NodeProcess>> nodes;
   std::vector<std::vector<std::string>> args;      // each node's command line
   std::vector<std::unique_ptr<TcpProxy>> proxies;  // by validator; empty when kDirect
+  // Spare validators (nodes n .. n + spares - 1): orgs with the validator role
+  // and keys in the genesis, not in its validator set, each with a free peer
+  // port, for tests that add them by a ChangeValidators transaction.
+  std::vector<ledger::Validator> spares;
+  std::vector<crypto::KeyPair> spare_keys;
 
-  // Writes keys and genesis under `s` for `n` validators.
+  // Writes keys and genesis under `s` for `n` validators (and `spare_count`
+  // spares; PeerLinks::kDirect only).
   Network(const Scratch& s, std::size_t n, std::uint64_t view_timeout_ms,
-          PeerLinks links = PeerLinks::kDirect) {
+          PeerLinks links = PeerLinks::kDirect, std::size_t spare_count = 0) {
     std::vector<int> peer_ports;  // where each node listens for peers
     genesis.chain_id = "emledger-e2e-net";
     genesis.time_ms = 1'700'000'000'000;
@@ -77,9 +83,25 @@ struct Network {
       key_paths.push_back(s.path("v" + std::to_string(i) + ".key"));
       REQUIRE(crypto::write_key_file(key_paths.back(), key, std::nullopt).is_ok());
     }
+    REQUIRE((spare_count == 0 || links == PeerLinks::kDirect));
+    for (std::size_t j = 0; j < spare_count; ++j) {
+      auto key = crypto::KeyPair::generate();
+      const std::string org = "net.w" + std::to_string(j);  // sorts after net.v*
+      ledger::Org o;
+      o.id = org;
+      o.region = "w" + std::to_string(j);
+      o.roles = ledger::kRoleValidator;
+      o.keys.push_back(ledger::OrgKey{1, key.public_key()});
+      genesis.orgs.push_back(o);
+      spares.push_back(ledger::Validator{org, key.public_key(),
+                                         "127.0.0.1:" + std::to_string(free_loopback_port())});
+      spare_keys.push_back(key);
+      key_paths.push_back(s.path("w" + std::to_string(j) + ".key"));
+      REQUIRE(crypto::write_key_file(key_paths.back(), key, std::nullopt).is_ok());
+    }
     REQUIRE(genesis.check().is_ok());
     genesis_path = s.write("genesis.json", ledger::to_json(genesis).dump(2) + "\n");
-    for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t i = 0; i < n + spare_count; ++i) {
       const std::string data = s.path("node" + std::to_string(i));
       nodes.push_back(std::make_unique<testing::NodeProcess>(EMLEDGER_NODE_BIN, data));
       args.push_back({"--dev", "--genesis", genesis_path, "--key", key_paths[i], "--data", data,
@@ -88,6 +110,7 @@ struct Network {
       if (links == PeerLinks::kProxied)
         args.back().insert(args.back().end(),
                            {"--peer-listen", "127.0.0.1:" + std::to_string(peer_ports[i])});
+      if (i >= n) args.back().insert(args.back().end(), {"--peer-listen", spares[i - n].address});
     }
   }
 
