@@ -628,8 +628,10 @@ std::optional<bool> Validator::try_check(const consensus::CheckBlock& c) {
   // A tail block (above a change of set this epoch has not reached) must be
   // empty: it is never committed, so transactions in it would be lost.
   if (!block->txs.empty() && builds_tail(base)) {
-    std::lock_guard lock(mu_);
-    ++stats_.tail_blocks_refused;
+    {
+      std::lock_guard lock(mu_);
+      ++stats_.tail_blocks_refused;
+    }
     return count(false);
   }
   // Each signature is verified once per node: a transaction this node's
