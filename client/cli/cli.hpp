@@ -84,6 +84,7 @@ void add_query_commands(CLI::App& app, Action& action);    // chain verify, reco
 void add_genesis_commands(CLI::App& app, Action& action);  // genesis new/add-org/add-validator
 // holder-ref, pseudonym-key, holder, grant, access, material, objection, archive
 void add_authz_commands(CLI::App& app, Action& action);
-void add_audit_commands(CLI::App& app, Action& action);  // audit
+void add_audit_commands(CLI::App& app, Action& action);       // audit
+void add_validators_commands(CLI::App& app, Action& action);  // validators show/approve/submit
 
 }  // namespace emledger::cli

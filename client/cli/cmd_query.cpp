@@ -32,6 +32,8 @@ int run_chain_verify(const ChainOptions& o) {
               {"log_size", r.log_size},
               {"log_root", to_hex(r.log_root)},
               {"tx_count", r.tx_count},
+              {"epoch", r.epoch},
+              {"validator_changes", r.changes_seen},
               {"consistency_checked", r.consistency_checked}};
     if (r.checkpoint)
       j["checkpoint"] = {{"size", r.checkpoint->size}, {"root", to_hex(r.checkpoint->root)}};
@@ -49,6 +51,11 @@ int run_chain_verify(const ChainOptions& o) {
     std::cout << "blocks      " << r.base_height + 1 << ".." << r.height << " (" << r.tx_count
               << " transactions), every "
               << "certificate, parent link, payload digest and log root checked\n"
+              << "validators  epoch " << r.epoch << " in force above the head"
+              << (r.changes_seen ? "; " + std::to_string(r.changes_seen) +
+                                       " change(s) re-checked from their blocks"
+                                 : std::string())
+              << ", matching the node's succession and the head's state\n"
               << "head        " << to_hex(r.head_hash) << " at " << time_or_dash(r.head_time_ms)
               << "\n"
               << "log         size " << r.log_size << ", root " << to_hex(r.log_root) << "\n"

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   add_genesis_commands(app, action);
   add_authz_commands(app, action);
   add_audit_commands(app, action);
+  add_validators_commands(app, action);
 
   try {
     app.parse(argc, argv);
