@@ -116,7 +116,7 @@ struct Api::Admission {
 };
 
 Api::Api(ApiContext ctx) : ctx_(std::move(ctx)) {
-  EMLEDGER_ASSERT(ctx_.ledger && ctx_.mempool && ctx_.validator_key);
+  EMLEDGER_ASSERT(ctx_.ledger && ctx_.mempool);
   auto bind = [this](void (Api::*fn)(const HttpRequest&, const PathParams&, Responder)) {
     return [this, fn](const HttpRequest& r, const PathParams& p, Responder out) {
       (this->*fn)(r, p, std::move(out));

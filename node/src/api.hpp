@@ -26,8 +26,10 @@ static_assert(kEvidencePerRequestDefault <= kEvidencePerRequestMax);
 struct ApiContext {
   ledger::Ledger* ledger = nullptr;
   Mempool* mempool = nullptr;
-  const crypto::KeyPair* validator_key = nullptr;  // signs checkpoints (one validator)
-  std::string validator_org;                       // the checkpoint signer name
+  // Signs checkpoints (one validator); null on a node that is not a
+  // validator of the set in force (it serves no checkpoint).
+  const crypto::KeyPair* validator_key = nullptr;
+  std::string validator_org;  // the checkpoint signer name
   // Several validators: GET /v1/checkpoint serves this book's newest quorate
   // note (503 CHECKPOINT_PENDING before there is one). Null with one
   // validator, whose own signature of its head is a quorum.

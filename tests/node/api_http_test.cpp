@@ -415,7 +415,9 @@ TEST_CASE("shutdown refuses new work with 503 SHUTTING_DOWN") {
   node->shutdown();
 }
 
-TEST_CASE("config: a non-dev node refuses a clear key file; a foreign key is refused") {
+TEST_CASE(
+    "config: a non-dev node refuses a clear key file; a key outside the validator set runs "
+    "read-only") {
   TempDir dir;
   MultiOrgNetwork net;
   Config cfg = net.write(dir);
@@ -424,13 +426,25 @@ TEST_CASE("config: a non-dev node refuses a clear key file; a foreign key is ref
   REQUIRE_FALSE(n.is_ok());
   CHECK(n.status().code() == "CONFIG_ERROR");
 
+  // A key that is no validator of the set in force (a change of set may
+  // have removed it, or never added it) starts no validator: reads are
+  // served, transactions and checkpoints refused.
   Config other = cfg;
   other.dev = true;
   REQUIRE(crypto::write_key_file(dir.str("a.key"), net.a, std::nullopt).is_ok());
   other.key_file = dir.str("a.key");
-  auto m = Node::start(other);
-  REQUIRE_FALSE(m.is_ok());
-  CHECK(m.status().code() == "CONFIG_ERROR");
+  auto m = start_node(other);
+  CHECK(m->validator() == nullptr);
+  CHECK(get(*m, "/v1/health").body["chain_id"] == net.chain_id);
+  auto validators = get(*m, "/v1/validators");
+  REQUIRE(validators.status == 200);
+  CHECK(validators.body["epoch"] == 0);
+  CHECK(validators.body["validators"][0]["public_key"] == to_hex(net.v.public_key()));
+  auto r = post(*m, "/v1/transactions",
+                submit_body(register_tx(net.chain_id, "a.issuer", net.a, random_hash())));
+  CHECK(r.status == 503);
+  CHECK(error_code(r) == "NOT_A_VALIDATOR");
+  CHECK(error_code(get(*m, "/v1/checkpoint")) == "CHECKPOINT_PENDING");
 }
 
 TEST_CASE("config: a non-dev node opens an encrypted key with --passphrase-file") {

@@ -119,6 +119,7 @@ TEST_CASE("openapi.json is OpenAPI 3.0 and covers every documented endpoint") {
       {"/v1/checkpoint", "get"},
       {"/v1/evidence", "get"},
       {"/v1/evidence/{validator}", "get"},
+      {"/v1/validators", "get"},
       {"/v1/holders/{holder_ref}", "get"},
       {"/v1/holders/{holder_ref}/records", "get"},
       {"/v1/holders/{holder_ref}/grants", "get"},
