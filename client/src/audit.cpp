@@ -201,7 +201,7 @@ Result<ledger::StateProof> proof_field(const Json& j, const char* key, const std
 // accesses of few blocks.
 class CertifiedRoots {
  public:
-  CertifiedRoots(const ledger::Genesis& g, Hash genesis_root) : g_(g) { roots_[0] = genesis_root; }
+  CertifiedRoots(const Client& c, Hash genesis_root) : c_(c) { roots_[0] = genesis_root; }
   // `j` is the certified header an item names ({height, header, certificate}).
   Result<Hash> root(std::uint64_t height, const Json& j, const std::string& what) {
     if (!j.is_object() || !j.contains("height") || !j["height"].is_number_unsigned() ||
@@ -213,7 +213,7 @@ class CertifiedRoots {
     if (!header) return header.status();
     auto cert = hex_field(j, "certificate", what);
     if (!cert) return cert.status();
-    auto at = verify_header(g_, *header, *cert, height);
+    auto at = c_.certify_header(*header, *cert, height);
     if (!at)
       return Status::error(at.status().code(), what + ": header " + std::to_string(height) + ": " +
                                                    at.status().message());
@@ -222,7 +222,7 @@ class CertifiedRoots {
   }
 
  private:
-  const ledger::Genesis& g_;
+  const Client& c_;
   std::map<std::uint64_t, Hash> roots_;
 };
 
@@ -297,7 +297,7 @@ Result<AuditReport> run_audit(const AuthzClient& node, const Signer& auditor,
   AuditReport report;
   report.from_height = std::max<std::uint64_t>(from_height, 1);
   report.to_height = to_height;
-  CertifiedRoots roots(genesis, *groot);
+  CertifiedRoots roots(node.client(), *groot);
   std::vector<AuditItem> items;
   std::set<Hash> seen;
   const RequestKey key = org_request_key(auditor);
@@ -320,7 +320,7 @@ Result<AuditReport> run_audit(const AuthzClient& node, const Signer& auditor,
     if (!hh) return hh.status();
     auto hc = hex_field(head, "certificate", "audit head");
     if (!hc) return hc.status();
-    auto at = verify_header(genesis, *hh, *hc);
+    auto at = node.client().certify_header(*hh, *hc);
     if (!at) {
       report.proof_failures.push_back(
           Status::error(at.status().code(), "audit head: " + at.status().message()));

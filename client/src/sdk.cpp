@@ -338,8 +338,9 @@ Result<CertifiedHeader> header_from_json(const Json& j, std::optional<std::uint6
 
 }  // namespace
 
-Result<CertifiedHeader> Client::certify(ByteView encoded_header, ByteView encoded_certificate,
-                                        std::optional<std::uint64_t> height) const {
+Result<CertifiedHeader> Client::certify_header(ByteView encoded_header,
+                                               ByteView encoded_certificate,
+                                               std::optional<std::uint64_t> height) const {
   return with_sets<CertifiedHeader>("CERT_", [&](const ValidatorSets& sets) {
     return verify_header(trusted_, sets, encoded_header, encoded_certificate, height);
   });
@@ -351,8 +352,8 @@ Result<CertifiedHeader> Client::header_at(const std::string& target,
   if (!res) return res.status();
   auto j = parse_json(*res);
   if (!j) return j.status();
-  return header_from_json(*j, height,
-                          [this](ByteView e, ByteView c, auto h) { return certify(e, c, h); });
+  return header_from_json(
+      *j, height, [this](ByteView e, ByteView c, auto h) { return certify_header(e, c, h); });
 }
 
 Result<CertifiedHeader> Client::latest_header() const {
@@ -378,9 +379,9 @@ Result<std::vector<CertifiedHeader>> Client::headers(std::uint64_t from, std::ui
                          "expected " + std::to_string(to - from + 1) + " headers");
   std::vector<CertifiedHeader> out;
   for (std::uint64_t h = from; h <= to; ++h) {
-    auto hdr =
-        header_from_json((*j)["headers"][h - from], h,
-                         [this](ByteView e, ByteView c, auto at) { return certify(e, c, at); });
+    auto hdr = header_from_json(
+        (*j)["headers"][h - from], h,
+        [this](ByteView e, ByteView c, auto at) { return certify_header(e, c, at); });
     if (!hdr) return hdr.status();
     out.push_back(std::move(hdr).value());
   }

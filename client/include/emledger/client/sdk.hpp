@@ -153,6 +153,13 @@ class Client {
   // header (inclusion proof). Errors as latest_header(), plus PROOF_INVALID.
   Result<CertifiedHeader> verify_tx_committed(const ledger::Tx& tx) const;
 
+  // verify_header() of a header and finality proof the node sent in any
+  // answer, judged by the validator set in force at its height
+  // (validator_sets(), refreshed once when the kept sets reject it).
+  // Errors: verify_header's, and validator_sets()'.
+  Result<CertifiedHeader> certify_header(ByteView encoded_header, ByteView encoded_certificate,
+                                         std::optional<std::uint64_t> expected_height = {}) const;
+
   // The latest header, certificate verified. NOT_FOUND before the first block.
   Result<CertifiedHeader> latest_header() const;
   Result<CertifiedHeader> header(std::uint64_t height) const;
@@ -193,9 +200,6 @@ class Client {
   // under refreshed sets if they hold a newer epoch.
   template <class T, class Check>
   Result<T> with_sets(std::string_view retry_prefix, const Check& check) const;
-  // verify_header under the kept sets (with_sets).
-  Result<CertifiedHeader> certify(ByteView encoded_header, ByteView encoded_certificate,
-                                  std::optional<std::uint64_t> height) const;
   Result<CertifiedHeader> header_at(const std::string& target,
                                     std::optional<std::uint64_t> height) const;
   Result<ledger::StateProof> state_proof(ByteView key, std::uint64_t height) const;
