@@ -2,7 +2,8 @@
 // and verifies every proof it receives against a trusted genesis before it
 // returns data (design.md sections 5 and 7). A node can refuse to answer, but
 // it cannot make this client return a record, header or verdict that the
-// validators of the trusted genesis did not certify.
+// validators did not certify: those of the trusted genesis, or of a later
+// epoch proven from it (validator_sets(), docs/validator-set-changes.md).
 //
 // Blocking. Thread safe: a Client's only mutable state is its cache of
 // verified validator sets (behind a mutex), and its transport opens a
@@ -171,12 +172,16 @@ class Client {
   Result<std::optional<VerifiedRecord>> record(const Hash& record_id) const;
   // Every record anchoring `content_hash` (through a verified bundle).
   Result<std::vector<ledger::RecordVerdict>> records_by_hash(const Hash& content_hash) const;
-  // GET /v1/bundles, decoded and verified. A bundle that fails verification
-  // is an error with verify_bundle()'s code (BUNDLE_*, CERT_*).
+  // GET /v1/bundles, decoded and verified. A bundle (version 3) carries the
+  // succession up to its header, which verify_bundle() checks from the
+  // trusted genesis, so it stands alone offline. A bundle that fails
+  // verification is an error with verify_bundle()'s code (BUNDLE_*, CERT_*,
+  // SUCCESSION_INVALID).
   Result<VerifiedBundle> fetch_bundle(const Hash& content_hash) const;
   // sha256_file(path), then fetch_bundle. Errors: IO_ERROR, and fetch_bundle's.
   Result<ledger::BundleVerdict> verify_file(const std::string& path) const;
-  // The signed checkpoint note, verified (quorum of trusted validators).
+  // The signed checkpoint note, verified: a quorum of the validators in force
+  // at its log size (ledger::sets_for_log_size over validator_sets()).
   Result<ledger::Checkpoint> checkpoint() const;
 
   // Fetches and verifies the whole chain, genesis to head (ChainVerifier),

@@ -88,7 +88,8 @@ Result<std::optional<ledger::Record>> verify_record(const CertifiedHeader& at,
 Status verify_tx_inclusion(const CertifiedHeader& at, ByteView encoded_tx,
                            const ledger::InclusionProof& proof);
 
-// Bundle bytes (version 2, or version 1 read as version 2) -> ProofBundle.
+// Bundle bytes (version 3, or version 1 or 2 read as version 3 with no
+// succession) -> ProofBundle.
 // Errors: BUNDLE_MALFORMED (with the decoder's reason).
 Result<ledger::ProofBundle> decode_bundle(ByteView encoded);
 // Reads and decodes a bundle file. Errors: IO_ERROR, BUNDLE_MALFORMED.
