@@ -306,9 +306,8 @@ void Validator::run() {
       wait_ms = std::min(wait_ms, checkpoint_wait_ms(now));
       if (retired_) wait_ms = 1000;
       cv_.wait_for(lock, std::chrono::milliseconds(wait_ms),
-                   [&] { return stopping_ || woken_ || !inbox_.empty() || !gossip_out_.empty(); });
+                   [&] { return stopping_ || !inbox_.empty() || !gossip_out_.empty(); });
       if (stopping_) return;
-      woken_ = false;
       batch.swap(inbox_);
       gossip.swap(gossip_out_);
     }

@@ -257,7 +257,6 @@ class Validator {
   void start_gossip();
   void stop_gossip();
   void queue_gossip(Bytes tx);
-  void wake();
   void flush_gossip(std::deque<Bytes> txs);
   void on_gossip(const TxGossip& msg);
   void complete_committed(const ledger::PreparedBlock& p);
@@ -308,7 +307,6 @@ class Validator {
   std::condition_variable cv_;
   std::deque<Inbound> inbox_;
   std::deque<Bytes> gossip_out_;  // admitted here, to forward
-  bool woken_ = false;            // n = 1: a transaction was admitted
   std::shared_ptr<GossipLink> gossip_link_;
   bool stopping_ = false;
   ValidatorStats stats_;
@@ -342,9 +340,11 @@ class Validator {
   struct SyncAsk {
     std::size_t peer = 0;
     std::uint64_t from = 0;
+    std::uint32_t count = 0;
     std::uint64_t at_ms = 0;
   };
   consensus::Height sync_target_ = 0;
+  bool sync_more_ = false;  // the last answer was full: ask again at once
   std::optional<SyncAsk> sync_ask_;
   std::size_t sync_next_peer_ = 0;
   std::map<std::size_t, std::uint64_t> sync_served_ms_;

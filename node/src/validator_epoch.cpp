@@ -94,8 +94,7 @@ void Validator::switch_epoch() {
   pending_blocks_->prune_through(UINT64_MAX);
   for (auto& [digest, p] : proposed_) mempool_.return_to_pending(std::move(p.candidates));
   proposed_.clear();
-  sync_target_ = 0;
-  sync_ask_.reset();
+  sync_ask_.reset();  // sync_target_ and sync_more_ stay: the network is there
   sync_next_peer_ = 0;
   sync_served_ms_.clear();
   own_checkpoint_.reset();
@@ -116,8 +115,6 @@ void Validator::switch_epoch() {
     index_shown_ = index_;
     ++stats_.epoch_switches;
   }
-  stop_gossip();
-  start_gossip();  // alone or not may have changed
   Status st = open_replica();
   if (st.is_ok()) st = start_transport();
   if (!st.is_ok()) {

@@ -20,15 +20,9 @@ struct Validator::GossipLink {
 void Validator::start_gossip() {
   gossip_link_ = std::make_shared<GossipLink>();
   gossip_link_->validator = this;
-  if (alone()) {
-    // Nobody to forward to: an admission only wakes a leader waiting for
-    // work (n = 1 makes no empty blocks).
-    mempool_.set_admit_listener([link = gossip_link_](const ledger::Tx&) {
-      std::lock_guard lock(link->mu);
-      if (link->validator) link->validator->wake();
-    });
-    return;
-  }
+  // Queued also when alone (n = 1), where nobody takes it: the queue wakes
+  // the loop, which is all a leader waiting for work needs (n = 1 makes no
+  // empty blocks), and the same listener serves whatever the set becomes.
   mempool_.set_admit_listener([link = gossip_link_](const ledger::Tx& tx) {
     std::lock_guard lock(link->mu);
     if (link->validator) link->validator->queue_gossip(ledger::encode(tx));
@@ -49,12 +43,6 @@ void Validator::queue_gossip(Bytes tx) {
     return;
   }
   gossip_out_.push_back(std::move(tx));
-  cv_.notify_one();
-}
-
-void Validator::wake() {
-  std::lock_guard lock(mu_);
-  woken_ = true;
   cv_.notify_one();
 }
 

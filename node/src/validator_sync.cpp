@@ -48,7 +48,7 @@ void Validator::note_final_height(consensus::Height height) {
 // change), so only committed blocks can tell. An empty answer costs one
 // message per peer and idle period.
 bool Validator::sync_wanted() const {
-  return sync_target_ > ledger_.head().height + kSyncLagMin ||
+  return sync_target_ > ledger_.head().height + kSyncLagMin || sync_more_ ||
          now_ms() >= last_commit_ms_ + kSyncProbeIdleMs;
 }
 
@@ -66,15 +66,19 @@ void Validator::sync_step() {
   if (!sync_wanted()) return;
   const std::uint64_t head = ledger_.head().height;
   const std::size_t n = set_.validators.size();
-  const auto count = static_cast<std::uint32_t>(std::min<std::uint64_t>(
-      config_.sync_blocks_per_request, std::max<std::uint64_t>(sync_target_, head + 1) - head));
+  // Without a target above the head (a probe, or more after a full answer)
+  // a whole request's worth.
+  const auto count = static_cast<std::uint32_t>(
+      sync_target_ > head && !sync_more_
+          ? std::min<std::uint64_t>(config_.sync_blocks_per_request, sync_target_ - head)
+          : config_.sync_blocks_per_request);
   // One connected peer, round robin, starting from the one after the last asked.
   for (std::size_t tried = 0; tried < n; ++tried) {
     const std::size_t peer = (sync_next_peer_ + tried) % n;
     if (peer == index_ || !transport_->connected(peer)) continue;
     if (!transport_->send(peer, ledger::encode(RangeRequest{head + 1, count})).is_ok()) continue;
     sync_next_peer_ = peer;
-    sync_ask_ = SyncAsk{peer, head + 1, now};
+    sync_ask_ = SyncAsk{peer, head + 1, count, now};
     return;
   }
 }
@@ -110,6 +114,7 @@ void Validator::serve_range_request(std::size_t peer, const RangeRequest& req) {
 
 void Validator::on_range_response(std::size_t peer, const RangeResponse& resp) {
   if (!sync_ask_ || sync_ask_->peer != peer || sync_ask_->from != resp.from) return;  // unasked
+  const std::uint32_t asked = sync_ask_->count;
   sync_ask_.reset();
   const std::uint64_t before = ledger_.head().height;
   std::size_t committed = 0;
@@ -128,6 +133,9 @@ void Validator::on_range_response(std::size_t peer, const RangeResponse& resp) {
     // An idle probe that found nothing waits another idle period.
     last_commit_ms_ = std::max(last_commit_ms_, now_ms());
   }
+  // A full answer suggests more (a probe's above all): asking goes on, a
+  // request's worth at a time, until an answer comes back short.
+  sync_more_ = committed > 0 && committed == asked;
   if (committed > 0) after_sync(before);
   if (!failed_) sync_step();
 }
