@@ -333,3 +333,38 @@ TEST_CASE(
   l->reset();
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("checkpoint book: after a change of set only the new set's signatures count") {
+  Fixture f(4);  // q = 3
+  auto book = f.open(10);
+  for (std::size_t i : {0, 1, 2}) CHECK(book->add(f.sig(i, 10)) == CosignOutcome::kAdded);
+  const auto old_note = book->note();
+  REQUIRE(old_note);
+  // Epoch 1: validator 0 leaves, a new key joins at index 3 (q = 3 of 4).
+  ledger::ValidatorSet next;
+  next.epoch = 1;
+  next.since_height = 8;
+  for (std::size_t i : {1, 2, 3}) next.validators.push_back(f.genesis.validators[i]);
+  next.validators.push_back(ledger::Validator{"v9", f.outsider.public_key(), "127.0.0.1:9009"});
+  book->set_signers(next);
+  // The old set's quorate note stays served until the new set forms one.
+  CHECK(book->note() == old_note);
+  CHECK(book->advance(12, root_of(12)).empty());
+  // Indexes are the new set's: index 3 is the new key, and the genesis
+  // validator 3's signature under that index no longer verifies.
+  CHECK(book->add(f.sig(3, 12)) == CosignOutcome::kBadSignature);
+  CHECK(book->add(f.sig(3, 12, root_of(12), &f.outsider)) == CosignOutcome::kAdded);
+  CHECK(book->add(f.sig(4, 12, root_of(12), &f.outsider)) == CosignOutcome::kUnknownSigner);
+  // Validator 1 of the genesis is index 0 now.
+  CHECK(book->add(f.sig(0, 12, root_of(12), &f.keys[1])) == CosignOutcome::kAdded);
+  CHECK(book->note() == old_note);
+  CHECK(book->add(f.sig(1, 12, root_of(12), &f.keys[2])) == CosignOutcome::kAdded);
+  auto note = book->note();
+  REQUIRE(note);
+  CHECK(book->quorate_size() == 12u);
+  ledger::Genesis signers = f.genesis;
+  signers.validators = next.validators;
+  CHECK(ledger::verify_checkpoint(*note, signers).is_ok());
+  CHECK_FALSE(ledger::verify_checkpoint(*note, f.genesis).is_ok());
+  CHECK(note->find("v9 ") != std::string::npos);
+}
