@@ -508,3 +508,34 @@ TEST_CASE("peer transport: a stopped and restarted peer is reconnected") {
   std::lock_guard l(net.inboxes[1]->mu);
   CHECK(net.inboxes[1]->messages[0] == std::make_pair(std::size_t{0}, text("welcome")));
 }
+
+// A joiner that a change of set added lists the genesis validators and then
+// itself, while in the validators' own list (the set in force) it may come
+// first: then nobody would dial. Dialling both ways connects it, and a
+// validator whose list puts it last still dials it.
+TEST_CASE("peer transport: a joiner dialling in both directions reaches peers of either order") {
+  Net net(3);  // the set in force: 0 is the joiner, 1 and 2 are validators
+  std::vector<std::unique_ptr<PeerTransport>> peers;
+  for (std::size_t i : {1, 2}) peers.push_back(Net::start(net.config(i)));
+  PeerTransportConfig jc = net.config(0);
+  jc.validators = {net.validators[1], net.validators[2], net.validators[0]};  // genesis, then self
+  SUBCASE("one way only: no connection") {
+    auto joiner = Net::start(jc);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    CHECK(joiner->connected_count() == 0);
+    joiner->stop();
+  }
+  SUBCASE("both ways: connected to both, messages flow") {
+    jc.any_direction = true;
+    auto joiner = Net::start(jc);
+    REQUIRE(wait_for([&] { return joiner->connected_count() == 2; }));
+    CHECK(joiner->send(0, text("to 1")).is_ok());
+    REQUIRE(wait_for([&] { return net.inboxes[1]->count() >= 1; }));
+    {
+      std::lock_guard l(net.inboxes[1]->mu);
+      CHECK(net.inboxes[1]->messages[0] == std::make_pair(std::size_t{0}, text("to 1")));
+    }
+    joiner->stop();
+  }
+  for (auto& p : peers) p->stop();
+}
