@@ -43,6 +43,7 @@
 #include <sstream>
 #include <thread>
 
+#include "bench_common.hpp"
 #include "bench_txs.hpp"
 #include "emledger/crypto/hex.hpp"
 #include "network_setup.hpp"
@@ -51,6 +52,10 @@ using namespace emledger;
 using namespace emledger::ledger;
 using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
+
+using bench::cores;
+using bench::ed25519_ceiling;
+using bench::percentile;
 
 namespace {
 
@@ -184,39 +189,6 @@ void install_signal_handlers() {
   ::signal(SIGPIPE, SIG_IGN);
 }
 
-unsigned cores() { return std::max(1u, std::thread::hardware_concurrency()); }
-
-// Ed25519 verifications per second with one thread per core, over distinct
-// messages of the size of a register transaction's signed bytes.
-double ed25519_ceiling(double seconds) {
-  const unsigned threads = cores();
-  constexpr std::size_t kMsgs = 256;
-  auto key = crypto::KeyPair::generate();
-  std::vector<Bytes> msgs;
-  std::vector<crypto::Signature> sigs;
-  for (std::size_t i = 0; i < kMsgs; ++i) {
-    Bytes m(330, static_cast<std::uint8_t>(i));
-    sigs.push_back(key.sign(m));
-    msgs.push_back(std::move(m));
-  }
-  std::atomic<bool> stop{false};
-  std::atomic<std::uint64_t> total{0};
-  std::vector<std::thread> pool;
-  auto t0 = Clock::now();
-  for (unsigned t = 0; t < threads; ++t)
-    pool.emplace_back([&, t] {
-      std::uint64_t n = 0;
-      for (std::size_t i = t; !stop.load(std::memory_order_relaxed); ++i, ++n)
-        if (!crypto::verify(key.public_key(), msgs[i % kMsgs], sigs[i % kMsgs])) std::abort();
-      total += n;
-    });
-  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-  stop = true;
-  for (auto& th : pool) th.join();
-  double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
-  return static_cast<double>(total.load()) / elapsed;
-}
-
 // `count` register transactions of the issuer, nonces from `first_nonce`,
 // encoded and hex (the batch endpoint's form).
 std::vector<std::string> presign(const Genesis& g, const crypto::KeyPair& key,
@@ -267,13 +239,6 @@ double children_cpu_seconds() {
     total += (std::stod(f[11]) + std::stod(f[12])) / ticks_per_s;
   }
   return total;
-}
-
-double percentile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
-  return v[std::clamp<std::size_t>(rank, 1, v.size()) - 1];  // nearest rank
 }
 
 // What a set of client threads saw.
