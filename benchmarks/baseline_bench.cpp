@@ -1,0 +1,380 @@
+// The baselines of issue 5, measured on this machine in one run beside its
+// Ed25519 verification rate on all cores:
+//
+//   - PostgreSQL 15, the central-database alternative (baselines/postgres.hpp):
+//     the index rows of N register transactions loaded in batches of B, each
+//     batch one durable transaction (fsync=on, synchronous_commit=on), by a
+//     loader that verifies every row's Ed25519 signature on all cores before
+//     inserting it; and the same load without verification.
+//   - etcd 3.4, the replicated-log reference (baselines/etcd.hpp): three
+//     members on loopback, puts of the same transaction bytes from concurrent
+//     keep-alive clients through the v3 HTTP/JSON gateway.
+//
+//   ./build/benchmarks/baseline_bench [--rows N] [--batch B] [--pg-clients C]
+//       [--etcd-puts N] [--etcd-clients C] [--only pg|etcd] [--json FILE]
+//       [--pg-bin DIR] [--etcd-bin PATH] [--keep]
+//
+// The transactions are those ingest_bench posts to emledger (bench_txs.hpp),
+// signed before any clock starts. Every server is started in a temp dir on
+// free loopback ports and stopped on every way out (an error, an exception,
+// SIGINT/SIGTERM/SIGHUP; its parent-death signal covers SIGKILL); the dir is
+// removed unless --keep.
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <string>
+
+#include "baselines/etcd.hpp"
+#include "baselines/postgres.hpp"
+#include "bench_common.hpp"
+
+using namespace emledger;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr double kCeilingSeconds = 2.0;
+// One batch is at most what one emledger block holds.
+constexpr std::size_t kBatchTxsMax = ledger::kBlockTxsMax;
+// Connections and client threads: beyond these the machine measures its
+// scheduler.
+constexpr std::size_t kPgClientsMax = 64;
+constexpr std::size_t kEtcdClientsMax = 512;
+
+struct Options {
+  std::size_t rows = 20000;
+  std::size_t batch = 1000;    // ingest_bench's default batch
+  std::size_t pg_clients = 8;  // ingest_bench's default clients
+  std::size_t etcd_puts = 20000;
+  std::size_t etcd_clients = 64;
+  bool run_pg = true;
+  bool run_etcd = true;
+  std::string json_out;
+  std::string pg_bin = bench::kPgBinDirDefault;
+  std::string etcd_bin = bench::kEtcdBinDefault;
+  bool keep = false;
+};
+
+std::optional<Options> parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string k = argv[i];
+    if (k == "--keep") {
+      o.keep = true;
+      continue;
+    }
+    if (i + 1 >= argc) {
+      std::cerr << "option " << k << " needs a value\n";
+      return std::nullopt;
+    }
+    const std::string v = argv[++i];
+    try {
+      if (k == "--rows") {
+        o.rows = std::stoul(v);
+      } else if (k == "--batch") {
+        o.batch = std::stoul(v);
+      } else if (k == "--pg-clients") {
+        o.pg_clients = std::stoul(v);
+      } else if (k == "--etcd-puts") {
+        o.etcd_puts = std::stoul(v);
+      } else if (k == "--etcd-clients") {
+        o.etcd_clients = std::stoul(v);
+      } else if (k == "--only" && (v == "pg" || v == "etcd")) {
+        o.run_pg = v == "pg";
+        o.run_etcd = v == "etcd";
+      } else if (k == "--json") {
+        o.json_out = v;
+      } else if (k == "--pg-bin") {
+        o.pg_bin = v;
+      } else if (k == "--etcd-bin") {
+        o.etcd_bin = v;
+      } else {
+        std::cerr << "unknown option or value: " << k << " " << v << "\n";
+        return std::nullopt;
+      }
+    } catch (const std::exception&) {
+      std::cerr << "bad value for " << k << ": " << v << "\n";
+      return std::nullopt;
+    }
+  }
+  if (o.rows < 1 || o.batch < 1 || o.batch > kBatchTxsMax || o.pg_clients < 1 ||
+      o.pg_clients > kPgClientsMax || o.etcd_puts < 1 || o.etcd_clients < 1 ||
+      o.etcd_clients > kEtcdClientsMax) {
+    std::cerr << "--rows, --etcd-puts >= 1; --batch 1.." << kBatchTxsMax << "; --pg-clients 1.."
+              << kPgClientsMax << "; --etcd-clients 1.." << kEtcdClientsMax << "\n";
+    return std::nullopt;
+  }
+  return o;
+}
+
+// SIGINT, SIGTERM, SIGHUP: stop the load; the servers' destructors stop them.
+std::atomic<bool> g_interrupted{false};
+static_assert(std::atomic<bool>::is_always_lock_free, "stored from a signal handler");
+
+extern "C" void on_signal(int) { g_interrupted.store(true); }
+
+void install_signal_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sa.sa_flags = SA_RESETHAND;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &sa, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);  // a server that dies mid-request costs that request
+}
+
+// The temp dir of one run, removed on every way out but a crash, or kept.
+class ScratchDir {
+ public:
+  explicit ScratchDir(bool keep)
+      : keep_(keep),
+        path_(fs::temp_directory_path() / ("emledger-baselines-" + std::to_string(::getpid()))) {
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    if (keep_)
+      std::cerr << "kept " << path_.string() << " (server data and logs)\n";
+    else
+      fs::remove_all(path_, ec);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  const fs::path& path() const { return path_; }
+
+ private:
+  bool keep_;
+  fs::path path_;
+};
+
+struct PgFigures {
+  std::string version;
+  bench::PgLoadResult verified, unverified;
+};
+
+struct EtcdFigures {
+  std::string version;
+  bench::EtcdLoadResult load;
+};
+
+// The canary: a transaction with one signature bit flipped must be refused,
+// or the "verified" figure would measure nothing.
+void check_verification_runs(const bench::Workload& w) {
+  Bytes bad = w.txs.at(0);
+  EMLEDGER_ASSERT(bad.size() > crypto::kSignatureSize);
+  bad.back() ^= 1;  // the signature is the encoding's last field
+  bench::CopyStream s;
+  EMLEDGER_ASSERT(bench::append_row(w.txs[0], w.keys, true, s));
+  const Status st = bench::append_row(bad, w.keys, true, s);
+  EMLEDGER_ASSERT(st.code() == "BAD_SIGNATURE");
+}
+
+Result<PgFigures> run_pg(const Options& o, const bench::Workload& w, const fs::path& dir) {
+  bench::PgServer server;
+  std::cout << "[postgresql] initdb and start in " << dir.string() << "..." << std::endl;
+  EMLEDGER_TRY(server.start(dir, o.pg_bin));
+  PgFigures f;
+  {
+    bench::PgConn c(server.conninfo());
+    EMLEDGER_TRY(c.connected());
+    f.version = c.server_version();
+  }
+  for (const bool verify : {true, false}) {
+    std::printf("[postgresql] loading %zu rows in batches of %zu, %zu connections, %s...\n",
+                w.txs.size(), o.batch, o.pg_clients,
+                verify ? "every signature verified" : "no verification");
+    std::fflush(stdout);
+    auto r = bench::pg_load(server.conninfo(), w, {o.batch, o.pg_clients, verify}, g_interrupted);
+    if (!r) return r.status();
+    (verify ? f.verified : f.unverified) = std::move(*r);
+  }
+  server.stop();
+  return f;
+}
+
+Result<EtcdFigures> run_etcd(const Options& o, const bench::Workload& w, const fs::path& dir) {
+  bench::EtcdCluster cluster;
+  std::cout << "[etcd] starting " << bench::kEtcdMembers << " members in " << dir.string() << "..."
+            << std::endl;
+  EMLEDGER_TRY(cluster.start(dir, o.etcd_bin));
+  EtcdFigures f;
+  f.version = cluster.version();
+  std::printf("[etcd] %zu puts from %zu clients...\n", o.etcd_puts, o.etcd_clients);
+  std::fflush(stdout);
+  f.load = bench::etcd_load(cluster, w, o.etcd_puts, o.etcd_clients, g_interrupted);
+  cluster.stop();
+  if (g_interrupted.load()) return Status::error("INTERRUPTED", "interrupted");
+  return f;
+}
+
+std::string fixed(double v, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+void line(const std::string& label, const std::string& value) {
+  std::printf("%-58s %20s\n", label.c_str(), value.c_str());
+}
+
+double cpu_us_per(double cpu_s, std::size_t n) {
+  return 1e6 * cpu_s / static_cast<double>(std::max<std::size_t>(1, n));
+}
+
+void print_pg(const Options& o, const PgFigures& f, double ceiling) {
+  std::printf(
+      "PostgreSQL %s: fsync=on, synchronous_commit=on; batches of %zu rows, each "
+      "BEGIN, binary COPY, COMMIT; %zu connections; %u verifying threads\n",
+      f.version.c_str(), o.batch, o.pg_clients, bench::cores());
+  for (const auto* r : {&f.verified, &f.unverified}) {
+    const bool v = r == &f.verified;
+    line(v ? "  rows/s, every signature verified" : "  rows/s, no verification",
+         fixed(r->rows_per_s(), 0));
+    line("    batch BEGIN..COMMIT p50 / p99, ms",
+         fixed(bench::percentile(r->batch_ms, 0.5), 1) + " / " +
+             fixed(bench::percentile(r->batch_ms, 0.99), 1));
+    line("    loader CPU per row, us", fixed(cpu_us_per(r->loader_cpu_s, r->rows), 1));
+  }
+  line("  verified rows/s / Ed25519 ceiling", fixed(f.verified.rows_per_s() / ceiling, 3));
+  line("  verified / unverified rows/s",
+       fixed(f.verified.rows_per_s() / std::max(1.0, f.unverified.rows_per_s()), 3));
+}
+
+void print_etcd(const Options& o, const EtcdFigures& f) {
+  const auto& l = f.load;
+  std::printf(
+      "etcd %s: %zu members on loopback, WAL fsynced per commit; POST /v3/kv/put, "
+      "%zu keep-alive clients (client i -> member i mod %zu)\n",
+      f.version.c_str(), bench::kEtcdMembers, o.etcd_clients, bench::kEtcdMembers);
+  line("  puts/s", fixed(l.puts_per_s(), 0));
+  line("  put latency p50 / p99, ms", fixed(bench::percentile(l.latency_ms, 0.5), 1) + " / " +
+                                          fixed(bench::percentile(l.latency_ms, 0.99), 1));
+  line("  puts / failed", std::to_string(l.puts) + " / " + std::to_string(l.failed));
+  if (!l.first_error.empty()) std::printf("  first failure: %s\n", l.first_error.c_str());
+}
+
+ledger::Json pg_run_json(const bench::PgLoadResult& r) {
+  return {{"rows", r.rows},
+          {"rows_per_s", r.rows_per_s()},
+          {"seconds", r.seconds},
+          {"batch_ms_p50", bench::percentile(r.batch_ms, 0.5)},
+          {"batch_ms_p99", bench::percentile(r.batch_ms, 0.99)},
+          {"loader_cpu_us_per_row", cpu_us_per(r.loader_cpu_s, r.rows)}};
+}
+
+void write_json(const Options& o, std::size_t tx_bytes, double before, double after,
+                const std::optional<PgFigures>& pg, const std::optional<EtcdFigures>& etcd) {
+  const double ceiling = (before + after) / 2;
+  ledger::Json j = {{"cores", bench::cores()},
+                    {"tx_bytes", tx_bytes},
+                    {"ed25519_verify_per_s", ceiling},
+                    {"ed25519_verify_per_s_before", before},
+                    {"ed25519_verify_per_s_after", after}};
+  if (pg)
+    j["postgresql"] = {
+        {"version", pg->version},
+        {"setup",
+         {{"rows", o.rows},
+          {"tx_bytes", tx_bytes},
+          {"batch", o.batch},
+          {"connections", o.pg_clients},
+          {"verifying_threads", bench::cores()},
+          {"cores", bench::cores()},
+          {"fsync",
+           "fsync=on, synchronous_commit=on: every batch's COMMIT waits for its WAL flush"},
+          {"load", "per batch BEGIN; COPY records FROM STDIN (FORMAT binary); COMMIT"},
+          {"indexes", {"record_id (primary key)", "tx_id (unique)", "content_hash"}}}},
+        {"verified", pg_run_json(pg->verified)},
+        {"unverified", pg_run_json(pg->unverified)},
+        {"verified_over_ceiling", pg->verified.rows_per_s() / ceiling}};
+  if (etcd)
+    j["etcd"] = {{"version", etcd->version},
+                 {"setup",
+                  {{"members", bench::kEtcdMembers},
+                   {"puts", o.etcd_puts},
+                   {"value_bytes", tx_bytes},
+                   {"clients", o.etcd_clients},
+                   {"cores", bench::cores()},
+                   {"fsync", "etcd default: WAL fsynced before a commit is acknowledged"},
+                   {"api", "v3 HTTP/JSON gateway, POST /v3/kv/put, keep-alive"}}},
+                 {"puts_per_s", etcd->load.puts_per_s()},
+                 {"puts", etcd->load.puts},
+                 {"failed", etcd->load.failed},
+                 {"seconds", etcd->load.seconds},
+                 {"latency_ms_p50", bench::percentile(etcd->load.latency_ms, 0.5)},
+                 {"latency_ms_p99", bench::percentile(etcd->load.latency_ms, 0.99)}};
+  std::ofstream(o.json_out) << j.dump(2) << "\n";
+}
+
+int run(const Options& o) {
+  ScratchDir scratch(o.keep);
+  std::cout << "measuring the Ed25519 ceiling (all cores)..." << std::endl;
+  const double before = bench::ed25519_ceiling(kCeilingSeconds);
+  const std::size_t count = std::max(o.run_pg ? o.rows : 0, o.run_etcd ? o.etcd_puts : 0);
+  std::cout << "pre-signing " << count << " register transactions..." << std::endl;
+  const auto w = bench::make_workload(count);
+  check_verification_runs(w);
+  bench::Workload pg_w;  // the first `rows` of w
+  pg_w.keys = w.keys;
+  if (o.run_pg) pg_w.txs.assign(w.txs.begin(), w.txs.begin() + static_cast<std::ptrdiff_t>(o.rows));
+  int rc = 0;
+  std::optional<PgFigures> pg;
+  std::optional<EtcdFigures> etcd;
+  if (o.run_pg) {
+    auto f = run_pg(o, pg_w, scratch.path() / "pg");
+    if (f) {
+      pg = std::move(*f);
+    } else {
+      std::cerr << "postgresql: " << f.status().to_string() << "\n";
+      rc = 3;
+    }
+  }
+  if (o.run_etcd && !g_interrupted.load()) {
+    auto f = run_etcd(o, w, scratch.path() / "etcd");
+    if (f) {
+      etcd = std::move(*f);
+    } else {
+      std::cerr << "etcd: " << f.status().to_string() << "\n";
+      rc = 3;
+    }
+  }
+  if (g_interrupted.load()) return 130;
+  if (!pg && !etcd) return rc;
+  std::cout << "measuring the Ed25519 ceiling again..." << std::endl;
+  const double after = bench::ed25519_ceiling(kCeilingSeconds);
+  const double ceiling = (before + after) / 2;
+  const std::size_t tx_bytes = w.txs[0].size();
+  std::printf(
+      "\nbaselines: register transactions of %zu bytes (encoded, signed), pre-signed; "
+      "%u cores shared by the load and the servers\n",
+      tx_bytes, bench::cores());
+  line("ed25519 verifications/s, all cores (ceiling)", fixed(ceiling, 0));
+  line("  measured before / after", fixed(before, 0) + " / " + fixed(after, 0));
+  if (pg) print_pg(o, *pg, ceiling);
+  if (etcd) print_etcd(o, *etcd);
+  if (!o.json_out.empty()) write_json(o, tx_bytes, before, after, pg, etcd);
+  if (etcd && etcd->load.failed > 0) rc = std::max(rc, 1);
+  return rc;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto o = parse(argc, argv);
+  if (!o) return 2;
+  install_signal_handlers();
+  // Caught here so that the stack unwinds: the servers' destructors kill them
+  // and the scratch dir's removes the files.
+  try {
+    return run(*o);
+  } catch (const std::exception& e) {
+    std::cerr << "baseline_bench: " << e.what() << "\n";
+    return 3;
+  }
+}
