@@ -11,6 +11,7 @@
 #include "emledger/client/verify.hpp"
 #include "emledger/crypto/hex.hpp"
 #include "emledger/ledger/json.hpp"
+#include "emledger/ledger/snapshot.hpp"
 #include "epoch_chain.hpp"
 
 using namespace emledger;
@@ -504,4 +505,63 @@ TEST_CASE("validators: the SDK's chain audit, checkpoint and bundles across a ch
     stripped.succession.changes.clear();
     CHECK_FALSE(verify_bundle(c.genesis, stripped, file).is_ok());
   }
+}
+
+TEST_CASE("validators: the SDK's audit of a node restored above a change") {
+  Changed c;
+  c.commit({c.reg("epoch one, block 5")});
+  c.commit({c.reg("epoch one, block 6")});
+  // A snapshot at height 6 carrying two whole blocks, restored elsewhere:
+  // the node holds no block at or below the change (height 2).
+  Bytes snapshot;
+  auto written = write_snapshot(
+      *c.ledger,
+      [&](ByteView b) {
+        snapshot.insert(snapshot.end(), b.begin(), b.end());
+        return Status::ok();
+      },
+      2);
+  REQUIRE_MESSAGE(written.is_ok(), written.status().to_string());
+  client_test::TempDir dir;
+  auto target = open_leveldb(dir.file("db"));
+  auto scratch = open_leveldb(dir.file("sort"));
+  REQUIRE((target.is_ok() && scratch.is_ok()));
+  std::size_t pos = 0;
+  auto imported = import_snapshot(
+      [&](std::span<std::uint8_t> out) -> Result<std::size_t> {
+        const std::size_t n = std::min(out.size(), snapshot.size() - pos);
+        std::copy_n(snapshot.begin() + static_cast<std::ptrdiff_t>(pos), n, out.begin());
+        pos += n;
+        return n;
+      },
+      c.genesis, **target, **scratch, 2);
+  REQUIRE_MESSAGE(imported.is_ok(), imported.status().to_string());
+  auto restored = Ledger::open(std::move(*target), c.genesis);
+  REQUIRE_MESSAGE(restored.is_ok(), restored.status().to_string());
+  REQUIRE((*restored)->base_height() > 2);
+
+  const auto audit = [&](ApiTransport::Tamper tamper) {
+    auto* t = new ApiTransport(**restored, c.vals[0]);
+    t->set_checkpoint(client_test::checkpoint_of(c, c.epoch1(), {0, 1, 2}));
+    t->set_tamper(std::move(tamper));
+    Client client(std::unique_ptr<client::Transport>(t), c.genesis);
+    auto r = client.verify_chain();
+    REQUIRE_MESSAGE(r.is_ok(), r.status().to_string());
+    return *r;
+  };
+  ChainReport r = audit({});
+  CHECK_MESSAGE(r.valid, r.failure.to_string());
+  CHECK(r.base_height == (*restored)->base_height());
+  CHECK(r.height == 6);
+  CHECK(r.epoch == 1);
+  CHECK(r.changes_seen == 0);  // below the base: the succession's word, checked against the state
+
+  // The same node hiding the change: the base is judged by the genesis set.
+  r = audit([&](const std::string& target, client::HttpResponse& res) {
+    if (target != "/v1/validators") return;
+    res.status = 404;
+    res.body = R"({"error":{"code":"NOT_FOUND","message":"no such path"}})";
+  });
+  CHECK_FALSE(r.valid);
+  CHECK(r.failure.code().rfind("CERT_", 0) == 0);
 }
