@@ -98,6 +98,17 @@ TEST_CASE("validators cli: show, approve, submit; then the audit and a bundle ac
   CHECK(stranger.exit_code == 2);
   CHECK(stranger.json()["error"]["code"] == "NOT_A_VALIDATOR");
 
+  // In text, without --out: the approval is printed and the file left alone.
+  auto printed =
+      emledger_cli({"validators", "approve", prop, "--node", url, "--trust", trust, "--key", vkey});
+  REQUIRE_MESSAGE(printed.exit_code == 0, printed.out);
+  CHECK(printed.out.find("approval    {") != std::string::npos);
+  CHECK(printed.out.find("1 of the 1 needed") != std::string::npos);
+  {
+    std::ifstream in(prop);
+    CHECK_FALSE(Json::parse(in).contains("approvals"));
+  }
+
   auto approve = emledger_cli({"validators", "approve", prop, "--node", url, "--trust", trust,
                                "--key", vkey, "--out", prop, "--json"});
   REQUIRE_MESSAGE(approve.exit_code == 0, approve.out);
@@ -126,6 +137,12 @@ TEST_CASE("validators cli: show, approve, submit; then the audit and a bundle ac
   CHECK(show.json()["since_height"] == change_height + 1);
   CHECK(show.json()["changes"] == 1);
   CHECK(show.json()["validators"][0]["address"] == "127.0.0.1:2");
+
+  auto text = emledger_cli({"validators", "show", "--node", url, "--trust", trust});
+  REQUIRE_MESSAGE(text.exit_code == 0, text.out);
+  CHECK(text.out.find("epoch       1 (judges heights from " + std::to_string(change_height + 1)) !=
+        std::string::npos);
+  CHECK(text.out.find("127.0.0.1:2") != std::string::npos);
 
   // The approvals are single-use: the epoch moved on.
   auto again = emledger_cli(
