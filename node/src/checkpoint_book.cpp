@@ -17,8 +17,8 @@ void log_line(const std::string& line) {
   std::fprintf(stderr, "emledger-node: checkpoints: %s\n", line.c_str());
 }
 
-std::string body_of(const ledger::Genesis& g, std::uint64_t size, const Hash& root) {
-  return ledger::checkpoint_body(ledger::Checkpoint{g.chain_id, size, root});
+std::string body_of(const std::string& chain_id, std::uint64_t size, const Hash& root) {
+  return ledger::checkpoint_body(ledger::Checkpoint{chain_id, size, root});
 }
 
 }  // namespace
@@ -45,18 +45,16 @@ std::string_view to_string(CosignOutcome o) {
   return "?";
 }
 
-// The signers are a copy of the genesis whose validators are the set's:
-// the form ledger::verify_checkpoint judges a note by.
 CheckpointBook::CheckpointBook(consensus::FsEnv& fs, const ledger::Genesis& genesis,
                                const ledger::ValidatorSet& set, std::string path,
                                std::uint64_t head_size, const Hash& head_root, RootAt root_at)
     : fs_(fs),
-      signers_(genesis),
+      chain_id_(genesis.chain_id),
+      signers_(set),
       path_(std::move(path)),
       root_at_(std::move(root_at)),
       head_size_(head_size),
       head_root_(head_root) {
-  signers_.validators = set.validators;
   EMLEDGER_ASSERT(!signers_.validators.empty() && root_at_);
 }
 
@@ -81,7 +79,7 @@ Result<std::unique_ptr<CheckpointBook>> CheckpointBook::open(
 // verifier of that size asks) until the new set forms a newer one.
 void CheckpointBook::set_signers(const ledger::ValidatorSet& set) {
   EMLEDGER_ASSERT(!set.validators.empty());
-  signers_.validators = set.validators;
+  signers_ = set;
   sizes_.clear();
   pending_.clear();
 }
@@ -100,7 +98,7 @@ Status CheckpointBook::load() {
     return Status::ok();
   }
   const std::string note(bytes->begin(), bytes->end());
-  auto cp = ledger::verify_checkpoint(note, signers_);
+  auto cp = ledger::verify_checkpoint(note, chain_id_, signers_);
   if (!cp) {
     log_line("ignoring " + path_ + ": " + cp.status().to_string());
     return Status::ok();
@@ -150,7 +148,7 @@ Status CheckpointBook::load() {
 
 bool CheckpointBook::verifies(const CheckpointSignature& s) const {
   EMLEDGER_ASSERT(s.signer < signers_.validators.size());
-  const std::string text = body_of(signers_, s.size, s.root);
+  const std::string text = body_of(chain_id_, s.size, s.root);
   return crypto::verify(signers_.validators[s.signer].public_key, as_bytes(text), s.signature);
 }
 
@@ -251,7 +249,7 @@ void CheckpointBook::on_quorum(std::uint64_t size) {
 // The signed note of `size`: the body, a blank line, one line per signer in
 // index order of the set (docs/formats/checkpoint.md, "Layout").
 std::string CheckpointBook::note_of(std::uint64_t size, const Entry& e) const {
-  std::string note = body_of(signers_, size, e.root);
+  std::string note = body_of(chain_id_, size, e.root);
   note += "\n";
   for (const auto& [signer, sig] : e.sigs) {
     const ledger::Validator& v = signers_.validators[signer];
@@ -262,7 +260,7 @@ std::string CheckpointBook::note_of(std::uint64_t size, const Entry& e) const {
     note.append(to_base64(ByteView(blob))).append("\n");
   }
   // Every line was verified before it was counted; the kernel must agree.
-  EMLEDGER_ASSERT(ledger::verify_checkpoint(note, signers_).is_ok());
+  EMLEDGER_ASSERT(ledger::verify_checkpoint(note, chain_id_, signers_).is_ok());
   return note;
 }
 

@@ -153,7 +153,8 @@ class CheckpointBook {
   std::string note_of(std::uint64_t size, const Entry& e) const;
 
   consensus::FsEnv& fs_;
-  ledger::Genesis signers_;  // the genesis with the validators of the set in force
+  const std::string chain_id_;
+  ledger::ValidatorSet signers_;  // the set in force
   const std::string path_;
   RootAt root_at_;
   std::uint64_t head_size_ = 0;
