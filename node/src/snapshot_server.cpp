@@ -79,6 +79,8 @@ std::optional<SnapshotChunk> SnapshotServer::serve(std::size_t peer, const Snaps
     for (const auto& f : files_)
       if (f->height == req.height) file = f;
     if (!file && !files_.empty()) file = files_.back();
+    // Never a file from below the last change of set (write_wanted).
+    if (file && file->height < last_change_height()) file = nullptr;
     if (!file)
       return state_only(writing_ ? SnapshotState::kPreparing : SnapshotState::kUnavailable,
                         req.offset);
@@ -90,15 +92,29 @@ std::optional<SnapshotChunk> SnapshotServer::serve(std::size_t peer, const Snaps
 }
 
 // A new file when there is none, or when a download starts and the newest is
-// too far below the head. A joiner in the middle of a file never causes a
-// rewrite, so it cannot be made to start over by its own requests.
+// too far below the head or below the last change of validator set (its
+// state names a set that is no longer in force: a validator the change added
+// would restore a ledger in which it is not a validator). A joiner in the
+// middle of a file never causes a rewrite, so it cannot be made to start
+// over by its own requests.
 bool SnapshotServer::write_wanted(const SnapshotRequest& req, std::uint64_t now_ms) const {
   const std::uint64_t head = ledger_.head().height;
   if (head == 0) return false;
   if (failed_ms_ && now_ms < *failed_ms_ + options_.retry_after_failure_ms) return false;
   if (files_.empty()) return true;
   const bool starts = req.height == 0 && req.offset == 0;
-  return starts && head > files_.back()->height + options_.reuse_blocks_max;
+  if (!starts) return false;
+  return head > files_.back()->height + options_.reuse_blocks_max ||
+         files_.back()->height < last_change_height();
+}
+
+// The height of the block holding the last change of validator set (0 when
+// the genesis set is in force). A set that cannot be read counts as changed
+// at the head: no old file is served, a new one is written.
+std::uint64_t SnapshotServer::last_change_height() const {
+  auto set = ledger_.validators();
+  if (!set) return ledger_.head().height;
+  return set->since_height - 1;
 }
 
 void SnapshotServer::start_write(std::uint64_t now_ms) {

@@ -78,6 +78,7 @@ class SnapshotServer {
 
   SnapshotServer(const ledger::Ledger& ledger, SnapshotServerOptions options);
   // With mu_ held: whether a write should start for this request.
+  std::uint64_t last_change_height() const;
   bool write_wanted(const SnapshotRequest& req, std::uint64_t now_ms) const;
   void start_write(std::uint64_t now_ms);    // mu_ held
   void write_one(std::uint64_t started_ms);  // the writer thread

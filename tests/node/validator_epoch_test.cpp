@@ -549,3 +549,73 @@ TEST_CASE("validator set: a fifth validator is added and votes, then one is remo
 
   for (auto& mem : m) mem.stop();
 }
+
+TEST_CASE("snapshot server: a file from below the last change of set is never served") {
+  EpochNet net(2, 1);
+  test::TempDir dir;
+  Member m;
+  m.dir = dir.str("m");
+  m.open(net);
+  ledger::Ledger& l = *m.ledger;
+  // Commits one block of `txs`, certified by every member of the set in force.
+  auto commit = [&](std::vector<ledger::Tx> txs) {
+    const ledger::ChainHead head = l.head();
+    auto set = l.validators_at(head.height + 1);
+    REQUIRE(set.is_ok());
+    std::vector<ledger::TxOutcome> outcomes;
+    auto p = l.prepare(txs, head.time_ms + 1, head.height + 1, set->validators[0].public_key, false,
+                       outcomes);
+    REQUIRE(p.is_ok());
+    for (const auto& oc : outcomes) REQUIRE_MESSAGE(oc.status.is_ok(), oc.status.to_string());
+    ledger::Certificate cert;
+    for (std::size_t i = 0; i < set->validators.size(); ++i) {
+      const auto k = std::find_if(net.keys.begin(), net.keys.end(), [&](const auto& key) {
+        return key.public_key() == set->validators[i].public_key;
+      });
+      REQUIRE(k != net.keys.end());
+      ledger::sign_certificate_in_set(net.genesis.chain_id, *set, p->block.header,
+                                      static_cast<std::uint16_t>(i), *k, cert);
+    }
+    REQUIRE(l.commit(*p, cert).is_ok());
+  };
+  commit({net.tx(1)});
+  commit({net.tx(2)});
+
+  SnapshotServerOptions so;
+  so.dir = dir.str("served");
+  auto server = SnapshotServer::open(l, so);
+  REQUIRE(server.is_ok());
+  std::uint64_t now = 1'000;
+  // Asks from the start until the server answers ready; the file's height.
+  auto ready_height = [&]() -> std::uint64_t {
+    for (int i = 0; i < 500; ++i) {
+      now += 1'000;
+      auto c = (*server)->serve(1, {0, 0}, now);
+      REQUIRE(c.has_value());
+      if (c->state == static_cast<std::uint8_t>(SnapshotState::kReady)) return c->height;
+      CHECK(c->state == static_cast<std::uint8_t>(SnapshotState::kPreparing));
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    FAIL("no snapshot became ready");
+    return 0;
+  };
+  CHECK(ready_height() == 2);
+
+  // The change adds validator 1 at height 3; a file of height 2 names a set in
+  // which it is not a validator, so a joiner must get a newer one.
+  commit({net.change(ledger::genesis_validator_set(net.genesis), {0, 1}, {0})});
+  commit({net.tx(3)});
+  REQUIRE(l.validators()->epoch == 1);
+  now += 1'000;
+  auto first = (*server)->serve(2, {0, 0}, now);
+  REQUIRE(first.has_value());
+  CHECK(first->state == static_cast<std::uint8_t>(SnapshotState::kPreparing));
+  // A joiner in the middle of the old file is not served it either.
+  now += 1'000;
+  auto middle = (*server)->serve(3, {2, 0}, now);
+  REQUIRE(middle.has_value());
+  CHECK(middle->state != static_cast<std::uint8_t>(SnapshotState::kReady));
+  CHECK(ready_height() == 4);
+  CHECK((*server)->stats().files_written == 2);
+  (*server)->stop();
+}
