@@ -30,10 +30,11 @@ constexpr int kJoinTimeoutS = 120;
 // The ChangeValidators transaction ending `current` with `next`, approved by
 // the validators of `current` at `approvers` (their keys in `keys`), signed
 // by the network's issuer org.
-std::string change_tx(const Network& net, const ledger::ValidatorSet& current,
-                      const std::vector<ledger::Validator>& next,
-                      const std::vector<std::pair<std::uint16_t, const crypto::KeyPair*>>& approvers,
-                      std::uint64_t nonce) {
+std::string change_tx(
+    const Network& net, const ledger::ValidatorSet& current,
+    const std::vector<ledger::Validator>& next,
+    const std::vector<std::pair<std::uint16_t, const crypto::KeyPair*>>& approvers,
+    std::uint64_t nonce) {
   ledger::ChangeValidators change;
   change.epoch = current.epoch;
   change.validators = next;
@@ -55,7 +56,8 @@ HttpReply submit_and_wait(const testing::NodeProcess& node, const std::string& t
 
 // GET /v1/validators of a node, its succession verified from the genesis:
 // the sets of every epoch, [0] the genesis set.
-std::vector<ledger::ValidatorSet> verified_sets(const Network& net, const testing::NodeProcess& node) {
+std::vector<ledger::ValidatorSet> verified_sets(const Network& net,
+                                                const testing::NodeProcess& node) {
   auto r = http_json(node, "GET", "/v1/validators");
   REQUIRE_MESSAGE(r.status == 200, "GET /v1/validators: " << r.status);
   auto bytes = from_hex(r.body.at("succession").get<std::string>());
@@ -92,8 +94,9 @@ void check_chain_under_sets(Network& net, std::size_t i, std::uint64_t top,
 
 }  // namespace
 
-TEST_CASE("e2e: a validator is added by a quorum's change, joins from a snapshot and votes; "
-          "another is removed; chain verify passes across both changes") {
+TEST_CASE(
+    "e2e: a validator is added by a quorum's change, joins from a snapshot and votes; "
+    "another is removed; chain verify passes across both changes") {
   Scratch s("validator-change");
   Network net(s, kValidators, kViewTimeoutMs, PeerLinks::kDirect, /*spare_count=*/1);
   for (std::size_t i = 0; i < kValidators; ++i) REQUIRE(net.start(i));
@@ -155,12 +158,10 @@ TEST_CASE("e2e: a validator is added by a quorum's change, joins from a snapshot
   CHECK(sets1[1].since_height == h1 + 1);
   std::vector<ledger::Validator> four = five;
   four.erase(four.begin() + kRemoved);
-  auto removed = submit_and_wait(net.node(0), change_tx(net, sets1[1], four,
-                                                        {{0, &keys[0]},
-                                                         {1, &keys[1]},
-                                                         {2, &keys[2]},
-                                                         {4, &keys[kNewcomer]}},
-                                                        900'004));
+  auto removed = submit_and_wait(
+      net.node(0),
+      change_tx(net, sets1[1], four,
+                {{0, &keys[0]}, {1, &keys[1]}, {2, &keys[2]}, {4, &keys[kNewcomer]}}, 900'004));
   REQUIRE_MESSAGE(removed.status == 200, removed.body.dump());
   const std::uint64_t h2 = removed.body.at("height").get<std::uint64_t>();
   more = submit_committed(net, net.node(kNewcomer), &nonce, 20, 10);

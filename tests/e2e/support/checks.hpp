@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "emledger/ledger/checkpoint.hpp"
+#include "emledger/ledger/validator_set.hpp"
 #include "network.hpp"
 
 namespace emledger::e2e {
@@ -146,14 +147,26 @@ inline std::size_t check_certified_chain(Network& net, std::size_t i, std::uint6
 }
 
 // GET /v1/checkpoint of node i: the note's log size when it verifies against
-// the genesis (a quorum of validator signatures), nullopt otherwise (503
-// CHECKPOINT_PENDING before the validators cosigned one).
+// the genesis (a quorum of validator signatures of the set in force at its
+// size, learned from the node's succession, which must verify from the
+// genesis), nullopt otherwise (503 CHECKPOINT_PENDING before the validators
+// cosigned one).
 inline std::optional<std::uint64_t> checkpoint_size(Network& net, std::size_t i) {
   httplib::Client c(net.node(i).host(), net.node(i).port());
   c.set_read_timeout(10, 0);
+  auto v = c.Get("/v1/validators");
+  if (!v || v->status != 200) return std::nullopt;
+  Json vj = Json::parse(v->body, nullptr, false);
+  if (!vj.is_object() || !vj.contains("succession")) return std::nullopt;
+  auto raw = from_hex(vj["succession"].get<std::string>());
+  if (!raw) return std::nullopt;
+  auto succession = ledger::decode<ledger::Succession>(*raw);
+  if (!succession) return std::nullopt;
+  auto sets = ledger::verify_succession(net.genesis, *succession);
+  if (!sets) return std::nullopt;
   auto r = c.Get("/v1/checkpoint");
   if (!r || r->status != 200) return std::nullopt;
-  auto cp = ledger::verify_checkpoint(r->body, net.genesis);
+  auto cp = ledger::verify_checkpoint(r->body, net.genesis, *sets, *succession);
   if (!cp) return std::nullopt;
   return cp->size;
 }
