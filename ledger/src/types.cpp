@@ -308,19 +308,9 @@ Hash payload_digest(const std::vector<Hash>& tx_ids) {
   return h.finish();
 }
 
-Epoch epoch_at_height(const Genesis& /*genesis*/, std::uint64_t /*height*/) {
-  // The genesis alone knows no later change: this is epoch 0 for every
-  // height, which the genesis-set verifiers below use. Heights after a change
-  // are judged with the set itself (verify_finality_in_set): the ledger takes
-  // it from Ledger::validators_at, a light client from a verified succession
-  // (validator_set.hpp).
-  return kGenesisEpoch;
-}
-
 Status verify_certificate(const Genesis& genesis, const BlockHeader& header,
                           const Certificate& cert) {
-  return verify_certificate_in_epoch(genesis, epoch_at_height(genesis, header.height), header,
-                                     cert);
+  return verify_certificate_in_epoch(genesis, kGenesisEpoch, header, cert);
 }
 
 Status verify_certificate_in_epoch(const Genesis& genesis, Epoch epoch, const BlockHeader& header,
@@ -333,7 +323,6 @@ Status verify_certificate_in_epoch(const Genesis& genesis, Epoch epoch, const Bl
 void sign_certificate(const Genesis& genesis, const BlockHeader& header, std::uint16_t index,
                       const crypto::KeyPair& key, Certificate& cert) {
   ValidatorSet set = genesis_validator_set(genesis);
-  set.epoch = epoch_at_height(genesis, header.height);
   sign_certificate_in_set(genesis.chain_id, set, header, index, key, cert);
 }
 

@@ -134,7 +134,6 @@ TEST_CASE(
   // A quorum of epoch 1 is no certificate of the height's epoch (0), and a
   // quorum of epoch 0 none of epoch 1.
   const ledger::Certificate of_epoch_1 = certify(keys, fv, {0, 2, 3}, 1).to_ledger();
-  CHECK(ledger::epoch_at_height(genesis, header.height) == 0);
   CHECK(ledger::verify_certificate(genesis, header, of_epoch_1).code() == "CERT_BAD_SIGNATURE");
   CHECK(ledger::verify_certificate_in_epoch(genesis, 1, header, of_epoch_1).is_ok());
   const ledger::Certificate of_epoch_0 = certify(keys, fv, {0, 2, 3}, 0).to_ledger();

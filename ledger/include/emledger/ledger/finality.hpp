@@ -48,10 +48,11 @@ Bytes encode_finality_proof(const FinalityProof& p);
 // MALFORMED_ENCODING.
 Result<FinalityProof> decode_finality_proof(ByteView in);
 
-// Checks that `proof` makes `header` final under `genesis`, with the
-// certificate's statement rebuilt for epoch_at_height(genesis, header.height)
-// in both forms: in the own form verify_certificate_in_epoch(genesis, that
-// epoch, header, certificate); in the descendant form,
+// Checks that `proof` makes `header` final under the genesis set in
+// kGenesisEpoch (for chains whose validators never changed; after a change,
+// verify_finality_in_set with the set of the header's height, validator_set.hpp),
+// in both forms: in the own form verify_certificate_in_epoch(genesis,
+// kGenesisEpoch, header, certificate); in the descendant form,
 // links[0] has height header.height + 1 and parent header.hash(), every next
 // link has the next height and the previous link's hash as its parent, every
 // link names the genesis chain id, and the certificate verifies for the last

@@ -224,7 +224,8 @@ enum class TxType : std::uint8_t {
   kResolveObjection = 12,  // issuer of the record
   kAnchorArchive = 13,     // org closing a case
   kSubmitEvidence = 14,    // any org: a validator's two conflicting votes (votes.hpp)
-  kChangeValidators = 15,  // any org: the next validator set, approved by a quorum (validator_set.hpp)
+  kChangeValidators =
+      15,  // any org: the next validator set, approved by a quorum (validator_set.hpp)
 };
 inline constexpr std::uint8_t kTxTypeMax = 15;
 
@@ -721,13 +722,6 @@ struct Certificate {
   }
 };
 
-// The epoch whose validator set judges the block at `height`: the epoch its
-// finalize statements are signed for (docs/validator-set-changes.md section
-// 2). Validator-set changes do not exist yet, so today every height is of
-// kGenesisEpoch; step 1 of that document's section 5 looks it up in the
-// validators history. The one place the ledger decides a height's epoch.
-Epoch epoch_at_height(const Genesis& genesis, std::uint64_t height);
-
 // Checks that `cert` finalizes `header` under `genesis`' validator set in
 // `epoch`: matching height, view and hash, distinct known validators in
 // increasing order, every signature valid over encode(FinalizeVote) of that
@@ -736,13 +730,15 @@ Epoch epoch_at_height(const Genesis& genesis, std::uint64_t height);
 Status verify_certificate_in_epoch(const Genesis& genesis, Epoch epoch, const BlockHeader& header,
                                    const Certificate& cert);
 
-// verify_certificate_in_epoch with the epoch of the header's height
-// (epoch_at_height).
+// The genesis forms, for chains whose validators never changed:
+// verify_certificate_in_epoch in kGenesisEpoch. After a change of set, the
+// set that judges a height comes from the ledger (Ledger::validators_at) or a
+// verified succession (validator_set.hpp); use verify_certificate_in_set.
 Status verify_certificate(const Genesis& genesis, const BlockHeader& header,
                           const Certificate& cert);
 
-// Adds `key`'s finalize signature (validator index `index`) to `cert`, signed
-// for the epoch of the header's height (epoch_at_height).
+// Adds `key`'s finalize signature (genesis validator `index`) to `cert`, signed
+// for kGenesisEpoch (sign_certificate_in_set for later epochs).
 void sign_certificate(const Genesis& genesis, const BlockHeader& header, std::uint16_t index,
                       const crypto::KeyPair& key, Certificate& cert);
 
