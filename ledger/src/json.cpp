@@ -408,8 +408,9 @@ Json to_json(const Tx& tx) {
                         {"record_ids", hashes(p->record_ids)}};
       break;
     case TxType::kSubmitEvidence:
-      if (auto p = decode<SubmitEvidence>(tx.body.payload))
-        j["payload"] = {{"first", to_json(p->first)}, {"second", to_json(p->second)}};
+      if (auto p = decode_submit_evidence(tx.body.payload))
+        j["payload"] = {
+            {"epoch", p->epoch}, {"first", to_json(p->first)}, {"second", to_json(p->second)}};
       break;
     case TxType::kChangeValidators:
       if (auto p = decode<ChangeValidators>(tx.body.payload)) {

@@ -79,6 +79,8 @@ class BlockState {
                       std::equal(kOrgPrefix.begin(), kOrgPrefix.end(), key.begin())));
     pending_[key] = encode(value);
   }
+  // For values whose encoding depends on their content (EvidenceRecord).
+  void put_raw(const Bytes& key, Bytes value) { pending_[key] = std::move(value); }
   std::vector<std::pair<Bytes, Bytes>> puts() const { return {pending_.begin(), pending_.end()}; }
 
  private:
@@ -448,35 +450,51 @@ Status apply_archive(BlockState& st, const ExecContext& cx) {
   return Status::ok();
 }
 
-// Any org may prove that a validator signed two conflicting votes. The
-// offence (validator, view, kind) is recorded once, whichever pair proves it.
+// The set of `epoch` as the block being built sees it: the genesis set for
+// epoch 0, else the history kept for it (absent: an epoch not reached yet).
+Result<std::optional<ValidatorSet>> block_epoch_set(const BlockState& st, const Genesis& genesis,
+                                                    Epoch epoch) {
+  if (epoch == kGenesisEpoch) return std::optional<ValidatorSet>(genesis_validator_set(genesis));
+  return st.get_as<ValidatorSet>(validators_history_state_key(epoch));
+}
+
+// Any org may prove that a validator signed two conflicting votes in one
+// epoch. The offence (epoch, validator, view, kind) is recorded once,
+// whichever pair proves it.
 Status apply_evidence(BlockState& st, const ExecContext& cx) {
-  auto p = decode<SubmitEvidence>(cx.tx.body.payload);
+  auto p = decode_submit_evidence(cx.tx.body.payload);
   if (!p)
     return p.status().code() == "EVIDENCE_INVALID"
                ? p.status()
                : reject("INVALID_PAYLOAD", p.status().message());
-  EMLEDGER_TRY(verify_evidence(cx.genesis, *p));
+  auto set = block_epoch_set(st, cx.genesis, p->epoch);
+  if (!set) return set.status();
+  if (!set->has_value())
+    return reject("EVIDENCE_INVALID",
+                  "epoch " + std::to_string(p->epoch) + " has no validator set");
+  EMLEDGER_TRY(verify_evidence(cx.genesis.chain_id, **set, *p));
   EMLEDGER_ASSERT(cx.signer);  // Tx::check: type 14 is org-signed only
-  const Bytes key = evidence_state_key(p->first.validator, p->first.view, p->first.kind);
+  const Bytes key = evidence_state_key(p->epoch, p->first.validator, p->first.view, p->first.kind);
   auto existing = st.get(key);
   if (!existing) return existing.status();
   if (existing->has_value())
     return reject("EVIDENCE_DUPLICATE", "this offence of validator " +
                                             std::to_string(p->first.validator) + " in view " +
-                                            std::to_string(p->first.view) + " is already recorded");
+                                            std::to_string(p->first.view) + " of epoch " +
+                                            std::to_string(p->epoch) + " is already recorded");
   EvidenceRecord r;
+  r.epoch = p->epoch;
   r.validator = p->first.validator;
   r.kind = p->first.kind;
   r.view = p->first.view;
-  r.validator_key = cx.genesis.validators[r.validator].public_key;
+  r.validator_key = (*set)->validators[r.validator].public_key;
   r.first = p->first;
   r.second = p->second;
   r.submitted_by = cx.signer->id;
   r.tx = cx.tx_id;
   r.height = cx.height;
   r.index = cx.index_in_block;
-  st.put(key, r);
+  st.put_raw(key, encode_evidence_record(r));
   return Status::ok();
 }
 
@@ -607,13 +625,19 @@ Bytes grant_state_key(const Hash& id) { return prefixed("grant/", id); }
 Bytes access_state_key(const Hash& id) { return prefixed("access/", id); }
 Bytes objection_state_key(const Hash& id) { return prefixed("objection/", id); }
 Bytes archive_state_key(const Hash& id) { return prefixed("archive/", id); }
-Bytes evidence_state_key(std::uint16_t validator, std::uint64_t view, std::uint8_t kind) {
-  constexpr std::string_view kPrefix = "evidence/";
-  Bytes k(kPrefix.begin(), kPrefix.end());
+Bytes evidence_state_key(Epoch epoch, std::uint16_t validator, std::uint64_t view,
+                         std::uint8_t kind) {
+  const std::string_view prefix = epoch == kGenesisEpoch ? kEvidencePrefix : kEvidenceEpochPrefix;
+  Bytes k(prefix.begin(), prefix.end());
+  if (epoch != kGenesisEpoch)
+    for (int i = 7; i >= 0; --i) k.push_back(static_cast<std::uint8_t>(epoch >> (8 * i)));
   for (int i = 1; i >= 0; --i) k.push_back(static_cast<std::uint8_t>(validator >> (8 * i)));
   for (int i = 7; i >= 0; --i) k.push_back(static_cast<std::uint8_t>(view >> (8 * i)));
   k.push_back(kind);
   return k;
+}
+Bytes evidence_state_key(std::uint16_t validator, std::uint64_t view, std::uint8_t kind) {
+  return evidence_state_key(kGenesisEpoch, validator, view, kind);
 }
 
 Result<Tx> parse_tx(ByteView bytes) {
@@ -1166,40 +1190,63 @@ Result<std::vector<Ledger::Listed>> Ledger::accesses(std::uint64_t from_height,
 }
 
 // The flat index holds every head state key ('s' + key -> value hash), so
-// the evidence keys ("evidence/" + u16 validator + u64 view + u8 kind) are one
-// ordered range of it.
+// the evidence keys of epoch 0 ("evidence/" + u16 validator + u64 view + u8
+// kind) are one ordered range of it and those of later epochs ("evidence@" +
+// u64 epoch + the same) another, read in that order.
 Result<std::vector<EvidenceRecord>> Ledger::evidence(std::optional<std::uint16_t> validator,
                                                      std::size_t limit,
                                                      std::optional<Offence> after) const {
   std::vector<EvidenceRecord> out;
   if (limit == 0) return out;
-  Bytes prefix = state_index_key(evidence_state_key(0, 0, 0));
-  prefix.resize(prefix.size() - 11);  // "s" + "evidence/"
-  if (validator) put_be(prefix, *validator, 2);
-  Bytes start = prefix;
-  if (after) {
-    start = state_index_key(evidence_state_key(after->validator, after->view, after->kind));
-    start.push_back(0);  // keys have one length: the next possible key
-    if (start < prefix) start = prefix;
-  }
   std::vector<Hash> values;
   Status bad;
-  Status st = store_->scan(prefix, start, [&](ByteView k, ByteView v) {
-    if (v.size() != kHashSize || k.size() != 1 + 9 + 11) {
-      bad = Status::error("STORAGE_CORRUPT", "bad evidence index entry");
-      return false;
-    }
-    Hash h;
-    std::copy(v.begin(), v.end(), h.begin());
-    values.push_back(h);
-    return values.size() < limit;
-  });
-  if (!st.is_ok()) return st;
-  if (!bad.is_ok()) return bad;
+  // Reads one range from `start` until `limit` values; `validator_at` is the
+  // offset of the u16 validator in its keys when the range's prefix does not
+  // already name the validator asked for.
+  const auto read = [&](const Bytes& prefix, const Bytes& start, std::size_t key_size,
+                        std::optional<std::size_t> validator_at) {
+    return store_->scan(prefix, start, [&](ByteView k, ByteView v) {
+      if (v.size() != kHashSize || k.size() != key_size) {
+        bad = Status::error("STORAGE_CORRUPT", "bad evidence index entry");
+        return false;
+      }
+      if (validator_at && (k[*validator_at] << 8 | k[*validator_at + 1]) != *validator)
+        return true;  // another validator's offence of a later epoch
+      Hash h;
+      std::copy(v.begin(), v.end(), h.begin());
+      values.push_back(h);
+      return values.size() < limit;
+    });
+  };
+  // The key just after `o`'s (keys of one range have one length).
+  const auto next_key = [](const Offence& o) {
+    Bytes k = state_index_key(evidence_state_key(o.epoch, o.validator, o.view, o.kind));
+    k.push_back(0);
+    return k;
+  };
+  const Bytes zero = state_index_key(Bytes(kEvidencePrefix.begin(), kEvidencePrefix.end()));
+  const Bytes later =
+      state_index_key(Bytes(kEvidenceEpochPrefix.begin(), kEvidenceEpochPrefix.end()));
+  constexpr std::size_t kZeroKeySize = 1 + kEvidencePrefix.size() + 2 + 8 + 1;
+  constexpr std::size_t kLaterKeySize = 1 + kEvidenceEpochPrefix.size() + 8 + 2 + 8 + 1;
+  if (!after || after->epoch == kGenesisEpoch) {
+    Bytes prefix = zero;
+    if (validator) put_be(prefix, *validator, 2);
+    Bytes start = after ? std::max(prefix, next_key(*after)) : prefix;
+    EMLEDGER_TRY(read(prefix, start, kZeroKeySize, std::nullopt));
+    if (!bad.is_ok()) return bad;
+  }
+  if (values.size() < limit) {
+    const Bytes start = after && after->epoch != kGenesisEpoch ? next_key(*after) : later;
+    const auto validator_at =
+        validator ? std::optional<std::size_t>(later.size() + 8) : std::nullopt;
+    EMLEDGER_TRY(read(later, start, kLaterKeySize, validator_at));
+    if (!bad.is_ok()) return bad;
+  }
   for (const Hash& h : values) {
     auto raw = load_state_value(*store_, h);
     if (!raw) return raw.status();
-    auto r = decode<EvidenceRecord>(*raw);
+    auto r = decode_evidence_record(*raw);
     if (!r) return Status::error("STORAGE_CORRUPT", "evidence record: " + r.status().message());
     out.push_back(std::move(*r));
   }

@@ -48,23 +48,68 @@ Status SubmitEvidence::check() const {
   return Status::ok();
 }
 
-SubmitEvidence make_submit_evidence(const EvidenceVote& a, const EvidenceVote& b) {
-  return a < b ? SubmitEvidence{a, b} : SubmitEvidence{b, a};
+Result<SubmitEvidence> decode_submit_evidence(ByteView in) {
+  // The version byte follows the tag (as decode_proof_bundle reads it).
+  constexpr std::size_t kVersionAt = 1 + SubmitEvidence::kDomain.size();
+  if (in.size() > kVersionAt && in[kVersionAt] == SubmitEvidenceV1::kVersion) {
+    auto v1 = decode<SubmitEvidenceV1>(in);
+    if (!v1) return v1.status();
+    SubmitEvidence e{kGenesisEpoch, v1->first, v1->second};
+    EMLEDGER_TRY(e.check());
+    return e;
+  }
+  return decode<SubmitEvidence>(in);
+}
+
+SubmitEvidence make_submit_evidence(Epoch epoch, const EvidenceVote& a, const EvidenceVote& b) {
+  return a < b ? SubmitEvidence{epoch, a, b} : SubmitEvidence{epoch, b, a};
+}
+
+Status verify_evidence(std::string_view chain_id, const ValidatorSet& set,
+                       const SubmitEvidence& e) {
+  EMLEDGER_TRY(e.check());
+  if (set.epoch != e.epoch)
+    return invalid("evidence of epoch " + std::to_string(e.epoch) + " checked against the set of " +
+                   std::to_string(set.epoch));
+  if (e.first.validator >= set.validators.size())
+    return Status::error("EVIDENCE_NOT_VALIDATOR", "validator index " +
+                                                       std::to_string(e.first.validator) + " of " +
+                                                       std::to_string(set.validators.size()) +
+                                                       " in epoch " + std::to_string(e.epoch));
+  const PublicKey& key = set.validators[e.first.validator].public_key;
+  for (const EvidenceVote* v : {&e.first, &e.second})
+    if (!crypto::verify(key, v->statement_bytes(chain_id, e.epoch), v->signature))
+      return Status::error("EVIDENCE_BAD_SIGNATURE",
+                           "a vote's signature does not verify under validator " +
+                               std::to_string(e.first.validator) + "'s key in epoch " +
+                               std::to_string(e.epoch));
+  return Status::ok();
 }
 
 Status verify_evidence(const Genesis& genesis, const SubmitEvidence& e) {
-  EMLEDGER_TRY(e.check());
-  if (e.first.validator >= genesis.validators.size())
-    return Status::error("EVIDENCE_NOT_VALIDATOR", "validator index " +
-                                                       std::to_string(e.first.validator) + " of " +
-                                                       std::to_string(genesis.validators.size()));
-  const PublicKey& key = genesis.validators[e.first.validator].public_key;
-  for (const EvidenceVote* v : {&e.first, &e.second})
-    if (!crypto::verify(key, v->statement_bytes(genesis.chain_id, kGenesisEpoch), v->signature))
-      return Status::error("EVIDENCE_BAD_SIGNATURE",
-                           "a vote's signature does not verify under validator " +
-                               std::to_string(e.first.validator) + "'s key");
+  return verify_evidence(genesis.chain_id, genesis_validator_set(genesis), e);
+}
+
+Status EvidenceRecord::check() const {
+  if (epoch == kGenesisEpoch)
+    return Status::error("MALFORMED_ENCODING",
+                         std::string(kDomain) + ": epoch 0 is written as version 1");
   return Status::ok();
+}
+
+Bytes encode_evidence_record(const EvidenceRecord& r) {
+  if (r.epoch == kGenesisEpoch) return encode(EvidenceRecordV1{r});
+  return encode(r);
+}
+
+Result<EvidenceRecord> decode_evidence_record(ByteView in) {
+  constexpr std::size_t kVersionAt = 1 + EvidenceRecord::kDomain.size();
+  if (in.size() > kVersionAt && in[kVersionAt] == EvidenceRecordV1::kVersion) {
+    auto v1 = decode<EvidenceRecordV1>(in);
+    if (!v1) return v1.status();
+    return std::move(v1->r);
+  }
+  return decode<EvidenceRecord>(in);
 }
 
 }  // namespace emledger::ledger

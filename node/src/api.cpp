@@ -74,25 +74,39 @@ Result<std::optional<json>> header_json(const ledger::Ledger& l, std::uint64_t h
   return std::optional<json>(header_object(**h, **c));
 }
 
-// "V.VIEW.KIND": the cursor of GET /v1/evidence.
+// "V.VIEW.KIND" (epoch 0) or "V.VIEW.KIND.EPOCH" (a later epoch): the cursor
+// of GET /v1/evidence.
 std::optional<ledger::Ledger::Offence> parse_offence(std::string_view s) {
-  std::uint64_t part[3];
-  for (int i = 0; i < 3; ++i) {
-    const std::size_t dot = i < 2 ? s.find('.') : s.size();
-    if (dot == std::string_view::npos) return std::nullopt;
+  std::uint64_t part[4] = {0, 0, 0, ledger::kGenesisEpoch};
+  int parts = 0;
+  for (bool more = true; more;) {
+    if (parts == 4) return std::nullopt;
+    const std::size_t dot = std::min(s.find('.'), s.size());
     auto v = parse_u64(s.substr(0, dot));
     if (!v) return std::nullopt;
-    part[i] = *v;
+    part[parts++] = *v;
+    more = dot < s.size();
     s.remove_prefix(std::min(s.size(), dot + 1));
   }
+  if (parts < 3) return std::nullopt;
   if (part[0] > UINT16_MAX || part[2] > UINT8_MAX) return std::nullopt;
+  // Epoch 0 is written with three parts only: one offence, one cursor.
+  if (parts == 4 && part[3] == ledger::kGenesisEpoch) return std::nullopt;
   return ledger::Ledger::Offence{static_cast<std::uint16_t>(part[0]), part[1],
-                                 static_cast<std::uint8_t>(part[2])};
+                                 static_cast<std::uint8_t>(part[2]), part[3]};
+}
+
+std::string offence_cursor(const ledger::EvidenceRecord& r) {
+  std::string c =
+      std::to_string(r.validator) + "." + std::to_string(r.view) + "." + std::to_string(r.kind);
+  if (r.epoch != ledger::kGenesisEpoch) c += "." + std::to_string(r.epoch);
+  return c;
 }
 
 json evidence_json(const ledger::EvidenceRecord& r) {
   json first = ledger::to_json(r.first);
-  return {{"validator", r.validator},
+  return {{"epoch", r.epoch},
+          {"validator", r.validator},
           {"kind", first.value("kind", json())},
           {"view", r.view},
           {"validator_key", to_hex(r.validator_key)},
@@ -584,7 +598,8 @@ void Api::evidence(const HttpRequest& req, const PathParams& p, Responder respon
   const std::string* v_s = p.empty() ? query_param(req, "validator") : &p[0];
   if (v_s) {
     auto v = parse_u64(*v_s);
-    const auto n = ctx_.ledger->genesis().validators.size();
+    // An index of any epoch's set: sets after the genesis may be larger.
+    constexpr auto n = ledger::kValidatorsMax;
     if (!v || *v >= n)
       return respond(bad_parameter("validator", "expected 0.." + std::to_string(n - 1)));
     validator = static_cast<std::uint16_t>(*v);
@@ -600,7 +615,7 @@ void Api::evidence(const HttpRequest& req, const PathParams& p, Responder respon
   std::optional<ledger::Ledger::Offence> after;
   if (const std::string* a = query_param(req, "after")) {
     after = parse_offence(*a);
-    if (!after) return respond(bad_parameter("after", "expected VALIDATOR.VIEW.KIND"));
+    if (!after) return respond(bad_parameter("after", "expected VALIDATOR.VIEW.KIND[.EPOCH]"));
   }
   const std::uint64_t height = ctx_.ledger->head().height;
   json out = {{"height", height},
@@ -622,17 +637,16 @@ void Api::evidence(const HttpRequest& req, const PathParams& p, Responder respon
   if (!records) return respond(node::error_response(records.status()));
   for (const auto& r : *records) {
     if (r.height > height) continue;
-    auto sp =
-        ctx_.ledger->state_proof(ledger::evidence_state_key(r.validator, r.view, r.kind), height);
+    auto sp = ctx_.ledger->state_proof(
+        ledger::evidence_state_key(r.epoch, r.validator, r.view, r.kind), height);
     if (!sp) return respond(node::error_response(sp.status()));
-    out["items"].push_back({{"encoded", to_hex(ledger::encode(r))},
+    out["items"].push_back({{"encoded", to_hex(ledger::encode_evidence_record(r))},
                             {"proof", to_hex(ledger::encode(*sp))},
                             {"decoded", evidence_json(r)}});
   }
   if (records->size() == limit) {
     const auto& last = records->back();
-    out["next"] = std::to_string(last.validator) + "." + std::to_string(last.view) + "." +
-                  std::to_string(last.kind);
+    out["next"] = offence_cursor(last);
   }
   respond(json_response(200, out));
 }

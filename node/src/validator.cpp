@@ -1062,13 +1062,15 @@ void Validator::submit_evidence(const consensus::Evidence& e) {
     return ledger::EvidenceVote{s.validator,   s.vote.kind,   s.vote.view,
                                 s.vote.height, s.vote.digest, s.signature};
   };
+  // The replica runs for set_ and signs and accepts votes of its epoch only,
+  // so both votes are of set_.epoch.
   const ledger::SubmitEvidence payload =
-      ledger::make_submit_evidence(vote(e.first), vote(e.second));
-  const auto offence =
-      std::make_tuple(payload.first.validator, payload.first.view, payload.first.kind);
+      ledger::make_submit_evidence(set_.epoch, vote(e.first), vote(e.second));
+  const auto offence = std::make_tuple(payload.epoch, payload.first.validator, payload.first.view,
+                                       payload.first.kind);
   if (evidence_submitted_.count(offence)) return;
   const ledger::Genesis& g = ledger_.genesis();
-  if (Status st = ledger::verify_evidence(g, payload); !st.is_ok()) {
+  if (Status st = ledger::verify_evidence(g.chain_id, set_, payload); !st.is_ok()) {
     log_line("evidence not submitted: " + st.to_string());
     return;
   }
@@ -1080,8 +1082,8 @@ void Validator::submit_evidence(const consensus::Evidence& e) {
       evidence_order_.pop_front();
     }
   };
-  auto recorded = ledger_.state_value(
-      ledger::evidence_state_key(payload.first.validator, payload.first.view, payload.first.kind));
+  auto recorded = ledger_.state_value(ledger::evidence_state_key(
+      payload.epoch, payload.first.validator, payload.first.view, payload.first.kind));
   if (recorded && recorded->has_value()) return remember();  // someone was faster
   const auto key_id = own_org_key_id();
   if (!key_id) {
@@ -1105,7 +1107,8 @@ void Validator::submit_evidence(const consensus::Evidence& e) {
   }
   const Hash id = crypto::sha256(ledger::encode(tx));
   const std::string what = "evidence against validator " + std::to_string(payload.first.validator) +
-                           " in view " + std::to_string(payload.first.view);
+                           " in view " + std::to_string(payload.first.view) + " of epoch " +
+                           std::to_string(payload.epoch);
   Status st = mempool_.add(std::move(tx), id, [what](const TxResult& r) {
     if (r.status.is_ok())
       log_line(what + " committed at height " + std::to_string(r.height));

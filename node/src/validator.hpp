@@ -16,7 +16,8 @@
 //     asks peers for a block by height and header hash.
 //   - evidence: each equivocation the replica reports becomes a SubmitEvidence
 //     transaction signed by this validator's org (its key id for the validator
-//     key), put in the mempool once per offence;
+//     key) and naming the epoch the replica runs in, put in the mempool once
+//     per offence;
 //   - checkpoints: whenever its committed log has a (size, root) it has not
 //     signed, it signs the checkpoint note text of it and sends the signature
 //     to every peer; the CheckpointBook collects everybody's, and GET
@@ -100,7 +101,7 @@ inline constexpr std::uint64_t kSyncRequestTimeoutMs = 2'000;
 inline constexpr std::uint64_t kSyncServeIntervalMs = 10;
 // How often the loop looks at the mempool while a build waits for work.
 inline constexpr std::uint64_t kBuildPollMs = 5;
-// Equivocation offences (validator, view, vote kind) this validator has
+// Equivocation offences (epoch, validator, view, vote kind) this validator has
 // submitted as SubmitEvidence transactions; the oldest is forgotten beyond it
 // (the ledger records an offence once, so a second submission is refused).
 inline constexpr std::size_t kEvidenceSubmittedMax = 4'096;
@@ -350,9 +351,11 @@ class Validator {
   std::map<std::size_t, std::uint64_t> sync_served_ms_;
   bool failed_ = false;  // a commit failed: consensus stops here, the node must restart
   std::uint64_t last_commit_ms_ = 0;  // for kSyncProbeIdleMs
-  // Offences submitted (validator, view, kind), and their order for eviction.
-  std::set<std::tuple<std::uint16_t, std::uint64_t, std::uint8_t>> evidence_submitted_;
-  std::deque<std::tuple<std::uint16_t, std::uint64_t, std::uint8_t>> evidence_order_;
+  // Offences submitted (epoch, validator, view, kind), and their order for
+  // eviction.
+  using SubmittedOffence = std::tuple<ledger::Epoch, std::uint16_t, std::uint64_t, std::uint8_t>;
+  std::set<SubmittedOffence> evidence_submitted_;
+  std::deque<SubmittedOffence> evidence_order_;
   // Our newest own checkpoint signature (of our head's log), and when it was
   // last sent; when each peer was last answered; when the note was persisted.
   std::optional<CheckpointSignature> own_checkpoint_;

@@ -161,6 +161,16 @@ void seed_validator_sets() {
   seed(39, 3, s::bundle_v2());
 }
 
+// Evidence naming its epoch (version 2) and the version 1 forms still read.
+void seed_evidence_epochs() {
+  seed(72, 1, s::submit_evidence_v1());
+  seed(73, 1, s::submit_evidence_v1());
+  seed(73, 2, s::submit_evidence());
+  seed(74, 1, s::evidence_record_v1());
+  seed(75, 1, s::evidence_record_v1());
+  seed(75, 2, s::evidence_record());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -221,5 +231,6 @@ int main(int argc, char** argv) {
   seed_snapshot_fetch();
   seed_snapshot_frames();
   seed_validator_sets();
+  seed_evidence_epochs();
   return g_failed == 0 ? 0 : 1;
 }

@@ -269,12 +269,20 @@ inline EvidenceVote evidence_vote(std::uint8_t digest_fill, std::uint8_t sig_fil
                       sig_filled(sig_fill)};
 }
 inline SubmitEvidence submit_evidence() {
-  return SubmitEvidence{evidence_vote(0x98, 0x9a), evidence_vote(0x99, 0x9b)};
+  return SubmitEvidence{2, evidence_vote(0x98, 0x9a), evidence_vote(0x99, 0x9b)};
+}
+inline SubmitEvidenceV1 submit_evidence_v1() {
+  return SubmitEvidenceV1{evidence_vote(0x98, 0x9a), evidence_vote(0x99, 0x9b)};
 }
 inline EvidenceRecord evidence_record() {
   const SubmitEvidence e = submit_evidence();
   return EvidenceRecord{
-      3, e.first.kind, 6, key_filled(0x9c), e.first, e.second, "b.issuer", filled(0x9d), 47, 2};
+      2, 3, e.first.kind, 6, key_filled(0x9c), e.first, e.second, "b.issuer", filled(0x9d), 47, 2};
+}
+inline EvidenceRecordV1 evidence_record_v1() {
+  EvidenceRecord r = evidence_record();
+  r.epoch = kGenesisEpoch;
+  return EvidenceRecordV1{r};
 }
 
 inline TxEntry tx_entry() { return TxEntry{5, 1, 8, encode(tx())}; }

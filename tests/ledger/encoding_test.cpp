@@ -204,7 +204,9 @@ TEST_CASE("encoding: every top-level type round trips and refuses cuts, extensio
   check_canonical(s::notarize_statement());
   check_canonical(s::nullify_statement());
   check_canonical(s::submit_evidence());
+  check_canonical(s::submit_evidence_v1());
   check_canonical(s::evidence_record());
+  check_canonical(s::evidence_record_v1());
   check_canonical(s::snapshot_manifest());
   check_canonical(s::snapshot_headers());
   check_canonical(s::snapshot_leaves());
@@ -262,6 +264,58 @@ TEST_CASE("encoding: the layout is fixed-width big-endian after a length-prefixe
   const std::size_t v = tag_size(FinalizeVote::kDomain);
   CHECK(Bytes(vb.begin() + static_cast<long>(v), vb.begin() + static_cast<long>(v) + 6) ==
         Bytes{0, 0, 0, 2, 'a', 'b'});
+}
+
+TEST_CASE("encoding: evidence version 2 names the epoch; version 1 reads as epoch 0") {
+  // SubmitEvidence: version 2 is version 1's fields after a u64 epoch.
+  const SubmitEvidenceV1 v1 = s::submit_evidence_v1();
+  const Bytes v1_bytes = encode(v1);
+  const std::size_t t = tag_size(SubmitEvidence::kDomain);
+  REQUIRE(v1_bytes[t - 1] == 1);
+  const Bytes v2_bytes = encode(SubmitEvidence{kGenesisEpoch, v1.first, v1.second});
+  REQUIRE(v2_bytes[t - 1] == 2);
+  CHECK(Bytes(v2_bytes.begin() + static_cast<long>(t),
+              v2_bytes.begin() + static_cast<long>(t) + 8) == Bytes(8, 0));
+  CHECK(Bytes(v2_bytes.begin() + static_cast<long>(t) + 8, v2_bytes.end()) ==
+        Bytes(v1_bytes.begin() + static_cast<long>(t), v1_bytes.end()));
+  for (const Bytes& b : {v1_bytes, v2_bytes}) {
+    auto e = decode_submit_evidence(b);
+    REQUIRE_MESSAGE(e.is_ok(), e.status().to_string());
+    CHECK(e->epoch == kGenesisEpoch);
+    CHECK(e->first == v1.first);
+    CHECK(e->second == v1.second);
+  }
+  CHECK_FALSE(decodes<SubmitEvidence>(v1_bytes));  // only through decode_submit_evidence
+  auto later = decode_submit_evidence(encode(s::submit_evidence()));
+  REQUIRE(later.is_ok());
+  CHECK(later->epoch == 2);
+  // A version 1 payload still has its shape checked.
+  SubmitEvidenceV1 swapped{v1.second, v1.first};
+  CHECK(decode_submit_evidence(encode(swapped)).status().code() == "EVIDENCE_INVALID");
+  Bytes v3 = v2_bytes;
+  v3[t - 1] = 3;
+  CHECK_FALSE(decode_submit_evidence(v3).is_ok());
+
+  // EvidenceRecord: epoch 0 is written as version 1 (the bytes recorded
+  // before epochs), a later epoch as version 2; each decodes back.
+  EvidenceRecord zero = s::evidence_record_v1().r;
+  const Bytes zero_bytes = encode_evidence_record(zero);
+  CHECK(zero_bytes == encode(EvidenceRecordV1{zero}));
+  CHECK(zero_bytes[tag_size(EvidenceRecord::kDomain) - 1] == 1);
+  const EvidenceRecord two = s::evidence_record();
+  const Bytes two_bytes = encode_evidence_record(two);
+  CHECK(two_bytes == encode(two));
+  CHECK(two_bytes[tag_size(EvidenceRecord::kDomain) - 1] == 2);
+  auto zero_back = decode_evidence_record(zero_bytes);
+  auto two_back = decode_evidence_record(two_bytes);
+  REQUIRE((zero_back.is_ok() && two_back.is_ok()));
+  CHECK(zero_back->epoch == kGenesisEpoch);
+  CHECK(encode_evidence_record(*zero_back) == zero_bytes);
+  CHECK(two_back->epoch == 2);
+  CHECK(encode_evidence_record(*two_back) == two_bytes);
+  // Epoch 0 in version 2 would be a second encoding of one record.
+  CHECK(encode(zero) != zero_bytes);
+  CHECK(decode_evidence_record(encode(zero)).status().code() == "MALFORMED_ENCODING");
 }
 
 TEST_CASE("encoding: decoding one type's bytes as another is refused") {
@@ -350,6 +404,8 @@ TEST_CASE("encoding: every stated maximum is accepted and one more is refused") 
             [](NullifyStatement& v, std::size_t n) { v.chain_id = ident(n); });
   check_max(s::evidence_record(), kOrgIdBytesMax,
             [](EvidenceRecord& r, std::size_t n) { r.submitted_by = ident(n); });
+  check_max(s::evidence_record_v1(), kOrgIdBytesMax,
+            [](EvidenceRecordV1& r, std::size_t n) { r.r.submitted_by = ident(n); });
 }
 
 TEST_CASE("encoding: a huge length prefix is refused before anything is read") {

@@ -20,8 +20,9 @@ struct ListNet : Net {
   }
   // Records the offence (validator 0, view, kind) in its own block.
   void record(VoteKind kind, std::uint64_t view) {
-    TxBody b = make_body(TxType::kSubmitEvidence,
-                         make_submit_evidence(vote(kind, view, 0xa1), vote(kind, view, 0xa2)));
+    TxBody b = make_body(
+        TxType::kSubmitEvidence,
+        make_submit_evidence(kGenesisEpoch, vote(kind, view, 0xa1), vote(kind, view, 0xa2)));
     b.chain_id = genesis.chain_id;
     b.signer_org = "c.consumer";
     b.key_id = 1;
@@ -65,7 +66,7 @@ TEST_CASE("ledger evidence list: recorded offences in (validator, view, kind) or
     // The very value under its state key.
     auto raw = net.ledger->state_value(evidence_state_key(r.validator, r.view, r.kind));
     REQUIRE((raw.is_ok() && raw->has_value()));
-    CHECK(**raw == encode(r));
+    CHECK(**raw == encode_evidence_record(r));
   }
 
   // Pages of two: the second starts strictly after the first's last offence.

@@ -43,7 +43,8 @@ struct EvidenceNet : Net {
                        nullify ? Hash{} : block_hash(block));
   }
   // Submits `e` (encoded as given, unordered pairs included) in one block.
-  Status submit(const SubmitEvidence& e, const std::string& org = "c.consumer") {
+  template <class P = SubmitEvidence>
+  Status submit(const P& e, const std::string& org = "c.consumer") {
     const crypto::KeyPair& key = org == "c.consumer" ? consumer : issuer_b;
     TxBody b = make_body(TxType::kSubmitEvidence, e);
     b.chain_id = genesis.chain_id;
@@ -58,11 +59,27 @@ struct EvidenceNet : Net {
         ledger->state_value(evidence_state_key(index, view, static_cast<std::uint8_t>(kind)));
     REQUIRE(raw.is_ok());
     if (!raw->has_value()) return std::nullopt;
-    auto r = decode<EvidenceRecord>(**raw);
+    auto r = decode_evidence_record(**raw);
     REQUIRE(r.is_ok());
     return *r;
   }
 };
+
+void put_be(Bytes& out, std::uint64_t v, int n) {
+  for (int i = n - 1; i >= 0; --i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+}
+
+// An EvidenceVote's fields, written out by hand (docs/formats/encoding.md).
+Bytes vote_fields(const EvidenceVote& v) {
+  Bytes out;
+  put_be(out, v.validator, 2);
+  out.push_back(v.kind);
+  put_be(out, v.view, 8);
+  put_be(out, v.height, 8);
+  out.insert(out.end(), v.digest.begin(), v.digest.end());
+  out.insert(out.end(), v.signature.begin(), v.signature.end());
+  return out;
+}
 
 }  // namespace
 
@@ -103,10 +120,10 @@ TEST_CASE("evidence: the payload refuses what is never evidence") {
   CHECK(code(same) == "EVIDENCE_INVALID");
   // One statement with two signatures is not a conflict either.
   same.second.signature[0] ^= 1;
-  CHECK(code(make_submit_evidence(same.first, same.second)) == "EVIDENCE_INVALID");
-  SubmitEvidence swapped{e.second, e.first};
+  CHECK(code(make_submit_evidence(kGenesisEpoch, same.first, same.second)) == "EVIDENCE_INVALID");
+  SubmitEvidence swapped{e.epoch, e.second, e.first};
   CHECK(code(swapped) == "EVIDENCE_INVALID");
-  CHECK(make_submit_evidence(e.second, e.first).first == e.first);
+  CHECK(make_submit_evidence(kGenesisEpoch, e.second, e.first).first == e.first);
   SubmitEvidence other_view = e;
   other_view.second.view += 1;
   CHECK(code(other_view) == "EVIDENCE_INVALID");
@@ -130,7 +147,8 @@ TEST_CASE("evidence: the payload refuses what is never evidence") {
   CHECK(code(nullify) == "EVIDENCE_INVALID");
   nullify.first.height = nullify.second.height = 0;
   nullify.first.digest = nullify.second.digest = Hash{};
-  CHECK(code(make_submit_evidence(nullify.first, nullify.second)) == "EVIDENCE_INVALID");
+  CHECK(code(make_submit_evidence(kGenesisEpoch, nullify.first, nullify.second)) ==
+        "EVIDENCE_INVALID");
   // A block vote at height 0.
   SubmitEvidence height_zero = e;
   height_zero.first.height = 0;
@@ -139,8 +157,9 @@ TEST_CASE("evidence: the payload refuses what is never evidence") {
 
 TEST_CASE("evidence: two conflicting votes of a validator are recorded once") {
   EvidenceNet net;
-  const SubmitEvidence e = make_submit_evidence(net.vote(VoteKind::kNotarize, 9, 0xa1),
-                                                net.vote(VoteKind::kNotarize, 9, 0xa2));
+  const SubmitEvidence e =
+      make_submit_evidence(kGenesisEpoch, net.vote(VoteKind::kNotarize, 9, 0xa1),
+                           net.vote(VoteKind::kNotarize, 9, 0xa2));
   REQUIRE(verify_evidence(net.genesis, e).is_ok());
   const Hash root_before = net.ledger->head().state_root;
   REQUIRE(net.submit(e).is_ok());
@@ -164,7 +183,7 @@ TEST_CASE("evidence: two conflicting votes of a validator are recorded once") {
   // The same offence again, by another pair or another org: refused, nothing
   // changes.
   const Hash root = net.ledger->head().state_root;
-  CHECK(net.submit(make_submit_evidence(net.vote(VoteKind::kNotarize, 9, 0xa1),
+  CHECK(net.submit(make_submit_evidence(kGenesisEpoch, net.vote(VoteKind::kNotarize, 9, 0xa1),
                                         net.vote(VoteKind::kNotarize, 9, 0xa3)),
                    "b.issuer")
             .code() == "EVIDENCE_DUPLICATE");
@@ -173,7 +192,7 @@ TEST_CASE("evidence: two conflicting votes of a validator are recorded once") {
   CHECK(net.recorded(0, 9, VoteKind::kNotarize)->first == e.first);
 
   // Another kind or another view is another offence.
-  REQUIRE(net.submit(make_submit_evidence(net.vote(VoteKind::kFinalize, 9, 0xa1),
+  REQUIRE(net.submit(make_submit_evidence(kGenesisEpoch, net.vote(VoteKind::kFinalize, 9, 0xa1),
                                           net.vote(VoteKind::kFinalize, 9, 0xa2)))
               .is_ok());
   CHECK(net.recorded(0, 9, VoteKind::kFinalize).has_value());
@@ -192,37 +211,40 @@ TEST_CASE(
   const Hash root = net.ledger->head().state_root;
   const EvidenceVote a = net.vote(VoteKind::kNotarize, 4, 0xb1);
 
-  SubmitEvidence identical{a, a};
+  SubmitEvidence identical{kGenesisEpoch, a, a};
   CHECK(net.submit(identical).code() == "EVIDENCE_INVALID");
 
-  CHECK(net.submit(make_submit_evidence(a, net.vote(VoteKind::kNotarize, 5, 0xb2))).code() ==
-        "EVIDENCE_INVALID");
-  CHECK(net.submit(make_submit_evidence(a, net.vote(VoteKind::kFinalize, 4, 0xb2))).code() ==
-        "EVIDENCE_INVALID");
+  CHECK(net.submit(make_submit_evidence(kGenesisEpoch, a, net.vote(VoteKind::kNotarize, 5, 0xb2)))
+            .code() == "EVIDENCE_INVALID");
+  CHECK(net.submit(make_submit_evidence(kGenesisEpoch, a, net.vote(VoteKind::kFinalize, 4, 0xb2)))
+            .code() == "EVIDENCE_INVALID");
 
   EvidenceVote forged = net.vote(VoteKind::kNotarize, 4, 0xb2);
   forged.signature[5] ^= 0x20;
-  CHECK(net.submit(make_submit_evidence(a, forged)).code() == "EVIDENCE_BAD_SIGNATURE");
+  CHECK(net.submit(make_submit_evidence(kGenesisEpoch, a, forged)).code() ==
+        "EVIDENCE_BAD_SIGNATURE");
   // Signed by someone else's key in the validator's name.
   const EvidenceVote impostor = signed_vote(net.genesis.chain_id, net.consumer, 0,
                                             VoteKind::kNotarize, 4, 7, block_hash(0xb3));
-  CHECK(net.submit(make_submit_evidence(a, impostor)).code() == "EVIDENCE_BAD_SIGNATURE");
+  CHECK(net.submit(make_submit_evidence(kGenesisEpoch, a, impostor)).code() ==
+        "EVIDENCE_BAD_SIGNATURE");
   // Votes signed for another chain.
   const EvidenceVote other_chain =
       signed_vote("other-chain", net.validator, 0, VoteKind::kNotarize, 4, 7, block_hash(0xb4));
-  CHECK(net.submit(make_submit_evidence(a, other_chain)).code() == "EVIDENCE_BAD_SIGNATURE");
+  CHECK(net.submit(make_submit_evidence(kGenesisEpoch, a, other_chain)).code() ==
+        "EVIDENCE_BAD_SIGNATURE");
   // A notarize signature presented as a finalize vote of the same block.
   EvidenceVote relabelled = net.vote(VoteKind::kNotarize, 4, 0xb5);
   relabelled.kind = static_cast<std::uint8_t>(VoteKind::kFinalize);
-  CHECK(
-      net.submit(make_submit_evidence(relabelled, net.vote(VoteKind::kFinalize, 4, 0xb6))).code() ==
-      "EVIDENCE_BAD_SIGNATURE");
+  CHECK(net.submit(make_submit_evidence(kGenesisEpoch, relabelled,
+                                        net.vote(VoteKind::kFinalize, 4, 0xb6)))
+            .code() == "EVIDENCE_BAD_SIGNATURE");
 
   // Index 1 is not a validator of this one-validator genesis, even though
   // the key that signed is a real validator's.
   const EvidenceVote x1 = net.vote(VoteKind::kNotarize, 4, 0xc1, 1);
   const EvidenceVote x2 = net.vote(VoteKind::kNotarize, 4, 0xc2, 1);
-  CHECK(net.submit(make_submit_evidence(x1, x2)).code() == "EVIDENCE_NOT_VALIDATOR");
+  CHECK(net.submit(make_submit_evidence(kGenesisEpoch, x1, x2)).code() == "EVIDENCE_NOT_VALIDATOR");
 
   // A payload that is not a SubmitEvidence at all.
   TxBody b = make_body(TxType::kSubmitEvidence, RevokeRecord{block_hash(1), 1});
@@ -246,4 +268,51 @@ TEST_CASE("evidence: only an org signs it; a holder cannot") {
   CHECK(decode<Tx>(encode(t)).is_ok());
   t.body.signer_org.clear();
   CHECK(decode<Tx>(encode(t)).status().code() == "TX_MALFORMED");
+}
+
+TEST_CASE("evidence: a version 1 payload still verifies as epoch 0 and records the bytes it did") {
+  EvidenceNet net;
+  const EvidenceVote a = net.vote(VoteKind::kNotarize, 6, 0xd1);
+  const EvidenceVote b = net.vote(VoteKind::kNotarize, 6, 0xd2);
+  REQUIRE(a < b);
+  // The payload as written before epochs: version 1, the two votes only.
+  const SubmitEvidenceV1 v1{a, b};
+  Bytes fields = vote_fields(a);
+  const Bytes second = vote_fields(b);
+  fields.insert(fields.end(), second.begin(), second.end());
+  REQUIRE(encode(v1) == tagged("emledger.tx.submit-evidence", 1, fields));
+  auto read = decode_submit_evidence(encode(v1));
+  REQUIRE(read.is_ok());
+  CHECK(read->epoch == kGenesisEpoch);
+  CHECK(verify_evidence(net.genesis, *read).is_ok());
+
+  REQUIRE(net.submit(v1).is_ok());
+  auto raw = net.ledger->state_value(evidence_state_key(0, 6, 1));
+  REQUIRE((raw.is_ok() && raw->has_value()));
+  auto rec = decode_evidence_record(**raw);
+  REQUIRE(rec.is_ok());
+  CHECK(rec->epoch == kGenesisEpoch);
+  CHECK(evidence_state_key(kGenesisEpoch, 0, 6, 1) == evidence_state_key(0, 6, 1));
+  // The record of an epoch-0 offence is the version 1 value, field for field
+  // as before epochs, so that old chains keep their state roots.
+  Bytes record;
+  put_be(record, 0, 2);
+  record.push_back(1);
+  put_be(record, 6, 8);
+  const PublicKey key = net.validator.public_key();
+  record.insert(record.end(), key.begin(), key.end());
+  record.insert(record.end(), fields.begin(), fields.end());
+  put_be(record, 10, 4);
+  for (char c : std::string("c.consumer")) record.push_back(static_cast<std::uint8_t>(c));
+  record.insert(record.end(), rec->tx.begin(), rec->tx.end());
+  put_be(record, net.ledger->head().height, 8);
+  put_be(record, 0, 4);
+  CHECK(**raw == tagged("emledger.evidence", 1, record));
+
+  // The same offence as a version 2 payload of epoch 0 is the same offence.
+  CHECK(net.submit(make_submit_evidence(kGenesisEpoch, a, b)).code() == "EVIDENCE_DUPLICATE");
+  // The API form names the epoch.
+  auto block = net.ledger->block(rec->height);
+  REQUIRE((block.is_ok() && block->has_value()));
+  CHECK(to_json(*parse_tx((*block)->txs[0]))["payload"]["epoch"] == 0);
 }

@@ -7,6 +7,7 @@
 #include "emledger/ledger/bundle.hpp"
 #include "emledger/ledger/json.hpp"
 #include "emledger/ledger/snapshot.hpp"
+#include "emledger/ledger/votes.hpp"
 #include "fixture.hpp"
 
 using namespace emledger;
@@ -663,4 +664,119 @@ TEST_CASE("validators: a bundle across a change verifies; a tampered succession 
     if (!d || !verify_bundle(net.genesis, *d, file_hash("doc.pdf")).is_ok()) ++covered;
   }
   CHECK(covered == good.size());
+}
+
+namespace {
+
+// A notarize vote by `key` as validator `index` of `epoch` in `view`, for a
+// block at height 7 whose hash is all `block`.
+EvidenceVote epoch_vote(const std::string& chain, const crypto::KeyPair& key, Epoch epoch,
+                        std::uint16_t index, std::uint64_t view, std::uint8_t block) {
+  Hash digest;
+  digest.fill(block);
+  EvidenceVote v{index, static_cast<std::uint8_t>(VoteKind::kNotarize), view, 7, digest, {}};
+  v.signature = key.sign(v.statement_bytes(chain, epoch));
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "validators: evidence of a later epoch is judged by that epoch's set and recorded apart") {
+  ValNet net;
+  const std::string& chain = net.genesis.chain_id;
+  const ValidatorSet e0 = net.current();
+  // Epoch 1: index 0 is keys[5], which no genesis validator holds.
+  net.change_to(net.members({5, 1, 2, 3}));
+  const ValidatorSet e1 = net.current();
+  REQUIRE(e1.epoch == 1);
+  REQUIRE_FALSE(e0.index_of(net.keys[5].public_key()).has_value());
+  constexpr std::uint64_t kView = 9;
+  const SubmitEvidence ev1 =
+      make_submit_evidence(1, epoch_vote(chain, net.keys[5], 1, 0, kView, 0xa1),
+                           epoch_vote(chain, net.keys[5], 1, 0, kView, 0xa2));
+  CHECK(verify_evidence(chain, e1, ev1).is_ok());
+  // The pure check refuses a set of another epoch, whatever its keys.
+  CHECK(verify_evidence(chain, e0, ev1).code() == "EVIDENCE_INVALID");
+  CHECK(verify_evidence(net.genesis, ev1).code() == "EVIDENCE_INVALID");
+  const auto submit = [&](const SubmitEvidence& e) {
+    return net.one(net.tx(net.issuer_b, "b.issuer", TxType::kSubmitEvidence, e));
+  };
+
+  const Hash root = net.ledger->head().state_root;
+  // The same pair claimed as epoch 0: genesis validator 0 is another key, and
+  // the statements were signed for epoch 1.
+  SubmitEvidence as_epoch0 = ev1;
+  as_epoch0.epoch = kGenesisEpoch;
+  CHECK(submit(as_epoch0).code() == "EVIDENCE_BAD_SIGNATURE");
+  // An epoch the chain has not reached has no set.
+  SubmitEvidence as_epoch2 = ev1;
+  as_epoch2.epoch = 2;
+  CHECK(submit(as_epoch2).code() == "EVIDENCE_INVALID");
+  // Votes signed for epoch 0 by keys[5], claimed as epoch 1: other statements.
+  const SubmitEvidence signed_epoch0 =
+      make_submit_evidence(1, epoch_vote(chain, net.keys[5], 0, 0, kView, 0xa1),
+                           epoch_vote(chain, net.keys[5], 0, 0, kView, 0xa2));
+  CHECK(submit(signed_epoch0).code() == "EVIDENCE_BAD_SIGNATURE");
+  // Index 4 is outside epoch 1's four validators.
+  const SubmitEvidence outside =
+      make_submit_evidence(1, epoch_vote(chain, net.keys[5], 1, 4, kView, 0xa1),
+                           epoch_vote(chain, net.keys[5], 1, 4, kView, 0xa2));
+  CHECK(submit(outside).code() == "EVIDENCE_NOT_VALIDATOR");
+  CHECK(net.ledger->head().state_root == root);  // refusals change no state
+  CHECK_FALSE(net.ledger->state_value(evidence_state_key(1, 0, kView, 1))->has_value());
+  CHECK_FALSE(net.ledger->state_value(evidence_state_key(0, kView, 1))->has_value());
+
+  // The epoch-1 double vote is recorded, under its epoch's key, as version 2.
+  REQUIRE(submit(ev1).is_ok());
+  const std::uint64_t h1 = net.ledger->head().height;
+  auto raw1 = net.ledger->state_value(evidence_state_key(1, 0, kView, 1));
+  REQUIRE((raw1.is_ok() && raw1->has_value()));
+  auto rec1 = decode_evidence_record(**raw1);
+  REQUIRE(rec1.is_ok());
+  CHECK(rec1->epoch == 1);
+  CHECK(rec1->validator == 0);
+  CHECK(rec1->view == kView);
+  CHECK(rec1->validator_key == net.keys[5].public_key());
+  CHECK(rec1->height == h1);
+  CHECK(**raw1 == encode(*rec1));
+  CHECK_FALSE(net.ledger->state_value(evidence_state_key(0, kView, 1))->has_value());
+  CHECK(submit(ev1).code() == "EVIDENCE_DUPLICATE");
+
+  // Validator 0 of epoch 0 (keys[0]) double voted in the same view: another
+  // offence, recorded beside it, still provable after the change.
+  const SubmitEvidence ev0 =
+      make_submit_evidence(kGenesisEpoch, epoch_vote(chain, net.keys[0], 0, 0, kView, 0xb1),
+                           epoch_vote(chain, net.keys[0], 0, 0, kView, 0xb2));
+  REQUIRE(submit(ev0).is_ok());
+  auto raw0 = net.ledger->state_value(evidence_state_key(0, kView, 1));
+  REQUIRE((raw0.is_ok() && raw0->has_value()));
+  auto rec0 = decode_evidence_record(**raw0);
+  REQUIRE(rec0.is_ok());
+  CHECK(rec0->epoch == kGenesisEpoch);
+  CHECK(rec0->validator_key == net.keys[0].public_key());
+  CHECK(decode_evidence_record(**raw1)->validator_key == net.keys[5].public_key());
+
+  // Listed as two records, epoch 0 first; by validator index 0, both; paged
+  // with a cursor that names the epoch.
+  const auto epochs = [](const Result<std::vector<EvidenceRecord>>& rs) {
+    REQUIRE(rs.is_ok());
+    std::vector<Epoch> out;
+    for (const auto& r : *rs) out.push_back(r.epoch);
+    return out;
+  };
+  using Epochs = std::vector<Epoch>;
+  CHECK(epochs(net.ledger->evidence(std::nullopt, 10)) == Epochs{0, 1});
+  CHECK(epochs(net.ledger->evidence(std::uint16_t{0}, 10)) == Epochs{0, 1});
+  CHECK(epochs(net.ledger->evidence(std::uint16_t{1}, 10)).empty());
+  CHECK(epochs(net.ledger->evidence(std::nullopt, 1)) == Epochs{0});
+  CHECK(epochs(net.ledger->evidence(std::nullopt, 10, Ledger::Offence{0, kView, 1, 0})) ==
+        Epochs{1});
+  CHECK(epochs(net.ledger->evidence(std::uint16_t{0}, 10, Ledger::Offence{0, kView, 1, 0})) ==
+        Epochs{1});
+  CHECK(epochs(net.ledger->evidence(std::nullopt, 10, Ledger::Offence{0, kView, 1, 1})).empty());
+  CHECK(epochs(net.ledger->evidence(std::nullopt, 10, Ledger::Offence{5, 0, 0, 0})) == Epochs{1});
+  // The records survive a reopen.
+  net.reopen();
+  CHECK(epochs(net.ledger->evidence(std::nullopt, 10)) == Epochs{0, 1});
 }

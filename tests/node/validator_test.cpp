@@ -423,7 +423,8 @@ TEST_CASE("validator: an equivocation seen from a peer is submitted once, record
       [&] {
         for (auto& m : members) {
           auto r = m.ledger->evidence(std::uint16_t{3}, 10);
-          if (!r.is_ok() || r->size() != 1 || ledger::encode((*r)[0]) != ledger::encode(rec))
+          if (!r.is_ok() || r->size() != 1 ||
+              ledger::encode_evidence_record((*r)[0]) != ledger::encode_evidence_record(rec))
             return false;
         }
         return true;
@@ -458,7 +459,8 @@ TEST_CASE("validator: an equivocation seen from a peer is submitted once, record
     CHECK(item["decoded"]["validator"] == 3);
     CHECK(item["decoded"]["view"] == view);
     CHECK(item["decoded"]["kind"] == "notarize");
-    CHECK(item["encoded"] == to_hex(ledger::encode(rec)));
+    CHECK(item["decoded"]["epoch"] == 0);
+    CHECK(item["encoded"] == to_hex(ledger::encode_evidence_record(rec)));
     auto header = ledger::decode<ledger::BlockHeader>(*from_hex(j["header"].get<std::string>()));
     auto cert = ledger::decode_finality_proof(*from_hex(j["certificate"].get<std::string>()));
     auto proof = ledger::decode<ledger::StateProof>(*from_hex(item["proof"].get<std::string>()));
@@ -467,13 +469,21 @@ TEST_CASE("validator: an equivocation seen from a peer is submitted once, record
     CHECK(ledger::verify_state_proof(*proof, header->state_root));
     CHECK(proof->present);
     CHECK(proof->key == ledger::evidence_state_key(3, view, rec.kind));
-    CHECK(proof->value == ledger::encode(rec));
+    CHECK(proof->value == ledger::encode_evidence_record(rec));
   }
   // Another validator has none; a bad validator or limit is refused.
   HttpResponse none = get("/v1/evidence", {{"validator", "1"}});
   REQUIRE(none.status == 200);
   CHECK(nlohmann::json::parse(none.body)["items"].empty());
-  CHECK(get("/v1/evidence/4").status == 400);
+  CHECK(get("/v1/evidence/128").status == 400);                      // beyond kValidatorsMax
+  CHECK(get("/v1/evidence", {{"after", "3.1.1.0"}}).status == 400);  // epoch 0 has 3 parts
+  CHECK(get("/v1/evidence", {{"after", "3.1.1.2.5"}}).status == 400);
+  CHECK(get("/v1/evidence", {{"after", "3.1.1."}}).status == 400);
+  CHECK(get("/v1/evidence", {{"after", "3.1"}}).status == 400);
+  // A cursor of epoch 1 continues past every record of epoch 0.
+  HttpResponse later = get("/v1/evidence", {{"after", "0.1.1.1"}});
+  REQUIRE(later.status == 200);
+  CHECK(nlohmann::json::parse(later.body)["items"].empty());
   CHECK(get("/v1/evidence", {{"limit", "0"}}).status == 400);
   CHECK(get("/v1/evidence", {{"after", "3.x.1"}}).status == 400);
   HttpResponse paged = get("/v1/evidence", {{"limit", "1"}});

@@ -29,7 +29,17 @@ Bytes grant_state_key(const Hash& grant_id);           // "grant/" + id -> encod
 Bytes access_state_key(const Hash& access_id);         // "access/" + id -> encode(Access)
 Bytes objection_state_key(const Hash& objection_id);   // "objection/" + id -> encode(Objection)
 Bytes archive_state_key(const Hash& archive_id);       // "archive/" + id -> encode(Archive)
-// "evidence/" + u16 validator + u64 view + u8 kind (big-endian) -> encode(EvidenceRecord)
+// Evidence of epoch 0: "evidence/" + u16 validator + u64 view + u8 kind
+// (big-endian); of epoch e >= 1: "evidence@" + u64 e + the same. Value:
+// encode_evidence_record (votes.hpp). Views may repeat across epochs and
+// indexes name another set in each, hence the epoch in the key; epoch 0 keeps
+// the key it had before epochs. '@' sorts after '/', so in key order all of
+// epoch 0 comes first, then each later epoch in turn.
+inline constexpr std::string_view kEvidencePrefix = "evidence/";
+inline constexpr std::string_view kEvidenceEpochPrefix = "evidence@";
+Bytes evidence_state_key(Epoch epoch, std::uint16_t validator, std::uint64_t view,
+                         std::uint8_t kind);
+// Epoch 0's key.
 Bytes evidence_state_key(std::uint16_t validator, std::uint64_t view, std::uint8_t kind);
 
 // Whether grant `g` lets `org` read `record` for `case_id` at `time_ms`: the
@@ -235,14 +245,16 @@ class Ledger {
                                        std::optional<ChainPos> after = std::nullopt) const;
 
   // Equivocation evidence recorded at the head (the EvidenceRecord values
-  // under evidence_state_key), in (validator, view, kind) order: only
-  // `validator`'s when given, strictly after the offence `after` when given,
-  // at most `limit`. Each record is permanent once committed. Errors:
-  // STORAGE_CORRUPT, STORAGE_ERROR.
+  // under evidence_state_key): epoch 0's in (validator, view, kind) order,
+  // then later epochs' in (epoch, validator, view, kind) order; only those
+  // of validator index `validator` (in its epoch's set) when given, strictly
+  // after the offence `after` when given, at most `limit`. Each record is
+  // permanent once committed. Errors: STORAGE_CORRUPT, STORAGE_ERROR.
   struct Offence {
     std::uint16_t validator = 0;
     std::uint64_t view = 0;
     std::uint8_t kind = 0;
+    Epoch epoch = kGenesisEpoch;
   };
   Result<std::vector<EvidenceRecord>> evidence(std::optional<std::uint16_t> validator,
                                                std::size_t limit,

@@ -21,6 +21,7 @@
 #include "emledger/ledger/encoding.hpp"
 #include "emledger/ledger/limits.hpp"
 #include "emledger/ledger/types.hpp"
+#include "emledger/ledger/validator_set.hpp"
 
 namespace emledger::ledger {
 
@@ -76,7 +77,7 @@ Bytes vote_statement_bytes(std::string_view chain_id, Epoch epoch, VoteKind kind
 // The defaulted ordering is the order of the encodings (fixed-width fields,
 // big-endian, in declaration order).
 struct EvidenceVote {
-  std::uint16_t validator = 0;  // index into the genesis validator set
+  std::uint16_t validator = 0;  // index into the set of the evidence's epoch
   std::uint8_t kind = 0;        // VoteKind
   std::uint64_t view = 0;
   std::uint64_t height = 0;
@@ -93,8 +94,7 @@ struct EvidenceVote {
   }
   // Kind in range, view >= 1, the nullify/block shape above. EVIDENCE_INVALID.
   Status check() const;
-  // The statement as signed in `epoch` (evidence names no epoch yet: see
-  // verify_evidence).
+  // The statement as signed in `epoch` (SubmitEvidence::epoch).
   Bytes statement_bytes(std::string_view chain_id, Epoch epoch) const {
     return vote_statement_bytes(chain_id, epoch, static_cast<VoteKind>(kind), view, height, digest);
   }
@@ -103,12 +103,32 @@ struct EvidenceVote {
 };
 
 // Transaction type 14 (any org may sign): two votes of one validator, of one
-// kind, for one view, whose signed statements differ (a different block).
-// `first` orders strictly below `second`, so one offence pair has exactly one
-// payload. Two votes with one statement (even with different signature bytes)
-// are never evidence; nor are two nullify votes of one view (one statement).
+// kind, for one view of `epoch`, whose signed statements differ (a different
+// block). `first` orders strictly below `second`, so one offence pair has
+// exactly one payload. Two votes with one statement (even with different
+// signature bytes) are never evidence; nor are two nullify votes of one view
+// (one statement). Version 2 added the epoch; decode payloads with
+// decode_submit_evidence, which reads version 1 as epoch 0.
 struct SubmitEvidence {
   static constexpr std::string_view kDomain = "emledger.tx.submit-evidence";
+  static constexpr std::uint8_t kVersion = 2;
+  Epoch epoch = kGenesisEpoch;  // the epoch both votes were signed in
+  EvidenceVote first;
+  EvidenceVote second;
+  template <class V>
+  void describe(V& v) {
+    v.u64(epoch);
+    v.object(first);
+    v.object(second);
+  }
+  // The shape above, without signatures. EVIDENCE_INVALID.
+  Status check() const;
+};
+
+// A payload written before version 2: its votes are of epoch 0. Still read,
+// so that chains holding it replay byte for byte.
+struct SubmitEvidenceV1 {
+  static constexpr std::string_view kDomain = SubmitEvidence::kDomain;
   static constexpr std::uint8_t kVersion = 1;
   EvidenceVote first;
   EvidenceVote second;
@@ -117,28 +137,35 @@ struct SubmitEvidence {
     v.object(first);
     v.object(second);
   }
-  // The shape above, without signatures. EVIDENCE_INVALID.
-  Status check() const;
 };
 
-// Orders `a` and `b` into a payload (check() may still refuse it).
-SubmitEvidence make_submit_evidence(const EvidenceVote& a, const EvidenceVote& b);
+// Decodes a version 2 payload, or a version 1 one as epoch 0. The errors of
+// decode<SubmitEvidence> (a bad shape is EVIDENCE_INVALID).
+Result<SubmitEvidence> decode_submit_evidence(ByteView in);
 
-// What the kernel checks before it records evidence: the shape (check()), the
-// signer is a validator of `genesis`, and both signatures verify under its
-// key over the statements of `genesis.chain_id` in kGenesisEpoch. Evidence
-// carries no epoch yet: while the genesis set is the only one, every vote is
-// of epoch 0; once sets change (docs/validator-set-changes.md section 5), an
-// EvidenceVote must name its epoch. Pure and deterministic.
-// Errors: EVIDENCE_INVALID, EVIDENCE_NOT_VALIDATOR, EVIDENCE_BAD_SIGNATURE.
+// Orders `a` and `b` into a payload of `epoch` (check() may still refuse it).
+SubmitEvidence make_submit_evidence(Epoch epoch, const EvidenceVote& a, const EvidenceVote& b);
+
+// What the kernel checks before it records evidence: the shape (check()),
+// `set` is the set of e.epoch, the signer is a validator of it, and both
+// signatures verify under its key over the statements of `chain_id` in
+// e.epoch. Pure and deterministic. Errors: EVIDENCE_INVALID (also a set of
+// another epoch), EVIDENCE_NOT_VALIDATOR, EVIDENCE_BAD_SIGNATURE.
+Status verify_evidence(std::string_view chain_id, const ValidatorSet& set, const SubmitEvidence& e);
+// The same against the genesis set: evidence of epoch 0 only.
 Status verify_evidence(const Genesis& genesis, const SubmitEvidence& e);
 
-// State value under evidence_state_key(validator, view, kind): the offence,
-// recorded once, with the transaction that proved it.
+// State value under evidence_state_key(epoch, validator, view, kind): the
+// offence, recorded once, with the transaction that proved it. Version 2
+// added the epoch; a record of epoch 0 is written as EvidenceRecordV1 (so
+// that chains recorded before version 2 keep their state roots) and of a
+// later epoch as version 2. Encode with encode_evidence_record and decode
+// with decode_evidence_record.
 struct EvidenceRecord {
   static constexpr std::string_view kDomain = "emledger.evidence";
-  static constexpr std::uint8_t kVersion = 1;
-  std::uint16_t validator = 0;
+  static constexpr std::uint8_t kVersion = 2;
+  Epoch epoch = kGenesisEpoch;
+  std::uint16_t validator = 0;  // index into the set of `epoch`
   std::uint8_t kind = 0;
   std::uint64_t view = 0;
   PublicKey validator_key{};  // the key that signed both votes
@@ -150,6 +177,14 @@ struct EvidenceRecord {
   std::uint32_t index = 0;  // tx's index in its block
   template <class V>
   void describe(V& v) {
+    v.u64(epoch);
+    body(v);
+  }
+  // Version 2 is for epochs >= 1 only (one record, one encoding).
+  // MALFORMED_ENCODING.
+  Status check() const;
+  template <class V>
+  void body(V& v) {
     v.u16(validator);
     v.u8(kind);
     v.u64(view);
@@ -162,5 +197,22 @@ struct EvidenceRecord {
     v.u32(index);
   }
 };
+
+// The record of an epoch-0 offence: version 1, EvidenceRecord without the
+// epoch.
+struct EvidenceRecordV1 {
+  static constexpr std::string_view kDomain = EvidenceRecord::kDomain;
+  static constexpr std::uint8_t kVersion = 1;
+  EvidenceRecord r;  // r.epoch is kGenesisEpoch
+  template <class V>
+  void describe(V& v) {
+    r.body(v);
+  }
+};
+
+// Version 1 bytes for epoch 0, version 2 for later epochs.
+Bytes encode_evidence_record(const EvidenceRecord& r);
+// Either version; version 1 as epoch 0. The errors of decode<>.
+Result<EvidenceRecord> decode_evidence_record(ByteView in);
 
 }  // namespace emledger::ledger
