@@ -15,8 +15,11 @@
 
 #include "../support/free_port.hpp"
 #include "api.hpp"
+#include "emledger/consensus/messages.hpp"
 #include "emledger/crypto/sha256.hpp"
+#include "emledger/ledger/votes.hpp"
 #include "node_test_util.hpp"
+#include "peer_transport.hpp"
 #include "snapshot_join.hpp"
 #include "snapshots.hpp"
 #include "validator.hpp"
@@ -618,4 +621,83 @@ TEST_CASE("snapshot server: a file from below the last change of set is never se
   CHECK(ready_height() == 4);
   CHECK((*server)->stats().files_written == 2);
   (*server)->stop();
+}
+
+// Regression: evidence was checked under the genesis set only, so a double
+// vote of a later epoch was never submitted nor recorded.
+TEST_CASE("validator set: a double vote of epoch 1 by a validator the change added is recorded") {
+  EpochNet net(5, 4);
+  test::TempDir tmp;
+  std::vector<Member> m(4);
+  for (std::size_t i = 0; i < 4; ++i) {
+    m[i].dir = tmp.str("v" + std::to_string(i));
+    m[i].start(net, i);
+  }
+  auto s0 = m[0].ledger->validators();
+  REQUIRE((s0.is_ok() && s0->epoch == 0));
+  // Validator 4, outside the genesis, is index 4 of epoch 1; the four
+  // running are a quorum of five.
+  commit(m[0], net.change(*s0, {0, 1, 2, 3, 4}, {0, 1, 2}));
+  REQUIRE_MESSAGE(eventually(
+                      [&] {
+                        for (auto& x : m)
+                          if (x.validator->epoch() != 1) return false;
+                        return true;
+                      },
+                      15'000),
+                  "the four did not all switch to epoch 1");
+  auto s1 = m[0].ledger->validators();
+  REQUIRE((s1.is_ok() && s1->epoch == 1));
+
+  // Validator 4 is only a peer transport with its key, through which it
+  // signs two notarize votes of one epoch-1 view for two blocks, ahead of
+  // every replica's view.
+  PeerTransportConfig tc;
+  tc.chain_id = net.genesis.chain_id;
+  tc.key = net.keys[4];
+  tc.validators = peers_from_set(*s1);
+  tc.on_message = [](std::size_t, Bytes) {};
+  tc.on_log = [](const std::string&) {};
+  auto fake = PeerTransport::start(std::move(tc));
+  REQUIRE_MESSAGE(fake.is_ok(), fake.status().to_string());
+  auto head = header_at(m[0], m[0].ledger->head().height);
+  REQUIRE(head.has_value());
+  const consensus::View view = head->view + 30;
+  auto signed_vote = [&](std::uint8_t fill) {
+    Hash digest;
+    digest.fill(fill);
+    consensus::SignedVote v;
+    v.vote = consensus::notarize_vote(view, head->height + 5, digest);
+    v.validator = 4;
+    v.signature = net.keys[4].sign(consensus::signing_bytes(net.genesis.chain_id, 1, v.vote));
+    return consensus::encode_message(v);
+  };
+  REQUIRE_MESSAGE(eventually([&] { return (*fake)->broadcast(signed_vote(0xa1)) == 4; }, 10'000),
+                  "the fake validator 4 did not connect to the four");
+  (*fake)->broadcast(signed_vote(0xa2));
+
+  std::vector<ledger::EvidenceRecord> recorded;
+  REQUIRE_MESSAGE(eventually(
+                      [&] {
+                        auto r = m[0].ledger->evidence(std::uint16_t{4}, 10);
+                        if (!r.is_ok() || r->empty()) return false;
+                        recorded = *r;
+                        return true;
+                      },
+                      20'000),
+                  "no evidence of epoch 1 recorded");
+  REQUIRE(recorded.size() == 1);
+  const ledger::EvidenceRecord& rec = recorded[0];
+  CHECK(rec.epoch == 1);
+  CHECK(rec.validator == 4);
+  CHECK(rec.view == view);
+  CHECK(rec.validator_key == net.keys[4].public_key());
+  auto raw = m[0].ledger->state_value(ledger::evidence_state_key(1, 4, view, rec.kind));
+  REQUIRE((raw.is_ok() && raw->has_value()));
+  CHECK(**raw == ledger::encode_evidence_record(rec));
+  std::uint64_t submitted = 0;
+  for (auto& x : m) submitted += x.validator->stats().evidence_submitted;
+  CHECK(submitted >= 1);
+  (*fake)->stop();
+  for (auto& x : m) x.stop();
 }
