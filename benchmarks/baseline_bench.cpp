@@ -33,8 +33,14 @@
 #include "baselines/etcd.hpp"
 #include "baselines/postgres.hpp"
 #include "bench_common.hpp"
+#include "bench_run.hpp"
 
 using namespace emledger;
+using bench::cpu_us_per;
+using bench::fixed;
+using bench::g_interrupted;
+using bench::install_signal_handlers;
+using bench::ScratchDir;
 namespace fs = std::filesystem;
 
 namespace {
@@ -116,46 +122,6 @@ std::optional<Options> parse(int argc, char** argv) {
   return o;
 }
 
-// SIGINT, SIGTERM, SIGHUP: stop the load; the servers' destructors stop them.
-std::atomic<bool> g_interrupted{false};
-static_assert(std::atomic<bool>::is_always_lock_free, "stored from a signal handler");
-
-extern "C" void on_signal(int) { g_interrupted.store(true); }
-
-void install_signal_handlers() {
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sa.sa_flags = SA_RESETHAND;
-  sigemptyset(&sa.sa_mask);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &sa, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);  // a server that dies mid-request costs that request
-}
-
-// The temp dir of one run, removed on every way out but a crash, or kept.
-class ScratchDir {
- public:
-  explicit ScratchDir(bool keep)
-      : keep_(keep),
-        path_(fs::temp_directory_path() / ("emledger-baselines-" + std::to_string(::getpid()))) {
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    if (keep_)
-      std::cerr << "kept " << path_.string() << " (server data and logs)\n";
-    else
-      fs::remove_all(path_, ec);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  bool keep_;
-  fs::path path_;
-};
-
 struct PgFigures {
   std::string version;
   bench::PgLoadResult verified, unverified;
@@ -216,18 +182,8 @@ Result<EtcdFigures> run_etcd(const Options& o, const bench::Workload& w, const f
   return f;
 }
 
-std::string fixed(double v, int decimals) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
-}
-
 void line(const std::string& label, const std::string& value) {
   std::printf("%-58s %20s\n", label.c_str(), value.c_str());
-}
-
-double cpu_us_per(double cpu_s, std::size_t n) {
-  return 1e6 * cpu_s / static_cast<double>(std::max<std::size_t>(1, n));
 }
 
 void print_pg(const Options& o, const PgFigures& f, double ceiling) {
@@ -316,7 +272,7 @@ void write_json(const Options& o, std::size_t tx_bytes, double before, double af
 }
 
 int run(const Options& o) {
-  ScratchDir scratch(o.keep);
+  ScratchDir scratch("emledger-baselines", "server data and logs", o.keep);
   std::cout << "measuring the Ed25519 ceiling (all cores)..." << std::endl;
   const double before = bench::ed25519_ceiling(kCeilingSeconds);
   const std::size_t count = std::max(o.run_pg ? o.rows : 0, o.run_etcd ? o.etcd_puts : 0);

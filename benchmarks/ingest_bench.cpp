@@ -44,6 +44,7 @@
 #include <thread>
 
 #include "bench_common.hpp"
+#include "bench_run.hpp"
 #include "bench_txs.hpp"
 #include "emledger/crypto/hex.hpp"
 #include "network_setup.hpp"
@@ -54,8 +55,13 @@ using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
 
 using bench::cores;
+using bench::cpu_us_per;
 using bench::ed25519_ceiling;
+using bench::fixed;
+using bench::g_interrupted;
+using bench::install_signal_handlers;
 using bench::percentile;
+using bench::ScratchDir;
 
 namespace {
 
@@ -168,25 +174,6 @@ std::optional<Options> parse(int argc, char** argv) {
     return std::nullopt;
   }
   return o;
-}
-
-// SIGINT, SIGTERM, SIGHUP: stop the load, kill the nodes, remove the temp
-// dir. A second signal has the default effect (SA_RESETHAND).
-std::atomic<bool> g_interrupted{false};
-static_assert(std::atomic<bool>::is_always_lock_free, "stored from a signal handler");
-
-extern "C" void on_signal(int) { g_interrupted.store(true); }
-
-void install_signal_handlers() {
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sa.sa_flags = SA_RESETHAND;
-  sigemptyset(&sa.sa_mask);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &sa, nullptr);
-  // cpp-httplib writes without MSG_NOSIGNAL: a node that dies mid-request must
-  // cost that request, not the bench (which would leave the other nodes
-  // running). The nodes ignore SIGPIPE themselves (node/src/main.cpp).
-  ::signal(SIGPIPE, SIG_IGN);
 }
 
 // `count` register transactions of the issuer, nonces from `first_nonce`,
@@ -609,42 +596,6 @@ Result<ModeResult> run_mode(const Options& o, std::size_t n, const fs::path& dir
   return m;
 }
 
-// The temp dir of one run: removed on every way out of run() but a crash;
-// kept, and named, with --keep.
-class ScratchDir {
- public:
-  explicit ScratchDir(bool keep)
-      : keep_(keep),
-        path_(fs::temp_directory_path() / ("emledger-bench-" + std::to_string(::getpid()))) {
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    if (keep_)
-      std::cerr << "kept " << path_.string() << " (genesis, keys, node data and logs)\n";
-    else
-      fs::remove_all(path_, ec);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  bool keep_;
-  fs::path path_;
-};
-
-std::string fixed(double v, int decimals) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
-}
-
-double per_tx_us(double cpu_s, std::size_t committed) {
-  return 1e6 * cpu_s / static_cast<double>(std::max<std::size_t>(1, committed));
-}
-
 // tx/s ÷ (ceiling / validators): every validator verifies every transaction
 // once (admission on the node that took it, re-execution on the others), so
 // ceiling / n is what n validators sharing these cores could at best commit.
@@ -694,10 +645,10 @@ void print_report(const Options& o, double before, double after,
         2);
   });
   row("  node CPU per committed tx, us (all nodes)", ms, [](const ModeResult& m) {
-    return fixed(per_tx_us(m.saturation.node_cpu_s, m.saturation.tally.committed), 1);
+    return fixed(cpu_us_per(m.saturation.node_cpu_s, m.saturation.tally.committed), 1);
   });
   row("  load generator CPU per committed tx, us", ms, [](const ModeResult& m) {
-    return fixed(per_tx_us(m.saturation.client_cpu_s, m.saturation.tally.committed), 1);
+    return fixed(cpu_us_per(m.saturation.client_cpu_s, m.saturation.tally.committed), 1);
   });
   std::printf("paced at %.0f%% of the saturated rate: batches of %zu, batch k -> node k mod n\n",
               100 * kPacedShare, o.latency_batch);
@@ -819,7 +770,7 @@ void write_json(const Options& o, double before, double after, const std::vector
 }
 
 int run(const Options& o) {
-  ScratchDir scratch(o.keep);
+  ScratchDir scratch("emledger-bench", "genesis, keys, node data and logs", o.keep);
   std::cout << "measuring the Ed25519 ceiling (all cores)..." << std::endl;
   const double before = ed25519_ceiling(kCeilingSeconds);
   std::vector<ModeResult> modes;

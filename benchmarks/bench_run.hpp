@@ -1,0 +1,79 @@
+// The plumbing every benchmark driver that starts servers shares: a flag the
+// signals SIGINT, SIGTERM and SIGHUP raise so that the load stops and the
+// servers' owners stop them, the temp dir of one run, and number formatting.
+#pragma once
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <string>
+
+namespace emledger::bench {
+
+// Raised by the first SIGINT, SIGTERM or SIGHUP; a second one has the default
+// effect (SA_RESETHAND).
+inline std::atomic<bool> g_interrupted{false};
+static_assert(std::atomic<bool>::is_always_lock_free, "stored from a signal handler");
+
+extern "C" inline void bench_on_signal(int) { g_interrupted.store(true); }
+
+inline void install_signal_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = bench_on_signal;
+  sa.sa_flags = SA_RESETHAND;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &sa, nullptr);
+  // cpp-httplib writes without MSG_NOSIGNAL: a server that dies mid-request
+  // must cost that request, not the benchmark (which would leave the other
+  // servers running). The nodes ignore SIGPIPE themselves (node/src/main.cpp).
+  ::signal(SIGPIPE, SIG_IGN);
+}
+
+// The temp dir of one run ("<prefix>-<pid>" in the system temp dir): removed
+// on every way out but a crash; kept, and named with what it holds, when
+// `keep`.
+class ScratchDir {
+ public:
+  ScratchDir(const std::string& prefix, std::string holds, bool keep)
+      : keep_(keep),
+        holds_(std::move(holds)),
+        path_(std::filesystem::temp_directory_path() /
+              (prefix + "-" + std::to_string(::getpid()))) {
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    if (keep_)
+      std::cerr << "kept " << path_.string() << " (" << holds_ << ")\n";
+    else
+      std::filesystem::remove_all(path_, ec);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  bool keep_;
+  std::string holds_;
+  std::filesystem::path path_;
+};
+
+inline std::string fixed(double v, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+// CPU microseconds per item of `n` (at least 1).
+inline double cpu_us_per(double cpu_s, std::size_t n) {
+  return 1e6 * cpu_s / static_cast<double>(std::max<std::size_t>(1, n));
+}
+
+}  // namespace emledger::bench
