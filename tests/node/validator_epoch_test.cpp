@@ -20,6 +20,7 @@
 #include "emledger/ledger/votes.hpp"
 #include "node_test_util.hpp"
 #include "peer_transport.hpp"
+#include "scripted_peer.hpp"
 #include "snapshot_join.hpp"
 #include "snapshots.hpp"
 #include "validator.hpp"
@@ -195,39 +196,6 @@ void check_judged_by(Member& m, std::uint64_t height, const ledger::ValidatorSet
   CHECK(judged->epoch == set.epoch);
 }
 
-// A validator played by the test: a bare transport with its key that
-// records the consensus messages validator 0 sends it.
-struct Scripted {
-  std::unique_ptr<PeerTransport> transport;
-  std::mutex mu;
-  std::vector<consensus::Message> from_v0;
-  Scripted(const EpochNet& net, std::size_t i) {
-    PeerTransportConfig tc;
-    tc.chain_id = net.genesis.chain_id;
-    tc.key = net.keys[i];
-    tc.validators = peers_from_genesis(net.genesis);
-    tc.on_message = [this](std::size_t peer, Bytes b) {
-      if (peer != 0) return;
-      auto m = consensus::decode_message(b);
-      if (!m) return;
-      std::lock_guard lock(mu);
-      from_v0.push_back(std::move(*m));
-    };
-    tc.on_log = [](const std::string&) {};
-    auto t = PeerTransport::start(std::move(tc));
-    REQUIRE_MESSAGE(t.is_ok(), t.status().to_string());
-    transport = std::move(*t);
-  }
-  ~Scripted() { transport->stop(); }
-  bool saw_vote(const consensus::Vote& v) {
-    std::lock_guard lock(mu);
-    return std::any_of(from_v0.begin(), from_v0.end(), [&](const consensus::Message& m) {
-      const auto* sv = std::get_if<consensus::SignedVote>(&m);
-      return sv != nullptr && sv->validator == 0 && sv->vote == v;
-    });
-  }
-};
-
 }  // namespace
 
 // Validators 1-3 are played by the test, validator 0 is real. Block h (view
@@ -245,9 +213,10 @@ TEST_CASE("validator set: a non-empty tail block is refused, an empty one finali
   v0.dir = tmp.str("v0");
   v0.view_timeout_ms = 30'000;  // no view times out during the script
   v0.start(net, 0);
-  std::vector<std::unique_ptr<Scripted>> peers;
-  for (std::size_t i = 1; i < 4; ++i) peers.push_back(std::make_unique<Scripted>(net, i));
-  auto peer = [&](std::size_t i) -> Scripted& { return *peers[i - 1]; };
+  std::vector<std::unique_ptr<test::ScriptedPeer>> peers;
+  for (std::size_t i = 1; i < 4; ++i)
+    peers.push_back(std::make_unique<test::ScriptedPeer>(net.genesis, net.keys[i]));
+  auto peer = [&](std::size_t i) -> test::ScriptedPeer& { return *peers[i - 1]; };
   auto all_connected = [&] {
     return eventually(
         [&] {

@@ -19,6 +19,7 @@
 #include "emledger/crypto/sha256.hpp"
 #include "emledger/ledger/votes.hpp"
 #include "node_test_util.hpp"
+#include "scripted_peer.hpp"
 
 using namespace emledger;
 using namespace emledger::node;
@@ -496,40 +497,6 @@ TEST_CASE("validator: an equivocation seen from a peer is submitted once, record
   for (auto& m : members) m.stop();
 }
 
-namespace {
-
-// A genesis validator played by the test that also records the consensus
-// messages validator 0 sends it.
-struct ScriptedPeer {
-  std::unique_ptr<PeerTransport> transport;
-  std::mutex mu;
-  std::vector<consensus::Message> from_v0;
-  ScriptedPeer(const Net& net, std::size_t i) {
-    PeerTransportConfig tc;
-    tc.chain_id = net.genesis.chain_id;
-    tc.key = net.keys[i];
-    tc.validators = peers_from_genesis(net.genesis);
-    tc.on_message = [this](std::size_t peer, Bytes b) {
-      if (peer != 0) return;
-      auto m = consensus::decode_message(b);
-      if (!m) return;
-      std::lock_guard lock(mu);
-      from_v0.push_back(std::move(*m));
-    };
-    tc.on_log = [](const std::string&) {};
-    auto t = PeerTransport::start(std::move(tc));
-    REQUIRE_MESSAGE(t.is_ok(), t.status().to_string());
-    transport = std::move(*t);
-  }
-  ~ScriptedPeer() { transport->stop(); }
-  bool saw(const std::function<bool(const consensus::Message&)>& match) {
-    std::lock_guard lock(mu);
-    return std::any_of(from_v0.begin(), from_v0.end(), match);
-  }
-};
-
-}  // namespace
-
 // The benchmark's stall (4 validators under load): views 6 and 7 were each
 // notarized only after every validator had timed out and nullified them, so
 // neither was ever finalized on its own, and the next leader had to build on
@@ -547,9 +514,10 @@ TEST_CASE("validator: checks and builds on a notarized chain several blocks abov
   v0.dir = tmp.str("v0");
   v0.view_timeout_ms = 30'000;  // no view times out during the script
   v0.start(net, 0);
-  std::vector<std::unique_ptr<ScriptedPeer>> peers;
-  for (std::size_t i = 1; i < 4; ++i) peers.push_back(std::make_unique<ScriptedPeer>(net, i));
-  auto peer = [&](std::size_t i) -> ScriptedPeer& { return *peers[i - 1]; };
+  std::vector<std::unique_ptr<test::ScriptedPeer>> peers;
+  for (std::size_t i = 1; i < 4; ++i)
+    peers.push_back(std::make_unique<test::ScriptedPeer>(net.genesis, net.keys[i]));
+  auto peer = [&](std::size_t i) -> test::ScriptedPeer& { return *peers[i - 1]; };
   REQUIRE_MESSAGE(eventually(
                       [&] {
                         for (auto& p : peers)
