@@ -10,12 +10,15 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
+#include <thread>
 
 #include "config.hpp"
 #include "emledger/crypto/hex.hpp"
@@ -28,6 +31,17 @@ namespace emledger::node::test {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+
+// Whether `cond` holds within `timeout_ms`, polled every 20 ms (and once more
+// at the deadline).
+inline bool eventually(const std::function<bool()>& cond, int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return cond();
+}
 
 class TempDir {
  public:

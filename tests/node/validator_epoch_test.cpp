@@ -147,15 +147,6 @@ struct Member {
   }
 };
 
-bool eventually(const std::function<bool()>& cond, int timeout_ms) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return cond();
-}
-
 // Submits `tx` to `m` and waits for its commit; returns its height.
 std::uint64_t commit(Member& m, const ledger::Tx& tx, int timeout_ms = 15'000) {
   std::atomic<bool> done{false};
@@ -167,7 +158,8 @@ std::uint64_t commit(Member& m, const ledger::Tx& tx, int timeout_ms = 15'000) {
     done = true;
   });
   REQUIRE_MESSAGE(st.is_ok(), st.to_string());
-  REQUIRE_MESSAGE(eventually([&] { return done.load(); }, timeout_ms), "not committed in time");
+  REQUIRE_MESSAGE(test::eventually([&] { return done.load(); }, timeout_ms),
+                  "not committed in time");
   std::lock_guard lock(mu);
   REQUIRE_MESSAGE(result.status.is_ok(), result.status.to_string());
   return result.height;
@@ -218,7 +210,7 @@ TEST_CASE("validator set: a non-empty tail block is refused, an empty one finali
     peers.push_back(std::make_unique<test::ScriptedPeer>(net.genesis, net.keys[i]));
   auto peer = [&](std::size_t i) -> test::ScriptedPeer& { return *peers[i - 1]; };
   auto all_connected = [&] {
-    return eventually(
+    return test::eventually(
         [&] {
           for (auto& p : peers)
             if (!p->transport->connected(0)) return false;
@@ -243,7 +235,7 @@ TEST_CASE("validator set: a non-empty tail block is refused, an empty one finali
   auto until = [&](const std::function<void()>& send, const std::function<bool()>& done) {
     for (int i = 0; i < 50; ++i) {
       send();
-      if (eventually(done, 200)) return true;
+      if (test::eventually(done, 200)) return true;
     }
     return false;
   };
@@ -265,7 +257,7 @@ TEST_CASE("validator set: a non-empty tail block is refused, an empty one finali
          consensus::SignedVote{v, static_cast<consensus::ValidatorIndex>(from), sign(from, v, e)});
   };
   auto v0_voted = [&](const consensus::Vote& v) {
-    return eventually([&] { return peer(1).saw_vote(v); }, 10'000);
+    return test::eventually([&] { return peer(1).saw_vote(v); }, 10'000);
   };
   auto now = [] { return system_clock_ms(); };
   std::vector<ledger::TxOutcome> outcomes;
@@ -288,7 +280,7 @@ TEST_CASE("validator set: a non-empty tail block is refused, an empty one finali
   const Hash dt = t->block.header.hash();
   propose(2, *t, 1, 0);
   REQUIRE_MESSAGE(
-      eventually([&] { return v0.validator->stats().tail_blocks_refused == 1; }, 10'000),
+      test::eventually([&] { return v0.validator->stats().tail_blocks_refused == 1; }, 10'000),
       "the non-empty tail block was not refused");
   for (std::size_t i = 1; i < 4; ++i) vote(i, consensus::nullify_vote(2), 0);
 
@@ -306,7 +298,7 @@ TEST_CASE("validator set: a non-empty tail block is refused, an empty one finali
   vote(2, consensus::finalize_vote(3, 2, de), 0);
 
   // Validator 0 commits h, through the tail block, and not the tail block.
-  REQUIRE_MESSAGE(eventually([&] { return v0.validator->epoch() == 1; }, 10'000),
+  REQUIRE_MESSAGE(test::eventually([&] { return v0.validator->epoch() == 1; }, 10'000),
                   "validator 0 stayed in epoch 0 at height " << v0.ledger->head().height);
   CHECK(v0.ledger->head().height == 1);
   CHECK(header_at(v0, 1)->hash() == dh);
@@ -353,7 +345,7 @@ TEST_CASE("validator set: a fifth validator is added and votes, then one is remo
   for (std::size_t i = 0; i < 5; ++i) m[i].dir = tmp.str("v" + std::to_string(i));
   for (std::size_t i = 0; i < 4; ++i) m[i].start(net, i);
   const auto all_epochs = [&](const std::vector<std::size_t>& who, ledger::Epoch e) {
-    return eventually(
+    return test::eventually(
         [&] {
           for (std::size_t i : who)
             if (m[i].validator->epoch() != e || !m[i].validator->index()) return false;
@@ -400,7 +392,7 @@ TEST_CASE("validator set: a fifth validator is added and votes, then one is remo
   // and a transaction given to it commits.
   commit(m[4], net.tx(++n));
   std::uint64_t signed_by_4 = 0;
-  REQUIRE_MESSAGE(eventually(
+  REQUIRE_MESSAGE(test::eventually(
                       [&] {
                         const std::uint64_t head = m[0].ledger->head().height;
                         for (std::uint64_t h = h1 + 1; h <= head; ++h) {
@@ -426,7 +418,7 @@ TEST_CASE("validator set: a fifth validator is added and votes, then one is remo
   auto s2 = m[0].ledger->validators();
   REQUIRE((s2.is_ok() && s2->epoch == 2 && s2->since_height == h2 + 1));
   // Validator 3 stopped at the change block, alive, refusing transactions.
-  REQUIRE(eventually([&] { return !m[3].validator->index().has_value(); }, 15'000));
+  REQUIRE(test::eventually([&] { return !m[3].validator->index().has_value(); }, 15'000));
   CHECK(m[3].validator->epoch() == 2);
   CHECK(m[3].ledger->head().height == h2);
   CHECK(m[3].mempool->add(net.tx(++n), Hash{}, nullptr).code() == "NOT_A_VALIDATOR");
@@ -456,7 +448,7 @@ TEST_CASE("validator set: a fifth validator is added and votes, then one is remo
 
   // Everybody agrees: the running four at `last`, validator 3 up to h2
   // (validator 2 synced h2 from the others: compared too).
-  REQUIRE(eventually(
+  REQUIRE(test::eventually(
       [&] {
         for (std::size_t i : {0, 1, 2, 4})
           if (m[i].ledger->head().height < last) return false;
@@ -607,7 +599,7 @@ TEST_CASE("validator set: a double vote of epoch 1 by a validator the change add
   // Validator 4, outside the genesis, is index 4 of epoch 1; the four
   // running are a quorum of five.
   commit(m[0], net.change(*s0, {0, 1, 2, 3, 4}, {0, 1, 2}));
-  REQUIRE_MESSAGE(eventually(
+  REQUIRE_MESSAGE(test::eventually(
                       [&] {
                         for (auto& x : m)
                           if (x.validator->epoch() != 1) return false;
@@ -641,12 +633,13 @@ TEST_CASE("validator set: a double vote of epoch 1 by a validator the change add
     v.signature = net.keys[4].sign(consensus::signing_bytes(net.genesis.chain_id, 1, v.vote));
     return consensus::encode_message(v);
   };
-  REQUIRE_MESSAGE(eventually([&] { return (*fake)->broadcast(signed_vote(0xa1)) == 4; }, 10'000),
-                  "the fake validator 4 did not connect to the four");
+  REQUIRE_MESSAGE(
+      test::eventually([&] { return (*fake)->broadcast(signed_vote(0xa1)) == 4; }, 10'000),
+      "the fake validator 4 did not connect to the four");
   (*fake)->broadcast(signed_vote(0xa2));
 
   std::vector<ledger::EvidenceRecord> recorded;
-  REQUIRE_MESSAGE(eventually(
+  REQUIRE_MESSAGE(test::eventually(
                       [&] {
                         auto r = m[0].ledger->evidence(std::uint16_t{4}, 10);
                         if (!r.is_ok() || r->empty()) return false;

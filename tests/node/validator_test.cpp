@@ -108,15 +108,6 @@ struct Member {
   }
 };
 
-bool eventually(const std::function<bool()>& cond, int timeout_ms) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return cond();
-}
-
 // Validators 0..count-1 of `net`, each started in its own directory of `tmp`.
 std::vector<Member> start_members(
     const Net& net, test::TempDir& tmp, std::size_t count,
@@ -219,7 +210,7 @@ TEST_CASE("validator: four validators commit every transaction; a stopped one ca
     REQUIRE(
         members[n % 4].mempool->add(tx, crypto::sha256(ledger::encode(tx)), out.waiter()).is_ok());
   }
-  REQUIRE_MESSAGE(eventually([&] { return committed.load() == 40; }, 20'000),
+  REQUIRE_MESSAGE(test::eventually([&] { return committed.load() == 40; }, 20'000),
                   "committed " << committed.load() << ", failed " << out.failed.load() << ": "
                                << out.first_error());
   CHECK(out.failed.load() == 0);
@@ -232,14 +223,15 @@ TEST_CASE("validator: four validators commit every transaction; a stopped one ca
     REQUIRE(
         members[n % 3].mempool->add(tx, crypto::sha256(ledger::encode(tx)), out.waiter()).is_ok());
   }
-  REQUIRE(eventually([&] { return committed.load() == 52; }, 20'000));
+  REQUIRE(test::eventually([&] { return committed.load() == 52; }, 20'000));
   const std::uint64_t h_missed = members[0].ledger->head().height;
   CHECK(h_missed > h_stop);
 
   // Back, from the same ledger and vote WAL: it fetches what it missed.
   members[3].start(net, 3);
-  REQUIRE_MESSAGE(eventually([&] { return members[3].ledger->head().height >= h_missed; }, 20'000),
-                  "stayed at " << members[3].ledger->head().height);
+  REQUIRE_MESSAGE(
+      test::eventually([&] { return members[3].ledger->head().height >= h_missed; }, 20'000),
+      "stayed at " << members[3].ledger->head().height);
   CHECK(members[3].validator->stats().blocks_fetched > 0);
   const auto h3 = members[3].ledger->header(h_missed);
   const auto h0 = members[0].ledger->header(h_missed);
@@ -253,20 +245,21 @@ TEST_CASE("validator: one left far behind syncs ranges of final blocks, then fol
   Net net(4);
   test::TempDir tmp;
   std::vector<Member> members = start_members(net, tmp, 4, kPerRequest);
-  REQUIRE(eventually([&] { return members[3].ledger->head().height >= 3; }, 20'000));
+  REQUIRE(test::eventually([&] { return members[3].ledger->head().height >= 3; }, 20'000));
   const std::uint64_t h_stop = members[3].ledger->head().height;
   members[3].stop();
   // The other three go on (empty blocks with nothing to do) for a few range
   // requests' worth of blocks (small requests keep the test quick).
   const std::uint64_t missed = 4 * kPerRequest;
-  REQUIRE_MESSAGE(
-      eventually([&] { return members[0].ledger->head().height >= h_stop + missed; }, 120'000),
-      "the three stayed at " << members[0].ledger->head().height);
+  REQUIRE_MESSAGE(test::eventually(
+                      [&] { return members[0].ledger->head().height >= h_stop + missed; }, 120'000),
+                  "the three stayed at " << members[0].ledger->head().height);
   const std::uint64_t h_missed = members[0].ledger->head().height;
 
   members[3].start(net, 3);
-  REQUIRE_MESSAGE(eventually([&] { return members[3].ledger->head().height >= h_missed; }, 30'000),
-                  "stayed at " << members[3].ledger->head().height);
+  REQUIRE_MESSAGE(
+      test::eventually([&] { return members[3].ledger->head().height >= h_missed; }, 30'000),
+      "stayed at " << members[3].ledger->head().height);
   const ValidatorStats s = members[3].validator->stats();
   // At least one whole range came by range sync (the consensus core's own
   // fetch walk races it, one block per round trip, so how many more depends
@@ -286,7 +279,7 @@ TEST_CASE("validator: one left far behind syncs ranges of final blocks, then fol
               ->add(tx, crypto::sha256(ledger::encode(tx)),
                     [&](const TxResult& r) { committed += r.status.is_ok() ? 1 : 0; })
               .is_ok());
-  CHECK(eventually([&] { return committed.load() == 1; }, 20'000));
+  CHECK(test::eventually([&] { return committed.load() == 1; }, 20'000));
   for (auto& m : members) m.stop();
 }
 
@@ -307,8 +300,9 @@ TEST_CASE("validator: transactions submitted to one validator are proposed by th
     REQUIRE(members[0].mempool->add(tx, crypto::sha256(ledger::encode(tx)), out.waiter()).is_ok());
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  REQUIRE_MESSAGE(eventually([&] { return committed.load() + failed.load() == kTxs; }, 30'000),
-                  "committed " << committed.load() << ", failed " << failed.load());
+  REQUIRE_MESSAGE(
+      test::eventually([&] { return committed.load() + failed.load() == kTxs; }, 30'000),
+      "committed " << committed.load() << ", failed " << failed.load());
   // Never DUPLICATE_TX for one another leader committed.
   CHECK_MESSAGE(failed.load() == 0, "a transaction failed: " << out.first_error());
   std::uint64_t received = 0;
@@ -334,7 +328,7 @@ TEST_CASE("validator: transactions submitted to one validator are proposed by th
   CHECK(proposers.count(1) + proposers.count(2) + proposers.count(3) > 0);
   // Every validator's mempool is empty again: what the others held was
   // completed by the commits, not left to be proposed twice.
-  CHECK(eventually(
+  CHECK(test::eventually(
       [&] {
         for (auto& m : members)
           if (m.mempool->pending_count() != 0 || m.mempool->in_flight_count() != 0) return false;
@@ -368,7 +362,7 @@ TEST_CASE("validator: an equivocation seen from a peer is submitted once, record
   std::vector<Member> members = start_members(net, tmp, 3);  // 0, 1, 2: a quorum of 3 of 4
   FakePeer fake(net, 3);
   // The network makes blocks without validator 3.
-  REQUIRE(eventually([&] { return members[0].ledger->head().height >= 2; }, 20'000));
+  REQUIRE(test::eventually([&] { return members[0].ledger->head().height >= 2; }, 20'000));
 
   // Validator 3 signs two notarize votes of one view for two blocks. The
   // view is ahead of every replica's (within its window), so none has passed it.
@@ -386,14 +380,14 @@ TEST_CASE("validator: an equivocation seen from a peer is submitted once, record
     return consensus::encode_message(v);
   };
   REQUIRE_MESSAGE(
-      eventually([&] { return fake.transport->broadcast(signed_vote(0xa1)) == 3; }, 10'000),
+      test::eventually([&] { return fake.transport->broadcast(signed_vote(0xa1)) == 3; }, 10'000),
       "the fake peer did not connect to the three validators");
   fake.transport->broadcast(signed_vote(0xa2));
   // A third block in the same view is the same offence: nothing more.
   fake.transport->broadcast(signed_vote(0xa3));
 
   std::vector<ledger::EvidenceRecord> recorded;
-  REQUIRE_MESSAGE(eventually(
+  REQUIRE_MESSAGE(test::eventually(
                       [&] {
                         auto r = members[0].ledger->evidence(std::uint16_t{3}, 10);
                         if (!r.is_ok() || r->empty()) return false;
@@ -420,7 +414,7 @@ TEST_CASE("validator: an equivocation seen from a peer is submitted once, record
   }
   CHECK(submitted >= 1);
   // Every validator ends with the same record.
-  REQUIRE(eventually(
+  REQUIRE(test::eventually(
       [&] {
         for (auto& m : members) {
           auto r = m.ledger->evidence(std::uint16_t{3}, 10);
@@ -518,7 +512,7 @@ TEST_CASE("validator: checks and builds on a notarized chain several blocks abov
   for (std::size_t i = 1; i < 4; ++i)
     peers.push_back(std::make_unique<test::ScriptedPeer>(net.genesis, net.keys[i]));
   auto peer = [&](std::size_t i) -> test::ScriptedPeer& { return *peers[i - 1]; };
-  REQUIRE_MESSAGE(eventually(
+  REQUIRE_MESSAGE(test::eventually(
                       [&] {
                         for (auto& p : peers)
                           if (!p->transport->connected(0)) return false;
@@ -560,7 +554,7 @@ TEST_CASE("validator: checks and builds on a notarized chain several blocks abov
          consensus::SignedVote{v, static_cast<consensus::ValidatorIndex>(from), sign(from, v)});
   };
   auto v0_voted = [&](const consensus::Vote& v) {
-    return eventually(
+    return test::eventually(
         [&] {
           return peer(1).saw([&](const consensus::Message& m) {
             const auto* sv = std::get_if<consensus::SignedVote>(&m);
@@ -614,7 +608,7 @@ TEST_CASE("validator: checks and builds on a notarized chain several blocks abov
     restarted = true;
     v0.stop();
     v0.start(net, 0);
-    REQUIRE(eventually(
+    REQUIRE(test::eventually(
         [&] {
           for (auto& p : peers)
             if (!p->transport->connected(0)) return false;
@@ -634,7 +628,7 @@ TEST_CASE("validator: checks and builds on a notarized chain several blocks abov
 
   // View 4: validator 0 leads, on block 3.
   std::optional<consensus::Proposal> p4;
-  REQUIRE_MESSAGE(eventually(
+  REQUIRE_MESSAGE(test::eventually(
                       [&] {
                         return peer(1).saw([&](const consensus::Message& m) {
                           const auto* p = std::get_if<consensus::Proposal>(&m);
@@ -656,7 +650,7 @@ TEST_CASE("validator: checks and builds on a notarized chain several blocks abov
   REQUIRE(v0_voted(consensus::finalize_vote(4, 4, p4->block.digest)));
   vote(1, consensus::finalize_vote(4, 4, p4->block.digest));
   vote(2, consensus::finalize_vote(4, 4, p4->block.digest));
-  REQUIRE_MESSAGE(eventually([&] { return v0.ledger->head().height == 4; }, 10'000),
+  REQUIRE_MESSAGE(test::eventually([&] { return v0.ledger->head().height == 4; }, 10'000),
                   "validator 0 stayed at height " << v0.ledger->head().height);
   auto h4 = v0.ledger->header(4);
   REQUIRE((h4.is_ok() && h4->has_value()));
@@ -680,11 +674,11 @@ TEST_CASE(
   forged.signature[0] ^= 1;  // same body, signature no longer verifies
   TxGossip gossip;
   gossip.txs = {ledger::encode(forged), Bytes{0x01, 0x02, 0x03}, ledger::encode(good)};
-  REQUIRE(
-      eventually([&] { return fake.transport->broadcast(ledger::encode(gossip)) == 3; }, 10'000));
+  REQUIRE(test::eventually([&] { return fake.transport->broadcast(ledger::encode(gossip)) == 3; },
+                           10'000));
   // The good one is admitted on every validator (and commits); the forged
   // and the undecodable ones nowhere.
-  REQUIRE(eventually(
+  REQUIRE(test::eventually(
       [&] {
         for (auto& m : members)
           if (m.validator->stats().gossip_received < 1) return false;
@@ -696,7 +690,7 @@ TEST_CASE(
     CHECK(m.mempool->lookup(crypto::sha256(ledger::encode(forged))).where ==
           Mempool::Where::kUnknown);
   }
-  CHECK(eventually(
+  CHECK(test::eventually(
       [&] {
         auto e = members[0].ledger->tx_entry(crypto::sha256(ledger::encode(good)));
         return e.is_ok() && e->has_value();
