@@ -1,0 +1,1070 @@
+// Scale benchmark (issue 5): proofs served over HTTP by one real emledger-node,
+// offline light-client verification of full proof bundles, and how latency,
+// disk use and restart time hold up as the ledger grows.
+//
+//   ./build/benchmarks/scale_bench [--points 100000,1000000,10000000] [--requests N]
+//       [--clients C] [--json FILE] [--node PATH] [--dir DIR] [--keep]
+//
+// One ledger of one validator (network_setup.hpp's genesis: an issuer org and
+// validator bench.v0) grows point by point in one data directory. At each
+// point (a number of register records, bench_txs.hpp's workload):
+//
+//   1. Load: with the node stopped, the records up to the point are committed
+//      in-process through the kernel, as the node commits them: Ledger::prepare
+//      of blocks of kBlockTxsMax transactions, a finality certificate signed by
+//      the validator's own key (read from its key file), Ledger::commit in one
+//      synced LevelDB batch per block. Transactions are signed as they are
+//      needed on every core, at most kBatchesAheadMax blocks ahead, so memory
+//      stays bounded whatever the point. The benchmark signed them itself, so
+//      the node's admission check (the signature) is not repeated: it would
+//      change no byte on disk. On 2 cores this loads several times faster than
+//      HTTP (no JSON, hex, admission or mempool).
+//   2. The node is started on the data and measured over HTTP:
+//      - latency, one client, one request at a time: GET /v1/records/{id},
+//        GET /v1/proofs/state (the record's key), and the SDK's verify flow
+//        (client::Client::fetch_bundle: GET /v1/bundles, decode, verify_bundle
+//        against the trusted genesis; a connection per call, as the SDK does);
+//      - throughput: C client threads on keep-alive connections, N requests
+//        each, per kind: inclusion proofs (?tx=ID), consistency proofs (a
+//        random first size to the head's) and state proofs;
+//      - bundle verifications per second on all cores: decode_bundle and
+//        ledger::verify_bundle (what `emledger verify --bundle` runs) of
+//        bundles fetched before the clock starts, certificate included.
+//      Every request asks about a record drawn at random from all loaded
+//      records, a fresh draw per request, so the node's caches are not warm
+//      by construction.
+//   3. Restart: SIGKILL, start on the same data, time until GET /v1/health and
+//      a state proof answer; then the same after SIGTERM.
+//   4. Disk: the node stopped (SIGTERM), the bytes of its data directory
+//      (every file) per record, and LevelDB's approximate size of each key
+//      prefix (docs/formats/storage.md), for the state-tree nodes alone.
+//
+// Every number printed is measured in this run. Processes and the data
+// directory are removed on every way out (an error, SIGINT/SIGTERM/SIGHUP)
+// unless --keep.
+#include <httplib.h>
+#include <leveldb/db.h>
+#include <leveldb/filter_policy.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "bench_common.hpp"
+#include "bench_run.hpp"
+#include "bench_txs.hpp"
+#include "emledger/client/sdk.hpp"
+#include "emledger/client/verify.hpp"
+#include "emledger/crypto/hex.hpp"
+#include "emledger/crypto/keyfile.hpp"
+#include "emledger/ledger/ledger.hpp"
+#include "network_setup.hpp"
+
+using namespace emledger;
+using namespace emledger::ledger;
+using Clock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
+
+using bench::cores;
+using bench::fixed;
+using bench::g_interrupted;
+using bench::percentile;
+
+namespace {
+
+// Issue 5's targets, printed beside the figures.
+constexpr double kTargetStateProofP99Ms = 2.0;        // at 10M records
+constexpr double kTargetBundleVerifyPerS = 5000.0;    // at 10M records
+constexpr double kTargetBytesPerRecord = 1024.0;      // on disk
+constexpr double kTargetRestartS = 3.0;
+
+constexpr std::uint64_t kPointMax = 1'000'000'000;
+constexpr std::size_t kPointsMax = 16;
+constexpr std::size_t kClientsMax = 256;
+constexpr std::size_t kRequestsMax = 1'000'000;
+// Signed blocks waiting for the committer: bounds the loader's memory (a
+// block of register transactions is about 2.5 MB in memory).
+constexpr std::size_t kBatchesAheadMax = 8;
+// Every register transaction of one load session expires at its first
+// height + kTxLifetimeBlocksMax (the furthest the kernel allows), so a
+// session may hold at most this many blocks before its transactions expire.
+constexpr std::uint64_t kSessionBlocksMax = kTxLifetimeBlocksMax / 2;
+// Views of the blocks a load commits start this far above the head's view:
+// above any view the node's vote WAL holds (an idle single validator passes
+// one view per timeout, 2 to 60 s), so the node's consensus, anchored at the
+// loaded head, never meets its own earlier votes above it.
+constexpr std::uint64_t kLoadViewGap = 1'000'000;
+// Bundles fetched for the offline verification phase (each verified many times).
+constexpr std::size_t kBundlesMax = 1024;
+constexpr int kNodeStartTimeoutS = 300;
+constexpr int kReadyTimeoutS = 300;
+constexpr int kHttpTimeoutS = 60;
+constexpr auto kProgressInterval = std::chrono::seconds(5);
+// The random draws of records are repeatable from run to run.
+constexpr std::uint64_t kSampleSeed = 0x5ca1eb;
+// A load needs about this much more than the previous point's bytes per
+// record times the new records; refused when the disk has less.
+constexpr double kDiskMargin = 1.2;
+
+struct Options {
+  std::vector<std::uint64_t> points{100'000, 1'000'000, 10'000'000};
+  std::size_t requests = 2000;  // per client thread and proof kind; latency samples per kind
+  std::size_t clients = 8;
+  std::string json_out;
+  std::string node_bin = EMLEDGER_NODE_BIN;
+  std::string dir;  // empty: the system temp dir
+  bool keep = false;
+};
+
+std::optional<std::vector<std::uint64_t>> parse_points(const std::string& v) {
+  std::vector<std::uint64_t> out;
+  std::stringstream ss(v);
+  for (std::string item; std::getline(ss, item, ',');) {
+    if (item.empty() || item.size() > 10 || item.find_first_not_of("0123456789") != std::string::npos)
+      return std::nullopt;
+    out.push_back(std::stoull(item));
+  }
+  if (out.empty() || out.size() > kPointsMax) return std::nullopt;
+  for (std::size_t i = 0; i < out.size(); ++i)
+    if (out[i] < 1 || out[i] > kPointMax || (i > 0 && out[i] <= out[i - 1])) return std::nullopt;
+  return out;
+}
+
+std::optional<Options> parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string k = argv[i];
+    if (k == "--keep") {
+      o.keep = true;
+      continue;
+    }
+    if (i + 1 >= argc) {
+      std::cerr << "option " << k << " needs a value\n";
+      return std::nullopt;
+    }
+    const std::string v = argv[++i];
+    try {
+      if (k == "--points") {
+        auto list = parse_points(v);
+        if (!list) {
+          std::cerr << "--points: 1 to " << kPointsMax << " increasing counts, each 1.." << kPointMax
+                    << "\n";
+          return std::nullopt;
+        }
+        o.points = *list;
+      } else if (k == "--requests") {
+        o.requests = std::stoul(v);
+      } else if (k == "--clients") {
+        o.clients = std::stoul(v);
+      } else if (k == "--json") {
+        o.json_out = v;
+      } else if (k == "--node") {
+        o.node_bin = v;
+      } else if (k == "--dir") {
+        o.dir = v;
+      } else {
+        std::cerr << "unknown option " << k << "\n";
+        return std::nullopt;
+      }
+    } catch (const std::exception&) {
+      std::cerr << "bad value for " << k << ": " << v << "\n";
+      return std::nullopt;
+    }
+  }
+  if (o.requests < 1 || o.requests > kRequestsMax || o.clients < 1 || o.clients > kClientsMax) {
+    std::cerr << "--requests 1.." << kRequestsMax << ", --clients 1.." << kClientsMax << "\n";
+    return std::nullopt;
+  }
+  return o;
+}
+
+double since_s(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// The directory of one run, DIR/emledger-scale-PID: removed on every way out
+// but a crash, unless `keep`. (bench::ScratchDir always lives in the system
+// temp dir; 10M records need a disk chosen with --dir.)
+class RunDir {
+ public:
+  RunDir(const fs::path& parent, bool keep)
+      : keep_(keep), path_(fs::absolute(parent) / ("emledger-scale-" + std::to_string(::getpid()))) {
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  ~RunDir() {
+    std::error_code ec;
+    if (keep_)
+      std::cerr << "kept " << path_.string() << " (genesis, keys, node data and log)\n";
+    else
+      fs::remove_all(path_, ec);
+  }
+  RunDir(const RunDir&) = delete;
+  RunDir& operator=(const RunDir&) = delete;
+  const fs::path& path() const { return path_; }
+
+ private:
+  bool keep_;
+  fs::path path_;
+};
+
+// ---- the records on the chain ---------------------------------------------
+
+// Record n is bench::register_tx(n, ...) with the expiry height of the load
+// session that committed it; sessions are kept so that any loaded record's
+// transaction (and so its id and record id) can be rebuilt: Ed25519
+// signatures are deterministic.
+class Records {
+ public:
+  Records(const Genesis& g, const crypto::KeyPair& issuer) : genesis_(g), issuer_(issuer) {}
+
+  Tx tx(std::uint64_t n) const {
+    auto it = std::upper_bound(sessions_.begin(), sessions_.end(), n,
+                               [](std::uint64_t v, const Session& s) { return v < s.end; });
+    EMLEDGER_ASSERT(it != sessions_.end() && n >= it->first);
+    return make(n, it->expires_at_height);
+  }
+  Tx make(std::uint64_t n, std::uint64_t expires_at_height) const {
+    return bench::register_tx(n, genesis_.chain_id, bench::kBenchIssuerOrg, issuer_,
+                              expires_at_height);
+  }
+  void add_session(std::uint64_t first, std::uint64_t end, std::uint64_t expires_at_height) {
+    EMLEDGER_ASSERT(first == count() && end > first);
+    sessions_.push_back(Session{first, end, expires_at_height});
+  }
+  std::uint64_t count() const { return sessions_.empty() ? 0 : sessions_.back().end; }
+  const Genesis& genesis() const { return genesis_; }
+
+ private:
+  struct Session {
+    std::uint64_t first = 0;
+    std::uint64_t end = 0;  // exclusive
+    std::uint64_t expires_at_height = 0;
+  };
+  const Genesis& genesis_;
+  const crypto::KeyPair& issuer_;
+  std::vector<Session> sessions_;  // consecutive, in order
+};
+
+// ---- loading through the kernel -------------------------------------------
+
+// Blocks of signed register transactions, signed by `threads` workers at most
+// kBatchesAheadMax blocks ahead of the one taken, handed out in order.
+class SignedBlocks {
+ public:
+  SignedBlocks(const Records& records, std::uint64_t first, std::uint64_t end,
+               std::uint64_t expires_at_height, unsigned threads)
+      : records_(records),
+        first_(first),
+        end_(end),
+        expires_(expires_at_height),
+        blocks_((end - first + kBlockTxsMax - 1) / kBlockTxsMax) {
+    for (unsigned t = 0; t < threads; ++t) pool_.emplace_back([this] { work(); });
+  }
+  ~SignedBlocks() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& th : pool_) th.join();
+  }
+  SignedBlocks(const SignedBlocks&) = delete;
+  SignedBlocks& operator=(const SignedBlocks&) = delete;
+
+  // The next block's transactions in order; nullopt after the last one or
+  // once the benchmark is interrupted.
+  std::optional<std::vector<Tx>> next() {
+    std::unique_lock lock(mu_);
+    if (taken_ == blocks_) return std::nullopt;
+    while (!ready_.contains(taken_)) {
+      if (g_interrupted.load()) return std::nullopt;
+      cv_.wait_for(lock, std::chrono::milliseconds(100));
+    }
+    auto node = ready_.extract(taken_);
+    ++taken_;
+    cv_.notify_all();
+    return std::move(node.mapped());
+  }
+
+ private:
+  void work() {
+    for (;;) {
+      std::uint64_t k = 0;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] {
+          return stop_ || signing_ == blocks_ || signing_ < taken_ + kBatchesAheadMax;
+        });
+        if (stop_ || signing_ == blocks_) return;
+        k = signing_++;
+      }
+      std::vector<Tx> txs;
+      const std::uint64_t lo = first_ + k * kBlockTxsMax;
+      const std::uint64_t hi = std::min(end_, lo + kBlockTxsMax);
+      txs.reserve(hi - lo);
+      for (std::uint64_t n = lo; n < hi; ++n) txs.push_back(records_.make(n, expires_));
+      {
+        std::lock_guard lock(mu_);
+        ready_.emplace(k, std::move(txs));
+      }
+      cv_.notify_all();
+    }
+  }
+
+  const Records& records_;
+  const std::uint64_t first_, end_, expires_, blocks_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::uint64_t, std::vector<Tx>> ready_;  // guarded by mu_
+  std::uint64_t signing_ = 0;                       // guarded by mu_: next block to sign
+  std::uint64_t taken_ = 0;                         // guarded by mu_: next block to hand out
+  bool stop_ = false;                               // guarded by mu_
+  std::vector<std::thread> pool_;
+};
+
+struct Validator {
+  crypto::KeyPair key;
+  std::uint16_t index = 0;
+};
+
+// Prepares, certifies and commits one block of `txs` on the head, as the
+// node does for a block its validators finalized. Errors: LOAD_REJECTED
+// (a transaction the kernel refused: a bug here), and the kernel's.
+Status commit_block(Ledger& ledger, const Validator& v, const std::vector<Tx>& txs,
+                    std::uint64_t view) {
+  const ChainHead head = ledger.head();
+  const auto wall_ms = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count());
+  std::vector<TxOutcome> outcomes;
+  auto p = ledger.prepare(txs, std::max(wall_ms, head.time_ms), view, v.key.public_key(),
+                          /*signatures_checked=*/true, outcomes);
+  if (!p) return p.status();
+  for (const auto& o : outcomes)
+    if (!o.status.is_ok())
+      return Status::error("LOAD_REJECTED", "the kernel refused a load transaction: " +
+                                                o.status.to_string());
+  EMLEDGER_ASSERT(p->block.txs.size() == txs.size());
+  Certificate cert;
+  sign_certificate(ledger.genesis(), p->block.header, v.index, v.key, cert);
+  return ledger.commit(*p, cert);
+}
+
+// Commits records [records.count(), target) into the ledger at `db_dir`
+// (the node stopped), printing progress to stderr. Errors: INTERRUPTED, and
+// the kernel's and storage's.
+Status load_records(Records& records, const Validator& v, const fs::path& db_dir,
+                    std::uint64_t target) {
+  std::error_code ec;
+  fs::create_directories(db_dir, ec);
+  if (ec) return Status::error("IO_ERROR", "cannot create " + db_dir.string() + ": " + ec.message());
+  auto store = open_leveldb(db_dir.string());
+  if (!store) return store.status();
+  auto opened = Ledger::open(std::move(*store), records.genesis());
+  if (!opened) return opened.status();
+  Ledger& ledger = **opened;
+  const std::uint64_t start = records.count();
+  const auto t0 = Clock::now();
+  auto shown_at = t0;
+  std::uint64_t shown_n = start;
+  while (records.count() < target) {
+    const ChainHead head = ledger.head();
+    std::uint64_t view = kLoadViewGap;
+    if (head.height > 0) {
+      auto h = ledger.header(head.height);
+      if (!h) return h.status();
+      if (!h->has_value()) return Status::error("STORAGE_CORRUPT", "no header at the head");
+      view += (*h)->view;
+    }
+    const std::uint64_t first = records.count();
+    const std::uint64_t end = std::min(target, first + kSessionBlocksMax * kBlockTxsMax);
+    const std::uint64_t expires = head.height + kTxLifetimeBlocksMax;
+    SignedBlocks blocks(records, first, end, expires, cores());
+    std::uint64_t n = first;
+    while (auto txs = blocks.next()) {
+      EMLEDGER_TRY(commit_block(ledger, v, *txs, view++));
+      n += txs->size();
+      if (Clock::now() - shown_at >= kProgressInterval) {
+        const double rate = static_cast<double>(n - shown_n) / since_s(shown_at);
+        std::fprintf(stderr, "  load: %llu / %llu records, %.0f records/s, %.0f s\n",
+                     static_cast<unsigned long long>(n), static_cast<unsigned long long>(target),
+                     rate, since_s(t0));
+        shown_at = Clock::now();
+        shown_n = n;
+      }
+    }
+    if (g_interrupted.load()) return Status::error("INTERRUPTED", "interrupted");
+    EMLEDGER_ASSERT(n == end);
+    records.add_session(first, end, expires);
+  }
+  std::fprintf(stderr, "  load: %llu records in %.1f s (%.0f records/s)\n",
+               static_cast<unsigned long long>(target - start), since_s(t0),
+               static_cast<double>(target - start) / std::max(1e-9, since_s(t0)));
+  return Status::ok();
+}
+
+// ---- the node -------------------------------------------------------------
+
+// The one emledger-node of the run, started and stopped on the same data
+// (the directory LocalNetwork::start would give node 0). SIGKILLed by the
+// destructor, so no way out leaves it running.
+class Node {
+ public:
+  Node(std::string binary, const fs::path& dir)
+      : binary_(std::move(binary)),
+        dir_(dir),
+        data_((dir / "node0").string()),
+        process_(binary_, data_) {}
+
+  // Starts the node and waits until it prints its listening line.
+  // Errors: NODE_START_FAILED with the node's log.
+  Status start() {
+    const std::vector<std::string> args{"--dev",  "--genesis", (dir_ / "genesis.json").string(),
+                                        "--key",  (dir_ / "v0.key").string(),
+                                        "--data", data_,
+                                        "--listen", "127.0.0.1:0"};
+    if (!process_.start(args, kNodeStartTimeoutS))
+      return Status::error("NODE_START_FAILED", "the node did not start:\n" + tail(process_.log()));
+    return Status::ok();
+  }
+  void stop(int sig) { process_.stop(sig); }
+  bool running() const { return process_.running(); }
+  const testing::NodeProcess& process() const { return process_; }
+  fs::path data_dir() const { return data_; }
+  fs::path db_dir() const { return fs::path(data_) / "db"; }
+  std::string url() const { return process_.url(); }
+
+  httplib::Client http() const {
+    httplib::Client c(process_.host(), process_.port());
+    c.set_keep_alive(true);
+    c.set_connection_timeout(kHttpTimeoutS, 0);
+    c.set_read_timeout(kHttpTimeoutS, 0);
+    return c;
+  }
+
+ private:
+  static std::string tail(const std::string& log) {
+    constexpr std::size_t kTailBytes = 3000;
+    return log.size() > kTailBytes ? log.substr(log.size() - kTailBytes) : log;
+  }
+  std::string binary_;
+  fs::path dir_;
+  std::string data_;
+  testing::NodeProcess process_;  // SIGKILLed on destruction
+};
+
+// GET `target`; the body of a 200 answer. Errors: HTTP_FAILED.
+Result<std::string> get_ok(httplib::Client& http, const std::string& target) {
+  auto res = http.Get(target);
+  if (!res) return Status::error("HTTP_FAILED", target + ": " + httplib::to_string(res.error()));
+  if (res->status != 200)
+    return Status::error("HTTP_FAILED",
+                         target + ": HTTP " + std::to_string(res->status) + " " + res->body);
+  return std::move(res->body);
+}
+
+Result<std::uint64_t> log_size_of(const Node& node) {
+  auto http = node.http();
+  auto body = get_ok(http, "/v1/health");
+  if (!body) return body.status();
+  const Json j = Json::parse(*body, nullptr, false);
+  if (!j.is_object() || !j.contains("log_size") || !j["log_size"].is_number_unsigned())
+    return Status::error("NODE_BAD_RESPONSE", "GET /v1/health: no log_size");
+  return j["log_size"].get<std::uint64_t>();
+}
+
+// ---- what the requests ask about ------------------------------------------
+
+// One loaded record, drawn at random, with everything a request names.
+struct Sample {
+  std::uint64_t n = 0;
+  Hash tx_id{};
+  Hash content_hash{};
+  std::string record_path;  // /v1/records/{id}
+  std::string state_path;   // /v1/proofs/state?key=...
+  std::string inclusion_path;
+};
+
+// `count` draws (with replacement) from all loaded records, built on every core.
+std::vector<Sample> draw_samples(const Records& records, std::size_t count, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<std::uint64_t> pick(0, records.count() - 1);
+  std::vector<Sample> out(count);
+  for (auto& s : out) s.n = pick(rng);
+  std::vector<std::thread> pool;
+  const unsigned threads = cores();
+  for (unsigned t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      for (std::size_t i = t; i < count; i += threads) {
+        Sample& s = out[i];
+        const Tx tx = records.tx(s.n);
+        s.tx_id = tx.id();
+        const auto body = decode<RegisterRecord>(tx.body.payload);
+        EMLEDGER_ASSERT(body.is_ok());
+        s.content_hash = body->body.content_hash;
+        const Hash record_id = record_id_for(s.tx_id);
+        s.record_path = "/v1/records/" + to_hex(record_id);
+        s.state_path = "/v1/proofs/state?key=" + to_hex(record_state_key(record_id));
+        s.inclusion_path = "/v1/proofs/inclusion?tx=" + to_hex(s.tx_id);
+      }
+    });
+  for (auto& th : pool) th.join();
+  return out;
+}
+
+// ---- measurements over HTTP -----------------------------------------------
+
+struct Latency {
+  double p50_ms = 0;
+  double p99_ms = 0;
+};
+
+Latency summarize(const std::vector<double>& ms) {
+  return Latency{percentile(ms, 0.5), percentile(ms, 0.99)};
+}
+
+struct PointLatencies {
+  Latency lookup, state_proof, verify;
+};
+
+// One client, one request at a time, `count` of each kind (distinct draws).
+Result<PointLatencies> measure_latencies(const Node& node, const Genesis& g,
+                                         const std::vector<Sample>& samples, std::size_t count) {
+  EMLEDGER_ASSERT(samples.size() >= 3 * count);
+  auto http = node.http();
+  auto timed = [&](const std::string& target, std::vector<double>& ms) -> Status {
+    const auto t0 = Clock::now();
+    auto body = get_ok(http, target);
+    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    return body.status();
+  };
+  std::vector<double> lookup, state, verify;
+  for (std::size_t i = 0; i < count && !g_interrupted.load(); ++i)
+    EMLEDGER_TRY(timed(samples[i].record_path, lookup));
+  for (std::size_t i = count; i < 2 * count && !g_interrupted.load(); ++i)
+    EMLEDGER_TRY(timed(samples[i].state_path, state));
+  client::ClientOptions co;
+  co.transport.read_timeout_ms = kHttpTimeoutS * 1000;
+  const client::Client sdk(node.url(), g, co);
+  for (std::size_t i = 2 * count; i < 3 * count && !g_interrupted.load(); ++i) {
+    const auto t0 = Clock::now();
+    auto b = sdk.fetch_bundle(samples[i].content_hash);
+    verify.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    if (!b) return Status::error(b.status().code(), "verify: " + b.status().message());
+    if (b->verdict.overall != Verdict::kValid)
+      return Status::error("VERIFY_UNEXPECTED", "verify: verdict " +
+                                                    std::string(verdict_name(b->verdict.overall)));
+  }
+  if (g_interrupted.load()) return Status::error("INTERRUPTED", "interrupted");
+  return PointLatencies{summarize(lookup), summarize(state), summarize(verify)};
+}
+
+struct Rate {
+  double per_s = 0;
+  Latency latency;  // under this load
+};
+
+// `clients` threads on keep-alive connections, `requests` GETs each of
+// target(i) for i in the thread's share; proofs answered per second.
+Result<Rate> measure_rate(const Node& node, std::size_t clients, std::size_t requests,
+                          const std::function<std::string(std::size_t)>& target) {
+  std::vector<std::vector<double>> ms(clients);
+  std::vector<Status> failed(clients, Status::ok());
+  std::vector<std::thread> pool;
+  const auto t0 = Clock::now();
+  for (std::size_t c = 0; c < clients; ++c)
+    pool.emplace_back([&, c] {
+      auto http = node.http();
+      ms[c].reserve(requests);
+      for (std::size_t r = 0; r < requests && !g_interrupted.load(); ++r) {
+        const auto s0 = Clock::now();
+        auto body = get_ok(http, target(c * requests + r));
+        if (!body) {
+          failed[c] = body.status();
+          return;
+        }
+        ms[c].push_back(std::chrono::duration<double, std::milli>(Clock::now() - s0).count());
+      }
+    });
+  for (auto& th : pool) th.join();
+  const double seconds = since_s(t0);
+  if (g_interrupted.load()) return Status::error("INTERRUPTED", "interrupted");
+  for (const auto& st : failed) EMLEDGER_TRY(st);
+  std::vector<double> all;
+  for (const auto& m : ms) all.insert(all.end(), m.begin(), m.end());
+  return Rate{static_cast<double>(all.size()) / seconds, summarize(all)};
+}
+
+struct ProofRates {
+  Rate inclusion, consistency, state;
+};
+
+Result<ProofRates> measure_proof_rates(const Node& node, const std::vector<Sample>& samples,
+                                       std::size_t clients, std::size_t requests) {
+  EMLEDGER_ASSERT(samples.size() >= clients * requests);
+  auto size = log_size_of(node);
+  if (!size) return size.status();
+  ProofRates r;
+  auto inc = measure_rate(node, clients, requests,
+                          [&](std::size_t i) { return samples[i].inclusion_path; });
+  if (!inc) return inc.status();
+  r.inclusion = *inc;
+  // The first size is 1 + the draw modulo (head size - 1), the second the
+  // head's: a client that saw the log at a random earlier size catching up.
+  auto con = measure_rate(node, clients, requests, [&](std::size_t i) {
+    const std::uint64_t first = 1 + samples[i].n % std::max<std::uint64_t>(1, *size - 1);
+    return "/v1/proofs/consistency?first=" + std::to_string(first) +
+           "&second=" + std::to_string(*size);
+  });
+  if (!con) return con.status();
+  r.consistency = *con;
+  auto st = measure_rate(node, clients, requests,
+                         [&](std::size_t i) { return samples[i].state_path; });
+  if (!st) return st.status();
+  r.state = *st;
+  return r;
+}
+
+// Bundles of distinct records fetched over HTTP, then decode_bundle and
+// verify_bundle `total` times on every core; verifications per second.
+Result<double> measure_bundle_verifications(const Node& node, const Genesis& g,
+                                            const std::vector<Sample>& samples,
+                                            std::size_t total) {
+  const std::size_t count = std::min(kBundlesMax, samples.size());
+  std::vector<Bytes> bundles;
+  bundles.reserve(count);
+  auto http = node.http();
+  for (std::size_t i = 0; i < count; ++i) {
+    auto body = get_ok(http, "/v1/bundles?content_hash=" + to_hex(samples[i].content_hash));
+    if (!body) return body.status();
+    const Json j = Json::parse(*body, nullptr, false);
+    auto raw = j.is_object() && j.contains("bundle") && j["bundle"].is_string()
+                   ? from_hex(j["bundle"].get<std::string>())
+                   : std::nullopt;
+    if (!raw) return Status::error("NODE_BAD_RESPONSE", "GET /v1/bundles: no bundle");
+    bundles.push_back(std::move(*raw));
+  }
+  const unsigned threads = cores();
+  std::vector<Status> failed(threads, Status::ok());
+  std::vector<std::thread> pool;
+  const auto t0 = Clock::now();
+  for (unsigned t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      for (std::size_t i = t; i < total && !g_interrupted.load(); i += threads) {
+        const std::size_t k = i % bundles.size();
+        auto bundle = client::decode_bundle(bundles[k]);
+        if (!bundle) {
+          failed[t] = bundle.status();
+          return;
+        }
+        auto verdict = verify_bundle(g, *bundle, samples[k].content_hash);
+        if (!verdict || verdict->overall != Verdict::kValid) {
+          failed[t] = verdict ? Status::error("VERIFY_UNEXPECTED", "bundle verdict not valid")
+                              : verdict.status();
+          return;
+        }
+      }
+    });
+  for (auto& th : pool) th.join();
+  const double seconds = since_s(t0);
+  if (g_interrupted.load()) return Status::error("INTERRUPTED", "interrupted");
+  for (const auto& st : failed) EMLEDGER_TRY(st);
+  return static_cast<double>(total) / seconds;
+}
+
+// ---- restart and disk -----------------------------------------------------
+
+// Starts the node on its data and times until GET /v1/health and a state
+// proof answer 200, from the start of the process.
+Result<double> timed_start(Node& node, const Sample& probe) {
+  const auto t0 = Clock::now();
+  EMLEDGER_TRY(node.start());
+  const auto deadline = t0 + std::chrono::seconds(kReadyTimeoutS);
+  auto http = node.http();
+  for (const std::string& target : {std::string("/v1/health"), probe.state_path})
+    for (;;) {
+      auto res = http.Get(target);
+      if (res && res->status == 200) break;
+      if (Clock::now() > deadline || g_interrupted.load())
+        return Status::error("NODE_NOT_READY", target + " did not answer 200 after the start");
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  return since_s(t0);
+}
+
+struct Restart {
+  double sigkill_s = 0;
+  double sigterm_s = 0;
+  double sigterm_stop_s = 0;  // from SIGTERM to the process's exit
+};
+
+Result<Restart> measure_restarts(Node& node, const Sample& probe) {
+  Restart r;
+  node.stop(SIGKILL);
+  auto k = timed_start(node, probe);
+  if (!k) return k.status();
+  r.sigkill_s = *k;
+  const auto t0 = Clock::now();
+  node.stop(SIGTERM);
+  r.sigterm_stop_s = since_s(t0);
+  auto t = timed_start(node, probe);
+  if (!t) return t.status();
+  r.sigterm_s = *t;
+  return r;
+}
+
+// Bytes of every regular file under `dir` (their sizes, not blocks).
+std::uint64_t dir_bytes(const fs::path& dir) {
+  std::uint64_t total = 0;
+  std::error_code ec;
+  for (const auto& e : fs::recursive_directory_iterator(dir, ec))
+    if (e.is_regular_file(ec)) total += e.file_size(ec);
+  return total;
+}
+
+// LevelDB's own estimate of the on-disk bytes of each key prefix
+// (docs/formats/storage.md) in the stopped node's database: no scan, so it
+// costs nothing at any size. LevelDB is the kernel's private dependency; the
+// benchmark opens the files directly, with the node stopped, only to read
+// these sizes, with the options open_leveldb uses (ledger/src/leveldb_store.cpp)
+// because opening writes the log's entries into a level-0 table, which the
+// estimate then covers. Errors: STORAGE_ERROR.
+Result<std::map<char, std::uint64_t>> prefix_bytes(const fs::path& db_dir) {
+  const std::unique_ptr<const leveldb::FilterPolicy> filter(leveldb::NewBloomFilterPolicy(10));
+  leveldb::Options options;
+  options.create_if_missing = false;
+  options.paranoid_checks = true;
+  options.filter_policy = filter.get();
+  options.write_buffer_size = 64 << 20;
+  options.max_file_size = 8 << 20;
+  options.compression = leveldb::kNoCompression;
+  leveldb::DB* raw = nullptr;
+  const leveldb::Status st = leveldb::DB::Open(options, db_dir.string(), &raw);
+  if (!st.ok()) return Status::error("STORAGE_ERROR", st.ToString());
+  const std::unique_ptr<leveldb::DB> db(raw);  // closed before the filter goes
+  static constexpr char kPrefixes[] = {'n', 'v', 's', 'x', 'l', 'i', 'h', 'c', 'b'};
+  std::map<char, std::uint64_t> out;
+  for (const char p : kPrefixes) {
+    const std::string lo(1, p), hi(1, static_cast<char>(p + 1));
+    const leveldb::Range range(lo, hi);
+    std::uint64_t size = 0;
+    db->GetApproximateSizes(&range, 1, &size);
+    out[p] = size;
+  }
+  return out;
+}
+
+// ---- one point ------------------------------------------------------------
+
+struct Point {
+  std::uint64_t records = 0;
+  double load_s = 0;  // loading the records added since the previous point
+  std::uint64_t loaded = 0;
+  PointLatencies latency;
+  ProofRates rates;
+  double bundle_verifications_per_s = 0;
+  Restart restart;
+  std::uint64_t disk_bytes = 0;  // every file of the data directory
+  std::uint64_t db_bytes = 0;    // LevelDB's files alone (DATA/db)
+  std::map<char, std::uint64_t> prefixes;  // LevelDB's estimate per key prefix
+  double bytes_per_record() const {
+    return static_cast<double>(disk_bytes) / static_cast<double>(records);
+  }
+  double prefix_per_record(char p) const {
+    auto it = prefixes.find(p);
+    return it == prefixes.end() ? 0 : static_cast<double>(it->second) / static_cast<double>(records);
+  }
+};
+
+// Free bytes where the data lives, against what the next load should need.
+Status check_disk(const fs::path& dir, std::uint64_t used, std::uint64_t records_now,
+                  std::uint64_t records_next) {
+  std::error_code ec;
+  const auto space = fs::space(dir, ec);
+  if (ec) return Status::error("IO_ERROR", "cannot read the free space of " + dir.string());
+  std::fprintf(stderr, "  disk: data %.2f GB, %.1f GB free in %s\n", used / 1e9,
+               space.available / 1e9, dir.string().c_str());
+  if (records_now == 0) return Status::ok();
+  const double need = kDiskMargin * static_cast<double>(used) / static_cast<double>(records_now) *
+                      static_cast<double>(records_next - records_now);
+  std::fprintf(stderr, "  disk: the next point should need about %.2f GB more\n", need / 1e9);
+  if (need > static_cast<double>(space.available))
+    return Status::error("DISK_FULL", "the next point needs about " + fixed(need / 1e9, 1) +
+                                          " GB, " + fixed(space.available / 1e9, 1) +
+                                          " GB free in " + dir.string() + " (--dir elsewhere)");
+  return Status::ok();
+}
+
+struct Run {
+  const Options& o;
+  bench::LocalNetwork& net;
+  Records& records;
+  const Validator& validator;
+  Node& node;
+};
+
+Status measure_point(Run& run, std::uint64_t target, Point& p) {
+  const Options& o = run.o;
+  const Genesis& g = run.net.genesis();
+  p.records = target;
+  p.loaded = target - run.records.count();
+  std::cout << "[" << target << " records] loading " << p.loaded << " through the kernel..."
+            << std::endl;
+  const auto t0 = Clock::now();
+  EMLEDGER_TRY(load_records(run.records, run.validator, run.node.db_dir(), target));
+  p.load_s = since_s(t0);
+
+  // The latency phase asks about draws [0, 3 requests), the throughput phase
+  // about the next clients x requests; the bundles are of the first draws
+  // (fetched before their clock: the node's caches do not matter there).
+  const std::size_t draws = 3 * o.requests + o.clients * o.requests;
+  const auto samples = draw_samples(run.records, draws, kSampleSeed + target);
+  const auto s0 = Clock::now();
+  EMLEDGER_TRY(run.node.start());
+  std::cout << "[" << target << " records] node up in " << fixed(since_s(s0), 2)
+            << " s; latency, " << o.requests << " requests of each kind, one at a time..."
+            << std::endl;
+  auto lat = measure_latencies(run.node, g, samples, o.requests);
+  if (!lat) return lat.status();
+  p.latency = *lat;
+  std::cout << "[" << target << " records] proofs/s: " << o.clients << " clients x " << o.requests
+            << " requests per kind..." << std::endl;
+  const std::vector<Sample> rest(samples.begin() + 3 * o.requests, samples.end());
+  auto rates = measure_proof_rates(run.node, rest, o.clients, o.requests);
+  if (!rates) return rates.status();
+  p.rates = *rates;
+  std::cout << "[" << target << " records] bundle verifications on " << cores() << " cores..."
+            << std::endl;
+  auto bv = measure_bundle_verifications(run.node, g, samples, o.clients * o.requests);
+  if (!bv) return bv.status();
+  p.bundle_verifications_per_s = *bv;
+  std::cout << "[" << target << " records] restarts (SIGKILL, then SIGTERM)..." << std::endl;
+  auto restart = measure_restarts(run.node, samples[0]);
+  if (!restart) return restart.status();
+  p.restart = *restart;
+  run.node.stop(SIGTERM);
+  p.disk_bytes = dir_bytes(run.node.data_dir());
+  p.db_bytes = dir_bytes(run.node.db_dir());
+  auto prefixes = prefix_bytes(run.node.db_dir());
+  if (!prefixes) return prefixes.status();
+  p.prefixes = *prefixes;
+  std::cout << "[" << target << " records] " << fixed(p.bytes_per_record(), 0)
+            << " bytes per record on disk (" << fixed(p.disk_bytes / 1e9, 2) << " GB)" << std::endl;
+  return Status::ok();
+}
+
+// ---- report ---------------------------------------------------------------
+
+struct Figure {
+  std::string figure;
+  double value = 0;
+  std::string unit;
+  std::string setup;
+  std::string target;  // issue 5's, or empty
+};
+
+std::string setup_line(const Options& o) {
+  return "one emledger-node (1 validator, fsync: one synced LevelDB batch per block) and the "
+         "clients on " +
+         std::to_string(cores()) + " shared cores; register records of " +
+         std::to_string(encode(bench::register_tx(0, bench::kBenchChainId, bench::kBenchIssuerOrg,
+                                                  crypto::KeyPair::generate(), 1))
+                            .size()) +
+         " bytes signed tx";
+}
+
+std::vector<Figure> figures(const Options& o, const std::vector<Point>& points) {
+  std::vector<Figure> out;
+  const std::string c = std::to_string(cores());
+  const std::string one = "1 client, one request at a time, " + std::to_string(o.requests) +
+                          " random loaded records, HTTP keep-alive";
+  const std::string load = std::to_string(o.clients) + " client threads x " +
+                           std::to_string(o.requests) + " requests, keep-alive, random records";
+  for (const auto& p : points) {
+    const std::string at = " (" + std::to_string(p.records) + " records)";
+    const bool big = p.records >= 10'000'000;
+    auto add = [&](std::string f, double v, std::string unit, std::string setup,
+                   std::string target = "") {
+      out.push_back(Figure{std::move(f) + at, v, std::move(unit), std::move(setup), std::move(target)});
+    };
+    add("record lookup p50", p.latency.lookup.p50_ms, "ms", one + ", GET /v1/records/{id}");
+    add("record lookup p99", p.latency.lookup.p99_ms, "ms", one + ", GET /v1/records/{id}");
+    add("state proof p50", p.latency.state_proof.p50_ms, "ms", one + ", GET /v1/proofs/state");
+    add("state proof p99", p.latency.state_proof.p99_ms, "ms", one + ", GET /v1/proofs/state",
+        big ? "< 2 ms at 10M records" : "< 2 ms at 10M records (this point is smaller)");
+    add("verify p50", p.latency.verify.p50_ms, "ms",
+        "1 client, SDK Client::fetch_bundle (GET /v1/bundles, connection per call, decode, "
+        "verify_bundle)");
+    add("verify p99", p.latency.verify.p99_ms, "ms",
+        "1 client, SDK Client::fetch_bundle (GET /v1/bundles, connection per call, decode, "
+        "verify_bundle)");
+    add("inclusion proofs/s", p.rates.inclusion.per_s, "1/s", load + ", ?tx=ID");
+    add("inclusion proof p99 under load", p.rates.inclusion.latency.p99_ms, "ms", load);
+    add("consistency proofs/s", p.rates.consistency.per_s, "1/s", load + ", first random, second head");
+    add("consistency proof p99 under load", p.rates.consistency.latency.p99_ms, "ms", load);
+    add("state proofs/s", p.rates.state.per_s, "1/s", load + ", record keys");
+    add("state proof p99 under load", p.rates.state.latency.p99_ms, "ms", load);
+    add("bundle verifications/s", p.bundle_verifications_per_s, "1/s",
+        c + " threads, decode_bundle + verify_bundle (certificate included), bundles fetched "
+            "before the clock",
+        "> 5000/s at 10M records");
+    add("bytes on disk per record", p.bytes_per_record(), "B",
+        "every file of the node's data dir after SIGTERM / records", "<= 1024 B");
+    add("LevelDB bytes per record", static_cast<double>(p.db_bytes) / static_cast<double>(p.records),
+        "B", "the files of DATA/db alone / records");
+    add("state-tree node bytes per record", p.prefix_per_record('n'), "B",
+        "LevelDB's approximate size of the 'n' keys / records");
+    add("restart after SIGKILL", p.restart.sigkill_s, "s",
+        "process start to GET /v1/health and a state proof answering", "< 3 s");
+    add("restart after SIGTERM", p.restart.sigterm_s, "s",
+        "process start to GET /v1/health and a state proof answering", "< 3 s");
+    add("load", static_cast<double>(p.loaded) / std::max(1e-9, p.load_s), "records/s",
+        "in-process through the kernel, blocks of " + std::to_string(kBlockTxsMax) +
+            ", synced commit per block, signing on " + c + " threads");
+  }
+  return out;
+}
+
+void print_report(const Options& o, const std::vector<Point>& points) {
+  std::printf("\n%-58s %14s %-6s %s\n", "figure", "value", "unit", "target");
+  for (const auto& f : figures(o, points))
+    std::printf("%-58s %14s %-6s %s\n", f.figure.c_str(),
+                fixed(f.value, f.value >= 100 ? 0 : f.value >= 1 ? 2 : 3).c_str(), f.unit.c_str(),
+                f.target.c_str());
+  std::printf("\nper point: records, MB on disk, bytes/record by key prefix (LevelDB estimate)\n");
+  for (const auto& p : points) {
+    std::printf("  %llu records: %.1f MB;", static_cast<unsigned long long>(p.records),
+                p.disk_bytes / 1e6);
+    for (const auto& [k, v] : p.prefixes)
+      std::printf(" %c %.0f", k, static_cast<double>(v) / static_cast<double>(p.records));
+    std::printf("; clean stop %.2f s\n", p.restart.sigterm_stop_s);
+  }
+  std::printf(
+      "targets (issue 5): state proof p99 < %.0f ms and bundle verification > %.0f/s at 10M "
+      "records; <= %.0f B on disk per record; restart < %.0f s\n",
+      kTargetStateProofP99Ms, kTargetBundleVerifyPerS, kTargetBytesPerRecord, kTargetRestartS);
+  std::printf("setup: %s\n", setup_line(o).c_str());
+  std::printf("node: %s\n", o.node_bin.c_str());
+}
+
+Json latency_json(const Latency& l) { return {{"p50", l.p50_ms}, {"p99", l.p99_ms}}; }
+
+void write_json(const Options& o, const std::vector<Point>& points) {
+  Json setup = {{"cores", cores()},
+                {"clients", o.clients},
+                {"requests_per_client", o.requests},
+                {"latency_samples", o.requests},
+                {"bundle_verify_threads", cores()},
+                {"validators", 1},
+                {"fsync", "every block"},
+                {"block_txs", kBlockTxsMax},
+                {"load", "in-process through the kernel (prepare, certificate, synced commit)"},
+                {"description", setup_line(o)},
+                {"node", o.node_bin}};
+  Json table = Json::array();
+  for (const auto& f : figures(o, points))
+    table.push_back({{"figure", f.figure},
+                     {"value", f.value},
+                     {"unit", f.unit},
+                     {"setup", f.target.empty() ? f.setup : f.setup + "; target " + f.target}});
+  Json pts = Json::array();
+  for (const auto& p : points) {
+    Json prefixes = Json::object();
+    for (const auto& [k, v] : p.prefixes) prefixes[std::string(1, k)] = v;
+    pts.push_back({{"records", p.records},
+                   {"lookup_ms", latency_json(p.latency.lookup)},
+                   {"state_proof_ms", latency_json(p.latency.state_proof)},
+                   {"verify_ms", latency_json(p.latency.verify)},
+                   {"inclusion_proofs_per_s", p.rates.inclusion.per_s},
+                   {"consistency_proofs_per_s", p.rates.consistency.per_s},
+                   {"state_proofs_per_s", p.rates.state.per_s},
+                   {"bundle_verifications_per_s", p.bundle_verifications_per_s},
+                   {"bytes_per_record", p.bytes_per_record()},
+                   {"restart_s", {{"sigkill", p.restart.sigkill_s}, {"sigterm", p.restart.sigterm_s}}},
+                   // Beyond the driver's contract: read by people.
+                   {"state_tree_bytes_per_record", p.prefix_per_record('n')},
+                   {"disk_bytes", p.disk_bytes},
+                   {"db_bytes", p.db_bytes},
+                   {"prefix_bytes", prefixes},
+                   {"load_records_per_s", static_cast<double>(p.loaded) / std::max(1e-9, p.load_s)}});
+  }
+  Json j = {{"bench", "scale"}, {"setup", setup}, {"table", table}, {"points", pts}};
+  std::ofstream out(o.json_out, std::ios::trunc);
+  out << j.dump(2) << "\n";
+  if (!out) std::cerr << "cannot write " << o.json_out << "\n";
+}
+
+int run(const Options& o) {
+  RunDir dir(o.dir.empty() ? fs::temp_directory_path() : fs::path(o.dir), o.keep);
+  bench::LocalNetwork net;
+  if (Status st = net.write(dir.path(), 1); !st.is_ok()) {
+    std::cerr << "scale_bench: " << st.to_string() << "\n";
+    return 3;
+  }
+  auto key = crypto::read_key_file((dir.path() / "v0.key").string(), std::nullopt);
+  if (!key) {
+    std::cerr << "scale_bench: " << key.status().to_string() << "\n";
+    return 3;
+  }
+  const Validator validator{*key, 0};
+  Records records(net.genesis(), net.issuer_key());
+  Node node(o.node_bin, dir.path());
+  Run r{o, net, records, validator, node};
+  std::vector<Point> points;
+  Status failed = Status::ok();
+  for (const std::uint64_t target : o.points) {
+    if (!points.empty())
+      failed = check_disk(dir.path(), points.back().disk_bytes, points.back().records, target);
+    if (!failed.is_ok()) break;
+    Point p;
+    failed = measure_point(r, target, p);
+    node.stop(SIGKILL);  // stopped already unless the point failed
+    if (!failed.is_ok()) break;
+    points.push_back(std::move(p));
+  }
+  if (g_interrupted.load()) {
+    std::cerr << "interrupted\n";
+    return 130;
+  }
+  if (!points.empty()) {
+    print_report(o, points);
+    if (!o.json_out.empty()) write_json(o, points);
+  }
+  if (!failed.is_ok()) {
+    std::cerr << "scale_bench: " << failed.to_string() << "\n";
+    return 3;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto o = parse(argc, argv);
+  if (!o) return 2;
+  bench::install_signal_handlers();
+  // Caught here so that the stack unwinds: the node's destructor kills it and
+  // the run dir's removes the files.
+  try {
+    return run(*o);
+  } catch (const std::exception& e) {
+    std::cerr << "scale_bench: " << e.what() << "\n";
+    return 3;
+  }
+}
