@@ -4,8 +4,8 @@
 // the same run, and their ratio.
 //
 //   ./build/benchmarks/ingest_bench [--validators 1|4|1,4] [--txs N] [--batch B]
-//       [--clients C] [--latency-batch B] [--latency-s S] [--view-timeout-ms MS]
-//       [--json FILE] [--node PATH] [--keep]
+//       [--clients C] [--latency-batch B] [--latency-s S] [--paced-shares LIST]
+//       [--view-timeout-ms MS] [--json FILE] [--node PATH] [--keep]
 //
 // Each mode (a number of validators; --validators 1,4 runs both, one after
 // the other, so their ratios share the ceiling) gets a fresh network of real
@@ -18,6 +18,9 @@
 //   2. Paced: batches of --latency-batch offered on a fixed schedule at half the
 //      saturated rate for --latency-s seconds, batch k to node k mod n;
 //      finality latency is submit to the ?wait=commit answer, per batch.
+//      --paced-shares 0.25,0.5,0.75,0.9 runs one such phase per share of the
+//      saturated rate, in that order, for a throughput-latency curve; the
+//      share nearest 0.5 is the headline half-load figure.
 //
 // Transactions are signed before the clock starts, so the load generator does
 // not compete for signing. The ceiling is measured before the first mode and
@@ -66,8 +69,12 @@ using bench::ScratchDir;
 namespace {
 
 constexpr double kCeilingSeconds = 3.0;
-// The paced phase offers this share of the saturated rate.
-constexpr double kPacedShare = 0.5;
+// The headline paced phase offers this share of the saturated rate (issue 5:
+// finality latency at half load).
+constexpr double kHeadlineShare = 0.5;
+// A paced share above this would only queue: the saturated rate is measured.
+constexpr double kPacedShareMax = 1.5;
+constexpr std::size_t kPacedSharesMax = 8;
 // At least this many batches in the paced phase, so that p99 means something.
 constexpr std::size_t kPacedBatchesMin = 20;
 constexpr std::size_t kPacedClientsMax = 256;
@@ -97,6 +104,7 @@ struct Options {
   std::size_t clients = 8;
   std::size_t latency_batch = 100;
   double latency_s = 10.0;
+  std::vector<double> paced_shares{kHeadlineShare};  // one paced phase each, in order
   std::uint64_t view_timeout_ms = 2000;  // the node's default
   std::string json_out;
   std::string node_bin = EMLEDGER_NODE_BIN;  // --node: another build, for A/B runs
@@ -112,6 +120,20 @@ std::optional<std::vector<std::size_t>> parse_list(const std::string& v) {
     out.push_back(std::stoul(item));
   }
   if (out.empty()) return std::nullopt;
+  return out;
+}
+
+// "0.25,0.5": 1 to kPacedSharesMax shares, each in (0, kPacedShareMax].
+std::optional<std::vector<double>> parse_shares(const std::string& v) {
+  std::vector<double> out;
+  std::stringstream ss(v);
+  for (std::string item; std::getline(ss, item, ',');) {
+    std::size_t used = 0;
+    const double share = std::stod(item, &used);
+    if (used != item.size() || !(share > 0 && share <= kPacedShareMax)) return std::nullopt;
+    out.push_back(share);
+  }
+  if (out.empty() || out.size() > kPacedSharesMax) return std::nullopt;
   return out;
 }
 
@@ -143,6 +165,10 @@ std::optional<Options> parse(int argc, char** argv) {
         o.latency_batch = std::stoul(v);
       } else if (k == "--latency-s") {
         o.latency_s = std::stod(v);
+      } else if (k == "--paced-shares") {
+        auto list = parse_shares(v);
+        if (!list) throw std::invalid_argument(v);
+        o.paced_shares = *list;
       } else if (k == "--view-timeout-ms") {
         o.view_timeout_ms = std::stoull(v);
       } else if (k == "--json") {
@@ -429,6 +455,7 @@ struct SaturationResult {
 };
 
 struct PacedResult {
+  double share = 0;  // of the saturated rate
   Tally tally;
   double offered_tps = 0;
   double seconds = 0;  // first scheduled post to last answer
@@ -442,7 +469,8 @@ struct ModeResult {
   std::size_t validators = 0;
   std::size_t tx_bytes = 0;
   SaturationResult saturation;
-  PacedResult paced;
+  PacedResult paced;               // the headline: the share nearest kHeadlineShare
+  std::vector<PacedResult> curve;  // every paced phase, in --paced-shares order
 };
 
 // Phase 1: every transaction of `txs` as fast as the clients get answers.
@@ -542,7 +570,34 @@ Result<std::uint64_t> chain_since(const bench::LocalNetwork& net, std::uint64_t 
   return head->height;
 }
 
-// Both phases on a running network.
+// One paced phase at `share` of the saturated rate, of fresh transactions
+// (nonces from next_nonce, advanced past them). Errors: INTERRUPTED,
+// NETWORK_STALLED.
+Status run_paced(const Options& o, bench::LocalNetwork& net, double share,
+                 const SaturationResult& saturation, std::uint64_t& next_nonce, PacedResult& p) {
+  const std::size_t n = net.size();
+  const double rate = share * saturation.tps();
+  const std::size_t batches = std::max(
+      kPacedBatchesMin, static_cast<std::size_t>(
+                            std::ceil(rate * o.latency_s / static_cast<double>(o.latency_batch))));
+  const auto paced_txs =
+      presign(net.genesis(), net.issuer_key(), next_nonce, batches * o.latency_batch);
+  next_nonce += paced_txs.size();
+  const std::size_t clients = paced_clients(o, rate, saturation, n);
+  std::printf(
+      "[%zu validator(s)] paced at %.0f%%: %zu batches of %zu at %.0f tx/s, %zu client "
+      "threads...\n",
+      n, 100 * share, batches, o.latency_batch, rate, clients);
+  std::fflush(stdout);
+  p = pace(o, net, paced_txs, rate, clients);
+  p.share = share;
+  if (g_interrupted.load()) return Status::error("INTERRUPTED", "interrupted");
+  if (!p.tally.stalled.empty())
+    return Status::error("NETWORK_STALLED", "paced: " + p.tally.stalled);
+  return Status::ok();
+}
+
+// Saturation, then one paced phase per share, on a running network.
 Status run_phases(const Options& o, bench::LocalNetwork& net, const std::vector<std::string>& txs,
                   ModeResult& m) {
   const std::size_t n = net.size();
@@ -556,24 +611,24 @@ Status run_phases(const Options& o, bench::LocalNetwork& net, const std::vector<
   auto h1 = chain_since(net, *h0, m.saturation.tally.committed, m.saturation.chain);
   if (!h1) return h1.status();
 
-  const double rate = kPacedShare * m.saturation.tps();
-  if (rate <= 0) return Status::ok();  // nothing committed: no rate to pace at
-  const std::size_t batches = std::max(
-      kPacedBatchesMin, static_cast<std::size_t>(
-                            std::ceil(rate * o.latency_s / static_cast<double>(o.latency_batch))));
-  const auto paced_txs =
-      presign(net.genesis(), net.issuer_key(), txs.size(), batches * o.latency_batch);
-  const std::size_t clients = paced_clients(o, rate, m.saturation, n);
-  std::printf("[%zu validator(s)] paced: %zu batches of %zu at %.0f tx/s, %zu client threads...\n",
-              n, batches, o.latency_batch, rate, clients);
-  std::fflush(stdout);
-  m.paced = pace(o, net, paced_txs, rate, clients);
-  if (g_interrupted.load()) return Status::error("INTERRUPTED", "interrupted");
-  if (!m.paced.tally.stalled.empty())
-    return Status::error("NETWORK_STALLED", "paced: " + m.paced.tally.stalled);
-  auto h2 =
-      chain_since(net, *h1, m.saturation.tally.committed + m.paced.tally.committed, m.paced.chain);
-  return h2 ? Status::ok() : h2.status();
+  if (m.saturation.tps() <= 0) return Status::ok();  // nothing committed: no rate to pace at
+  std::uint64_t committed = m.saturation.tally.committed;
+  std::uint64_t height = *h1;
+  std::uint64_t next_nonce = txs.size();
+  for (const double share : o.paced_shares) {
+    PacedResult p;
+    EMLEDGER_TRY(run_paced(o, net, share, m.saturation, next_nonce, p));
+    committed += p.tally.committed;
+    auto h = chain_since(net, height, committed, p.chain);
+    if (!h) return h.status();
+    height = *h;
+    m.curve.push_back(std::move(p));
+  }
+  // The headline: the phase nearest half load.
+  m.paced = *std::min_element(m.curve.begin(), m.curve.end(), [](const auto& a, const auto& b) {
+    return std::abs(a.share - kHeadlineShare) < std::abs(b.share - kHeadlineShare);
+  });
+  return Status::ok();
 }
 
 // One mode: a fresh network of n validators under DIR, both phases, the
@@ -651,7 +706,7 @@ void print_report(const Options& o, double before, double after,
     return fixed(cpu_us_per(m.saturation.client_cpu_s, m.saturation.tally.committed), 1);
   });
   std::printf("paced at %.0f%% of the saturated rate: batches of %zu, batch k -> node k mod n\n",
-              100 * kPacedShare, o.latency_batch);
+              100 * (ms.empty() ? kHeadlineShare : ms[0].paced.share), o.latency_batch);
   row("  offered tx/s", ms, [](const ModeResult& m) { return fixed(m.paced.offered_tps, 0); });
   row("  committed tx/s", ms, [](const ModeResult& m) { return fixed(m.paced.tps(), 0); });
   row("  committed / failed txs", ms, [](const ModeResult& m) {
@@ -669,6 +724,19 @@ void print_report(const Options& o, double before, double after,
     const auto& c = m.paced.chain;
     return std::to_string(c.blocks) + " (" + std::to_string(c.empty_blocks) + ")";
   });
+  if (o.paced_shares.size() > 1)
+    for (std::size_t k = 0; k < o.paced_shares.size(); ++k) {
+      const auto point = [k](const ModeResult& m) -> const PacedResult* {
+        return k < m.curve.size() ? &m.curve[k] : nullptr;
+      };
+      row("paced at " + fixed(100 * o.paced_shares[k], 0) + "%: tx/s, p50 / p99 ms", ms,
+          [&](const ModeResult& m) {
+            const PacedResult* p = point(m);
+            if (p == nullptr) return std::string("-");
+            return fixed(p->tps(), 0) + ", " + fixed(percentile(p->tally.latencies_ms, 0.5), 0) +
+                   " / " + fixed(percentile(p->tally.latencies_ms, 0.99), 0);
+          });
+    }
   std::printf("%-56s %18.0f\n", "ed25519 verifications/s, all cores (ceiling)", ceiling);
   std::printf("%-56s %18s\n", "  measured before / after the modes",
               (fixed(before, 0) + " / " + fixed(after, 0)).c_str());
@@ -682,10 +750,13 @@ void print_report(const Options& o, double before, double after,
     else
       std::printf("ratio %zu-validator tx/s / (ceiling / %zu): %.3f (issue-5 target >= 0.5)\n",
                   m.validators, m.validators, ratio(m, ceiling));
-    for (const auto* t : {&m.saturation.tally, &m.paced.tally})
-      for (const auto& [why, count] : t->errors)
-        std::printf("  %zu validator(s), %s: %zu txs failed: %s\n", m.validators,
-                    t == &m.saturation.tally ? "saturation" : "paced", count, why.c_str());
+    for (const auto& [why, count] : m.saturation.tally.errors)
+      std::printf("  %zu validator(s), saturation: %zu txs failed: %s\n", m.validators, count,
+                  why.c_str());
+    for (const auto& p : m.curve)
+      for (const auto& [why, count] : p.tally.errors)
+        std::printf("  %zu validator(s), paced at %.0f%%: %zu txs failed: %s\n", m.validators,
+                    100 * p.share, count, why.c_str());
   }
   std::printf(
       "setup: register txs of %zu bytes (encoded, signed), pre-signed by one issuer key; a tx "
@@ -713,9 +784,25 @@ Json chain_json(const ChainStats& c) {
       {"blocks", c.blocks}, {"empty_blocks", c.empty_blocks}, {"txs", c.txs}, {"views", c.views}};
 }
 
+Json paced_json(const Options& o, const PacedResult& p) {
+  return {{"share", p.share},
+          {"batch", o.latency_batch},
+          {"batches", p.batches},
+          {"clients", p.clients},
+          {"seconds", p.seconds},
+          {"offered_tx_per_s", p.offered_tps},
+          {"committed_tx_per_s", p.tps()},
+          {"finality_latency_ms_p50", percentile(p.tally.latencies_ms, 0.5)},
+          {"finality_latency_ms_p99", percentile(p.tally.latencies_ms, 0.99)},
+          {"late_starts", p.tally.late_starts},
+          {"outcome", tally_json(p.tally)},
+          {"chain", chain_json(p.chain)}};
+}
+
 Json mode_json(const Options& o, const ModeResult& m, double ceiling) {
   const auto& s = m.saturation;
-  const auto& p = m.paced;
+  Json curve = Json::array();
+  for (const auto& p : m.curve) curve.push_back(paced_json(o, p));
   return {{"validators", m.validators},
           {"ratio_to_ceiling_per_validator", ratio(m, ceiling)},
           {"saturation",
@@ -730,17 +817,8 @@ Json mode_json(const Options& o, const ModeResult& m, double ceiling) {
             {"client_cpu_s", s.client_cpu_s},
             {"outcome", tally_json(s.tally)},
             {"chain", chain_json(s.chain)}}},
-          {"paced",
-           {{"batch", o.latency_batch},
-            {"batches", p.batches},
-            {"clients", p.clients},
-            {"offered_tx_per_s", p.offered_tps},
-            {"committed_tx_per_s", p.tps()},
-            {"finality_latency_ms_p50", percentile(p.tally.latencies_ms, 0.5)},
-            {"finality_latency_ms_p99", percentile(p.tally.latencies_ms, 0.99)},
-            {"late_starts", p.tally.late_starts},
-            {"outcome", tally_json(p.tally)},
-            {"chain", chain_json(p.chain)}}}};
+          {"paced", paced_json(o, m.paced)},
+          {"paced_points", curve}};
 }
 
 void write_json(const Options& o, double before, double after, const std::vector<ModeResult>& ms) {
@@ -796,7 +874,9 @@ int run(const Options& o) {
   print_report(o, before, after, modes);
   if (!o.json_out.empty()) write_json(o, before, after, modes);
   const bool failed = std::any_of(modes.begin(), modes.end(), [](const ModeResult& m) {
-    return !m.saturation.tally.errors.empty() || !m.paced.tally.errors.empty();
+    return !m.saturation.tally.errors.empty() ||
+           std::any_of(m.curve.begin(), m.curve.end(),
+                       [](const PacedResult& p) { return !p.tally.errors.empty(); });
   });
   return mode_failed ? 3 : failed ? 1 : 0;
 }
