@@ -11,8 +11,15 @@
 //     keep-alive clients through the v3 HTTP/JSON gateway.
 //
 //   ./build/benchmarks/baseline_bench [--rows N] [--batch B] [--pg-clients C]
-//       [--etcd-puts N] [--etcd-clients C] [--only pg|etcd] [--json FILE]
+//       [--pg-paced-shares LIST|none] [--pg-paced-batch B] [--pg-paced-s S]
+//       [--etcd-puts N] [--etcd-clients LIST] [--only pg|etcd] [--json FILE]
 //       [--pg-bin DIR] [--etcd-bin PATH] [--keep]
+//
+// For throughput-latency curves: after its saturated loads, PostgreSQL (with
+// verification) is loaded on a fixed schedule at each share of its verified
+// saturated rate, in batches of --pg-paced-batch (ingest_bench's latency
+// batch) for about --pg-paced-s seconds each; etcd runs once per client count
+// of --etcd-clients (ascending; the largest is the headline figure).
 //
 // The transactions are those ingest_bench posts to emledger (bench_txs.hpp),
 // signed before any clock starts. Every server is started in a temp dir on
@@ -22,8 +29,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <sstream>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -52,6 +61,13 @@ constexpr std::size_t kBatchTxsMax = ledger::kBlockTxsMax;
 // scheduler.
 constexpr std::size_t kPgClientsMax = 64;
 constexpr std::size_t kEtcdClientsMax = 512;
+constexpr std::size_t kCurvePointsMax = 8;
+// A paced PostgreSQL point has at least this many batches, so that p99 means
+// something (ingest_bench's kPacedBatchesMin).
+constexpr std::size_t kPacedBatchesMin = 20;
+// An etcd point below the largest client count makes at least this many puts
+// (or --etcd-puts, if fewer), and otherwise --etcd-puts scaled by its clients.
+constexpr std::size_t kEtcdPointPutsMin = 2000;
 
 struct Options {
   std::size_t rows = 20000;
@@ -61,7 +77,11 @@ struct Options {
   // etcd batches concurrent puts into one raft entry and one fsync, so its
   // rate grows with the clients in flight; on the 2-core machine it stopped
   // growing at 256 (4,500 puts/s; 512 clients: the same rate, twice the latency).
-  std::size_t etcd_clients = 256;
+  // Also 16 and 64 clients, for etcd's throughput-latency curve.
+  std::vector<std::size_t> etcd_clients{16, 64, 256};
+  std::vector<double> pg_paced_shares{0.25, 0.5, 0.75, 0.9};
+  std::size_t pg_paced_batch = 100;  // ingest_bench's --latency-batch
+  double pg_paced_s = 5.0;
   bool run_pg = true;
   bool run_etcd = true;
   std::string json_out;
@@ -69,6 +89,20 @@ struct Options {
   std::string etcd_bin = bench::kEtcdBinDefault;
   bool keep = false;
 };
+
+// "a,b,c" into 1..kCurvePointsMax items that `one` accepts (it throws otherwise).
+template <class T, class F>
+std::vector<T> parse_list(const std::string& v, F one) {
+  std::vector<T> out;
+  std::stringstream ss(v);
+  for (std::string item; std::getline(ss, item, ',');) {
+    std::size_t used = 0;
+    out.push_back(one(item, &used));
+    if (used != item.size()) throw std::invalid_argument(item);
+  }
+  if (out.empty() || out.size() > kCurvePointsMax) throw std::invalid_argument(v);
+  return out;
+}
 
 std::optional<Options> parse(int argc, char** argv) {
   Options o;
@@ -93,7 +127,19 @@ std::optional<Options> parse(int argc, char** argv) {
       } else if (k == "--etcd-puts") {
         o.etcd_puts = std::stoul(v);
       } else if (k == "--etcd-clients") {
-        o.etcd_clients = std::stoul(v);
+        o.etcd_clients = parse_list<std::size_t>(
+            v, [](const std::string& x, std::size_t* used) { return std::stoul(x, used); });
+        std::sort(o.etcd_clients.begin(), o.etcd_clients.end());
+      } else if (k == "--pg-paced-shares") {
+        o.pg_paced_shares =
+            v == "none" ? std::vector<double>{}
+                        : parse_list<double>(v, [](const std::string& x, std::size_t* used) {
+                            return std::stod(x, used);
+                          });
+      } else if (k == "--pg-paced-batch") {
+        o.pg_paced_batch = std::stoul(v);
+      } else if (k == "--pg-paced-s") {
+        o.pg_paced_s = std::stod(v);
       } else if (k == "--only" && (v == "pg" || v == "etcd")) {
         o.run_pg = v == "pg";
         o.run_etcd = v == "etcd";
@@ -112,24 +158,40 @@ std::optional<Options> parse(int argc, char** argv) {
       return std::nullopt;
     }
   }
+  const bool shares_ok = std::all_of(o.pg_paced_shares.begin(), o.pg_paced_shares.end(),
+                                     [](double x) { return x > 0 && x <= 1.5; });
   if (o.rows < 1 || o.batch < 1 || o.batch > kBatchTxsMax || o.pg_clients < 1 ||
-      o.pg_clients > kPgClientsMax || o.etcd_puts < 1 || o.etcd_clients < 1 ||
-      o.etcd_clients > kEtcdClientsMax) {
-    std::cerr << "--rows, --etcd-puts >= 1; --batch 1.." << kBatchTxsMax << "; --pg-clients 1.."
-              << kPgClientsMax << "; --etcd-clients 1.." << kEtcdClientsMax << "\n";
+      o.pg_clients > kPgClientsMax || o.etcd_puts < 1 || o.etcd_clients.front() < 1 ||
+      o.etcd_clients.back() > kEtcdClientsMax || !shares_ok || o.pg_paced_batch < 1 ||
+      o.pg_paced_batch > kBatchTxsMax || !(o.pg_paced_s > 0)) {
+    std::cerr << "--rows, --etcd-puts >= 1; --batch, --pg-paced-batch 1.." << kBatchTxsMax
+              << "; --pg-clients 1.." << kPgClientsMax << "; --etcd-clients each 1.."
+              << kEtcdClientsMax << "; --pg-paced-shares each in (0, 1.5]; --pg-paced-s > 0\n";
     return std::nullopt;
   }
   return o;
 }
 
+struct PgPacedPoint {
+  double share = 0;  // of the verified saturated rate
+  bench::PgLoadResult load;
+};
+
 struct PgFigures {
   std::string version;
   bench::PgLoadResult verified, unverified;
+  std::vector<PgPacedPoint> paced;  // verified, one per --pg-paced-shares
+};
+
+struct EtcdPoint {
+  std::size_t clients = 0;
+  bench::EtcdLoadResult load;
 };
 
 struct EtcdFigures {
   std::string version;
-  bench::EtcdLoadResult load;
+  bench::EtcdLoadResult load;    // the headline: the largest client count
+  std::vector<EtcdPoint> curve;  // every client count, ascending
 };
 
 // The canary: a transaction with one signature bit flipped must be refused,
@@ -163,6 +225,23 @@ Result<PgFigures> run_pg(const Options& o, const bench::Workload& w, const fs::p
     if (!r) return r.status();
     (verify ? f.verified : f.unverified) = std::move(*r);
   }
+  for (const double share : o.pg_paced_shares) {
+    const double rate = share * f.verified.rows_per_s();
+    if (g_interrupted.load()) return Status::error("INTERRUPTED", "interrupted");
+    const auto rows = std::clamp<std::size_t>(
+        static_cast<std::size_t>(rate * o.pg_paced_s), kPacedBatchesMin * o.pg_paced_batch,
+        w.txs.size());
+    bench::Workload part;
+    part.keys = w.keys;
+    part.txs.assign(w.txs.begin(), w.txs.begin() + static_cast<std::ptrdiff_t>(rows));
+    std::printf("[postgresql] paced at %.0f%%: %zu rows in batches of %zu at %.0f rows/s...\n",
+                100 * share, rows, o.pg_paced_batch, rate);
+    std::fflush(stdout);
+    auto r = bench::pg_paced(server.conninfo(), part, {o.pg_paced_batch, o.pg_clients, true}, rate,
+                             g_interrupted);
+    if (!r) return r.status();
+    f.paced.push_back({share, std::move(*r)});
+  }
   server.stop();
   return f;
 }
@@ -174,9 +253,18 @@ Result<EtcdFigures> run_etcd(const Options& o, const bench::Workload& w, const f
   EMLEDGER_TRY(cluster.start(dir, o.etcd_bin));
   EtcdFigures f;
   f.version = cluster.version();
-  std::printf("[etcd] %zu puts from %zu clients...\n", o.etcd_puts, o.etcd_clients);
-  std::fflush(stdout);
-  f.load = bench::etcd_load(cluster, w, o.etcd_puts, o.etcd_clients, g_interrupted);
+  for (const std::size_t clients : o.etcd_clients) {
+    const std::size_t puts =
+        clients == o.etcd_clients.back()
+            ? o.etcd_puts
+            : std::max(std::min(o.etcd_puts, kEtcdPointPutsMin),
+                       o.etcd_puts * clients / o.etcd_clients.back());
+    std::printf("[etcd] %zu puts from %zu clients...\n", puts, clients);
+    std::fflush(stdout);
+    f.curve.push_back({clients, bench::etcd_load(cluster, w, puts, clients, g_interrupted)});
+    if (g_interrupted.load()) break;
+  }
+  f.load = f.curve.back().load;
   cluster.stop();
   if (g_interrupted.load()) return Status::error("INTERRUPTED", "interrupted");
   return f;
@@ -203,6 +291,11 @@ void print_pg(const Options& o, const PgFigures& f, double ceiling) {
   line("  verified rows/s / Ed25519 ceiling", fixed(f.verified.rows_per_s() / ceiling, 3));
   line("  verified / unverified rows/s",
        fixed(f.verified.rows_per_s() / std::max(1.0, f.unverified.rows_per_s()), 3));
+  for (const auto& p : f.paced)
+    line("  paced at " + fixed(100 * p.share, 0) + "% (batches of " +
+             std::to_string(o.pg_paced_batch) + "): rows/s, p50 / p99 ms",
+         fixed(p.load.rows_per_s(), 0) + ", " + fixed(bench::percentile(p.load.batch_ms, 0.5), 1) +
+             " / " + fixed(bench::percentile(p.load.batch_ms, 0.99), 1));
 }
 
 void print_etcd(const Options& o, const EtcdFigures& f) {
@@ -210,12 +303,17 @@ void print_etcd(const Options& o, const EtcdFigures& f) {
   std::printf(
       "etcd %s: %zu members on loopback, WAL fsynced per commit; POST /v3/kv/put, "
       "%zu keep-alive clients (client i -> member i mod %zu)\n",
-      f.version.c_str(), bench::kEtcdMembers, o.etcd_clients, bench::kEtcdMembers);
+      f.version.c_str(), bench::kEtcdMembers, o.etcd_clients.back(), bench::kEtcdMembers);
   line("  puts/s", fixed(l.puts_per_s(), 0));
   line("  put latency p50 / p99, ms", fixed(bench::percentile(l.latency_ms, 0.5), 1) + " / " +
                                           fixed(bench::percentile(l.latency_ms, 0.99), 1));
   line("  puts / failed", std::to_string(l.puts) + " / " + std::to_string(l.failed));
   if (!l.first_error.empty()) std::printf("  first failure: %s\n", l.first_error.c_str());
+  for (const auto& p : f.curve)
+    line("  " + std::to_string(p.clients) + " clients: puts/s, p50 / p99 ms",
+         fixed(p.load.puts_per_s(), 0) + ", " +
+             fixed(bench::percentile(p.load.latency_ms, 0.5), 1) + " / " +
+             fixed(bench::percentile(p.load.latency_ms, 0.99), 1));
 }
 
 ledger::Json pg_run_json(const bench::PgLoadResult& r) {
@@ -225,6 +323,27 @@ ledger::Json pg_run_json(const bench::PgLoadResult& r) {
           {"batch_ms_p50", bench::percentile(r.batch_ms, 0.5)},
           {"batch_ms_p99", bench::percentile(r.batch_ms, 0.99)},
           {"loader_cpu_us_per_row", cpu_us_per(r.loader_cpu_s, r.rows)}};
+}
+
+ledger::Json pg_paced_json(const Options& o, const PgPacedPoint& p) {
+  ledger::Json j = pg_run_json(p.load);
+  j["share"] = p.share;
+  j["batch"] = o.pg_paced_batch;
+  j["connections"] = o.pg_clients;
+  j["offered_rows_per_s"] = p.load.offered_rows_per_s;
+  j["late_starts"] = p.load.late_starts;
+  j["latency"] = "per batch: decode, verify, BEGIN, COPY, COMMIT's answer";
+  return j;
+}
+
+ledger::Json etcd_point_json(const EtcdPoint& p) {
+  return {{"clients", p.clients},
+          {"puts", p.load.puts},
+          {"failed", p.load.failed},
+          {"seconds", p.load.seconds},
+          {"puts_per_s", p.load.puts_per_s()},
+          {"latency_ms_p50", bench::percentile(p.load.latency_ms, 0.5)},
+          {"latency_ms_p99", bench::percentile(p.load.latency_ms, 0.99)}};
 }
 
 void write_json(const Options& o, std::size_t tx_bytes, double before, double after,
@@ -251,14 +370,17 @@ void write_json(const Options& o, std::size_t tx_bytes, double before, double af
           {"indexes", {"record_id (primary key)", "tx_id (unique)", "content_hash"}}}},
         {"verified", pg_run_json(pg->verified)},
         {"unverified", pg_run_json(pg->unverified)},
-        {"verified_over_ceiling", pg->verified.rows_per_s() / ceiling}};
+        {"verified_over_ceiling", pg->verified.rows_per_s() / ceiling},
+        {"paced_points", ledger::Json::array()}};
+  if (pg)
+    for (const auto& p : pg->paced) j["postgresql"]["paced_points"].push_back(pg_paced_json(o, p));
   if (etcd)
     j["etcd"] = {{"version", etcd->version},
                  {"setup",
                   {{"members", bench::kEtcdMembers},
                    {"puts", o.etcd_puts},
                    {"value_bytes", tx_bytes},
-                   {"clients", o.etcd_clients},
+                   {"clients", o.etcd_clients.back()},
                    {"cores", bench::cores()},
                    {"fsync", "etcd default: WAL fsynced before a commit is acknowledged"},
                    {"api", "v3 HTTP/JSON gateway, POST /v3/kv/put, keep-alive"}}},
@@ -267,7 +389,10 @@ void write_json(const Options& o, std::size_t tx_bytes, double before, double af
                  {"failed", etcd->load.failed},
                  {"seconds", etcd->load.seconds},
                  {"latency_ms_p50", bench::percentile(etcd->load.latency_ms, 0.5)},
-                 {"latency_ms_p99", bench::percentile(etcd->load.latency_ms, 0.99)}};
+                 {"latency_ms_p99", bench::percentile(etcd->load.latency_ms, 0.99)},
+                 {"points", ledger::Json::array()}};
+  if (etcd)
+    for (const auto& p : etcd->curve) j["etcd"]["points"].push_back(etcd_point_json(p));
   std::ofstream(o.json_out) << j.dump(2) << "\n";
 }
 
@@ -318,7 +443,9 @@ int run(const Options& o) {
   if (pg) print_pg(o, *pg, ceiling);
   if (etcd) print_etcd(o, *etcd);
   if (!o.json_out.empty()) write_json(o, tx_bytes, before, after, pg, etcd);
-  if (etcd && etcd->load.failed > 0) rc = std::max(rc, 1);
+  if (etcd && std::any_of(etcd->curve.begin(), etcd->curve.end(),
+                          [](const EtcdPoint& p) { return p.load.failed > 0; }))
+    rc = std::max(rc, 1);
   return rc;
 }
 

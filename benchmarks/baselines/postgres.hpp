@@ -321,7 +321,9 @@ struct PgLoadOptions {
 struct PgLoadResult {
   std::size_t rows = 0;
   double seconds = 0;
-  std::vector<double> batch_ms;  // BEGIN to COMMIT's answer, per batch
+  std::vector<double> batch_ms;  // BEGIN to COMMIT's answer, per batch (paced: decode and verify too)
+  double offered_rows_per_s = 0;  // paced loads only
+  std::size_t late_starts = 0;    // paced batches started a slot or more after their due time
   double loader_cpu_s = 0;       // this process (decode, verify, COPY), user + system
   double rows_per_s() const { return seconds > 0 ? static_cast<double>(rows) / seconds : 0; }
 };
@@ -411,6 +413,71 @@ inline Result<PgLoadResult> pg_load(const std::string& conninfo, const Workload&
   PgLoadResult r;
   r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   r.loader_cpu_s = process_cpu_seconds() - cpu0;
+  EMLEDGER_TRY(errors.first());
+  for (auto& v : batch_ms) r.batch_ms.insert(r.batch_ms.end(), v.begin(), v.end());
+  auto count = admin.scalar("SELECT count(*) FROM records");
+  if (!count) return count.status();
+  r.rows = std::stoull(*count);
+  if (r.rows != n)
+    return Status::error("PG_COUNT", "the table holds " + *count + " rows of " + std::to_string(n));
+  return r;
+}
+
+// A paced load (for a throughput-latency curve): batches of `o.batch` rows of
+// `w` due on a fixed schedule at `rate` rows/s, batch k at t0 + k * batch /
+// rate, each taken at its due time by one of `o.clients` connections, which
+// decodes (and, if o.verify, verifies) its rows and commits them; a batch's
+// latency runs from that start to COMMIT's answer, as ingest_bench's runs
+// from post to the commit answer. The verification is inside the latency, as
+// it is in emledger's admission. Errors: as pg_load.
+inline Result<PgLoadResult> pg_paced(const std::string& conninfo, const Workload& w,
+                                     const PgLoadOptions& o, double rate,
+                                     const std::atomic<bool>& interrupted) {
+  using Clock = std::chrono::steady_clock;
+  EMLEDGER_ASSERT(o.batch >= 1 && o.clients >= 1 && rate > 0);
+  PgConn admin(conninfo);
+  EMLEDGER_TRY(admin.connected());
+  EMLEDGER_TRY(admin.exec(kPgSchema));
+  EMLEDGER_TRY(admin.exec("CHECKPOINT"));
+  std::vector<std::unique_ptr<PgConn>> conns;
+  for (std::size_t i = 0; i < o.clients; ++i) {
+    conns.push_back(std::make_unique<PgConn>(conninfo));
+    EMLEDGER_TRY(conns.back()->connected());
+  }
+  const std::size_t n = w.txs.size();
+  const std::size_t batches = (n + o.batch - 1) / o.batch;
+  const auto interval = std::chrono::duration<double>(static_cast<double>(o.batch) / rate);
+  BatchQueue unused(1);
+  LoadErrors errors(unused);
+  std::atomic<std::size_t> next{0}, late{0};
+  std::vector<std::vector<double>> batch_ms(o.clients);
+  std::vector<std::thread> threads;
+  const auto t0 = Clock::now() + std::chrono::milliseconds(100);
+  for (std::size_t c = 0; c < o.clients; ++c)
+    threads.emplace_back([&, c] {
+      for (;;) {
+        const std::size_t k = next++;
+        if (k >= batches || errors.stopped()) return;
+        const auto due = t0 + std::chrono::duration_cast<Clock::duration>(interval * k);
+        std::this_thread::sleep_until(due);
+        if (interrupted.load()) return errors.fail(Status::error("INTERRUPTED", "interrupted"));
+        const auto b0 = Clock::now();
+        if (b0 - due > interval) ++late;
+        CopyStream s;
+        for (std::size_t i = k * o.batch; i < std::min(n, (k + 1) * o.batch); ++i) {
+          Status st = append_row(w.txs[i], w.keys, o.verify, s);
+          if (!st) return errors.fail(st);
+        }
+        Status st = conns[c]->copy_batch(std::move(s).finish());
+        if (!st) return errors.fail(st);
+        batch_ms[c].push_back(std::chrono::duration<double, std::milli>(Clock::now() - b0).count());
+      }
+    });
+  for (auto& th : threads) th.join();
+  PgLoadResult r;
+  r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  r.offered_rows_per_s = rate;
+  r.late_starts = late.load();
   EMLEDGER_TRY(errors.first());
   for (auto& v : batch_ms) r.batch_ms.insert(r.batch_ms.end(), v.begin(), v.end());
   auto count = admin.scalar("SELECT count(*) FROM records");
