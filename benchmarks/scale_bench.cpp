@@ -56,6 +56,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <iostream>
 #include <map>
 #include <mutex>
@@ -290,7 +291,7 @@ class SignedBlocks {
   // once the benchmark is interrupted.
   std::optional<std::vector<Tx>> next() {
     std::unique_lock lock(mu_);
-    if (taken_ == blocks_) return std::nullopt;
+    if (taken_ == blocks_ || g_interrupted.load()) return std::nullopt;
     while (!ready_.contains(taken_)) {
       if (g_interrupted.load()) return std::nullopt;
       cv_.wait_for(lock, std::chrono::milliseconds(100));
@@ -342,29 +343,75 @@ struct Validator {
   std::uint16_t index = 0;
 };
 
-// Prepares, certifies and commits one block of `txs` on the head, as the
-// node does for a block its validators finalized. Errors: LOAD_REJECTED
-// (a transaction the kernel refused: a bug here), and the kernel's.
-Status commit_block(Ledger& ledger, const Validator& v, const std::vector<Tx>& txs,
-                    std::uint64_t view) {
-  const ChainHead head = ledger.head();
-  const auto wall_ms = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
-  std::vector<TxOutcome> outcomes;
-  auto p = ledger.prepare(txs, std::max(wall_ms, head.time_ms), view, v.key.public_key(),
-                          /*signatures_checked=*/true, outcomes);
-  if (!p) return p.status();
-  for (const auto& o : outcomes)
-    if (!o.status.is_ok())
-      return Status::error("LOAD_REJECTED", "the kernel refused a load transaction: " +
-                                                o.status.to_string());
-  EMLEDGER_ASSERT(p->block.txs.size() == txs.size());
-  Certificate cert;
-  sign_certificate(ledger.genesis(), p->block.header, v.index, v.key, cert);
-  return ledger.commit(*p, cert);
+// Where a load's wall time went: waiting for signed blocks, Ledger::prepare,
+// and waiting for the previous block's Ledger::commit (with its fsync) beyond
+// the prepare it overlaps.
+struct LoadTimes {
+  double wait_s = 0;
+  double prepare_s = 0;
+  double commit_wait_s = 0;
+  std::string line() const {
+    return "waiting for signatures " + fixed(wait_s, 1) + " s, prepare " + fixed(prepare_s, 1) +
+           " s, waiting for commits " + fixed(commit_wait_s, 1) + " s";
+  }
+};
+
+std::uint64_t wall_ms() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
 }
+
+// Commits blocks as the node does for blocks its validators finalized: block
+// N + 1 is prepared on block N (whose writes it reads as committed) while N's
+// synced commit runs on another thread (ADR 008, node/src/validator.cpp); a
+// certificate of the validator's own signature makes each final. Not thread
+// safe.
+class Committer {
+ public:
+  Committer(Ledger& ledger, const Validator& v) : ledger_(ledger), v_(v) {}
+  ~Committer() { (void)finish(); }
+  Committer(const Committer&) = delete;
+  Committer& operator=(const Committer&) = delete;
+
+  // Prepares a block of every one of `txs` at `view` and starts its commit
+  // once the previous block's is done. Errors: LOAD_REJECTED (the kernel
+  // refused a transaction: a bug here), the previous commit's, the kernel's.
+  Status add(const std::vector<Tx>& txs, std::uint64_t view, LoadTimes& times) {
+    const auto t0 = Clock::now();
+    const PreparedBlock* parent = pending_ ? &*pending_ : nullptr;
+    const std::uint64_t parent_ms =
+        parent ? parent->block.header.time_ms : ledger_.head().time_ms;
+    std::vector<TxOutcome> outcomes;
+    auto p = ledger_.prepare(txs, std::max(wall_ms(), parent_ms), view, v_.key.public_key(),
+                             /*signatures_checked=*/true, outcomes, parent);
+    const auto t1 = Clock::now();
+    times.prepare_s += std::chrono::duration<double>(t1 - t0).count();
+    Status previous = finish();
+    times.commit_wait_s += since_s(t1);
+    EMLEDGER_TRY(previous);
+    if (!p) return p.status();
+    for (const auto& o : outcomes)
+      if (!o.status.is_ok())
+        return Status::error("LOAD_REJECTED", "the kernel refused a load transaction: " +
+                                                  o.status.to_string());
+    EMLEDGER_ASSERT(p->block.txs.size() == txs.size());
+    pending_.emplace(std::move(*p));
+    Certificate cert;
+    sign_certificate(ledger_.genesis(), pending_->block.header, v_.index, v_.key, cert);
+    commit_ = std::async(std::launch::async,
+                         [this, cert = std::move(cert)] { return ledger_.commit(*pending_, cert); });
+    return Status::ok();
+  }
+  // Waits for the last block's commit.
+  Status finish() { return commit_.valid() ? commit_.get() : Status::ok(); }
+
+ private:
+  Ledger& ledger_;
+  const Validator& v_;
+  std::optional<PreparedBlock> pending_;  // the block committing or last committed
+  std::future<Status> commit_;            // its commit, until finish()
+};
 
 // Commits records [records.count(), target) into the ledger at `db_dir`
 // (the node stopped), printing progress to stderr. Errors: INTERRUPTED, and
@@ -383,6 +430,7 @@ Status load_records(Records& records, const Validator& v, const fs::path& db_dir
   const auto t0 = Clock::now();
   auto shown_at = t0;
   std::uint64_t shown_n = start;
+  LoadTimes times;
   while (records.count() < target) {
     const ChainHead head = ledger.head();
     std::uint64_t view = kLoadViewGap;
@@ -396,26 +444,33 @@ Status load_records(Records& records, const Validator& v, const fs::path& db_dir
     const std::uint64_t end = std::min(target, first + kSessionBlocksMax * kBlockTxsMax);
     const std::uint64_t expires = head.height + kTxLifetimeBlocksMax;
     SignedBlocks blocks(records, first, end, expires, cores());
+    Committer committer(ledger, v);
     std::uint64_t n = first;
-    while (auto txs = blocks.next()) {
-      EMLEDGER_TRY(commit_block(ledger, v, *txs, view++));
+    for (;;) {
+      const auto w0 = Clock::now();
+      auto txs = blocks.next();
+      times.wait_s += since_s(w0);
+      if (!txs) break;
+      EMLEDGER_TRY(committer.add(*txs, view++, times));
       n += txs->size();
       if (Clock::now() - shown_at >= kProgressInterval) {
         const double rate = static_cast<double>(n - shown_n) / since_s(shown_at);
-        std::fprintf(stderr, "  load: %llu / %llu records, %.0f records/s, %.0f s\n",
+        std::fprintf(stderr, "  load: %llu / %llu records, %.0f records/s, %.0f s (%s)\n",
                      static_cast<unsigned long long>(n), static_cast<unsigned long long>(target),
-                     rate, since_s(t0));
+                     rate, since_s(t0), times.line().c_str());
         shown_at = Clock::now();
         shown_n = n;
       }
     }
+    EMLEDGER_TRY(committer.finish());
     if (g_interrupted.load()) return Status::error("INTERRUPTED", "interrupted");
     EMLEDGER_ASSERT(n == end);
     records.add_session(first, end, expires);
   }
-  std::fprintf(stderr, "  load: %llu records in %.1f s (%.0f records/s)\n",
+  std::fprintf(stderr, "  load: %llu records in %.1f s (%.0f records/s; %s)\n",
                static_cast<unsigned long long>(target - start), since_s(t0),
-               static_cast<double>(target - start) / std::max(1e-9, since_s(t0)));
+               static_cast<double>(target - start) / std::max(1e-9, since_s(t0)),
+               times.line().c_str());
   return Status::ok();
 }
 
@@ -770,6 +825,41 @@ Result<std::map<char, std::uint64_t>> prefix_bytes(const fs::path& db_dir) {
   return out;
 }
 
+// Submits the next record over HTTP with ?wait=commit and stops the node:
+// shows that the node goes on committing blocks on the chain the load built
+// (its consensus anchored at the loaded head, its views above the load's).
+// The record joins the chain's records. Errors: NODE_DID_NOT_COMMIT, and the
+// node's start errors.
+Status check_node_commits(Node& node, Records& records) {
+  EMLEDGER_TRY(node.start());
+  auto http = node.http();
+  auto health = get_ok(http, "/v1/health");
+  if (!health) return health.status();
+  const Json h = Json::parse(*health, nullptr, false);
+  if (!h.is_object() || !h.contains("height") || !h["height"].is_number_unsigned())
+    return Status::error("NODE_BAD_RESPONSE", "GET /v1/health: no height");
+  const std::uint64_t n = records.count();
+  const std::uint64_t expires = h["height"].get<std::uint64_t>() + kTxLifetimeBlocksMax;
+  const Json body = {{"tx", to_hex(encode(records.make(n, expires)))}};
+  auto res = http.Post("/v1/transactions?wait=commit", body.dump(), "application/json");
+  if (!res || res->status != 200)
+    return Status::error("NODE_DID_NOT_COMMIT",
+                         "a transaction posted after the load: " +
+                             (res ? "HTTP " + std::to_string(res->status) + " " + res->body
+                                  : httplib::to_string(res.error())));
+  records.add_session(n, n + 1, expires);
+  node.stop(SIGTERM);
+  return Status::ok();
+}
+
+// The 1-minute load average: the machine is shared, and this says how busy
+// it was when a point was measured.
+double load_average() {
+  double v = 0;
+  std::ifstream("/proc/loadavg") >> v;
+  return v;
+}
+
 // ---- one point ------------------------------------------------------------
 
 struct Point {
@@ -783,6 +873,7 @@ struct Point {
   std::uint64_t disk_bytes = 0;  // every file of the data directory
   std::uint64_t db_bytes = 0;    // LevelDB's files alone (DATA/db)
   std::map<char, std::uint64_t> prefixes;  // LevelDB's estimate per key prefix
+  double load_average = 0;                 // before the HTTP phases
   double bytes_per_record() const {
     return static_cast<double>(disk_bytes) / static_cast<double>(records);
   }
@@ -836,6 +927,7 @@ Status measure_point(Run& run, std::uint64_t target, Point& p) {
   const std::size_t draws = 3 * o.requests + o.clients * o.requests;
   const auto samples = draw_samples(run.records, draws, kSampleSeed + target);
   const auto s0 = Clock::now();
+  p.load_average = load_average();
   EMLEDGER_TRY(run.node.start());
   std::cout << "[" << target << " records] node up in " << fixed(since_s(s0), 2)
             << " s; latency, " << o.requests << " requests of each kind, one at a time..."
@@ -864,6 +956,7 @@ Status measure_point(Run& run, std::uint64_t target, Point& p) {
   auto prefixes = prefix_bytes(run.node.db_dir());
   if (!prefixes) return prefixes.status();
   p.prefixes = *prefixes;
+  EMLEDGER_TRY(check_node_commits(run.node, run.records));
   std::cout << "[" << target << " records] " << fixed(p.bytes_per_record(), 0)
             << " bytes per record on disk (" << fixed(p.disk_bytes / 1e9, 2) << " GB)" << std::endl;
   return Status::ok();
@@ -953,7 +1046,8 @@ void print_report(const Options& o, const std::vector<Point>& points) {
                 p.disk_bytes / 1e6);
     for (const auto& [k, v] : p.prefixes)
       std::printf(" %c %.0f", k, static_cast<double>(v) / static_cast<double>(p.records));
-    std::printf("; clean stop %.2f s\n", p.restart.sigterm_stop_s);
+    std::printf("; clean stop %.2f s; load average %.2f before the HTTP phases\n",
+                p.restart.sigterm_stop_s, p.load_average);
   }
   std::printf(
       "targets (issue 5): state proof p99 < %.0f ms and bundle verification > %.0f/s at 10M "
@@ -1001,6 +1095,7 @@ void write_json(const Options& o, const std::vector<Point>& points) {
                    {"state_tree_bytes_per_record", p.prefix_per_record('n')},
                    {"disk_bytes", p.disk_bytes},
                    {"db_bytes", p.db_bytes},
+                   {"load_average_1m", p.load_average},
                    {"prefix_bytes", prefixes},
                    {"load_records_per_s", static_cast<double>(p.loaded) / std::max(1e-9, p.load_s)}});
   }
