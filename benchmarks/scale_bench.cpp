@@ -5,20 +5,37 @@
 //   ./build/benchmarks/scale_bench [--points 100000,1000000,10000000] [--requests N]
 //       [--clients C] [--json FILE] [--node PATH] [--dir DIR] [--keep]
 //
+//   --points LIST  increasing record counts to measure at (default 100000,1000000,10000000)
+//   --requests N   requests per client thread and proof kind in the throughput phase,
+//                  and requests per kind in the latency phase (default 2000)
+//   --clients C    client threads of the throughput phase (default 8)
+//   --json FILE    also write the figures as JSON ({"bench":"scale","setup",
+//                  "table","points"}; see write_json)
+//   --node PATH    the emledger-node binary (default: this build's)
+//   --dir DIR      where the run's directory goes (default: the system temp dir);
+//                  10M records take about 30 GB
+//   --keep         leave the run's directory (genesis, keys, node data, log) behind
+//
 // One ledger of one validator (network_setup.hpp's genesis: an issuer org and
 // validator bench.v0) grows point by point in one data directory. At each
 // point (a number of register records, bench_txs.hpp's workload):
 //
 //   1. Load: with the node stopped, the records up to the point are committed
 //      in-process through the kernel, as the node commits them: Ledger::prepare
-//      of blocks of kBlockTxsMax transactions, a finality certificate signed by
-//      the validator's own key (read from its key file), Ledger::commit in one
+//      of blocks of kBlockTxsMax transactions, each on the previous block while
+//      that one's synced commit runs, a finality certificate signed by the
+//      validator's own key (read from its key file), Ledger::commit in one
 //      synced LevelDB batch per block. Transactions are signed as they are
 //      needed on every core, at most kBatchesAheadMax blocks ahead, so memory
 //      stays bounded whatever the point. The benchmark signed them itself, so
 //      the node's admission check (the signature) is not repeated: it would
-//      change no byte on disk. On 2 cores this loads several times faster than
-//      HTTP (no JSON, hex, admission or mempool).
+//      change no byte on disk. Loading over HTTP would run the same prepare and
+//      commit in the node, plus JSON, hex, admission and the load generator's
+//      requests on the same 2 cores: it cannot be faster. Prepare (the
+//      state-tree update) takes nearly all the load's time. After the
+//      measurements, one more record is posted over HTTP with ?wait=commit, so
+//      each point also shows that the node goes on committing on the loaded
+//      chain; it counts toward the next point.
 //   2. The node is started on the data and measured over HTTP:
 //      - latency, one client, one request at a time: GET /v1/records/{id},
 //        GET /v1/proofs/state (the record's key), and the SDK's verify flow
@@ -36,12 +53,15 @@
 //   3. Restart: SIGKILL, start on the same data, time until GET /v1/health and
 //      a state proof answer; then the same after SIGTERM.
 //   4. Disk: the node stopped (SIGTERM), the bytes of its data directory
-//      (every file) per record, and LevelDB's approximate size of each key
-//      prefix (docs/formats/storage.md), for the state-tree nodes alone.
+//      (every file: LevelDB's, and the consensus files) per record, and
+//      LevelDB's approximate size of each key prefix (docs/formats/storage.md),
+//      for the state-tree nodes alone.
 //
-// Every number printed is measured in this run. Processes and the data
-// directory are removed on every way out (an error, SIGINT/SIGTERM/SIGHUP)
-// unless --keep.
+// Every number printed is measured in this run. The node and the clients
+// share the machine's cores; the 1-minute load average before each point's
+// HTTP phases is printed, since other work on the machine shows in every
+// figure. Processes and the data directory are removed on every way out (an
+// error, SIGINT/SIGTERM/SIGHUP) unless --keep.
 #include <httplib.h>
 #include <leveldb/db.h>
 #include <leveldb/filter_policy.h>
@@ -495,7 +515,8 @@ class Node {
                                         "--data", data_,
                                         "--listen", "127.0.0.1:0"};
     if (!process_.start(args, kNodeStartTimeoutS))
-      return Status::error("NODE_START_FAILED", "the node did not start:\n" + tail(process_.log()));
+      return Status::error("NODE_START_FAILED",
+                           binary_ + " did not start:\n" + tail(process_.log()));
     return Status::ok();
   }
   void stop(int sig) { process_.stop(sig); }
@@ -972,14 +993,15 @@ struct Figure {
   std::string target;  // issue 5's, or empty
 };
 
-std::string setup_line(const Options& o) {
+// What every figure shares: cores, record size, fsync policy.
+std::string setup_line() {
   return "one emledger-node (1 validator, fsync: one synced LevelDB batch per block) and the "
          "clients on " +
          std::to_string(cores()) + " shared cores; register records of " +
          std::to_string(encode(bench::register_tx(0, bench::kBenchChainId, bench::kBenchIssuerOrg,
                                                   crypto::KeyPair::generate(), 1))
                             .size()) +
-         " bytes signed tx";
+         "-byte signed txs";
 }
 
 std::vector<Figure> figures(const Options& o, const std::vector<Point>& points) {
@@ -991,7 +1013,6 @@ std::vector<Figure> figures(const Options& o, const std::vector<Point>& points) 
                            std::to_string(o.requests) + " requests, keep-alive, random records";
   for (const auto& p : points) {
     const std::string at = " (" + std::to_string(p.records) + " records)";
-    const bool big = p.records >= 10'000'000;
     auto add = [&](std::string f, double v, std::string unit, std::string setup,
                    std::string target = "") {
       out.push_back(Figure{std::move(f) + at, v, std::move(unit), std::move(setup), std::move(target)});
@@ -1000,7 +1021,7 @@ std::vector<Figure> figures(const Options& o, const std::vector<Point>& points) 
     add("record lookup p99", p.latency.lookup.p99_ms, "ms", one + ", GET /v1/records/{id}");
     add("state proof p50", p.latency.state_proof.p50_ms, "ms", one + ", GET /v1/proofs/state");
     add("state proof p99", p.latency.state_proof.p99_ms, "ms", one + ", GET /v1/proofs/state",
-        big ? "< 2 ms at 10M records" : "< 2 ms at 10M records (this point is smaller)");
+        "< 2 ms at 10M records");
     add("verify p50", p.latency.verify.p50_ms, "ms",
         "1 client, SDK Client::fetch_bundle (GET /v1/bundles, connection per call, decode, "
         "verify_bundle)");
@@ -1008,10 +1029,13 @@ std::vector<Figure> figures(const Options& o, const std::vector<Point>& points) 
         "1 client, SDK Client::fetch_bundle (GET /v1/bundles, connection per call, decode, "
         "verify_bundle)");
     add("inclusion proofs/s", p.rates.inclusion.per_s, "1/s", load + ", ?tx=ID");
+    add("inclusion proof p50 under load", p.rates.inclusion.latency.p50_ms, "ms", load);
     add("inclusion proof p99 under load", p.rates.inclusion.latency.p99_ms, "ms", load);
     add("consistency proofs/s", p.rates.consistency.per_s, "1/s", load + ", first random, second head");
+    add("consistency proof p50 under load", p.rates.consistency.latency.p50_ms, "ms", load);
     add("consistency proof p99 under load", p.rates.consistency.latency.p99_ms, "ms", load);
     add("state proofs/s", p.rates.state.per_s, "1/s", load + ", record keys");
+    add("state proof p50 under load", p.rates.state.latency.p50_ms, "ms", load);
     add("state proof p99 under load", p.rates.state.latency.p99_ms, "ms", load);
     add("bundle verifications/s", p.bundle_verifications_per_s, "1/s",
         c + " threads, decode_bundle + verify_bundle (certificate included), bundles fetched "
@@ -1028,18 +1052,20 @@ std::vector<Figure> figures(const Options& o, const std::vector<Point>& points) 
     add("restart after SIGTERM", p.restart.sigterm_s, "s",
         "process start to GET /v1/health and a state proof answering", "< 3 s");
     add("load", static_cast<double>(p.loaded) / std::max(1e-9, p.load_s), "records/s",
-        "in-process through the kernel, blocks of " + std::to_string(kBlockTxsMax) +
+        "records " + std::to_string(p.records - p.loaded) + " to " + std::to_string(p.records) +
+            " in-process through the kernel, blocks of " + std::to_string(kBlockTxsMax) +
             ", synced commit per block, signing on " + c + " threads");
   }
   return out;
 }
 
 void print_report(const Options& o, const std::vector<Point>& points) {
-  std::printf("\n%-58s %14s %-6s %s\n", "figure", "value", "unit", "target");
+  std::printf("\nevery figure: %s\n", setup_line().c_str());
+  std::printf("%-52s %12s %-9s %-24s %s\n", "figure", "value", "unit", "target (issue 5)", "setup");
   for (const auto& f : figures(o, points))
-    std::printf("%-58s %14s %-6s %s\n", f.figure.c_str(),
+    std::printf("%-52s %12s %-9s %-24s %s\n", f.figure.c_str(),
                 fixed(f.value, f.value >= 100 ? 0 : f.value >= 1 ? 2 : 3).c_str(), f.unit.c_str(),
-                f.target.c_str());
+                f.target.c_str(), f.setup.c_str());
   std::printf("\nper point: records, MB on disk, bytes/record by key prefix (LevelDB estimate)\n");
   for (const auto& p : points) {
     std::printf("  %llu records: %.1f MB;", static_cast<unsigned long long>(p.records),
@@ -1053,7 +1079,6 @@ void print_report(const Options& o, const std::vector<Point>& points) {
       "targets (issue 5): state proof p99 < %.0f ms and bundle verification > %.0f/s at 10M "
       "records; <= %.0f B on disk per record; restart < %.0f s\n",
       kTargetStateProofP99Ms, kTargetBundleVerifyPerS, kTargetBytesPerRecord, kTargetRestartS);
-  std::printf("setup: %s\n", setup_line(o).c_str());
   std::printf("node: %s\n", o.node_bin.c_str());
 }
 
@@ -1069,14 +1094,15 @@ void write_json(const Options& o, const std::vector<Point>& points) {
                 {"fsync", "every block"},
                 {"block_txs", kBlockTxsMax},
                 {"load", "in-process through the kernel (prepare, certificate, synced commit)"},
-                {"description", setup_line(o)},
+                {"description", setup_line()},
                 {"node", o.node_bin}};
   Json table = Json::array();
   for (const auto& f : figures(o, points))
     table.push_back({{"figure", f.figure},
                      {"value", f.value},
                      {"unit", f.unit},
-                     {"setup", f.target.empty() ? f.setup : f.setup + "; target " + f.target}});
+                     {"setup", f.setup + "; " + setup_line() +
+                                   (f.target.empty() ? "" : "; issue-5 target " + f.target)}});
   Json pts = Json::array();
   for (const auto& p : points) {
     Json prefixes = Json::object();
@@ -1106,6 +1132,11 @@ void write_json(const Options& o, const std::vector<Point>& points) {
 }
 
 int run(const Options& o) {
+  // Before any load: a wrong path would otherwise show only after it.
+  if (::access(o.node_bin.c_str(), X_OK) != 0) {
+    std::cerr << "scale_bench: no executable node at " << o.node_bin << " (--node)\n";
+    return 2;
+  }
   RunDir dir(o.dir.empty() ? fs::temp_directory_path() : fs::path(o.dir), o.keep);
   bench::LocalNetwork net;
   if (Status st = net.write(dir.path(), 1); !st.is_ok()) {
