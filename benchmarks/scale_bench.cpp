@@ -108,9 +108,9 @@ using bench::percentile;
 namespace {
 
 // Issue 5's targets, printed beside the figures.
-constexpr double kTargetStateProofP99Ms = 2.0;        // at 10M records
-constexpr double kTargetBundleVerifyPerS = 5000.0;    // at 10M records
-constexpr double kTargetBytesPerRecord = 1024.0;      // on disk
+constexpr double kTargetStateProofP99Ms = 2.0;      // at 10M records
+constexpr double kTargetBundleVerifyPerS = 5000.0;  // at 10M records
+constexpr double kTargetBytesPerRecord = 1024.0;    // on disk
 constexpr double kTargetRestartS = 3.0;
 
 constexpr std::uint64_t kPointMax = 1'000'000'000;
@@ -155,7 +155,8 @@ std::optional<std::vector<std::uint64_t>> parse_points(const std::string& v) {
   std::vector<std::uint64_t> out;
   std::stringstream ss(v);
   for (std::string item; std::getline(ss, item, ',');) {
-    if (item.empty() || item.size() > 10 || item.find_first_not_of("0123456789") != std::string::npos)
+    if (item.empty() || item.size() > 10 ||
+        item.find_first_not_of("0123456789") != std::string::npos)
       return std::nullopt;
     out.push_back(std::stoull(item));
   }
@@ -182,8 +183,8 @@ std::optional<Options> parse(int argc, char** argv) {
       if (k == "--points") {
         auto list = parse_points(v);
         if (!list) {
-          std::cerr << "--points: 1 to " << kPointsMax << " increasing counts, each 1.." << kPointMax
-                    << "\n";
+          std::cerr << "--points: 1 to " << kPointsMax << " increasing counts, each 1.."
+                    << kPointMax << "\n";
           return std::nullopt;
         }
         o.points = *list;
@@ -223,7 +224,8 @@ double since_s(Clock::time_point t0) {
 class RunDir {
  public:
   RunDir(const fs::path& parent, bool keep)
-      : keep_(keep), path_(fs::absolute(parent) / ("emledger-scale-" + std::to_string(::getpid()))) {
+      : keep_(keep),
+        path_(fs::absolute(parent) / ("emledger-scale-" + std::to_string(::getpid()))) {
     fs::remove_all(path_);
     fs::create_directories(path_);
   }
@@ -400,8 +402,7 @@ class Committer {
   Status add(const std::vector<Tx>& txs, std::uint64_t view, LoadTimes& times) {
     const auto t0 = Clock::now();
     const PreparedBlock* parent = pending_ ? &*pending_ : nullptr;
-    const std::uint64_t parent_ms =
-        parent ? parent->block.header.time_ms : ledger_.head().time_ms;
+    const std::uint64_t parent_ms = parent ? parent->block.header.time_ms : ledger_.head().time_ms;
     std::vector<TxOutcome> outcomes;
     auto p = ledger_.prepare(txs, std::max(wall_ms(), parent_ms), view, v_.key.public_key(),
                              /*signatures_checked=*/true, outcomes, parent);
@@ -413,14 +414,15 @@ class Committer {
     if (!p) return p.status();
     for (const auto& o : outcomes)
       if (!o.status.is_ok())
-        return Status::error("LOAD_REJECTED", "the kernel refused a load transaction: " +
-                                                  o.status.to_string());
+        return Status::error("LOAD_REJECTED",
+                             "the kernel refused a load transaction: " + o.status.to_string());
     EMLEDGER_ASSERT(p->block.txs.size() == txs.size());
     pending_.emplace(std::move(*p));
     Certificate cert;
     sign_certificate(ledger_.genesis(), pending_->block.header, v_.index, v_.key, cert);
-    commit_ = std::async(std::launch::async,
-                         [this, cert = std::move(cert)] { return ledger_.commit(*pending_, cert); });
+    commit_ = std::async(std::launch::async, [this, cert = std::move(cert)] {
+      return ledger_.commit(*pending_, cert);
+    });
     return Status::ok();
   }
   // Waits for the last block's commit.
@@ -440,7 +442,8 @@ Status load_records(Records& records, const Validator& v, const fs::path& db_dir
                     std::uint64_t target) {
   std::error_code ec;
   fs::create_directories(db_dir, ec);
-  if (ec) return Status::error("IO_ERROR", "cannot create " + db_dir.string() + ": " + ec.message());
+  if (ec)
+    return Status::error("IO_ERROR", "cannot create " + db_dir.string() + ": " + ec.message());
   auto store = open_leveldb(db_dir.string());
   if (!store) return store.status();
   auto opened = Ledger::open(std::move(*store), records.genesis());
@@ -510,10 +513,15 @@ class Node {
   // Starts the node and waits until it prints its listening line.
   // Errors: NODE_START_FAILED with the node's log.
   Status start() {
-    const std::vector<std::string> args{"--dev",  "--genesis", (dir_ / "genesis.json").string(),
-                                        "--key",  (dir_ / "v0.key").string(),
-                                        "--data", data_,
-                                        "--listen", "127.0.0.1:0"};
+    const std::vector<std::string> args{"--dev",
+                                        "--genesis",
+                                        (dir_ / "genesis.json").string(),
+                                        "--key",
+                                        (dir_ / "v0.key").string(),
+                                        "--data",
+                                        data_,
+                                        "--listen",
+                                        "127.0.0.1:0"};
     if (!process_.start(args, kNodeStartTimeoutS))
       return Status::error("NODE_START_FAILED",
                            binary_ + " did not start:\n" + tail(process_.log()));
@@ -644,8 +652,8 @@ Result<PointLatencies> measure_latencies(const Node& node, const Genesis& g,
     verify.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
     if (!b) return Status::error(b.status().code(), "verify: " + b.status().message());
     if (b->verdict.overall != Verdict::kValid)
-      return Status::error("VERIFY_UNEXPECTED", "verify: verdict " +
-                                                    std::string(verdict_name(b->verdict.overall)));
+      return Status::error("VERIFY_UNEXPECTED",
+                           "verify: verdict " + std::string(verdict_name(b->verdict.overall)));
   }
   if (g_interrupted.load()) return Status::error("INTERRUPTED", "interrupted");
   return PointLatencies{summarize(lookup), summarize(state), summarize(verify)};
@@ -710,8 +718,8 @@ Result<ProofRates> measure_proof_rates(const Node& node, const std::vector<Sampl
   });
   if (!con) return con.status();
   r.consistency = *con;
-  auto st = measure_rate(node, clients, requests,
-                         [&](std::size_t i) { return samples[i].state_path; });
+  auto st =
+      measure_rate(node, clients, requests, [&](std::size_t i) { return samples[i].state_path; });
   if (!st) return st.status();
   r.state = *st;
   return r;
@@ -720,8 +728,7 @@ Result<ProofRates> measure_proof_rates(const Node& node, const std::vector<Sampl
 // Bundles of distinct records fetched over HTTP, then decode_bundle and
 // verify_bundle `total` times on every core; verifications per second.
 Result<double> measure_bundle_verifications(const Node& node, const Genesis& g,
-                                            const std::vector<Sample>& samples,
-                                            std::size_t total) {
+                                            const std::vector<Sample>& samples, std::size_t total) {
   const std::size_t count = std::min(kBundlesMax, samples.size());
   std::vector<Bytes> bundles;
   bundles.reserve(count);
@@ -891,8 +898,8 @@ struct Point {
   ProofRates rates;
   double bundle_verifications_per_s = 0;
   Restart restart;
-  std::uint64_t disk_bytes = 0;  // every file of the data directory
-  std::uint64_t db_bytes = 0;    // LevelDB's files alone (DATA/db)
+  std::uint64_t disk_bytes = 0;            // every file of the data directory
+  std::uint64_t db_bytes = 0;              // LevelDB's files alone (DATA/db)
   std::map<char, std::uint64_t> prefixes;  // LevelDB's estimate per key prefix
   double load_average = 0;                 // before the HTTP phases
   double bytes_per_record() const {
@@ -900,7 +907,8 @@ struct Point {
   }
   double prefix_per_record(char p) const {
     auto it = prefixes.find(p);
-    return it == prefixes.end() ? 0 : static_cast<double>(it->second) / static_cast<double>(records);
+    return it == prefixes.end() ? 0
+                                : static_cast<double>(it->second) / static_cast<double>(records);
   }
 };
 
@@ -950,9 +958,8 @@ Status measure_point(Run& run, std::uint64_t target, Point& p) {
   const auto s0 = Clock::now();
   p.load_average = load_average();
   EMLEDGER_TRY(run.node.start());
-  std::cout << "[" << target << " records] node up in " << fixed(since_s(s0), 2)
-            << " s; latency, " << o.requests << " requests of each kind, one at a time..."
-            << std::endl;
+  std::cout << "[" << target << " records] node up in " << fixed(since_s(s0), 2) << " s; latency, "
+            << o.requests << " requests of each kind, one at a time..." << std::endl;
   auto lat = measure_latencies(run.node, g, samples, o.requests);
   if (!lat) return lat.status();
   p.latency = *lat;
@@ -1015,7 +1022,8 @@ std::vector<Figure> figures(const Options& o, const std::vector<Point>& points) 
     const std::string at = " (" + std::to_string(p.records) + " records)";
     auto add = [&](std::string f, double v, std::string unit, std::string setup,
                    std::string target = "") {
-      out.push_back(Figure{std::move(f) + at, v, std::move(unit), std::move(setup), std::move(target)});
+      out.push_back(
+          Figure{std::move(f) + at, v, std::move(unit), std::move(setup), std::move(target)});
     };
     add("record lookup p50", p.latency.lookup.p50_ms, "ms", one + ", GET /v1/records/{id}");
     add("record lookup p99", p.latency.lookup.p99_ms, "ms", one + ", GET /v1/records/{id}");
@@ -1031,7 +1039,8 @@ std::vector<Figure> figures(const Options& o, const std::vector<Point>& points) 
     add("inclusion proofs/s", p.rates.inclusion.per_s, "1/s", load + ", ?tx=ID");
     add("inclusion proof p50 under load", p.rates.inclusion.latency.p50_ms, "ms", load);
     add("inclusion proof p99 under load", p.rates.inclusion.latency.p99_ms, "ms", load);
-    add("consistency proofs/s", p.rates.consistency.per_s, "1/s", load + ", first random, second head");
+    add("consistency proofs/s", p.rates.consistency.per_s, "1/s",
+        load + ", first random, second head");
     add("consistency proof p50 under load", p.rates.consistency.latency.p50_ms, "ms", load);
     add("consistency proof p99 under load", p.rates.consistency.latency.p99_ms, "ms", load);
     add("state proofs/s", p.rates.state.per_s, "1/s", load + ", record keys");
@@ -1043,8 +1052,9 @@ std::vector<Figure> figures(const Options& o, const std::vector<Point>& points) 
         "> 5000/s at 10M records");
     add("bytes on disk per record", p.bytes_per_record(), "B",
         "every file of the node's data dir after SIGTERM / records", "<= 1024 B");
-    add("LevelDB bytes per record", static_cast<double>(p.db_bytes) / static_cast<double>(p.records),
-        "B", "the files of DATA/db alone / records");
+    add("LevelDB bytes per record",
+        static_cast<double>(p.db_bytes) / static_cast<double>(p.records), "B",
+        "the files of DATA/db alone / records");
     add("state-tree node bytes per record", p.prefix_per_record('n'), "B",
         "LevelDB's approximate size of the 'n' keys / records");
     add("restart after SIGKILL", p.restart.sigkill_s, "s",
@@ -1064,8 +1074,11 @@ void print_report(const Options& o, const std::vector<Point>& points) {
   std::printf("%-52s %12s %-9s %-24s %s\n", "figure", "value", "unit", "target (issue 5)", "setup");
   for (const auto& f : figures(o, points))
     std::printf("%-52s %12s %-9s %-24s %s\n", f.figure.c_str(),
-                fixed(f.value, f.value >= 100 ? 0 : f.value >= 1 ? 2 : 3).c_str(), f.unit.c_str(),
-                f.target.c_str(), f.setup.c_str());
+                fixed(f.value, f.value >= 100 ? 0
+                               : f.value >= 1 ? 2
+                                              : 3)
+                    .c_str(),
+                f.unit.c_str(), f.target.c_str(), f.setup.c_str());
   std::printf("\nper point: records, MB on disk, bytes/record by key prefix (LevelDB estimate)\n");
   for (const auto& p : points) {
     std::printf("  %llu records: %.1f MB;", static_cast<unsigned long long>(p.records),
@@ -1107,23 +1120,24 @@ void write_json(const Options& o, const std::vector<Point>& points) {
   for (const auto& p : points) {
     Json prefixes = Json::object();
     for (const auto& [k, v] : p.prefixes) prefixes[std::string(1, k)] = v;
-    pts.push_back({{"records", p.records},
-                   {"lookup_ms", latency_json(p.latency.lookup)},
-                   {"state_proof_ms", latency_json(p.latency.state_proof)},
-                   {"verify_ms", latency_json(p.latency.verify)},
-                   {"inclusion_proofs_per_s", p.rates.inclusion.per_s},
-                   {"consistency_proofs_per_s", p.rates.consistency.per_s},
-                   {"state_proofs_per_s", p.rates.state.per_s},
-                   {"bundle_verifications_per_s", p.bundle_verifications_per_s},
-                   {"bytes_per_record", p.bytes_per_record()},
-                   {"restart_s", {{"sigkill", p.restart.sigkill_s}, {"sigterm", p.restart.sigterm_s}}},
-                   // Beyond the driver's contract: read by people.
-                   {"state_tree_bytes_per_record", p.prefix_per_record('n')},
-                   {"disk_bytes", p.disk_bytes},
-                   {"db_bytes", p.db_bytes},
-                   {"load_average_1m", p.load_average},
-                   {"prefix_bytes", prefixes},
-                   {"load_records_per_s", static_cast<double>(p.loaded) / std::max(1e-9, p.load_s)}});
+    pts.push_back(
+        {{"records", p.records},
+         {"lookup_ms", latency_json(p.latency.lookup)},
+         {"state_proof_ms", latency_json(p.latency.state_proof)},
+         {"verify_ms", latency_json(p.latency.verify)},
+         {"inclusion_proofs_per_s", p.rates.inclusion.per_s},
+         {"consistency_proofs_per_s", p.rates.consistency.per_s},
+         {"state_proofs_per_s", p.rates.state.per_s},
+         {"bundle_verifications_per_s", p.bundle_verifications_per_s},
+         {"bytes_per_record", p.bytes_per_record()},
+         {"restart_s", {{"sigkill", p.restart.sigkill_s}, {"sigterm", p.restart.sigterm_s}}},
+         // Beyond the driver's contract: read by people.
+         {"state_tree_bytes_per_record", p.prefix_per_record('n')},
+         {"disk_bytes", p.disk_bytes},
+         {"db_bytes", p.db_bytes},
+         {"load_average_1m", p.load_average},
+         {"prefix_bytes", prefixes},
+         {"load_records_per_s", static_cast<double>(p.loaded) / std::max(1e-9, p.load_s)}});
   }
   Json j = {{"bench", "scale"}, {"setup", setup}, {"table", table}, {"points", pts}};
   std::ofstream out(o.json_out, std::ios::trunc);
