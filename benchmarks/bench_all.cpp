@@ -282,15 +282,23 @@ struct ChildRun {
 // process group of its own (a terminal's Ctrl-C reaches only this driver,
 // which then stops the child once, with SIGTERM, so that it stops its own
 // servers), with SIGTERM as its parent-death signal. Returns its exit status
-// (128 + signal if killed); -1 if it could not be started.
-int run_child(const std::vector<std::string>& argv) {
+// (128 + signal if killed); -1 if it could not be started. With `log`, the
+// child's stdout and stderr go to that file instead.
+int run_child(const std::vector<std::string>& argv, const fs::path& log = {}) {
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  const int log_fd =
+      log.empty() ? -1 : ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (!log.empty() && log_fd < 0) return -1;
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) return -1;
   if (pid == 0) {
+    if (log_fd >= 0) {
+      ::dup2(log_fd, STDOUT_FILENO);
+      ::dup2(log_fd, STDERR_FILENO);
+    }
     ::setpgid(0, 0);
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (::getppid() != parent) ::_exit(125);
@@ -298,6 +306,7 @@ int run_child(const std::vector<std::string>& argv) {
     ::_exit(127);
   }
   ::setpgid(pid, pid);
+  if (log_fd >= 0) ::close(log_fd);
   bool stopping = false;
   auto stop_at = Clock::now();
   for (;;) {
@@ -517,7 +526,9 @@ void scale_figures(Table& t, const Json& s) {
   if (!s.is_object()) return;
   if (s.contains("table") && s["table"].is_array())
     for (const auto& row : s["table"]) {
-      const bool proofs = row.value("figure", std::string()).find("proof") != std::string::npos;
+      const std::string name = row.value("figure", std::string());
+      const bool proofs = name.find("proof") != std::string::npos ||
+                          name.find("verif") != std::string::npos;
       t.add(proofs ? "proofs" : "scale", row.value("figure", std::string("?")), num(row, "value"),
             row.value("unit", std::string()), row.value("setup", std::string()));
     }
@@ -559,13 +570,13 @@ void print_table(const Table& t, const std::vector<ChildRun>& parts) {
     setups.push_back(s);
     return setups.size();
   };
-  std::printf("\n%-11s %-50s %12s %-10s %-38s %-9s %-5s %s\n", "group", "figure", "value", "unit",
+  std::printf("\n%-11s %-50s %12s %-10s %-38s %-15s %-5s %s\n", "group", "figure", "value", "unit",
               "ratio (of)", "target", "", "setup");
   for (const auto& f : t.figures()) {
     const std::string ratio =
         f.ratio ? fixed(*f.ratio, 3) + " (" + f.ratio_basis + ")" : std::string("-");
     const std::string verdict = f.pass ? (*f.pass ? "PASS" : "MISS") : "";
-    std::printf("%-11s %-50s %12s %-10s %-38s %-9s %-5s [%zu]\n", f.group.c_str(),
+    std::printf("%-11s %-50s %12s %-10s %-38s %-15s %-5s [%zu]\n", f.group.c_str(),
                 f.name.c_str(), value_text(f.value).c_str(), f.unit.c_str(), ratio.c_str(),
                 f.target.c_str(), verdict.c_str(), note(f.setup));
   }
@@ -616,6 +627,7 @@ struct PlotFiles {
   fs::path script;
   std::vector<std::string> tl_series;  // gnuplot plot clauses
   bool scale = false;
+  std::uint64_t records_min = 0, records_max = 0;  // of the scale points
 };
 
 PlotFiles write_plot_data(const fs::path& dir, const Json& ingest, const Json& baselines,
@@ -681,7 +693,10 @@ PlotFiles write_plot_data(const fs::path& dir, const Json& ingest, const Json& b
     for (const auto& p : scale["points"]) {
       const auto p99 = [&](const char* k) { return p.contains(k) ? num(p[k], "p99") : 0.0; };
       const Json restart = p.value("restart_s", Json::object());
-      out << p.value("records", std::uint64_t{0}) << " " << p99("lookup_ms") << " "
+      const auto records = p.value("records", std::uint64_t{0});
+      pf.records_min = pf.records_min == 0 ? records : std::min(pf.records_min, records);
+      pf.records_max = std::max(pf.records_max, records);
+      out << records << " " << p99("lookup_ms") << " "
           << p99("state_proof_ms") << " " << p99("verify_ms") << " " << num(p, "bytes_per_record")
           << " " << num(restart, "sigkill") << " " << num(restart, "sigterm") << "\n";
     }
@@ -704,7 +719,7 @@ std::string join_plot(const std::vector<std::string>& series, const std::string&
 Result<std::vector<fs::path>> make_plots(const fs::path& dir, const PlotFiles& pf) {
   std::ofstream gp(dir / "plots.gp");
   gp << "# Written by bench_all; gnuplot " << (dir / "plots.gp").string() << "\n"
-     << "set terminal pngcairo size 1400,700 font ',10'\nset grid\nset key below\n";
+     << "set terminal pngcairo size 1400,760 font ',10'\nset grid\n";
   std::vector<fs::path> pngs;
   if (!pf.tl_series.empty()) {
     pngs.push_back(dir / "throughput_latency.png");
@@ -712,11 +727,12 @@ Result<std::vector<fs::path>> make_plots(const fs::path& dir, const PlotFiles& p
        << "set multiplot layout 1,2 title 'Throughput against latency, durable commits, this "
           "machine, one run'\n"
        << "set xlabel 'committed per second (tx, rows or puts)'\nset logscale y\n"
+       << "set bmargin 10\nset key at screen 0.5, screen 0.01 center bottom horizontal maxcols 2\n"
        << "set ylabel 'p50 latency, ms (log)'\nset title 'p50'\n"
        << "plot " << join_plot(pf.tl_series, "2") << "\n"
-       << "set ylabel 'p99 latency, ms (log)'\nset title 'p99'\n"
+       << "unset key\nset ylabel 'p99 latency, ms (log)'\nset title 'p99'\n"
        << "plot " << join_plot(pf.tl_series, "3") << "\n"
-       << "unset multiplot\nunset logscale\n";
+       << "unset multiplot\nunset logscale\nset bmargin\nset key default\n";
   }
   if (pf.scale) {
     const std::string d = "'" + (dir / "scale.dat").string() + "'";
@@ -724,7 +740,8 @@ Result<std::vector<fs::path>> make_plots(const fs::path& dir, const PlotFiles& p
     gp << "set output '" << pngs.back().string() << "'\n"
        << "set terminal pngcairo size 1500,500 font ',10'\n"
        << "set multiplot layout 1,3 title 'Scale: one node holding N records'\n"
-       << "set logscale x\nset xlabel 'records'\n"
+       << "set key top left\nset logscale x\nset xlabel 'records'\n"
+       << "set xrange [" << pf.records_min / 2 << ":" << pf.records_max * 2 << "]\n"
        << "set logscale y\nset ylabel 'p99, ms (log)'\nset title 'latency p99'\n"
        << "plot " << d << " using 1:3 with linespoints lw 2 pt 7 title 'state proof', " << d
        << " using 1:2 with linespoints lw 2 pt 7 title 'lookup', " << d
@@ -742,10 +759,11 @@ Result<std::vector<fs::path>> make_plots(const fs::path& dir, const PlotFiles& p
   }
   gp.close();
   if (pngs.empty()) return pngs;
-  const int rc = run_child({"/usr/bin/gnuplot", (dir / "plots.gp").string()});
+  const int rc = run_child({"/usr/bin/gnuplot", (dir / "plots.gp").string()}, dir / "gnuplot.log");
   if (rc != 0)
     return Status::error("GNUPLOT", rc == 127 ? "/usr/bin/gnuplot not found (Debian: gnuplot-nox)"
-                                              : "gnuplot exited with " + std::to_string(rc));
+                                              : "gnuplot exited with " + std::to_string(rc) +
+                                                    "; see " + (dir / "gnuplot.log").string());
   return pngs;
 }
 
