@@ -32,11 +32,11 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
-#include <sstream>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <optional>
+#include <sstream>
 #include <string>
 
 #include "baselines/etcd.hpp"
@@ -228,9 +228,8 @@ Result<PgFigures> run_pg(const Options& o, const bench::Workload& w, const fs::p
   for (const double share : o.pg_paced_shares) {
     const double rate = share * f.verified.rows_per_s();
     if (g_interrupted.load()) return Status::error("INTERRUPTED", "interrupted");
-    const auto rows = std::clamp<std::size_t>(
-        static_cast<std::size_t>(rate * o.pg_paced_s), kPacedBatchesMin * o.pg_paced_batch,
-        w.txs.size());
+    const auto rows = std::clamp<std::size_t>(static_cast<std::size_t>(rate * o.pg_paced_s),
+                                              kPacedBatchesMin * o.pg_paced_batch, w.txs.size());
     bench::Workload part;
     part.keys = w.keys;
     part.txs.assign(w.txs.begin(), w.txs.begin() + static_cast<std::ptrdiff_t>(rows));
@@ -254,11 +253,10 @@ Result<EtcdFigures> run_etcd(const Options& o, const bench::Workload& w, const f
   EtcdFigures f;
   f.version = cluster.version();
   for (const std::size_t clients : o.etcd_clients) {
-    const std::size_t puts =
-        clients == o.etcd_clients.back()
-            ? o.etcd_puts
-            : std::max(std::min(o.etcd_puts, kEtcdPointPutsMin),
-                       o.etcd_puts * clients / o.etcd_clients.back());
+    const std::size_t puts = clients == o.etcd_clients.back()
+                                 ? o.etcd_puts
+                                 : std::max(std::min(o.etcd_puts, kEtcdPointPutsMin),
+                                            o.etcd_puts * clients / o.etcd_clients.back());
     std::printf("[etcd] %zu puts from %zu clients...\n", puts, clients);
     std::fflush(stdout);
     f.curve.push_back({clients, bench::etcd_load(cluster, w, puts, clients, g_interrupted)});

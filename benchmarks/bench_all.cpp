@@ -66,11 +66,11 @@ constexpr std::size_t kBlockTxs = 1000;
 constexpr std::size_t kWarmBlocks = 3;
 constexpr std::size_t kSingleWriteBytes = 311;  // one register transaction
 // Issue 5's targets.
-constexpr double kOneNodeShareMin = 0.6;      // of the all-core Ed25519 rate
-constexpr double kValidatorsShareMin = 0.5;   // of (Ed25519 rate / validators)
-constexpr double kFinalityP99MaxMs = 1000;    // 4 validators, at half load
-constexpr double kOverPostgresMin = 1.0;      // 1 node / PostgreSQL verified
-constexpr double kStateProofP99MaxMs = 2.0;   // at 10M records
+constexpr double kOneNodeShareMin = 0.6;     // of the all-core Ed25519 rate
+constexpr double kValidatorsShareMin = 0.5;  // of (Ed25519 rate / validators)
+constexpr double kFinalityP99MaxMs = 1000;   // 4 validators, at half load
+constexpr double kOverPostgresMin = 1.0;     // 1 node / PostgreSQL verified
+constexpr double kStateProofP99MaxMs = 2.0;  // at 10M records
 constexpr double kBundleVerifyMinPerS = 5000;
 constexpr double kBytesPerRecordMax = 1024;
 constexpr double kRestartMaxS = 3.0;
@@ -365,8 +365,8 @@ class Table {
  public:
   Figure& add(std::string group, std::string name, double value, std::string unit,
               std::string setup) {
-    figures_.push_back({std::move(group), std::move(name), value, std::move(unit),
-                        std::move(setup), std::nullopt, "", "", std::nullopt});
+    figures_.push_back({std::move(group), std::move(name), value, std::move(unit), std::move(setup),
+                        std::nullopt, "", "", std::nullopt});
     return figures_.back();
   }
   const std::vector<Figure>& figures() const { return figures_; }
@@ -455,11 +455,11 @@ void ingest_figures(Table& t, const Json& ingest, const Ceiling& c) {
             n == 1 ? "Ed25519 ceiling" : "Ed25519 ceiling / " + std::to_string(n));
     if (n == 1) target_at_least(f, kOneNodeShareMin, true);
     if (n == 4) target_at_least(f, kValidatorsShareMin, true);
-    const std::string paced_setup =
-        "batches of " + std::to_string(p.value("batch", 0)) + " offered on a schedule at " +
-        fixed(100 * num(p, "share"), 0) + "% of saturation (" +
-        fixed(num(p, "offered_tx_per_s"), 0) + " tx/s), " + std::to_string(p.value("batches", 0)) +
-        " batches; post to the ?wait=commit answer";
+    const std::string paced_setup = "batches of " + std::to_string(p.value("batch", 0)) +
+                                    " offered on a schedule at " + fixed(100 * num(p, "share"), 0) +
+                                    "% of saturation (" + fixed(num(p, "offered_tx_per_s"), 0) +
+                                    " tx/s), " + std::to_string(p.value("batches", 0)) +
+                                    " batches; post to the ?wait=commit answer";
     t.add("emledger", who + ": finality p50 at half load", num(p, "finality_latency_ms_p50"), "ms",
           paced_setup);
     Figure& p99 = t.add("emledger", who + ": finality p99 at half load",
@@ -486,8 +486,8 @@ void baseline_figures(Table& t, const Json& b, const Json& ingest, const Ceiling
     const std::string setup =
         "PostgreSQL " + pg.value("version", std::string("?")) +
         ", fsync=on, synchronous_commit=on; " + std::to_string(su.value("rows", 0)) +
-        " index rows of " + std::to_string(su.value("tx_bytes", 0)) +
-        "-byte txs in batches of " + std::to_string(su.value("batch", 0)) + " (BEGIN, COPY, COMMIT), " +
+        " index rows of " + std::to_string(su.value("tx_bytes", 0)) + "-byte txs in batches of " +
+        std::to_string(su.value("batch", 0)) + " (BEGIN, COPY, COMMIT), " +
         std::to_string(su.value("connections", 0)) + " connections; " + cores_text();
     Figure& v = t.add("postgresql", "verified rows/s (Ed25519 per row, all cores)",
                       num(pg["verified"], "rows_per_s"), "rows/s", setup);
@@ -496,8 +496,8 @@ void baseline_figures(Table& t, const Json& b, const Json& ingest, const Ceiling
     t.add("postgresql", "verified batch commit p99 at saturation",
           num(pg["verified"], "batch_ms_p99"), "ms", setup);
     if (one_node > 0) {
-      Figure& r = t.add("postgresql", "1 node tx/s vs PostgreSQL verified rows/s", one_node,
-                        "tx/s", "both from this run; same transactions, both durable per batch");
+      Figure& r = t.add("postgresql", "1 node tx/s vs PostgreSQL verified rows/s", one_node, "tx/s",
+                        "both from this run; same transactions, both durable per batch");
       compare(r, num(pg["verified"], "rows_per_s"), "PostgreSQL verified rows/s");
       target_above(r, kOverPostgresMin, true);
     }
@@ -527,8 +527,8 @@ void scale_figures(Table& t, const Json& s) {
   if (s.contains("table") && s["table"].is_array())
     for (const auto& row : s["table"]) {
       const std::string name = row.value("figure", std::string());
-      const bool proofs = name.find("proof") != std::string::npos ||
-                          name.find("verif") != std::string::npos;
+      const bool proofs =
+          name.find("proof") != std::string::npos || name.find("verif") != std::string::npos;
       t.add(proofs ? "proofs" : "scale", row.value("figure", std::string("?")), num(row, "value"),
             row.value("unit", std::string()), row.value("setup", std::string()));
     }
@@ -546,9 +546,9 @@ void scale_figures(Table& t, const Json& s) {
   target_above(t.add("targets", "bundle verifications/s", num(last, "bundle_verifications_per_s"),
                      "verify/s", at),
                kBundleVerifyMinPerS, false);
-  target_at_most(t.add("targets", "bytes on disk per record", num(last, "bytes_per_record"), "B",
-                       at),
-                 kBytesPerRecordMax);
+  target_at_most(
+      t.add("targets", "bytes on disk per record", num(last, "bytes_per_record"), "B", at),
+      kBytesPerRecordMax);
   const Json restart = last.value("restart_s", Json::object());
   const double slowest = std::max(num(restart, "sigkill"), num(restart, "sigterm"));
   target_below(t.add("targets", "restart (slower of SIGKILL and SIGTERM)", slowest, "s", at),
@@ -576,9 +576,9 @@ void print_table(const Table& t, const std::vector<ChildRun>& parts) {
     const std::string ratio =
         f.ratio ? fixed(*f.ratio, 3) + " (" + f.ratio_basis + ")" : std::string("-");
     const std::string verdict = f.pass ? (*f.pass ? "PASS" : "MISS") : "";
-    std::printf("%-11s %-50s %12s %-10s %-38s %-15s %-5s [%zu]\n", f.group.c_str(),
-                f.name.c_str(), value_text(f.value).c_str(), f.unit.c_str(), ratio.c_str(),
-                f.target.c_str(), verdict.c_str(), note(f.setup));
+    std::printf("%-11s %-50s %12s %-10s %-38s %-15s %-5s [%zu]\n", f.group.c_str(), f.name.c_str(),
+                value_text(f.value).c_str(), f.unit.c_str(), ratio.c_str(), f.target.c_str(),
+                verdict.c_str(), note(f.setup));
   }
   std::printf("\nsetups:\n");
   for (std::size_t i = 0; i < setups.size(); ++i)
@@ -651,7 +651,8 @@ PlotFiles write_plot_data(const fs::path& dir, const Json& ingest, const Json& b
         rows.push_back({num(p, "committed_tx_per_s"), num(p, "finality_latency_ms_p50"),
                         num(p, "finality_latency_ms_p99")});
       const std::string base = "tl_emledger_" + std::to_string(n);
-      const std::string who = n == 1 ? "emledger 1 node" : "emledger " + std::to_string(n) + " validators";
+      const std::string who =
+          n == 1 ? "emledger 1 node" : "emledger " + std::to_string(n) + " validators";
       write_curve(dir / (base + ".dat"), rows, who + ", paced, batches of 100");
       const Json& s = m["saturation"];
       write_curve(dir / (base + "_sat.dat"),
@@ -659,8 +660,8 @@ PlotFiles write_plot_data(const fs::path& dir, const Json& ingest, const Json& b
                     num(s, "batch_latency_ms_p99")}},
                   who + ", saturated, batches of " + std::to_string(s.value("batch", 0)));
       series(base + ".dat", who + " (batches of 100)");
-      saturated(base + "_sat.dat", who + " saturated (batches of " +
-                                       std::to_string(s.value("batch", 0)) + ")");
+      saturated(base + "_sat.dat",
+                who + " saturated (batches of " + std::to_string(s.value("batch", 0)) + ")");
       ++color;
     }
   if (baselines.is_object() && baselines.contains("postgresql")) {
@@ -696,9 +697,9 @@ PlotFiles write_plot_data(const fs::path& dir, const Json& ingest, const Json& b
       const auto records = p.value("records", std::uint64_t{0});
       pf.records_min = pf.records_min == 0 ? records : std::min(pf.records_min, records);
       pf.records_max = std::max(pf.records_max, records);
-      out << records << " " << p99("lookup_ms") << " "
-          << p99("state_proof_ms") << " " << p99("verify_ms") << " " << num(p, "bytes_per_record")
-          << " " << num(restart, "sigkill") << " " << num(restart, "sigterm") << "\n";
+      out << records << " " << p99("lookup_ms") << " " << p99("state_proof_ms") << " "
+          << p99("verify_ms") << " " << num(p, "bytes_per_record") << " " << num(restart, "sigkill")
+          << " " << num(restart, "sigterm") << "\n";
     }
     pf.scale = true;
   }
@@ -833,7 +834,8 @@ std::vector<ChildRun> plan(const Options& o, const fs::path& bin_dir) {
 Ceiling mean_of(const Ceiling& a, const Ceiling& b) {
   Ceiling m = a;
   m.ed25519_per_s = (a.ed25519_per_s + b.ed25519_per_s) / 2;
-  m.leveldb.block_commits_per_s = (a.leveldb.block_commits_per_s + b.leveldb.block_commits_per_s) / 2;
+  m.leveldb.block_commits_per_s =
+      (a.leveldb.block_commits_per_s + b.leveldb.block_commits_per_s) / 2;
   m.leveldb.single_commits_per_s =
       (a.leveldb.single_commits_per_s + b.leveldb.single_commits_per_s) / 2;
   return m;
@@ -905,16 +907,17 @@ int run(const Options& o) {
                   {"started_utc", started},
                   {"seconds", seconds},
                   {"machine", machine_json()},
-                  {"ceiling", {{"start", ceiling_json(*start)},
-                               {"end", ceiling_json(*end)},
-                               {"mean", ceiling_json(mean)}}},
+                  {"ceiling",
+                   {{"start", ceiling_json(*start)},
+                    {"end", ceiling_json(*end)},
+                    {"mean", ceiling_json(mean)}}},
                   {"figures", figures_json(table)},
                   {"plots", plots},
                   {"children", parts_json}};
   std::ofstream(json_path) << j.dump(2) << "\n";
   std::printf("results: %s (%.0f s)\n", json_path.string().c_str(), seconds);
-  const bool all_ran = std::all_of(parts.begin(), parts.end(),
-                                   [](const ChildRun& p) { return p.exit_code == 0; });
+  const bool all_ran =
+      std::all_of(parts.begin(), parts.end(), [](const ChildRun& p) { return p.exit_code == 0; });
   return all_ran ? 0 : 1;
 }
 

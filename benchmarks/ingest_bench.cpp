@@ -105,7 +105,7 @@ struct Options {
   std::size_t latency_batch = 100;
   double latency_s = 10.0;
   std::vector<double> paced_shares{kHeadlineShare};  // one paced phase each, in order
-  std::uint64_t view_timeout_ms = 2000;  // the node's default
+  std::uint64_t view_timeout_ms = 2000;              // the node's default
   std::string json_out;
   std::string node_bin = EMLEDGER_NODE_BIN;  // --node: another build, for A/B runs
   bool keep = false;                         // --keep: leave the temp dir (node logs) behind

@@ -321,10 +321,11 @@ struct PgLoadOptions {
 struct PgLoadResult {
   std::size_t rows = 0;
   double seconds = 0;
-  std::vector<double> batch_ms;  // BEGIN to COMMIT's answer, per batch (paced: decode and verify too)
+  std::vector<double>
+      batch_ms;  // BEGIN to COMMIT's answer, per batch (paced: decode and verify too)
   double offered_rows_per_s = 0;  // paced loads only
   std::size_t late_starts = 0;    // paced batches started a slot or more after their due time
-  double loader_cpu_s = 0;       // this process (decode, verify, COPY), user + system
+  double loader_cpu_s = 0;        // this process (decode, verify, COPY), user + system
   double rows_per_s() const { return seconds > 0 ? static_cast<double>(rows) / seconds : 0; }
 };
 
