@@ -478,8 +478,10 @@ void ingest_figures(Table& t, const Json& ingest, const Ceiling& c) {
 
 void baseline_figures(Table& t, const Json& b, const Json& ingest, const Ceiling& c) {
   if (!b.is_object()) return;
-  const double one_node =
-      num(ingest_mode(ingest, 1).value("saturation", Json::object()), "committed_tx_per_s");
+  const Json one = ingest_mode(ingest, 1);  // null when ingest did not run
+  const double one_node = one.is_object() && one.contains("saturation")
+                              ? num(one["saturation"], "committed_tx_per_s")
+                              : 0.0;
   if (b.contains("postgresql")) {
     const Json& pg = b["postgresql"];
     const Json& su = pg["setup"];
@@ -768,6 +770,23 @@ Result<std::vector<fs::path>> make_plots(const fs::path& dir, const PlotFiles& p
   return pngs;
 }
 
+// The plots of the run in DIR, and their paths (none if gnuplot failed: then
+// says why, and the data and script stay for a rerun).
+Json plot_all(const fs::path& dir, const Json& ingest, const Json& baselines, const Json& scale) {
+  Json out = Json::array();
+  auto pngs = make_plots(dir, write_plot_data(dir, ingest, baselines, scale));
+  if (!pngs) {
+    std::printf("plots: not made: %s (data and plots.gp are in %s)\n",
+                pngs.status().message().c_str(), dir.string().c_str());
+    return out;
+  }
+  for (const auto& p : *pngs) {
+    out.push_back(p.string());
+    std::printf("plot: %s\n", p.string().c_str());
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------- run
 
 std::string utc_now() {
@@ -882,19 +901,9 @@ int run(const Options& o) {
   scale_figures(table, child("scale"));
   print_table(table, parts);
 
-  Json plots = Json::array();
-  if (o.plots) {
-    const PlotFiles pf =
-        write_plot_data(out_dir, child("ingest"), child("baselines"), child("scale"));
-    auto pngs = make_plots(out_dir, pf);
-    if (pngs) {
-      for (const auto& p : *pngs) plots.push_back(p.string());
-      for (const auto& p : *pngs) std::printf("plot: %s\n", p.string().c_str());
-    } else {
-      std::printf("plots: not made: %s (data and plots.gp are in %s)\n",
-                  pngs.status().message().c_str(), out_dir.string().c_str());
-    }
-  }
+  const Json plots = o.plots
+                         ? plot_all(out_dir, child("ingest"), child("baselines"), child("scale"))
+                         : Json::array();
   Json parts_json = Json::object();
   for (const auto& p : parts)
     parts_json[p.name] = {{"argv", p.argv},
