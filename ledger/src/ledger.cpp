@@ -30,9 +30,9 @@ Result<std::optional<Bytes>> head_state_value(const KvReader& store, ByteView st
 }
 
 // Writes the state tree update and the flat index entries for `puts`.
-Result<Hash> update_state(Overlay& ov, const Hash& root,
+Result<Hash> update_state(Overlay& ov, const SmtNodeCache* cache, const Hash& root,
                           const std::vector<std::pair<Bytes, Bytes>>& puts) {
-  auto new_root = StateTree(ov).update(root, puts, ov);
+  auto new_root = StateTree(ov, cache).update(root, puts, ov);
   if (!new_root) return new_root;
   for (const auto& [key, value] : puts) ov.put(state_index_key(key), crypto::sha256(value));
   return new_root;
@@ -686,7 +686,7 @@ Result<std::unique_ptr<Ledger>> Ledger::open(std::unique_ptr<KvStore> store,
   Overlay ov(*l->store_);
   std::vector<std::pair<Bytes, Bytes>> puts;
   for (const auto& org : genesis.orgs) puts.emplace_back(org_state_key(org.id), encode(org));
-  auto root = update_state(ov, smt_empty_root(), puts);
+  auto root = update_state(ov, nullptr, smt_empty_root(), puts);
   if (!root) return root.status();
   ChainHead head;
   head.header_hash = l->genesis_hash_;
@@ -816,7 +816,7 @@ Result<PreparedBlock> Ledger::prepare(const std::vector<Tx>& candidates, std::ui
   MerkleLog log(ov);
   auto log_root = log.append(h.log_size, leaves, ov);
   if (!log_root) return log_root.status();
-  auto state_root = update_state(ov, h.state_root, st.puts());
+  auto state_root = update_state(ov, &state_nodes_, h.state_root, st.puts());
   if (!state_root) return state_root.status();
 
   BlockHeader& hd = out.block.header;
@@ -965,7 +965,7 @@ Result<EpochChange> Ledger::epoch_change(Epoch ending) const {
     return Status::error("STORAGE_CORRUPT", "the change block " + std::to_string(h) + " of epoch " +
                                                 std::to_string(ending) +
                                                 " is neither held nor stored as a change");
-  auto next = StateTree(*store_).prove((*hd)->state_root, validators_state_key());
+  auto next = StateTree(*store_, &state_nodes_).prove((*hd)->state_root, validators_state_key());
   if (!next) return next.status();
   return EpochChange{std::move(**hd), std::move(**proof), std::move(*next)};
 }
@@ -1084,7 +1084,7 @@ Result<StateProof> Ledger::state_proof(ByteView key, std::optional<std::uint64_t
       return Status::error("NOT_FOUND", "no block at height " + std::to_string(*height));
     root = (*hd)->state_root;
   }
-  return StateTree(*store_).prove(root, key);
+  return StateTree(*store_, &state_nodes_).prove(root, key);
 }
 
 Result<InclusionProof> Ledger::inclusion_proof(std::uint64_t log_index, std::uint64_t size) const {
@@ -1271,7 +1271,7 @@ Result<ProofBundle> Ledger::bundle_for_hash(const Hash& content_hash) const {
   // Changes above the head's height were committed after it was read.
   for (EpochChange& c : succession->changes)
     if (c.header.height <= h.height) b.succession.changes.push_back(std::move(c));
-  StateTree tree(*store_);
+  StateTree tree(*store_, &state_nodes_);
   auto validators_proof = tree.prove(h.state_root, validators_state_key());
   if (!validators_proof) return validators_proof.status();
   b.validators_proof = std::move(*validators_proof);

@@ -21,7 +21,7 @@ constexpr std::uint8_t kNodeKeyTag = 'n';
 constexpr std::uint8_t kValueKeyTag = 'v';
 constexpr std::uint8_t kKindLeaf = 0;
 constexpr std::uint8_t kKindInternal = 1;
-constexpr std::size_t kNodeBytes = 1 + 2 * kHashSize;
+constexpr std::size_t kNodeBytes = kSmtNodeBytes;
 constexpr std::size_t kPathBits = 8 * kHashSize;
 // Internal nodes sit at depths 0..255, so a proof has at most 256 siblings,
 // the bound StateProof::describe encodes.
@@ -74,21 +74,32 @@ struct Node {
   }
 };
 
+Node decode_node(const SmtNodeBytes& raw) {
+  Node node;
+  node.kind = raw[0];
+  std::copy(raw.begin() + 1, raw.begin() + 1 + kHashSize, node.a.begin());
+  std::copy(raw.begin() + 1 + kHashSize, raw.end(), node.b.begin());
+  return node;
+}
+
 // Reads the node with hash `h` (never the zero hash) and checks that its bytes
-// hash back to `h`, so a flipped byte on disk is reported, not followed.
-Result<Node> load_node(const KvReader& store, const Hash& h) {
+// hash back to `h`, so a flipped byte on disk is reported, not followed. A
+// node in `cache` was checked when it was read.
+Result<Node> load_node(const KvReader& store, const SmtNodeCache* cache, const Hash& h) {
   EMLEDGER_ASSERT(!is_zero(h));
+  if (cache)
+    if (auto hit = cache->find(h)) return decode_node(*hit);
   auto got = store.get(tagged_key(kNodeKeyTag, h));
   if (!got) return got.status();
   if (!got->has_value()) return corrupt("state node " + to_hex(h) + " is missing");
   const Bytes& raw = **got;
   if (raw.size() != kNodeBytes || raw[0] > kKindInternal)
     return corrupt("state node " + to_hex(h) + " is malformed");
-  Node node;
-  node.kind = raw[0];
-  std::copy(raw.begin() + 1, raw.begin() + 1 + kHashSize, node.a.begin());
-  std::copy(raw.begin() + 1 + kHashSize, raw.end(), node.b.begin());
+  SmtNodeBytes fixed;
+  std::copy(raw.begin(), raw.end(), fixed.begin());
+  Node node = decode_node(fixed);
   if (node.hash() != h) return corrupt("state node " + to_hex(h) + " does not match its hash");
+  if (cache) cache->insert(h, fixed);
   return node;
 }
 
@@ -122,7 +133,8 @@ std::size_t split_at(Puts puts, std::size_t depth) {
 // Writes the new nodes of one update to `out`; reads old nodes from `store`.
 class Updater {
  public:
-  Updater(const KvReader& store, Overlay& out) : store_(store), out_(out) {}
+  Updater(const KvReader& store, const SmtNodeCache* cache, Overlay& out)
+      : store_(store), cache_(cache), out_(out) {}
 
   // The subtree at `depth` holding exactly `puts` (sorted, distinct paths).
   Hash build(std::size_t depth, Puts puts) {
@@ -146,7 +158,7 @@ class Updater {
   Result<Hash> apply(const Hash& node, std::size_t depth, Puts puts) {
     if (puts.empty()) return node;
     if (is_zero(node)) return build(depth, puts);
-    auto loaded = load_node(store_, node);
+    auto loaded = load_node(store_, cache_, node);
     if (!loaded) return loaded.status();
     const Node& n = *loaded;
     if (n.kind == kKindLeaf) return merge_leaf(node, n, depth, puts);
@@ -177,13 +189,19 @@ class Updater {
     return build(depth, joined);
   }
 
+  // The next block's update reads most of the nodes this one writes: the
+  // upper levels always, so they go to the cache at once. A node of a block
+  // that never commits is only a wasted entry: its hash names its content.
   Hash write(const Node& node) {
     Hash h = node.hash();
-    out_.put(tagged_key(kNodeKeyTag, h), node.encode());
+    const SmtNodeBytes bytes = node.encode();
+    out_.put(tagged_key(kNodeKeyTag, h), bytes);
+    if (cache_) cache_->insert(h, bytes);
     return h;
   }
 
   const KvReader& store_;
+  const SmtNodeCache* cache_;
   Overlay& out_;
 };
 
@@ -193,11 +211,12 @@ struct Walk {
   std::optional<Node> terminal;  // nullopt: an empty subtree; else a leaf
 };
 
-Result<Walk> walk(const KvReader& store, const Hash& root, const Hash& path) {
+Result<Walk> walk(const KvReader& store, const SmtNodeCache* cache, const Hash& root,
+                  const Hash& path) {
   Walk w;
   Hash node = root;
   while (!is_zero(node)) {
-    auto loaded = load_node(store, node);
+    auto loaded = load_node(store, cache, node);
     if (!loaded) return loaded.status();
     if (loaded->kind == kKindLeaf) {
       if (common_prefix_bits(loaded->a, path) < w.siblings.size())
@@ -228,6 +247,26 @@ Hash smt_leaf_hash(const Hash& path, const Hash& value_hash) {
 }
 
 Hash smt_empty_root() { return Hash{}; }
+
+SmtNodeCache::SmtNodeCache(unsigned slot_bits)
+    : mask_((std::uint64_t{1} << slot_bits) - 1), slots_(std::size_t{1} << slot_bits) {
+  EMLEDGER_ASSERT(slot_bits > 0 && slot_bits < 32);
+}
+
+std::optional<SmtNodeBytes> SmtNodeCache::find(const Hash& h) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const Slot& s = slots_[slot_of(h)];
+  if (!s.used || s.hash != h) return std::nullopt;
+  return s.node;
+}
+
+void SmtNodeCache::insert(const Hash& h, const SmtNodeBytes& node) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  Slot& s = slots_[slot_of(h)];
+  s.used = true;
+  s.hash = h;
+  s.node = node;
+}
 
 Status StateProof::check() const {
   auto bad = [](const std::string& why) {
@@ -289,13 +328,13 @@ Result<Hash> StateTree::update(const Hash& root, const std::vector<std::pair<Byt
       last.push_back(p);
     }
   }
-  Updater updater(store_, out);
+  Updater updater(store_, cache_, out);
   return updater.apply(root, 0, last);
 }
 
 Result<std::optional<Bytes>> StateTree::get(const Hash& root, ByteView state_key) const {
   const Hash path = smt_path(state_key);
-  auto w = walk(store_, root, path);
+  auto w = walk(store_, cache_, root, path);
   if (!w) return w.status();
   if (!w->terminal || w->terminal->a != path) return std::optional<Bytes>();
   auto value = load_value(store_, w->terminal->b);
@@ -308,7 +347,7 @@ Result<StateProof> StateTree::prove(const Hash& root, ByteView state_key) const 
     return Status::error("BAD_PARAMETER",
                          "state key longer than " + std::to_string(kStateKeyBytesMax) + " bytes");
   const Hash path = smt_path(state_key);
-  auto w = walk(store_, root, path);
+  auto w = walk(store_, cache_, root, path);
   if (!w) return w.status();
   StateProof proof;
   proof.key.assign(state_key.begin(), state_key.end());

@@ -504,3 +504,57 @@ TEST_CASE("smt: StateProof::check rejects inconsistent fields") {
   p.siblings.resize(257);
   CHECK_FALSE(p.check().is_ok());
 }
+
+TEST_CASE("smt: a node cache, however small, changes no root, value or proof") {
+  // A 16-slot cache: nearly every insert evicts another node, so hits, misses
+  // and replaced slots all occur. The cached tree must match the uncached
+  // one and the reference exactly.
+  SmtNodeCache cache(4);
+  TreeFixture plain, cached;
+  Rng rng(99);
+  for (int batch = 0; batch < 6; ++batch) {
+    const Puts puts = random_puts(rng, 50 + batch * 30, plain.state);
+    plain.apply(puts);
+    Overlay overlay(*cached.store);
+    auto next = StateTree(overlay, &cache).update(cached.root, puts, overlay);
+    REQUIRE(next.is_ok());
+    REQUIRE(cached.store->write(overlay.batch(), false).is_ok());
+    cached.root = *next;
+    CHECK(cached.root == plain.root);
+  }
+  CHECK(plain.root == naive_root(plain.state));
+  StateTree tree(*cached.store, &cache);
+  for (const auto& [key, value] : plain.state) {
+    auto got = tree.get(cached.root, key);
+    REQUIRE(got.is_ok());
+    REQUIRE(got->has_value());
+    CHECK(**got == value);
+    auto proof = tree.prove(cached.root, key);
+    REQUIRE(proof.is_ok());
+    CHECK(verify_state_proof(*proof, cached.root));
+  }
+}
+
+TEST_CASE("smt: a cache slot holds the newest node and answers only for its hash") {
+  SmtNodeCache cache(1);  // two slots
+  Hash a{}, b{}, c{};
+  a[0] = 0;  // slot 0
+  b[0] = 1;  // slot 1
+  c[0] = 2;  // slot 0 again
+  c[31] = 7;
+  SmtNodeBytes na{}, nb{}, nc{};
+  na[0] = 1;
+  nb[1] = 2;
+  nc[2] = 3;
+  CHECK_FALSE(cache.find(a).has_value());
+  cache.insert(a, na);
+  cache.insert(b, nb);
+  REQUIRE(cache.find(a).has_value());
+  CHECK(*cache.find(a) == na);
+  CHECK(*cache.find(b) == nb);
+  CHECK_FALSE(cache.find(c).has_value());  // same slot as a, other hash
+  cache.insert(c, nc);
+  CHECK_FALSE(cache.find(a).has_value());  // replaced
+  CHECK(*cache.find(c) == nc);
+  CHECK(*cache.find(b) == nb);
+}

@@ -280,6 +280,11 @@ class Ledger {
   // snapshot import stored for a change below the base.
   Result<EpochChange> epoch_change(Epoch ending) const;
 
+  // State-tree nodes read or written lately (SmtNodeCache): 2^18 slots of
+  // 98 bytes, about 26 MiB.
+  static constexpr unsigned kStateNodeCacheSlotBits = 18;
+  SmtNodeCache state_nodes_{kStateNodeCacheSlotBits};
+
   mutable std::mutex head_mu_;
   ChainHead head_;           // guarded by head_mu_
   ValidatorSet validators_;  // guarded by head_mu_: the set at head_

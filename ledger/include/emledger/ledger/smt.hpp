@@ -10,6 +10,9 @@
 // ("v" + hash), so every past root stays readable and provable.
 #pragma once
 
+#include <array>
+#include <cstring>
+#include <mutex>
 #include <optional>
 #include <vector>
 
@@ -59,9 +62,51 @@ struct StateProof {
 // True when `proof` shows its key present with its value (or absent) under `root`.
 bool verify_state_proof(const StateProof& proof, const Hash& root);
 
+// The encoded form of one state-tree node (docs/formats/smt.md): kind, then
+// two hashes.
+inline constexpr std::size_t kSmtNodeBytes = 1 + 2 * kHashSize;
+using SmtNodeBytes = std::array<std::uint8_t, kSmtNodeBytes>;
+
+// Nodes already read or written, by hash. Nodes are content-addressed and
+// never rewritten, so an entry can never go stale: a hit is the node any
+// store holding that hash holds, whatever block is committed meanwhile. Every
+// block update reads the paths from the root to each key it writes, and most
+// of those nodes were written by the blocks just before; without the cache,
+// each read is a LevelDB lookup plus a SHA-256 check.
+//
+// A fixed table of 2^slot_bits slots, each holding one node, at the slot its
+// hash's first bytes name (SHA-256 outputs spread evenly); a newer node takes
+// the slot of an older one. No allocation after construction. Lookups only:
+// nothing iterates the table, so it cannot reach any state. Thread safe (the
+// validator thread updates while HTTP threads prove).
+class SmtNodeCache {
+ public:
+  explicit SmtNodeCache(unsigned slot_bits);
+  std::optional<SmtNodeBytes> find(const Hash& h) const;
+  void insert(const Hash& h, const SmtNodeBytes& node) const;
+
+ private:
+  struct Slot {
+    bool used = false;
+    Hash hash{};
+    SmtNodeBytes node{};
+  };
+  std::size_t slot_of(const Hash& h) const {
+    std::uint64_t v;
+    std::memcpy(&v, h.data(), sizeof v);
+    return static_cast<std::size_t>(v & mask_);
+  }
+
+  std::uint64_t mask_;
+  mutable std::mutex mu_;
+  mutable std::vector<Slot> slots_;  // guarded by mu_
+};
+
 class StateTree {
  public:
-  explicit StateTree(const KvReader& store) : store_(store) {}
+  // `cache` (optional) must outlive the tree; see SmtNodeCache.
+  explicit StateTree(const KvReader& store, const SmtNodeCache* cache = nullptr)
+      : store_(store), cache_(cache) {}
   // Applies puts (state key -> value) to the tree at `root`, writing new
   // nodes and values to `out`. Keys are applied in path order, so the result
   // does not depend on the order of `puts`. Deletion is not supported: no
@@ -73,6 +118,7 @@ class StateTree {
 
  private:
   const KvReader& store_;
+  const SmtNodeCache* cache_;
 };
 
 }  // namespace emledger::ledger
