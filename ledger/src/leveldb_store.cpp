@@ -5,6 +5,8 @@
 #include <leveldb/filter_policy.h>
 #include <leveldb/write_batch.h>
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -15,6 +17,18 @@ namespace emledger::ledger {
 namespace {
 
 constexpr std::size_t kBlockCacheBytes = 128 << 20;
+constexpr int kMaxOpenFilesCap = 8000;
+
+// Table files LevelDB keeps open: half the process's descriptor limit
+// (ulimit -n; the rest is for sockets and logs), at most kMaxOpenFilesCap.
+// It reads no state, so it cannot reach any.
+int max_open_files() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY)
+    return kMaxOpenFilesCap;
+  const auto half = static_cast<long long>(lim.rlim_cur / 2);
+  return static_cast<int>(std::clamp<long long>(half, 64, kMaxOpenFilesCap));
+}
 
 leveldb::Slice slice(ByteView b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
 ByteView view(const leveldb::Slice& s) {
@@ -138,6 +152,9 @@ Result<std::unique_ptr<KvStore>> open_leveldb(const std::string& dir) {
   options.filter_policy = filter;
   options.write_buffer_size = 64 << 20;
   options.max_file_size = 8 << 20;
+  // A chain of ten million records holds thousands of 8 MiB tables; past
+  // LevelDB's default of 1000 open files, lookups reopen tables.
+  options.max_open_files = max_open_files();
   // Keys and most values are hashes: they do not compress, so do not try.
   options.compression = leveldb::kNoCompression;
   leveldb::Cache* cache = leveldb::NewLRUCache(kBlockCacheBytes);
