@@ -106,58 +106,47 @@ std::vector<T> parse_list(const std::string& v, F one) {
 
 std::optional<Options> parse(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string k = argv[i];
-    if (k == "--keep") {
-      o.keep = true;
-      continue;
-    }
-    if (i + 1 >= argc) {
-      std::cerr << "option " << k << " needs a value\n";
-      return std::nullopt;
-    }
-    const std::string v = argv[++i];
-    try {
-      if (k == "--rows") {
-        o.rows = std::stoul(v);
-      } else if (k == "--batch") {
-        o.batch = std::stoul(v);
-      } else if (k == "--pg-clients") {
-        o.pg_clients = std::stoul(v);
-      } else if (k == "--etcd-puts") {
-        o.etcd_puts = std::stoul(v);
-      } else if (k == "--etcd-clients") {
-        o.etcd_clients = parse_list<std::size_t>(
-            v, [](const std::string& x, std::size_t* used) { return std::stoul(x, used); });
-        std::sort(o.etcd_clients.begin(), o.etcd_clients.end());
-      } else if (k == "--pg-paced-shares") {
-        o.pg_paced_shares =
-            v == "none" ? std::vector<double>{}
-                        : parse_list<double>(v, [](const std::string& x, std::size_t* used) {
-                            return std::stod(x, used);
-                          });
-      } else if (k == "--pg-paced-batch") {
-        o.pg_paced_batch = std::stoul(v);
-      } else if (k == "--pg-paced-s") {
-        o.pg_paced_s = std::stod(v);
-      } else if (k == "--only" && (v == "pg" || v == "etcd")) {
-        o.run_pg = v == "pg";
-        o.run_etcd = v == "etcd";
-      } else if (k == "--json") {
-        o.json_out = v;
-      } else if (k == "--pg-bin") {
-        o.pg_bin = v;
-      } else if (k == "--etcd-bin") {
-        o.etcd_bin = v;
-      } else {
-        std::cerr << "unknown option or value: " << k << " " << v << "\n";
-        return std::nullopt;
-      }
-    } catch (const std::exception&) {
-      std::cerr << "bad value for " << k << ": " << v << "\n";
-      return std::nullopt;
-    }
-  }
+  const bool ok = bench::walk_options(
+      argc, argv, "--keep", [&] { o.keep = true; },
+      [&](const std::string& k, const std::string& v) {
+        if (k == "--rows") {
+          o.rows = std::stoul(v);
+        } else if (k == "--batch") {
+          o.batch = std::stoul(v);
+        } else if (k == "--pg-clients") {
+          o.pg_clients = std::stoul(v);
+        } else if (k == "--etcd-puts") {
+          o.etcd_puts = std::stoul(v);
+        } else if (k == "--etcd-clients") {
+          o.etcd_clients = parse_list<std::size_t>(
+              v, [](const std::string& x, std::size_t* used) { return std::stoul(x, used); });
+          std::sort(o.etcd_clients.begin(), o.etcd_clients.end());
+        } else if (k == "--pg-paced-shares") {
+          o.pg_paced_shares =
+              v == "none" ? std::vector<double>{}
+                          : parse_list<double>(v, [](const std::string& x, std::size_t* used) {
+                              return std::stod(x, used);
+                            });
+        } else if (k == "--pg-paced-batch") {
+          o.pg_paced_batch = std::stoul(v);
+        } else if (k == "--pg-paced-s") {
+          o.pg_paced_s = std::stod(v);
+        } else if (k == "--only") {
+          if (v != "pg" && v != "etcd") throw std::invalid_argument(v);
+          o.run_pg = v == "pg";
+          o.run_etcd = v == "etcd";
+        } else if (k == "--json") {
+          o.json_out = v;
+        } else if (k == "--pg-bin") {
+          o.pg_bin = v;
+        } else if (k == "--etcd-bin") {
+          o.etcd_bin = v;
+        } else {
+          return false;
+        }
+        return true;
+      });
+  if (!ok) return std::nullopt;
   const bool shares_ok = std::all_of(o.pg_paced_shares.begin(), o.pg_paced_shares.end(),
                                      [](double x) { return x > 0 && x <= 1.5; });
   if (o.rows < 1 || o.batch < 1 || o.batch > kBatchTxsMax || o.pg_clients < 1 ||

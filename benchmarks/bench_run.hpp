@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <string>
 
@@ -74,6 +75,37 @@ inline std::string fixed(double v, int decimals) {
 // CPU microseconds per item of `n` (at least 1).
 inline double cpu_us_per(double cpu_s, std::size_t n) {
   return 1e6 * cpu_s / static_cast<double>(std::max<std::size_t>(1, n));
+}
+
+// Walks a benchmark's command line: `flag` alone (calls on_flag), every other
+// option as `--key value` (calls on_value, which returns false for a key it
+// does not know and may throw on a bad value). Prints why and returns false
+// on the first bad option.
+inline bool walk_options(
+    int argc, char** argv, const std::string& flag, const std::function<void()>& on_flag,
+    const std::function<bool(const std::string&, const std::string&)>& on_value) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string k = argv[i];
+    if (k == flag) {
+      on_flag();
+      continue;
+    }
+    if (i + 1 >= argc) {
+      std::cerr << "option " << k << " needs a value\n";
+      return false;
+    }
+    const std::string v = argv[++i];
+    try {
+      if (!on_value(k, v)) {
+        std::cerr << "unknown option " << k << "\n";
+        return false;
+      }
+    } catch (const std::exception&) {
+      std::cerr << "bad value for " << k << ": " << v << "\n";
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace emledger::bench

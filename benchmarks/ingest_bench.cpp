@@ -139,51 +139,39 @@ std::optional<std::vector<double>> parse_shares(const std::string& v) {
 
 std::optional<Options> parse(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string k = argv[i];
-    if (k == "--keep") {
-      o.keep = true;
-      continue;
-    }
-    if (i + 1 >= argc) {
-      std::cerr << "option " << k << " needs a value\n";
-      return std::nullopt;
-    }
-    const std::string v = argv[++i];
-    try {
-      if (k == "--validators") {
-        auto list = parse_list(v);
-        if (!list) throw std::invalid_argument(v);
-        o.validators = *list;
-      } else if (k == "--txs") {
-        o.txs = std::stoul(v);
-      } else if (k == "--batch") {
-        o.batch = std::stoul(v);
-      } else if (k == "--clients") {
-        o.clients = std::stoul(v);
-      } else if (k == "--latency-batch") {
-        o.latency_batch = std::stoul(v);
-      } else if (k == "--latency-s") {
-        o.latency_s = std::stod(v);
-      } else if (k == "--paced-shares") {
-        auto list = parse_shares(v);
-        if (!list) throw std::invalid_argument(v);
-        o.paced_shares = *list;
-      } else if (k == "--view-timeout-ms") {
-        o.view_timeout_ms = std::stoull(v);
-      } else if (k == "--json") {
-        o.json_out = v;
-      } else if (k == "--node") {
-        o.node_bin = v;
-      } else {
-        std::cerr << "unknown option " << k << "\n";
-        return std::nullopt;
-      }
-    } catch (const std::exception&) {
-      std::cerr << "bad value for " << k << ": " << v << "\n";
-      return std::nullopt;
-    }
-  }
+  const bool ok = bench::walk_options(
+      argc, argv, "--keep", [&] { o.keep = true; },
+      [&](const std::string& k, const std::string& v) {
+        if (k == "--validators") {
+          auto list = parse_list(v);
+          if (!list) throw std::invalid_argument(v);
+          o.validators = *list;
+        } else if (k == "--txs") {
+          o.txs = std::stoul(v);
+        } else if (k == "--batch") {
+          o.batch = std::stoul(v);
+        } else if (k == "--clients") {
+          o.clients = std::stoul(v);
+        } else if (k == "--latency-batch") {
+          o.latency_batch = std::stoul(v);
+        } else if (k == "--latency-s") {
+          o.latency_s = std::stod(v);
+        } else if (k == "--paced-shares") {
+          auto list = parse_shares(v);
+          if (!list) throw std::invalid_argument(v);
+          o.paced_shares = *list;
+        } else if (k == "--view-timeout-ms") {
+          o.view_timeout_ms = std::stoull(v);
+        } else if (k == "--json") {
+          o.json_out = v;
+        } else if (k == "--node") {
+          o.node_bin = v;
+        } else {
+          return false;
+        }
+        return true;
+      });
+  if (!ok) return std::nullopt;
   for (auto n : o.validators)
     if (n < 1 || n > bench::kBenchValidatorsMax) {
       std::cerr << "--validators: each 1.." << bench::kBenchValidatorsMax << "\n";

@@ -168,45 +168,33 @@ std::optional<std::vector<std::uint64_t>> parse_points(const std::string& v) {
 
 std::optional<Options> parse(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string k = argv[i];
-    if (k == "--keep") {
-      o.keep = true;
-      continue;
-    }
-    if (i + 1 >= argc) {
-      std::cerr << "option " << k << " needs a value\n";
-      return std::nullopt;
-    }
-    const std::string v = argv[++i];
-    try {
-      if (k == "--points") {
-        auto list = parse_points(v);
-        if (!list) {
-          std::cerr << "--points: 1 to " << kPointsMax << " increasing counts, each 1.."
-                    << kPointMax << "\n";
-          return std::nullopt;
+  const bool ok = bench::walk_options(
+      argc, argv, "--keep", [&] { o.keep = true; },
+      [&](const std::string& k, const std::string& v) {
+        if (k == "--points") {
+          auto list = parse_points(v);
+          if (!list) {
+            std::cerr << "--points: 1 to " << kPointsMax << " increasing counts, each 1.."
+                      << kPointMax << "\n";
+            throw std::invalid_argument(v);
+          }
+          o.points = *list;
+        } else if (k == "--requests") {
+          o.requests = std::stoul(v);
+        } else if (k == "--clients") {
+          o.clients = std::stoul(v);
+        } else if (k == "--json") {
+          o.json_out = v;
+        } else if (k == "--node") {
+          o.node_bin = v;
+        } else if (k == "--dir") {
+          o.dir = v;
+        } else {
+          return false;
         }
-        o.points = *list;
-      } else if (k == "--requests") {
-        o.requests = std::stoul(v);
-      } else if (k == "--clients") {
-        o.clients = std::stoul(v);
-      } else if (k == "--json") {
-        o.json_out = v;
-      } else if (k == "--node") {
-        o.node_bin = v;
-      } else if (k == "--dir") {
-        o.dir = v;
-      } else {
-        std::cerr << "unknown option " << k << "\n";
-        return std::nullopt;
-      }
-    } catch (const std::exception&) {
-      std::cerr << "bad value for " << k << ": " << v << "\n";
-      return std::nullopt;
-    }
-  }
+        return true;
+      });
+  if (!ok) return std::nullopt;
   if (o.requests < 1 || o.requests > kRequestsMax || o.clients < 1 || o.clients > kClientsMax) {
     std::cerr << "--requests 1.." << kRequestsMax << ", --clients 1.." << kClientsMax << "\n";
     return std::nullopt;
