@@ -4,7 +4,6 @@
 #include <leveldb/db.h>
 #include <leveldb/filter_policy.h>
 #include <leveldb/write_batch.h>
-
 #include <sys/resource.h>
 
 #include <algorithm>
