@@ -439,15 +439,5 @@ int run(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto o = parse(argc, argv);
-  if (!o) return 2;
-  install_signal_handlers();
-  // Caught here so that the stack unwinds: the servers' destructors kill them
-  // and the scratch dir's removes the files.
-  try {
-    return run(*o);
-  } catch (const std::exception& e) {
-    std::cerr << "baseline_bench: " << e.what() << "\n";
-    return 3;
-  }
+  return bench::bench_main("baseline_bench", argc, argv, parse, run);
 }

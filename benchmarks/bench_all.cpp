@@ -932,14 +932,4 @@ int run(const Options& o) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  auto o = parse(argc, argv);
-  if (!o) return 2;
-  bench::install_signal_handlers();
-  try {
-    return run(*o);
-  } catch (const std::exception& e) {
-    std::cerr << "bench_all: " << e.what() << "\n";
-    return 3;
-  }
-}
+int main(int argc, char** argv) { return bench::bench_main("bench_all", argc, argv, parse, run); }

@@ -108,4 +108,21 @@ inline bool walk_options(
   return true;
 }
 
+// A benchmark's main: parse (nullopt: bad usage, exit 2), install the signal
+// handlers, run. An exception is caught here, so that the stack unwinds (the
+// destructors kill the processes the run started and remove its files), and
+// reported with the program's name (exit 3).
+template <class Parse, class Run>
+int bench_main(const char* name, int argc, char** argv, Parse parse, Run run) {
+  auto o = parse(argc, argv);
+  if (!o) return 2;
+  install_signal_handlers();
+  try {
+    return run(*o);
+  } catch (const std::exception& e) {
+    std::cerr << name << ": " << e.what() << "\n";
+    return 3;
+  }
+}
+
 }  // namespace emledger::bench

@@ -872,15 +872,5 @@ int run(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto o = parse(argc, argv);
-  if (!o) return 2;
-  install_signal_handlers();
-  // Caught here so that the stack unwinds: the network's destructor kills the
-  // nodes and the scratch dir's removes the files.
-  try {
-    return run(*o);
-  } catch (const std::exception& e) {
-    std::cerr << "ingest_bench: " << e.what() << "\n";
-    return 3;
-  }
+  return bench::bench_main("ingest_bench", argc, argv, parse, run);
 }

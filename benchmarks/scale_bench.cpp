@@ -1183,16 +1183,4 @@ int run(const Options& o) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  auto o = parse(argc, argv);
-  if (!o) return 2;
-  bench::install_signal_handlers();
-  // Caught here so that the stack unwinds: the node's destructor kills it and
-  // the run dir's removes the files.
-  try {
-    return run(*o);
-  } catch (const std::exception& e) {
-    std::cerr << "scale_bench: " << e.what() << "\n";
-    return 3;
-  }
-}
+int main(int argc, char** argv) { return bench::bench_main("scale_bench", argc, argv, parse, run); }
