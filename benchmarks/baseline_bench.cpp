@@ -104,10 +104,18 @@ std::vector<T> parse_list(const std::string& v, F one) {
   return out;
 }
 
+constexpr const char* kUsage =
+    "usage: baseline_bench [--rows N] [--batch B] [--pg-clients C]\n"
+    "    [--pg-paced-shares LIST|none] [--pg-paced-batch B] [--pg-paced-s S]\n"
+    "    [--etcd-puts N] [--etcd-clients LIST] [--only pg|etcd] [--json FILE]\n"
+    "    [--pg-bin DIR] [--etcd-bin PATH] [--keep]\n"
+    "PostgreSQL 15 (with and without Ed25519 verification) and a 3-member etcd 3.4\n"
+    "loaded with the register transactions ingest_bench posts (docs/benchmarks.md).\n";
+
 std::optional<Options> parse(int argc, char** argv) {
   Options o;
   const bool ok = bench::walk_options(
-      argc, argv, "--keep", [&] { o.keep = true; },
+      argc, argv, kUsage, "--keep", [&] { o.keep = true; },
       [&](const std::string& k, const std::string& v) {
         if (k == "--rows") {
           o.rows = std::stoul(v);

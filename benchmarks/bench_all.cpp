@@ -34,6 +34,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <cstdlib>
 #include <iostream>
 #include <optional>
 #include <sstream>
@@ -91,6 +92,15 @@ std::optional<Options> parse(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; ++i) {
     const std::string k = argv[i];
+    if (k == "--help" || k == "-h") {
+      std::cout << "usage: bench_all [--json FILE] [--skip ingest,baselines,scale] [--txs N]\n"
+                   "    [--validators LIST] [--paced-shares LIST] [--latency-s S] [--rows N]\n"
+                   "    [--etcd-puts N] [--points LIST] [--node PATH] [--no-plots]\n"
+                   "The benchmark run of issue 5: ceilings, emledger 1 node and 4 validators,\n"
+                   "PostgreSQL 15, etcd 3.4, proofs and scale; one table, one JSON, two PNGs\n"
+                   "(docs/benchmarks.md). ./dev bench installs what it needs and runs it.\n";
+      std::exit(0);
+    }
     if (k == "--no-plots") {
       o.plots = false;
       continue;

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <iostream>
@@ -81,11 +82,17 @@ inline double cpu_us_per(double cpu_s, std::size_t n) {
 // option as `--key value` (calls on_value, which returns false for a key it
 // does not know and may throw on a bad value). Prints why and returns false
 // on the first bad option.
+// --help or -h prints `usage` and exits with status 0.
 inline bool walk_options(
-    int argc, char** argv, const std::string& flag, const std::function<void()>& on_flag,
+    int argc, char** argv, const char* usage, const std::string& flag,
+    const std::function<void()>& on_flag,
     const std::function<bool(const std::string&, const std::string&)>& on_value) {
   for (int i = 1; i < argc; ++i) {
     const std::string k = argv[i];
+    if (k == "--help" || k == "-h") {
+      std::cout << usage;
+      std::exit(0);
+    }
     if (k == flag) {
       on_flag();
       continue;

@@ -137,10 +137,17 @@ std::optional<std::vector<double>> parse_shares(const std::string& v) {
   return out;
 }
 
+constexpr const char* kUsage =
+    "usage: ingest_bench [--validators 1|4|1,4] [--txs N] [--batch B] [--clients C]\n"
+    "    [--latency-batch B] [--latency-s S] [--paced-shares LIST] [--view-timeout-ms MS]\n"
+    "    [--json FILE] [--node PATH] [--keep]\n"
+    "Committed, durable, signature-verified register tx/s of real emledger-node processes\n"
+    "on loopback, beside this machine's all-core Ed25519 rate (docs/benchmarks.md).\n";
+
 std::optional<Options> parse(int argc, char** argv) {
   Options o;
   const bool ok = bench::walk_options(
-      argc, argv, "--keep", [&] { o.keep = true; },
+      argc, argv, kUsage, "--keep", [&] { o.keep = true; },
       [&](const std::string& k, const std::string& v) {
         if (k == "--validators") {
           auto list = parse_list(v);

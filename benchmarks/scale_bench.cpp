@@ -166,10 +166,17 @@ std::optional<std::vector<std::uint64_t>> parse_points(const std::string& v) {
   return out;
 }
 
+constexpr const char* kUsage =
+    "usage: scale_bench [--points 100000,1000000,10000000] [--requests N] [--clients C]\n"
+    "    [--json FILE] [--node PATH] [--dir DIR] [--keep]\n"
+    "Proofs per second over HTTP, bundle verifications per second, and lookup, proof and\n"
+    "verify latency, bytes per record and restart time as one ledger grows\n"
+    "(docs/benchmarks.md). 10M records take about 30 GB under --dir.\n";
+
 std::optional<Options> parse(int argc, char** argv) {
   Options o;
   const bool ok = bench::walk_options(
-      argc, argv, "--keep", [&] { o.keep = true; },
+      argc, argv, kUsage, "--keep", [&] { o.keep = true; },
       [&](const std::string& k, const std::string& v) {
         if (k == "--points") {
           auto list = parse_points(v);
