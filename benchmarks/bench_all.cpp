@@ -31,10 +31,10 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
-#include <cstdlib>
 #include <iostream>
 #include <optional>
 #include <sstream>
@@ -164,16 +164,10 @@ struct Ceiling {
 // register transactions, as kernel_bench executes them.
 Result<ledger::WriteBatch> block_writes(const fs::path& dir) {
   using namespace emledger::ledger;
-  crypto::Seed s1{}, s2{};
-  s1.fill(1);
-  s2.fill(2);
-  const auto issuer = crypto::KeyPair::from_seed(s1);
-  const auto validator = crypto::KeyPair::from_seed(s2);
-  Genesis g;
-  g.chain_id = "bench";
-  g.orgs = {Org{"a.issuer", "r", kRoleIssuer, {OrgKey{1, issuer.public_key()}}},
-            Org{"v.node", "r", kRoleValidator, {OrgKey{1, validator.public_key()}}}};
-  g.validators = {Validator{"v.node", validator.public_key(), ""}};
+  const bench::OneValidatorChain chain = bench::one_validator_chain();
+  const crypto::KeyPair& issuer = chain.issuer;
+  const crypto::KeyPair& validator = chain.validator;
+  const Genesis& g = chain.genesis;
   auto store = open_leveldb(dir.string());
   if (!store) return store.status();
   auto ledger = Ledger::open(std::move(*store), g);

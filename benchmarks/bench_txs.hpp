@@ -33,4 +33,25 @@ inline ledger::Tx register_tx(std::uint64_t n, const std::string& chain_id, cons
   return sign_tx(std::move(b), issuer);
 }
 
+// The in-process chain of the kernel benchmarks: one issuer org ("a.issuer")
+// and one validator org ("v.node"), keys from fixed seeds, chain "bench".
+struct OneValidatorChain {
+  crypto::KeyPair issuer;
+  crypto::KeyPair validator;
+  ledger::Genesis genesis;
+};
+
+inline OneValidatorChain one_validator_chain() {
+  using namespace emledger::ledger;
+  crypto::Seed s1{}, s2{};
+  s1.fill(1);
+  s2.fill(2);
+  OneValidatorChain c{crypto::KeyPair::from_seed(s1), crypto::KeyPair::from_seed(s2), Genesis{}};
+  c.genesis.chain_id = "bench";
+  c.genesis.orgs = {Org{"a.issuer", "r", kRoleIssuer, {OrgKey{1, c.issuer.public_key()}}},
+                    Org{"v.node", "r", kRoleValidator, {OrgKey{1, c.validator.public_key()}}}};
+  c.genesis.validators = {Validator{"v.node", c.validator.public_key(), ""}};
+  return c;
+}
+
 }  // namespace emledger::bench

@@ -43,16 +43,10 @@ int main(int argc, char** argv) {
   namespace fs = std::filesystem;
   fs::path dir = fs::temp_directory_path() / ("emledger-kbench-" + std::to_string(::getpid()));
   fs::remove_all(dir);
-  crypto::Seed s1{}, s2{};
-  s1.fill(1);
-  s2.fill(2);
-  auto issuer = crypto::KeyPair::from_seed(s1);
-  auto validator = crypto::KeyPair::from_seed(s2);
-  Genesis g;
-  g.chain_id = "bench";
-  g.orgs = {Org{"a.issuer", "r", kRoleIssuer, {OrgKey{1, issuer.public_key()}}},
-            Org{"v.node", "r", kRoleValidator, {OrgKey{1, validator.public_key()}}}};
-  g.validators = {Validator{"v.node", validator.public_key(), ""}};
+  const bench::OneValidatorChain chain = bench::one_validator_chain();
+  const crypto::KeyPair& issuer = chain.issuer;
+  const crypto::KeyPair& validator = chain.validator;
+  const Genesis& g = chain.genesis;
   auto store = open_leveldb(dir.string());
   if (!store) return 3;
   auto ledger = Ledger::open(std::move(*store), g);

@@ -63,16 +63,10 @@ int main(int argc, char** argv) {
       fs::temp_directory_path() / ("emledger-sbench-" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
-  crypto::Seed s1{}, s2{};
-  s1.fill(1);
-  s2.fill(2);
-  const auto issuer = crypto::KeyPair::from_seed(s1);
-  const auto validator = crypto::KeyPair::from_seed(s2);
-  Genesis g;
-  g.chain_id = "bench";
-  g.orgs = {Org{"a.issuer", "r", kRoleIssuer, {OrgKey{1, issuer.public_key()}}},
-            Org{"v.node", "r", kRoleValidator, {OrgKey{1, validator.public_key()}}}};
-  g.validators = {Validator{"v.node", validator.public_key(), ""}};
+  const bench::OneValidatorChain chain = bench::one_validator_chain();
+  const crypto::KeyPair& issuer = chain.issuer;
+  const crypto::KeyPair& validator = chain.validator;
+  const Genesis& g = chain.genesis;
 
   // The source chain.
   auto source = open_at(dir / "source", g);
