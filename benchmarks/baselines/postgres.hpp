@@ -359,6 +359,27 @@ class LoadErrors {
   std::atomic<bool> stop_{false};
 };
 
+// The connections of one load: `admin` recreates the `records` table and
+// checkpoints, so that every load starts from the same empty, flushed table;
+// `conns` are the loading connections.
+struct PgLoadSession {
+  std::unique_ptr<PgConn> admin;
+  std::vector<std::unique_ptr<PgConn>> conns;
+};
+
+inline Result<PgLoadSession> pg_open_load(const std::string& conninfo, std::size_t clients) {
+  PgLoadSession s;
+  s.admin = std::make_unique<PgConn>(conninfo);
+  EMLEDGER_TRY(s.admin->connected());
+  EMLEDGER_TRY(s.admin->exec(kPgSchema));
+  EMLEDGER_TRY(s.admin->exec("CHECKPOINT"));
+  for (std::size_t i = 0; i < clients; ++i) {
+    s.conns.push_back(std::make_unique<PgConn>(conninfo));
+    EMLEDGER_TRY(s.conns.back()->connected());
+  }
+  return s;
+}
+
 // Loads every transaction of `w` into a fresh `records` table: a pool of
 // cores() threads decodes (and verifies) whole batches into COPY streams,
 // `clients` connections commit them. The clock starts once the connections
@@ -368,15 +389,10 @@ inline Result<PgLoadResult> pg_load(const std::string& conninfo, const Workload&
                                     const PgLoadOptions& o, const std::atomic<bool>& interrupted) {
   using Clock = std::chrono::steady_clock;
   EMLEDGER_ASSERT(o.batch >= 1 && o.clients >= 1);
-  PgConn admin(conninfo);
-  EMLEDGER_TRY(admin.connected());
-  EMLEDGER_TRY(admin.exec(kPgSchema));
-  EMLEDGER_TRY(admin.exec("CHECKPOINT"));
-  std::vector<std::unique_ptr<PgConn>> conns;
-  for (std::size_t i = 0; i < o.clients; ++i) {
-    conns.push_back(std::make_unique<PgConn>(conninfo));
-    EMLEDGER_TRY(conns.back()->connected());
-  }
+  auto session = pg_open_load(conninfo, o.clients);
+  if (!session) return session.status();
+  PgConn& admin = *session->admin;
+  std::vector<std::unique_ptr<PgConn>>& conns = session->conns;
   const std::size_t n = w.txs.size();
   const std::size_t batches = (n + o.batch - 1) / o.batch;
   BatchQueue queue(2 * o.clients);
@@ -436,15 +452,10 @@ inline Result<PgLoadResult> pg_paced(const std::string& conninfo, const Workload
                                      const std::atomic<bool>& interrupted) {
   using Clock = std::chrono::steady_clock;
   EMLEDGER_ASSERT(o.batch >= 1 && o.clients >= 1 && rate > 0);
-  PgConn admin(conninfo);
-  EMLEDGER_TRY(admin.connected());
-  EMLEDGER_TRY(admin.exec(kPgSchema));
-  EMLEDGER_TRY(admin.exec("CHECKPOINT"));
-  std::vector<std::unique_ptr<PgConn>> conns;
-  for (std::size_t i = 0; i < o.clients; ++i) {
-    conns.push_back(std::make_unique<PgConn>(conninfo));
-    EMLEDGER_TRY(conns.back()->connected());
-  }
+  auto session = pg_open_load(conninfo, o.clients);
+  if (!session) return session.status();
+  PgConn& admin = *session->admin;
+  std::vector<std::unique_ptr<PgConn>>& conns = session->conns;
   const std::size_t n = w.txs.size();
   const std::size_t batches = (n + o.batch - 1) / o.batch;
   const auto interval = std::chrono::duration<double>(static_cast<double>(o.batch) / rate);
