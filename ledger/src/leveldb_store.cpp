@@ -2,12 +2,15 @@
 // WriteOptions::sync (fsync of the log before returning).
 #include <leveldb/cache.h>
 #include <leveldb/db.h>
+#include <leveldb/env.h>
 #include <leveldb/filter_policy.h>
 #include <leveldb/write_batch.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "emledger/ledger/store.hpp"
@@ -27,6 +30,94 @@ int max_open_files() {
     return kMaxOpenFilesCap;
   const auto half = static_cast<long long>(lim.rlim_cur / 2);
   return static_cast<int>(std::clamp<long long>(half, 64, kMaxOpenFilesCap));
+}
+
+// LevelDB's background work (memtable flushes and compactions) runs at this
+// nice value, above the process's own: it yields the CPU to block building,
+// voting and answering clients, and takes what they leave (ADR 019). It
+// cannot fall behind for long: with 8 level-0 tables LevelDB slows writes
+// and with 12 stops them, which leaves it the CPU.
+constexpr int kBackgroundNiceIncrement = 10;
+
+// A table file being written is synced each time this much more has been
+// appended to it (ADR 019). LevelDB syncs a table once, when it is complete:
+// a flush or compaction writes 50 to 100 MiB into the page cache first, and
+// on ext4 (data=ordered) a block's commit, a small fsync of the log, then
+// waits behind that whole write-back, for up to a second. Synced in steps, a
+// table never has more than this pending, and neither does the commit.
+constexpr std::size_t kTableSyncStepBytes = 1 << 20;
+
+// A table file that syncs itself every kTableSyncStepBytes. Syncing earlier
+// than LevelDB asks changes nothing it relies on: it still syncs at the end.
+class SteppedSyncFile final : public leveldb::WritableFile {
+ public:
+  explicit SteppedSyncFile(leveldb::WritableFile* inner) : inner_(inner) {}
+  leveldb::Status Append(const leveldb::Slice& data) override {
+    leveldb::Status s = inner_->Append(data);
+    if (!s.ok()) return s;
+    unsynced_ += data.size();
+    if (unsynced_ < kTableSyncStepBytes) return s;
+    unsynced_ = 0;
+    return inner_->Sync();
+  }
+  leveldb::Status Close() override { return inner_->Close(); }
+  leveldb::Status Flush() override { return inner_->Flush(); }
+  leveldb::Status Sync() override {
+    unsynced_ = 0;
+    return inner_->Sync();
+  }
+
+ private:
+  const std::unique_ptr<leveldb::WritableFile> inner_;
+  std::size_t unsynced_ = 0;
+};
+
+// The default Env, changed for background work in two ways (ADR 019):
+// - every job it schedules runs on a thread whose nice value is raised once,
+//   on the first job it runs. On Linux the nice value is a per-thread
+//   attribute (setpriority(2), "BUGS"); gettid names the thread. Lowering
+//   one's own priority needs no privilege; when it fails (a seccomp filter,
+//   say) the job runs as before, for priority is a preference;
+// - table files (".ldb") sync in steps (SteppedSyncFile). The write-ahead log
+//   and the manifest are left as they are: LevelDB syncs them itself.
+class BackgroundEnv final : public leveldb::EnvWrapper {
+ public:
+  BackgroundEnv() : leveldb::EnvWrapper(leveldb::Env::Default()) {}
+
+  void Schedule(void (*function)(void*), void* arg) override {
+    target()->Schedule(&run, new Job{function, arg});
+  }
+
+  leveldb::Status NewWritableFile(const std::string& name,
+                                  leveldb::WritableFile** result) override {
+    leveldb::Status s = target()->NewWritableFile(name, result);
+    if (s.ok() && name.ends_with(".ldb")) *result = new SteppedSyncFile(*result);
+    return s;
+  }
+
+ private:
+  struct Job {
+    void (*function)(void*);
+    void* arg;
+  };
+  static void run(void* p) {
+    const std::unique_ptr<Job> job(static_cast<Job*>(p));
+    thread_local const bool lowered = [] {
+      const auto self = static_cast<id_t>(::gettid());
+      const int now = ::getpriority(PRIO_PROCESS, self);
+      return ::setpriority(PRIO_PROCESS, self, std::min(now + kBackgroundNiceIncrement, 19)) == 0;
+    }();
+    (void)lowered;
+    job->function(job->arg);
+  }
+};
+
+// One for the process, as Env::Default() is: LevelDB keeps one background
+// thread for every database open in it. Never destroyed (DBs may outlive
+// static destruction order).
+leveldb::Env* background_env() {
+  static auto* env = new BackgroundEnv();
+  return env;
 }
 
 leveldb::Slice slice(ByteView b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
@@ -158,6 +249,7 @@ Result<std::unique_ptr<KvStore>> open_leveldb(const std::string& dir) {
   options.compression = leveldb::kNoCompression;
   leveldb::Cache* cache = leveldb::NewLRUCache(kBlockCacheBytes);
   options.block_cache = cache;
+  options.env = background_env();
   leveldb::DB* db = nullptr;
   leveldb::Status s = leveldb::DB::Open(options, dir, &db);
   if (!s.ok()) {

@@ -1,0 +1,91 @@
+// The LevelDB store's own behaviour beside the kernel's use of it: its
+// background work (memtable flushes, compactions) runs at a lower CPU priority
+// than the threads that build blocks and answer clients (ADR 019).
+#include <doctest/doctest.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "emledger/ledger/store.hpp"
+#include "fixture.hpp"
+
+using namespace emledger;
+using namespace emledger::ledger;
+
+namespace {
+
+// The nice value of every thread of this process, from
+// /proc/self/task/<tid>/stat (field 19; the command name, field 2, is in
+// parentheses and may hold spaces, so fields are counted after its ')').
+std::multiset<int> thread_nice_values() {
+  std::multiset<int> out;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream in(task.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream fields(stat.substr(close + 2));
+    std::string field;
+    // Fields 3..18 (state .. priority), then 19: nice.
+    for (int i = 3; i <= 18; ++i) fields >> field;
+    int nice = 0;
+    if (fields >> nice) out.insert(nice);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("leveldb store: background flushes run at a lower priority and lose nothing") {
+  testing::TempDir dir;
+  const int own = ::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()));
+  REQUIRE(own < 19);  // else there is no lower priority to see
+  auto opened = open_leveldb(dir.str() + "/db");
+  REQUIRE(opened.is_ok());
+  std::unique_ptr<KvStore> store = std::move(*opened);
+
+  // More than the 64 MiB write buffer, so the memtable is flushed by the
+  // background thread: 80 values of 1 MiB, each a different byte.
+  constexpr int kValues = 80;
+  const Bytes big(1 << 20, 0);
+  for (int i = 0; i < kValues; ++i) {
+    WriteBatch b;
+    Bytes value = big;
+    value[0] = static_cast<std::uint8_t>(i);
+    b.put(as_bytes("big/" + std::to_string(i)), value);
+    REQUIRE(store->write(b, false).is_ok());
+  }
+
+  const int expected = std::min(own + 10, 19);
+  bool seen = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!seen && std::chrono::steady_clock::now() < deadline) {
+    seen = thread_nice_values().count(expected) > 0;
+    if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK_MESSAGE(seen, "no thread at nice " << expected << " after a memtable flush");
+  // This thread, which wrote, kept its own priority.
+  CHECK(::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid())) == own);
+
+  // Every value reads back, flushed or not, and after a reopen.
+  for (int pass = 0; pass < 2; ++pass) {
+    for (int i = 0; i < kValues; ++i) {
+      auto got = store->get(as_bytes("big/" + std::to_string(i)));
+      REQUIRE(got.is_ok());
+      REQUIRE(got->has_value());
+      CHECK((*got)->size() == big.size());
+      CHECK((**got)[0] == static_cast<std::uint8_t>(i));
+    }
+    store.reset();
+    auto again = open_leveldb(dir.str() + "/db");
+    REQUIRE(again.is_ok());
+    store = std::move(*again);
+  }
+}
