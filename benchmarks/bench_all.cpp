@@ -6,7 +6,7 @@
 //       [--rows N] [--etcd-puts N] [--points LIST] [--node PATH] [--no-plots]
 //
 // 1. Ceilings, measured here at the start and again at the end of the run (the
-//    ratios use their mean): Ed25519 verifications per second on all cores
+//    ratios use the higher of the two): Ed25519 verifications per second on all cores
 //    (bench_common.hpp), and LevelDB synced-batch commits per second, of
 //    batches holding one real block's writes (the kernel executes a block of
 //    register transactions to get them) and of one 311-byte write.
@@ -29,6 +29,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -410,15 +411,15 @@ double num(const Json& j, const char* key) {
 
 std::string cores_text() { return std::to_string(bench::cores()) + " cores"; }
 
-void ceiling_figures(Table& t, const Ceiling& start, const Ceiling& end, const Ceiling& mean) {
-  const auto& l = mean.leveldb;
-  t.add("ceiling", "Ed25519 verifications/s, all cores", mean.ed25519_per_s, "verify/s",
-        cores_text() + ", one thread per core, libsodium, 330-byte messages; mean of start " +
+void ceiling_figures(Table& t, const Ceiling& start, const Ceiling& end, const Ceiling& best) {
+  const auto& l = best.leveldb;
+  t.add("ceiling", "Ed25519 verifications/s, all cores", best.ed25519_per_s, "verify/s",
+        cores_text() + ", one thread per core, libsodium, 330-byte messages; higher of start " +
             fixed(start.ed25519_per_s, 0) + " and end " + fixed(end.ed25519_per_s, 0));
   t.add("ceiling", "LevelDB synced block-batch commits/s", l.block_commits_per_s, "commits/s",
         "one block's writes of " + std::to_string(l.block_txs) + " register txs (" +
             std::to_string(l.block_puts) + " puts, " + fixed(l.block_bytes / 1024.0, 0) +
-            " KiB) per batch, sync=true, fresh LevelDB in the temp dir; mean of start " +
+            " KiB) per batch, sync=true, fresh LevelDB in the temp dir; higher of start " +
             fixed(start.leveldb.block_commits_per_s, 0) + " and end " +
             fixed(end.leveldb.block_commits_per_s, 0));
   t.add("ceiling", "  = LevelDB-bound tx/s (commits/s x block txs)",
@@ -426,7 +427,7 @@ void ceiling_figures(Table& t, const Ceiling& start, const Ceiling& end, const C
         "as above; what fsync alone allows at this block size");
   t.add("ceiling", "LevelDB synced 1-write commits/s", l.single_commits_per_s, "commits/s",
         "one " + std::to_string(kSingleWriteBytes) +
-            "-byte put per batch, sync=true; mean of start " +
+            "-byte put per batch, sync=true; higher of start " +
             fixed(start.leveldb.single_commits_per_s, 0) + " and end " +
             fixed(end.leveldb.single_commits_per_s, 0));
 }
@@ -854,13 +855,17 @@ std::vector<ChildRun> plan(const Options& o, const fs::path& bin_dir) {
   return parts;
 }
 
-Ceiling mean_of(const Ceiling& a, const Ceiling& b) {
+// The ceilings the ratios use: the higher of the start and end values of
+// each. A ceiling is what the machine can do; other load on it (a shared
+// host) can only make a measurement read low, and a low ceiling would flatter
+// every ratio against it.
+Ceiling best_of(const Ceiling& a, const Ceiling& b) {
   Ceiling m = a;
-  m.ed25519_per_s = (a.ed25519_per_s + b.ed25519_per_s) / 2;
+  m.ed25519_per_s = std::max(a.ed25519_per_s, b.ed25519_per_s);
   m.leveldb.block_commits_per_s =
-      (a.leveldb.block_commits_per_s + b.leveldb.block_commits_per_s) / 2;
+      std::max(a.leveldb.block_commits_per_s, b.leveldb.block_commits_per_s);
   m.leveldb.single_commits_per_s =
-      (a.leveldb.single_commits_per_s + b.leveldb.single_commits_per_s) / 2;
+      std::max(a.leveldb.single_commits_per_s, b.leveldb.single_commits_per_s);
   return m;
 }
 
@@ -892,16 +897,16 @@ int run(const Options& o) {
     std::cerr << "ceiling: " << end.status().to_string() << "\n";
     return 3;
   }
-  const Ceiling mean = mean_of(*start, *end);
+  const Ceiling best = best_of(*start, *end);
   const auto child = [&](const char* name) -> Json {
     for (const auto& p : parts)
       if (p.name == name) return p.json;
     return nullptr;
   };
   Table table;
-  ceiling_figures(table, *start, *end, mean);
-  ingest_figures(table, child("ingest"), mean);
-  baseline_figures(table, child("baselines"), child("ingest"), mean);
+  ceiling_figures(table, *start, *end, best);
+  ingest_figures(table, child("ingest"), best);
+  baseline_figures(table, child("baselines"), child("ingest"), best);
   scale_figures(table, child("scale"));
   print_table(table, parts);
 
@@ -923,7 +928,7 @@ int run(const Options& o) {
                   {"ceiling",
                    {{"start", ceiling_json(*start)},
                     {"end", ceiling_json(*end)},
-                    {"mean", ceiling_json(mean)}}},
+                    {"best", ceiling_json(best)}}},
                   {"figures", figures_json(table)},
                   {"plots", plots},
                   {"children", parts_json}};
