@@ -102,12 +102,13 @@ class BackgroundEnv final : public leveldb::EnvWrapper {
   };
   static void run(void* p) {
     const std::unique_ptr<Job> job(static_cast<Job*>(p));
-    thread_local const bool lowered = [] {
+    thread_local bool lowered = false;
+    if (!lowered) {
+      lowered = true;
       const auto self = static_cast<id_t>(::gettid());
       const int now = ::getpriority(PRIO_PROCESS, self);
-      return ::setpriority(PRIO_PROCESS, self, std::min(now + kBackgroundNiceIncrement, 19)) == 0;
-    }();
-    (void)lowered;
+      ::setpriority(PRIO_PROCESS, self, std::min(now + kBackgroundNiceIncrement, 19));
+    }
     job->function(job->arg);
   }
 };
