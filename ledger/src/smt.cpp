@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <new>
 #include <span>
 #include <string>
 
@@ -248,9 +249,10 @@ Hash smt_leaf_hash(const Hash& path, const Hash& value_hash) {
 
 Hash smt_empty_root() { return Hash{}; }
 
-SmtNodeCache::SmtNodeCache(unsigned slot_bits)
-    : mask_((std::uint64_t{1} << slot_bits) - 1), slots_(std::size_t{1} << slot_bits) {
+SmtNodeCache::SmtNodeCache(unsigned slot_bits) : mask_((std::uint64_t{1} << slot_bits) - 1) {
   EMLEDGER_ASSERT(slot_bits > 0 && slot_bits < 32);
+  slots_.reset(static_cast<Slot*>(std::calloc(std::size_t{1} << slot_bits, sizeof(Slot))));
+  if (!slots_) throw std::bad_alloc();
 }
 
 std::optional<SmtNodeBytes> SmtNodeCache::find(const Hash& h) const {

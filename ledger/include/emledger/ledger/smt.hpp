@@ -11,9 +11,12 @@
 #pragma once
 
 #include <array>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <optional>
+#include <type_traits>
 #include <vector>
 
 #include "emledger/crypto/bytes.hpp"
@@ -76,7 +79,9 @@ using SmtNodeBytes = std::array<std::uint8_t, kSmtNodeBytes>;
 //
 // A fixed table of 2^slot_bits slots, each holding one node, at the slot its
 // hash's first bytes name (SHA-256 outputs spread evenly); a newer node takes
-// the slot of an older one. No allocation after construction. Lookups only:
+// the slot of an older one. No allocation after construction. The table is
+// taken zeroed from calloc, so its pages cost memory only once a node lands
+// in them: a small ledger (a test's) uses little of a large table. Lookups only:
 // nothing iterates the table, so it cannot reach any state. Thread safe (the
 // validator thread updates while HTTP threads prove).
 class SmtNodeCache {
@@ -86,10 +91,15 @@ class SmtNodeCache {
   void insert(const Hash& h, const SmtNodeBytes& node) const;
 
  private:
+  // All zero bytes is an empty slot (calloc's table).
   struct Slot {
-    bool used = false;
-    Hash hash{};
-    SmtNodeBytes node{};
+    bool used;
+    Hash hash;
+    SmtNodeBytes node;
+  };
+  static_assert(std::is_trivial_v<Slot>);
+  struct FreeTable {
+    void operator()(Slot* p) const { std::free(p); }
   };
   std::size_t slot_of(const Hash& h) const {
     std::uint64_t v;
@@ -99,7 +109,7 @@ class SmtNodeCache {
 
   std::uint64_t mask_;
   mutable std::mutex mu_;
-  mutable std::vector<Slot> slots_;  // guarded by mu_
+  std::unique_ptr<Slot[], FreeTable> slots_;  // the slots guarded by mu_
 };
 
 class StateTree {
