@@ -170,6 +170,7 @@ class Updater {
     auto right = apply(n.b, depth + 1, puts.subspan(mid));
     if (!right) return right.status();
     if (*left == n.a && *right == n.b) return node;  // nothing changed below
+    supersede(node);
     return write(Node{kKindInternal, *left, *right});
   }
 
@@ -182,6 +183,9 @@ class Updater {
                                 [](const Put& p, const Hash& path) { return p.path < path; });
     if (pos != puts.end() && pos->path == leaf.a) {
       if (puts.size() == 1 && pos->value_hash == leaf.b) return node;  // same value again
+      // Forgotten before build writes anything: with its value unchanged,
+      // build writes the same leaf again and it stays.
+      if (pos->value_hash != leaf.b) supersede(node);
       return build(depth, puts);
     }
     std::vector<Put> joined(puts.begin(), pos);
@@ -199,6 +203,13 @@ class Updater {
     out_.put(tagged_key(kNodeKeyTag, h), bytes);
     if (cache_) cache_->insert(h, bytes);
     return h;
+  }
+
+  // `node` is not in the tree this update builds. A node's hash names its
+  // position (it commits to the full paths below it), so nothing this update
+  // writes elsewhere can be the same node.
+  void supersede(const Hash& node) {
+    if (cache_) cache_->forget(node);
   }
 
   const KvReader& store_;
@@ -249,25 +260,50 @@ Hash smt_leaf_hash(const Hash& path, const Hash& value_hash) {
 
 Hash smt_empty_root() { return Hash{}; }
 
-SmtNodeCache::SmtNodeCache(unsigned slot_bits) : mask_((std::uint64_t{1} << slot_bits) - 1) {
-  EMLEDGER_ASSERT(slot_bits > 0 && slot_bits < 32);
+SmtNodeCache::SmtNodeCache(unsigned slot_bits) {
+  EMLEDGER_ASSERT(slot_bits >= 2 && slot_bits < 32);
+  static_assert(kWays == 4);
+  set_mask_ = (std::uint64_t{1} << (slot_bits - 2)) - 1;
   slots_.reset(static_cast<Slot*>(std::calloc(std::size_t{1} << slot_bits, sizeof(Slot))));
   if (!slots_) throw std::bad_alloc();
 }
 
 std::optional<SmtNodeBytes> SmtNodeCache::find(const Hash& h) const {
   std::lock_guard<std::mutex> lock(mu_);
-  const Slot& s = slots_[slot_of(h)];
-  if (!s.used || s.hash != h) return std::nullopt;
-  return s.node;
+  Slot* set = set_of(h);
+  for (std::size_t w = 0; w < kWays; ++w) {
+    Slot& s = set[w];
+    if (s.used != 0 && s.hash == h) {
+      s.used = ++clock_;
+      return s.node;
+    }
+  }
+  return std::nullopt;
 }
 
 void SmtNodeCache::insert(const Hash& h, const SmtNodeBytes& node) const {
   std::lock_guard<std::mutex> lock(mu_);
-  Slot& s = slots_[slot_of(h)];
-  s.used = true;
-  s.hash = h;
-  s.node = node;
+  Slot* set = set_of(h);
+  // The way already holding h, else an empty one, else the least recently used.
+  Slot* victim = &set[0];
+  for (std::size_t w = 0; w < kWays; ++w) {
+    Slot& s = set[w];
+    if (s.used != 0 && s.hash == h) {
+      victim = &s;
+      break;
+    }
+    if (s.used < victim->used) victim = &s;
+  }
+  victim->used = ++clock_;
+  victim->hash = h;
+  victim->node = node;
+}
+
+void SmtNodeCache::forget(const Hash& h) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  Slot* set = set_of(h);
+  for (std::size_t w = 0; w < kWays; ++w)
+    if (set[w].used != 0 && set[w].hash == h) set[w].used = 0;
 }
 
 Status StateProof::check() const {

@@ -535,26 +535,118 @@ TEST_CASE("smt: a node cache, however small, changes no root, value or proof") {
   }
 }
 
-TEST_CASE("smt: a cache slot holds the newest node and answers only for its hash") {
-  SmtNodeCache cache(1);  // two slots
-  Hash a{}, b{}, c{};
-  a[0] = 0;  // slot 0
-  b[0] = 1;  // slot 1
-  c[0] = 2;  // slot 0 again
-  c[31] = 7;
-  SmtNodeBytes na{}, nb{}, nc{};
-  na[0] = 1;
-  nb[1] = 2;
-  nc[2] = 3;
+// Hashes that all fall in set 0 of a cache of `slot_bits` (the set is named
+// by the first bytes), told apart by their last byte.
+Hash same_set_hash(std::uint8_t tag) {
+  Hash h{};
+  h[31] = tag;
+  return h;
+}
+
+SmtNodeBytes node_bytes(std::uint8_t tag) {
+  SmtNodeBytes n{};
+  n[0] = 1;
+  n[64] = tag;
+  return n;
+}
+
+TEST_CASE("smt: a full cache set gives up its least recently used way") {
+  static_assert(SmtNodeCache::kWays == 4);
+  SmtNodeCache cache(2);  // one set of four ways
+  const Hash a = same_set_hash(1), b = same_set_hash(2), c = same_set_hash(3),
+             d = same_set_hash(4), e = same_set_hash(5);
   CHECK_FALSE(cache.find(a).has_value());
-  cache.insert(a, na);
-  cache.insert(b, nb);
+  for (std::uint8_t t = 1; t <= 4; ++t) cache.insert(same_set_hash(t), node_bytes(t));
+  for (std::uint8_t t = 1; t <= 4; ++t) {
+    auto got = cache.find(same_set_hash(t));
+    REQUIRE(got.has_value());
+    CHECK(*got == node_bytes(t));  // each hash answers with its own node
+  }
+  // Now a is the least recently used; reading it again makes b the one.
   REQUIRE(cache.find(a).has_value());
-  CHECK(*cache.find(a) == na);
-  CHECK(*cache.find(b) == nb);
-  CHECK_FALSE(cache.find(c).has_value());  // same slot as a, other hash
-  cache.insert(c, nc);
-  CHECK_FALSE(cache.find(a).has_value());  // replaced
-  CHECK(*cache.find(c) == nc);
-  CHECK(*cache.find(b) == nb);
+  cache.insert(e, node_bytes(5));
+  CHECK_FALSE(cache.find(b).has_value());
+  CHECK(cache.find(a).has_value());
+  CHECK(cache.find(c).has_value());
+  CHECK(cache.find(d).has_value());
+  CHECK(*cache.find(e) == node_bytes(5));
+  // Inserting a held hash again refreshes it in place: nothing is evicted.
+  cache.insert(c, node_bytes(3));
+  CHECK(cache.find(a).has_value());
+  CHECK(cache.find(d).has_value());
+  CHECK(cache.find(e).has_value());
+}
+
+TEST_CASE("smt: a forgotten node frees its way for the next insert") {
+  SmtNodeCache cache(2);
+  for (std::uint8_t t = 1; t <= 4; ++t) cache.insert(same_set_hash(t), node_bytes(t));
+  cache.forget(same_set_hash(3));
+  cache.forget(same_set_hash(9));  // not held: changes nothing
+  CHECK_FALSE(cache.find(same_set_hash(3)).has_value());
+  cache.insert(same_set_hash(5), node_bytes(5));  // takes 3's way, not an LRU victim
+  for (std::uint8_t t : {1, 2, 4, 5}) CHECK(cache.find(same_set_hash(t)).has_value());
+}
+
+// The hashes of the nodes on `proof`'s path, from its terminal up to the root.
+std::vector<Hash> path_nodes(const StateProof& proof) {
+  std::vector<Hash> nodes;
+  Hash h = smt_leaf_hash(smt_path(proof.key), crypto::sha256(proof.value));
+  nodes.push_back(h);
+  const Hash path = smt_path(proof.key);
+  for (std::size_t i = proof.siblings.size(); i-- > 0;) {
+    const bool right = ((path[i / 8] >> (7 - i % 8)) & 1) != 0;
+    const Hash& s = proof.siblings[i];
+    Bytes in{0x01};
+    const Hash& l = right ? s : h;
+    const Hash& r = right ? h : s;
+    in.insert(in.end(), l.begin(), l.end());
+    in.insert(in.end(), r.begin(), r.end());
+    h = crypto::sha256(in);
+    nodes.push_back(h);
+  }
+  return nodes;
+}
+
+TEST_CASE("smt: an update forgets the nodes it supersedes and keeps the live tree cached") {
+  // A cache far larger than the tree, so nothing is evicted: after each
+  // update, every node of the new tree must be cached (forgetting never drops
+  // a live node, even a leaf put again with its own value), and the roots it
+  // replaced must not be. Old roots stay readable from the store.
+  SmtNodeCache cache(14);
+  TreeFixture t;
+  Rng rng(7);
+  std::vector<Hash> old_roots;
+  for (int batch = 0; batch < 5; ++batch) {
+    Puts puts = random_puts(rng, 40, t.state);
+    // Every existing key again with its own value, and some with new ones:
+    // leaves meet several puts, one of which leaves them unchanged.
+    for (const auto& [k, v] : t.state) puts.emplace_back(k, v);
+    Overlay overlay(*t.store);
+    auto next = StateTree(overlay, &cache).update(t.root, puts, overlay);
+    REQUIRE(next.is_ok());
+    REQUIRE(t.store->write(overlay.batch(), false).is_ok());
+    if (t.root != smt_empty_root()) old_roots.push_back(t.root);
+    t.root = *next;
+    for (const auto& [k, v] : puts) t.state[k] = v;
+    REQUIRE(t.root == naive_root(t.state));
+    StateTree plain(*t.store);
+    for (const auto& [k, v] : t.state) {
+      auto proof = plain.prove(t.root, k);
+      REQUIRE(proof.is_ok());
+      REQUIRE(proof->present);
+      for (const Hash& n : path_nodes(*proof)) CHECK(cache.find(n).has_value());
+    }
+    for (const Hash& r : old_roots) CHECK_FALSE(cache.find(r).has_value());
+  }
+  // The first root is still provable, through the cache or without it.
+  const Hash first = old_roots.front();
+  StateTree cached(*t.store, &cache);
+  int proven = 0;
+  for (const auto& [k, v] : t.state) {
+    auto p = cached.prove(first, k);
+    REQUIRE(p.is_ok());
+    CHECK(verify_state_proof(*p, first));
+    ++proven;
+  }
+  CHECK(proven > 100);
 }

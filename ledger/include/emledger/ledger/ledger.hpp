@@ -281,10 +281,10 @@ class Ledger {
   Result<EpochChange> epoch_change(Epoch ending) const;
 
   // State-tree nodes read or written lately (SmtNodeCache): 2^20 slots of
-  // 98 bytes, up to 98 MiB once a chain of about a million records fills
-  // them (pages are taken as nodes land). Against 2^18, block execution in an
-  // in-process load of 300,000 records (scale_bench) took 27.8 and 27.0 s
-  // instead of 34.3 and 31.1 s.
+  // 112 bytes in sets of four, up to 112 MiB once a chain of about a million
+  // records fills them (pages are taken as nodes land). Against 2^18, block
+  // execution in an in-process load of 300,000 records (scale_bench) took
+  // 27.8 and 27.0 s instead of 34.3 and 31.1 s.
   static constexpr unsigned kStateNodeCacheSlotBits = 20;
   SmtNodeCache state_nodes_{kStateNodeCacheSlotBits};
 

@@ -70,45 +70,57 @@ bool verify_state_proof(const StateProof& proof, const Hash& root);
 inline constexpr std::size_t kSmtNodeBytes = 1 + 2 * kHashSize;
 using SmtNodeBytes = std::array<std::uint8_t, kSmtNodeBytes>;
 
-// Nodes already read or written, by hash. Nodes are content-addressed and
-// never rewritten, so an entry can never go stale: a hit is the node any
-// store holding that hash holds, whatever block is committed meanwhile. Every
-// block update reads the paths from the root to each key it writes, and most
-// of those nodes were written by the blocks just before; without the cache,
-// each read is a LevelDB lookup plus a SHA-256 check.
+// State-tree nodes already read or written, by hash. Nodes are
+// content-addressed and never rewritten, so an entry can never go stale: a hit
+// is the node any store holding that hash holds, whatever block is committed
+// meanwhile. Every block update reads the paths from the root to each key it
+// writes; without the cache, each read is a LevelDB lookup plus a SHA-256
+// check.
 //
-// A fixed table of 2^slot_bits slots, each holding one node, at the slot its
-// hash's first bytes name (SHA-256 outputs spread evenly); a newer node takes
-// the slot of an older one. No allocation after construction. The table is
-// taken zeroed from calloc, so its pages cost memory only once a node lands
-// in them: a small ledger (a test's) uses little of a large table. Lookups only:
+// 2^slot_bits slots in sets of kWays; a node may sit in any way of the set its
+// hash's first bytes name (SHA-256 outputs spread evenly). A full set gives up
+// its least recently used way. An update forgets each node it supersedes (an
+// internal node rewritten, a leaf given a new value): the newest tree no
+// longer reaches it, and its way goes to a node the next block will read. So
+// the ways hold the live tree first, not the history that a chain of
+// updates leaves behind. No allocation after construction. The table is taken
+// zeroed from calloc, so its pages cost memory only once a node lands in them:
+// a small ledger (a test's) uses little of a large table. Lookups only:
 // nothing iterates the table, so it cannot reach any state. Thread safe (the
 // validator thread updates while HTTP threads prove).
 class SmtNodeCache {
  public:
+  static constexpr std::size_t kWays = 4;
+  // slot_bits >= 2: at least one set.
   explicit SmtNodeCache(unsigned slot_bits);
   std::optional<SmtNodeBytes> find(const Hash& h) const;
   void insert(const Hash& h, const SmtNodeBytes& node) const;
+  // Drops `h` if held: the node no longer in the newest tree. Reading it
+  // later (an older root's proof) still works, from the store.
+  void forget(const Hash& h) const;
 
  private:
-  // All zero bytes is an empty slot (calloc's table).
+  // All zero bytes is an empty slot (calloc's table). `used` orders the ways
+  // of a set: 0 is empty, a larger stamp was used more recently.
   struct Slot {
-    bool used;
+    std::uint64_t used;
     Hash hash;
     SmtNodeBytes node;
   };
   static_assert(std::is_trivial_v<Slot>);
+  static_assert(sizeof(Slot) == 112);  // the figure ledger.hpp and docs/architecture.md give
   struct FreeTable {
     void operator()(Slot* p) const { std::free(p); }
   };
-  std::size_t slot_of(const Hash& h) const {
+  Slot* set_of(const Hash& h) const {
     std::uint64_t v;
     std::memcpy(&v, h.data(), sizeof v);
-    return static_cast<std::size_t>(v & mask_);
+    return slots_.get() + kWays * static_cast<std::size_t>(v & set_mask_);
   }
 
-  std::uint64_t mask_;
+  std::uint64_t set_mask_;
   mutable std::mutex mu_;
+  mutable std::uint64_t clock_ = 0;           // the last stamp given, guarded by mu_
   std::unique_ptr<Slot[], FreeTable> slots_;  // the slots guarded by mu_
 };
 
