@@ -9,6 +9,7 @@
 #include "emledger/crypto/sha256.hpp"
 #include "emledger/ledger/checkpoint.hpp"
 #include "emledger/ledger/json.hpp"
+#include "emledger/ledger/tx_batch.hpp"
 #include "errors.hpp"
 #include "request_params.hpp"
 #include "validate.hpp"
@@ -42,6 +43,38 @@ std::optional<HttpResponse> parse_body(const HttpRequest& req, json& out) {
 HttpResponse schema_error(const SchemaViolation& v, std::string_view schema) {
   return error_response(400, "MALFORMED_REQUEST", v.message,
                         {{"field", v.field}, {"schema", std::string(schema)}});
+}
+
+// The transactions of a batch request, in either form (docs/api.md): the
+// binary TxBatch when the Content-Type names it, JSON {"txs": [hex, ...]}
+// otherwise. A body that is neither is refused whole (400
+// MALFORMED_REQUEST, or MALFORMED_JSON); a bad transaction inside a
+// well-formed batch is only that entry's result.
+std::optional<HttpResponse> batch_txs(const HttpRequest& req, std::vector<Bytes>& out) {
+  if (!req.body_length_known)
+    return error_response(411, "LENGTH_REQUIRED", "POST needs Content-Length or chunked encoding");
+  auto type = req.headers.find("content-type");
+  if (type != req.headers.end() && ledger::is_tx_batch_media_type(type->second)) {
+    auto batch = ledger::decode<ledger::TxBatch>(
+        ByteView(reinterpret_cast<const std::uint8_t*>(req.body.data()), req.body.size()));
+    if (!batch)
+      return error_response(400, "MALFORMED_REQUEST", batch.status().message(),
+                            {{"media_type", std::string(ledger::kTxBatchMediaType)},
+                             {"format", "docs/formats/tx-batch.md"}});
+    out = std::move(batch->txs);
+    return std::nullopt;
+  }
+  json body;
+  if (auto err = parse_body(req, body)) return err;
+  if (auto v = validate_submit_batch(body)) return schema_error(*v, "submit_batch.json");
+  const auto& txs = body["txs"];
+  out.reserve(txs.size());
+  for (const auto& t : txs) {
+    auto bytes = from_hex(t.get<std::string>());
+    EMLEDGER_ASSERT(bytes.has_value());  // validated against the schema before
+    out.push_back(std::move(*bytes));
+  }
+  return std::nullopt;
 }
 
 json committed_json(const TxResult& r) {
@@ -180,13 +213,11 @@ void Api::handle(HttpRequest request, Responder respond) {
 
 // ---- writes ----
 
-Api::Admission Api::admit(const std::string& tx_hex, TxWaiter waiter) {
+Api::Admission Api::admit(ByteView bytes, TxWaiter waiter) {
   Admission a;
-  auto bytes = from_hex(tx_hex);
-  EMLEDGER_ASSERT(bytes.has_value());  // validated against the schema before
-  a.id = crypto::sha256(*bytes);
+  a.id = crypto::sha256(bytes);
   // The kernel's own decoding rules: TX_TOO_LARGE, TX_MALFORMED.
-  auto tx = ledger::parse_tx(*bytes);
+  auto tx = ledger::parse_tx(bytes);
   if (!tx.is_ok()) {
     a.status = tx.status();
     return a;
@@ -221,7 +252,9 @@ void Api::submit(const HttpRequest& req, const PathParams&, Responder respond) {
       respond(node::error_response(r.status, ErrorContext::kTransaction, {{"id", to_hex(r.id)}}));
     };
   }
-  Admission a = admit(body["tx"].get<std::string>(), std::move(waiter));
+  auto bytes = from_hex(body["tx"].get<std::string>());
+  EMLEDGER_ASSERT(bytes.has_value());  // validated against the schema before
+  Admission a = admit(*bytes, std::move(waiter));
   if (!a.status.is_ok())
     return respond(
         node::error_response(a.status, ErrorContext::kTransaction, {{"id", to_hex(a.id)}}));
@@ -232,9 +265,8 @@ void Api::submit(const HttpRequest& req, const PathParams&, Responder respond) {
 void Api::submit_batch(const HttpRequest& req, const PathParams&, Responder respond) {
   auto wait = parse_wait(req);
   if (!wait) return respond(bad_parameter("wait", "the only value is \"commit\""));
-  json body;
-  if (auto err = parse_body(req, body)) return respond(std::move(*err));
-  if (auto v = validate_submit_batch(body)) return respond(schema_error(*v, "submit_batch.json"));
+  std::vector<Bytes> txs;
+  if (auto err = batch_txs(req, txs)) return respond(std::move(*err));
 
   // The results fill in as transactions are admitted and (with wait) as their
   // blocks commit; whoever brings `outstanding` to zero answers. The loop
@@ -247,7 +279,6 @@ void Api::submit_batch(const HttpRequest& req, const PathParams&, Responder resp
   };
   auto state = std::make_shared<BatchState>();
   state->respond = std::move(respond);
-  const auto& txs = body["txs"];
   state->results = json::array();
   for (std::size_t i = 0; i < txs.size(); ++i) state->results.push_back(json::object());
 
@@ -281,7 +312,7 @@ void Api::submit_batch(const HttpRequest& req, const PathParams&, Responder resp
         if (last) answer();
       };
     }
-    Admission a = admit(txs[i].get<std::string>(), waiter);
+    Admission a = admit(txs[i], waiter);
     std::lock_guard lock(state->mu);
     if (!a.status.is_ok()) {
       state->results[i] = {{"id", to_hex(a.id)},

@@ -51,7 +51,8 @@ class Api final : public HttpHandler {
 
  private:
   struct Admission;
-  Admission admit(const std::string& tx_hex, TxWaiter waiter);
+  // `tx` is a transaction's canonical encoding, as submitted.
+  Admission admit(ByteView tx, TxWaiter waiter);
 
   void health(const HttpRequest&, const PathParams&, Responder);
   void genesis(const HttpRequest&, const PathParams&, Responder);

@@ -9,14 +9,15 @@
 #include <string>
 
 #include "emledger/ledger/limits.hpp"
+#include "emledger/ledger/tx_batch.hpp"
 
 namespace emledger::node {
 
-// Largest number of transactions in one batch request (schemas/submit_batch.json).
-inline constexpr std::size_t kBatchTxsMax = 4096;
+// Largest number of transactions in one batch request (schemas/submit_batch.json),
+// the same for the binary form.
+inline constexpr std::size_t kBatchTxsMax = ledger::kTxBatchTxsMax;
 // A transaction in hex: two characters per byte.
 inline constexpr std::size_t kTxHexCharsMax = 2 * ledger::kTxBytesMax;
-static_assert(kBatchTxsMax <= ledger::kBlockTxsMax, "a batch must fit in one block");
 
 struct SchemaViolation {
   std::string field;  // JSON pointer, "" for the whole document

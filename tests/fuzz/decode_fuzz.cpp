@@ -22,6 +22,7 @@
 #include "emledger/ledger/merkle_log.hpp"
 #include "emledger/ledger/smt.hpp"
 #include "emledger/ledger/snapshot.hpp"
+#include "emledger/ledger/tx_batch.hpp"
 #include "emledger/ledger/types.hpp"
 #include "emledger/ledger/validator_set.hpp"
 #include "emledger/ledger/votes.hpp"
@@ -211,6 +212,9 @@ constexpr Decoder kDecoders[] = {
     {"SubmitEvidenceAnyVersion", &submit_evidence_any_version},
     {"EvidenceRecordV1", &round_trip<EvidenceRecordV1>},
     {"EvidenceRecordAnyVersion", &evidence_record_any_version},
+    // The binary body of POST /v1/transactions/batch (tx_batch.hpp), which
+    // any client may send.
+    {"TxBatch", &round_trip<TxBatch>},
 };
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "encoding_samples.hpp"
 #include "peer_transport.hpp"
 #include "snapshot_fetch.hpp"
+#include "emledger/ledger/tx_batch.hpp"
 #include "tx_gossip.hpp"
 
 namespace {
@@ -171,6 +172,13 @@ void seed_evidence_epochs() {
   seed(75, 2, s::evidence_record());
 }
 
+// The binary batch body (emledger/ledger/tx_batch.hpp): two transactions, and
+// one.
+void seed_tx_batch() {
+  seed(76, 1, ledger::TxBatch{{ledger::encode(s::tx()), ledger::encode(s::tx())}});
+  seed(76, 2, ledger::TxBatch{{ledger::encode(s::tx())}});
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -232,5 +240,6 @@ int main(int argc, char** argv) {
   seed_snapshot_frames();
   seed_validator_sets();
   seed_evidence_epochs();
+  seed_tx_batch();
   return g_failed == 0 ? 0 : 1;
 }

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "emledger/ledger/checkpoint.hpp"
+#include "emledger/ledger/tx_batch.hpp"
 #include "node_test_util.hpp"
 
 using namespace emledger;
@@ -230,6 +231,87 @@ TEST_CASE("batch: results in request order, with wait and without") {
 
   CHECK(error_code(post(*node, "/v1/transactions/batch", R"({"txs":[]})")) == "MALFORMED_REQUEST");
   CHECK(error_code(post(*node, "/v1/transactions/batch", R"({"tx":"00"})")) == "MALFORMED_REQUEST");
+}
+
+Reply post_binary(Node& n, const std::string& path, const Bytes& body,
+                  const std::string& content_type = std::string(ledger::kTxBatchMediaType)) {
+  auto c = client_for(n);
+  return to_reply(c.Post(path.c_str(), std::string(body.begin(), body.end()), content_type));
+}
+
+TEST_CASE("batch: the binary body gets the same answers as JSON, and a malformed one admits nothing") {
+  TempDir dir;
+  auto node = start_node(dev_config(dir.str("data")));
+  auto key = dev_issuer_key(dir.str("data"));
+  std::vector<ledger::Tx> txs;
+  ledger::TxBatch batch;
+  for (int i = 0; i < 12; ++i) {
+    txs.push_back(register_tx(kDevChainId, kDevIssuerOrg, key, random_hash()));
+    batch.txs.push_back(ledger::encode(txs.back()));
+  }
+  batch.txs.push_back(batch.txs[2]);  // a duplicate inside the batch
+  ledger::Tx forged = txs[0];
+  forged.body.nonce += 1000;  // the signature no longer matches
+  batch.txs.push_back(ledger::encode(forged));
+  batch.txs.push_back(Bytes{0x00});  // not a transaction: that entry's result only
+
+  // The media type is matched without regard to case or parameters.
+  auto r = post_binary(*node, "/v1/transactions/batch?wait=commit", ledger::encode(batch),
+                       "Application/Vnd.Emledger.Tx-Batch; charset=binary");
+  REQUIRE_MESSAGE(r.status == 200, r.raw);
+  const auto& results = r.body["results"];
+  REQUIRE(results.size() == batch.txs.size());
+  for (int i = 0; i < 12; ++i) {
+    CAPTURE(i);
+    CHECK(results[i]["id"] == to_hex(txs[i].id()));
+    CHECK(results[i]["status"] == "committed");
+  }
+  CHECK(results[12]["error"]["code"] == "DUPLICATE_TX");
+  CHECK(results[13]["error"]["code"] == "BAD_SIGNATURE");
+  CHECK(results[14]["error"]["code"] == "TX_MALFORMED");
+  CHECK(head_of(*node).log_size == 12);
+
+  // Without wait: pending, then committed like any other.
+  auto more = register_tx(kDevChainId, kDevIssuerOrg, key, random_hash());
+  ledger::TxBatch one;
+  one.txs.push_back(ledger::encode(more));
+  auto p = post_binary(*node, "/v1/transactions/batch", ledger::encode(one));
+  REQUIRE_MESSAGE(p.status == 200, p.raw);
+  CHECK(p.body["results"][0]["status"] == "pending");
+  for (int i = 0; i < 200 && head_of(*node).log_size < 13; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK(head_of(*node).log_size == 13);
+
+  // Refused whole, admitting nothing: a batch that does not decode.
+  auto fresh = register_tx(kDevChainId, kDevIssuerOrg, key, random_hash());
+  ledger::TxBatch good;
+  good.txs.push_back(ledger::encode(fresh));
+  const Bytes enc = ledger::encode(good);
+  Bytes truncated(enc.begin(), enc.end() - 1);
+  Bytes trailing = enc;
+  trailing.push_back(0);
+  Bytes empty = ledger::encode(ledger::TxBatch{});
+  Bytes too_many = enc;  // the count field claims 4097 transactions
+  const std::size_t count_at = 1 + ledger::TxBatch::kDomain.size() + 1;
+  too_many[count_at] = 0;
+  too_many[count_at + 1] = 0;
+  too_many[count_at + 2] = 0x10;
+  too_many[count_at + 3] = 0x01;
+  Bytes wrong_tag = enc;
+  wrong_tag[1] ^= 0x20;
+  for (const Bytes* bad : {&truncated, &trailing, &empty, &too_many, &wrong_tag}) {
+    auto b = post_binary(*node, "/v1/transactions/batch?wait=commit", *bad);
+    CHECK(b.status == 400);
+    CHECK(error_code(b) == "MALFORMED_REQUEST");
+    CHECK(b.body["error"]["details"]["media_type"] == std::string(ledger::kTxBatchMediaType));
+  }
+  // The same bytes under another media type are read as JSON.
+  CHECK(error_code(post_binary(*node, "/v1/transactions/batch", enc, "application/json")) ==
+        "MALFORMED_JSON");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(head_of(*node).log_size == 13);
+  auto status = get(*node, "/v1/transactions/" + to_hex(fresh.id()));
+  CHECK(status.status == 404);
 }
 
 TEST_CASE("bad input: each gets its 4xx code, state is unchanged, the node keeps serving") {
