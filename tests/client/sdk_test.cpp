@@ -517,3 +517,61 @@ TEST_CASE("sdk: submit_batch reports each transaction in order") {
   std::vector<Tx> too_many(Client::kBatchTxsMax + 1, txs[0]);
   CHECK(f.client->submit_batch(too_many, false).status().code() == "BAD_ARGUMENT");
 }
+
+// Records how requests went out. With json_only, send() is the base class's,
+// which carries nothing but GET and JSON POST, as a minimal transport would.
+class RecordingTransport : public Transport {
+ public:
+  RecordingTransport(std::unique_ptr<Transport> real, bool json_only)
+      : real_(std::move(real)), json_only_(json_only) {}
+  Result<client::HttpResponse> get(const std::string& target) override {
+    return real_->get(target);
+  }
+  Result<client::HttpResponse> post(const std::string& target, const std::string& json_body,
+                                    bool long_wait) override {
+    ++json_posts;
+    return real_->post(target, json_body, long_wait);
+  }
+  Result<client::HttpResponse> send(const HttpCall& call) override {
+    if (json_only_) return Transport::send(call);
+    sent_types.push_back(call.content_type);
+    return real_->send(call);
+  }
+  int json_posts = 0;
+  std::vector<std::string> sent_types;
+
+ private:
+  std::unique_ptr<Transport> real_;
+  bool json_only_;
+};
+
+TEST_CASE("sdk: submit_batch sends the binary body, and JSON through a JSON-only transport") {
+  Fixture f;
+  for (bool json_only : {false, true}) {
+    CAPTURE(json_only);
+    auto t = std::make_unique<RecordingTransport>(make_http_transport(f.node.url()), json_only);
+    RecordingTransport* wire = t.get();
+    Client c(std::move(t), f.genesis, ClientOptions{});
+    std::vector<Tx> txs;
+    for (int i = 0; i < 2; ++i)
+      txs.push_back(build_tx(f.genesis, f.signer, TxType::kRegisterRecord,
+                             encode(RegisterRecord{record_body(
+                                 std::string(json_only ? "json " : "binary ") + std::to_string(i))}),
+                             0, random_nonce()));
+    auto r = c.submit_batch(txs, true);
+    REQUIRE_MESSAGE(r.is_ok(), r.status().to_string());
+    REQUIRE(r->size() == 2);
+    for (std::size_t i = 0; i < 2; ++i) {
+      CHECK((*r)[i].status == "committed");
+      CHECK((*r)[i].id == txs[i].id());
+    }
+    if (json_only) {
+      CHECK(wire->json_posts == 1);
+      CHECK(wire->sent_types.empty());
+    } else {
+      CHECK(wire->json_posts == 0);
+      CHECK(wire->sent_types == std::vector<std::string>{std::string(kTxBatchMediaType)});
+    }
+  }
+  CHECK(f.node.ledger().head().log_size == 4);
+}

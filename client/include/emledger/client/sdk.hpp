@@ -26,6 +26,7 @@
 #include "emledger/client/verify.hpp"
 #include "emledger/crypto/sha256.hpp"
 #include "emledger/ledger/bundle.hpp"
+#include "emledger/ledger/tx_batch.hpp"
 #include "emledger/ledger/types.hpp"
 
 namespace emledger::client {
@@ -145,8 +146,10 @@ class Client {
   // is durably committed; a rejection is the node's error (e.g. EXPIRED).
   Result<SubmitResult> submit(const ledger::Tx& tx, bool wait_commit) const;
   // POST /v1/transactions/batch: one result per tx, in order; rejections are
-  // per-entry values, not errors. At most kBatchTxsMax.
-  static constexpr std::size_t kBatchTxsMax = 4096;
+  // per-entry values, not errors. At most kBatchTxsMax. Sent in the binary
+  // form (docs/formats/tx-batch.md), or as JSON through a transport whose
+  // send() carries only JSON.
+  static constexpr std::size_t kBatchTxsMax = ledger::kTxBatchTxsMax;
   Result<std::vector<SubmitResult>> submit_batch(const std::vector<ledger::Tx>& txs,
                                                  bool wait_commit) const;
   Result<TxStatus> tx_status(const Hash& tx_id) const;
