@@ -5,7 +5,8 @@
 //
 //   ./build/benchmarks/ingest_bench [--validators 1|4|1,4] [--txs N] [--batch B]
 //       [--clients C] [--latency-batch B] [--latency-s S] [--paced-shares LIST]
-//       [--view-timeout-ms MS] [--json FILE] [--node PATH] [--keep]
+//       [--view-timeout-ms MS] [--body binary|json] [--json FILE] [--node PATH]
+//       [--keep]
 //
 // Each mode (a number of validators; --validators 1,4 runs both, one after
 // the other, so their ratios share the ceiling) gets a fresh network of real
@@ -23,7 +24,9 @@
 //      share nearest 0.5 is the headline half-load figure.
 //
 // Transactions are signed before the clock starts, so the load generator does
-// not compete for signing. The ceiling is measured before the first mode and
+// not compete for signing. Batches go in the binary body (docs/formats/
+// tx-batch.md), as the SDK sends them; --body json sends {"txs": [hex, ...]}
+// instead, to compare the two on the same build. The ceiling is measured before the first mode and
 // after the last; the ratios use their mean. The nodes are killed on every way
 // out (an error, SIGINT/SIGTERM/SIGHUP, a network that commits nothing for
 // kStallS) and the temp dir is removed unless --keep.
@@ -50,6 +53,7 @@
 #include "bench_run.hpp"
 #include "bench_txs.hpp"
 #include "emledger/crypto/hex.hpp"
+#include "emledger/ledger/tx_batch.hpp"
 #include "network_setup.hpp"
 
 using namespace emledger;
@@ -93,9 +97,8 @@ constexpr int kStallS = 60;
 constexpr int kCatchUpS = 10;
 // Headers per GET /v1/headers (the node's kHeadersPerRequestMax, node/src/api.hpp).
 constexpr std::uint64_t kHeadersPerRequestMax = 1000;
-// One batch must fit the node's batch and block limits (node/src/validate.hpp).
-constexpr std::size_t kBatchTxsMax = 4096;
-static_assert(kBatchTxsMax <= kBlockTxsMax);
+// One batch must fit the node's batch and block limits.
+constexpr std::size_t kBatchTxsMax = kTxBatchTxsMax;
 
 struct Options {
   std::vector<std::size_t> validators{1};
@@ -108,6 +111,7 @@ struct Options {
   std::uint64_t view_timeout_ms = 2000;              // the node's default
   std::string json_out;
   std::string node_bin = EMLEDGER_NODE_BIN;  // --node: another build, for A/B runs
+  bool binary_body = true;                   // --body: binary (TxBatch) or json
   bool keep = false;                         // --keep: leave the temp dir (node logs) behind
 };
 
@@ -140,7 +144,7 @@ std::optional<std::vector<double>> parse_shares(const std::string& v) {
 constexpr const char* kUsage =
     "usage: ingest_bench [--validators 1|4|1,4] [--txs N] [--batch B] [--clients C]\n"
     "    [--latency-batch B] [--latency-s S] [--paced-shares LIST] [--view-timeout-ms MS]\n"
-    "    [--json FILE] [--node PATH] [--keep]\n"
+    "    [--body binary|json] [--json FILE] [--node PATH] [--keep]\n"
     "Committed, durable, signature-verified register tx/s of real emledger-node processes\n"
     "on loopback, beside this machine's all-core Ed25519 rate (docs/benchmarks.md).\n";
 
@@ -173,6 +177,9 @@ std::optional<Options> parse(int argc, char** argv) {
           o.json_out = v;
         } else if (k == "--node") {
           o.node_bin = v;
+        } else if (k == "--body") {
+          if (v != "binary" && v != "json") throw std::invalid_argument(v);
+          o.binary_body = v == "binary";
         } else {
           return false;
         }
@@ -198,8 +205,8 @@ std::optional<Options> parse(int argc, char** argv) {
 }
 
 // `count` register transactions of the issuer, nonces from `first_nonce`,
-// encoded and hex (the batch endpoint's form).
-std::vector<std::string> presign(const Genesis& g, const crypto::KeyPair& key,
+// each encoded: its bytes for the binary body, their hex for JSON.
+std::vector<std::string> presign(const Options& o, const Genesis& g, const crypto::KeyPair& key,
                                  std::uint64_t first_nonce, std::size_t count) {
   std::vector<std::string> out(count);
   const unsigned threads = cores();
@@ -207,9 +214,10 @@ std::vector<std::string> presign(const Genesis& g, const crypto::KeyPair& key,
   for (unsigned t = 0; t < threads; ++t)
     pool.emplace_back([&, t] {
       for (std::size_t k = t; k < count; k += threads) {
-        out[k] = to_hex(encode(bench::register_tx(first_nonce + k, g.chain_id,
-                                                  std::string(bench::kBenchIssuerOrg), key,
-                                                  kTxLifetimeBlocksMax)));
+        const Bytes tx = encode(bench::register_tx(first_nonce + k, g.chain_id,
+                                                   std::string(bench::kBenchIssuerOrg), key,
+                                                   kTxLifetimeBlocksMax));
+        out[k] = o.binary_body ? std::string(tx.begin(), tx.end()) : to_hex(tx);
       }
     });
   for (auto& th : pool) th.join();
@@ -271,14 +279,28 @@ struct Tally {
   }
 };
 
-// Posts txs[begin, end) as one batch with ?wait=commit and counts the answer.
-void post_batch(httplib::Client& http, const std::vector<std::string>& txs, std::size_t begin,
-                std::size_t end, Tally& t) {
+// The body of one batch request holding txs[begin, end), and its Content-Type.
+std::pair<std::string, std::string> batch_body(const Options& o,
+                                               const std::vector<std::string>& txs,
+                                               std::size_t begin, std::size_t end) {
+  if (o.binary_body) {
+    TxBatch batch;
+    batch.txs.reserve(end - begin);
+    for (std::size_t i = begin; i < end; ++i) batch.txs.emplace_back(txs[i].begin(), txs[i].end());
+    const Bytes b = encode(batch);
+    return {std::string(b.begin(), b.end()), std::string(kTxBatchMediaType)};
+  }
   Json body = {{"txs", Json::array()}};
   for (std::size_t i = begin; i < end; ++i) body["txs"].push_back(txs[i]);
-  const std::string text = body.dump();
+  return {body.dump(), "application/json"};
+}
+
+// Posts txs[begin, end) as one batch with ?wait=commit and counts the answer.
+void post_batch(const Options& o, httplib::Client& http, const std::vector<std::string>& txs,
+                std::size_t begin, std::size_t end, Tally& t) {
+  const auto [text, content_type] = batch_body(o, txs, begin, end);
   const auto t0 = Clock::now();
-  auto res = http.Post("/v1/transactions/batch?wait=commit", text, "application/json");
+  auto res = http.Post("/v1/transactions/batch?wait=commit", text, content_type);
   const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
   if (!res) return t.fail("no answer (" + httplib::to_string(res.error()) + ")", end - begin);
   const Json j = Json::parse(res->body, nullptr, false);
@@ -481,7 +503,7 @@ SaturationResult saturate(const Options& o, bench::LocalNetwork& net,
     while (!stop.load()) {
       const std::size_t begin = next.fetch_add(o.batch);
       if (begin >= txs.size()) break;
-      post_batch(http, txs, begin, std::min(begin + o.batch, txs.size()), t);
+      post_batch(o, http, txs, begin, std::min(begin + o.batch, txs.size()), t);
     }
   });
   r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -515,7 +537,7 @@ PacedResult pace(const Options& o, bench::LocalNetwork& net, const std::vector<s
       if (Clock::now() - due > interval) ++t.late_starts;
       const std::size_t node = k % net.size();
       if (!http[node]) http[node].emplace(client_for(net.node(node)));
-      post_batch(*http[node], txs, k * o.latency_batch, (k + 1) * o.latency_batch, t);
+      post_batch(o, *http[node], txs, k * o.latency_batch, (k + 1) * o.latency_batch, t);
     }
   });
   r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -576,7 +598,7 @@ Status run_paced(const Options& o, bench::LocalNetwork& net, double share,
       kPacedBatchesMin, static_cast<std::size_t>(
                             std::ceil(rate * o.latency_s / static_cast<double>(o.latency_batch))));
   const auto paced_txs =
-      presign(net.genesis(), net.issuer_key(), next_nonce, batches * o.latency_batch);
+      presign(o, net.genesis(), net.issuer_key(), next_nonce, batches * o.latency_batch);
   next_nonce += paced_txs.size();
   const std::size_t clients = paced_clients(o, rate, saturation, n);
   std::printf(
@@ -636,8 +658,8 @@ Result<ModeResult> run_mode(const Options& o, std::size_t n, const fs::path& dir
   EMLEDGER_TRY(net.write(dir, n));
   std::cout << "[" << n << " validator(s)] pre-signing " << o.txs << " register transactions..."
             << std::endl;
-  const auto txs = presign(net.genesis(), net.issuer_key(), 0, o.txs);
-  m.tx_bytes = txs[0].size() / 2;
+  const auto txs = presign(o, net.genesis(), net.issuer_key(), 0, o.txs);
+  m.tx_bytes = o.binary_body ? txs[0].size() : txs[0].size() / 2;
   EMLEDGER_TRY(net.start(o.node_bin, o.view_timeout_ms));  // its error holds the node's log
   Status st = n > 1 ? wait_first_block(net) : Status::ok();
   if (st) st = run_phases(o, net, txs, m);
@@ -756,9 +778,10 @@ void print_report(const Options& o, double before, double after,
   std::printf(
       "setup: register txs of %zu bytes (encoded, signed), pre-signed by one issuer key; a tx "
       "counts once ?wait=commit answers: its block final and fsynced (one synced LevelDB batch "
-      "per block) on the node that took it; nodes on loopback, view timeout %llu ms; %u cores "
-      "shared by the load generator and every node\n",
-      ms.empty() ? 0 : ms[0].tx_bytes, static_cast<unsigned long long>(o.view_timeout_ms), cores());
+      "per block) on the node that took it; batches in the %s body; nodes on loopback, view "
+      "timeout %llu ms; %u cores shared by the load generator and every node\n",
+      ms.empty() ? 0 : ms[0].tx_bytes, o.binary_body ? "binary" : "JSON",
+      static_cast<unsigned long long>(o.view_timeout_ms), cores());
   std::printf("node: %s\n", o.node_bin.c_str());
   if (std::any_of(ms.begin(), ms.end(), [](const ModeResult& m) { return m.validators > 1; }))
     std::printf(
@@ -824,6 +847,7 @@ void write_json(const Options& o, double before, double after, const std::vector
             {"cores", cores()},
             {"tx_bytes", ms.empty() ? 0 : ms[0].tx_bytes},
             {"fsync", "every block"},
+            {"body", o.binary_body ? "binary" : "json"},
             {"view_timeout_ms", o.view_timeout_ms},
             {"modes", Json::array()}};
   for (const auto& m : ms) {
