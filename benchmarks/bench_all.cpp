@@ -450,7 +450,8 @@ void ingest_figures(Table& t, const Json& ingest, const Ceiling& c) {
     const Json& p = m["paced"];
     const std::string sat_setup =
         tx + "-byte register txs, pre-signed; " + std::to_string(s.value("txs", 0)) +
-        " txs in batches of " + std::to_string(s.value("batch", 0)) + ", " +
+        " txs in batches of " + std::to_string(s.value("batch", 0)) + " (" +
+        ingest.value("body", std::string("json")) + " body), " +
         std::to_string(s.value("clients", 0)) +
         " clients, ?wait=commit (final and fsynced: one synced LevelDB batch per block); " +
         cores_text() + " shared by load and nodes";
