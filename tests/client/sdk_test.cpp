@@ -554,10 +554,11 @@ TEST_CASE("sdk: submit_batch sends the binary body, and JSON through a JSON-only
     Client c(std::move(t), f.genesis, ClientOptions{});
     std::vector<Tx> txs;
     for (int i = 0; i < 2; ++i)
-      txs.push_back(build_tx(f.genesis, f.signer, TxType::kRegisterRecord,
-                             encode(RegisterRecord{record_body(
-                                 std::string(json_only ? "json " : "binary ") + std::to_string(i))}),
-                             0, random_nonce()));
+      txs.push_back(build_tx(
+          f.genesis, f.signer, TxType::kRegisterRecord,
+          encode(RegisterRecord{
+              record_body(std::string(json_only ? "json " : "binary ") + std::to_string(i))}),
+          0, random_nonce()));
     auto r = c.submit_batch(txs, true);
     REQUIRE_MESSAGE(r.is_ok(), r.status().to_string());
     REQUIRE(r->size() == 2);

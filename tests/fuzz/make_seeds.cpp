@@ -12,10 +12,10 @@
 #include "decode_fuzz.hpp"
 #include "emledger/consensus/key_guard.hpp"
 #include "emledger/consensus/messages.hpp"
+#include "emledger/ledger/tx_batch.hpp"
 #include "encoding_samples.hpp"
 #include "peer_transport.hpp"
 #include "snapshot_fetch.hpp"
-#include "emledger/ledger/tx_batch.hpp"
 #include "tx_gossip.hpp"
 
 namespace {

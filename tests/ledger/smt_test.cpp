@@ -553,8 +553,8 @@ SmtNodeBytes node_bytes(std::uint8_t tag) {
 TEST_CASE("smt: a full cache set gives up its least recently used way") {
   static_assert(SmtNodeCache::kWays == 4);
   SmtNodeCache cache(2);  // one set of four ways
-  const Hash a = same_set_hash(1), b = same_set_hash(2), c = same_set_hash(3),
-             d = same_set_hash(4), e = same_set_hash(5);
+  const Hash a = same_set_hash(1), b = same_set_hash(2), c = same_set_hash(3), d = same_set_hash(4),
+             e = same_set_hash(5);
   CHECK_FALSE(cache.find(a).has_value());
   for (std::uint8_t t = 1; t <= 4; ++t) cache.insert(same_set_hash(t), node_bytes(t));
   for (std::uint8_t t = 1; t <= 4; ++t) {

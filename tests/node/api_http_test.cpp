@@ -239,7 +239,8 @@ Reply post_binary(Node& n, const std::string& path, const Bytes& body,
   return to_reply(c.Post(path.c_str(), std::string(body.begin(), body.end()), content_type));
 }
 
-TEST_CASE("batch: the binary body gets the same answers as JSON, and a malformed one admits nothing") {
+TEST_CASE(
+    "batch: the binary body gets the same answers as JSON, and a malformed one admits nothing") {
   TempDir dir;
   auto node = start_node(dev_config(dir.str("data")));
   auto key = dev_issuer_key(dir.str("data"));
