@@ -131,7 +131,10 @@ Result<std::vector<SubmitResult>> Client::submit_batch(const std::vector<ledger:
   const std::string target =
       wait_commit ? "/v1/transactions/batch?wait=commit" : "/v1/transactions/batch";
   // The binary form (docs/formats/tx-batch.md): no hex to write or JSON for
-  // the node to parse. A transport that carries only JSON gets the JSON form.
+  // the node to parse. The JSON form goes instead through a transport that
+  // carries only JSON, and again to a node that read the binary body as JSON
+  // (400 MALFORMED_JSON: one built before the binary body, which admitted
+  // nothing).
   ledger::TxBatch batch;
   batch.txs.reserve(txs.size());
   for (const auto& tx : txs) batch.txs.push_back(ledger::encode(tx));
@@ -143,7 +146,10 @@ Result<std::vector<SubmitResult>> Client::submit_batch(const std::vector<ledger:
   call.content_type = std::string(ledger::kTxBatchMediaType);
   call.long_wait = wait_commit;
   auto res = transport_->send(call);
-  if (!res && res.status().code() == "NOT_SUPPORTED") {
+  const bool json_only_transport = !res && res.status().code() == "NOT_SUPPORTED";
+  const bool json_only_node =
+      res && res->status == 400 && node_error(*res).code() == "MALFORMED_JSON";
+  if (json_only_transport || json_only_node) {
     Json list = Json::array();
     for (const Bytes& tx : batch.txs) list.push_back(to_hex(ByteView(tx)));
     const Json body = {{"txs", std::move(list)}};

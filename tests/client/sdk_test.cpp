@@ -518,12 +518,15 @@ TEST_CASE("sdk: submit_batch reports each transaction in order") {
   CHECK(f.client->submit_batch(too_many, false).status().code() == "BAD_ARGUMENT");
 }
 
-// Records how requests went out. With json_only, send() is the base class's,
-// which carries nothing but GET and JSON POST, as a minimal transport would.
+// Records how requests went out. kJsonOnlyTransport: send() is the base
+// class's, which carries nothing but GET and JSON POST, as a minimal transport
+// would. kJsonOnlyNode: a binary batch is answered as a node built before the
+// binary body answers it, reading it as JSON.
+enum class Peer { kFull, kJsonOnlyTransport, kJsonOnlyNode };
 class RecordingTransport : public Transport {
  public:
-  RecordingTransport(std::unique_ptr<Transport> real, bool json_only)
-      : real_(std::move(real)), json_only_(json_only) {}
+  RecordingTransport(std::unique_ptr<Transport> real, Peer peer)
+      : real_(std::move(real)), peer_(peer) {}
   Result<client::HttpResponse> get(const std::string& target) override {
     return real_->get(target);
   }
@@ -533,8 +536,12 @@ class RecordingTransport : public Transport {
     return real_->post(target, json_body, long_wait);
   }
   Result<client::HttpResponse> send(const HttpCall& call) override {
-    if (json_only_) return Transport::send(call);
+    if (peer_ == Peer::kJsonOnlyTransport) return Transport::send(call);
     sent_types.push_back(call.content_type);
+    if (peer_ == Peer::kJsonOnlyNode)
+      return client::HttpResponse{
+          400, R"({"error":{"code":"MALFORMED_JSON","message":"parse error","details":{}}})",
+          "application/json"};
     return real_->send(call);
   }
   int json_posts = 0;
@@ -542,23 +549,22 @@ class RecordingTransport : public Transport {
 
  private:
   std::unique_ptr<Transport> real_;
-  bool json_only_;
+  Peer peer_;
 };
 
-TEST_CASE("sdk: submit_batch sends the binary body, and JSON through a JSON-only transport") {
+TEST_CASE("sdk: submit_batch sends the binary body, and JSON to a JSON-only transport or node") {
   Fixture f;
-  for (bool json_only : {false, true}) {
-    CAPTURE(json_only);
-    auto t = std::make_unique<RecordingTransport>(make_http_transport(f.node.url()), json_only);
+  int n = 0;
+  for (Peer peer : {Peer::kFull, Peer::kJsonOnlyTransport, Peer::kJsonOnlyNode}) {
+    CAPTURE(static_cast<int>(peer));
+    auto t = std::make_unique<RecordingTransport>(make_http_transport(f.node.url()), peer);
     RecordingTransport* wire = t.get();
     Client c(std::move(t), f.genesis, ClientOptions{});
     std::vector<Tx> txs;
-    for (int i = 0; i < 2; ++i)
-      txs.push_back(build_tx(
-          f.genesis, f.signer, TxType::kRegisterRecord,
-          encode(RegisterRecord{
-              record_body(std::string(json_only ? "json " : "binary ") + std::to_string(i))}),
-          0, random_nonce()));
+    for (int i = 0; i < 2; ++i, ++n)
+      txs.push_back(build_tx(f.genesis, f.signer, TxType::kRegisterRecord,
+                             encode(RegisterRecord{record_body("batch body " + std::to_string(n))}),
+                             0, random_nonce()));
     auto r = c.submit_batch(txs, true);
     REQUIRE_MESSAGE(r.is_ok(), r.status().to_string());
     REQUIRE(r->size() == 2);
@@ -566,13 +572,21 @@ TEST_CASE("sdk: submit_batch sends the binary body, and JSON through a JSON-only
       CHECK((*r)[i].status == "committed");
       CHECK((*r)[i].id == txs[i].id());
     }
-    if (json_only) {
-      CHECK(wire->json_posts == 1);
-      CHECK(wire->sent_types.empty());
-    } else {
-      CHECK(wire->json_posts == 0);
-      CHECK(wire->sent_types == std::vector<std::string>{std::string(kTxBatchMediaType)});
+    const std::vector<std::string> binary{std::string(kTxBatchMediaType)};
+    switch (peer) {
+      case Peer::kFull:
+        CHECK(wire->json_posts == 0);
+        CHECK(wire->sent_types == binary);
+        break;
+      case Peer::kJsonOnlyTransport:
+        CHECK(wire->json_posts == 1);
+        CHECK(wire->sent_types.empty());
+        break;
+      case Peer::kJsonOnlyNode:
+        CHECK(wire->json_posts == 1);
+        CHECK(wire->sent_types == binary);
+        break;
     }
   }
-  CHECK(f.node.ledger().head().log_size == 4);
+  CHECK(f.node.ledger().head().log_size == 6);
 }

@@ -148,7 +148,7 @@ class Client {
   // POST /v1/transactions/batch: one result per tx, in order; rejections are
   // per-entry values, not errors. At most kBatchTxsMax. Sent in the binary
   // form (docs/formats/tx-batch.md), or as JSON through a transport whose
-  // send() carries only JSON.
+  // send() carries only JSON or to a node that reads only JSON.
   static constexpr std::size_t kBatchTxsMax = ledger::kTxBatchTxsMax;
   Result<std::vector<SubmitResult>> submit_batch(const std::vector<ledger::Tx>& txs,
                                                  bool wait_commit) const;
