@@ -3,7 +3,7 @@
 // disk use and restart time hold up as the ledger grows.
 //
 //   ./build/benchmarks/scale_bench [--points 100000,1000000,10000000] [--requests N]
-//       [--clients C] [--json FILE] [--node PATH] [--dir DIR] [--keep]
+//       [--clients C] [--json FILE] [--node PATH] [--dir DIR] [--keep] [--state-cache-mib M]
 //
 //   --points LIST  increasing record counts to measure at (default 100000,1000000,10000000)
 //   --requests N   requests per client thread and proof kind in the throughput phase,
@@ -15,6 +15,8 @@
 //   --dir DIR      where the run's directory goes (default: the system temp dir);
 //                  10M records take about 30 GB
 //   --keep         leave the run's directory (genesis, keys, node data, log) behind
+//   --state-cache-mib M  the state-node cache of the loader's Ledger and of the node
+//                  (emledger-node --state-cache-mib; default the node's, 112 MiB)
 //
 // One ledger of one validator (network_setup.hpp's genesis: an issuer org and
 // validator bench.v0) grows point by point in one data directory. At each
@@ -149,6 +151,8 @@ struct Options {
   std::string node_bin = EMLEDGER_NODE_BIN;
   std::string dir;  // empty: the system temp dir
   bool keep = false;
+  std::uint64_t state_cache_mib = kStateCacheMibDefault;
+  unsigned state_cache_bits() const { return state_cache_slot_bits_for_mib(state_cache_mib); }
 };
 
 std::optional<std::vector<std::uint64_t>> parse_points(const std::string& v) {
@@ -168,7 +172,7 @@ std::optional<std::vector<std::uint64_t>> parse_points(const std::string& v) {
 
 constexpr const char* kUsage =
     "usage: scale_bench [--points 100000,1000000,10000000] [--requests N] [--clients C]\n"
-    "    [--json FILE] [--node PATH] [--dir DIR] [--keep]\n"
+    "    [--json FILE] [--node PATH] [--dir DIR] [--keep] [--state-cache-mib M]\n"
     "Proofs per second over HTTP, bundle verifications per second, and lookup, proof and\n"
     "verify latency, bytes per record and restart time as one ledger grows\n"
     "(docs/benchmarks.md). 10M records take about 30 GB under --dir.\n";
@@ -196,6 +200,8 @@ std::optional<Options> parse(int argc, char** argv) {
           o.node_bin = v;
         } else if (k == "--dir") {
           o.dir = v;
+        } else if (k == "--state-cache-mib") {
+          o.state_cache_mib = std::stoull(v);
         } else {
           return false;
         }
@@ -204,6 +210,10 @@ std::optional<Options> parse(int argc, char** argv) {
   if (!ok) return std::nullopt;
   if (o.requests < 1 || o.requests > kRequestsMax || o.clients < 1 || o.clients > kClientsMax) {
     std::cerr << "--requests 1.." << kRequestsMax << ", --clients 1.." << kClientsMax << "\n";
+    return std::nullopt;
+  }
+  if (o.state_cache_mib < 1 || o.state_cache_mib > kStateCacheMibMax) {
+    std::cerr << "--state-cache-mib 1.." << kStateCacheMibMax << "\n";
     return std::nullopt;
   }
   return o;
@@ -434,14 +444,16 @@ class Committer {
 // (the node stopped), printing progress to stderr. Errors: INTERRUPTED, and
 // the kernel's and storage's.
 Status load_records(Records& records, const Validator& v, const fs::path& db_dir,
-                    std::uint64_t target) {
+                    std::uint64_t target, unsigned state_cache_bits) {
   std::error_code ec;
   fs::create_directories(db_dir, ec);
   if (ec)
     return Status::error("IO_ERROR", "cannot create " + db_dir.string() + ": " + ec.message());
   auto store = open_leveldb(db_dir.string());
   if (!store) return store.status();
-  auto opened = Ledger::open(std::move(*store), records.genesis());
+  LedgerOptions lo;
+  lo.state_cache_slot_bits = state_cache_bits;
+  auto opened = Ledger::open(std::move(*store), records.genesis(), lo);
   if (!opened) return opened.status();
   Ledger& ledger = **opened;
   const std::uint64_t start = records.count();
@@ -499,9 +511,10 @@ Status load_records(Records& records, const Validator& v, const fs::path& db_dir
 // destructor, so no way out leaves it running.
 class Node {
  public:
-  Node(std::string binary, const fs::path& dir)
+  Node(std::string binary, const fs::path& dir, std::uint64_t state_cache_mib)
       : binary_(std::move(binary)),
         dir_(dir),
+        state_cache_mib_(state_cache_mib),
         data_((dir / "node0").string()),
         process_(binary_, data_) {}
 
@@ -516,7 +529,9 @@ class Node {
                                         "--data",
                                         data_,
                                         "--listen",
-                                        "127.0.0.1:0"};
+                                        "127.0.0.1:0",
+                                        "--state-cache-mib",
+                                        std::to_string(state_cache_mib_)};
     if (!process_.start(args, kNodeStartTimeoutS))
       return Status::error("NODE_START_FAILED",
                            binary_ + " did not start:\n" + tail(process_.log()));
@@ -544,6 +559,7 @@ class Node {
   }
   std::string binary_;
   fs::path dir_;
+  std::uint64_t state_cache_mib_;
   std::string data_;
   testing::NodeProcess process_;  // SIGKILLed on destruction
 };
@@ -942,7 +958,8 @@ Status measure_point(Run& run, std::uint64_t target, Point& p) {
   std::cout << "[" << target << " records] loading " << p.loaded << " through the kernel..."
             << std::endl;
   const auto t0 = Clock::now();
-  EMLEDGER_TRY(load_records(run.records, run.validator, run.node.db_dir(), target));
+  EMLEDGER_TRY(
+      load_records(run.records, run.validator, run.node.db_dir(), target, o.state_cache_bits()));
   p.load_s = since_s(t0);
 
   // The latency phase asks about draws [0, 3 requests), the throughput phase
@@ -996,10 +1013,10 @@ struct Figure {
 };
 
 // What every figure shares: cores, record size, fsync policy.
-std::string setup_line() {
-  return "one emledger-node (1 validator, fsync: one synced LevelDB batch per block) and the "
-         "clients on " +
-         std::to_string(cores()) + " shared cores; register records of " +
+std::string setup_line(const Options& o) {
+  return "one emledger-node (1 validator, fsync: one synced LevelDB batch per block, state cache " +
+         std::to_string(o.state_cache_mib) + " MiB) and the clients on " + std::to_string(cores()) +
+         " shared cores; register records of " +
          std::to_string(encode(bench::register_tx(0, bench::kBenchChainId, bench::kBenchIssuerOrg,
                                                   crypto::KeyPair::generate(), 1))
                             .size()) +
@@ -1065,7 +1082,7 @@ std::vector<Figure> figures(const Options& o, const std::vector<Point>& points) 
 }
 
 void print_report(const Options& o, const std::vector<Point>& points) {
-  std::printf("\nevery figure: %s\n", setup_line().c_str());
+  std::printf("\nevery figure: %s\n", setup_line(o).c_str());
   std::printf("%-52s %12s %-9s %-24s %s\n", "figure", "value", "unit", "target (issue 5)", "setup");
   for (const auto& f : figures(o, points))
     std::printf("%-52s %12s %-9s %-24s %s\n", f.figure.c_str(),
@@ -1102,14 +1119,16 @@ void write_json(const Options& o, const std::vector<Point>& points) {
                 {"fsync", "every block"},
                 {"block_txs", kBlockTxsMax},
                 {"load", "in-process through the kernel (prepare, certificate, synced commit)"},
-                {"description", setup_line()},
+                {"description", setup_line(o)},
+                {"state_cache_mib", o.state_cache_mib},
+                {"state_cache_slots", std::uint64_t{1} << o.state_cache_bits()},
                 {"node", o.node_bin}};
   Json table = Json::array();
   for (const auto& f : figures(o, points))
     table.push_back({{"figure", f.figure},
                      {"value", f.value},
                      {"unit", f.unit},
-                     {"setup", f.setup + "; " + setup_line() +
+                     {"setup", f.setup + "; " + setup_line(o) +
                                    (f.target.empty() ? "" : "; issue-5 target " + f.target)}});
   Json pts = Json::array();
   for (const auto& p : points) {
@@ -1159,7 +1178,7 @@ int run(const Options& o) {
   }
   const Validator validator{*key, 0};
   Records records(net.genesis(), net.issuer_key());
-  Node node(o.node_bin, dir.path());
+  Node node(o.node_bin, dir.path(), o.state_cache_mib);
   Run r{o, net, records, validator, node};
   std::vector<Point> points;
   Status failed = Status::ok();

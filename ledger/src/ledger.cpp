@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <map>
+#include <new>
 #include <set>
 
 #include "emledger/crypto/hex.hpp"
@@ -649,13 +650,29 @@ Result<Tx> parse_tx(ByteView bytes) {
   return tx;
 }
 
-Ledger::Ledger(std::unique_ptr<KvStore> store, Genesis genesis)
-    : store_(std::move(store)), genesis_(std::move(genesis)), genesis_hash_(genesis_.hash()) {}
+Ledger::Ledger(std::unique_ptr<KvStore> store, Genesis genesis, const LedgerOptions& options)
+    : store_(std::move(store)),
+      genesis_(std::move(genesis)),
+      genesis_hash_(genesis_.hash()),
+      state_nodes_(options.state_cache_slot_bits) {}
 
-Result<std::unique_ptr<Ledger>> Ledger::open(std::unique_ptr<KvStore> store,
-                                             const Genesis& genesis) {
+Result<std::unique_ptr<Ledger>> Ledger::open(std::unique_ptr<KvStore> store, const Genesis& genesis,
+                                             const LedgerOptions& options) {
   EMLEDGER_TRY(genesis.check());
-  std::unique_ptr<Ledger> l(new Ledger(std::move(store), genesis));
+  if (options.state_cache_slot_bits < kStateCacheSlotBitsMin ||
+      options.state_cache_slot_bits > kStateCacheSlotBitsMax)
+    return Status::error("CONFIG_ERROR", "state cache slot bits " +
+                                             std::to_string(options.state_cache_slot_bits) +
+                                             " outside [" + std::to_string(kStateCacheSlotBitsMin) +
+                                             ", " + std::to_string(kStateCacheSlotBitsMax) + "]");
+  std::unique_ptr<Ledger> l;
+  try {
+    l.reset(new Ledger(std::move(store), genesis, options));
+  } catch (const std::bad_alloc&) {
+    return Status::error("CONFIG_ERROR", "no memory for a state cache of 2^" +
+                                             std::to_string(options.state_cache_slot_bits) +
+                                             " slots");
+  }
   Bytes gkey{kKeyGenesis};
   auto stored = l->store_->get(gkey);
   if (!stored) return stored.status();

@@ -36,6 +36,12 @@ std::optional<Config> parse_command_line(int argc, char** argv, int* exit_code) 
   app.add_option("--mempool-max", c.mempool_txs_max, "pending transactions held at most")
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}));
+  app.add_option("--state-cache-mib", c.state_cache_mib,
+                 "memory for the state-tree node cache, in MiB (the largest power-of-two table "
+                 "of 112-byte slots that fits); about 450 bytes per record keeps the whole live "
+                 "tree in memory")
+      ->capture_default_str()
+      ->check(CLI::Range(std::uint64_t{1}, ledger::kStateCacheMibMax));
   app.add_option("--peer-listen", c.peer_listen,
                  "peer (validator-to-validator) listen address host:port; default: this "
                  "validator's address in the genesis (multi-validator networks only)");

@@ -9,6 +9,7 @@
 
 #include "emledger/crypto/ed25519.hpp"
 #include "emledger/crypto/result.hpp"
+#include "emledger/ledger/ledger.hpp"
 #include "emledger/ledger/types.hpp"
 #include "mempool.hpp"
 
@@ -32,6 +33,9 @@ struct Config {
   std::optional<std::string> passphrase_file;
   unsigned http_threads = 0;  // 0: one per hardware thread
   std::size_t mempool_txs_max = kMempoolTxsMax;
+  // Memory for the state-node cache (ledger::LedgerOptions), in MiB; the
+  // ledger uses the largest power-of-two table that fits.
+  std::uint64_t state_cache_mib = ledger::kStateCacheMibDefault;
   // Multi-validator networks only (the genesis names more than one
   // validator; docs/node.md): where the peer transport listens ("host:port";
   // empty: this validator's address in the genesis) and the consensus view

@@ -51,7 +51,9 @@ Result<std::unique_ptr<Node>> Node::start(const Config& config, Clock clock,
   std::unique_ptr<Node> n(new Node(std::move(*identity)));
   auto store = ledger::open_leveldb(db_path(config.data_dir));
   if (!store.is_ok()) return store.status();
-  auto ledger = ledger::Ledger::open(std::move(*store), n->identity_.genesis);
+  ledger::LedgerOptions lo;
+  lo.state_cache_slot_bits = ledger::state_cache_slot_bits_for_mib(config.state_cache_mib);
+  auto ledger = ledger::Ledger::open(std::move(*store), n->identity_.genesis, lo);
   if (!ledger.is_ok()) return ledger.status();
   n->ledger_ = std::move(*ledger);
 

@@ -4,11 +4,10 @@
 #pragma once
 
 #include <doctest/doctest.h>
-
 #include <unistd.h>
 
-#include <atomic>
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <random>
 #include <string>
@@ -56,7 +55,9 @@ struct Net {
   std::uint64_t nonce = 0;
   std::uint64_t clock_ms = 1'800'000'000'000;
 
-  Net() {
+  LedgerOptions options;
+
+  explicit Net(LedgerOptions o = {}) : options(o) {
     genesis.chain_id = "test-chain";
     genesis.time_ms = clock_ms;
     genesis.orgs = {
@@ -77,7 +78,7 @@ struct Net {
     ledger.reset();
     auto store = open_leveldb(dir.str() + "/db");
     REQUIRE(store.is_ok());
-    auto l = Ledger::open(std::move(*store), genesis);
+    auto l = Ledger::open(std::move(*store), genesis, options);
     REQUIRE_MESSAGE(l.is_ok(), l.status().to_string());
     ledger = std::move(*l);
   }

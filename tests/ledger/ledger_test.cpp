@@ -1,6 +1,5 @@
-#include "fixture.hpp"
-
 #include "emledger/crypto/hex.hpp"
+#include "fixture.hpp"
 
 using namespace emledger;
 using namespace emledger::ledger;
@@ -175,22 +174,24 @@ TEST_CASE("ledger: lifecycle of a license: change, renew, revoke") {
             .code() == "ILLEGAL_TRANSITION");
 
   std::uint64_t until = b.valid_until_ms + 5'000'000;
-  REQUIRE(net.commit_one(net.tx(net.issuer_a, "a.issuer", TxType::kRenewLicense,
-                                RenewLicense{v2, until}))
+  REQUIRE(net.commit_one(
+                 net.tx(net.issuer_a, "a.issuer", TxType::kRenewLicense, RenewLicense{v2, until}))
               .is_ok());
   CHECK((*net.ledger->record(v2))->body.valid_until_ms == until);
   // A renewal that shortens the window is refused.
-  CHECK(net.commit_one(net.tx(net.issuer_a, "a.issuer", TxType::kRenewLicense,
-                              RenewLicense{v2, until - 1}))
+  CHECK(net.commit_one(
+               net.tx(net.issuer_a, "a.issuer", TxType::kRenewLicense, RenewLicense{v2, until - 1}))
             .code() == "INVALID_PAYLOAD");
 
-  REQUIRE(net.commit_one(net.tx(net.issuer_a, "a.issuer", TxType::kRevokeRecord, RevokeRecord{v2, 42}))
-              .is_ok());
+  REQUIRE(
+      net.commit_one(net.tx(net.issuer_a, "a.issuer", TxType::kRevokeRecord, RevokeRecord{v2, 42}))
+          .is_ok());
   auto revoked = net.ledger->record(v2);
   CHECK((*revoked)->status == static_cast<std::uint8_t>(RecordStatus::kRevoked));
   CHECK((*revoked)->revoke_reason == 42);
-  CHECK(net.commit_one(net.tx(net.issuer_a, "a.issuer", TxType::kRevokeRecord, RevokeRecord{v2, 42}))
-            .code() == "ILLEGAL_TRANSITION");
+  CHECK(
+      net.commit_one(net.tx(net.issuer_a, "a.issuer", TxType::kRevokeRecord, RevokeRecord{v2, 42}))
+          .code() == "ILLEGAL_TRANSITION");
 }
 
 TEST_CASE("ledger: a block re-executed on another node gives the identical header") {
@@ -216,6 +217,77 @@ TEST_CASE("ledger: a block re-executed on another node gives the identical heade
   bad.header.state_root[0] ^= 1;
   Net c;
   CHECK(c.ledger->execute(bad).status().code() == "BLOCK_INVALID");
+}
+
+TEST_CASE("ledger: the state cache's size changes no stored byte") {
+  // Two nodes run the same blocks, one with the smallest cache (1,024 slots,
+  // which blocks of 300 registers overflow many times), one with the default.
+  Net a;
+  Net b(LedgerOptions{kStateCacheSlotBitsMin});
+  std::vector<Hash> ids;
+  for (int blk = 0; blk < 4; ++blk) {
+    std::vector<Tx> txs;
+    for (int i = 0; i < 300; ++i) {
+      txs.push_back(a.reg("cache-" + std::to_string(blk) + "-" + std::to_string(i)));
+      ids.push_back(record_id_for(txs.back().id()));
+    }
+    a.commit(txs);
+    const std::uint64_t h = a.ledger->head().height;
+    auto block = a.ledger->block(h);
+    REQUIRE((block.is_ok() && block->has_value()));
+    auto p = b.ledger->execute(**block);
+    REQUIRE_MESSAGE(p.is_ok(), p.status().to_string());
+    REQUIRE(b.ledger->commit(*p, **a.ledger->certificate(h)).is_ok());
+  }
+  auto dump = [](const Ledger& l) {
+    std::vector<std::pair<Bytes, Bytes>> kv;
+    auto view = l.read_view();
+    REQUIRE(view->scan({}, {},
+                       [&](ByteView k, ByteView v) {
+                         kv.emplace_back(Bytes(k.begin(), k.end()), Bytes(v.begin(), v.end()));
+                         return true;
+                       })
+                .is_ok());
+    return kv;
+  };
+  const auto da = dump(*a.ledger);
+  CHECK(da.size() > 4 * 300 * 4);  // the blocks' tree nodes, at least
+  CHECK(da == dump(*b.ledger));
+  // Proofs walk the tree through the small cache as well.
+  for (std::size_t i = 0; i < ids.size(); i += 97) {
+    const Hash& id = ids[i];
+    auto pa = a.ledger->state_proof(record_state_key(id), std::nullopt);
+    auto pb = b.ledger->state_proof(record_state_key(id), std::nullopt);
+    REQUIRE((pa.is_ok() && pb.is_ok()));
+    CHECK(encode(*pa) == encode(*pb));
+    CHECK(pb->present);
+    CHECK(verify_state_proof(*pb, b.ledger->head().state_root));
+  }
+}
+
+TEST_CASE("ledger: the state cache is sized in slots of 112 bytes, within bounds") {
+  CHECK(state_cache_slot_bits_for_mib(0) == kStateCacheSlotBitsMin);
+  CHECK(state_cache_slot_bits_for_mib(1) == 13);  // 2^13 x 112 B = 896 KiB
+  CHECK(state_cache_slot_bits_for_mib(111) == 19);
+  CHECK(state_cache_slot_bits_for_mib(kStateCacheMibDefault) == kStateCacheSlotBitsDefault);
+  CHECK(state_cache_slot_bits_for_mib(4096) == 25);  // 3.5 GiB
+  CHECK(state_cache_slot_bits_for_mib(UINT64_MAX) == kStateCacheSlotBitsMax);
+
+  // Out of bounds: refused before anything is written.
+  for (unsigned bits : {kStateCacheSlotBitsMin - 1, kStateCacheSlotBitsMax + 1}) {
+    emledger::testing::TempDir dir;
+    auto store = open_leveldb(dir.str() + "/db");
+    REQUIRE(store.is_ok());
+    const Genesis g = Net().genesis;
+    auto l = Ledger::open(std::move(*store), g, LedgerOptions{bits});
+    REQUIRE_FALSE(l.is_ok());
+    CHECK(l.status().code() == "CONFIG_ERROR");
+    auto again = open_leveldb(dir.str() + "/db");
+    REQUIRE(again.is_ok());
+    int keys = 0;
+    REQUIRE((*again)->scan({}, {}, [&](ByteView, ByteView) { return ++keys, true; }).is_ok());
+    CHECK(keys == 0);
+  }
 }
 
 TEST_CASE("ledger: commit refuses a certificate that does not match") {
@@ -294,11 +366,13 @@ TEST_CASE("ledger: a block prepared on an uncommitted parent equals the sequenti
   second.push_back(first[4]);
 
   std::vector<TxOutcome> oc1, oc2;
-  auto p1 = piped.ledger->prepare(first, piped.clock_ms + 1, 1, piped.validator.public_key(), false, oc1);
+  auto p1 =
+      piped.ledger->prepare(first, piped.clock_ms + 1, 1, piped.validator.public_key(), false, oc1);
   REQUIRE(p1.is_ok());
-  auto p2 = piped.ledger->prepare(second, piped.clock_ms + 2, 2, piped.validator.public_key(), false, oc2, &*p1);
+  auto p2 = piped.ledger->prepare(second, piped.clock_ms + 2, 2, piped.validator.public_key(),
+                                  false, oc2, &*p1);
   REQUIRE(p2.is_ok());
-  CHECK(oc2[10].status.is_ok());                  // sees the parent's record
+  CHECK(oc2[10].status.is_ok());                   // sees the parent's record
   CHECK(oc2[11].status.code() == "DUPLICATE_TX");  // sees the parent's transaction
   // Committing out of order is refused; in order it succeeds.
   Certificate c1, c2;
@@ -310,8 +384,8 @@ TEST_CASE("ledger: a block prepared on an uncommitted parent equals the sequenti
 
   for (auto* txs : {&first, &second}) {
     std::vector<TxOutcome> oc;
-    auto p = seq.ledger->prepare(*txs, seq.clock_ms + (txs == &first ? 1 : 2), txs == &first ? 1 : 2,
-                                 seq.validator.public_key(), false, oc);
+    auto p = seq.ledger->prepare(*txs, seq.clock_ms + (txs == &first ? 1 : 2),
+                                 txs == &first ? 1 : 2, seq.validator.public_key(), false, oc);
     REQUIRE(p.is_ok());
     Certificate c;
     sign_certificate(seq.genesis, p->block.header, 0, seq.validator, c);

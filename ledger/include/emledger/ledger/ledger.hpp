@@ -109,6 +109,36 @@ struct PreparedBlock {
   WriteBatch writes;
 };
 
+// The state-node cache (SmtNodeCache) of one Ledger: 2^bits slots of
+// sizeof(Slot) = 112 bytes in sets of four. The default, 2^20 slots (112 MiB
+// once about a million records fill them), holds the live state tree of about
+// 250,000 records (about 4 nodes each, two keys per register); a larger ledger
+// reads the deeper part of each updated path from LevelDB, so its block
+// execution slows as it grows. Its size changes no byte any node stores or
+// sends: only how often a node is read from LevelDB instead of memory.
+inline constexpr unsigned kStateCacheSlotBitsDefault = 20;
+inline constexpr unsigned kStateCacheSlotBitsMin = 10;  // 112 KiB
+inline constexpr unsigned kStateCacheSlotBitsMax = 28;  // 28 GiB
+inline constexpr std::size_t kStateCacheSlotBytes = SmtNodeCache::kSlotBytes;
+// The same default and an upper bound for operators, in MiB.
+inline constexpr std::uint64_t kStateCacheMibDefault =
+    ((std::uint64_t{1} << kStateCacheSlotBitsDefault) * kStateCacheSlotBytes) >> 20;  // 112
+inline constexpr std::uint64_t kStateCacheMibMax = 16384;
+// The most slot bits whose table fits in `mib` MiB, clamped to [Min, Max].
+constexpr unsigned state_cache_slot_bits_for_mib(std::uint64_t mib) {
+  unsigned bits = kStateCacheSlotBitsMin;
+  const std::uint64_t bytes = mib > (UINT64_MAX >> 20) ? UINT64_MAX : mib << 20;
+  while (bits < kStateCacheSlotBitsMax &&
+         (std::uint64_t{1} << (bits + 1)) * kStateCacheSlotBytes <= bytes)
+    ++bits;
+  return bits;
+}
+static_assert(state_cache_slot_bits_for_mib(kStateCacheMibDefault) == kStateCacheSlotBitsDefault);
+
+struct LedgerOptions {
+  unsigned state_cache_slot_bits = kStateCacheSlotBitsDefault;  // in [Min, Max]
+};
+
 class Ledger {
  public:
   // Opens the ledger in `store`. On an empty store, writes `genesis` and its
@@ -116,7 +146,8 @@ class Ledger {
   // genesis is `genesis`. Never replays history: the head is one read.
   // Errors: GENESIS_MISMATCH, GENESIS_MALFORMED, STORAGE_ERROR, STORAGE_CORRUPT.
   static Result<std::unique_ptr<Ledger>> open(std::unique_ptr<KvStore> store,
-                                              const Genesis& genesis);
+                                              const Genesis& genesis,
+                                              const LedgerOptions& options = {});
 
   const Genesis& genesis() const { return genesis_; }
   const Hash& genesis_hash() const { return genesis_hash_; }
@@ -268,7 +299,7 @@ class Ledger {
   KvStore& store() { return *store_; }
 
  private:
-  Ledger(std::unique_ptr<KvStore> store, Genesis genesis);
+  Ledger(std::unique_ptr<KvStore> store, Genesis genesis, const LedgerOptions& options);
   std::unique_ptr<KvStore> store_;
   Genesis genesis_;
   Hash genesis_hash_{};
@@ -280,13 +311,11 @@ class Ledger {
   // snapshot import stored for a change below the base.
   Result<EpochChange> epoch_change(Epoch ending) const;
 
-  // State-tree nodes read or written lately (SmtNodeCache): 2^20 slots of
-  // 112 bytes in sets of four, up to 112 MiB once a chain of about a million
-  // records fills them (pages are taken as nodes land). Against 2^18, block
+  // State-tree nodes read or written lately (SmtNodeCache), sized by
+  // LedgerOptions (see kStateCacheSlotBitsDefault). Against 2^18 slots, block
   // execution in an in-process load of 300,000 records (scale_bench) took
   // 27.8 and 27.0 s instead of 34.3 and 31.1 s.
-  static constexpr unsigned kStateNodeCacheSlotBits = 20;
-  SmtNodeCache state_nodes_{kStateNodeCacheSlotBits};
+  SmtNodeCache state_nodes_;
 
   mutable std::mutex head_mu_;
   ChainHead head_;           // guarded by head_mu_

@@ -91,6 +91,7 @@ using SmtNodeBytes = std::array<std::uint8_t, kSmtNodeBytes>;
 class SmtNodeCache {
  public:
   static constexpr std::size_t kWays = 4;
+  static constexpr std::size_t kSlotBytes = 112;  // the memory of one slot
   // slot_bits >= 2: at least one set.
   explicit SmtNodeCache(unsigned slot_bits);
   std::optional<SmtNodeBytes> find(const Hash& h) const;
@@ -108,7 +109,7 @@ class SmtNodeCache {
     SmtNodeBytes node;
   };
   static_assert(std::is_trivial_v<Slot>);
-  static_assert(sizeof(Slot) == 112);  // the figure ledger.hpp and docs/architecture.md give
+  static_assert(sizeof(Slot) == kSlotBytes);  // the figure docs/architecture.md gives
   struct FreeTable {
     void operator()(Slot* p) const { std::free(p); }
   };
