@@ -3,7 +3,8 @@
 //
 //   ./build/benchmarks/bench_all [--json FILE] [--skip ingest,baselines,scale]
 //       [--txs N] [--validators LIST] [--paced-shares LIST] [--latency-s S]
-//       [--rows N] [--etcd-puts N] [--points LIST] [--node PATH] [--no-plots]
+//       [--rows N] [--etcd-puts N] [--points LIST] [--scale-dir DIR]
+//       [--state-cache-mib M] [--node PATH] [--no-plots]
 //
 // 1. Ceilings, measured here at the start and again at the end of the run (the
 //    ratios use the higher of the two): Ed25519 verifications per second on all cores
@@ -86,7 +87,7 @@ struct Options {
   std::string node_bin = EMLEDGER_NODE_BIN;
   // Passed through when set.
   std::string txs, validators = "1,4", paced_shares = "0.25,0.5,0.75,0.9", latency_s, rows,
-                   etcd_puts, points;
+                   etcd_puts, points, scale_dir, state_cache_mib;
 };
 
 std::optional<Options> parse(int argc, char** argv) {
@@ -96,7 +97,8 @@ std::optional<Options> parse(int argc, char** argv) {
     if (k == "--help" || k == "-h") {
       std::cout << "usage: bench_all [--json FILE] [--skip ingest,baselines,scale] [--txs N]\n"
                    "    [--validators LIST] [--paced-shares LIST] [--latency-s S] [--rows N]\n"
-                   "    [--etcd-puts N] [--points LIST] [--node PATH] [--no-plots]\n"
+                   "    [--etcd-puts N] [--points LIST] [--scale-dir DIR] [--state-cache-mib M]\n"
+                   "    [--node PATH] [--no-plots]\n"
                    "The benchmark run of issue 5: ceilings, emledger 1 node and 4 validators,\n"
                    "PostgreSQL 15, etcd 3.4, proofs and scale; one table, one JSON, two PNGs\n"
                    "(docs/benchmarks.md). ./dev bench installs what it needs and runs it.\n";
@@ -111,16 +113,18 @@ std::optional<Options> parse(int argc, char** argv) {
       return std::nullopt;
     }
     const std::string v = argv[++i];
-    std::string* pass = k == "--txs"            ? &o.txs
-                        : k == "--validators"   ? &o.validators
-                        : k == "--paced-shares" ? &o.paced_shares
-                        : k == "--latency-s"    ? &o.latency_s
-                        : k == "--rows"         ? &o.rows
-                        : k == "--etcd-puts"    ? &o.etcd_puts
-                        : k == "--points"       ? &o.points
-                        : k == "--json"         ? &o.json_out
-                        : k == "--node"         ? &o.node_bin
-                                                : nullptr;
+    std::string* pass = k == "--txs"               ? &o.txs
+                        : k == "--validators"      ? &o.validators
+                        : k == "--paced-shares"    ? &o.paced_shares
+                        : k == "--latency-s"       ? &o.latency_s
+                        : k == "--rows"            ? &o.rows
+                        : k == "--etcd-puts"       ? &o.etcd_puts
+                        : k == "--points"          ? &o.points
+                        : k == "--scale-dir"       ? &o.scale_dir
+                        : k == "--state-cache-mib" ? &o.state_cache_mib
+                        : k == "--json"            ? &o.json_out
+                        : k == "--node"            ? &o.node_bin
+                                                   : nullptr;
     if (pass != nullptr) {
       *pass = v;
       continue;
@@ -850,6 +854,8 @@ std::vector<ChildRun> plan(const Options& o, const fs::path& bin_dir) {
   if (o.run_scale) {
     ChildRun c = part("scale", bin_dir / "scale_bench");
     add_if(c.argv, "--points", o.points);
+    add_if(c.argv, "--dir", o.scale_dir);
+    add_if(c.argv, "--state-cache-mib", o.state_cache_mib);
     add_if(c.argv, "--node", o.node_bin);
     parts.push_back(std::move(c));
   }
