@@ -1,17 +1,16 @@
 #include "emledger/crypto/sha256.hpp"
 
 #include <openssl/evp.h>
-#include <sodium.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <new>
+#include <vector>
 
 #include "emledger/crypto/ed25519.hpp"
 
 namespace emledger::crypto {
-
-static_assert(sizeof(crypto_hash_sha256_state) <= 128);
 
 namespace {
 
@@ -46,31 +45,34 @@ Hash openssl_sha256(ByteView data) {
 
 Hash sha256(ByteView data) { return openssl_sha256(data); }
 
+void Sha256::FreeContext::operator()(evp_md_ctx_st* ctx) const { EVP_MD_CTX_free(ctx); }
+
 void Sha256::start_streaming() {
-  crypto_hash_sha256_init(reinterpret_cast<crypto_hash_sha256_state*>(state_));
-  crypto_hash_sha256_update(reinterpret_cast<crypto_hash_sha256_state*>(state_), buf_.data(), len_);
-  streaming_ = true;
+  stream_.reset(EVP_MD_CTX_new());
+  if (!stream_) throw std::bad_alloc();
+  EMLEDGER_ASSERT(EVP_DigestInit_ex2(stream_.get(), sha256_md(), nullptr) == 1);
+  EMLEDGER_ASSERT(EVP_DigestUpdate(stream_.get(), buf_.data(), len_) == 1);
 }
 
 Sha256& Sha256::update(ByteView data) {
   EMLEDGER_ASSERT(!finished_);
-  if (!streaming_ && len_ + data.size() <= buf_.size()) {
+  if (!stream_ && len_ + data.size() <= buf_.size()) {
     std::copy(data.begin(), data.end(), buf_.begin() + static_cast<std::ptrdiff_t>(len_));
     len_ += data.size();
     return *this;
   }
-  if (!streaming_) start_streaming();
-  crypto_hash_sha256_update(reinterpret_cast<crypto_hash_sha256_state*>(state_), data.data(),
-                            data.size());
+  if (!stream_) start_streaming();
+  EMLEDGER_ASSERT(EVP_DigestUpdate(stream_.get(), data.data(), data.size()) == 1);
   return *this;
 }
 
 Hash Sha256::finish() {
   EMLEDGER_ASSERT(!finished_);
   finished_ = true;
-  if (!streaming_) return openssl_sha256(ByteView(buf_.data(), len_));
+  if (!stream_) return openssl_sha256(ByteView(buf_.data(), len_));
   Hash out;
-  crypto_hash_sha256_final(reinterpret_cast<crypto_hash_sha256_state*>(state_), out.data());
+  unsigned int len = 0;
+  EMLEDGER_ASSERT(EVP_DigestFinal_ex(stream_.get(), out.data(), &len) == 1 && len == out.size());
   return out;
 }
 
