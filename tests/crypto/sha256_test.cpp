@@ -95,8 +95,9 @@ TEST_CASE("sha256_file: a missing file is IO_ERROR") {
 TEST_CASE(
     "sha256: the incremental hasher agrees with one-shot hashing on both sides of its inline "
     "buffer") {
-  // Sha256 buffers up to kInlineBytes and hashes through OpenSSL, then
-  // switches to libsodium's streaming state: both paths must give one function.
+  // Sha256 buffers up to kInlineBytes and hashes them in one call, then
+  // moves the buffer into a streaming context of its own: both paths must
+  // give one function (the FIPS vectors above pin the function itself).
   std::vector<std::uint8_t> data(3 * emledger::crypto::Sha256::kInlineBytes + 7);
   for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::uint8_t>(i * 131 + 7);
   for (std::size_t total : {std::size_t{0}, std::size_t{1}, std::size_t{255}, std::size_t{256},
