@@ -144,7 +144,9 @@ class Ledger {
   // Opens the ledger in `store`. On an empty store, writes `genesis` and its
   // initial state (the orgs) durably. Otherwise checks that the stored
   // genesis is `genesis`. Never replays history: the head is one read.
-  // Errors: GENESIS_MISMATCH, GENESIS_MALFORMED, STORAGE_ERROR, STORAGE_CORRUPT.
+  // Errors: GENESIS_MISMATCH, GENESIS_MALFORMED, STORAGE_ERROR, STORAGE_CORRUPT;
+  // CONFIG_ERROR (before anything is written) for a cache size outside the
+  // bounds or one the system cannot allocate.
   static Result<std::unique_ptr<Ledger>> open(std::unique_ptr<KvStore> store,
                                               const Genesis& genesis,
                                               const LedgerOptions& options = {});
