@@ -5,6 +5,11 @@
 //       [--txs N] [--validators LIST] [--paced-shares LIST] [--latency-s S]
 //       [--rows N] [--etcd-puts N] [--points LIST] [--scale-dir DIR]
 //       [--state-cache-mib M] [--node PATH] [--no-plots]
+//   ./build/benchmarks/bench_all --plot-scale SCALE_JSON [--json FILE]
+//
+// --plot-scale measures nothing: it draws scale.png (with scale.dat and
+// plots.gp) beside FILE from a JSON that scale_bench --json wrote, for a
+// scale run made on its own (a 10M point takes well over an hour).
 //
 // 1. Ceilings, measured here at the start and again at the end of the run (the
 //    ratios use the higher of the two): Ed25519 verifications per second on all cores
@@ -88,6 +93,7 @@ struct Options {
   // Passed through when set.
   std::string txs, validators = "1,4", paced_shares = "0.25,0.5,0.75,0.9", latency_s, rows,
                    etcd_puts, points, scale_dir, state_cache_mib;
+  std::string plot_scale;  // a scale_bench JSON to draw; nothing is run
 };
 
 std::optional<Options> parse(int argc, char** argv) {
@@ -99,6 +105,7 @@ std::optional<Options> parse(int argc, char** argv) {
                    "    [--validators LIST] [--paced-shares LIST] [--latency-s S] [--rows N]\n"
                    "    [--etcd-puts N] [--points LIST] [--scale-dir DIR] [--state-cache-mib M]\n"
                    "    [--node PATH] [--no-plots]\n"
+                   "       bench_all --plot-scale SCALE_JSON [--json FILE]\n"
                    "The benchmark run of issue 5: ceilings, emledger 1 node and 4 validators,\n"
                    "PostgreSQL 15, etcd 3.4, proofs and scale; one table, one JSON, two PNGs\n"
                    "(docs/benchmarks.md). ./dev bench installs what it needs and runs it.\n";
@@ -122,6 +129,7 @@ std::optional<Options> parse(int argc, char** argv) {
                         : k == "--points"          ? &o.points
                         : k == "--scale-dir"       ? &o.scale_dir
                         : k == "--state-cache-mib" ? &o.state_cache_mib
+                        : k == "--plot-scale"      ? &o.plot_scale
                         : k == "--json"            ? &o.json_out
                         : k == "--node"            ? &o.node_bin
                                                    : nullptr;
@@ -882,6 +890,15 @@ int run(const Options& o) {
   const fs::path json_path = fs::absolute(o.json_out);
   const fs::path out_dir = json_path.parent_path();
   fs::create_directories(out_dir);
+  if (!o.plot_scale.empty()) {
+    std::ifstream in(o.plot_scale);
+    const Json scale = Json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (!in || scale.is_discarded() || !scale.is_object() || scale.value("bench", "") != "scale") {
+      std::cerr << "--plot-scale: " << o.plot_scale << " is not a scale_bench JSON\n";
+      return 2;
+    }
+    return plot_all(out_dir, Json(), Json(), scale).empty() ? 3 : 0;
+  }
   const fs::path bin_dir = fs::canonical("/proc/self/exe").parent_path();
   bench::ScratchDir scratch("emledger-bench-all", "LevelDB ceiling stores", false);
 
