@@ -207,7 +207,13 @@ class LevelDbStore final : public KvStore {
       for (const auto& [k, v] : batch->entries()) puts.push_back(Put{k, v});
     std::stable_sort(puts.begin(), puts.end(),
                      [](const Put& a, const Put& b) { return key_less(a.key, b.key); });
+    std::vector<ByteView> erased;
+    for (const WriteBatch* batch : batches)
+      for (const Bytes& k : batch->erased()) erased.push_back(k);
+    std::sort(erased.begin(), erased.end(), key_less);
     leveldb::WriteBatch wb;
+    // Erases first: a key a batch both erases and puts keeps the put.
+    for (ByteView k : erased) wb.Delete(slice(k));
     for (const Put& p : puts) wb.Put(slice(p.key), slice(p.value));
     leveldb::WriteOptions wo;
     wo.sync = sync;

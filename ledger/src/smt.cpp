@@ -134,8 +134,12 @@ std::size_t split_at(Puts puts, std::size_t depth) {
 // Writes the new nodes of one update to `out`; reads old nodes from `store`.
 class Updater {
  public:
-  Updater(const KvReader& store, const SmtNodeCache* cache, Overlay& out)
-      : store_(store), cache_(cache), out_(out) {}
+  Updater(const KvReader& store, const SmtNodeCache* cache, Overlay& out, StateUpdateTrace* trace)
+      : store_(store), cache_(cache), out_(out), trace_(trace) {}
+
+  // Paths of the keys whose new leaf was already stored (see
+  // StateUpdateTrace::revived).
+  const std::vector<Hash>& revived_paths() const { return revived_paths_; }
 
   // The subtree at `depth` holding exactly `puts` (sorted, distinct paths).
   Hash build(std::size_t depth, Puts puts) {
@@ -185,7 +189,10 @@ class Updater {
       if (puts.size() == 1 && pos->value_hash == leaf.b) return node;  // same value again
       // Forgotten before build writes anything: with its value unchanged,
       // build writes the same leaf again and it stays.
-      if (pos->value_hash != leaf.b) supersede(node);
+      if (pos->value_hash != leaf.b) {
+        supersede(node);
+        EMLEDGER_TRY(note_if_revived(leaf.a, pos->value_hash));
+      }
       return build(depth, puts);
     }
     std::vector<Put> joined(puts.begin(), pos);
@@ -210,11 +217,27 @@ class Updater {
   // writes elsewhere can be the same node.
   void supersede(const Hash& node) {
     if (cache_) cache_->forget(node);
+    if (trace_) trace_->superseded.push_back(node);
+  }
+
+  // A key takes a new value: if its leaf for that value is stored already
+  // (the key had the value before and the leaf is not yet pruned), the nodes
+  // above it may be earlier nodes too. Only a changed leaf can bring an
+  // earlier node back: keys are never removed, so a subtree equals an earlier
+  // state of itself only once each of its keys has an earlier value again.
+  Status note_if_revived(const Hash& path, const Hash& value_hash) {
+    if (!trace_) return Status::ok();
+    auto got = store_.get(tagged_key(kNodeKeyTag, smt_leaf_hash(path, value_hash)));
+    if (!got) return got.status();
+    if (got->has_value()) revived_paths_.push_back(path);
+    return Status::ok();
   }
 
   const KvReader& store_;
   const SmtNodeCache* cache_;
   Overlay& out_;
+  StateUpdateTrace* trace_;
+  std::vector<Hash> revived_paths_;
 };
 
 // Where a walk from the root along `path` ends.
@@ -343,7 +366,7 @@ bool verify_state_proof(const StateProof& proof, const Hash& root) {
 }
 
 Result<Hash> StateTree::update(const Hash& root, const std::vector<std::pair<Bytes, Bytes>>& puts,
-                               Overlay& out) const {
+                               Overlay& out, StateUpdateTrace* trace) const {
   std::vector<Put> sorted;
   sorted.reserve(puts.size());
   for (const auto& [key, value] : puts) {
@@ -366,8 +389,25 @@ Result<Hash> StateTree::update(const Hash& root, const std::vector<std::pair<Byt
       last.push_back(p);
     }
   }
-  Updater updater(store_, cache_, out);
-  return updater.apply(root, 0, last);
+  Updater updater(store_, cache_, out, trace);
+  auto new_root = updater.apply(root, 0, last);
+  if (!new_root || !trace) return new_root;
+  // Every node from the new root down to each revived leaf, read through
+  // `out` (which holds the nodes just written).
+  for (const Hash& path : updater.revived_paths()) {
+    Hash node = *new_root;
+    std::size_t depth = 0;
+    while (!is_zero(node)) {
+      trace->revived.push_back(node);
+      auto loaded = load_node(out, cache_, node);
+      if (!loaded) return loaded.status();
+      if (loaded->kind == kKindLeaf) break;
+      if (depth >= kPathBits) return corrupt("state tree deeper than 256 levels");
+      node = path_bit(path, depth) ? loaded->b : loaded->a;
+      ++depth;
+    }
+  }
+  return new_root;
 }
 
 Result<std::optional<Bytes>> StateTree::get(const Hash& root, ByteView state_key) const {

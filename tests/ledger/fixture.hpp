@@ -10,6 +10,7 @@
 #include <atomic>
 #include <filesystem>
 #include <random>
+#include <set>
 #include <string>
 
 #include "emledger/crypto/sha256.hpp"
@@ -41,6 +42,33 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// Every state-tree node the tree at `root` holds, read from the store's raw
+// entries ('n' + hash -> kind, a, b) independently of StateTree.
+inline std::set<Hash> reachable_state_nodes(const KvReader& store, const Hash& root) {
+  std::set<Hash> out;
+  std::vector<Hash> todo;
+  if (!is_zero(root)) todo.push_back(root);
+  while (!todo.empty()) {
+    const Hash h = todo.back();
+    todo.pop_back();
+    if (!out.insert(h).second) continue;
+    Bytes key{'n'};
+    key.insert(key.end(), h.begin(), h.end());
+    auto got = store.get(key);
+    REQUIRE(got.is_ok());
+    REQUIRE_MESSAGE(got->has_value(), "a reachable state node is missing");
+    const Bytes& raw = **got;
+    REQUIRE(raw.size() == kSmtNodeBytes);
+    if (raw[0] == 0) continue;  // a leaf
+    Hash left, right;
+    std::copy(raw.begin() + 1, raw.begin() + 1 + kHashSize, left.begin());
+    std::copy(raw.begin() + 1 + kHashSize, raw.end(), right.begin());
+    if (!is_zero(left)) todo.push_back(left);
+    if (!is_zero(right)) todo.push_back(right);
+  }
+  return out;
+}
 
 struct Net {
   crypto::KeyPair issuer_a = key_from(1);

@@ -5,14 +5,17 @@
 #include <doctest/doctest.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "emledger/crypto/sha256.hpp"
 #include "emledger/ledger/store.hpp"
+#include "fixture.hpp"
 
 using namespace emledger;
 using namespace emledger::ledger;
@@ -649,4 +652,123 @@ TEST_CASE("smt: an update forgets the nodes it supersedes and keeps the live tre
     ++proven;
   }
   CHECK(proven > 100);
+}
+
+namespace {
+
+bool stored(const KvReader& store, const Hash& h) {
+  Bytes key{'n'};
+  key.insert(key.end(), h.begin(), h.end());
+  auto got = store.get(key);
+  REQUIRE(got.is_ok());
+  return got->has_value();
+}
+
+// One traced update, committed; checks the trace against the stored trees:
+// `superseded` is exactly the old tree's nodes the new one lacks, and every
+// node of the new tree that was stored before without being in the old tree
+// is in `revived`.
+StateUpdateTrace traced_apply(TreeFixture& t, const Puts& puts) {
+  const std::set<Hash> before = testing::reachable_state_nodes(*t.store, t.root);
+  std::set<Hash> new_nodes_stored_before;
+  Overlay overlay(*t.store);
+  StateUpdateTrace trace;
+  auto next = StateTree(overlay).update(t.root, puts, overlay, &trace);
+  REQUIRE(next.is_ok());
+  for (const auto& [key, value] : overlay.batch().entries())
+    if (key[0] == 'n') {
+      Hash h;
+      std::copy(key.begin() + 1, key.end(), h.begin());
+      if (stored(*t.store, h) && !before.count(h)) new_nodes_stored_before.insert(h);
+    }
+  REQUIRE(t.store->write(overlay.batch(), false).is_ok());
+  t.root = *next;
+  for (const auto& [k, v] : puts) t.state[k] = v;
+  REQUIRE(t.root == naive_root(t.state));
+  const std::set<Hash> after = testing::reachable_state_nodes(*t.store, t.root);
+  std::set<Hash> lost;
+  for (const Hash& h : before)
+    if (!after.count(h)) lost.insert(h);
+  const std::set<Hash> superseded(trace.superseded.begin(), trace.superseded.end());
+  CHECK(superseded.size() == trace.superseded.size());  // each named once
+  CHECK(superseded == lost);
+  const std::set<Hash> revived(trace.revived.begin(), trace.revived.end());
+  for (const Hash& h : new_nodes_stored_before) CHECK(revived.count(h) == 1);
+  for (const Hash& h : revived) CHECK(after.count(h) == 1);
+  return trace;
+}
+
+}  // namespace
+
+TEST_CASE("smt: an update's trace names exactly the nodes the new tree lost") {
+  TreeFixture t;
+  Rng rng(11);
+  std::size_t superseded = 0;
+  for (int batch = 0; batch < 12; ++batch) {
+    Puts puts = random_puts(rng, 60, t.state);
+    // Some keys again with their own value: neither superseded nor revived.
+    int again = 0;
+    for (const auto& [k, v] : t.state)
+      if (again++ % 7 == 0) puts.emplace_back(k, v);
+    auto trace = traced_apply(t, puts);
+    superseded += trace.superseded.size();
+  }
+  CHECK(superseded > 300);
+}
+
+TEST_CASE("smt: a key given back an earlier value revives its leaf and the path above it") {
+  TreeFixture t;
+  Rng rng(12);
+  t.apply(random_puts(rng, 200, t.state));
+  const Bytes key = t.state.begin()->first;
+  const Bytes first = t.state.begin()->second;
+  auto t1 = traced_apply(t, {{key, B("second")}});
+  CHECK(t1.revived.empty());
+  CHECK_FALSE(t1.superseded.empty());
+  const Hash first_leaf = smt_leaf_hash(smt_path(key), crypto::sha256(first));
+  CHECK(std::count(t1.superseded.begin(), t1.superseded.end(), first_leaf) == 1);
+
+  // Back to the first value, while the old leaf is still stored: the leaf and
+  // every node from the root down to it come back.
+  auto t2 = traced_apply(t, {{key, first}});
+  auto proof = StateTree(*t.store).prove(t.root, key);
+  REQUIRE(proof.is_ok());
+  CHECK(t2.revived.size() == proof->siblings.size() + 1);
+  CHECK(std::count(t2.revived.begin(), t2.revived.end(), first_leaf) == 1);
+  CHECK(std::count(t2.revived.begin(), t2.revived.end(), t.root) == 1);
+
+  // Once what the change superseded is gone from the store (pruned, as a
+  // ledger erases a stale list), going back writes the nodes afresh and
+  // revives nothing.
+  auto t3 = traced_apply(t, {{key, B("second")}});
+  const Hash second_leaf = smt_leaf_hash(smt_path(key), crypto::sha256(B("second")));
+  CHECK(std::count(t3.revived.begin(), t3.revived.end(), second_leaf) == 1);
+  CHECK(std::count(t3.superseded.begin(), t3.superseded.end(), first_leaf) == 1);
+  WriteBatch prune;
+  for (const Hash& h : t3.superseded) {
+    Bytes nk{'n'};
+    nk.insert(nk.end(), h.begin(), h.end());
+    prune.erase(nk);
+  }
+  REQUIRE(t.store->write(prune, false).is_ok());
+  CHECK_FALSE(stored(*t.store, first_leaf));
+  auto t4 = traced_apply(t, {{key, first}});
+  CHECK(t4.revived.empty());
+  CHECK(stored(*t.store, first_leaf));
+}
+
+TEST_CASE("smt: a batch erases before it puts, so a key erased and put stays") {
+  TreeFixture t;
+  WriteBatch b;
+  b.put(B("kept"), B("1"));
+  b.put(B("gone"), B("2"));
+  REQUIRE(t.store->write(b, false).is_ok());
+  WriteBatch c;
+  c.put(B("kept"), B("3"));  // put first, erased after: the put still wins
+  c.erase(B("kept"));
+  c.erase(B("gone"));
+  CHECK_FALSE(c.empty());
+  REQUIRE(t.store->write(c, false).is_ok());
+  CHECK(**t.store->get(B("kept")) == B("3"));
+  CHECK_FALSE(t.store->get(B("gone"))->has_value());
 }

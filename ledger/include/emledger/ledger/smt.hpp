@@ -125,6 +125,22 @@ class SmtNodeCache {
   std::unique_ptr<Slot[], FreeTable> slots_;  // the slots guarded by mu_
 };
 
+// What an update did to the tree besides writing nodes: what pruning needs
+// (ADR 021). Both lists are in the order the walk met them, which depends only
+// on the old tree and the puts.
+struct StateUpdateTrace {
+  // Nodes of the old tree that the new tree no longer holds: internal nodes
+  // rewritten, leaves given a new value.
+  std::vector<Hash> superseded;
+  // Nodes of the new tree that were stored before the update, though the old
+  // tree did not hold them: a key given back a value it had earlier (its
+  // leaf), and every node on the path from the new root down to that leaf.
+  // An earlier update listed them as superseded; pruning must not erase them
+  // for that. Found with one lookup per leaf whose value changes; the list
+  // may name nodes that were never superseded (harmless).
+  std::vector<Hash> revived;
+};
+
 class StateTree {
  public:
   // `cache` (optional) must outlive the tree; see SmtNodeCache.
@@ -133,9 +149,10 @@ class StateTree {
   // Applies puts (state key -> value) to the tree at `root`, writing new
   // nodes and values to `out`. Keys are applied in path order, so the result
   // does not depend on the order of `puts`. Deletion is not supported: no
-  // transaction removes state.
+  // transaction removes state. With `trace`, also reports what pruning needs
+  // (StateUpdateTrace).
   Result<Hash> update(const Hash& root, const std::vector<std::pair<Bytes, Bytes>>& puts,
-                      Overlay& out) const;
+                      Overlay& out, StateUpdateTrace* trace = nullptr) const;
   Result<std::optional<Bytes>> get(const Hash& root, ByteView state_key) const;
   Result<StateProof> prove(const Hash& root, ByteView state_key) const;
 

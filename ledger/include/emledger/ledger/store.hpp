@@ -57,6 +57,13 @@ class WriteBatch {
     slot = Slot{tag(h), static_cast<std::uint32_t>(entries_.size())};
     if (2 * entries_.size() > slots_.size()) rehash(2 * slots_.size());
   }
+  // Deletes `key` when the batch is written. Every erase of a write is
+  // applied before every put of that write (KvStore::write_all), so a key
+  // both erased and put keeps the put: pruning (ADR 021) erases state nodes
+  // no retained tree reaches, and a node the same block writes again must
+  // stay. find() does not see erases: nothing reads a key it erases.
+  void erase(ByteView key) { erased_.emplace_back(key.begin(), key.end()); }
+  const std::vector<Bytes>& erased() const { return erased_; }
   // The pending value of `key`, or nullptr. Valid until the next put.
   const Bytes* find(ByteView key) const {
     if (slots_.empty()) return nullptr;
@@ -70,7 +77,7 @@ class WriteBatch {
     if (2 * entries > slots_.size()) rehash(slots_for(entries));
   }
   std::size_t size() const { return entries_.size(); }
-  bool empty() const { return entries_.empty(); }
+  bool empty() const { return entries_.empty() && erased_.empty(); }
 
  private:
   // An open-addressing index over entries_ (linear probing, at most half
@@ -133,6 +140,7 @@ class WriteBatch {
 
   std::vector<Entry> entries_;
   std::vector<Slot> slots_;  // empty, or a power of two >= 2 * entries_.size()
+  std::vector<Bytes> erased_;
 };
 
 // Reads with ordered scans.
@@ -146,9 +154,9 @@ class KvView : public KvReader {
 
 class KvStore : public KvView {
  public:
-  // Applies `batches` together, atomically, as one batch (a later batch's put
-  // of a key wins). sync = true returns only after the data is durable
-  // (fsync). Thread safe.
+  // Applies `batches` together, atomically, as one batch: first every erase
+  // of every batch, then the puts (a later batch's put of a key wins).
+  // sync = true returns only after the data is durable (fsync). Thread safe.
   virtual Status write_all(std::span<const WriteBatch* const> batches, bool sync) = 0;
   Status write(const WriteBatch& batch, bool sync) {
     const WriteBatch* one[] = {&batch};
