@@ -36,6 +36,22 @@ inline constexpr std::uint8_t kKeyDescendantProof = 'D';
 // succession: the store holds no header, proof or state root there to build
 // it from (docs/formats/succession.md).
 inline constexpr std::uint8_t kKeyEpochChange = 'e';
+// Pruning (ADR 021), only on a ledger with a retention window:
+// "k" + u64 height -> the 32-byte hashes of the state-tree nodes that block
+// superseded, concatenated (its stale list, erased once processed);
+// "r" + u64 height + node hash -> empty: the block revived that node (a
+// stale list below that height must not erase it);
+// "P" -> u64: the lowest height whose state tree is whole.
+inline constexpr std::uint8_t kKeyStaleList = 'k';
+// A state-tree node ("n" + its hash; smt.cpp reads and writes them, pruning
+// erases them).
+inline constexpr std::uint8_t kKeyStateNode = 'n';
+inline constexpr std::uint8_t kKeyRevived = 'r';
+inline constexpr std::uint8_t kKeyPrunedBelow = 'P';
+// "V" + u64 height -> encode(StateProof) of the "validators" key at a block
+// that changes the set: what EpochChange needs, kept apart from the tree so
+// that a pruned ledger still serves the succession.
+inline constexpr std::uint8_t kKeyValidatorsProof = 'V';
 inline constexpr std::uint8_t kKeyBlockTxs = 'b';
 inline constexpr std::uint8_t kKeyTx = 'x';
 // Flat index of the head state: "s" + state key -> SHA-256 of the value (the

@@ -32,11 +32,31 @@ Result<std::optional<Bytes>> head_state_value(const KvReader& store, ByteView st
 
 // Writes the state tree update and the flat index entries for `puts`.
 Result<Hash> update_state(Overlay& ov, const SmtNodeCache* cache, const Hash& root,
-                          const std::vector<std::pair<Bytes, Bytes>>& puts) {
-  auto new_root = StateTree(ov, cache).update(root, puts, ov);
+                          const std::vector<std::pair<Bytes, Bytes>>& puts,
+                          StateUpdateTrace* trace = nullptr) {
+  auto new_root = StateTree(ov, cache).update(root, puts, ov, trace);
   if (!new_root) return new_root;
   for (const auto& [key, value] : puts) ov.put(state_index_key(key), crypto::sha256(value));
   return new_root;
+}
+
+std::uint64_t read_u64(ByteView b) {
+  EMLEDGER_ASSERT(b.size() >= 8);
+  std::uint64_t v = 0;
+  for (std::size_t i = 0; i < 8; ++i) v = (v << 8) | b[i];
+  return v;
+}
+
+Bytes u64_bytes(std::uint64_t v) {
+  Bytes b;
+  for (int i = 7; i >= 0; --i) b.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+  return b;
+}
+
+Bytes revived_key(std::uint64_t height, const Hash& node) {
+  Bytes k = height_key(kKeyRevived, height);
+  k.insert(k.end(), node.begin(), node.end());
+  return k;
 }
 
 // Committed data seen through the writes of a block still in flight.
@@ -654,7 +674,8 @@ Ledger::Ledger(std::unique_ptr<KvStore> store, Genesis genesis, const LedgerOpti
     : store_(std::move(store)),
       genesis_(std::move(genesis)),
       genesis_hash_(genesis_.hash()),
-      state_nodes_(options.state_cache_slot_bits) {}
+      state_nodes_(options.state_cache_slot_bits),
+      retention_(options.state_retention_blocks) {}
 
 Result<std::unique_ptr<Ledger>> Ledger::open(std::unique_ptr<KvStore> store, const Genesis& genesis,
                                              const LedgerOptions& options) {
@@ -665,6 +686,14 @@ Result<std::unique_ptr<Ledger>> Ledger::open(std::unique_ptr<KvStore> store, con
                                              std::to_string(options.state_cache_slot_bits) +
                                              " outside [" + std::to_string(kStateCacheSlotBitsMin) +
                                              ", " + std::to_string(kStateCacheSlotBitsMax) + "]");
+  if (options.state_retention_blocks != kStateRetentionKeepAll &&
+      (options.state_retention_blocks < kStateRetentionBlocksMin ||
+       options.state_retention_blocks > kStateRetentionBlocksMax))
+    return Status::error("CONFIG_ERROR", "state retention of " +
+                                             std::to_string(options.state_retention_blocks) +
+                                             " blocks: 0 (keep all) or in [" +
+                                             std::to_string(kStateRetentionBlocksMin) + ", " +
+                                             std::to_string(kStateRetentionBlocksMax) + "]");
   std::unique_ptr<Ledger> l;
   try {
     l.reset(new Ledger(std::move(store), genesis, options));
@@ -697,6 +726,8 @@ Result<std::unique_ptr<Ledger>> Ledger::open(std::unique_ptr<KvStore> store, con
     auto set = l->load_validators(*l->store_);
     if (!set) return set.status();
     l->validators_ = std::move(*set);
+    EMLEDGER_TRY(l->load_prune_state());
+    EMLEDGER_TRY(l->backfill_validator_proofs());
     return l;
   }
   // First start: the orgs become the initial state; height 0 is the genesis.
@@ -833,8 +864,22 @@ Result<PreparedBlock> Ledger::prepare(const std::vector<Tx>& candidates, std::ui
   MerkleLog log(ov);
   auto log_root = log.append(h.log_size, leaves, ov);
   if (!log_root) return log_root.status();
-  auto state_root = update_state(ov, &state_nodes_, h.state_root, st.puts());
+  StateUpdateTrace trace;
+  auto state_root = update_state(ov, &state_nodes_, h.state_root, st.puts(),
+                                 retention_ != kStateRetentionKeepAll ? &trace : nullptr);
   if (!state_root) return state_root.status();
+  if (ov.batch().find(state_index_key(validators_state_key()))) {
+    auto vp = StateTree(ov, &state_nodes_).prove(*state_root, validators_state_key());
+    if (!vp) return vp.status();
+    ov.put(height_key(kKeyValidatorsProof, height), encode(*vp));
+  }
+  if (retention_ != kStateRetentionKeepAll) {
+    EMLEDGER_TRY(prune_step(height, trace, parent, ov, out));
+  } else {
+    std::lock_guard<std::mutex> lock(head_mu_);
+    out.prune_next = parent ? parent->prune_next : prune_next_;
+    out.pruned_through = parent ? parent->pruned_through : pruned_through_;
+  }
 
   BlockHeader& hd = out.block.header;
   hd.chain_id = genesis_.chain_id;
@@ -853,6 +898,93 @@ Result<PreparedBlock> Ledger::prepare(const std::vector<Tx>& candidates, std::ui
   ov.put(Bytes{kKeyHead}, encode(out.new_head));
   out.writes = std::move(ov.batch());
   return out;
+}
+
+Status Ledger::prune_step(std::uint64_t height, const StateUpdateTrace& trace,
+                          const PreparedBlock* parent, Overlay& ov, PreparedBlock& out) const {
+  // This block's stale list and revival markers.
+  if (!trace.superseded.empty()) {
+    Bytes list;
+    list.reserve(kHashSize * trace.superseded.size());
+    for (const Hash& x : trace.superseded) list.insert(list.end(), x.begin(), x.end());
+    ov.put(height_key(kKeyStaleList, height), list);
+  }
+  for (const Hash& x : trace.revived) ov.put(revived_key(height, x), Bytes{});
+  out.revived = trace.revived;
+  // Where pruning stands below this block, and the revival markers that may
+  // still matter: committed ones, the parent's (in flight) and this block's.
+  std::map<Hash, std::uint64_t> revived;
+  std::vector<std::pair<std::uint64_t, Hash>> committed_markers;
+  std::uint64_t next = 0;
+  std::uint64_t through = 0;  // as the block below left it
+  {
+    std::lock_guard<std::mutex> lock(head_mu_);
+    next = parent ? parent->prune_next : prune_next_;
+    through = parent ? parent->pruned_through : pruned_through_;
+    revived = revived_;
+    committed_markers.assign(revived_order_.begin(), revived_order_.end());
+  }
+  auto mark = [&](const std::vector<Hash>& nodes, std::uint64_t at) {
+    for (const Hash& x : nodes) {
+      auto [it, fresh] = revived.emplace(x, at);
+      if (!fresh) it->second = std::max(it->second, at);
+    }
+  };
+  if (parent) mark(parent->revived, height - 1);
+  mark(trace.revived, height);
+  out.prune_next = next;
+  out.pruned_through = through;
+  // The window holds the trees of heights target .. height.
+  if (height < retention_) return Status::ok();
+  const std::uint64_t target = height - retention_ + 1;
+  if (next > target) return Status::ok();
+  // The stale lists of heights next .. target, oldest first. All are
+  // committed: the window is wider than the one block that may be in flight.
+  std::vector<std::pair<std::uint64_t, Bytes>> lists;
+  bool more = false;
+  Status bad = Status::ok();
+  EMLEDGER_TRY(store_->scan(Bytes{kKeyStaleList}, height_key(kKeyStaleList, next),
+                            [&](ByteView key, ByteView value) {
+                              if (key.size() != 9 || value.size() % kHashSize != 0) {
+                                bad = Status::error("STORAGE_CORRUPT", "malformed stale list");
+                                return false;
+                              }
+                              const std::uint64_t s = read_u64(key.subspan(1));
+                              if (s > target) return false;
+                              if (lists.size() == kPruneListsPerBlockMax) {
+                                more = true;
+                                return false;
+                              }
+                              lists.emplace_back(s, Bytes(value.begin(), value.end()));
+                              return true;
+                            }));
+  EMLEDGER_TRY(bad);
+  for (const auto& [s, list] : lists) {
+    for (std::size_t off = 0; off < list.size(); off += kHashSize) {
+      Hash x;
+      std::copy(list.begin() + static_cast<std::ptrdiff_t>(off),
+                list.begin() + static_cast<std::ptrdiff_t>(off + kHashSize), x.begin());
+      // Revived above s: a tree this window keeps holds it again.
+      if (auto it = revived.find(x); it != revived.end() && it->second > s) continue;
+      ov.batch().erase(hash_key(kKeyStateNode, x));
+    }
+    ov.batch().erase(height_key(kKeyStaleList, s));
+  }
+  const std::uint64_t below = through;
+  through = more ? lists.back().first : target;
+  // A marker protects a node from lists below its height; those are done now
+  // for the markers up to `through`. Those up to `below` were erased by an
+  // earlier block (and may linger in the copy while the parent commits).
+  for (const auto& [at, x] : committed_markers) {
+    if (at > through) break;
+    if (at > below) ov.batch().erase(revived_key(at, x));
+  }
+  if (parent && height - 1 <= through && height - 1 > below)
+    for (const Hash& x : parent->revived) ov.batch().erase(revived_key(height - 1, x));
+  ov.put(Bytes{kKeyPrunedBelow}, u64_bytes(through));
+  out.prune_next = through + 1;
+  out.pruned_through = through;
+  return Status::ok();
 }
 
 Result<PreparedBlock> Ledger::execute(const Block& block) const {
@@ -917,7 +1049,84 @@ Status Ledger::commit(const PreparedBlock& prepared, const FinalityProof& proof)
   std::lock_guard<std::mutex> lock(head_mu_);
   head_ = prepared.new_head;
   if (next_set) validators_ = std::move(*next_set);
+  prune_next_ = prepared.prune_next;
+  pruned_through_ = prepared.pruned_through;
+  for (const Hash& x : prepared.revived) {
+    auto [it, fresh] = revived_.emplace(x, height);
+    if (!fresh) {
+      revived_order_.erase({it->second, x});
+      it->second = height;
+    }
+    revived_order_.insert({height, x});
+  }
+  while (!revived_order_.empty() && revived_order_.begin()->first <= pruned_through_) {
+    revived_.erase(revived_order_.begin()->second);
+    revived_order_.erase(revived_order_.begin());
+  }
   return Status::ok();
+}
+
+Status Ledger::load_prune_state() {
+  auto p = store_->get(Bytes{kKeyPrunedBelow});
+  if (!p) return p.status();
+  if (p->has_value()) {
+    if ((*p)->size() != 8) return Status::error("STORAGE_CORRUPT", "bad pruning mark");
+    pruned_through_ = read_u64(**p);
+    if (pruned_through_ > head_.height)
+      return Status::error("STORAGE_CORRUPT", "pruning mark above the head");
+  }
+  prune_next_ = pruned_through_ + 1;
+  Status bad = Status::ok();
+  EMLEDGER_TRY(store_->scan(Bytes{kKeyRevived}, Bytes{kKeyRevived}, [&](ByteView key, ByteView) {
+    if (key.size() != 1 + 8 + kHashSize) {
+      bad = Status::error("STORAGE_CORRUPT", "malformed revival marker");
+      return false;
+    }
+    const std::uint64_t at = read_u64(key.subspan(1));
+    Hash x;
+    std::copy(key.begin() + 9, key.end(), x.begin());
+    // Keys run in height order, so the last marker of a node is its latest.
+    if (auto [it, fresh] = revived_.emplace(x, at); !fresh) {
+      revived_order_.erase({it->second, x});
+      it->second = at;
+    }
+    revived_order_.insert({at, x});
+    return true;
+  }));
+  return bad;
+}
+
+Status Ledger::backfill_validator_proofs() {
+  const ValidatorSet current = validators_;
+  WriteBatch batch;
+  for (Epoch e = kGenesisEpoch; e < current.epoch; ++e) {
+    auto stored = store_->get(height_key(kKeyEpochChange, e));
+    if (!stored) return stored.status();
+    if (stored->has_value()) continue;  // below a snapshot's base: kept whole
+    auto raw = head_state_value(*store_, validators_history_state_key(e + 1));
+    if (!raw) return raw.status();
+    if (!raw->has_value()) continue;  // epoch_change() reports it
+    auto set = decode<ValidatorSet>(**raw);
+    if (!set || set->since_height < 2) continue;
+    const std::uint64_t h = set->since_height - 1;
+    const Bytes key = height_key(kKeyValidatorsProof, h);
+    auto have = store_->get(key);
+    if (!have) return have.status();
+    if (have->has_value()) continue;
+    auto hd = header(h);
+    if (!hd) return hd.status();
+    if (!hd->has_value()) continue;
+    auto proof = StateTree(*store_, &state_nodes_).prove((*hd)->state_root, validators_state_key());
+    if (!proof) return proof.status();
+    batch.put(key, encode(*proof));
+  }
+  if (batch.empty()) return Status::ok();
+  return store_->write(batch, /*sync=*/true);
+}
+
+std::uint64_t Ledger::pruned_below() const {
+  std::lock_guard<std::mutex> lock(head_mu_);
+  return pruned_through_;
 }
 
 Result<ValidatorSet> Ledger::load_validators(const KvReader& reader) const {
@@ -982,6 +1191,11 @@ Result<EpochChange> Ledger::epoch_change(Epoch ending) const {
     return Status::error("STORAGE_CORRUPT", "the change block " + std::to_string(h) + " of epoch " +
                                                 std::to_string(ending) +
                                                 " is neither held nor stored as a change");
+  // Stored at the change block (what a pruned tree can no longer give);
+  // proven from the tree on a ledger written before that.
+  auto kept = get_decoded<StateProof>(*store_, height_key(kKeyValidatorsProof, h));
+  if (!kept) return kept.status();
+  if (kept->has_value()) return EpochChange{std::move(**hd), std::move(**proof), std::move(**kept)};
   auto next = StateTree(*store_, &state_nodes_).prove((*hd)->state_root, validators_state_key());
   if (!next) return next.status();
   return EpochChange{std::move(**hd), std::move(**proof), std::move(*next)};
@@ -1094,14 +1308,24 @@ Result<std::vector<Record>> Ledger::records_by_hash(const Hash& content_hash) co
 
 Result<StateProof> Ledger::state_proof(ByteView key, std::optional<std::uint64_t> height) const {
   Hash root = head().state_root;
+  auto pruned = [&]() -> Status {
+    return Status::error("PRUNED", "the state tree of height " + std::to_string(*height) +
+                                       " is pruned; this node keeps heights from " +
+                                       std::to_string(pruned_below()));
+  };
   if (height) {
+    if (*height < pruned_below()) return pruned();
     auto hd = header(*height);
     if (!hd) return hd.status();
     if (!hd->has_value())
       return Status::error("NOT_FOUND", "no block at height " + std::to_string(*height));
     root = (*hd)->state_root;
   }
-  return StateTree(*store_, &state_nodes_).prove(root, key);
+  auto proof = StateTree(*store_, &state_nodes_).prove(root, key);
+  // The window may have moved past `height` during the walk.
+  if (!proof && proof.status().code() == "STORAGE_CORRUPT" && height && *height < pruned_below())
+    return pruned();
+  return proof;
 }
 
 Result<InclusionProof> Ledger::inclusion_proof(std::uint64_t log_index, std::uint64_t size) const {

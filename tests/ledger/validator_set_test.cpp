@@ -666,6 +666,67 @@ TEST_CASE("validators: a bundle across a change verifies; a tampered succession 
   CHECK(covered == good.size());
 }
 
+TEST_CASE("validators: a pruned ledger keeps serving its succession and bundles") {
+  // The same blocks on an archive ledger and on one keeping 16 trees; both
+  // change sets twice, then run on until both change blocks left the window.
+  ValNet archive;
+  ValNet pruned;
+  pruned.options.state_retention_blocks = kStateRetentionBlocksMin;
+  pruned.reopen();
+  two_changes(archive, 30);
+  two_changes(pruned, 30);
+  REQUIRE(archive.ledger->head().header_hash == pruned.ledger->head().header_hash);
+  auto s = pruned.ledger->succession();
+  REQUIRE_MESSAGE(s.is_ok(), s.status().to_string());
+  REQUIRE(s->changes.size() == 2);
+  CHECK(encode(*s) == encode(*archive.ledger->succession()));
+  REQUIRE(verify_succession(pruned.genesis, *s).is_ok());
+  // The change blocks' trees are gone: the succession came from what the
+  // change blocks stored.
+  for (const auto& c : s->changes)
+    CHECK(pruned.ledger->state_proof(validators_state_key(), c.header.height).status().code() ==
+          "PRUNED");
+  auto b = pruned.ledger->bundle_for_hash(file_hash("first"));
+  REQUIRE(b.is_ok());
+  CHECK(encode(*b) == encode(*archive.ledger->bundle_for_hash(file_hash("first"))));
+  auto v = verify_bundle(pruned.genesis, *b, file_hash("first"));
+  REQUIRE_MESSAGE(v.is_ok(), v.status().to_string());
+  CHECK(v->overall == Verdict::kValid);
+  pruned.reopen();
+  CHECK(encode(*pruned.ledger->succession()) == encode(*s));
+}
+
+TEST_CASE("validators: opening a ledger stores the validators proofs of older change blocks") {
+  // A ledger written before change blocks stored their validators proof
+  // ("V" + height): opening it stores them, equal to what the tree proves.
+  ValNet net;
+  two_changes(net, 2);
+  const auto before = net.ledger->succession();
+  REQUIRE(before.is_ok());
+  auto count_v = [&]() {
+    int n = 0;
+    REQUIRE(net.ledger->store()
+                .scan(Bytes{'V'}, Bytes{'V'}, [&](ByteView, ByteView) { return ++n, true; })
+                .is_ok());
+    return n;
+  };
+  REQUIRE(count_v() == 2);
+  WriteBatch erase;
+  REQUIRE(net.ledger->store()
+              .scan(Bytes{'V'}, Bytes{'V'},
+                    [&](ByteView k, ByteView) {
+                      erase.erase(k);
+                      return true;
+                    })
+              .is_ok());
+  REQUIRE(net.ledger->store().write(erase, true).is_ok());
+  REQUIRE(count_v() == 0);
+  CHECK(encode(*net.ledger->succession()) == encode(*before));  // from the tree meanwhile
+  net.reopen();
+  CHECK(count_v() == 2);
+  CHECK(encode(*net.ledger->succession()) == encode(*before));
+}
+
 namespace {
 
 // A notarize vote by `key` as validator `index` of `epoch` in `view`, for a

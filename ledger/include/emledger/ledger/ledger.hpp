@@ -4,9 +4,11 @@
 // on every node. Storage layout: docs/formats/storage.md.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include "emledger/ledger/bundle.hpp"
@@ -107,6 +109,12 @@ struct PreparedBlock {
   std::vector<Hash> tx_ids;
   ChainHead new_head;
   WriteBatch writes;
+  // Pruning (ADR 021), as of this block: the next stale list to process, the
+  // lowest height whose state tree is whole, and the nodes this block's
+  // update revived.
+  std::uint64_t prune_next = 0;
+  std::uint64_t pruned_through = 0;
+  std::vector<Hash> revived;
 };
 
 // The state-node cache (SmtNodeCache) of one Ledger: 2^bits slots of
@@ -135,8 +143,23 @@ constexpr unsigned state_cache_slot_bits_for_mib(std::uint64_t mib) {
 }
 static_assert(state_cache_slot_bits_for_mib(kStateCacheMibDefault) == kStateCacheSlotBitsDefault);
 
+// How many of the latest state trees a ledger keeps provable (ADR 021). 0
+// keeps every tree since genesis (an archive: audits of old accesses and
+// chain walks prove state at any height). W > 0 keeps the trees of the last
+// W heights and erases the state-tree nodes that only older trees held;
+// proofs below them answer PRUNED. Values, blocks, transactions, the log and
+// every index stay whatever W is.
+inline constexpr std::uint64_t kStateRetentionKeepAll = 0;
+inline constexpr std::uint64_t kStateRetentionBlocksMin = 16;
+inline constexpr std::uint64_t kStateRetentionBlocksMax = std::uint64_t{1} << 40;
+// Stale lists one block erases at most: a ledger whose window shrank, or that
+// starts pruning, catches up over several blocks rather than in one batch.
+inline constexpr std::size_t kPruneListsPerBlockMax = 8;
+
 struct LedgerOptions {
   unsigned state_cache_slot_bits = kStateCacheSlotBitsDefault;  // in [Min, Max]
+  // kStateRetentionKeepAll, or in [kStateRetentionBlocksMin, Max].
+  std::uint64_t state_retention_blocks = kStateRetentionKeepAll;
 };
 
 class Ledger {
@@ -247,7 +270,12 @@ class Ledger {
   Result<std::optional<Record>> record(const Hash& record_id) const;
   Result<std::vector<Record>> records_by_hash(const Hash& content_hash) const;
   Result<std::optional<Bytes>> state_value(ByteView key) const;
+  // The proof of `key` at the head, or at `height`. Errors: NOT_FOUND (no
+  // block there), PRUNED (below the retention window: pruned_below()).
   Result<StateProof> state_proof(ByteView key, std::optional<std::uint64_t> height) const;
+  // The lowest height whose state tree is whole: 0 while nothing was pruned
+  // (LedgerOptions::state_retention_blocks). Thread safe.
+  std::uint64_t pruned_below() const;
   Result<InclusionProof> inclusion_proof(std::uint64_t log_index, std::uint64_t size) const;
   // Leaf hash at `index` and root of the first `size` leaves of the log.
   // Errors: PROOF_OUT_OF_RANGE beyond the head's log size.
@@ -319,9 +347,26 @@ class Ledger {
   // 27.8 and 27.0 s instead of 34.3 and 31.1 s.
   SmtNodeCache state_nodes_;
 
+  // Pruning (ADR 021). prepare() adds the stale list and revival markers of
+  // its block and processes the lists that fell out of the window.
+  std::uint64_t retention_ = kStateRetentionKeepAll;
+  Status prune_step(std::uint64_t height, const StateUpdateTrace& trace,
+                    const PreparedBlock* parent, Overlay& ov, PreparedBlock& out) const;
+  // At open: the pruning mark and the revival markers.
+  Status load_prune_state();
+  // At open: stores the validators proof ("V") of change blocks committed
+  // before the kernel kept it, while their trees are whole.
+  Status backfill_validator_proofs();
+
   mutable std::mutex head_mu_;
-  ChainHead head_;           // guarded by head_mu_
-  ValidatorSet validators_;  // guarded by head_mu_: the set at head_
+  ChainHead head_;                    // guarded by head_mu_
+  ValidatorSet validators_;           // guarded by head_mu_: the set at head_
+  std::uint64_t prune_next_ = 0;      // guarded by head_mu_
+  std::uint64_t pruned_through_ = 0;  // guarded by head_mu_
+  // Revival markers of committed blocks still needed: node -> the latest
+  // height that revived it, and the same pairs by height for dropping them.
+  std::map<Hash, std::uint64_t> revived_;                   // guarded by head_mu_
+  std::set<std::pair<std::uint64_t, Hash>> revived_order_;  // guarded by head_mu_
 };
 
 }  // namespace emledger::ledger
