@@ -42,6 +42,28 @@ std::optional<Config> parse_command_line(int argc, char** argv, int* exit_code) 
                  "tree in memory")
       ->capture_default_str()
       ->check(CLI::Range(std::uint64_t{1}, ledger::kStateCacheMibMax));
+  app.add_option("--state-retention-blocks", c.state_retention_blocks,
+                 "state trees kept provable: 0 keeps every height's tree (an archive node, "
+                 "which audits of old accesses and chain walks need); W (" +
+                     std::to_string(ledger::kStateRetentionBlocksMin) +
+                     " or more) keeps the last W heights' trees and erases state-tree nodes only "
+                     "older trees held; proofs below answer 410 PRUNED")
+      ->capture_default_str()
+      ->check([](const std::string& v) -> std::string {
+        std::uint64_t w = 0;
+        try {
+          std::size_t used = 0;
+          w = std::stoull(v, &used);
+          if (used != v.size()) return "not a whole number: " + v;
+        } catch (const std::exception&) {
+          return "not a whole number: " + v;
+        }
+        if (w != ledger::kStateRetentionKeepAll &&
+            (w < ledger::kStateRetentionBlocksMin || w > ledger::kStateRetentionBlocksMax))
+          return "0, or " + std::to_string(ledger::kStateRetentionBlocksMin) + " to " +
+                 std::to_string(ledger::kStateRetentionBlocksMax);
+        return "";
+      });
   app.add_option("--peer-listen", c.peer_listen,
                  "peer (validator-to-validator) listen address host:port; default: this "
                  "validator's address in the genesis (multi-validator networks only)");

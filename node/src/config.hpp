@@ -36,6 +36,9 @@ struct Config {
   // Memory for the state-node cache (ledger::LedgerOptions), in MiB; the
   // ledger uses the largest power-of-two table that fits.
   std::uint64_t state_cache_mib = ledger::kStateCacheMibDefault;
+  // State trees kept provable (ledger::LedgerOptions, ADR 021): 0 keeps every
+  // tree (an archive node); W keeps the last W heights' trees.
+  std::uint64_t state_retention_blocks = ledger::kStateRetentionKeepAll;
   // Multi-validator networks only (the genesis names more than one
   // validator; docs/node.md): where the peer transport listens ("host:port";
   // empty: this validator's address in the genesis) and the consensus view

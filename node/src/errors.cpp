@@ -26,6 +26,7 @@ const std::vector<ErrorCodeInfo>& known_error_codes() {
       {"TX_NOT_FOUND", 404},
       {"RECORD_NOT_FOUND", 404},
       {"METHOD_NOT_ALLOWED", 405},
+      {"PRUNED", 410},
       {"DUPLICATE_TX", 409},
       {"LENGTH_REQUIRED", 411},
       {"BODY_TOO_LARGE", 413},

@@ -552,3 +552,43 @@ TEST_CASE("config: a non-dev node opens an encrypted key with --passphrase-file"
                 submit_body(register_tx(net.chain_id, "a.issuer", net.a, random_hash())));
   CHECK(r.status == 200);
 }
+
+TEST_CASE("dev node with a retention window: state proofs below it answer 410 PRUNED") {
+  TempDir dir;
+  Config c = dev_config(dir.str("data"));
+  c.state_retention_blocks = ledger::kStateRetentionBlocksMin;
+  auto node = start_node(c);
+  const std::string chain = node->identity().genesis.chain_id;
+  auto key = dev_issuer_key(dir.str("data"));
+  std::string record_key;
+  // One block per transaction: 20 blocks, so heights 1 to 4 leave the window.
+  for (int i = 0; i < 20; ++i) {
+    auto tx = register_tx(chain, kDevIssuerOrg, key, random_hash());
+    if (record_key.empty())
+      record_key = to_hex(ledger::record_state_key(ledger::record_id_for(tx.id())));
+    auto r = post(*node, "/v1/transactions?wait=commit", submit_body(tx));
+    REQUIRE_MESSAGE(r.status == 200, r.raw);
+  }
+  const std::uint64_t head = head_of(*node).height;
+  REQUIRE(head == 20);
+  const std::uint64_t floor = head - ledger::kStateRetentionBlocksMin + 1;
+  CHECK(node->ledger().pruned_below() == floor);
+  auto expect = [&](const Reply& r, int status, const std::string& code) {
+    CAPTURE(r.raw);
+    CHECK(r.status == status);
+    CHECK(error_code(r) == code);
+  };
+  expect(get(*node, "/v1/proofs/state?key=" + record_key + "&height=1"), 410, "PRUNED");
+  expect(get(*node, "/v1/proofs/state?key=" + record_key + "&height=" + std::to_string(floor - 1)),
+         410, "PRUNED");
+  for (std::uint64_t h : {floor, head}) {
+    auto sp = get(*node, "/v1/proofs/state?key=" + record_key + "&height=" + std::to_string(h));
+    REQUIRE_MESSAGE(sp.status == 200, sp.raw);
+    auto proof = decode_hex<ledger::StateProof>(sp.body["proof"]);
+    CHECK(proof.present);
+    auto root = hash_from_hex(sp.body["state_root"].get<std::string>());
+    REQUIRE(root);
+    CHECK(*root == (*node->ledger().header(h))->state_root);
+    CHECK(ledger::verify_state_proof(proof, *root));
+  }
+}
