@@ -5,6 +5,49 @@ using namespace emledger;
 using namespace emledger::ledger;
 using emledger::testing::Net;
 
+namespace {
+
+// Every key and value of the ledger's store, in key order.
+std::vector<std::pair<Bytes, Bytes>> store_dump(const Ledger& l) {
+  std::vector<std::pair<Bytes, Bytes>> kv;
+  auto view = l.read_view();
+  REQUIRE(view->scan({}, {},
+                     [&](ByteView k, ByteView v) {
+                       kv.emplace_back(Bytes(k.begin(), k.end()), Bytes(v.begin(), v.end()));
+                       return true;
+                     })
+              .is_ok());
+  return kv;
+}
+
+// Runs `a`'s newest block on `b`, as a follower does: execute, then commit
+// with `a`'s certificate.
+void follow(Net& a, Net& b) {
+  const std::uint64_t h = a.ledger->head().height;
+  auto block = a.ledger->block(h);
+  REQUIRE((block.is_ok() && block->has_value()));
+  auto p = b.ledger->execute(**block);
+  REQUIRE_MESSAGE(p.is_ok(), p.status().to_string());
+  REQUIRE(b.ledger->commit(*p, **a.ledger->certificate(h)).is_ok());
+}
+
+// Opening a fresh store with `o` fails with CONFIG_ERROR and writes nothing.
+void check_refused_before_writing(const LedgerOptions& o) {
+  emledger::testing::TempDir dir;
+  auto store = open_leveldb(dir.str() + "/db");
+  REQUIRE(store.is_ok());
+  auto l = Ledger::open(std::move(*store), Net().genesis, o);
+  REQUIRE_FALSE(l.is_ok());
+  CHECK(l.status().code() == "CONFIG_ERROR");
+  auto again = open_leveldb(dir.str() + "/db");
+  REQUIRE(again.is_ok());
+  int keys = 0;
+  REQUIRE((*again)->scan({}, {}, [&](ByteView, ByteView) { return ++keys, true; }).is_ok());
+  CHECK(keys == 0);
+}
+
+}  // namespace
+
 TEST_CASE("ledger: genesis opens once, reopens, and refuses another genesis") {
   Net net;
   CHECK(net.ledger->head().height == 0);
@@ -232,27 +275,11 @@ TEST_CASE("ledger: the state cache's size changes no stored byte") {
       ids.push_back(record_id_for(txs.back().id()));
     }
     a.commit(txs);
-    const std::uint64_t h = a.ledger->head().height;
-    auto block = a.ledger->block(h);
-    REQUIRE((block.is_ok() && block->has_value()));
-    auto p = b.ledger->execute(**block);
-    REQUIRE_MESSAGE(p.is_ok(), p.status().to_string());
-    REQUIRE(b.ledger->commit(*p, **a.ledger->certificate(h)).is_ok());
+    follow(a, b);
   }
-  auto dump = [](const Ledger& l) {
-    std::vector<std::pair<Bytes, Bytes>> kv;
-    auto view = l.read_view();
-    REQUIRE(view->scan({}, {},
-                       [&](ByteView k, ByteView v) {
-                         kv.emplace_back(Bytes(k.begin(), k.end()), Bytes(v.begin(), v.end()));
-                         return true;
-                       })
-                .is_ok());
-    return kv;
-  };
-  const auto da = dump(*a.ledger);
+  const auto da = store_dump(*a.ledger);
   CHECK(da.size() > 4 * 300 * 4);  // the blocks' tree nodes, at least
-  CHECK(da == dump(*b.ledger));
+  CHECK(da == store_dump(*b.ledger));
   // Proofs walk the tree through the small cache as well.
   for (std::size_t i = 0; i < ids.size(); i += 97) {
     const Hash& id = ids[i];
@@ -275,18 +302,7 @@ TEST_CASE("ledger: the state cache is sized in slots of 112 bytes, within bounds
 
   // Out of bounds: refused before anything is written.
   for (unsigned bits : {kStateCacheSlotBitsMin - 1, kStateCacheSlotBitsMax + 1}) {
-    emledger::testing::TempDir dir;
-    auto store = open_leveldb(dir.str() + "/db");
-    REQUIRE(store.is_ok());
-    const Genesis g = Net().genesis;
-    auto l = Ledger::open(std::move(*store), g, LedgerOptions{bits});
-    REQUIRE_FALSE(l.is_ok());
-    CHECK(l.status().code() == "CONFIG_ERROR");
-    auto again = open_leveldb(dir.str() + "/db");
-    REQUIRE(again.is_ok());
-    int keys = 0;
-    REQUIRE((*again)->scan({}, {}, [&](ByteView, ByteView) { return ++keys, true; }).is_ok());
-    CHECK(keys == 0);
+    check_refused_before_writing(LedgerOptions{bits});
   }
 }
 
@@ -385,27 +401,12 @@ TEST_CASE("ledger: a retention window keeps exactly the state trees of its last 
   std::vector<Hash> ids;
   for (int blk = 0; blk < 30; ++blk) {
     churn_block(a, ids, blk);
+    follow(a, b);
     const std::uint64_t h = a.ledger->head().height;
-    auto block = a.ledger->block(h);
-    REQUIRE((block.is_ok() && block->has_value()));
-    auto p = b.ledger->execute(**block);
-    REQUIRE_MESSAGE(p.is_ok(), p.status().to_string());
-    REQUIRE(b.ledger->commit(*p, **a.ledger->certificate(h)).is_ok());
     check_window(a, w, ids.front());
     if (h >= w) CHECK(a.ledger->pruned_below() == h - w + 1);  // one list a block
   }
-  auto dump = [](const Ledger& l) {
-    std::vector<std::pair<Bytes, Bytes>> kv;
-    auto view = l.read_view();
-    REQUIRE(view->scan({}, {},
-                       [&](ByteView k, ByteView v) {
-                         kv.emplace_back(Bytes(k.begin(), k.end()), Bytes(v.begin(), v.end()));
-                         return true;
-                       })
-                .is_ok());
-    return kv;
-  };
-  CHECK(dump(*a.ledger) == dump(*b.ledger));
+  CHECK(store_dump(*a.ledger) == store_dump(*b.ledger));
   // Every record is still readable at the head; the history of values stays.
   for (const Hash& id : ids) {
     auto r = a.ledger->record(id);
@@ -504,19 +505,9 @@ TEST_CASE("ledger: an archive ledger keeps every tree and writes no pruning keys
 TEST_CASE("ledger: a retention window out of bounds is refused before anything is written") {
   for (std::uint64_t w :
        {std::uint64_t{1}, kStateRetentionBlocksMin - 1, kStateRetentionBlocksMax + 1}) {
-    emledger::testing::TempDir dir;
-    auto store = open_leveldb(dir.str() + "/db");
-    REQUIRE(store.is_ok());
     LedgerOptions o;
     o.state_retention_blocks = w;
-    auto l = Ledger::open(std::move(*store), Net().genesis, o);
-    REQUIRE_FALSE(l.is_ok());
-    CHECK(l.status().code() == "CONFIG_ERROR");
-    auto again = open_leveldb(dir.str() + "/db");
-    REQUIRE(again.is_ok());
-    int keys = 0;
-    REQUIRE((*again)->scan({}, {}, [&](ByteView, ByteView) { return ++keys, true; }).is_ok());
-    CHECK(keys == 0);
+    check_refused_before_writing(o);
   }
 }
 
