@@ -4,7 +4,8 @@
 //   ./build/benchmarks/bench_all [--json FILE] [--skip ingest,baselines,scale]
 //       [--txs N] [--validators LIST] [--paced-shares LIST] [--latency-s S]
 //       [--rows N] [--etcd-puts N] [--points LIST] [--scale-dir DIR]
-//       [--state-cache-mib M] [--node PATH] [--no-plots]
+//       [--state-cache-mib M] [--state-retention-blocks W] [--scale-compaction C]
+//       [--node PATH] [--no-plots]
 //   ./build/benchmarks/bench_all --plot-scale SCALE_JSON [--json FILE]
 //
 // --plot-scale measures nothing: it draws scale.png (with scale.dat and
@@ -92,7 +93,8 @@ struct Options {
   std::string node_bin = EMLEDGER_NODE_BIN;
   // Passed through when set.
   std::string txs, validators = "1,4", paced_shares = "0.25,0.5,0.75,0.9", latency_s, rows,
-                   etcd_puts, points, scale_dir, state_cache_mib;
+                   etcd_puts, points, scale_dir, state_cache_mib, state_retention_blocks,
+                   scale_compaction;
   std::string plot_scale;  // a scale_bench JSON to draw; nothing is run
 };
 
@@ -104,6 +106,7 @@ std::optional<Options> parse(int argc, char** argv) {
       std::cout << "usage: bench_all [--json FILE] [--skip ingest,baselines,scale] [--txs N]\n"
                    "    [--validators LIST] [--paced-shares LIST] [--latency-s S] [--rows N]\n"
                    "    [--etcd-puts N] [--points LIST] [--scale-dir DIR] [--state-cache-mib M]\n"
+                   "    [--state-retention-blocks W] [--scale-compaction background|full]\n"
                    "    [--node PATH] [--no-plots]\n"
                    "       bench_all --plot-scale SCALE_JSON [--json FILE]\n"
                    "The benchmark run of issue 5: ceilings, emledger 1 node and 4 validators,\n"
@@ -120,19 +123,21 @@ std::optional<Options> parse(int argc, char** argv) {
       return std::nullopt;
     }
     const std::string v = argv[++i];
-    std::string* pass = k == "--txs"               ? &o.txs
-                        : k == "--validators"      ? &o.validators
-                        : k == "--paced-shares"    ? &o.paced_shares
-                        : k == "--latency-s"       ? &o.latency_s
-                        : k == "--rows"            ? &o.rows
-                        : k == "--etcd-puts"       ? &o.etcd_puts
-                        : k == "--points"          ? &o.points
-                        : k == "--scale-dir"       ? &o.scale_dir
-                        : k == "--state-cache-mib" ? &o.state_cache_mib
-                        : k == "--plot-scale"      ? &o.plot_scale
-                        : k == "--json"            ? &o.json_out
-                        : k == "--node"            ? &o.node_bin
-                                                   : nullptr;
+    std::string* pass = k == "--txs"                      ? &o.txs
+                        : k == "--validators"             ? &o.validators
+                        : k == "--paced-shares"           ? &o.paced_shares
+                        : k == "--latency-s"              ? &o.latency_s
+                        : k == "--rows"                   ? &o.rows
+                        : k == "--etcd-puts"              ? &o.etcd_puts
+                        : k == "--points"                 ? &o.points
+                        : k == "--scale-dir"              ? &o.scale_dir
+                        : k == "--state-cache-mib"        ? &o.state_cache_mib
+                        : k == "--state-retention-blocks" ? &o.state_retention_blocks
+                        : k == "--scale-compaction"       ? &o.scale_compaction
+                        : k == "--plot-scale"             ? &o.plot_scale
+                        : k == "--json"                   ? &o.json_out
+                        : k == "--node"                   ? &o.node_bin
+                                                          : nullptr;
     if (pass != nullptr) {
       *pass = v;
       continue;
@@ -864,6 +869,8 @@ std::vector<ChildRun> plan(const Options& o, const fs::path& bin_dir) {
     add_if(c.argv, "--points", o.points);
     add_if(c.argv, "--dir", o.scale_dir);
     add_if(c.argv, "--state-cache-mib", o.state_cache_mib);
+    add_if(c.argv, "--state-retention-blocks", o.state_retention_blocks);
+    add_if(c.argv, "--compaction", o.scale_compaction);
     add_if(c.argv, "--node", o.node_bin);
     parts.push_back(std::move(c));
   }

@@ -4,6 +4,7 @@
 //
 //   ./build/benchmarks/scale_bench [--points 100000,1000000,10000000] [--requests N]
 //       [--clients C] [--json FILE] [--node PATH] [--dir DIR] [--keep] [--state-cache-mib M]
+//       [--state-retention-blocks W] [--compaction background|full]
 //
 //   --points LIST  increasing record counts to measure at (default 100000,1000000,10000000)
 //   --requests N   requests per client thread and proof kind in the throughput phase,
@@ -17,6 +18,12 @@
 //   --keep         leave the run's directory (genesis, keys, node data, log) behind
 //   --state-cache-mib M  the state-node cache of the loader's Ledger and of the node
 //                  (emledger-node --state-cache-mib; default the node's, 112 MiB)
+//   --state-retention-blocks W  state trees kept by the loader's Ledger and the node
+//                  (emledger-node --state-retention-blocks; default 0, every tree)
+//   --compaction C background (default): the figures of each point as the load left
+//                  the database; full: the loader then compacts the whole database
+//                  (LevelDB CompactRange), which is where background compaction
+//                  converges: entries pruning erased are gone from disk
 //
 // One ledger of one validator (network_setup.hpp's genesis: an issuer org and
 // validator bench.v0) grows point by point in one data directory. At each
@@ -153,6 +160,14 @@ struct Options {
   bool keep = false;
   std::uint64_t state_cache_mib = kStateCacheMibDefault;
   unsigned state_cache_bits() const { return state_cache_slot_bits_for_mib(state_cache_mib); }
+  std::uint64_t state_retention_blocks = kStateRetentionKeepAll;
+  bool full_compaction = false;
+  LedgerOptions ledger_options() const {
+    LedgerOptions lo;
+    lo.state_cache_slot_bits = state_cache_bits();
+    lo.state_retention_blocks = state_retention_blocks;
+    return lo;
+  }
 };
 
 std::optional<std::vector<std::uint64_t>> parse_points(const std::string& v) {
@@ -173,6 +188,7 @@ std::optional<std::vector<std::uint64_t>> parse_points(const std::string& v) {
 constexpr const char* kUsage =
     "usage: scale_bench [--points 100000,1000000,10000000] [--requests N] [--clients C]\n"
     "    [--json FILE] [--node PATH] [--dir DIR] [--keep] [--state-cache-mib M]\n"
+    "    [--state-retention-blocks W] [--compaction background|full]\n"
     "Proofs per second over HTTP, bundle verifications per second, and lookup, proof and\n"
     "verify latency, bytes per record and restart time as one ledger grows\n"
     "(docs/benchmarks.md). 10M records take about 30 GB under --dir.\n";
@@ -202,6 +218,11 @@ std::optional<Options> parse(int argc, char** argv) {
           o.dir = v;
         } else if (k == "--state-cache-mib") {
           o.state_cache_mib = std::stoull(v);
+        } else if (k == "--state-retention-blocks") {
+          o.state_retention_blocks = std::stoull(v);
+        } else if (k == "--compaction") {
+          if (v != "background" && v != "full") throw std::invalid_argument(v);
+          o.full_compaction = v == "full";
         } else {
           return false;
         }
@@ -214,6 +235,13 @@ std::optional<Options> parse(int argc, char** argv) {
   }
   if (o.state_cache_mib < 1 || o.state_cache_mib > kStateCacheMibMax) {
     std::cerr << "--state-cache-mib 1.." << kStateCacheMibMax << "\n";
+    return std::nullopt;
+  }
+  if (o.state_retention_blocks != kStateRetentionKeepAll &&
+      (o.state_retention_blocks < kStateRetentionBlocksMin ||
+       o.state_retention_blocks > kStateRetentionBlocksMax)) {
+    std::cerr << "--state-retention-blocks 0 (every tree) or " << kStateRetentionBlocksMin << ".."
+              << kStateRetentionBlocksMax << "\n";
     return std::nullopt;
   }
   return o;
@@ -444,15 +472,14 @@ class Committer {
 // (the node stopped), printing progress to stderr. Errors: INTERRUPTED, and
 // the kernel's and storage's.
 Status load_records(Records& records, const Validator& v, const fs::path& db_dir,
-                    std::uint64_t target, unsigned state_cache_bits) {
+                    std::uint64_t target, const LedgerOptions& lo, bool full_compaction,
+                    double& compaction_s) {
   std::error_code ec;
   fs::create_directories(db_dir, ec);
   if (ec)
     return Status::error("IO_ERROR", "cannot create " + db_dir.string() + ": " + ec.message());
   auto store = open_leveldb(db_dir.string());
   if (!store) return store.status();
-  LedgerOptions lo;
-  lo.state_cache_slot_bits = state_cache_bits;
   auto opened = Ledger::open(std::move(*store), records.genesis(), lo);
   if (!opened) return opened.status();
   Ledger& ledger = **opened;
@@ -501,6 +528,13 @@ Status load_records(Records& records, const Validator& v, const fs::path& db_dir
                static_cast<unsigned long long>(target - start), since_s(t0),
                static_cast<double>(target - start) / std::max(1e-9, since_s(t0)),
                times.line().c_str());
+  compaction_s = 0;
+  if (full_compaction) {
+    const auto c0 = Clock::now();
+    EMLEDGER_TRY(ledger.store().compact());
+    compaction_s = since_s(c0);
+    std::fprintf(stderr, "  full compaction: %.1f s\n", compaction_s);
+  }
   return Status::ok();
 }
 
@@ -511,10 +545,12 @@ Status load_records(Records& records, const Validator& v, const fs::path& db_dir
 // destructor, so no way out leaves it running.
 class Node {
  public:
-  Node(std::string binary, const fs::path& dir, std::uint64_t state_cache_mib)
+  Node(std::string binary, const fs::path& dir, std::uint64_t state_cache_mib,
+       std::uint64_t state_retention_blocks)
       : binary_(std::move(binary)),
         dir_(dir),
         state_cache_mib_(state_cache_mib),
+        state_retention_blocks_(state_retention_blocks),
         data_((dir / "node0").string()),
         process_(binary_, data_) {}
 
@@ -531,7 +567,9 @@ class Node {
                                         "--listen",
                                         "127.0.0.1:0",
                                         "--state-cache-mib",
-                                        std::to_string(state_cache_mib_)};
+                                        std::to_string(state_cache_mib_),
+                                        "--state-retention-blocks",
+                                        std::to_string(state_retention_blocks_)};
     if (!process_.start(args, kNodeStartTimeoutS))
       return Status::error("NODE_START_FAILED",
                            binary_ + " did not start:\n" + tail(process_.log()));
@@ -560,6 +598,7 @@ class Node {
   std::string binary_;
   fs::path dir_;
   std::uint64_t state_cache_mib_;
+  std::uint64_t state_retention_blocks_;
   std::string data_;
   testing::NodeProcess process_;  // SIGKILLed on destruction
 };
@@ -903,7 +942,8 @@ double load_average() {
 
 struct Point {
   std::uint64_t records = 0;
-  double load_s = 0;  // loading the records added since the previous point
+  double load_s = 0;        // loading the records added since the previous point
+  double compaction_s = 0;  // --compaction full: compacting the database after the load
   std::uint64_t loaded = 0;
   PointLatencies latency;
   ProofRates rates;
@@ -958,9 +998,9 @@ Status measure_point(Run& run, std::uint64_t target, Point& p) {
   std::cout << "[" << target << " records] loading " << p.loaded << " through the kernel..."
             << std::endl;
   const auto t0 = Clock::now();
-  EMLEDGER_TRY(
-      load_records(run.records, run.validator, run.node.db_dir(), target, o.state_cache_bits()));
-  p.load_s = since_s(t0);
+  EMLEDGER_TRY(load_records(run.records, run.validator, run.node.db_dir(), target,
+                            o.ledger_options(), o.full_compaction, p.compaction_s));
+  p.load_s = since_s(t0) - p.compaction_s;
 
   // The latency phase asks about draws [0, 3 requests), the throughput phase
   // about the next clients x requests; the bundles are of the first draws
@@ -1015,8 +1055,13 @@ struct Figure {
 // What every figure shares: cores, record size, fsync policy.
 std::string setup_line(const Options& o) {
   return "one emledger-node (1 validator, fsync: one synced LevelDB batch per block, state cache " +
-         std::to_string(o.state_cache_mib) + " MiB) and the clients on " + std::to_string(cores()) +
-         " shared cores; register records of " +
+         std::to_string(o.state_cache_mib) + " MiB, " +
+         (o.state_retention_blocks == kStateRetentionKeepAll
+              ? std::string("every state tree kept")
+              : "state trees of the last " + std::to_string(o.state_retention_blocks) +
+                    " heights kept") +
+         (o.full_compaction ? ", the database fully compacted after each load" : "") +
+         ") and the clients on " + std::to_string(cores()) + " shared cores; register records of " +
          std::to_string(encode(bench::register_tx(0, bench::kBenchChainId, bench::kBenchIssuerOrg,
                                                   crypto::KeyPair::generate(), 1))
                             .size()) +
@@ -1077,6 +1122,9 @@ std::vector<Figure> figures(const Options& o, const std::vector<Point>& points) 
         "records " + std::to_string(p.records - p.loaded) + " to " + std::to_string(p.records) +
             " in-process through the kernel, blocks of " + std::to_string(kBlockTxsMax) +
             ", synced commit per block, signing on " + c + " threads");
+    if (o.full_compaction)
+      add("full compaction after the load", p.compaction_s, "s",
+          "LevelDB CompactRange over every key, in the loader, before the node starts");
   }
   return out;
 }
@@ -1122,6 +1170,8 @@ void write_json(const Options& o, const std::vector<Point>& points) {
                 {"description", setup_line(o)},
                 {"state_cache_mib", o.state_cache_mib},
                 {"state_cache_slots", std::uint64_t{1} << o.state_cache_bits()},
+                {"state_retention_blocks", o.state_retention_blocks},
+                {"compaction", o.full_compaction ? "full" : "background"},
                 {"node", o.node_bin}};
   Json table = Json::array();
   for (const auto& f : figures(o, points))
@@ -1151,7 +1201,8 @@ void write_json(const Options& o, const std::vector<Point>& points) {
          {"db_bytes", p.db_bytes},
          {"load_average_1m", p.load_average},
          {"prefix_bytes", prefixes},
-         {"load_records_per_s", static_cast<double>(p.loaded) / std::max(1e-9, p.load_s)}});
+         {"load_records_per_s", static_cast<double>(p.loaded) / std::max(1e-9, p.load_s)},
+         {"full_compaction_s", p.compaction_s}});
   }
   Json j = {{"bench", "scale"}, {"setup", setup}, {"table", table}, {"points", pts}};
   std::ofstream out(o.json_out, std::ios::trunc);
@@ -1178,7 +1229,7 @@ int run(const Options& o) {
   }
   const Validator validator{*key, 0};
   Records records(net.genesis(), net.issuer_key());
-  Node node(o.node_bin, dir.path(), o.state_cache_mib);
+  Node node(o.node_bin, dir.path(), o.state_cache_mib, o.state_retention_blocks);
   Run r{o, net, records, validator, node};
   std::vector<Point> points;
   Status failed = Status::ok();

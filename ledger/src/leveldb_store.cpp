@@ -227,6 +227,11 @@ class LevelDbStore final : public KvStore {
     return scan_at(db_, nullptr, prefix, start, visit);
   }
 
+  Status compact() override {
+    db_->CompactRange(nullptr, nullptr);
+    return Status::ok();
+  }
+
   std::unique_ptr<KvView> view() const override;
 
  private:
