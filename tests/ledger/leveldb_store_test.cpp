@@ -89,3 +89,52 @@ TEST_CASE("leveldb store: background flushes run at a lower priority and lose no
     store = std::move(*again);
   }
 }
+
+TEST_CASE("leveldb store: compact() drops erased entries from the table files and reads the same") {
+  // As pruning erases nodes: the data is in table files already when the
+  // erases come (a fresh memtable flushed by compact() is not merged again).
+  testing::TempDir dir;
+  auto opened = open_leveldb(dir.str());
+  REQUIRE(opened.is_ok());
+  KvStore& store = **opened;
+  constexpr int kKeys = 2000;
+  constexpr std::size_t kValueBytes = 4096;
+  auto key = [](int i) {
+    Bytes k{'t'};
+    for (int s = 24; s >= 0; s -= 8) k.push_back(static_cast<std::uint8_t>(i >> s));
+    return k;
+  };
+  auto table_bytes = [&]() {
+    std::uintmax_t n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(dir.path()))
+      if (e.path().extension() == ".ldb") n += e.file_size();
+    return n;
+  };
+  WriteBatch put;
+  for (int i = 0; i < kKeys; ++i) put.put(key(i), Bytes(kValueBytes, static_cast<std::uint8_t>(i)));
+  REQUIRE(store.write(put, true).is_ok());
+  CHECK(table_bytes() == 0);  // all of it in the memtable and its log
+  REQUIRE(store.compact().is_ok());
+  const std::uintmax_t all = kKeys * kValueBytes;
+  CHECK(table_bytes() >= all);
+  WriteBatch erase;
+  for (int i = 0; i < kKeys; i += 2) erase.erase(key(i));
+  REQUIRE(store.write(erase, true).is_ok());
+  CHECK(table_bytes() >= all);  // erased, still on disk
+  REQUIRE(store.compact().is_ok());
+  CHECK(table_bytes() >= all / 2);
+  CHECK(table_bytes() < all / 2 + all / 20);  // the erased half and its tombstones are gone
+  int seen = 0;
+  REQUIRE(store
+              .scan(Bytes{'t'}, Bytes{'t'},
+                    [&](ByteView k, ByteView v) {
+                      const int i = (k[1] << 24) | (k[2] << 16) | (k[3] << 8) | k[4];
+                      CHECK(i % 2 == 1);
+                      CHECK(v.size() == kValueBytes);
+                      CHECK(v[0] == static_cast<std::uint8_t>(i));
+                      ++seen;
+                      return true;
+                    })
+              .is_ok());
+  CHECK(seen == kKeys / 2);
+}

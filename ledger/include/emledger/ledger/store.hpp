@@ -162,9 +162,11 @@ class KvStore : public KvView {
     const WriteBatch* one[] = {&batch};
     return write_all(one, sync);
   }
-  // Compacts the whole store now, with every key in range: what the store's
-  // background work converges to (erased entries and their tombstones
-  // dropped). Blocks until done; for tools and benchmarks. Thread safe.
+  // Compacts the whole store now (LevelDB CompactRange over every key): the
+  // table files' entries meet the erases and overwrites above them and are
+  // dropped, which is where the store's background work converges. Writes
+  // still in the memtable are flushed first, and may wait in a table for the
+  // next compaction. Blocks until done; for tools and benchmarks. Thread safe.
   virtual Status compact() = 0;
   // The store as it is now, unchanged by later writes, for as long as the
   // view lives (it must not outlive the store). What a reader uses to see
