@@ -491,6 +491,13 @@ bool Validator::base_for(const Hash& digest, const ledger::PreparedBlock*& base)
       s.prepared.tx_ids.insert(s.prepared.tx_ids.end(), (*b)->tx_ids.begin(), (*b)->tx_ids.end());
     }
     s.prepared.block = chain.front()->block;
+    // Pruning as the newest block leaves it, with every node the chain
+    // revived: a block on top must not erase those (ADR 021).
+    s.prepared.prune_next = chain.front()->prune_next;
+    s.prepared.pruned_through = chain.front()->pruned_through;
+    for (auto b = chain.rbegin(); b != chain.rend(); ++b)
+      s.prepared.revived.insert(s.prepared.revived.end(), (*b)->revived.begin(),
+                                (*b)->revived.end());
     stacked_ = std::move(s);
   }
   base = &stacked_->prepared;

@@ -20,16 +20,16 @@ std::vector<std::pair<Bytes, Bytes>> store_dump(const Ledger& l) {
   return kv;
 }
 
-// Runs `a`'s newest block on `b`, as a follower does: execute, then commit
-// with `a`'s certificate.
-void follow(Net& a, Net& b) {
-  const std::uint64_t h = a.ledger->head().height;
+// Runs `a`'s block at `h` on `b` (whose head is below it), as a follower
+// does: execute, then commit with `a`'s certificate.
+void follow(Net& a, Net& b, std::uint64_t h) {
   auto block = a.ledger->block(h);
   REQUIRE((block.is_ok() && block->has_value()));
   auto p = b.ledger->execute(**block);
   REQUIRE_MESSAGE(p.is_ok(), p.status().to_string());
   REQUIRE(b.ledger->commit(*p, **a.ledger->certificate(h)).is_ok());
 }
+void follow(Net& a, Net& b) { follow(a, b, a.ledger->head().height); }
 
 // Opening a fresh store with `o` fails with CONFIG_ERROR and writes nothing.
 void check_refused_before_writing(const LedgerOptions& o) {
@@ -614,4 +614,49 @@ TEST_CASE("ledger: a block prepared on an uncommitted parent equals the sequenti
   }
   CHECK(piped.ledger->head().header_hash == seq.ledger->head().header_hash);
   CHECK(piped.ledger->head().state_root == seq.ledger->head().state_root);
+}
+
+TEST_CASE("ledger: with a retention window, blocks prepared on uncommitted parents prune alike") {
+  // Pairs of blocks, the second prepared while the first is in flight,
+  // against the same blocks one at a time: the same bytes on disk.
+  LedgerOptions o;
+  o.state_retention_blocks = kStateRetentionBlocksMin;
+  Net piped(o);
+  Net seq(o);
+  std::vector<Hash> ids;
+  auto block_txs = [&](int blk) {
+    std::vector<Tx> txs;
+    for (int i = 0; i < 5; ++i) {
+      txs.push_back(piped.reg("pair-" + std::to_string(blk) + "-" + std::to_string(i)));
+      ids.push_back(record_id_for(txs.back().id()));
+    }
+    if (ids.size() > 10)
+      txs.push_back(piped.tx(piped.issuer_a, "a.issuer", TxType::kRevokeRecord,
+                             RevokeRecord{ids[ids.size() - 8], 3}));
+    return txs;
+  };
+  for (int pair = 0; pair < 20; ++pair) {
+    const auto first = block_txs(2 * pair);
+    const auto second = block_txs(2 * pair + 1);
+    const std::uint64_t t = piped.clock_ms + 2000 * static_cast<std::uint64_t>(pair + 1);
+    std::vector<TxOutcome> oc1, oc2;
+    auto p1 = piped.ledger->prepare(first, t, 1, piped.validator.public_key(), false, oc1);
+    REQUIRE(p1.is_ok());
+    auto p2 =
+        piped.ledger->prepare(second, t + 1, 2, piped.validator.public_key(), false, oc2, &*p1);
+    REQUIRE(p2.is_ok());
+    for (const auto& oc : oc1) REQUIRE(oc.status.is_ok());
+    for (const auto& oc : oc2) REQUIRE(oc.status.is_ok());
+    for (const PreparedBlock* p : {&*p1, &*p2}) {
+      Certificate c;
+      sign_certificate(piped.genesis, p->block.header, 0, piped.validator, c);
+      REQUIRE(piped.ledger->commit(*p, c).is_ok());
+    }
+    follow(piped, seq, piped.ledger->head().height - 1);
+    follow(piped, seq);
+  }
+  CHECK(store_dump(*piped.ledger) == store_dump(*seq.ledger));
+  CHECK(piped.ledger->head().height == 40);
+  CHECK(piped.ledger->pruned_below() == 40 - kStateRetentionBlocksMin + 1);
+  check_window(piped, kStateRetentionBlocksMin, ids.front());
 }

@@ -111,7 +111,9 @@ struct PreparedBlock {
   WriteBatch writes;
   // Pruning (ADR 021), as of this block: the next stale list to process, the
   // lowest height whose state tree is whole, and the nodes this block's
-  // update revived.
+  // update revived. A parent standing for several uncommitted blocks (their
+  // writes merged) carries the newest one's first two and every block's
+  // revived nodes.
   std::uint64_t prune_next = 0;
   std::uint64_t pruned_through = 0;
   std::vector<Hash> revived;
