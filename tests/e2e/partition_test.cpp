@@ -11,6 +11,7 @@
 // against the genesis, and `emledger chain verify` passes against every node.
 // A transaction that was not acknowledged (its batch timed out or its node
 // died) may or may not be committed: nothing is asserted about it.
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -125,10 +126,16 @@ void partition_and_heal(Network& net) {
     CHECK_MESSAGE(after[k] >= before[k] + kPartitionBlocksMin,
                   "validator " << connected[k] << " went from " << before[k] << " to " << after[k]
                                << " while 3 was cut off");
-  // One block at most: it may have held the votes of a block whose commit
-  // was still being written when the cut came.
-  CHECK_MESSAGE(isolated_after <= isolated_at_cut + 1,
-                "cut-off validator 3 went from " << isolated_at_cut << " to " << isolated_after);
+  // Nothing alone: at most one block past what it or the others had
+  // committed when the cut came. It may trail the others by a block whose
+  // votes it already held, and hold the votes of one more whose commit was
+  // still being written (seen once: 15 to 17 while the others stood at 16).
+  const std::uint64_t known_at_cut =
+      std::max(isolated_at_cut, *std::max_element(before.begin(), before.end()));
+  CHECK_MESSAGE(isolated_after <= known_at_cut + 1,
+                "cut-off validator 3 went from " << isolated_at_cut << " to " << isolated_after
+                                                 << " (the others stood at " << known_at_cut
+                                                 << " after the cut)");
   MESSAGE("partition of " << kPartitionMs << " ms: validators 0-2 went from " << before[0] << " to "
                           << after[0] << ", validator 3 from " << isolated_at_cut << " to "
                           << isolated_after);
