@@ -8,6 +8,8 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <random>
 #include <set>
 #include <sstream>
 #include <string>
@@ -137,4 +139,57 @@ TEST_CASE("leveldb store: compact() drops erased entries from the table files an
                     })
               .is_ok());
   CHECK(seen == kKeys / 2);
+}
+
+TEST_CASE("leveldb store: write_all keeps each key's last put, whatever the keys' lengths and prefixes") {
+  // write_all reorders the puts of its batches by key (and by their first 8
+  // bytes first): keys of 1 to 12 bytes over three byte values share long
+  // prefixes, are prefixes of each other and recur across and within batches.
+  testing::TempDir dir;
+  auto opened = open_leveldb(dir.str());
+  REQUIRE(opened.is_ok());
+  KvStore& store = **opened;
+  std::mt19937 rng(20261129);
+  // The model holds keys and values as strings of the same bytes.
+  auto random_key = [&] {
+    static constexpr char kBytes[] = {'\x00', '\x01', '\xff'};
+    std::string k(1 + rng() % 12, '\0');
+    for (char& b : k) b = kBytes[rng() % 3];
+    return k;
+  };
+  auto bytes = [](const std::string& s) { return Bytes(s.begin(), s.end()); };
+  std::map<std::string, std::string> model;
+  for (int write = 0; write < 3; ++write) {
+    std::vector<WriteBatch> batches(5);
+    std::vector<std::string> erased;
+    for (int i = 0; i < 40 && !model.empty(); ++i) {
+      auto it = model.begin();
+      std::advance(it, rng() % model.size());
+      batches[rng() % batches.size()].erase(bytes(it->first));
+      erased.push_back(it->first);
+    }
+    for (const std::string& k : erased) model.erase(k);  // erases go before every put
+    for (std::size_t b = 0; b < batches.size(); ++b)
+      for (int i = 0; i < 300; ++i) {
+        const std::string k = random_key();
+        const std::string v{static_cast<char>(write), static_cast<char>(b), static_cast<char>(i >> 8),
+                            static_cast<char>(i)};
+        batches[b].put(bytes(k), bytes(v));
+        model[k] = v;
+      }
+    std::vector<const WriteBatch*> all;
+    for (const auto& b : batches) all.push_back(&b);
+    REQUIRE(store.write_all(all, true).is_ok());
+    std::map<std::string, std::string> stored;
+    REQUIRE(store
+                .scan(Bytes{}, Bytes{},
+                      [&](ByteView k, ByteView v) {
+                        stored.emplace(std::string(k.begin(), k.end()),
+                                       std::string(v.begin(), v.end()));
+                        return true;
+                      })
+                .is_ok());
+    CHECK(stored.size() == model.size());
+    CHECK(stored == model);
+  }
 }
