@@ -231,7 +231,7 @@ ledger::WriteBatch renamed(const ledger::WriteBatch& block, std::size_t i) {
   out.reserve(block.size());
   Bytes key;
   for (const auto& [k, v] : block.entries()) {
-    key = k;
+    key.assign(k.begin(), k.end());
     for (int b = 0; b < 8; ++b) key.push_back(static_cast<std::uint8_t>(i >> (8 * b)));
     out.put(key, v);
   }

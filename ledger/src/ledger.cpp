@@ -46,7 +46,7 @@ class PendingReader : public KvReader {
   PendingReader(const KvReader& base, const WriteBatch* pending) : base_(base), pending_(pending) {}
   Result<std::optional<Bytes>> get(ByteView key) const override {
     if (pending_)
-      if (const Bytes* v = pending_->find(key)) return std::optional<Bytes>(*v);
+      if (auto v = pending_->find(key)) return std::optional<Bytes>(Bytes(v->begin(), v->end()));
     return base_.get(key);
   }
 

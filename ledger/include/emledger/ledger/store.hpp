@@ -34,26 +34,46 @@ class KvReader {
 // tens of thousands of pending entries. Iteration is in first-put order, which
 // is deterministic; LevelDB does not depend on the order of distinct keys.
 // Not thread safe; a const WriteBatch may be read from several threads.
+//
+// Keys and values are copied into chunks the batch owns, which never move:
+// a block's tens of thousands of puts cost a few chunk allocations, not two
+// heap blocks each (and as many frees when the block is done).
 class WriteBatch {
  public:
-  using Entry = std::pair<Bytes, Bytes>;
+  // One put: views of the batch's own copies, valid for as long as the batch
+  // lives (moves included) and until the key is put again.
+  struct Entry {
+    ByteView key;
+    ByteView value;
+  };
 
   WriteBatch() = default;
-  WriteBatch(const WriteBatch&) = default;
-  WriteBatch& operator=(const WriteBatch&) = default;
-  WriteBatch(WriteBatch&&) noexcept = default;
-  WriteBatch& operator=(WriteBatch&&) noexcept = default;
+  WriteBatch(const WriteBatch& other) { copy_from(other); }
+  WriteBatch& operator=(const WriteBatch& other) {
+    if (this != &other) {
+      WriteBatch copy(other);
+      *this = std::move(copy);
+    }
+    return *this;
+  }
+  WriteBatch(WriteBatch&& other) noexcept { take(other); }
+  WriteBatch& operator=(WriteBatch&& other) noexcept {
+    if (this != &other) take(other);
+    return *this;
+  }
 
   void put(ByteView key, ByteView value) {
     if (slots_.empty()) rehash(kSlotsMin);
     const std::uint64_t h = hash(key);
     Slot& slot = slots_[probe(key, h)];
     if (slot.entry != 0) {
-      entries_[slot.entry - 1].second.assign(value.begin(), value.end());
+      // The old value's bytes stay unused in their chunk until the batch
+      // goes: a key put again within one batch is rare (a block's head).
+      entries_[slot.entry - 1].value = copy_in(value);
       return;
     }
     EMLEDGER_ASSERT(entries_.size() < kEntriesMax);
-    entries_.emplace_back(Bytes(key.begin(), key.end()), Bytes(value.begin(), value.end()));
+    entries_.push_back(Entry{copy_in(key), copy_in(value)});
     slot = Slot{tag(h), static_cast<std::uint32_t>(entries_.size())};
     if (2 * entries_.size() > slots_.size()) rehash(2 * slots_.size());
   }
@@ -64,11 +84,12 @@ class WriteBatch {
   // stay. find() does not see erases: nothing reads a key it erases.
   void erase(ByteView key) { erased_.emplace_back(key.begin(), key.end()); }
   const std::vector<Bytes>& erased() const { return erased_; }
-  // The pending value of `key`, or nullptr. Valid until the next put.
-  const Bytes* find(ByteView key) const {
-    if (slots_.empty()) return nullptr;
+  // The pending value of `key`, if any: a view valid until `key` is put again.
+  std::optional<ByteView> find(ByteView key) const {
+    if (slots_.empty()) return std::nullopt;
     const Slot& slot = slots_[probe(key, hash(key))];
-    return slot.entry == 0 ? nullptr : &entries_[slot.entry - 1].second;
+    if (slot.entry == 0) return std::nullopt;
+    return entries_[slot.entry - 1].value;
   }
   const std::vector<Entry>& entries() const { return entries_; }
   // Sizes the batch for about `entries` puts, sparing regrowth of a big batch.
@@ -122,7 +143,7 @@ class WriteBatch {
       const Slot& slot = slots_[i];
       if (slot.entry == 0) return i;
       if (slot.tag != tag(h)) continue;
-      const Bytes& k = entries_[slot.entry - 1].first;
+      const ByteView k = entries_[slot.entry - 1].key;
       if (k.size() == key.size() && std::equal(k.begin(), k.end(), key.begin())) return i;
     }
   }
@@ -131,16 +152,65 @@ class WriteBatch {
     slots_.assign(slot_count, Slot{});
     const std::size_t mask = slot_count - 1;
     for (std::size_t e = 0; e < entries_.size(); ++e) {
-      const std::uint64_t h = hash(entries_[e].first);
+      const std::uint64_t h = hash(entries_[e].key);
       std::size_t i = static_cast<std::size_t>(h) & mask;
       while (slots_[i].entry != 0) i = (i + 1) & mask;
       slots_[i] = Slot{tag(h), static_cast<std::uint32_t>(e + 1)};
     }
   }
 
+  // Chunks grow from the first size to the last by doubling: a batch of a
+  // single write stays small, a block's takes a few dozen allocations.
+  static constexpr std::size_t kChunkBytesFirst = 4 << 10;
+  static constexpr std::size_t kChunkBytesMax = 1 << 20;
+
+  // A copy of `bytes` in the current chunk (a new one when it has no room).
+  ByteView copy_in(ByteView bytes) {
+    if (bytes.empty()) return {};
+    if (bytes.size() > chunk_left_) {
+      chunk_bytes_ = chunk_bytes_ == 0 ? kChunkBytesFirst : std::min(2 * chunk_bytes_, kChunkBytesMax);
+      const std::size_t size = std::max(chunk_bytes_, bytes.size());
+      chunks_.emplace_back(new std::uint8_t[size]);
+      chunk_next_ = chunks_.back().get();
+      chunk_left_ = size;
+    }
+    std::uint8_t* at = chunk_next_;
+    std::memcpy(at, bytes.data(), bytes.size());
+    chunk_next_ += bytes.size();
+    chunk_left_ -= bytes.size();
+    return ByteView(at, bytes.size());
+  }
+  void copy_from(const WriteBatch& other) {
+    reserve(other.entries_.size());
+    for (const Entry& e : other.entries_) put(e.key, e.value);
+    erased_ = other.erased_;
+  }
+  // Moves `other`'s contents here; the views stay valid (chunks do not move)
+  // and `other` is left empty, able to take puts again.
+  void take(WriteBatch& other) noexcept {
+    entries_ = std::move(other.entries_);
+    slots_ = std::move(other.slots_);
+    erased_ = std::move(other.erased_);
+    chunks_ = std::move(other.chunks_);
+    chunk_next_ = other.chunk_next_;
+    chunk_left_ = other.chunk_left_;
+    chunk_bytes_ = other.chunk_bytes_;
+    other.entries_.clear();
+    other.slots_.clear();
+    other.erased_.clear();
+    other.chunks_.clear();
+    other.chunk_next_ = nullptr;
+    other.chunk_left_ = 0;
+    other.chunk_bytes_ = 0;
+  }
+
   std::vector<Entry> entries_;
   std::vector<Slot> slots_;  // empty, or a power of two >= 2 * entries_.size()
   std::vector<Bytes> erased_;
+  std::vector<std::unique_ptr<std::uint8_t[]>> chunks_;
+  std::uint8_t* chunk_next_ = nullptr;  // the free bytes of the last chunk
+  std::size_t chunk_left_ = 0;
+  std::size_t chunk_bytes_ = 0;  // the size the last chunk was given
 };
 
 // Reads with ordered scans.
@@ -184,7 +254,7 @@ class Overlay : public KvReader {
  public:
   explicit Overlay(const KvReader& base) : base_(base) {}
   Result<std::optional<Bytes>> get(ByteView key) const override {
-    if (const Bytes* pending = batch_.find(key)) return std::optional<Bytes>(*pending);
+    if (auto pending = batch_.find(key)) return std::optional<Bytes>(Bytes(pending->begin(), pending->end()));
     return base_.get(key);
   }
   void put(ByteView key, ByteView value) { batch_.put(key, value); }
