@@ -141,7 +141,8 @@ TEST_CASE("leveldb store: compact() drops erased entries from the table files an
   CHECK(seen == kKeys / 2);
 }
 
-TEST_CASE("leveldb store: write_all keeps each key's last put, whatever the keys' lengths and prefixes") {
+TEST_CASE(
+    "leveldb store: write_all keeps each key's last put, whatever the keys' lengths and prefixes") {
   // write_all reorders the puts of its batches by key (and by their first 8
   // bytes first): keys of 1 to 12 bytes over three byte values share long
   // prefixes, are prefixes of each other and recur across and within batches.
@@ -172,8 +173,8 @@ TEST_CASE("leveldb store: write_all keeps each key's last put, whatever the keys
     for (std::size_t b = 0; b < batches.size(); ++b)
       for (int i = 0; i < 300; ++i) {
         const std::string k = random_key();
-        const std::string v{static_cast<char>(write), static_cast<char>(b), static_cast<char>(i >> 8),
-                            static_cast<char>(i)};
+        const std::string v{static_cast<char>(write), static_cast<char>(b),
+                            static_cast<char>(i >> 8), static_cast<char>(i)};
         batches[b].put(bytes(k), bytes(v));
         model[k] = v;
       }

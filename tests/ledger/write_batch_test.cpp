@@ -50,7 +50,8 @@ TEST_CASE("write batch: views of keys and values stay valid across puts, moves a
   WriteBatch batch;
   std::map<Bytes, Bytes> model;
   std::vector<Bytes> order;
-  std::vector<std::pair<ByteView, Bytes>> early;  // views taken as the puts go, with what they showed
+  // Views taken as the puts go, with the bytes they showed then.
+  std::vector<std::pair<ByteView, Bytes>> early;
   for (std::size_t i = 0; i < 400; ++i) {
     Bytes key = numbered('k', i, 9 + i % 40);  // distinct: the first 9 bytes hold i
     Bytes value = numbered('v', i, sizes[i % std::size(sizes)]);

@@ -168,7 +168,8 @@ class WriteBatch {
   ByteView copy_in(ByteView bytes) {
     if (bytes.empty()) return {};
     if (bytes.size() > chunk_left_) {
-      chunk_bytes_ = chunk_bytes_ == 0 ? kChunkBytesFirst : std::min(2 * chunk_bytes_, kChunkBytesMax);
+      chunk_bytes_ =
+          chunk_bytes_ == 0 ? kChunkBytesFirst : std::min(2 * chunk_bytes_, kChunkBytesMax);
       const std::size_t size = std::max(chunk_bytes_, bytes.size());
       chunks_.emplace_back(new std::uint8_t[size]);
       chunk_next_ = chunks_.back().get();
@@ -254,7 +255,8 @@ class Overlay : public KvReader {
  public:
   explicit Overlay(const KvReader& base) : base_(base) {}
   Result<std::optional<Bytes>> get(ByteView key) const override {
-    if (auto pending = batch_.find(key)) return std::optional<Bytes>(Bytes(pending->begin(), pending->end()));
+    if (auto pending = batch_.find(key))
+      return std::optional<Bytes>(Bytes(pending->begin(), pending->end()));
     return base_.get(key);
   }
   void put(ByteView key, ByteView value) { batch_.put(key, value); }
