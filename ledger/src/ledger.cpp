@@ -656,6 +656,7 @@ Ledger::Ledger(std::unique_ptr<KvStore> store, Genesis genesis, const LedgerOpti
       genesis_(std::move(genesis)),
       genesis_hash_(genesis_.hash()),
       state_nodes_(options.state_cache_slot_bits),
+      recent_ids_(kRecentTxBlocksMax, 0),
       retention_(options.state_retention_blocks) {}
 
 Result<std::unique_ptr<Ledger>> Ledger::open(std::unique_ptr<KvStore> store, const Genesis& genesis,
@@ -709,6 +710,7 @@ Result<std::unique_ptr<Ledger>> Ledger::open(std::unique_ptr<KvStore> store, con
     l->validators_ = std::move(*set);
     EMLEDGER_TRY(l->load_prune_state());
     EMLEDGER_TRY(l->backfill_validator_proofs());
+    l->recent_ids_.reset(l->head_.height);
     return l;
   }
   // First start: the orgs become the initial state; height 0 is the genesis.
@@ -756,7 +758,8 @@ Status Ledger::check_tx_stateless(const Tx& tx) const {
 Result<PreparedBlock> Ledger::prepare(const std::vector<Tx>& candidates, std::uint64_t time_ms,
                                       std::uint64_t view, const PublicKey& proposer,
                                       bool signatures_checked, std::vector<TxOutcome>& outcomes,
-                                      const PreparedBlock* parent) const {
+                                      const PreparedBlock* parent,
+                                      std::span<const CandidateFacts> facts) const {
   EMLEDGER_ASSERT(candidates.size() <= kBlockTxsMax);
   const ChainHead h = parent ? parent->new_head : head();
   if (time_ms < h.time_ms) return Status::error("BLOCK_INVALID", "block time goes backwards");
@@ -776,10 +779,15 @@ Result<PreparedBlock> Ledger::prepare(const std::vector<Tx>& candidates, std::ui
   // writes "org/" keys; BlockState::put asserts so), so a block decodes each
   // signing org once.
   std::map<std::string, Org, std::less<>> orgs;
-  for (const Tx& tx : candidates) {
+  EMLEDGER_ASSERT(facts.empty() || facts.size() == candidates.size());
+  for (std::size_t ci = 0; ci < candidates.size(); ++ci) {
+    const Tx& tx = candidates[ci];
+    const CandidateFacts known = facts.empty() ? CandidateFacts{} : facts[ci];
     TxOutcome oc;
-    Bytes enc = encode(tx);  // once: the id, the log leaf and the entry
-    oc.id = crypto::sha256(enc);
+    // Once: the id, the log leaf and the entry.
+    Bytes enc =
+        known.encoding.empty() ? encode(tx) : Bytes(known.encoding.begin(), known.encoding.end());
+    oc.id = known.encoding.empty() ? crypto::sha256(enc) : known.id;
     std::vector<std::pair<Bytes, Bytes>> index_puts;
     oc.status = [&]() -> Status {
       if (!signatures_checked) EMLEDGER_TRY(check_tx_stateless(tx));
@@ -790,9 +798,9 @@ Result<PreparedBlock> Ledger::prepare(const std::vector<Tx>& candidates, std::ui
         return reject("EXPIRY_TOO_FAR",
                       "expiry more than " + std::to_string(kTxLifetimeBlocksMax) + " blocks ahead");
       if (seen.count(oc.id)) return reject("DUPLICATE_TX", "transaction repeated in the block");
-      auto committed = base.get(hash_key(kKeyTx, oc.id));
+      auto committed = tx_committed(base, parent, oc.id, known.absent_at);
       if (!committed) return committed.status();
-      if (committed->has_value()) return reject("DUPLICATE_TX", "transaction already committed");
+      if (*committed) return reject("DUPLICATE_TX", "transaction already committed");
       ExecContext cx{tx,
                      oc.id,
                      nullptr,
@@ -881,6 +889,17 @@ Result<PreparedBlock> Ledger::prepare(const std::vector<Tx>& candidates, std::ui
   return out;
 }
 
+Result<bool> Ledger::tx_committed(const KvReader& base, const PreparedBlock* parent, const Hash& id,
+                                  std::uint64_t absent_at) const {
+  const Bytes key = hash_key(kKeyTx, id);
+  if (absent_at != CandidateFacts::kUnknown && recent_ids_.absent_since(id, absent_at) &&
+      !(parent && parent->writes.find(key)))
+    return false;
+  auto entry = base.get(key);
+  if (!entry) return entry.status();
+  return entry->has_value();
+}
+
 Result<PreparedBlock> Ledger::execute(const Block& block) const {
   std::vector<Tx> txs;
   for (const auto& raw : block.txs) {
@@ -939,6 +958,9 @@ Status Ledger::commit(const PreparedBlock& prepared, const FinalityProof& proof)
     if (!stored->has_value()) finality_batch.put(key, encode(proof));
   }
   const WriteBatch* batches[] = {&prepared.writes, &finality_batch};
+  // Before the write: a prepare that reads the new head must find these ids
+  // here (a failed write leaves them, which only costs lookups).
+  recent_ids_.add_block(height, prepared.tx_ids);
   EMLEDGER_TRY(store_->write_all(batches, /*sync=*/true));
   std::lock_guard<std::mutex> lock(head_mu_);
   head_ = prepared.new_head;

@@ -9,11 +9,13 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <span>
 #include <vector>
 
 #include "emledger/ledger/bundle.hpp"
 #include "emledger/ledger/finality.hpp"
 #include "emledger/ledger/merkle_log.hpp"
+#include "emledger/ledger/recent_tx_ids.hpp"
 #include "emledger/ledger/smt.hpp"
 #include "emledger/ledger/store.hpp"
 #include "emledger/ledger/types.hpp"
@@ -100,6 +102,21 @@ struct TxEntry {
 struct TxOutcome {
   Hash id{};
   Status status;  // OK when included in the block
+};
+
+// What the caller of Ledger::prepare knows of a candidate already (ADR 022),
+// so that prepare need not find it again. The caller vouches for each field
+// it sets, as it does for signatures with `signatures_checked`: a false one
+// can make this node's block differ from the other nodes'.
+struct CandidateFacts {
+  static constexpr std::uint64_t kUnknown = ~std::uint64_t{0};
+  // encode(tx) exactly (a buffer that outlives the prepare call) and its
+  // SHA-256, the transaction id. Empty: prepare encodes and hashes.
+  ByteView encoding;
+  Hash id{};
+  // The committed state at this height held no transaction with this id
+  // (the caller looked it up there). kUnknown: nobody looked.
+  std::uint64_t absent_at = kUnknown;
 };
 
 // A block executed against the current head, with every write it makes,
@@ -214,10 +231,17 @@ class Ledger {
   // is built on top of it (its writes are read as if committed), so that the
   // node can execute block N+1 while block N syncs. The caller must commit
   // `parent` before the new block.
+  //
+  // `facts`, empty or one per candidate, spares work the caller has done
+  // (CandidateFacts); with true facts the block is byte for byte the one
+  // prepare builds without them. A stamp `absent_at` saves the store lookup
+  // of the id when this Ledger committed every block above it lately
+  // (RecentTxIds) and none of them, nor `parent`, holds the id.
   Result<PreparedBlock> prepare(const std::vector<Tx>& candidates, std::uint64_t time_ms,
                                 std::uint64_t view, const PublicKey& proposer,
                                 bool signatures_checked, std::vector<TxOutcome>& outcomes,
-                                const PreparedBlock* parent = nullptr) const;
+                                const PreparedBlock* parent = nullptr,
+                                std::span<const CandidateFacts> facts = {}) const;
 
   // Re-executes a block made elsewhere: every transaction must be valid and
   // the header must equal the one execution produces. Errors: BLOCK_INVALID.
@@ -348,6 +372,16 @@ class Ledger {
   // execution in an in-process load of 300,000 records (scale_bench) took
   // 27.8 and 27.0 s instead of 34.3 and 31.1 s.
   SmtNodeCache state_nodes_;
+
+  // The ids of the blocks this object committed lately, for prepare's
+  // `absent_at` stamps (ADR 022). Empty at open: a stamp from before it
+  // sends prepare to the store.
+  RecentTxIds recent_ids_;
+  // Whether the candidate's id is committed: false without a store lookup
+  // when its stamp allows (see prepare), else the store's answer read
+  // through `base` (the committed data and an uncommitted parent's writes).
+  Result<bool> tx_committed(const KvReader& base, const PreparedBlock* parent, const Hash& id,
+                            std::uint64_t absent_at) const;
 
   // Pruning (ADR 021). prepare() adds the stale list and revival markers of
   // its block and processes the lists that fell out of the window.
