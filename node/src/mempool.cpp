@@ -7,7 +7,8 @@ Mempool::Mempool(std::size_t txs_max, std::size_t rejections_max)
   EMLEDGER_ASSERT(txs_max_ > 0);
 }
 
-Status Mempool::add(ledger::Tx tx, const Hash& id, TxWaiter waiter, bool announce) {
+Status Mempool::add(ledger::Tx tx, const Hash& id, TxWaiter waiter, bool announce,
+                    std::uint64_t absent_at) {
   std::optional<ledger::Tx> copy;
   AdmitListener listener;
   {
@@ -23,6 +24,7 @@ Status Mempool::add(ledger::Tx tx, const Hash& id, TxWaiter waiter, bool announc
     }
     Entry e;
     e.tx = std::move(tx);
+    e.absent_at = absent_at;
     if (waiter) e.waiters.push_back(std::move(waiter));
     entries_.emplace(id, std::move(e));
     order_.push_back(id);
@@ -82,7 +84,7 @@ std::vector<Candidate> Mempool::take_locked(std::size_t max) {
     if (stale_locked(id)) continue;
     auto it = entries_.find(id);
     it->second.in_flight = true;
-    out.push_back(Candidate{id, std::move(*it->second.tx)});
+    out.push_back(Candidate{id, std::move(*it->second.tx), it->second.absent_at});
     it->second.tx.reset();
     --pending_;
     ++in_flight_;
@@ -147,8 +149,9 @@ void Mempool::return_to_pending(std::vector<Candidate> candidates) {
 Mempool::Lookup Mempool::lookup(const Hash& id) const {
   std::lock_guard lock(mu_);
   Lookup l;
-  if (entries_.count(id)) {
+  if (auto it = entries_.find(id); it != entries_.end()) {
     l.where = Where::kPending;
+    l.absent_at = it->second.absent_at;
   } else if (auto it = rejections_.find(id); it != rejections_.end()) {
     l.where = Where::kRejected;
     l.rejection = it->second;

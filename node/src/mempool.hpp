@@ -23,6 +23,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "emledger/ledger/ledger.hpp"
 #include "emledger/ledger/types.hpp"
 
 namespace emledger::node {
@@ -60,6 +61,9 @@ using TxWaiter = std::function<void(const TxResult&)>;
 struct Candidate {
   Hash id{};
   ledger::Tx tx;
+  // The head height at which admission found the id uncommitted, for
+  // Ledger::prepare (CandidateFacts::absent_at); kUnknown when not looked up.
+  std::uint64_t absent_at = ledger::CandidateFacts::kUnknown;
 };
 
 class Mempool {
@@ -69,8 +73,11 @@ class Mempool {
 
   // Queues `tx` (whose id is `id`), with an optional waiter, and then, if
   // `announce`, calls the admission listener with it (outside the lock).
+  // `absent_at`: the head height at which the caller found the id absent
+  // from the committed state, if it looked (Candidate::absent_at).
   // Errors: DUPLICATE_TX (pending or in flight), MEMPOOL_FULL, SHUTTING_DOWN.
-  Status add(ledger::Tx tx, const Hash& id, TxWaiter waiter, bool announce = true);
+  Status add(ledger::Tx tx, const Hash& id, TxWaiter waiter, bool announce = true,
+             std::uint64_t absent_at = ledger::CandidateFacts::kUnknown);
 
   // Called after every add() with announce (a validator forwards the
   // transaction to its peers); must not block or call back into the pool.
@@ -106,6 +113,8 @@ class Mempool {
   struct Lookup {
     Where where = Where::kUnknown;
     Status rejection;  // when kRejected
+    // When kPending: the stamp add() was given (Candidate::absent_at).
+    std::uint64_t absent_at = ledger::CandidateFacts::kUnknown;
   };
   Lookup lookup(const Hash& id) const;
 
@@ -126,6 +135,7 @@ class Mempool {
     std::optional<ledger::Tx> tx;  // moved out when taken
     std::vector<TxWaiter> waiters;
     bool in_flight = false;
+    std::uint64_t absent_at = ledger::CandidateFacts::kUnknown;
   };
   std::vector<Candidate> take_locked(std::size_t max);
   void remember_rejection_locked(const Hash& id, const Status& st);

@@ -534,12 +534,17 @@ bool Validator::try_build(const consensus::BuildBlock b) {
   std::vector<Candidate> candidates;
   if (!tail) candidates = mempool_.try_take(ledger::kBlockTxsMax);
   std::vector<ledger::Tx> txs;
+  std::vector<ledger::CandidateFacts> facts;  // the admission stamps (ADR 022)
   txs.reserve(candidates.size());
-  for (auto& c : candidates) txs.push_back(std::move(c.tx));
+  facts.reserve(candidates.size());
+  for (auto& c : candidates) {
+    txs.push_back(std::move(c.tx));
+    facts.push_back(ledger::CandidateFacts{{}, {}, c.absent_at});
+  }
   const std::uint64_t time_ms = std::max(wall_clock_(), parent.time_ms);
   std::vector<ledger::TxOutcome> outcomes;
   auto prepared = ledger_.prepare(txs, time_ms, b.view, key_.public_key(),
-                                  /*signatures_checked=*/true, outcomes, base);
+                                  /*signatures_checked=*/true, outcomes, base, facts);
   std::vector<TxResult> rejected;
   Proposed mine;
   if (!prepared) {
@@ -644,19 +649,26 @@ std::optional<bool> Validator::try_check(const consensus::CheckBlock& c) {
   // mempool holds (pending or in flight) passed check_tx_stateless when it
   // was admitted, from a client or by gossip, and its id is the hash of
   // these very bytes. Only the others are checked here.
+  //
+  // prepare is told each one's bytes and id, and, from the mempool, the
+  // height at which this node found the id uncommitted (ADR 022).
   std::vector<ledger::Tx> txs;
+  std::vector<ledger::CandidateFacts> facts;
   txs.reserve(block->txs.size());
+  facts.reserve(block->txs.size());
   for (const auto& raw : block->txs) {
-    auto tx = ledger::parse_tx(raw);
+    auto tx = ledger::parse_tx(raw);  // canonical: raw is encode(*tx)
     if (!tx) return count(false);
-    if (mempool_.lookup(crypto::sha256(raw)).where != Mempool::Where::kPending &&
-        !ledger_.check_tx_stateless(*tx).is_ok())
+    const Hash id = crypto::sha256(raw);
+    const Mempool::Lookup held = mempool_.lookup(id);
+    if (held.where != Mempool::Where::kPending && !ledger_.check_tx_stateless(*tx).is_ok())
       return count(false);
     txs.push_back(std::move(*tx));
+    facts.push_back(ledger::CandidateFacts{raw, id, held.absent_at});
   }
   std::vector<ledger::TxOutcome> outcomes;
   auto prepared = ledger_.prepare(txs, h.time_ms, h.view, h.proposer,
-                                  /*signatures_checked=*/true, outcomes, base);
+                                  /*signatures_checked=*/true, outcomes, base, facts);
   if (!prepared) return count(false);
   for (const auto& oc : outcomes)
     if (!oc.status.is_ok()) return count(false);

@@ -163,3 +163,25 @@ TEST_CASE("mempool: a long run of transactions committed elsewhere leaves no sta
     CHECK(n == i * 10);  // still oldest first
   }
 }
+
+TEST_CASE("mempool: the admission stamp travels with the candidate, in flight and back") {
+  Mempool pool;
+  constexpr std::uint64_t kUnknown = ledger::CandidateFacts::kUnknown;
+  REQUIRE(pool.add(ledger::Tx{}, id_of(1), nullptr, /*announce=*/false, 7).is_ok());
+  REQUIRE(pool.add(ledger::Tx{}, id_of(2), nullptr).is_ok());  // nobody looked it up
+  CHECK(pool.lookup(id_of(1)).absent_at == 7);
+  CHECK(pool.lookup(id_of(2)).absent_at == kUnknown);
+  CHECK(pool.lookup(id_of(3)).absent_at == kUnknown);
+
+  auto batch = pool.try_take(2);
+  REQUIRE(batch.size() == 2);
+  CHECK(batch[0].absent_at == 7);
+  CHECK(batch[1].absent_at == kUnknown);
+  CHECK(pool.lookup(id_of(1)).absent_at == 7);  // in flight: still held
+
+  pool.return_to_pending(std::move(batch));
+  auto again = pool.try_take(1);
+  REQUIRE(again.size() == 1);
+  CHECK(again[0].id == id_of(1));
+  CHECK(again[0].absent_at == 7);
+}
