@@ -711,6 +711,8 @@ Result<std::unique_ptr<Ledger>> Ledger::open(std::unique_ptr<KvStore> store, con
     EMLEDGER_TRY(l->load_prune_state());
     EMLEDGER_TRY(l->backfill_validator_proofs());
     l->recent_ids_.reset(l->head_.height);
+    l->tx_filter_ = std::make_unique<CommittedTxFilter>(2 * l->head_.log_size);
+    l->start_tx_filter_scan();
     return l;
   }
   // First start: the orgs become the initial state; height 0 is the genesis.
@@ -729,8 +731,48 @@ Result<std::unique_ptr<Ledger>> Ledger::open(std::unique_ptr<KvStore> store, con
   EMLEDGER_TRY(l->store_->write(ov.batch(), /*sync=*/true));
   l->head_ = head;
   l->validators_ = genesis_validator_set(genesis);
+  l->tx_filter_ = std::make_unique<CommittedTxFilter>(0);
+  l->tx_filter_->set_complete();  // nothing is committed yet
   return l;
 }
+
+Ledger::~Ledger() {
+  tx_filter_stop_.store(true);
+  if (tx_filter_scan_.joinable()) tx_filter_scan_.join();
+}
+
+void Ledger::start_tx_filter_scan() {
+  // The view is taken after the filter exists: an id committed before it is
+  // in the view, one committed after it is added by commit().
+  tx_filter_scan_ = std::thread([this, view = std::shared_ptr<KvView>(store_->view())] {
+    constexpr std::size_t kIdsPerAdd = 4096;  // fewer lock turns against commit()
+    std::vector<Hash> ids;
+    ids.reserve(kIdsPerAdd);
+    const Bytes prefix{kKeyTx};
+    Status st = view->scan(prefix, prefix, [&](ByteView key, ByteView) {
+      if (tx_filter_stop_.load(std::memory_order_relaxed)) return false;
+      if (key.size() != 1 + kHashSize) return true;  // not an id key: left to readers to refuse
+      Hash id;
+      std::copy(key.begin() + 1, key.end(), id.begin());
+      ids.push_back(id);
+      if (ids.size() == kIdsPerAdd) {
+        tx_filter_->add(ids);
+        ids.clear();
+      }
+      return true;
+    });
+    tx_filter_->add(ids);
+    // An unreadable store or a stop leaves it incomplete: every query then
+    // goes to the store, as without a filter.
+    if (st.is_ok() && !tx_filter_stop_.load()) tx_filter_->set_complete();
+  });
+}
+
+bool Ledger::tx_surely_uncommitted(const Hash& tx_id) const {
+  return tx_filter_->surely_absent(tx_id);
+}
+
+bool Ledger::tx_filter_complete() const { return tx_filter_->complete(); }
 
 ChainHead Ledger::head() const {
   std::lock_guard<std::mutex> lock(head_mu_);
@@ -892,8 +934,9 @@ Result<PreparedBlock> Ledger::prepare(const std::vector<Tx>& candidates, std::ui
 Result<bool> Ledger::tx_committed(const KvReader& base, const PreparedBlock* parent, const Hash& id,
                                   std::uint64_t absent_at) const {
   const Bytes key = hash_key(kKeyTx, id);
-  if (absent_at != CandidateFacts::kUnknown && recent_ids_.absent_since(id, absent_at) &&
-      !(parent && parent->writes.find(key)))
+  const bool stamped =
+      absent_at != CandidateFacts::kUnknown && recent_ids_.absent_since(id, absent_at);
+  if ((stamped || tx_filter_->surely_absent(id)) && !(parent && parent->writes.find(key)))
     return false;
   auto entry = base.get(key);
   if (!entry) return entry.status();
@@ -961,6 +1004,7 @@ Status Ledger::commit(const PreparedBlock& prepared, const FinalityProof& proof)
   // Before the write: a prepare that reads the new head must find these ids
   // here (a failed write leaves them, which only costs lookups).
   recent_ids_.add_block(height, prepared.tx_ids);
+  tx_filter_->add(prepared.tx_ids);
   EMLEDGER_TRY(store_->write_all(batches, /*sync=*/true));
   std::lock_guard<std::mutex> lock(head_mu_);
   head_ = prepared.new_head;

@@ -4,15 +4,18 @@
 // on every node. Storage layout: docs/formats/storage.md.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <span>
+#include <thread>
 #include <vector>
 
 #include "emledger/ledger/bundle.hpp"
+#include "emledger/ledger/committed_tx_filter.hpp"
 #include "emledger/ledger/finality.hpp"
 #include "emledger/ledger/merkle_log.hpp"
 #include "emledger/ledger/recent_tx_ids.hpp"
@@ -192,6 +195,10 @@ class Ledger {
   static Result<std::unique_ptr<Ledger>> open(std::unique_ptr<KvStore> store,
                                               const Genesis& genesis,
                                               const LedgerOptions& options = {});
+  // Stops the scan that fills the committed-id filter, if it still runs.
+  ~Ledger();
+  Ledger(const Ledger&) = delete;
+  Ledger& operator=(const Ledger&) = delete;
 
   const Genesis& genesis() const { return genesis_; }
   const Hash& genesis_hash() const { return genesis_hash_; }
@@ -292,6 +299,14 @@ class Ledger {
   Result<std::optional<FinalityProof>> finality_proof(std::uint64_t height) const;
   Result<std::optional<Block>> block(std::uint64_t height) const;
   Result<std::optional<TxEntry>> tx_entry(const Hash& tx_id) const;
+  // True when no committed transaction has this id, known without reading
+  // the store (CommittedTxFilter, ADR 023): from the end of the scan that
+  // open() starts in the background, about 99% of absent ids. False means
+  // "ask tx_entry". Thread safe.
+  bool tx_surely_uncommitted(const Hash& tx_id) const;
+  // Whether that scan has ended, so the filter holds every committed id
+  // (for tests and diagnostics). Thread safe.
+  bool tx_filter_complete() const;
   // Records and state values as of the head.
   Result<std::optional<Record>> record(const Hash& record_id) const;
   Result<std::vector<Record>> records_by_hash(const Hash& content_hash) const;
@@ -372,6 +387,15 @@ class Ledger {
   // execution in an in-process load of 300,000 records (scale_bench) took
   // 27.8 and 27.0 s instead of 34.3 and 31.1 s.
   SmtNodeCache state_nodes_;
+
+  // Every committed id (ADR 023): filled by commit() and, for what was
+  // committed before open, by a scan of the 'x' keys on its own thread, which
+  // the destructor stops (tx_filter_stop_) and joins.
+  // Sized at open for twice the transactions then committed.
+  std::unique_ptr<CommittedTxFilter> tx_filter_;
+  std::atomic<bool> tx_filter_stop_{false};
+  std::thread tx_filter_scan_;
+  void start_tx_filter_scan();
 
   // The ids of the blocks this object committed lately, for prepare's
   // `absent_at` stamps (ADR 022). Empty at open: a stamp from before it
