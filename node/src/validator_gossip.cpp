@@ -76,8 +76,10 @@ void Validator::on_gossip(const TxGossip& msg) {
     if (!tx || !ledger_.check_tx_stateless(*tx).is_ok()) continue;
     const Hash id = crypto::sha256(raw);
     const std::uint64_t head = ledger_.head().height;  // before the lookup (ADR 022)
-    auto entry = ledger_.tx_entry(id);
-    if (!entry || entry->has_value()) continue;  // committed already (or unreadable)
+    if (!ledger_.tx_surely_uncommitted(id)) {          // the filter first (ADR 023)
+      auto entry = ledger_.tx_entry(id);
+      if (!entry || entry->has_value()) continue;  // committed already (or unreadable)
+    }
     if (mempool_.add(std::move(*tx), id, nullptr, /*announce=*/false, head).is_ok()) ++added;
   }
   std::lock_guard lock(mu_);
