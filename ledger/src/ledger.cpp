@@ -712,7 +712,7 @@ Result<std::unique_ptr<Ledger>> Ledger::open(std::unique_ptr<KvStore> store, con
     EMLEDGER_TRY(l->backfill_validator_proofs());
     l->recent_ids_.reset(l->head_.height);
     l->tx_filter_ = std::make_unique<CommittedTxFilter>(2 * l->head_.log_size);
-    l->start_tx_filter_scan();
+    if (options.scan_committed_ids) l->start_tx_filter_scan();
     return l;
   }
   // First start: the orgs become the initial state; height 0 is the genesis.

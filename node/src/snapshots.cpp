@@ -106,7 +106,9 @@ Result<ledger::SnapshotInfo> import_into(const std::string& path, const ledger::
   // snapshot's head before it takes DATA/db's place.
   auto store = ledger::open_leveldb(import_dir);
   if (!store) return store.status();
-  auto opened = ledger::Ledger::open(std::move(*store), genesis);
+  ledger::LedgerOptions read_only;
+  read_only.scan_committed_ids = false;  // opened to be checked, not run
+  auto opened = ledger::Ledger::open(std::move(*store), genesis, read_only);
   if (!opened) return opened.status();
   const ledger::ChainHead head = (*opened)->head();
   if (head.height != info->height || head.header_hash != info->header_hash)
@@ -247,7 +249,9 @@ int run_create(const SnapshotArgs& a) {
   if (!*holds) return fail(Status::error("NO_LEDGER", "no ledger in " + db));
   auto store = ledger::open_leveldb(db);
   if (!store) return fail(store.status());
-  auto opened = ledger::Ledger::open(std::move(*store), *genesis);
+  ledger::LedgerOptions read_only;
+  read_only.scan_committed_ids = false;  // opened to be read, not run
+  auto opened = ledger::Ledger::open(std::move(*store), *genesis, read_only);
   if (!opened) return fail(opened.status());
   auto info = write_snapshot_file(**opened, a.file);
   if (!info) return fail(info.status());

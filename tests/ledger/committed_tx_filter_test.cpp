@@ -111,3 +111,18 @@ TEST_CASE("ledger: destroyed while its filter scan runs, a ledger stops the scan
   wait_for_filter(*net.ledger);
   for (const Tx& t : txs) CHECK_FALSE(net.ledger->tx_surely_uncommitted(t.id()));
 }
+
+TEST_CASE(
+    "ledger: opened without the scan, a ledger's filter stays incomplete and every check reads the "
+    "store") {
+  LedgerOptions o;
+  o.scan_committed_ids = false;
+  Net net(o);
+  const Tx t = net.reg("no-scan");
+  REQUIRE(net.commit_one(t).is_ok());
+  net.reopen();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK_FALSE(net.ledger->tx_filter_complete());
+  CHECK_FALSE(net.ledger->tx_surely_uncommitted(net.reg("no-scan-2").id()));
+  CHECK(net.commit_one(t).code() == "DUPLICATE_TX");
+}

@@ -182,6 +182,10 @@ struct LedgerOptions {
   unsigned state_cache_slot_bits = kStateCacheSlotBitsDefault;  // in [Min, Max]
   // kStateRetentionKeepAll, or in [kStateRetentionBlocksMin, Max].
   std::uint64_t state_retention_blocks = kStateRetentionKeepAll;
+  // Whether open() starts the background scan that fills the committed-id
+  // filter (ADR 023). A tool that opens a ledger to read it, not to run it,
+  // need not pay for the scan; without it every id check reads the store.
+  bool scan_committed_ids = true;
 };
 
 class Ledger {
