@@ -736,66 +736,6 @@ Result<std::unique_ptr<Ledger>> Ledger::open(std::unique_ptr<KvStore> store, con
   return l;
 }
 
-Ledger::~Ledger() {
-  tx_filter_stop_.store(true);
-  if (tx_filter_scan_.joinable()) tx_filter_scan_.join();
-}
-
-void Ledger::start_tx_filter_scan() {
-  // The view is taken after the filter exists: an id committed before it is
-  // in the view, one committed after it is added by commit().
-  tx_filter_scan_ = std::thread([this, view = std::shared_ptr<KvView>(store_->view())] {
-    constexpr std::size_t kIdsPerAdd = 4096;  // fewer lock turns against commit()
-    std::vector<Hash> ids;
-    ids.reserve(kIdsPerAdd);
-    auto flush = [&] {
-      tx_filter_->add(ids);
-      ids.clear();
-    };
-    auto stopped = [this] { return tx_filter_stop_.load(std::memory_order_relaxed); };
-    // Every committed block lists its ids under 'b' (32 bytes each, a tenth
-    // of reading the 'x' entries).
-    bool malformed = false;
-    const Bytes by_block{kKeyBlockTxs};
-    Status st = view->scan(by_block, by_block, [&](ByteView, ByteView value) {
-      if (stopped()) return false;
-      auto list = decode<BlockTxIds>(value);
-      if (!list) {
-        malformed = true;
-        return false;
-      }
-      ids.insert(ids.end(), list->ids.begin(), list->ids.end());
-      if (ids.size() >= kIdsPerAdd) flush();
-      return true;
-    });
-    // A store imported from a snapshot holds the entries of the blocks in the
-    // window below its base without their lists: those ids are read from the
-    // 'x' keys (the window's transactions at most).
-    if (st.is_ok() && !malformed && !stopped() && base_height_ > 0) {
-      const Bytes by_id{kKeyTx};
-      st = view->scan(by_id, by_id, [&](ByteView key, ByteView) {
-        if (stopped()) return false;
-        if (key.size() != 1 + kHashSize) return true;  // not an id key: left to readers to refuse
-        Hash id;
-        std::copy(key.begin() + 1, key.end(), id.begin());
-        ids.push_back(id);
-        if (ids.size() >= kIdsPerAdd) flush();
-        return true;
-      });
-    }
-    flush();
-    // An unreadable store or a stop leaves it incomplete: every query then
-    // goes to the store, as without a filter.
-    if (st.is_ok() && !malformed && !stopped()) tx_filter_->set_complete();
-  });
-}
-
-bool Ledger::tx_surely_uncommitted(const Hash& tx_id) const {
-  return tx_filter_->surely_absent(tx_id);
-}
-
-bool Ledger::tx_filter_complete() const { return tx_filter_->complete(); }
-
 ChainHead Ledger::head() const {
   std::lock_guard<std::mutex> lock(head_mu_);
   return head_;
@@ -951,18 +891,6 @@ Result<PreparedBlock> Ledger::prepare(const std::vector<Tx>& candidates, std::ui
   ov.put(Bytes{kKeyHead}, encode(out.new_head));
   out.writes = std::move(ov.batch());
   return out;
-}
-
-Result<bool> Ledger::tx_committed(const KvReader& base, const PreparedBlock* parent, const Hash& id,
-                                  std::uint64_t absent_at) const {
-  const Bytes key = hash_key(kKeyTx, id);
-  const bool stamped =
-      absent_at != CandidateFacts::kUnknown && recent_ids_.absent_since(id, absent_at);
-  if ((stamped || tx_filter_->surely_absent(id)) && !(parent && parent->writes.find(key)))
-    return false;
-  auto entry = base.get(key);
-  if (!entry) return entry.status();
-  return entry->has_value();
 }
 
 Result<PreparedBlock> Ledger::execute(const Block& block) const {
@@ -1218,10 +1146,6 @@ Result<std::optional<Block>> Ledger::block(std::uint64_t height) const {
     b.txs.push_back(std::move((*e)->tx));
   }
   return std::optional<Block>(std::move(b));
-}
-
-Result<std::optional<TxEntry>> Ledger::tx_entry(const Hash& tx_id) const {
-  return get_decoded<TxEntry>(*store_, hash_key(kKeyTx, tx_id));
 }
 
 Result<std::optional<Bytes>> Ledger::state_value(ByteView key) const {
