@@ -377,12 +377,15 @@ void Api::submit_batch(const HttpRequest& req, const PathParams&, Responder resp
 
 void Api::health(const HttpRequest&, const PathParams&, Responder respond) {
   auto head = ctx_.ledger->head();
-  respond(json_response(200, {{"status", "ok"},
-                              {"chain_id", ctx_.ledger->genesis().chain_id},
-                              {"genesis_hash", to_hex(ctx_.ledger->genesis_hash())},
-                              {"height", head.height},
-                              {"log_size", head.log_size},
-                              {"base_height", ctx_.ledger->base_height()}}));
+  respond(json_response(
+      200, {{"status", "ok"},
+            {"chain_id", ctx_.ledger->genesis().chain_id},
+            {"genesis_hash", to_hex(ctx_.ledger->genesis_hash())},
+            {"height", head.height},
+            {"log_size", head.log_size},
+            {"base_height", ctx_.ledger->base_height()},
+            // ADR 023: until "complete", replay checks read LevelDB.
+            {"committed_id_filter", ctx_.ledger->tx_filter_complete() ? "complete" : "scanning"}}));
 }
 
 void Api::genesis(const HttpRequest&, const PathParams&, Responder respond) {
