@@ -35,9 +35,14 @@ CommittedTxFilter::CommittedTxFilter(std::uint64_t capacity_ids) {
   segments_.push_back(make_segment(std::max(capacity_ids, kTxFilterIdsMin)));
 }
 
+// The index of the first word of `id`'s block in a segment of `words` words.
+std::size_t CommittedTxFilter::block_of(std::size_t words, const Hash& id) {
+  const std::uint64_t blocks = words / kWordsPerBlock;  // a power of two
+  return static_cast<std::size_t>((word_at(id, 0) & (blocks - 1)) * kWordsPerBlock);
+}
+
 bool CommittedTxFilter::test(const Segment& s, const Hash& id) {
-  const std::uint64_t blocks = s.words.size() / kWordsPerBlock;
-  const std::uint64_t* block = s.words.data() + (word_at(id, 0) & (blocks - 1)) * kWordsPerBlock;
+  const std::uint64_t* block = s.words.data() + block_of(s.words.size(), id);
   std::uint64_t probe = word_at(id, 8);
   for (unsigned i = 0; i < kTxFilterProbes; ++i, probe >>= 9) {
     const unsigned bit = static_cast<unsigned>(probe & (kBlockBits - 1));
@@ -50,8 +55,7 @@ void CommittedTxFilter::add_locked(const Hash& id) {
   if (segments_.back().ids >= segments_.back().capacity_ids)
     segments_.push_back(make_segment(2 * segments_.back().capacity_ids));
   Segment& s = segments_.back();
-  const std::uint64_t blocks = s.words.size() / kWordsPerBlock;
-  std::uint64_t* block = s.words.data() + (word_at(id, 0) & (blocks - 1)) * kWordsPerBlock;
+  std::uint64_t* block = s.words.data() + block_of(s.words.size(), id);
   std::uint64_t probe = word_at(id, 8);
   for (unsigned i = 0; i < kTxFilterProbes; ++i, probe >>= 9) {
     const unsigned bit = static_cast<unsigned>(probe & (kBlockBits - 1));

@@ -38,14 +38,6 @@ inline constexpr std::size_t kMempoolStaleCompactMin = 1024;
 // Rejections remembered for GET /v1/transactions/{id}; the oldest is dropped.
 inline constexpr std::size_t kRecentRejectionsMax = 65'536;
 
-struct HashHasher {
-  std::size_t operator()(const Hash& h) const {
-    std::size_t v = 0;
-    std::memcpy(&v, h.data(), sizeof v);  // SHA-256 output: any 8 bytes are uniform
-    return v;
-  }
-};
-
 // The fate of one transaction, as its waiters learn it.
 struct TxResult {
   Hash id{};

@@ -18,7 +18,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <memory>
 #include <shared_mutex>
 #include <vector>
 
@@ -60,6 +59,7 @@ class CommittedTxFilter {
     std::uint64_t ids = 0;
   };
   static Segment make_segment(std::uint64_t capacity_ids);
+  static std::size_t block_of(std::size_t words, const Hash& id);
   static bool test(const Segment& s, const Hash& id);
   void add_locked(const Hash& id);
 

@@ -13,7 +13,6 @@
 #pragma once
 
 #include <cstdint>
-#include <cstring>
 #include <deque>
 #include <mutex>
 #include <unordered_set>
@@ -54,20 +53,13 @@ class RecentTxIds {
   std::uint64_t from_height() const;
 
  private:
-  struct IdHasher {
-    std::size_t operator()(const Hash& h) const {
-      std::size_t v;
-      std::memcpy(&v, h.data(), sizeof v);  // an SHA-256 output: any 8 bytes are uniform
-      return v;
-    }
-  };
   const std::size_t blocks_max_;
   mutable std::mutex mu_;
   std::uint64_t from_;                    // guarded by mu_: the height of blocks_.front()
   std::deque<std::vector<Hash>> blocks_;  // guarded by mu_: heights from_, from_ + 1, ...
   // Guarded by mu_: every id of blocks_. Only looked up, never iterated, so
   // its order cannot reach any output.
-  std::unordered_set<Hash, IdHasher> ids_;
+  std::unordered_set<Hash, HashHasher> ids_;
 };
 
 }  // namespace emledger::ledger
