@@ -165,6 +165,7 @@ struct Options {
   LedgerOptions ledger_options() const {
     LedgerOptions lo;
     lo.state_cache_slot_bits = state_cache_bits();
+    lo.state_cache_huge_pages = true;  // as the node's (ADR 024)
     lo.state_retention_blocks = state_retention_blocks;
     return lo;
   }

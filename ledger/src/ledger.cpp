@@ -655,7 +655,7 @@ Ledger::Ledger(std::unique_ptr<KvStore> store, Genesis genesis, const LedgerOpti
     : store_(std::move(store)),
       genesis_(std::move(genesis)),
       genesis_hash_(genesis_.hash()),
-      state_nodes_(options.state_cache_slot_bits),
+      state_nodes_(options.state_cache_slot_bits, options.state_cache_huge_pages),
       recent_ids_(kRecentTxBlocksMax, 0),
       retention_(options.state_retention_blocks) {}
 

@@ -3,9 +3,12 @@
 // content-addressed so that every past root stays readable.
 #include "emledger/ledger/smt.hpp"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <cstdint>
 #include <new>
 #include <span>
 #include <string>
@@ -283,13 +286,35 @@ Hash smt_leaf_hash(const Hash& path, const Hash& value_hash) {
 
 Hash smt_empty_root() { return Hash{}; }
 
-SmtNodeCache::SmtNodeCache(unsigned slot_bits) {
+SmtNodeCache::SmtNodeCache(unsigned slot_bits, bool huge_pages) {
   EMLEDGER_ASSERT(slot_bits >= 2 && slot_bits < 32);
   static_assert(kWays == 4);
   set_mask_ = (std::uint64_t{1} << (slot_bits - 2)) - 1;
-  slots_.reset(static_cast<Slot*>(std::calloc(std::size_t{1} << slot_bits, sizeof(Slot))));
-  if (!slots_) throw std::bad_alloc();
+  const std::size_t bytes = (std::size_t{1} << slot_bits) * sizeof(Slot);
+  // An anonymous mapping of its own: zeroed by the kernel page by page as it
+  // is touched, and advised before any page is.
+  constexpr std::size_t kHugePage = std::size_t{2} << 20;
+  const bool huge = huge_pages && bytes >= kHugePage;
+  // For huge pages, one huge page more, so that the table can start on a
+  // huge-page boundary; the unused ends go back at once.
+  const std::size_t reserve = huge ? bytes + kHugePage : bytes;
+  void* raw = ::mmap(nullptr, reserve, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) throw std::bad_alloc();
+  auto* start = static_cast<std::uint8_t*>(raw);
+  if (huge) {
+    const auto at = reinterpret_cast<std::uintptr_t>(start);
+    const std::size_t head = ((at + kHugePage - 1) & ~(kHugePage - 1)) - at;
+    if (head > 0) ::munmap(start, head);
+    start += head;
+    if (kHugePage - head > 0) ::munmap(start + bytes, kHugePage - head);
+    // A refusal (a kernel without transparent huge pages) leaves ordinary
+    // pages, which work the same, only slower.
+    ::madvise(start, bytes, MADV_HUGEPAGE);
+  }
+  slots_ = std::unique_ptr<Slot[], FreeTable>(reinterpret_cast<Slot*>(start), FreeTable{bytes});
 }
+
+void SmtNodeCache::FreeTable::operator()(Slot* p) const { ::munmap(p, bytes); }
 
 std::optional<SmtNodeBytes> SmtNodeCache::find(const Hash& h) const {
   std::lock_guard<std::mutex> lock(mu_);

@@ -54,6 +54,7 @@ Result<std::unique_ptr<Node>> Node::start(const Config& config, Clock clock,
   ledger::LedgerOptions lo;
   lo.state_cache_slot_bits = ledger::state_cache_slot_bits_for_mib(config.state_cache_mib);
   lo.state_retention_blocks = config.state_retention_blocks;
+  lo.state_cache_huge_pages = true;
   auto ledger = ledger::Ledger::open(std::move(*store), n->identity_.genesis, lo);
   if (!ledger.is_ok()) return ledger.status();
   n->ledger_ = std::move(*ledger);

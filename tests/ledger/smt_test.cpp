@@ -6,7 +6,9 @@
 #include <stdlib.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <set>
@@ -589,6 +591,68 @@ TEST_CASE("smt: a forgotten node frees its way for the next insert") {
   CHECK_FALSE(cache.find(same_set_hash(3)).has_value());
   cache.insert(same_set_hash(5), node_bytes(5));  // takes 3's way, not an LRU victim
   for (std::uint8_t t : {1, 2, 4, 5}) CHECK(cache.find(same_set_hash(t)).has_value());
+}
+
+// The kernel's transparent-huge-page mode, the bracketed word of
+// "always [madvise] never"; empty without THP support.
+std::string thp_mode() {
+  std::ifstream in("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string line;
+  std::getline(in, line);
+  const auto open = line.find('['), close = line.find(']');
+  if (open == std::string::npos || close == std::string::npos || close < open) return "";
+  return line.substr(open + 1, close - open - 1);
+}
+
+// This process's anonymous memory on transparent huge pages, in KiB.
+std::uint64_t anon_huge_kib() {
+  std::ifstream in("/proc/self/smaps_rollup");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("AnonHugePages:", 0) == 0) return std::stoull(line.substr(14));
+  return 0;
+}
+
+// Inserts one node into every set of a cache of `slot_bits`, so that every
+// page of its table is touched, and checks that each is found again.
+void fill_every_set(const SmtNodeCache& cache, unsigned slot_bits) {
+  const std::uint64_t sets = std::uint64_t{1} << (slot_bits - 2);
+  auto hash_of = [](std::uint64_t i) {
+    Hash h{};
+    std::memcpy(h.data(), &i, sizeof i);  // the first bytes name the set
+    h[31] = 0x5a;
+    return h;
+  };
+  for (std::uint64_t i = 0; i < sets; ++i) cache.insert(hash_of(i), node_bytes(7));
+  for (std::uint64_t i = 0; i < sets; i += 997) {
+    auto got = cache.find(hash_of(i));
+    REQUIRE(got.has_value());
+    CHECK(*got == node_bytes(7));
+  }
+}
+
+TEST_CASE("smt: a node cache asked for huge pages gets them where the kernel gives them") {
+  const std::string mode = thp_mode();
+  if (mode != "always" && mode != "madvise") {
+    MESSAGE("this kernel gives no transparent huge pages (mode '" << mode << "'): nothing to check");
+    return;
+  }
+  constexpr unsigned kBits = 18;  // 2^18 slots of 112 bytes: 28 MiB
+  {
+    const std::uint64_t before = anon_huge_kib();
+    SmtNodeCache cache(kBits, true);
+    fill_every_set(cache, kBits);
+    // 14 huge pages at most; the kernel may fall back to small pages for a
+    // few when it cannot find 2 MiB free at once.
+    CHECK(anon_huge_kib() >= before + 16 * 1024);
+  }
+  if (mode == "madvise") {
+    // Unasked, the table stays on 4 KiB pages: the advice is what made them.
+    const std::uint64_t before = anon_huge_kib();
+    SmtNodeCache cache(kBits, false);
+    fill_every_set(cache, kBits);
+    CHECK(anon_huge_kib() < before + 4 * 1024);
+  }
 }
 
 // The hashes of the nodes on `proof`'s path, from its terminal up to the root.

@@ -180,6 +180,11 @@ inline constexpr std::size_t kPruneListsPerBlockMax = 8;
 
 struct LedgerOptions {
   unsigned state_cache_slot_bits = kStateCacheSlotBitsDefault;  // in [Min, Max]
+  // Whether the state-node cache asks for transparent huge pages (ADR 024).
+  // A node does: the table soon fills, and lookups then cost fewer page
+  // walks. Tests and tools leave it off, so a small ledger's table takes
+  // memory 4 KiB at a time.
+  bool state_cache_huge_pages = false;
   // kStateRetentionKeepAll, or in [kStateRetentionBlocksMin, Max].
   std::uint64_t state_retention_blocks = kStateRetentionKeepAll;
   // Whether open() starts the background scan that fills the committed-id
