@@ -55,14 +55,34 @@ class PendingReader : public KvReader {
   const WriteBatch* pending_;
 };
 
+// Whether a state key surely has no value in the committed state nor in the
+// writes of the parent still in flight, known without reading the store
+// (ADR 026). The filter holds every committed state key once its scan ends;
+// the parent's writes are looked at only when it says "absent".
+class StateKeyAbsence {
+ public:
+  StateKeyAbsence(const CommittedTxFilter& filter, const WriteBatch* parent_writes)
+      : filter_(filter), parent_writes_(parent_writes) {}
+  bool surely_absent(const Bytes& state_key) const {
+    if (!filter_.complete() || !filter_.surely_absent(crypto::sha256(state_key))) return false;
+    return !(parent_writes_ && parent_writes_->find(state_index_key(state_key)));
+  }
+
+ private:
+  const CommittedTxFilter& filter_;
+  const WriteBatch* parent_writes_;
+};
+
 // The state a block sees while it executes: committed state plus the writes
 // of the transactions before it in the same block.
 class BlockState {
  public:
-  explicit BlockState(const KvReader& committed) : committed_(committed) {}
+  BlockState(const KvReader& committed, const StateKeyAbsence& absence)
+      : committed_(committed), absence_(absence) {}
   Result<std::optional<Bytes>> get(const Bytes& key) const {
     auto it = pending_.find(key);
     if (it != pending_.end()) return std::optional<Bytes>(it->second);
+    if (absence_.surely_absent(key)) return std::optional<Bytes>();
     return head_state_value(committed_, key);
   }
   template <class T>
@@ -87,6 +107,7 @@ class BlockState {
 
  private:
   const KvReader& committed_;
+  const StateKeyAbsence& absence_;
   std::map<Bytes, Bytes> pending_;  // ordered: deterministic
 };
 
@@ -712,6 +733,7 @@ Result<std::unique_ptr<Ledger>> Ledger::open(std::unique_ptr<KvStore> store, con
     EMLEDGER_TRY(l->backfill_validator_proofs());
     l->recent_ids_.reset(l->head_.height);
     l->tx_filter_ = std::make_unique<CommittedTxFilter>(2 * l->head_.log_size);
+    l->state_key_filter_ = std::make_unique<CommittedTxFilter>(4 * l->head_.log_size);
     if (options.scan_committed_ids) l->start_tx_filter_scan();
     return l;
   }
@@ -733,6 +755,9 @@ Result<std::unique_ptr<Ledger>> Ledger::open(std::unique_ptr<KvStore> store, con
   l->validators_ = genesis_validator_set(genesis);
   l->tx_filter_ = std::make_unique<CommittedTxFilter>(0);
   l->tx_filter_->set_complete();  // nothing is committed yet
+  l->state_key_filter_ = std::make_unique<CommittedTxFilter>(0);
+  l->add_state_keys(ov.batch());  // the orgs
+  l->state_key_filter_->set_complete();
   return l;
 }
 
@@ -775,7 +800,8 @@ Result<PreparedBlock> Ledger::prepare(const std::vector<Tx>& candidates, std::ui
   // A register writes about 20 keys (state nodes, value, index, entry).
   constexpr std::size_t kWritesPerTxEstimate = 24;
   ov.batch().reserve(candidates.size() * kWritesPerTxEstimate + 64);
-  BlockState st(base);
+  const StateKeyAbsence absence(*state_key_filter_, parent ? &parent->writes : nullptr);
+  BlockState st(base, absence);
   std::set<Hash> seen;
   std::vector<Hash> leaves;
   outcomes.clear();
@@ -955,6 +981,7 @@ Status Ledger::commit(const PreparedBlock& prepared, const FinalityProof& proof)
   // here (a failed write leaves them, which only costs lookups).
   recent_ids_.add_block(height, prepared.tx_ids);
   tx_filter_->add(prepared.tx_ids);
+  add_state_keys(prepared.writes);
   EMLEDGER_TRY(store_->write_all(batches, /*sync=*/true));
   std::lock_guard<std::mutex> lock(head_mu_);
   head_ = prepared.new_head;

@@ -1,8 +1,10 @@
 // The Ledger's answers about committed transaction ids: the entry itself,
 // and the two ways of knowing an id is absent without reading the store, the
-// admission stamps (ADR 022) and the committed-id filter (ADR 023).
+// admission stamps (ADR 022) and the committed-id filter (ADR 023); and the
+// filter of state keys with a value (ADR 026), filled by the same scan.
 #include <algorithm>
 
+#include "emledger/crypto/sha256.hpp"
 #include "emledger/ledger/ledger.hpp"
 #include "keys.hpp"
 
@@ -64,9 +66,35 @@ void Ledger::start_tx_filter_scan() {
     flush();
     // An unreadable store or a stop leaves it incomplete: every query then
     // goes to the store, as without a filter.
-    if (st.is_ok() && !malformed && !stopped()) tx_filter_->set_complete();
+    if (!st.is_ok() || malformed || stopped()) return;
+    tx_filter_->set_complete();
+    // Then every state key with a value (ADR 026): the 's' index names each
+    // once, and nothing erases it.
+    std::vector<Hash> keys;
+    keys.reserve(kIdsPerAdd);
+    const Bytes by_state_key{kKeyStateIndex};
+    st = view->scan(by_state_key, by_state_key, [&](ByteView key, ByteView) {
+      if (stopped()) return false;
+      keys.push_back(crypto::sha256(key.subspan(1)));
+      if (keys.size() >= kIdsPerAdd) {
+        state_key_filter_->add(keys);
+        keys.clear();
+      }
+      return true;
+    });
+    state_key_filter_->add(keys);
+    if (st.is_ok() && !stopped()) state_key_filter_->set_complete();
   });
 }
+
+void Ledger::add_state_keys(const WriteBatch& writes) const {
+  std::vector<Hash> keys;
+  for (const WriteBatch::Entry& e : writes.entries())
+    if (!e.key.empty() && e.key[0] == kKeyStateIndex) keys.push_back(crypto::sha256(e.key.subspan(1)));
+  state_key_filter_->add(keys);
+}
+
+bool Ledger::state_key_filter_complete() const { return state_key_filter_->complete(); }
 
 bool Ledger::tx_surely_uncommitted(const Hash& tx_id) const {
   return tx_filter_->surely_absent(tx_id);

@@ -6,7 +6,9 @@
 // and a filter per level. This filter answers "surely not committed" from one
 // cache line; only "maybe" goes on to the store. It has no false negatives
 // for the ids added, so it changes how a node finds the answer, never the
-// answer: nodes need not agree on it.
+// answer: nodes need not agree on it. A Ledger keeps a second one over the
+// SHA-256 of every state key with a value (ADR 026): any uniform 32-byte
+// name of a member of a set that only grows will do.
 //
 // Blocked layout: each id picks one 512-bit block from its first 8 bytes and
 // sets kProbes bits inside it from the next 8 (ids are SHA-256 outputs, so

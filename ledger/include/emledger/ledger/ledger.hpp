@@ -316,6 +316,10 @@ class Ledger {
   // Whether that scan has ended, so the filter holds every committed id
   // (for tests and diagnostics). Thread safe.
   bool tx_filter_complete() const;
+  // Whether the same scan has also added every state key with a value to the
+  // state-key filter (ADR 026), which spares block execution the store read
+  // of a key never written. For tests and diagnostics. Thread safe.
+  bool state_key_filter_complete() const;
   // Records and state values as of the head.
   Result<std::optional<Record>> record(const Hash& record_id) const;
   Result<std::vector<Record>> records_by_hash(const Hash& content_hash) const;
@@ -405,6 +409,12 @@ class Ledger {
   std::atomic<bool> tx_filter_stop_{false};
   std::thread tx_filter_scan_;
   void start_tx_filter_scan();
+  // The same kind of filter over SHA-256 of every state key that has a value
+  // (ADR 026; state keys are never erased): filled by commit() from the
+  // block's state-index puts and by the same scan (the 's' keys, after the
+  // ids). Sized at open for two keys per transaction then committed.
+  std::unique_ptr<CommittedTxFilter> state_key_filter_;
+  void add_state_keys(const WriteBatch& writes) const;
 
   // The ids of the blocks this object committed lately, for prepare's
   // `absent_at` stamps (ADR 022). Empty at open: a stamp from before it
