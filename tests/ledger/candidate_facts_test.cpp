@@ -31,27 +31,6 @@ std::vector<CandidateFacts> facts_for(const std::vector<Tx>& txs, std::uint64_t 
   return out;
 }
 
-// Prepares `txs` at `time_ms` (with `facts` when given) on `parent`, or on the
-// head; outcome codes go to `codes` ("" for included).
-PreparedBlock prepare_on(Net& net, const std::vector<Tx>& txs, std::uint64_t time_ms,
-                         std::span<const CandidateFacts> facts, std::vector<std::string>& codes,
-                         const PreparedBlock* parent = nullptr) {
-  std::vector<TxOutcome> oc;
-  auto p =
-      net.ledger->prepare(txs, time_ms, 0, net.validator.public_key(), false, oc, parent, facts);
-  REQUIRE_MESSAGE(p.is_ok(), p.status().to_string());
-  codes.clear();
-  for (const auto& o : oc) codes.push_back(o.status.is_ok() ? "" : o.status.code());
-  return std::move(*p);
-}
-
-void commit_prepared(Net& net, const PreparedBlock& p) {
-  Certificate cert;
-  sign_certificate(net.genesis, p.block.header, 0, net.validator, cert);
-  Status st = net.ledger->commit(p, cert);
-  REQUIRE_MESSAGE(st.is_ok(), st.to_string());
-}
-
 }  // namespace
 
 TEST_CASE("recent tx ids: a stamp answers only for heights every block of which is held") {
@@ -103,13 +82,13 @@ TEST_CASE("ledger: true candidate facts give the block prepare builds without th
   auto step = [&](const std::vector<Tx>& txs, std::uint64_t absent_at) {
     t += 1000;
     auto facts = facts_for(txs, absent_at, enc);
-    PreparedBlock a = prepare_on(plain, txs, t, {}, codes_plain);
-    PreparedBlock b = prepare_on(told, txs, t, facts, codes_told);
+    PreparedBlock a = plain.prepare_on(txs, t, codes_plain);
+    PreparedBlock b = told.prepare_on(txs, t, codes_told, nullptr, facts);
     CHECK(codes_plain == codes_told);
     CHECK(a.block.header.hash() == b.block.header.hash());
     CHECK(a.writes.entries().size() == b.writes.entries().size());
-    commit_prepared(plain, a);
-    commit_prepared(told, b);
+    plain.commit_prepared(a);
+    told.commit_prepared(b);
     return codes_told;
   };
   std::vector<Tx> first;
@@ -129,17 +108,17 @@ TEST_CASE("ledger: true candidate facts give the block prepare builds without th
   std::vector<Bytes> enc3, enc4;
   auto f3 = facts_for(p3, head, enc3);
   auto f4 = facts_for(p4, head, enc4);
-  PreparedBlock a3 = prepare_on(plain, p3, t + 1000, {}, codes_plain);
-  PreparedBlock b3 = prepare_on(told, p3, t + 1000, f3, codes_told);
-  PreparedBlock a4 = prepare_on(plain, p4, t + 2000, {}, codes_plain, &a3);
-  PreparedBlock b4 = prepare_on(told, p4, t + 2000, f4, codes_told, &b3);
+  PreparedBlock a3 = plain.prepare_on(p3, t + 1000, codes_plain);
+  PreparedBlock b3 = told.prepare_on(p3, t + 1000, codes_told, nullptr, f3);
+  PreparedBlock a4 = plain.prepare_on(p4, t + 2000, codes_plain, &a3);
+  PreparedBlock b4 = told.prepare_on(p4, t + 2000, codes_told, &b3, f4);
   CHECK(codes_told == std::vector<std::string>{"", "DUPLICATE_TX"});
   CHECK(codes_plain == codes_told);
   CHECK(a4.block.header.hash() == b4.block.header.hash());
-  commit_prepared(plain, a3);
-  commit_prepared(told, b3);
-  commit_prepared(plain, a4);
-  commit_prepared(told, b4);
+  plain.commit_prepared(a3);
+  told.commit_prepared(b3);
+  plain.commit_prepared(a4);
+  told.commit_prepared(b4);
   t += 2000;
 
   // After a reopen nothing is held: an old stamp goes to the store.
@@ -164,13 +143,13 @@ TEST_CASE(
   std::vector<Bytes> enc;
   std::vector<std::string> codes;
   auto lying = facts_for({t}, head, enc);
-  prepare_on(net, {t}, net.clock_ms + 1000, lying, codes);
+  net.prepare_on({t}, net.clock_ms + 1000, codes, nullptr, lying);
   // Past the id check, the register meets its own record.
   CHECK(codes == std::vector<std::string>{"DUPLICATE_RECORD"});
-  prepare_on(net, {t}, net.clock_ms + 1000, {}, codes);
+  net.prepare_on({t}, net.clock_ms + 1000, codes);
   CHECK(codes == std::vector<std::string>{"DUPLICATE_TX"});
   // A stamp below the committing block is covered and refused.
   auto true_stamp = facts_for({t}, head - 1, enc);
-  prepare_on(net, {t}, net.clock_ms + 1000, true_stamp, codes);
+  net.prepare_on({t}, net.clock_ms + 1000, codes, nullptr, true_stamp);
   CHECK(codes == std::vector<std::string>{"DUPLICATE_TX"});
 }

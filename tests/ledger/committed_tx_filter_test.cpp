@@ -13,6 +13,7 @@
 using namespace emledger;
 using namespace emledger::ledger;
 using emledger::testing::Net;
+using emledger::testing::wait_for_filters;
 
 namespace {
 
@@ -28,12 +29,6 @@ std::uint64_t maybes_per_10k(const CommittedTxFilter& f, char kind) {
   std::uint64_t maybe = 0;
   for (std::uint64_t i = 0; i < 10000; ++i) maybe += f.surely_absent(nth_id(i, kind)) ? 0 : 1;
   return maybe;
-}
-
-void wait_for_filter(const Ledger& l) {
-  for (int i = 0; i < 2000 && !l.tx_filter_complete(); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  REQUIRE(l.tx_filter_complete());
 }
 
 }  // namespace
@@ -76,7 +71,7 @@ TEST_CASE("ledger: the committed-id filter covers what was committed before open
   for (const Tx& t : before) CHECK_FALSE(net.ledger->tx_surely_uncommitted(t.id()));
 
   net.reopen();  // the scan of the 'x' keys fills the filter for these
-  wait_for_filter(*net.ledger);
+  wait_for_filters(*net.ledger);
   for (const Tx& t : before) CHECK_FALSE(net.ledger->tx_surely_uncommitted(t.id()));
   const Tx after = net.reg("filter-after");
   CHECK(net.ledger->tx_surely_uncommitted(after.id()));
@@ -108,7 +103,7 @@ TEST_CASE("ledger: destroyed while its filter scan runs, a ledger stops the scan
   for (int i = 0; i < 200; ++i) txs.push_back(net.reg("filter-stop-" + std::to_string(i)));
   REQUIRE(net.commit(txs).size() == 200);
   for (int i = 0; i < 5; ++i) net.reopen();  // each reopen destroys a ledger that may be scanning
-  wait_for_filter(*net.ledger);
+  wait_for_filters(*net.ledger);
   for (const Tx& t : txs) CHECK_FALSE(net.ledger->tx_surely_uncommitted(t.id()));
 }
 

@@ -8,10 +8,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <random>
 #include <set>
+#include <span>
 #include <string>
+#include <thread>
 
 #include "emledger/crypto/sha256.hpp"
 #include "emledger/ledger/ledger.hpp"
@@ -169,6 +172,37 @@ struct Net {
     REQUIRE(oc.size() == 1);
     return oc[0].status;
   }
+
+  // Prepares `txs` at `time_ms` on `parent` (or on the head), with `facts`
+  // when given, and commits nothing; the outcome codes go to `codes` ("" for
+  // included).
+  PreparedBlock prepare_on(const std::vector<Tx>& txs, std::uint64_t time_ms,
+                           std::vector<std::string>& codes, const PreparedBlock* parent = nullptr,
+                           std::span<const CandidateFacts> facts = {}) {
+    std::vector<TxOutcome> oc;
+    auto p = ledger->prepare(txs, time_ms, 0, validator.public_key(), false, oc, parent, facts);
+    REQUIRE_MESSAGE(p.is_ok(), p.status().to_string());
+    codes.clear();
+    for (const auto& o : oc) codes.push_back(o.status.is_ok() ? "" : o.status.code());
+    return std::move(*p);
+  }
+
+  // Certifies and commits a block that prepare_on made.
+  void commit_prepared(const PreparedBlock& p) {
+    Certificate cert;
+    sign_certificate(genesis, p.block.header, 0, validator, cert);
+    Status st = ledger->commit(p, cert);
+    REQUIRE_MESSAGE(st.is_ok(), st.to_string());
+  }
 };
+
+// Waits for the scan that open() starts on its own thread to fill the
+// committed-id filter (ADR 023) and then the state-key filter (ADR 026).
+inline void wait_for_filters(const ledger::Ledger& l) {
+  for (int i = 0; i < 2000 && !(l.tx_filter_complete() && l.state_key_filter_complete()); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  REQUIRE(l.tx_filter_complete());
+  REQUIRE(l.state_key_filter_complete());
+}
 
 }  // namespace emledger::testing

@@ -13,16 +13,10 @@
 using namespace emledger;
 using namespace emledger::ledger;
 using emledger::testing::Net;
+using emledger::testing::wait_for_filters;
 using emledger::testing::TempDir;
 
 namespace {
-
-// The committed-id filter's scan at open runs on its own thread (ADR 023).
-void wait_for_tx_filter(const Ledger& l) {
-  for (int i = 0; i < 2000 && !l.tx_filter_complete(); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  REQUIRE(l.tx_filter_complete());
-}
 
 const Hash kHolder = crypto::sha256(as_bytes("holder-1"));  // Net::body's holder_ref
 
@@ -233,7 +227,7 @@ TEST_CASE("snapshot: a restored ledger reads, proves and executes like the origi
   // The next block executes to the same header on both; a replay is refused,
   // also once the committed-id filter is complete (ADR 023: a restored store
   // lists the window's ids only under 'x').
-  wait_for_tx_filter(*restored);
+  wait_for_filters(*restored);
   for (const Tx& t : c.committed) CHECK_FALSE(restored->tx_surely_uncommitted(t.id()));
   std::vector<Tx> next{c.reg("after-snapshot"), c.committed[3]};
   std::vector<TxOutcome> oa, ob;
@@ -288,7 +282,7 @@ TEST_CASE("snapshot: a window shorter than the chain carries anchors and keeps r
     CHECK(encode(**restored->tx_entry(last.id())) == encode(**c.ledger->tx_entry(last.id())));
     // A transaction of the window is still refused as a replay, by the
     // committed-id filter too once it is complete.
-    wait_for_tx_filter(*restored);
+    wait_for_filters(*restored);
     CHECK_FALSE(restored->tx_surely_uncommitted(last.id()));
     std::vector<TxOutcome> oc;
     auto p = restored->prepare({last}, c.clock_ms + 1000, 0, c.validator.public_key(), false, oc);

@@ -12,37 +12,13 @@
 using namespace emledger;
 using namespace emledger::ledger;
 using emledger::testing::Net;
+using emledger::testing::wait_for_filters;
 
 namespace {
-
-void wait_for_state_filter(const Ledger& l) {
-  for (int i = 0; i < 2000 && !l.state_key_filter_complete(); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  REQUIRE(l.state_key_filter_complete());
-}
 
 Tx revoke(Net& net, const Tx& registered) {
   return net.tx(net.issuer_a, "a.issuer", TxType::kRevokeRecord,
                 RevokeRecord{record_id_for(registered.id()), 3});
-}
-
-// Outcome codes of `txs` prepared at `time_ms` on `parent` (or the head): ""
-// for included.
-PreparedBlock prepare_on(Net& net, const std::vector<Tx>& txs, std::uint64_t time_ms,
-                         std::vector<std::string>& codes, const PreparedBlock* parent = nullptr) {
-  std::vector<TxOutcome> oc;
-  auto p = net.ledger->prepare(txs, time_ms, 0, net.validator.public_key(), false, oc, parent);
-  REQUIRE_MESSAGE(p.is_ok(), p.status().to_string());
-  codes.clear();
-  for (const auto& o : oc) codes.push_back(o.status.is_ok() ? "" : o.status.code());
-  return std::move(*p);
-}
-
-void commit_prepared(Net& net, const PreparedBlock& p) {
-  Certificate cert;
-  sign_certificate(net.genesis, p.block.header, 0, net.validator, cert);
-  Status st = net.ledger->commit(p, cert);
-  REQUIRE_MESSAGE(st.is_ok(), st.to_string());
 }
 
 }  // namespace
@@ -54,7 +30,7 @@ TEST_CASE("ledger: the state-key filter holds the keys committed before open and
   for (int i = 0; i < 12; ++i) before.push_back(net.reg("state-before-" + std::to_string(i)));
   REQUIRE(net.commit(before).size() == 12);
   net.reopen();  // the scan of the 's' keys must find these records
-  wait_for_state_filter(*net.ledger);
+  wait_for_filters(*net.ledger);
   // A revoke reads its record: were the key missing from the filter, the
   // read would be skipped and the revoke refused as RECORD_NOT_FOUND.
   CHECK(net.commit_one(revoke(net, before[2])).is_ok());
@@ -66,7 +42,7 @@ TEST_CASE("ledger: the state-key filter holds the keys committed before open and
   // The orgs of the genesis are state keys too: issuing still works after a
   // reopen (the signer's org is read for each transaction).
   net.reopen();
-  wait_for_state_filter(*net.ledger);
+  wait_for_filters(*net.ledger);
   CHECK(net.commit_one(net.reg("state-after-reopen")).is_ok());
 }
 
@@ -114,34 +90,34 @@ TEST_CASE("ledger: with or without the state-key filter, the same blocks, pipeli
   };
   std::vector<Tx> first;
   for (int i = 0; i < 5; ++i) first.push_back(maker.reg("pipe-1-" + std::to_string(i)));
-  PreparedBlock a1 = prepare_on(plain, first, t += 1000, codes_plain);
-  PreparedBlock b1 = prepare_on(filtered, first, t, codes_filtered);
+  PreparedBlock a1 = plain.prepare_on(first, t += 1000, codes_plain);
+  PreparedBlock b1 = filtered.prepare_on(first, t, codes_filtered);
   same(a1, b1);
   // Block 2 on the uncommitted block 1 revokes a record block 1 registers:
   // the filter has not seen its key, the parent's writes hold it.
   const std::vector<Tx> second{revoke(maker, first[1]), maker.reg("pipe-2-0")};
-  PreparedBlock a2 = prepare_on(plain, second, t += 1000, codes_plain, &a1);
-  PreparedBlock b2 = prepare_on(filtered, second, t, codes_filtered, &b1);
+  PreparedBlock a2 = plain.prepare_on(second, t += 1000, codes_plain, &a1);
+  PreparedBlock b2 = filtered.prepare_on(second, t, codes_filtered, &b1);
   CHECK(codes_filtered == std::vector<std::string>{"", ""});
   same(a2, b2);
-  commit_prepared(plain, a1);
-  commit_prepared(filtered, b1);
-  commit_prepared(plain, a2);
-  commit_prepared(filtered, b2);
+  plain.commit_prepared(a1);
+  filtered.commit_prepared(b1);
+  plain.commit_prepared(a2);
+  filtered.commit_prepared(b2);
   // After a reopen, once the scan ends: records of both blocks, revoked or
   // not, and one that never was.
   filtered.reopen();
-  wait_for_state_filter(*filtered.ledger);
+  wait_for_filters(*filtered.ledger);
   const std::vector<Tx> third{revoke(maker, first[3]), revoke(maker, first[1]),
                               revoke(maker, maker.reg("pipe-never")), revoke(maker, second[1])};
-  PreparedBlock a3 = prepare_on(plain, third, t += 1000, codes_plain);
-  PreparedBlock b3 = prepare_on(filtered, third, t, codes_filtered);
+  PreparedBlock a3 = plain.prepare_on(third, t += 1000, codes_plain);
+  PreparedBlock b3 = filtered.prepare_on(third, t, codes_filtered);
   CHECK(codes_filtered[0] == "");
   CHECK(codes_filtered[2] == "RECORD_NOT_FOUND");
   CHECK(codes_filtered[3] == "");
   same(a3, b3);
-  commit_prepared(plain, a3);
-  commit_prepared(filtered, b3);
+  plain.commit_prepared(a3);
+  filtered.commit_prepared(b3);
   CHECK(plain.ledger->head().state_root == filtered.ledger->head().state_root);
   CHECK_FALSE(plain.ledger->state_key_filter_complete());
 }
