@@ -14,13 +14,13 @@
 // would leave it, and times Ledger::open on it (the node's own open path, less
 // its HTTP listener). Then, the log having been replayed into a table, it
 // times a second open, whose log is empty.
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <string>
-
-#include <unistd.h>
 
 #include "bench_txs.hpp"
 #include "emledger/ledger/ledger.hpp"
@@ -113,8 +113,8 @@ int main(int argc, char** argv) {
       txs.push_back(bench::register_tx(n, "bench", "a.issuer", chain.issuer, 1000));
     std::vector<TxOutcome> outcomes;
     ++height;
-    auto p = ledger->prepare(txs, 1000 + height, height, chain.validator.public_key(), true,
-                             outcomes);
+    auto p =
+        ledger->prepare(txs, 1000 + height, height, chain.validator.public_key(), true, outcomes);
     if (!p) {
       std::fprintf(stderr, "prepare: %s\n", p.status().to_string().c_str());
       return 4;
@@ -154,13 +154,15 @@ int main(int argc, char** argv) {
 
   std::printf("%-56s %12.1f\n", "log bytes of a full memtable, MiB",
               static_cast<double>(full_log_bytes) / (1 << 20));
-  std::printf("%-56s %12.1f\n", "log bytes replayed, MiB", static_cast<double>(replayed) / (1 << 20));
+  std::printf("%-56s %12.1f\n", "log bytes replayed, MiB",
+              static_cast<double>(replayed) / (1 << 20));
   std::printf("%-56s %12.3f\n", "open with that log, s (worst-case restart)", *full);
   std::printf("%-56s %12.3f\n", "open with an empty log, s", *empty);
   std::printf("%-56s %12.1f\n", "ratio full / empty", *full / std::max(*empty, 1e-6));
-  std::printf("setup: %llu register txs in blocks of %zu, shipped LevelDB options, one core for "
-              "the open\n",
-              static_cast<unsigned long long>(n), block_txs);
+  std::printf(
+      "setup: %llu register txs in blocks of %zu, shipped LevelDB options, one core for "
+      "the open\n",
+      static_cast<unsigned long long>(n), block_txs);
   fs::remove_all(dir);
   return 0;
 }

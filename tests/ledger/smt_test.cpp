@@ -634,7 +634,8 @@ void fill_every_set(const SmtNodeCache& cache, unsigned slot_bits) {
 TEST_CASE("smt: a node cache asked for huge pages gets them where the kernel gives them") {
   const std::string mode = thp_mode();
   if (mode != "always" && mode != "madvise") {
-    MESSAGE("this kernel gives no transparent huge pages (mode '" << mode << "'): nothing to check");
+    MESSAGE("this kernel gives no transparent huge pages (mode '" << mode
+                                                                  << "'): nothing to check");
     return;
   }
   constexpr unsigned kBits = 18;  // 2^18 slots of 112 bytes: 28 MiB

@@ -13,8 +13,8 @@
 using namespace emledger;
 using namespace emledger::ledger;
 using emledger::testing::Net;
-using emledger::testing::wait_for_filters;
 using emledger::testing::TempDir;
+using emledger::testing::wait_for_filters;
 
 namespace {
 

@@ -412,7 +412,8 @@ class Ledger {
   // The same kind of filter over SHA-256 of every state key that has a value
   // (ADR 026; state keys are never erased): filled by commit() from the
   // block's state-index puts and by the same scan (the 's' keys, after the
-  // ids). Sized at open for two keys per transaction then committed.
+  // ids). Sized at open for twice the keys then held (about two per
+  // transaction committed).
   std::unique_ptr<CommittedTxFilter> state_key_filter_;
   void add_state_keys(const WriteBatch& writes) const;
 

@@ -84,12 +84,12 @@ using SmtNodeBytes = std::array<std::uint8_t, kSmtNodeBytes>;
 // the ways hold the live tree first, not the history that a chain of
 // updates leaves behind. No allocation after construction. The table is an
 // anonymous mapping, zeroed by the kernel as it is touched, so its pages cost
-// memory only once a node lands in them:
-// a small ledger (a test's) uses little of a large table. With `huge_pages`,
-// the table asks the kernel for transparent huge pages (madvise): nearly every
-// lookup lands on a different 4 KiB page of a table far larger than the TLB
-// covers, so each would otherwise pay a page walk besides its cache miss
-// (ADR 024). Memory is then taken 2 MiB at a time. Lookups only:
+// memory only once a node lands in them: a small ledger (a test's) uses
+// little of a large table. With `huge_pages`, the table asks the kernel for
+// transparent huge pages (madvise): nearly every lookup lands on a different
+// 4 KiB page of a table far larger than the TLB covers, so each would
+// otherwise pay a page walk besides its cache miss (ADR 024). Memory is then
+// taken 2 MiB at a time. Lookups only:
 // nothing iterates the table, so it cannot reach any state. Thread safe (the
 // validator thread updates while HTTP threads prove).
 class SmtNodeCache {
