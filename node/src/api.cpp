@@ -384,8 +384,12 @@ void Api::health(const HttpRequest&, const PathParams&, Responder respond) {
             {"height", head.height},
             {"log_size", head.log_size},
             {"base_height", ctx_.ledger->base_height()},
-            // ADR 023: until "complete", replay checks read LevelDB.
-            {"committed_id_filter", ctx_.ledger->tx_filter_complete() ? "complete" : "scanning"}}));
+            // ADR 023 and 026: until "complete", replay checks and reads of
+            // new state keys go to LevelDB.
+            {"committed_id_filter",
+             ctx_.ledger->tx_filter_complete() && ctx_.ledger->state_key_filter_complete()
+                 ? "complete"
+                 : "scanning"}}));
 }
 
 void Api::genesis(const HttpRequest&, const PathParams&, Responder respond) {

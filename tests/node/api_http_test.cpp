@@ -492,8 +492,8 @@ TEST_CASE("restart with the same data keeps the chain") {
   CHECK(h.body["genesis_hash"] == genesis_hash);  // the dev network is reused, not remade
   for (const auto& id : ids)
     CHECK(get(*node, "/v1/transactions/" + to_hex(id)).body["status"] == "committed");
-  // The filter of committed ids reads what was committed before the start
-  // (ADR 023); once complete, replays are still refused.
+  // The filters of committed ids and state keys read what was committed
+  // before the start (ADR 023, 026); once complete, replays are still refused.
   std::string filter = h.body["committed_id_filter"];
   CHECK((filter == "scanning" || filter == "complete"));
   for (int i = 0; i < 400 && filter != "complete"; ++i) {
