@@ -306,7 +306,7 @@ SmtNodeCache::SmtNodeCache(unsigned slot_bits, bool huge_pages) {
     const std::size_t head = ((at + kHugePage - 1) & ~(kHugePage - 1)) - at;
     if (head > 0) ::munmap(start, head);
     start += head;
-    if (kHugePage - head > 0) ::munmap(start + bytes, kHugePage - head);
+    ::munmap(start + bytes, kHugePage - head);  // head < kHugePage: never empty
     // A refusal (a kernel without transparent huge pages) leaves ordinary
     // pages, which work the same, only slower.
     ::madvise(start, bytes, MADV_HUGEPAGE);
