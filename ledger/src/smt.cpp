@@ -47,11 +47,6 @@ std::size_t common_prefix_bits(const Hash& a, const Hash& b) {
   return kPathBits;
 }
 
-Hash internal_hash(const Hash& left, const Hash& right) {
-  const std::uint8_t prefix = kInternalPrefix;
-  return crypto::Sha256().update(ByteView(&prefix, 1)).update(left).update(right).finish();
-}
-
 // A node or value key, built on the stack: one is made for every node read
 // and written.
 using TaggedKey = std::array<std::uint8_t, 1 + kHashSize>;
@@ -68,7 +63,7 @@ struct Node {
   Hash a{};
   Hash b{};
 
-  Hash hash() const { return kind == kKindLeaf ? smt_leaf_hash(a, b) : internal_hash(a, b); }
+  Hash hash() const { return kind == kKindLeaf ? smt_leaf_hash(a, b) : smt_internal_hash(a, b); }
   std::array<std::uint8_t, kNodeBytes> encode() const {
     std::array<std::uint8_t, kNodeBytes> out;
     out[0] = kind;
@@ -284,6 +279,11 @@ Hash smt_leaf_hash(const Hash& path, const Hash& value_hash) {
   return crypto::Sha256().update(ByteView(&prefix, 1)).update(path).update(value_hash).finish();
 }
 
+Hash smt_internal_hash(const Hash& left, const Hash& right) {
+  const std::uint8_t prefix = kInternalPrefix;
+  return crypto::Sha256().update(ByteView(&prefix, 1)).update(left).update(right).finish();
+}
+
 Hash smt_empty_root() { return Hash{}; }
 
 SmtNodeCache::SmtNodeCache(unsigned slot_bits, bool huge_pages) {
@@ -385,7 +385,7 @@ bool verify_state_proof(const StateProof& proof, const Hash& root) {
   }
   for (std::size_t i = depth; i-- > 0;) {
     const Hash& sibling = proof.siblings[i];
-    h = path_bit(path, i) ? internal_hash(sibling, h) : internal_hash(h, sibling);
+    h = path_bit(path, i) ? smt_internal_hash(sibling, h) : smt_internal_hash(h, sibling);
   }
   return h == root;
 }

@@ -28,6 +28,7 @@ namespace emledger::ledger {
 
 Hash smt_path(ByteView state_key);
 Hash smt_leaf_hash(const Hash& path, const Hash& value_hash);
+Hash smt_internal_hash(const Hash& left, const Hash& right);
 Hash smt_empty_root();  // 32 zero bytes
 
 // Reads a stored state value ("v" + hash), checking that it hashes to
