@@ -22,14 +22,16 @@
 //   pages    pages of 4 levels (ADR 027, proposed): 'n' + hash of a node at
 //            a depth divisible by 4 -> that node's subtree down to 4 levels
 //            below it, references to the pages there, internal hashes left
-//            out (a reader recomputes them)
-//   pages+h  pages keyed by height, each reference carrying its height
+//            out (a reader recomputes them); encoded by the kernel's page
+//            codec (smt_page.hpp) from the executed trees
 //
-// These are models of layouts, not implementations: the page encodings are
-// built from the executed trees, but no reader was written for them. Layouts
+// These are models of layouts, not implementations: nothing reads the
+// replayed stores. The codec's own CPU, encoding each page once and decoding
+// it once, is measured beside them. Layouts
 // run round-robin, R rounds, so that drift of a shared host falls on all of
 // them.
 #include <sys/resource.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -45,6 +47,7 @@
 #include "bench_txs.hpp"
 #include "emledger/ledger/ledger.hpp"
 #include "emledger/ledger/smt.hpp"
+#include "emledger/ledger/smt_page.hpp"
 
 using namespace emledger;
 using namespace emledger::ledger;
@@ -61,14 +64,12 @@ struct CapturedBlock {
   std::uint64_t height = 0;
   Hash state_root{};
   WriteBatch writes;
-  // The block's pages as ADR 027 would store them (encode_page): root hash
-  // and encoding, once without and once with the references' heights.
-  std::vector<std::pair<Hash, Bytes>> pages, heighted_pages;
+  // The block's pages as ADR 027 would store them: root hash and encoding.
+  std::vector<std::pair<Hash, Bytes>> pages;
 };
 
-enum class Layout { kHash, kHeight, kGroups, kPages, kPagesHeight };
-constexpr Layout kLayouts[] = {Layout::kHash, Layout::kHeight, Layout::kGroups, Layout::kPages,
-                               Layout::kPagesHeight};
+enum class Layout { kHash, kHeight, kGroups, kPages };
+constexpr Layout kLayouts[] = {Layout::kHash, Layout::kHeight, Layout::kGroups, Layout::kPages};
 
 const char* layout_name(Layout l) {
   switch (l) {
@@ -80,13 +81,9 @@ const char* layout_name(Layout l) {
       return "groups";
     case Layout::kPages:
       return "pages";
-    case Layout::kPagesHeight:
-      return "pages+h";
   }
   return "?";
 }
-
-bool keyed_by_height(Layout l) { return l == Layout::kHeight || l == Layout::kPagesHeight; }
 
 double process_cpu_seconds() {
   rusage ru{};
@@ -112,63 +109,40 @@ std::uint64_t dir_bytes(const fs::path& dir) {
   return total;
 }
 
-// A node as the shipped layout stores it (docs/formats/smt.md).
-struct RawNode {
-  std::uint8_t kind = 0;  // 0 leaf (a = path, b = value hash), 1 internal (a, b = children)
-  Hash a{}, b{};
-};
+// CPU seconds this thread has run: the codec's share, apart from the
+// kernel's execution around it.
+double thread_cpu_seconds() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
 
-RawNode read_node(const KvReader& store, const Hash& h) {
+std::optional<SmtNodeBytes> read_node(const KvReader& store, const Hash& h) {
   Bytes key{kNodeTag};
   key.insert(key.end(), h.begin(), h.end());
   auto got = store.get(key);
-  if (!got || !got->has_value() || (*got)->size() != kSmtNodeBytes)
-    throw std::runtime_error("state node missing from the source store");
-  const Bytes& raw = **got;
-  RawNode n;
-  n.kind = raw[0];
-  std::copy_n(raw.begin() + 1, kHashSize, n.a.begin());
-  std::copy_n(raw.begin() + 1 + kHashSize, kHashSize, n.b.begin());
-  return n;
+  if (!got || !got->has_value() || (*got)->size() != kSmtNodeBytes) return std::nullopt;
+  SmtNodeBytes raw;
+  std::copy((*got)->begin(), (*got)->end(), raw.begin());
+  return raw;
 }
 
-// Appends the page encoding of the subtree at `h`, `level` levels below its
-// page's root: one byte 0 empty, 1 leaf (path, value hash), 2 internal (its
-// two children follow; its hash is recomputed on reading), 3 a reference to
-// the page rooted there (hash, and with `heights` the u64 height that wrote
-// it). Every node kPageLevels below a page's root roots a page of its own,
-// a leaf too, so the bottom level holds only references and empties.
-void encode_page(const KvReader& store, const Hash& h, std::size_t level, bool heights,
-                 Bytes& out) {
-  if (is_zero(h)) {
-    out.push_back(0);
-    return;
-  }
-  if (level == kPageLevels) {
-    out.push_back(3);
-    out.insert(out.end(), h.begin(), h.end());
-    if (heights) out.insert(out.end(), 8, 0);
-    return;
-  }
-  const RawNode n = read_node(store, h);
-  if (n.kind == 0) {
-    out.push_back(1);
-    out.insert(out.end(), n.a.begin(), n.a.end());
-    out.insert(out.end(), n.b.begin(), n.b.end());
-  } else {
-    out.push_back(2);
-    encode_page(store, n.a, level + 1, heights, out);
-    encode_page(store, n.b, level + 1, heights, out);
-  }
-}
+// The codec's CPU over the whole capture: each page encoded once, as the
+// update would write it, and decoded once, as a reader missing the cache
+// would.
+struct CodecCost {
+  double encode_s = 0, decode_s = 0;
+  std::uint64_t pages = 0;
+};
 
 // The pages a block's update writes: one per new node at a depth divisible
-// by kPageLevels, found by walking the new nodes from the new root (every
+// by kSmtPageLevels, found by walking the new nodes from the new root (every
 // node above a changed one is new). A leaf moved down to such a depth is not
 // among the block's new nodes, so its page is not counted: rare, and 65
 // bytes.
-void capture_pages(const KvReader& store, CapturedBlock& block) {
+void capture_pages(const KvReader& store, CapturedBlock& block, CodecCost& cost) {
   std::set<Hash> fresh;
+  std::map<Hash, SmtNodeBytes> nodes;  // what the update holds as it writes
   for (const auto& e : block.writes.entries())
     if (e.key.size() == 1 + kHashSize && e.key[0] == kNodeTag) {
       Hash h;
@@ -177,25 +151,61 @@ void capture_pages(const KvReader& store, CapturedBlock& block) {
     }
   std::vector<std::pair<Hash, std::size_t>> stack;
   if (fresh.count(block.state_root)) stack.emplace_back(block.state_root, 0);
+  std::vector<Hash> roots;
   while (!stack.empty()) {
     const auto [h, depth] = stack.back();
     stack.pop_back();
-    if (depth % kPageLevels == 0)
-      for (bool heights : {false, true}) {
-        Bytes page;
-        encode_page(store, h, 0, heights, page);
-        (heights ? block.heighted_pages : block.pages).emplace_back(h, std::move(page));
-      }
-    const RawNode n = read_node(store, h);
-    if (n.kind == 0) continue;
-    for (const Hash& child : {n.a, n.b})
+    if (depth % kSmtPageLevels == 0) roots.push_back(h);
+    const auto n = read_node(store, h);
+    if (!n) throw std::runtime_error("state node missing from the source store");
+    if ((*n)[0] == 0) continue;
+    Hash left, right;
+    std::copy_n(n->begin() + 1, kHashSize, left.begin());
+    std::copy_n(n->begin() + 1 + kHashSize, kHashSize, right.begin());
+    for (const Hash& child : {left, right})
       if (fresh.count(child)) stack.emplace_back(child, depth + 1);
   }
+  // Every node within four levels of a page root, fetched before the clock:
+  // the update has them in hand (new, or read on its way down).
+  for (const Hash& r : roots) {
+    std::vector<std::pair<Hash, std::size_t>> todo{{r, 0}};
+    while (!todo.empty()) {
+      const auto [h, level] = todo.back();
+      todo.pop_back();
+      if (is_zero(h) || level == kSmtPageLevels || nodes.count(h)) continue;
+      const auto n = read_node(store, h);
+      if (!n) throw std::runtime_error("state node missing from the source store");
+      nodes[h] = *n;
+      if ((*n)[0] == 0) continue;
+      Hash left, right;
+      std::copy_n(n->begin() + 1, kHashSize, left.begin());
+      std::copy_n(n->begin() + 1 + kHashSize, kHashSize, right.begin());
+      todo.emplace_back(left, level + 1);
+      todo.emplace_back(right, level + 1);
+    }
+  }
+  const SmtNodeSource source = [&](const Hash& h) -> std::optional<SmtNodeBytes> {
+    auto it = nodes.find(h);
+    if (it == nodes.end()) return std::nullopt;
+    return it->second;
+  };
+  const double c0 = thread_cpu_seconds();
+  for (const Hash& r : roots) {
+    auto page = encode_smt_page(r, source);
+    if (!page) throw std::runtime_error(page.status().to_string());
+    block.pages.emplace_back(r, std::move(*page));
+  }
+  const double c1 = thread_cpu_seconds();
+  for (const auto& [r, page] : block.pages)
+    if (!decode_smt_page(page, r)) throw std::runtime_error("a page did not decode");
+  cost.encode_s += c1 - c0;
+  cost.decode_s += thread_cpu_seconds() - c1;
+  cost.pages += roots.size();
 }
 
 // Executes and commits the blocks once, keeping each block's writes.
 std::vector<CapturedBlock> capture_blocks(const fs::path& dir, std::size_t blocks,
-                                          std::size_t block_txs) {
+                                          std::size_t block_txs, CodecCost& cost) {
   const bench::OneValidatorChain chain = bench::one_validator_chain();
   auto store = open_leveldb(dir.string());
   if (!store) throw std::runtime_error(store.status().to_string());
@@ -212,10 +222,10 @@ std::vector<CapturedBlock> capture_blocks(const fs::path& dir, std::size_t block
     if (!p) throw std::runtime_error(p.status().to_string());
     Certificate cert;
     sign_certificate(chain.genesis, p->block.header, 0, chain.validator, cert);
-    out.push_back(CapturedBlock{p->new_head.height, p->new_head.state_root, p->writes, {}, {}});
+    out.push_back(CapturedBlock{p->new_head.height, p->new_head.state_root, p->writes, {}});
     const Status committed = (*ledger)->commit(*p, cert);
     if (!committed.is_ok()) throw std::runtime_error(committed.to_string());
-    capture_pages((*ledger)->store(), out.back());
+    capture_pages((*ledger)->store(), out.back(), cost);
   }
   return out;
 }
@@ -287,11 +297,8 @@ WriteBatch reshape(const CapturedBlock& block, Layout layout) {
   }
   for (const auto& [group, bytes] : groups_of(nodes, block.state_root))
     out.put(node_key(false, block.height, group), bytes);
-  if (layout == Layout::kPages || layout == Layout::kPagesHeight) {
-    const bool by_height = keyed_by_height(layout);
-    for (const auto& [root, page] : by_height ? block.heighted_pages : block.pages)
-      out.put(node_key(by_height, block.height, root), page);
-  }
+  if (layout == Layout::kPages)
+    for (const auto& [root, page] : block.pages) out.put(node_key(false, block.height, root), page);
   return out;
 }
 
@@ -420,7 +427,9 @@ int main(int argc, char** argv) {
   try {
     std::printf("executing %zu blocks of %zu register txs...\n", o.blocks, o.block_txs);
     std::fflush(stdout);
-    const std::vector<CapturedBlock> blocks = capture_blocks(dir / "source", o.blocks, o.block_txs);
+    CodecCost codec;
+    const std::vector<CapturedBlock> blocks =
+        capture_blocks(dir / "source", o.blocks, o.block_txs, codec);
     fs::remove_all(dir / "source");
     std::map<Layout, std::vector<Run>> runs;
     for (std::size_t round = 0; round < o.rounds; ++round) {
@@ -435,6 +444,12 @@ int main(int argc, char** argv) {
       }
     }
     print_table(runs, o.blocks * o.block_txs);
+    const double txs = static_cast<double>(o.blocks * o.block_txs);
+    std::printf(
+        "page codec, one thread: %.2f pages per tx; encode %.2f us per tx, decode %.2f us "
+        "per tx (each page once)\n",
+        static_cast<double>(codec.pages) / txs, 1e6 * codec.encode_s / txs,
+        1e6 * codec.decode_s / txs);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "store_shape_bench: %s\n", e.what());
     fs::remove_all(dir);
