@@ -1,7 +1,11 @@
 // What every benchmark driver measures or computes the same way: the cores it
 // runs on, this machine's Ed25519 verification rate on all of them (the
-// ceiling issue 5's ratios divide by), and nearest-rank percentiles.
+// ceiling issue 5's ratios divide by), nearest-rank percentiles, and CPU
+// clocks.
 #pragma once
+
+#include <sys/resource.h>
+#include <time.h>
 
 #include <algorithm>
 #include <atomic>
@@ -49,6 +53,22 @@ inline double ed25519_ceiling(double seconds) {
   for (auto& th : pool) th.join();
   double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
   return static_cast<double>(total.load()) / elapsed;
+}
+
+// User plus system CPU seconds of this process, every thread. Unlike wall
+// time, CPU clocks do not grow while other work holds the cores.
+inline double process_cpu_seconds() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return s(u.ru_utime) + s(u.ru_stime);
+}
+
+// CPU seconds the calling thread has run.
+inline double thread_cpu_seconds() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
 // The nearest-rank q-quantile of v (0 for an empty v).

@@ -32,7 +32,6 @@
 // kStallS) and the temp dir is removed unless --keep.
 #include <httplib.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -222,14 +221,6 @@ std::vector<std::string> presign(const Options& o, const Genesis& g, const crypt
     });
   for (auto& th : pool) th.join();
   return out;
-}
-
-// User plus system CPU seconds of this process.
-double self_cpu_seconds() {
-  rusage u{};
-  ::getrusage(RUSAGE_SELF, &u);
-  auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
-  return s(u.ru_utime) + s(u.ru_stime);
 }
 
 // User plus system CPU seconds of this process's running children (the
@@ -496,7 +487,7 @@ SaturationResult saturate(const Options& o, bench::LocalNetwork& net,
   SaturationResult r;
   std::atomic<std::size_t> next{0};
   const double node_cpu0 = children_cpu_seconds();
-  const double client_cpu0 = self_cpu_seconds();
+  const double client_cpu0 = bench::process_cpu_seconds();
   const auto t0 = Clock::now();
   r.tally = run_threads(o.clients, net, [&](std::size_t c, Tally& t, const auto& stop) {
     auto http = client_for(net.node(c % net.size()));
@@ -507,7 +498,7 @@ SaturationResult saturate(const Options& o, bench::LocalNetwork& net,
     }
   });
   r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  r.client_cpu_s = self_cpu_seconds() - client_cpu0;
+  r.client_cpu_s = bench::process_cpu_seconds() - client_cpu0;
   r.node_cpu_s = children_cpu_seconds() - node_cpu0;
   return r;
 }

@@ -12,24 +12,17 @@
 // signature checks that the node spreads over all cores on admission.
 #include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <filesystem>
 #include <string>
 
+#include "bench_common.hpp"
 #include "bench_txs.hpp"
 #include "emledger/ledger/ledger.hpp"
 
 using namespace emledger;
 using namespace emledger::ledger;
 using Clock = std::chrono::steady_clock;
-
-// CPU seconds this thread has run: unlike wall time, it does not grow while
-// other work on a shared machine holds the core.
-double thread_cpu_seconds() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
+using emledger::bench::thread_cpu_seconds;
 
 int main(int argc, char** argv) {
   std::size_t blocks = 20, block_txs = 2000;

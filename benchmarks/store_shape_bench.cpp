@@ -30,9 +30,6 @@
 // it once, is measured beside them. Layouts
 // run round-robin, R rounds, so that drift of a shared host falls on all of
 // them.
-#include <sys/resource.h>
-#include <time.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -44,6 +41,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_common.hpp"
 #include "bench_txs.hpp"
 #include "emledger/ledger/ledger.hpp"
 #include "emledger/ledger/smt.hpp"
@@ -51,6 +49,8 @@
 
 using namespace emledger;
 using namespace emledger::ledger;
+using emledger::bench::process_cpu_seconds;
+using emledger::bench::thread_cpu_seconds;
 namespace fs = std::filesystem;
 
 namespace {
@@ -85,13 +85,6 @@ const char* layout_name(Layout l) {
   return "?";
 }
 
-double process_cpu_seconds() {
-  rusage ru{};
-  ::getrusage(RUSAGE_SELF, &ru);
-  auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
-  return s(ru.ru_utime) + s(ru.ru_stime);
-}
-
 // Bytes this process has caused to be written to storage (/proc/self/io).
 std::uint64_t disk_write_bytes() {
   std::ifstream in("/proc/self/io");
@@ -107,14 +100,6 @@ std::uint64_t dir_bytes(const fs::path& dir) {
   for (const auto& e : fs::directory_iterator(dir))
     if (e.is_regular_file()) total += e.file_size();
   return total;
-}
-
-// CPU seconds this thread has run: the codec's share, apart from the
-// kernel's execution around it.
-double thread_cpu_seconds() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
 std::optional<SmtNodeBytes> read_node(const KvReader& store, const Hash& h) {

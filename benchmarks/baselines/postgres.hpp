@@ -15,7 +15,6 @@
 #pragma once
 
 #include <libpq-fe.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -328,13 +327,6 @@ struct PgLoadResult {
   double loader_cpu_s = 0;        // this process (decode, verify, COPY), user + system
   double rows_per_s() const { return seconds > 0 ? static_cast<double>(rows) / seconds : 0; }
 };
-
-inline double process_cpu_seconds() {
-  rusage u{};
-  ::getrusage(RUSAGE_SELF, &u);
-  auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
-  return s(u.ru_utime) + s(u.ru_stime);
-}
 
 // The first error any thread of a load saw, and the flag that stops them all.
 class LoadErrors {
