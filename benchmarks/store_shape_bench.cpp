@@ -29,7 +29,7 @@
 // replayed stores. The codec's own CPU, encoding each page once and decoding
 // it once, is measured beside them. Layouts
 // run round-robin, R rounds, so that drift of a shared host falls on all of
-// them.
+// them; with --rounds 0, only the execution and the codec's CPU are measured.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -127,7 +127,6 @@ struct CodecCost {
 // bytes.
 void capture_pages(const KvReader& store, CapturedBlock& block, CodecCost& cost) {
   std::set<Hash> fresh;
-  std::map<Hash, SmtNodeBytes> nodes;  // what the update holds as it writes
   for (const auto& e : block.writes.entries())
     if (e.key.size() == 1 + kHashSize && e.key[0] == kNodeTag) {
       Hash h;
@@ -150,17 +149,20 @@ void capture_pages(const KvReader& store, CapturedBlock& block, CodecCost& cost)
     for (const Hash& child : {left, right})
       if (fresh.count(child)) stack.emplace_back(child, depth + 1);
   }
-  // Every node within four levels of a page root, fetched before the clock:
-  // the update has them in hand (new, or read on its way down).
-  for (const Hash& r : roots) {
-    std::vector<std::pair<Hash, std::size_t>> todo{{r, 0}};
+  // Each page's members, fetched before the clock into a small sorted list:
+  // the update has them in hand (new, or read on its way down), so the clock
+  // should not time a search of the whole block's nodes.
+  using Members = std::vector<std::pair<Hash, SmtNodeBytes>>;
+  std::vector<Members> members(roots.size());
+  for (std::size_t i = 0; i < roots.size(); ++i) {
+    std::vector<std::pair<Hash, std::size_t>> todo{{roots[i], 0}};
     while (!todo.empty()) {
       const auto [h, level] = todo.back();
       todo.pop_back();
-      if (is_zero(h) || level == kSmtPageLevels || nodes.count(h)) continue;
+      if (is_zero(h) || level == kSmtPageLevels) continue;
       const auto n = read_node(store, h);
       if (!n) throw std::runtime_error("state node missing from the source store");
-      nodes[h] = *n;
+      members[i].emplace_back(h, *n);
       if ((*n)[0] == 0) continue;
       Hash left, right;
       std::copy_n(n->begin() + 1, kHashSize, left.begin());
@@ -168,17 +170,19 @@ void capture_pages(const KvReader& store, CapturedBlock& block, CodecCost& cost)
       todo.emplace_back(left, level + 1);
       todo.emplace_back(right, level + 1);
     }
+    std::sort(members[i].begin(), members[i].end());
   }
-  const SmtNodeSource source = [&](const Hash& h) -> std::optional<SmtNodeBytes> {
-    auto it = nodes.find(h);
-    if (it == nodes.end()) return std::nullopt;
-    return it->second;
-  };
   const double c0 = thread_cpu_seconds();
-  for (const Hash& r : roots) {
-    auto page = encode_smt_page(r, source);
+  for (std::size_t i = 0; i < roots.size(); ++i) {
+    const Members& m = members[i];
+    auto page = encode_smt_page(roots[i], [&m](const Hash& h) -> std::optional<SmtNodeBytes> {
+      auto it = std::lower_bound(m.begin(), m.end(), h,
+                                 [](const auto& entry, const Hash& x) { return entry.first < x; });
+      if (it == m.end() || it->first != h) return std::nullopt;
+      return it->second;
+    });
     if (!page) throw std::runtime_error(page.status().to_string());
-    block.pages.emplace_back(r, std::move(*page));
+    block.pages.emplace_back(roots[i], std::move(*page));
   }
   const double c1 = thread_cpu_seconds();
   for (const auto& [r, page] : block.pages)
@@ -356,7 +360,7 @@ Options parse(int argc, char** argv) {
     const std::string k = argv[i];
     if (i + 1 >= argc) throw std::invalid_argument(k);
     const std::size_t v = std::stoul(argv[i + 1]);
-    if (v == 0) throw std::invalid_argument(k);
+    if (v == 0 && k != "--rounds") throw std::invalid_argument(k);
     if (k == "--blocks")
       o.blocks = v;
     else if (k == "--block-txs")
@@ -428,7 +432,7 @@ int main(int argc, char** argv) {
         std::fflush(stdout);
       }
     }
-    print_table(runs, o.blocks * o.block_txs);
+    if (o.rounds > 0) print_table(runs, o.blocks * o.block_txs);
     const double txs = static_cast<double>(o.blocks * o.block_txs);
     std::printf(
         "page codec, one thread: %.2f pages per tx; encode %.2f us per tx, decode %.2f us "
