@@ -31,6 +31,7 @@
 // run round-robin, R rounds, so that drift of a shared host falls on all of
 // them; with --rounds 0, only the execution and the codec's CPU are measured.
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -102,6 +103,14 @@ std::uint64_t dir_bytes(const fs::path& dir) {
   return total;
 }
 
+// The two children of an internal node's stored form (kind, left, right).
+std::array<Hash, 2> children_of(const SmtNodeBytes& raw) {
+  std::array<Hash, 2> out;
+  std::copy_n(raw.begin() + 1, kHashSize, out[0].begin());
+  std::copy_n(raw.begin() + 1 + kHashSize, kHashSize, out[1].begin());
+  return out;
+}
+
 std::optional<SmtNodeBytes> read_node(const KvReader& store, const Hash& h) {
   Bytes key{kNodeTag};
   key.insert(key.end(), h.begin(), h.end());
@@ -143,10 +152,7 @@ void capture_pages(const KvReader& store, CapturedBlock& block, CodecCost& cost)
     const auto n = read_node(store, h);
     if (!n) throw std::runtime_error("state node missing from the source store");
     if ((*n)[0] == 0) continue;
-    Hash left, right;
-    std::copy_n(n->begin() + 1, kHashSize, left.begin());
-    std::copy_n(n->begin() + 1 + kHashSize, kHashSize, right.begin());
-    for (const Hash& child : {left, right})
+    for (const Hash& child : children_of(*n))
       if (fresh.count(child)) stack.emplace_back(child, depth + 1);
   }
   // Each page's members, fetched before the clock into a small sorted list:
@@ -164,11 +170,7 @@ void capture_pages(const KvReader& store, CapturedBlock& block, CodecCost& cost)
       if (!n) throw std::runtime_error("state node missing from the source store");
       members[i].emplace_back(h, *n);
       if ((*n)[0] == 0) continue;
-      Hash left, right;
-      std::copy_n(n->begin() + 1, kHashSize, left.begin());
-      std::copy_n(n->begin() + 1 + kHashSize, kHashSize, right.begin());
-      todo.emplace_back(left, level + 1);
-      todo.emplace_back(right, level + 1);
+      for (const Hash& child : children_of(*n)) todo.emplace_back(child, level + 1);
     }
     std::sort(members[i].begin(), members[i].end());
   }

@@ -5,6 +5,7 @@
 
 #include <doctest/doctest.h>
 
+#include <array>
 #include <map>
 #include <set>
 #include <string>
@@ -23,6 +24,14 @@ class EmptyStore : public KvReader {
  public:
   Result<std::optional<Bytes>> get(ByteView) const override { return std::optional<Bytes>(); }
 };
+
+// The two children of an internal node's stored form (kind, left, right).
+std::array<Hash, 2> children_of(const SmtNodeBytes& raw) {
+  std::array<Hash, 2> out;
+  std::copy_n(raw.begin() + 1, kHashSize, out[0].begin());
+  std::copy_n(raw.begin() + 1 + kHashSize, kHashSize, out[1].begin());
+  return out;
+}
 
 Bytes text(const std::string& s) { return Bytes(s.begin(), s.end()); }
 
@@ -66,11 +75,7 @@ struct Tree {
     out.insert(h);
     const SmtNodeBytes& raw = nodes.at(h);
     if (raw[0] == 0) return;
-    Hash left, right;
-    std::copy_n(raw.begin() + 1, kHashSize, left.begin());
-    std::copy_n(raw.begin() + 1 + kHashSize, kHashSize, right.begin());
-    members(left, level + 1, out);
-    members(right, level + 1, out);
+    for (const Hash& child : children_of(raw)) members(child, level + 1, out);
   }
 
   // Every node at a depth divisible by kSmtPageLevels: the page roots.
@@ -84,11 +89,7 @@ struct Tree {
       if (depth % kSmtPageLevels == 0) out.push_back(h);
       const SmtNodeBytes& raw = nodes.at(h);
       if (raw[0] == 0) continue;
-      Hash left, right;
-      std::copy_n(raw.begin() + 1, kHashSize, left.begin());
-      std::copy_n(raw.begin() + 1 + kHashSize, kHashSize, right.begin());
-      todo.emplace_back(left, depth + 1);
-      todo.emplace_back(right, depth + 1);
+      for (const Hash& child : children_of(raw)) todo.emplace_back(child, depth + 1);
     }
     return out;
   }
