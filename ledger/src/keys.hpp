@@ -18,6 +18,11 @@ namespace emledger::ledger::detail {
 
 // Single-byte key prefixes of docs/formats/storage.md.
 inline constexpr std::uint8_t kKeyGenesis = 'G';
+// The store's format ("F" -> one byte, kStoreFormat), written with the
+// genesis entry. A store without it keeps one entry per state-tree node
+// (format 1, before ADR 027) and is refused: docs/formats/storage.md, Format.
+inline constexpr std::uint8_t kKeyFormat = 'F';
+inline constexpr std::uint8_t kStoreFormat = 2;
 inline constexpr std::uint8_t kKeyHead = 'H';
 // The lowest height whose block this store holds and the view of the block
 // below it ("B" -> u64 height, u64 view, big-endian): present only in a store
@@ -43,8 +48,8 @@ inline constexpr std::uint8_t kKeyEpochChange = 'e';
 // stale list below that height must not erase it);
 // "P" -> u64: the lowest height whose state tree is whole.
 inline constexpr std::uint8_t kKeyStaleList = 'k';
-// A state-tree node ("n" + its hash; smt.cpp reads and writes them, pruning
-// erases them).
+// A state-tree page ("n" + the hash of the node rooting it; smt.cpp reads and
+// writes them, pruning erases them).
 inline constexpr std::uint8_t kKeyStateNode = 'n';
 inline constexpr std::uint8_t kKeyRevived = 'r';
 inline constexpr std::uint8_t kKeyPrunedBelow = 'P';

@@ -680,6 +680,29 @@ Ledger::Ledger(std::unique_ptr<KvStore> store, Genesis genesis, const LedgerOpti
       recent_ids_(kRecentTxBlocksMax, 0),
       retention_(options.state_retention_blocks) {}
 
+namespace {
+
+// A store this release can read: the format entry is written with the
+// genesis entry, in the same batch, so a store with a genesis and without the
+// entry was written by a release before it.
+Status check_store_format(const KvStore& store) {
+  auto format = store.get(Bytes{kKeyFormat});
+  if (!format) return format.status();
+  if (!format->has_value())
+    return Status::error("STORAGE_FORMAT",
+                         "the data directory keeps the state tree one node per entry (format 1, "
+                         "before ADR 027); this release reads format " +
+                             std::to_string(kStoreFormat) +
+                             ": create a snapshot of it with the release that wrote it and "
+                             "restore that snapshot with this one (docs/formats/storage.md)");
+  if (**format != Bytes{kStoreFormat})
+    return Status::error("STORAGE_FORMAT", "the data directory's store format is not format " +
+                                               std::to_string(kStoreFormat));
+  return Status::ok();
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Ledger>> Ledger::open(std::unique_ptr<KvStore> store, const Genesis& genesis,
                                              const LedgerOptions& options) {
   EMLEDGER_TRY(genesis.check());
@@ -712,6 +735,7 @@ Result<std::unique_ptr<Ledger>> Ledger::open(std::unique_ptr<KvStore> store, con
   if (stored->has_value()) {
     if (**stored != genc)
       return Status::error("GENESIS_MISMATCH", "the data directory belongs to another genesis");
+    EMLEDGER_TRY(check_store_format(*l->store_));
     auto head = get_decoded<ChainHead>(*l->store_, Bytes{kKeyHead});
     if (!head) return head.status();
     if (!head->has_value()) return Status::error("STORAGE_CORRUPT", "genesis without head");
@@ -749,6 +773,7 @@ Result<std::unique_ptr<Ledger>> Ledger::open(std::unique_ptr<KvStore> store, con
   head.log_root = log_empty_root();
   head.state_root = *root;
   ov.put(gkey, genc);
+  ov.put(Bytes{kKeyFormat}, Bytes{kStoreFormat});
   ov.put(Bytes{kKeyHead}, encode(head));
   EMLEDGER_TRY(l->store_->write(ov.batch(), /*sync=*/true));
   l->head_ = head;

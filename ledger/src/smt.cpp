@@ -1,6 +1,7 @@
 // The state commitment (docs/formats/smt.md): a sparse Merkle tree whose
 // leaves sit at the shallowest depth where they are alone, stored
-// content-addressed so that every past root stays readable.
+// content-addressed so that every past root stays readable: in pages of four
+// levels (ADR 027, smt_page.hpp).
 #include "emledger/ledger/smt.hpp"
 
 #include <sys/mman.h>
@@ -9,12 +10,16 @@
 #include <array>
 #include <bit>
 #include <cstdint>
+#include <cstring>
+#include <map>
 #include <new>
 #include <span>
 #include <string>
+#include <unordered_map>
 
 #include "emledger/crypto/hex.hpp"
 #include "emledger/crypto/sha256.hpp"
+#include "emledger/ledger/smt_page.hpp"
 
 namespace emledger::ledger {
 namespace {
@@ -81,26 +86,81 @@ Node decode_node(const SmtNodeBytes& raw) {
   return node;
 }
 
-// Reads the node with hash `h` (never the zero hash) and checks that its bytes
-// hash back to `h`, so a flipped byte on disk is reported, not followed. A
-// node in `cache` was checked when it was read.
-Result<Node> load_node(const KvReader& store, const SmtNodeCache* cache, const Hash& h) {
-  EMLEDGER_ASSERT(!is_zero(h));
-  if (cache)
-    if (auto hit = cache->find(h)) return decode_node(*hit);
-  auto got = store.get(tagged_key(kNodeKeyTag, h));
-  if (!got) return got.status();
-  if (!got->has_value()) return corrupt("state node " + to_hex(h) + " is missing");
-  const Bytes& raw = **got;
-  if (raw.size() != kNodeBytes || raw[0] > kKindInternal)
-    return corrupt("state node " + to_hex(h) + " is malformed");
-  SmtNodeBytes fixed;
-  std::copy(raw.begin(), raw.end(), fixed.begin());
-  Node node = decode_node(fixed);
-  if (node.hash() != h) return corrupt("state node " + to_hex(h) + " does not match its hash");
-  if (cache) cache->insert(h, fixed);
-  return node;
-}
+// A node at a depth divisible by kSmtPageLevels roots a page (ADR 027): the
+// store holds "n" + that node's hash -> its page (smt_page.hpp), and every
+// other node only inside the page of its nearest such ancestor.
+bool roots_page(std::size_t depth) { return depth % kSmtPageLevels == 0; }
+
+// SHA-256 outputs spread evenly: their first bytes are a hash already.
+struct HashPrefix {
+  std::size_t operator()(const Hash& h) const {
+    std::uint64_t v;
+    std::memcpy(&v, h.data(), sizeof v);
+    return static_cast<std::size_t>(v);
+  }
+};
+
+// Reads nodes through the pages that hold them, for one operation. A page is
+// checked whole when it is read: decode_smt_page recomputes every hash it
+// holds and requires its root's to be the one asked for, so a flipped byte on
+// disk is reported, not followed. A node in the cache was checked when it was
+// read or computed when it was written. With a cache, every node of a decoded
+// page goes into it, and the last page is kept; without one (a test's or a
+// snapshot import's tree), every page the operation decoded is kept.
+class NodeReader {
+ public:
+  NodeReader(const KvReader& store, const SmtNodeCache* cache) : store_(store), cache_(cache) {}
+
+  // The node `h` (never zero), held by the page rooted at `page` (`h` itself
+  // when its depth roots a page).
+  Result<Node> load(const Hash& h, const Hash& page) {
+    EMLEDGER_ASSERT(!is_zero(h));
+    if (cache_)
+      if (auto hit = cache_->find(h)) return decode_node(*hit);
+    auto entries = page_entries(page);
+    if (!entries) return entries.status();
+    if (auto found = find_in(**entries, h)) return decode_node(*found);
+    return corrupt("state node " + to_hex(h) + " is not in its page " + to_hex(page));
+  }
+
+  // The nodes of the page rooted at `page`. With a cache, the pointer holds
+  // until the next call, and the nodes go into the cache unless
+  // `fill_cache` is false (a page of the old tree read for an update's
+  // encoder: its superseded nodes must not come back).
+  Result<const std::vector<SmtPageEntry>*> page_entries(const Hash& page, bool fill_cache = true) {
+    EMLEDGER_ASSERT(!is_zero(page));
+    if (cache_ && has_last_ && last_root_ == page) return &last_;
+    if (!cache_)
+      if (auto it = kept_.find(page); it != kept_.end()) return &it->second;
+    auto got = store_.get(tagged_key(kNodeKeyTag, page));
+    if (!got) return got.status();
+    if (!got->has_value()) return corrupt("state page " + to_hex(page) + " is missing");
+    auto decoded = decode_smt_page(**got, page);
+    if (!decoded) return decoded.status();
+    if (!cache_) return &kept_.emplace(page, std::move(*decoded)).first->second;
+    if (fill_cache)
+      for (const SmtPageEntry& e : *decoded) cache_->insert(e.hash, e.node);
+    last_ = std::move(*decoded);
+    last_root_ = page;
+    has_last_ = true;
+    return &last_;
+  }
+
+  static std::optional<SmtNodeBytes> find_in(const std::vector<SmtPageEntry>& entries,
+                                             const Hash& h) {
+    for (const SmtPageEntry& e : entries)
+      if (e.hash == h) return e.node;
+    return std::nullopt;
+  }
+
+ private:
+  const KvReader& store_;
+  const SmtNodeCache* cache_;
+  std::vector<SmtPageEntry> last_;
+  Hash last_root_{};
+  bool has_last_ = false;
+  std::map<Hash, std::vector<SmtPageEntry>> kept_;
+};
 
 Result<Bytes> load_value(const KvReader& store, const Hash& value_hash) {
   auto got = store.get(tagged_key(kValueKeyTag, value_hash));
@@ -112,12 +172,14 @@ Result<Bytes> load_value(const KvReader& store, const Hash& value_hash) {
   return value;
 }
 
-// One pending leaf. `value` is null for a leaf already in the tree (its value
-// is stored); otherwise it points into the caller's puts.
+// One pending leaf. `value` is null for a leaf already in the tree, moving
+// down from `old_depth` (its value is stored); otherwise it points into the
+// caller's puts.
 struct Put {
   Hash path;
   Hash value_hash;
   const Bytes* value;
+  std::size_t old_depth = 0;
 };
 using Puts = std::span<const Put>;
 
@@ -129,51 +191,55 @@ std::size_t split_at(Puts puts, std::size_t depth) {
   return static_cast<std::size_t>(it - puts.begin());
 }
 
-// Writes the new nodes of one update to `out`; reads old nodes from `store`.
+// Writes the new pages of one update to `out`; reads old ones from `store`.
+// Nodes are built bottom-up, so when a node whose depth roots a page is
+// written, every new node of its page is known (`fresh_`); the page's
+// unchanged nodes come from the cache or, where it misses, from the old page
+// at the same place.
 class Updater {
  public:
   Updater(const KvReader& store, const SmtNodeCache* cache, Overlay& out, StateUpdateTrace* trace)
-      : store_(store), cache_(cache), out_(out), trace_(trace) {}
-
-  // Paths of the keys whose new leaf was already stored (see
-  // StateUpdateTrace::revived).
-  const std::vector<Hash>& revived_paths() const { return revived_paths_; }
+      : store_(store), cache_(cache), reader_(store, cache), out_(out), trace_(trace) {}
 
   // The subtree at `depth` holding exactly `puts` (sorted, distinct paths).
-  Hash build(std::size_t depth, Puts puts) {
+  Result<Hash> build(std::size_t depth, Puts puts) {
     if (puts.empty()) return smt_empty_root();
     if (puts.size() == 1) {
       const Put& p = puts.front();
       const Node leaf{kKindLeaf, p.path, p.value_hash};
-      if (p.value == nullptr) return leaf.hash();  // an old leaf moved down: stored already
+      if (p.value == nullptr) return move_leaf(leaf, p.old_depth, depth);
       out_.put(tagged_key(kValueKeyTag, p.value_hash), *p.value);
-      return write(leaf);
+      return write(leaf, depth, Hash{}, puts);
     }
     // Distinct paths part before depth 256.
     EMLEDGER_ASSERT(depth < kPathBits);
     const std::size_t mid = split_at(puts, depth);
-    Hash left = build(depth + 1, puts.first(mid));
-    Hash right = build(depth + 1, puts.subspan(mid));
-    return write(Node{kKindInternal, left, right});
+    auto left = build(depth + 1, puts.first(mid));
+    if (!left) return left.status();
+    auto right = build(depth + 1, puts.subspan(mid));
+    if (!right) return right.status();
+    return write(Node{kKindInternal, *left, *right}, depth, Hash{}, puts);
   }
 
   // The subtree at `depth` whose old root is `node`, with `puts` applied.
-  Result<Hash> apply(const Hash& node, std::size_t depth, Puts puts) {
+  // `page` roots the page holding `node` when `depth` roots none.
+  Result<Hash> apply(const Hash& node, std::size_t depth, Puts puts, const Hash& page) {
     if (puts.empty()) return node;
     if (is_zero(node)) return build(depth, puts);
-    auto loaded = load_node(store_, cache_, node);
+    const Hash& here = roots_page(depth) ? node : page;
+    auto loaded = reader_.load(node, here);
     if (!loaded) return loaded.status();
-    const Node& n = *loaded;
+    const Node n = *loaded;
     if (n.kind == kKindLeaf) return merge_leaf(node, n, depth, puts);
     if (depth >= kPathBits) return corrupt("state tree deeper than 256 levels");
     const std::size_t mid = split_at(puts, depth);
-    auto left = apply(n.a, depth + 1, puts.first(mid));
+    auto left = apply(n.a, depth + 1, puts.first(mid), here);
     if (!left) return left.status();
-    auto right = apply(n.b, depth + 1, puts.subspan(mid));
+    auto right = apply(n.b, depth + 1, puts.subspan(mid), here);
     if (!right) return right.status();
     if (*left == n.a && *right == n.b) return node;  // nothing changed below
-    supersede(node);
-    return write(Node{kKindInternal, *left, *right});
+    supersede(node, depth);
+    return write(Node{kKindInternal, *left, *right}, depth, node, puts);
   }
 
  private:
@@ -183,59 +249,129 @@ class Updater {
       return corrupt("state leaf " + to_hex(node) + " is off its path");
     auto pos = std::lower_bound(puts.begin(), puts.end(), leaf.a,
                                 [](const Put& p, const Hash& path) { return p.path < path; });
-    if (pos != puts.end() && pos->path == leaf.a) {
-      if (puts.size() == 1 && pos->value_hash == leaf.b) return node;  // same value again
-      // Forgotten before build writes anything: with its value unchanged,
-      // build writes the same leaf again and it stays.
-      if (pos->value_hash != leaf.b) {
-        supersede(node);
-        EMLEDGER_TRY(note_if_revived(leaf.a, pos->value_hash));
-      }
+    const bool replaced = pos != puts.end() && pos->path == leaf.a;
+    if (replaced && pos->value_hash != leaf.b) {
+      // Forgotten before build writes anything.
+      supersede(node, depth);
+      EMLEDGER_TRY(note_if_revived(leaf.a, pos->value_hash));
       return build(depth, puts);
     }
+    if (replaced && puts.size() == 1) return node;  // same value again
+    // The leaf stays, below the keys that arrive (its own value again is no change).
     std::vector<Put> joined(puts.begin(), pos);
-    joined.push_back(Put{leaf.a, leaf.b, nullptr});
-    joined.insert(joined.end(), pos, puts.end());
+    joined.push_back(Put{leaf.a, leaf.b, nullptr, depth});
+    joined.insert(joined.end(), replaced ? pos + 1 : pos, puts.end());
     return build(depth, joined);
+  }
+
+  // A leaf of the old tree placed deeper, unchanged. It roots a page at some
+  // depths and not at others: it gets a page when it comes to such a depth
+  // (a page stored before, which pruning may still hold, is revived), and
+  // its page is superseded when it leaves one.
+  Result<Hash> move_leaf(const Node& leaf, std::size_t from, std::size_t to) {
+    EMLEDGER_ASSERT(from < to);
+    const Hash h = leaf.hash();
+    fresh_.insert_or_assign(h, leaf.encode());
+    if (roots_page(to) && !roots_page(from)) {
+      if (trace_) EMLEDGER_TRY(note_if_stored(h));
+      EMLEDGER_TRY(put_page(h, Hash{}));
+    } else if (trace_ && roots_page(from) && !roots_page(to)) {
+      trace_->superseded.push_back(h);
+    }
+    return h;
   }
 
   // The next block's update reads most of the nodes this one writes: the
   // upper levels always, so they go to the cache at once. A node of a block
   // that never commits is only a wasted entry: its hash names its content.
-  Hash write(const Node& node) {
-    Hash h = node.hash();
+  // `old_page`: the page at the same place in the old tree, if any; `puts`:
+  // the puts below the node.
+  Result<Hash> write(const Node& node, std::size_t depth, const Hash& old_page, Puts puts) {
+    const Hash h = node.hash();
     const SmtNodeBytes bytes = node.encode();
-    out_.put(tagged_key(kNodeKeyTag, h), bytes);
+    fresh_.insert_or_assign(h, bytes);
     if (cache_) cache_->insert(h, bytes);
+    if (!roots_page(depth)) return h;
+    if (trace_ && holds_revival_candidate(puts)) EMLEDGER_TRY(note_if_stored(h));
+    EMLEDGER_TRY(put_page(h, old_page));
     return h;
   }
 
-  // `node` is not in the tree this update builds. A node's hash names its
-  // position (it commits to the full paths below it), so nothing this update
-  // writes elsewhere can be the same node.
-  void supersede(const Hash& node) {
-    if (cache_) cache_->forget(node);
-    if (trace_) trace_->superseded.push_back(node);
+  // Whether a key that may take back an earlier value is among `puts` (a
+  // subtree's puts: a range of the sorted puts). Candidates are noted before
+  // the subtree holding them is written, in path order.
+  bool holds_revival_candidate(Puts puts) const {
+    if (revived_paths_.empty() || puts.empty()) return false;
+    auto it = std::lower_bound(revived_paths_.begin(), revived_paths_.end(), puts.front().path);
+    return it != revived_paths_.end() && *it <= puts.back().path;
   }
 
-  // A key takes a new value: if its leaf for that value is stored already
-  // (the key had the value before and the leaf is not yet pruned), the nodes
-  // above it may be earlier nodes too. Only a changed leaf can bring an
-  // earlier node back: keys are never removed, so a subtree equals an earlier
-  // state of itself only once each of its keys has an earlier value again.
+  // A page this update writes that is stored already: an earlier tree's,
+  // not yet pruned, back in the tree (StateUpdateTrace::revived).
+  Status note_if_stored(const Hash& page) {
+    auto got = store_.get(tagged_key(kNodeKeyTag, page));
+    if (!got) return got.status();
+    if (got->has_value()) trace_->revived.push_back(page);
+    return Status::ok();
+  }
+
+  Status put_page(const Hash& root, const Hash& old_page) {
+    Status failed = Status::ok();
+    auto page = encode_smt_page(root, [&](const Hash& x) -> std::optional<SmtNodeBytes> {
+      if (auto it = fresh_.find(x); it != fresh_.end()) return it->second;
+      if (cache_)
+        if (auto hit = cache_->find(x)) return hit;
+      if (is_zero(old_page)) return std::nullopt;
+      auto entries = reader_.page_entries(old_page, /*fill_cache=*/false);
+      if (!entries) {
+        failed = entries.status();
+        return std::nullopt;
+      }
+      return NodeReader::find_in(**entries, x);
+    });
+    EMLEDGER_TRY(failed);
+    if (!page) return page.status();
+    out_.put(tagged_key(kNodeKeyTag, root), *page);
+    return Status::ok();
+  }
+
+  // `node` at `depth` is not in the tree this update builds. A node's hash
+  // names its position (it commits to the full paths below it), so nothing
+  // this update writes elsewhere can be the same node. Only a page's root
+  // names something pruning can erase.
+  void supersede(const Hash& node, std::size_t depth) {
+    if (cache_) cache_->forget(node);
+    if (trace_ && roots_page(depth)) trace_->superseded.push_back(node);
+  }
+
+  // A key takes a new value: if that value is stored already, the key may
+  // be taking back a value it had before, and the pages written on its path
+  // may be earlier pages (not yet pruned) again; each is looked up before it
+  // is written. Only a changed leaf can bring an earlier node back: keys are
+  // never removed, so a subtree equals an earlier state of itself only once
+  // each of its keys has an earlier value again. Values are never erased, so
+  // this finds every such key; a value another key holds costs a few lookups,
+  // no harm.
   Status note_if_revived(const Hash& path, const Hash& value_hash) {
     if (!trace_) return Status::ok();
-    auto got = store_.get(tagged_key(kNodeKeyTag, smt_leaf_hash(path, value_hash)));
+    auto got = store_.get(tagged_key(kValueKeyTag, value_hash));
     if (!got) return got.status();
-    if (got->has_value()) revived_paths_.push_back(path);
+    if (!got->has_value()) return Status::ok();
+    // Leaves are met in path order.
+    EMLEDGER_ASSERT(revived_paths_.empty() || revived_paths_.back() < path);
+    revived_paths_.push_back(path);
     return Status::ok();
   }
 
   const KvReader& store_;
   const SmtNodeCache* cache_;
+  NodeReader reader_;
   Overlay& out_;
   StateUpdateTrace* trace_;
   std::vector<Hash> revived_paths_;
+  // Every node this update placed (written or moved), for encoding pages.
+  // Looked up only, never iterated.
+  std::unordered_map<Hash, SmtNodeBytes, HashPrefix> fresh_;
 };
 
 // Where a walk from the root along `path` ends.
@@ -246,18 +382,21 @@ struct Walk {
 
 Result<Walk> walk(const KvReader& store, const SmtNodeCache* cache, const Hash& root,
                   const Hash& path) {
+  NodeReader reader(store, cache);
   Walk w;
   Hash node = root;
+  Hash page = root;
   while (!is_zero(node)) {
-    auto loaded = load_node(store, cache, node);
+    const std::size_t depth = w.siblings.size();
+    if (roots_page(depth)) page = node;
+    auto loaded = reader.load(node, page);
     if (!loaded) return loaded.status();
     if (loaded->kind == kKindLeaf) {
-      if (common_prefix_bits(loaded->a, path) < w.siblings.size())
+      if (common_prefix_bits(loaded->a, path) < depth)
         return corrupt("state leaf " + to_hex(node) + " is off its path");
       w.terminal = *loaded;
       break;
     }
-    const std::size_t depth = w.siblings.size();
     if (depth >= kPathBits) return corrupt("state tree deeper than 256 levels");
     const bool right = path_bit(path, depth);
     w.siblings.push_back(right ? loaded->a : loaded->b);
@@ -399,7 +538,7 @@ Result<Hash> StateTree::update(const Hash& root, const std::vector<std::pair<Byt
     // bug upstream and could never be proven (StateProof bounds them).
     EMLEDGER_ASSERT(key.size() <= kStateKeyBytesMax);
     EMLEDGER_ASSERT(value.size() <= kStateValueBytesMax);
-    sorted.push_back(Put{smt_path(key), crypto::sha256(value), &value});
+    sorted.push_back(Put{smt_path(key), crypto::sha256(value), &value, 0});
   }
   // Path order makes the result independent of the order of `puts`; for a key
   // given more than once, the stable sort keeps input order and the last wins.
@@ -415,24 +554,7 @@ Result<Hash> StateTree::update(const Hash& root, const std::vector<std::pair<Byt
     }
   }
   Updater updater(store_, cache_, out, trace);
-  auto new_root = updater.apply(root, 0, last);
-  if (!new_root || !trace) return new_root;
-  // Every node from the new root down to each revived leaf, read through
-  // `out` (which holds the nodes just written).
-  for (const Hash& path : updater.revived_paths()) {
-    Hash node = *new_root;
-    std::size_t depth = 0;
-    while (!is_zero(node)) {
-      trace->revived.push_back(node);
-      auto loaded = load_node(out, cache_, node);
-      if (!loaded) return loaded.status();
-      if (loaded->kind == kKindLeaf) break;
-      if (depth >= kPathBits) return corrupt("state tree deeper than 256 levels");
-      node = path_bit(path, depth) ? loaded->b : loaded->a;
-      ++depth;
-    }
-  }
-  return new_root;
+  return updater.apply(root, 0, last, root);
 }
 
 Result<std::optional<Bytes>> StateTree::get(const Hash& root, ByteView state_key) const {

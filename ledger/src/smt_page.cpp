@@ -1,4 +1,4 @@
-// The page codec of ADR 027 (proposed): smt_page.hpp.
+// The page codec of ADR 027: smt_page.hpp.
 #include "emledger/ledger/smt_page.hpp"
 
 #include <algorithm>

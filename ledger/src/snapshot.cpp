@@ -663,6 +663,7 @@ class Importer {
     for (std::size_t i = 0; i < changes.size(); ++i)
       batch.put(height_key(kKeyEpochChange, i), encode(changes[i]));
     batch.put(Bytes{kKeyGenesis}, encode(genesis_));
+    batch.put(Bytes{kKeyFormat}, Bytes{kStoreFormat});
     batch.put(Bytes{kKeyHead}, encode(head));
     return target_.write(batch, /*sync=*/true);
   }

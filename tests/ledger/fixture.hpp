@@ -18,6 +18,7 @@
 
 #include "emledger/crypto/sha256.hpp"
 #include "emledger/ledger/ledger.hpp"
+#include "emledger/ledger/smt_page.hpp"
 
 namespace emledger::testing {
 
@@ -46,9 +47,11 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-// Every state-tree node the tree at `root` holds, read from the store's raw
-// entries ('n' + hash -> kind, a, b) independently of StateTree.
-inline std::set<Hash> reachable_state_nodes(const KvReader& store, const Hash& root) {
+// Every state-tree page the tree at `root` holds, by its root's hash: read
+// from the store's raw entries ('n' + hash -> page) and decoded with the page
+// codec, independently of StateTree. A page's references are the children of
+// its nodes that it does not hold itself.
+inline std::set<Hash> reachable_state_pages(const KvReader& store, const Hash& root) {
   std::set<Hash> out;
   std::vector<Hash> todo;
   if (!is_zero(root)) todo.push_back(root);
@@ -60,15 +63,19 @@ inline std::set<Hash> reachable_state_nodes(const KvReader& store, const Hash& r
     key.insert(key.end(), h.begin(), h.end());
     auto got = store.get(key);
     REQUIRE(got.is_ok());
-    REQUIRE_MESSAGE(got->has_value(), "a reachable state node is missing");
-    const Bytes& raw = **got;
-    REQUIRE(raw.size() == kSmtNodeBytes);
-    if (raw[0] == 0) continue;  // a leaf
-    Hash left, right;
-    std::copy(raw.begin() + 1, raw.begin() + 1 + kHashSize, left.begin());
-    std::copy(raw.begin() + 1 + kHashSize, raw.end(), right.begin());
-    if (!is_zero(left)) todo.push_back(left);
-    if (!is_zero(right)) todo.push_back(right);
+    REQUIRE_MESSAGE(got->has_value(), "a reachable state page is missing");
+    auto entries = decode_smt_page(**got, h);
+    REQUIRE_MESSAGE(entries.is_ok(), entries.status().to_string());
+    std::set<Hash> held;
+    for (const SmtPageEntry& e : *entries) held.insert(e.hash);
+    for (const SmtPageEntry& e : *entries) {
+      if (e.node[0] == 0) continue;  // a leaf
+      Hash left, right;
+      std::copy(e.node.begin() + 1, e.node.begin() + 1 + kHashSize, left.begin());
+      std::copy(e.node.begin() + 1 + kHashSize, e.node.end(), right.begin());
+      for (const Hash& c : {left, right})
+        if (!is_zero(c) && !held.count(c)) todo.push_back(c);
+    }
   }
   return out;
 }

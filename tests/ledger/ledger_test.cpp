@@ -20,6 +20,19 @@ std::vector<std::pair<Bytes, Bytes>> store_dump(const Ledger& l) {
   return kv;
 }
 
+// The same, of a store not opened as a ledger.
+std::vector<std::pair<Bytes, Bytes>> store_dump(const KvStore& store) {
+  std::vector<std::pair<Bytes, Bytes>> kv;
+  REQUIRE(store
+              .scan({}, {},
+                    [&](ByteView k, ByteView v) {
+                      kv.emplace_back(Bytes(k.begin(), k.end()), Bytes(v.begin(), v.end()));
+                      return true;
+                    })
+              .is_ok());
+  return kv;
+}
+
 // Runs `a`'s block at `h` on `b` (whose head is below it), as a follower
 // does: execute, then commit with `a`'s certificate.
 void follow(Net& a, Net& b, std::uint64_t h) {
@@ -67,6 +80,39 @@ TEST_CASE("ledger: genesis opens once, reopens, and refuses another genesis") {
   auto l = Ledger::open(std::move(*store), other);
   REQUIRE_FALSE(l.is_ok());
   CHECK(l.status().code() == "GENESIS_MISMATCH");
+}
+
+TEST_CASE("ledger: a store without this release's format entry is refused, unchanged") {
+  Net net;
+  REQUIRE(net.commit_one(net.reg("before-the-change")).is_ok());
+  auto opened_as = [&](std::optional<Bytes> format) {
+    net.ledger.reset();
+    auto store = open_leveldb(net.dir.str() + "/db");
+    REQUIRE(store.is_ok());
+    WriteBatch b;
+    if (format) {
+      b.put(Bytes{'F'}, *format);
+    } else {
+      b.erase(Bytes{'F'});  // as a store written before ADR 027 has it
+    }
+    REQUIRE((*store)->write(b, true).is_ok());
+    const auto before = store_dump(**store);
+    auto l = Ledger::open(std::move(*store), net.genesis, net.options);
+    if (l.is_ok()) {
+      net.ledger = std::move(*l);
+      return std::string("opened");
+    }
+    const std::string code = l.status().code();
+    auto again = open_leveldb(net.dir.str() + "/db");
+    REQUIRE(again.is_ok());
+    CHECK(store_dump(**again) == before);  // nothing written
+    return code;
+  };
+  CHECK(opened_as(std::nullopt) == "STORAGE_FORMAT");
+  CHECK(opened_as(Bytes{1}) == "STORAGE_FORMAT");
+  CHECK(opened_as(Bytes{2, 0}) == "STORAGE_FORMAT");
+  CHECK(opened_as(Bytes{2}) == "opened");
+  CHECK(net.ledger->head().height == 1);
 }
 
 TEST_CASE("ledger: register commits a record, its index and its transaction") {
@@ -308,7 +354,7 @@ TEST_CASE("ledger: the state cache is sized in slots of 112 bytes, within bounds
 
 namespace {
 
-std::set<Hash> stored_state_nodes(const Ledger& l) {
+std::set<Hash> stored_state_pages(const Ledger& l) {
   std::set<Hash> out;
   auto view = l.read_view();
   REQUIRE(view->scan(Bytes{'n'}, Bytes{'n'},
@@ -337,12 +383,12 @@ std::vector<std::uint64_t> stale_list_heights(const Ledger& l) {
 }
 
 // The nodes of every state tree from `from` (>= 1) to the head.
-std::set<Hash> nodes_of_trees(Ledger& l, std::uint64_t from) {
+std::set<Hash> pages_of_trees(Ledger& l, std::uint64_t from) {
   std::set<Hash> out;
   for (std::uint64_t h = from; h <= l.head().height; ++h) {
     auto hd = l.header(h);
     REQUIRE((hd.is_ok() && hd->has_value()));
-    auto n = emledger::testing::reachable_state_nodes(l.store(), (*hd)->state_root);
+    auto n = emledger::testing::reachable_state_pages(l.store(), (*hd)->state_root);
     out.insert(n.begin(), n.end());
   }
   return out;
@@ -378,7 +424,7 @@ void check_window(Net& net, std::uint64_t w, const Hash& some_record) {
   }
   CHECK(floor >= 1);
   CHECK(floor <= head - w + 1);
-  CHECK(stored_state_nodes(l) == nodes_of_trees(l, floor));
+  CHECK(stored_state_pages(l) == pages_of_trees(l, floor));
   for (std::uint64_t s : stale_list_heights(l)) CHECK(s > floor);
   const Bytes key = record_state_key(some_record);
   auto at = l.state_proof(key, floor);
@@ -427,7 +473,7 @@ TEST_CASE("ledger: a retention window keeps exactly the state trees of its last 
   for (int blk = 0; blk < 10; ++blk) {
     churn_block(a, ids, 200 + blk);
     CHECK(a.ledger->pruned_below() == held);
-    CHECK(stored_state_nodes(*a.ledger) == nodes_of_trees(*a.ledger, held));
+    CHECK(stored_state_pages(*a.ledger) == pages_of_trees(*a.ledger, held));
   }
   // Narrowed again: at most kPruneListsPerBlockMax lists a block until the
   // window is caught up.
@@ -494,8 +540,8 @@ TEST_CASE("ledger: an archive ledger keeps every tree and writes no pruning keys
         view->scan(Bytes{tag}, Bytes{tag}, [&](ByteView, ByteView) { return ++pruning_keys, true; })
             .is_ok());
   CHECK(pruning_keys == 0);
-  const auto all = nodes_of_trees(*net.ledger, 1);
-  const auto kept = stored_state_nodes(*net.ledger);
+  const auto all = pages_of_trees(*net.ledger, 1);
+  const auto kept = stored_state_pages(*net.ledger);
   CHECK(std::includes(kept.begin(), kept.end(), all.begin(), all.end()));
   auto first = net.ledger->state_proof(record_state_key(ids.front()), 1);
   REQUIRE(first.is_ok());

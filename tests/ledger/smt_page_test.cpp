@@ -5,9 +5,11 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <array>
 #include <map>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -35,30 +37,64 @@ std::array<Hash, 2> children_of(const SmtNodeBytes& raw) {
 
 Bytes text(const std::string& s) { return Bytes(s.begin(), s.end()); }
 
-// A tree of `keys` keys built by StateTree, its nodes read back from the raw
+bool bit(const Hash& path, std::size_t depth) {
+  return ((path[depth / 8] >> (7 - depth % 8)) & 1) != 0;
+}
+
+// A tree of `keys` keys: its nodes built here from the definition (smt.hpp),
+// and the pages StateTree wrote for the same keys, read back from the raw
 // 'n' entries.
 struct Tree {
   Hash root{};
   std::map<Hash, SmtNodeBytes> nodes;
+  std::map<Hash, Bytes> written;  // StateTree's pages, by root hash
 
   explicit Tree(std::size_t keys) {
     EmptyStore empty;
     Overlay ov(empty);
     std::vector<std::pair<Bytes, Bytes>> puts;
-    for (std::size_t i = 0; i < keys; ++i)
+    std::vector<std::pair<Hash, Hash>> leaves;  // path, value hash
+    for (std::size_t i = 0; i < keys; ++i) {
       puts.emplace_back(text("key/" + std::to_string(i)), text("value " + std::to_string(i)));
+      leaves.emplace_back(smt_path(puts.back().first), crypto::sha256(puts.back().second));
+    }
+    std::sort(leaves.begin(), leaves.end());
+    root = build(leaves, 0);
     auto r = StateTree(ov).update(smt_empty_root(), puts, ov);
     REQUIRE(r.is_ok());
-    root = *r;
+    REQUIRE(*r == root);
     for (const auto& e : ov.batch().entries()) {
       if (e.key[0] != 'n') continue;
-      REQUIRE(e.value.size() == kSmtNodeBytes);
       Hash h;
       std::copy(e.key.begin() + 1, e.key.end(), h.begin());
-      SmtNodeBytes raw;
-      std::copy(e.value.begin(), e.value.end(), raw.begin());
-      nodes[h] = raw;
+      written[h] = Bytes(e.value.begin(), e.value.end());
     }
+  }
+
+  // The subtree at `depth` holding `leaves` (sorted by path), each node
+  // kept in `nodes`.
+  Hash build(std::span<const std::pair<Hash, Hash>> leaves, std::size_t depth) {
+    if (leaves.empty()) return Hash{};
+    SmtNodeBytes raw{};
+    Hash a, b, h;
+    if (leaves.size() == 1) {
+      raw[0] = 0;
+      a = leaves.front().first;
+      b = leaves.front().second;
+      h = smt_leaf_hash(a, b);
+    } else {
+      const auto mid = std::partition_point(leaves.begin(), leaves.end(),
+                                            [&](const auto& l) { return !bit(l.first, depth); });
+      const auto n = static_cast<std::size_t>(mid - leaves.begin());
+      a = build(leaves.first(n), depth + 1);
+      b = build(leaves.subspan(n), depth + 1);
+      raw[0] = 1;
+      h = smt_internal_hash(a, b);
+    }
+    std::copy(a.begin(), a.end(), raw.begin() + 1);
+    std::copy(b.begin(), b.end(), raw.begin() + 1 + kHashSize);
+    nodes[h] = raw;
+    return h;
   }
 
   SmtNodeSource source() const {
@@ -132,6 +168,21 @@ TEST_CASE("smt page: each page of a tree decodes to the nodes of its four levels
   }
   // The top page of 600 keys is full: 15 internal nodes and 16 references.
   CHECK(biggest == kSmtPageBytesMax);
+}
+
+TEST_CASE("smt page: the state tree stores exactly the pages of its page roots") {
+  for (std::size_t keys : {1, 2, 17, 600}) {
+    CAPTURE(keys);
+    const Tree tree(keys);
+    const std::vector<Hash> roots = tree.page_roots();
+    CHECK(tree.written.size() == roots.size());
+    for (const Hash& r : roots) {
+      auto page = encode_smt_page(r, tree.source());
+      REQUIRE(page.is_ok());
+      REQUIRE(tree.written.count(r) == 1);
+      CHECK(tree.written.at(r) == *page);
+    }
+  }
 }
 
 TEST_CASE("smt page: a one-key tree's root is a leaf page") {

@@ -26,6 +26,33 @@ namespace {
 
 using Puts = std::vector<std::pair<Bytes, Bytes>>;
 
+// The hashes of the nodes on `proof`'s path, from its terminal up to the root.
+std::vector<Hash> path_nodes(const StateProof& proof) {
+  std::vector<Hash> nodes;
+  Hash h = smt_leaf_hash(smt_path(proof.key), crypto::sha256(proof.value));
+  nodes.push_back(h);
+  const Hash path = smt_path(proof.key);
+  for (std::size_t i = proof.siblings.size(); i-- > 0;) {
+    const bool right = ((path[i / 8] >> (7 - i % 8)) & 1) != 0;
+    const Hash& s = proof.siblings[i];
+    Bytes in{0x01};
+    const Hash& l = right ? s : h;
+    const Hash& r = right ? h : s;
+    in.insert(in.end(), l.begin(), l.end());
+    in.insert(in.end(), r.begin(), r.end());
+    h = crypto::sha256(in);
+    nodes.push_back(h);
+  }
+  return nodes;
+}
+
+// The 'n' key of the page rooted at `h`.
+Bytes page_key(const Hash& h) {
+  Bytes key{'n'};
+  key.insert(key.end(), h.begin(), h.end());
+  return key;
+}
+
 class TempDir {
  public:
   TempDir() {
@@ -427,14 +454,36 @@ TEST_CASE("smt: an update writes only new nodes") {
     CHECK(*tree.update(f.root, {}, overlay) == f.root);
   }
   {
-    // A new key adds its leaf, its value and one internal node per level.
+    // A new key adds its value and the pages on its path, one every four
+    // levels from the root's to its leaf's (ADR 027), and a page for the leaf
+    // it displaces only if that comes to a depth rooting one.
     Overlay overlay(*f.store);
     StateTree tree(overlay);
     auto root = tree.update(f.root, {{B("fresh"), B("value")}}, overlay);
     REQUIRE(root.is_ok());
     auto proof = tree.prove(*root, as_bytes("fresh"));
     REQUIRE(proof.is_ok());
-    CHECK(overlay.batch().size() == proof->siblings.size() + 2);
+    const std::size_t depth = proof->siblings.size();
+    const std::vector<Hash> up = path_nodes(*proof);  // the leaf first
+    std::set<Bytes> expected{[] {
+      Bytes k{'v'};
+      const Hash vh = crypto::sha256(B("value"));
+      k.insert(k.end(), vh.begin(), vh.end());
+      return k;
+    }()};
+    for (std::size_t d = 0; d <= depth; d += 4) expected.insert(page_key(up[depth - d]));
+    std::set<Bytes> written;
+    for (const auto& [k, v] : overlay.batch().entries()) written.insert(Bytes(k.begin(), k.end()));
+    CHECK(std::includes(written.begin(), written.end(), expected.begin(), expected.end()));
+    std::set<Bytes> extra;
+    std::set_difference(written.begin(), written.end(), expected.begin(), expected.end(),
+                        std::inserter(extra, extra.end()));
+    if (depth % 4 == 0) {
+      CHECK(extra.size() <= 1);
+      for (const Bytes& k : extra) CHECK(k == page_key(proof->siblings.back()));
+    } else {
+      CHECK(extra.empty());
+    }
   }
 }
 
@@ -451,8 +500,7 @@ TEST_CASE("smt: missing or altered storage is STORAGE_CORRUPT") {
   puts[0].second = B("a value no other key has");
   auto root = tree.update(smt_empty_root(), puts, overlay);
   REQUIRE(root.is_ok());
-  Bytes root_key{'n'};
-  root_key.insert(root_key.end(), root->begin(), root->end());
+  const Bytes root_key = page_key(*root);
   const Bytes value_key = [&] {
     Bytes k{'v'};
     Hash vh = crypto::sha256(puts[0].second);
@@ -469,7 +517,8 @@ TEST_CASE("smt: missing or altered storage is STORAGE_CORRUPT") {
   Overlay next(store);
   CHECK(on_disk.update(*root, {{B("k"), B("v")}}, next).status().code() == "STORAGE_CORRUPT");
 
-  // The root node back, but with one byte changed: its hash no longer matches.
+  // The root page back, but with one byte changed: it no longer parses, or
+  // its root no longer hashes to the key.
   const ByteView root_node = *overlay.batch().find(root_key);
   Bytes altered(root_node.begin(), root_node.end());
   altered[5] ^= 0x01;
@@ -656,26 +705,6 @@ TEST_CASE("smt: a node cache asked for huge pages gets them where the kernel giv
   }
 }
 
-// The hashes of the nodes on `proof`'s path, from its terminal up to the root.
-std::vector<Hash> path_nodes(const StateProof& proof) {
-  std::vector<Hash> nodes;
-  Hash h = smt_leaf_hash(smt_path(proof.key), crypto::sha256(proof.value));
-  nodes.push_back(h);
-  const Hash path = smt_path(proof.key);
-  for (std::size_t i = proof.siblings.size(); i-- > 0;) {
-    const bool right = ((path[i / 8] >> (7 - i % 8)) & 1) != 0;
-    const Hash& s = proof.siblings[i];
-    Bytes in{0x01};
-    const Hash& l = right ? s : h;
-    const Hash& r = right ? h : s;
-    in.insert(in.end(), l.begin(), l.end());
-    in.insert(in.end(), r.begin(), r.end());
-    h = crypto::sha256(in);
-    nodes.push_back(h);
-  }
-  return nodes;
-}
-
 TEST_CASE("smt: an update forgets the nodes it supersedes and keeps the live tree cached") {
   // A cache far larger than the tree, so nothing is evicted: after each
   // update, every node of the new tree must be cached (forgetting never drops
@@ -723,19 +752,17 @@ TEST_CASE("smt: an update forgets the nodes it supersedes and keeps the live tre
 namespace {
 
 bool stored(const KvReader& store, const Hash& h) {
-  Bytes key{'n'};
-  key.insert(key.end(), h.begin(), h.end());
-  auto got = store.get(key);
+  auto got = store.get(page_key(h));
   REQUIRE(got.is_ok());
   return got->has_value();
 }
 
 // One traced update, committed; checks the trace against the stored trees:
-// `superseded` is exactly the old tree's nodes the new one lacks, and every
-// node of the new tree that was stored before without being in the old tree
-// is in `revived`.
+// `superseded` is exactly the old tree's pages the new one lacks, and
+// `revived` exactly the pages of the new tree that were stored before
+// without being in the old tree.
 StateUpdateTrace traced_apply(TreeFixture& t, const Puts& puts) {
-  const std::set<Hash> before = testing::reachable_state_nodes(*t.store, t.root);
+  const std::set<Hash> before = testing::reachable_state_pages(*t.store, t.root);
   std::set<Hash> new_nodes_stored_before;
   Overlay overlay(*t.store);
   StateUpdateTrace trace;
@@ -751,7 +778,7 @@ StateUpdateTrace traced_apply(TreeFixture& t, const Puts& puts) {
   t.root = *next;
   for (const auto& [k, v] : puts) t.state[k] = v;
   REQUIRE(t.root == naive_root(t.state));
-  const std::set<Hash> after = testing::reachable_state_nodes(*t.store, t.root);
+  const std::set<Hash> after = testing::reachable_state_pages(*t.store, t.root);
   std::set<Hash> lost;
   for (const Hash& h : before)
     if (!after.count(h)) lost.insert(h);
@@ -759,14 +786,14 @@ StateUpdateTrace traced_apply(TreeFixture& t, const Puts& puts) {
   CHECK(superseded.size() == trace.superseded.size());  // each named once
   CHECK(superseded == lost);
   const std::set<Hash> revived(trace.revived.begin(), trace.revived.end());
-  for (const Hash& h : new_nodes_stored_before) CHECK(revived.count(h) == 1);
-  for (const Hash& h : revived) CHECK(after.count(h) == 1);
+  CHECK(revived.size() == trace.revived.size());
+  CHECK(revived == new_nodes_stored_before);
   return trace;
 }
 
 }  // namespace
 
-TEST_CASE("smt: an update's trace names exactly the nodes the new tree lost") {
+TEST_CASE("smt: an update's trace names exactly the pages the new tree lost") {
   TreeFixture t;
   Rng rng(11);
   std::size_t superseded = 0;
@@ -782,45 +809,90 @@ TEST_CASE("smt: an update's trace names exactly the nodes the new tree lost") {
   CHECK(superseded > 300);
 }
 
-TEST_CASE("smt: a key given back an earlier value revives its leaf and the path above it") {
+TEST_CASE("smt: a key given back an earlier value revives its leaf's page and the pages above") {
   TreeFixture t;
   Rng rng(12);
   t.apply(random_puts(rng, 200, t.state));
-  const Bytes key = t.state.begin()->first;
-  const Bytes first = t.state.begin()->second;
+  // A key whose leaf roots a page of its own (a depth divisible by 4), so
+  // that its leaf is a page pruning erases.
+  Bytes key;
+  std::size_t depth = 0;
+  for (const auto& [k, v] : t.state) {
+    auto p = StateTree(*t.store).prove(t.root, k);
+    REQUIRE(p.is_ok());
+    if (p->siblings.size() % 4 == 0) {
+      key = k;
+      depth = p->siblings.size();
+      break;
+    }
+  }
+  REQUIRE(depth >= 4);
+  const Bytes first = t.state[key];
+  const Hash first_root = t.root;
   auto t1 = traced_apply(t, {{key, B("second")}});
   CHECK(t1.revived.empty());
-  CHECK_FALSE(t1.superseded.empty());
+  // One page every four levels, the leaf's included, each rewritten.
+  CHECK(t1.superseded.size() == depth / 4 + 1);
   const Hash first_leaf = smt_leaf_hash(smt_path(key), crypto::sha256(first));
   CHECK(std::count(t1.superseded.begin(), t1.superseded.end(), first_leaf) == 1);
+  CHECK(std::count(t1.superseded.begin(), t1.superseded.end(), first_root) == 1);
 
-  // Back to the first value, while the old leaf is still stored: the leaf and
-  // every node from the root down to it come back.
+  // Back to the first value, while the old pages are still stored: the
+  // leaf's page and every page from the root down to it come back.
   auto t2 = traced_apply(t, {{key, first}});
-  auto proof = StateTree(*t.store).prove(t.root, key);
-  REQUIRE(proof.is_ok());
-  CHECK(t2.revived.size() == proof->siblings.size() + 1);
+  CHECK(t.root == first_root);
+  CHECK(t2.revived.size() == depth / 4 + 1);
   CHECK(std::count(t2.revived.begin(), t2.revived.end(), first_leaf) == 1);
   CHECK(std::count(t2.revived.begin(), t2.revived.end(), t.root) == 1);
 
   // Once what the change superseded is gone from the store (pruned, as a
-  // ledger erases a stale list), going back writes the nodes afresh and
+  // ledger erases a stale list), going back writes the pages afresh and
   // revives nothing.
   auto t3 = traced_apply(t, {{key, B("second")}});
   const Hash second_leaf = smt_leaf_hash(smt_path(key), crypto::sha256(B("second")));
   CHECK(std::count(t3.revived.begin(), t3.revived.end(), second_leaf) == 1);
   CHECK(std::count(t3.superseded.begin(), t3.superseded.end(), first_leaf) == 1);
   WriteBatch prune;
-  for (const Hash& h : t3.superseded) {
-    Bytes nk{'n'};
-    nk.insert(nk.end(), h.begin(), h.end());
-    prune.erase(nk);
-  }
+  for (const Hash& h : t3.superseded) prune.erase(page_key(h));
   REQUIRE(t.store->write(prune, false).is_ok());
   CHECK_FALSE(stored(*t.store, first_leaf));
   auto t4 = traced_apply(t, {{key, first}});
   CHECK(t4.revived.empty());
   CHECK(stored(*t.store, first_leaf));
+}
+
+// Leaves float: a leaf pushed down by a new key beside it may come to a depth
+// rooting a page, or leave one. Its page is then written, or superseded; and
+// a page a leaf had before, still stored, is revived when the leaf comes back
+// to a depth rooting one.
+TEST_CASE("smt: a leaf moved down gains or loses its own page") {
+  TreeFixture t;
+  Rng rng(13);
+  t.apply(random_puts(rng, 300, t.state));
+  int gained = 0;
+  int lost = 0;
+  for (int i = 0; i < 400 && (gained < 3 || lost < 3); ++i) {
+    const Bytes fresh = B("fresh-" + std::to_string(i));
+    auto before = StateTree(*t.store).prove(t.root, fresh);
+    REQUIRE(before.is_ok());
+    if (before->terminal != 1) continue;  // lands in an empty subtree: no leaf moves
+    const Hash other = smt_leaf_hash(before->other_path, before->other_value_hash);
+    const std::size_t from = before->siblings.size();
+    auto trace = traced_apply(t, {{fresh, B("v")}});
+    auto after = StateTree(*t.store).prove(t.root, fresh);
+    REQUIRE(after.is_ok());
+    const std::size_t to = after->siblings.size();  // both leaves sit there now
+    REQUIRE(to > from);
+    REQUIRE(after->siblings.back() == other);
+    const bool superseded =
+        std::count(trace.superseded.begin(), trace.superseded.end(), other) == 1;
+    CHECK(superseded == (from % 4 == 0 && to % 4 != 0));
+    if (from % 4 == 0 || to % 4 == 0) CHECK(stored(*t.store, other));
+    if (from % 4 != 0 && to % 4 == 0) ++gained;
+    if (from % 4 == 0 && to % 4 != 0) ++lost;
+  }
+  CHECK(gained >= 3);
+  CHECK(lost >= 3);
 }
 
 TEST_CASE("smt: a batch erases before it puts, so a key erased and put stays") {

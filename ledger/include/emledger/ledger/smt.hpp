@@ -6,8 +6,10 @@
 //   subtree, 1 leaf    = that leaf's hash (the leaf sits where it is alone)
 //   subtree, >= 2      = SHA-256(0x01 || left || right)
 //
-// Nodes are stored content-addressed ("n" + hash), values by value hash
-// ("v" + hash), so every past root stays readable and provable.
+// Nodes are stored content-addressed in pages: "n" + the hash of a node at a
+// depth divisible by 4 -> that node's subtree down to 4 levels below it
+// (smt_page.hpp, ADR 027). Values are stored by value hash ("v" + hash). So
+// every past root stays readable and provable.
 #pragma once
 
 #include <array>
@@ -132,19 +134,24 @@ class SmtNodeCache {
   std::unique_ptr<Slot[], FreeTable> slots_;  // the slots guarded by mu_
 };
 
-// What an update did to the tree besides writing nodes: what pruning needs
-// (ADR 021). Both lists are in the order the walk met them, which depends only
+// What an update did to the tree besides writing pages: what pruning needs
+// (ADR 021, ADR 027). Both lists name pages by their root's hash (the key
+// pruning erases) and are in the order the walk met them, which depends only
 // on the old tree and the puts.
 struct StateUpdateTrace {
-  // Nodes of the old tree that the new tree no longer holds: internal nodes
-  // rewritten, leaves given a new value.
+  // Pages of the old tree that the new tree no longer holds: those rooted by
+  // an internal node rewritten or by a leaf given a new value, and the page
+  // of a leaf that moved down to a depth rooting none.
   std::vector<Hash> superseded;
-  // Nodes of the new tree that were stored before the update, though the old
-  // tree did not hold them: a key given back a value it had earlier (its
-  // leaf), and every node on the path from the new root down to that leaf.
-  // An earlier update listed them as superseded; pruning must not erase them
-  // for that. Found with one lookup per leaf whose value changes; the list
-  // may name nodes that were never superseded (harmless).
+  // Pages of the new tree that may have been stored before the update,
+  // though the old tree did not hold them: for a key whose new value was
+  // stored already (it may be taking back a value it had earlier), every
+  // page from the new root down to its leaf; and the page of a leaf that
+  // moved down to a depth rooting one, when that page is stored. An earlier
+  // update may have listed them as superseded; pruning must not erase them
+  // for that. Found with one lookup per leaf whose value changes and per
+  // leaf that comes to root a page; the list may name pages that were never
+  // superseded (harmless).
   std::vector<Hash> revived;
 };
 

@@ -1,8 +1,7 @@
-// Pages of the state tree (ADR 027, proposed): a node at a depth divisible by
+// Pages of the state tree (ADR 027): a node at a depth divisible by
 // kSmtPageLevels and its subtree down to kSmtPageLevels levels below it, as one
-// encoding. The store still keeps one entry per node (docs/formats/smt.md);
-// this codec is the format ADR 027 proposes, measured by
-// benchmarks/store_shape_bench.
+// encoding, the form in which the store keeps the tree ("n" + the node's hash
+// -> its page; docs/formats/smt.md). StateTree reads and writes them.
 //
 // A page is its root's subtree in pre-order, one tag byte per position:
 //
