@@ -10,12 +10,10 @@
 #include <array>
 #include <bit>
 #include <cstdint>
-#include <cstring>
 #include <map>
 #include <new>
 #include <span>
 #include <string>
-#include <unordered_map>
 
 #include "emledger/crypto/hex.hpp"
 #include "emledger/crypto/sha256.hpp"
@@ -91,15 +89,6 @@ Node decode_node(const SmtNodeBytes& raw) {
 // other node only inside the page of its nearest such ancestor.
 bool roots_page(std::size_t depth) { return depth % kSmtPageLevels == 0; }
 
-// SHA-256 outputs spread evenly: their first bytes are a hash already.
-struct HashPrefix {
-  std::size_t operator()(const Hash& h) const {
-    std::uint64_t v;
-    std::memcpy(&v, h.data(), sizeof v);
-    return static_cast<std::size_t>(v);
-  }
-};
-
 // Reads nodes through the pages that hold them, for one operation. A page is
 // checked whole when it is read: decode_smt_page recomputes every hash it
 // holds and requires its root's to be the one asked for, so a flipped byte on
@@ -123,11 +112,10 @@ class NodeReader {
     return corrupt("state node " + to_hex(h) + " is not in its page " + to_hex(page));
   }
 
+ private:
   // The nodes of the page rooted at `page`. With a cache, the pointer holds
-  // until the next call, and the nodes go into the cache unless
-  // `fill_cache` is false (a page of the old tree read for an update's
-  // encoder: its superseded nodes must not come back).
-  Result<const std::vector<SmtPageEntry>*> page_entries(const Hash& page, bool fill_cache = true) {
+  // until the next call.
+  Result<const std::vector<SmtPageEntry>*> page_entries(const Hash& page) {
     EMLEDGER_ASSERT(!is_zero(page));
     if (cache_ && has_last_ && last_root_ == page) return &last_;
     if (!cache_)
@@ -138,8 +126,7 @@ class NodeReader {
     auto decoded = decode_smt_page(**got, page);
     if (!decoded) return decoded.status();
     if (!cache_) return &kept_.emplace(page, std::move(*decoded)).first->second;
-    if (fill_cache)
-      for (const SmtPageEntry& e : *decoded) cache_->insert(e.hash, e.node);
+    for (const SmtPageEntry& e : *decoded) cache_->insert(e.hash, e.node);
     last_ = std::move(*decoded);
     last_root_ = page;
     has_last_ = true;
@@ -153,7 +140,6 @@ class NodeReader {
     return std::nullopt;
   }
 
- private:
   const KvReader& store_;
   const SmtNodeCache* cache_;
   std::vector<SmtPageEntry> last_;
@@ -192,59 +178,109 @@ std::size_t split_at(Puts puts, std::size_t depth) {
 }
 
 // Writes the new pages of one update to `out`; reads old ones from `store`.
-// Nodes are built bottom-up, so when a node whose depth roots a page is
-// written, every new node of its page is known (`fresh_`); the page's
-// unchanged nodes come from the cache or, where it misses, from the old page
-// at the same place.
+// Each call appends its subtree's positions to `into`, the page being built
+// above it, in pre-order: a node's tag before its children, which it knows
+// beforehand (keys are never removed, so an internal node stays one). A node
+// at a depth rooting a page builds its own page, writes it once its hash is
+// known, and appends a reference to `into`. The positions of an unchanged
+// subtree inside a page come from its nodes, read through the cache or the
+// old page at the same place.
 class Updater {
  public:
   Updater(const KvReader& store, const SmtNodeCache* cache, Overlay& out, StateUpdateTrace* trace)
       : store_(store), cache_(cache), reader_(store, cache), out_(out), trace_(trace) {}
 
   // The subtree at `depth` holding exactly `puts` (sorted, distinct paths).
-  Result<Hash> build(std::size_t depth, Puts puts) {
-    if (puts.empty()) return smt_empty_root();
+  Result<Hash> build(std::size_t depth, Puts puts, Bytes& into) {
+    if (puts.empty()) {
+      append_smt_page_empty(into);
+      return smt_empty_root();
+    }
+    Bytes own;
+    Bytes& page = roots_page(depth) ? start(own) : into;
     if (puts.size() == 1) {
       const Put& p = puts.front();
       const Node leaf{kKindLeaf, p.path, p.value_hash};
-      if (p.value == nullptr) return move_leaf(leaf, p.old_depth, depth);
+      append_smt_page_leaf(page, leaf.a, leaf.b);
+      if (p.value == nullptr) return move_leaf(leaf, p.old_depth, depth, own, into);
       out_.put(tagged_key(kValueKeyTag, p.value_hash), *p.value);
-      return write(leaf, depth, Hash{}, puts);
+      return place(leaf, depth, own, into, puts);
     }
     // Distinct paths part before depth 256.
     EMLEDGER_ASSERT(depth < kPathBits);
+    append_smt_page_internal(page);
     const std::size_t mid = split_at(puts, depth);
-    auto left = build(depth + 1, puts.first(mid));
+    auto left = build(depth + 1, puts.first(mid), page);
     if (!left) return left.status();
-    auto right = build(depth + 1, puts.subspan(mid));
+    auto right = build(depth + 1, puts.subspan(mid), page);
     if (!right) return right.status();
-    return write(Node{kKindInternal, *left, *right}, depth, Hash{}, puts);
+    return place(Node{kKindInternal, *left, *right}, depth, own, into, puts);
   }
 
   // The subtree at `depth` whose old root is `node`, with `puts` applied.
-  // `page` roots the page holding `node` when `depth` roots none.
-  Result<Hash> apply(const Hash& node, std::size_t depth, Puts puts, const Hash& page) {
-    if (puts.empty()) return node;
-    if (is_zero(node)) return build(depth, puts);
+  // `page` roots the old page holding `node` when `depth` roots none.
+  Result<Hash> apply(const Hash& node, std::size_t depth, Puts puts, const Hash& page,
+                     Bytes& into) {
+    if (puts.empty()) {
+      EMLEDGER_TRY(append_unchanged(node, depth, page, into));
+      return node;
+    }
+    if (is_zero(node)) return build(depth, puts, into);
     const Hash& here = roots_page(depth) ? node : page;
     auto loaded = reader_.load(node, here);
     if (!loaded) return loaded.status();
     const Node n = *loaded;
-    if (n.kind == kKindLeaf) return merge_leaf(node, n, depth, puts);
+    if (n.kind == kKindLeaf) return merge_leaf(node, n, depth, puts, into);
     if (depth >= kPathBits) return corrupt("state tree deeper than 256 levels");
+    Bytes own;
+    Bytes& positions = roots_page(depth) ? start(own) : into;
+    append_smt_page_internal(positions);
     const std::size_t mid = split_at(puts, depth);
-    auto left = apply(n.a, depth + 1, puts.first(mid), here);
+    auto left = apply(n.a, depth + 1, puts.first(mid), here, positions);
     if (!left) return left.status();
-    auto right = apply(n.b, depth + 1, puts.subspan(mid), here);
+    auto right = apply(n.b, depth + 1, puts.subspan(mid), here, positions);
     if (!right) return right.status();
-    if (*left == n.a && *right == n.b) return node;  // nothing changed below
+    if (*left == n.a && *right == n.b) {  // nothing changed below
+      if (roots_page(depth)) append_smt_page_ref(into, node);
+      return node;
+    }
     supersede(node, depth);
-    return write(Node{kKindInternal, *left, *right}, depth, node, puts);
+    return place(Node{kKindInternal, *left, *right}, depth, own, into, puts);
   }
 
  private:
+  static Bytes& start(Bytes& page) {
+    page.reserve(kSmtPageBytesMax);
+    return page;
+  }
+
+  // The positions of an unchanged subtree at `depth`, inside the old page
+  // rooted at `page` when `depth` roots none.
+  Status append_unchanged(const Hash& node, std::size_t depth, const Hash& page, Bytes& into) {
+    if (is_zero(node)) {
+      append_smt_page_empty(into);
+      return Status::ok();
+    }
+    if (roots_page(depth)) {
+      append_smt_page_ref(into, node);
+      return Status::ok();
+    }
+    auto loaded = reader_.load(node, page);
+    if (!loaded) return loaded.status();
+    if (loaded->kind == kKindLeaf) {
+      append_smt_page_leaf(into, loaded->a, loaded->b);
+      return Status::ok();
+    }
+    if (depth >= kPathBits) return corrupt("state tree deeper than 256 levels");
+    append_smt_page_internal(into);
+    const Node n = *loaded;
+    EMLEDGER_TRY(append_unchanged(n.a, depth + 1, page, into));
+    return append_unchanged(n.b, depth + 1, page, into);
+  }
+
   // An old leaf where puts arrive: it joins them unless one of them replaces it.
-  Result<Hash> merge_leaf(const Hash& node, const Node& leaf, std::size_t depth, Puts puts) {
+  Result<Hash> merge_leaf(const Hash& node, const Node& leaf, std::size_t depth, Puts puts,
+                          Bytes& into) {
     if (common_prefix_bits(leaf.a, puts.front().path) < depth)
       return corrupt("state leaf " + to_hex(node) + " is off its path");
     auto pos = std::lower_bound(puts.begin(), puts.end(), leaf.a,
@@ -254,46 +290,58 @@ class Updater {
       // Forgotten before build writes anything.
       supersede(node, depth);
       EMLEDGER_TRY(note_if_revived(leaf.a, pos->value_hash));
-      return build(depth, puts);
+      return build(depth, puts, into);
     }
-    if (replaced && puts.size() == 1) return node;  // same value again
+    if (replaced && puts.size() == 1) {  // same value again
+      if (roots_page(depth)) {
+        append_smt_page_ref(into, node);
+      } else {
+        append_smt_page_leaf(into, leaf.a, leaf.b);
+      }
+      return node;
+    }
     // The leaf stays, below the keys that arrive (its own value again is no change).
     std::vector<Put> joined(puts.begin(), pos);
     joined.push_back(Put{leaf.a, leaf.b, nullptr, depth});
     joined.insert(joined.end(), replaced ? pos + 1 : pos, puts.end());
-    return build(depth, joined);
+    return build(depth, joined, into);
   }
 
-  // A leaf of the old tree placed deeper, unchanged. It roots a page at some
-  // depths and not at others: it gets a page when it comes to such a depth
-  // (a page stored before, which pruning may still hold, is revived), and
-  // its page is superseded when it leaves one.
-  Result<Hash> move_leaf(const Node& leaf, std::size_t from, std::size_t to) {
+  // A leaf of the old tree placed deeper, unchanged, its positions in `own`
+  // if `to` roots a page. It roots a page at some depths and not at others:
+  // it gets a page when it comes to such a depth (a page stored before,
+  // which pruning may still hold, is revived), and its page is superseded
+  // when it leaves one.
+  Result<Hash> move_leaf(const Node& leaf, std::size_t from, std::size_t to, const Bytes& own,
+                         Bytes& into) {
     EMLEDGER_ASSERT(from < to);
     const Hash h = leaf.hash();
-    fresh_.insert_or_assign(h, leaf.encode());
-    if (roots_page(to) && !roots_page(from)) {
-      if (trace_) EMLEDGER_TRY(note_if_stored(h));
-      EMLEDGER_TRY(put_page(h, Hash{}));
-    } else if (trace_ && roots_page(from) && !roots_page(to)) {
+    if (roots_page(to)) {
+      if (!roots_page(from)) {
+        if (trace_) EMLEDGER_TRY(note_if_stored(h));
+        out_.put(tagged_key(kNodeKeyTag, h), own);
+      }
+      append_smt_page_ref(into, h);
+    } else if (trace_ && roots_page(from)) {
       trace_->superseded.push_back(h);
     }
     return h;
   }
 
+  // A new node at `depth`, whose positions are built: cached, and at a depth
+  // rooting a page, its page (`own`) written and referred to from `into`.
   // The next block's update reads most of the nodes this one writes: the
-  // upper levels always, so they go to the cache at once. A node of a block
+  // upper levels always, so they go to the cache at once. A page of a block
   // that never commits is only a wasted entry: its hash names its content.
-  // `old_page`: the page at the same place in the old tree, if any; `puts`:
-  // the puts below the node.
-  Result<Hash> write(const Node& node, std::size_t depth, const Hash& old_page, Puts puts) {
+  Result<Hash> place(const Node& node, std::size_t depth, const Bytes& own, Bytes& into,
+                     Puts puts) {
     const Hash h = node.hash();
-    const SmtNodeBytes bytes = node.encode();
-    fresh_.insert_or_assign(h, bytes);
-    if (cache_) cache_->insert(h, bytes);
+    if (cache_) cache_->insert(h, node.encode());
     if (!roots_page(depth)) return h;
+    EMLEDGER_ASSERT(!own.empty() && own.size() <= kSmtPageBytesMax);
     if (trace_ && holds_revival_candidate(puts)) EMLEDGER_TRY(note_if_stored(h));
-    EMLEDGER_TRY(put_page(h, old_page));
+    out_.put(tagged_key(kNodeKeyTag, h), own);
+    append_smt_page_ref(into, h);
     return h;
   }
 
@@ -312,26 +360,6 @@ class Updater {
     auto got = store_.get(tagged_key(kNodeKeyTag, page));
     if (!got) return got.status();
     if (got->has_value()) trace_->revived.push_back(page);
-    return Status::ok();
-  }
-
-  Status put_page(const Hash& root, const Hash& old_page) {
-    Status failed = Status::ok();
-    auto page = encode_smt_page(root, [&](const Hash& x) -> std::optional<SmtNodeBytes> {
-      if (auto it = fresh_.find(x); it != fresh_.end()) return it->second;
-      if (cache_)
-        if (auto hit = cache_->find(x)) return hit;
-      if (is_zero(old_page)) return std::nullopt;
-      auto entries = reader_.page_entries(old_page, /*fill_cache=*/false);
-      if (!entries) {
-        failed = entries.status();
-        return std::nullopt;
-      }
-      return NodeReader::find_in(**entries, x);
-    });
-    EMLEDGER_TRY(failed);
-    if (!page) return page.status();
-    out_.put(tagged_key(kNodeKeyTag, root), *page);
     return Status::ok();
   }
 
@@ -368,10 +396,7 @@ class Updater {
   NodeReader reader_;
   Overlay& out_;
   StateUpdateTrace* trace_;
-  std::vector<Hash> revived_paths_;
-  // Every node this update placed (written or moved), for encoding pages.
-  // Looked up only, never iterated.
-  std::unordered_map<Hash, SmtNodeBytes, HashPrefix> fresh_;
+  std::vector<Hash> revived_paths_;  // see note_if_revived
 };
 
 // Where a walk from the root along `path` ends.
@@ -554,7 +579,8 @@ Result<Hash> StateTree::update(const Hash& root, const std::vector<std::pair<Byt
     }
   }
   Updater updater(store_, cache_, out, trace);
-  return updater.apply(root, 0, last, root);
+  Bytes above;  // where the new root's reference goes: nowhere
+  return updater.apply(root, 0, last, root, above);
 }
 
 Result<std::optional<Bytes>> StateTree::get(const Hash& root, ByteView state_key) const {

@@ -24,27 +24,20 @@ void append(Bytes& out, const std::uint8_t* from, std::size_t n) {
 
 Status encode_at(const Hash& h, std::size_t level, const SmtNodeSource& node_of, Bytes& out) {
   if (is_zero(h)) {
-    out.push_back(kTagEmpty);
+    append_smt_page_empty(out);
     return Status::ok();
   }
   if (level == kSmtPageLevels) {
-    out.push_back(kTagRef);
-    append(out, h.data(), kHashSize);
+    append_smt_page_ref(out, h);
     return Status::ok();
   }
   const auto node = node_of(h);
   if (!node) return corrupt("state node " + to_hex(h) + " is unknown to the page encoder");
-  const SmtNodeBytes& raw = *node;
-  if (raw[0] == kKindLeaf) {
-    out.push_back(kTagLeaf);
-    append(out, raw.data() + 1, 2 * kHashSize);
-    return Status::ok();
-  }
-  if (raw[0] != kKindInternal) return corrupt("state node " + to_hex(h) + " is malformed");
-  out.push_back(kTagInternal);
+  if (!append_smt_page_node(out, *node)) return corrupt("state node " + to_hex(h) + " is malformed");
+  if ((*node)[0] == kKindLeaf) return Status::ok();
   Hash left, right;
-  std::copy_n(raw.begin() + 1, kHashSize, left.begin());
-  std::copy_n(raw.begin() + 1 + kHashSize, kHashSize, right.begin());
+  std::copy_n(node->begin() + 1, kHashSize, left.begin());
+  std::copy_n(node->begin() + 1 + kHashSize, kHashSize, right.begin());
   EMLEDGER_TRY(encode_at(left, level + 1, node_of, out));
   return encode_at(right, level + 1, node_of, out);
 }
@@ -129,6 +122,32 @@ class PageReader {
 };
 
 }  // namespace
+
+void append_smt_page_empty(Bytes& page) { page.push_back(kTagEmpty); }
+
+void append_smt_page_leaf(Bytes& page, const Hash& path, const Hash& value_hash) {
+  page.push_back(kTagLeaf);
+  append(page, path.data(), kHashSize);
+  append(page, value_hash.data(), kHashSize);
+}
+
+void append_smt_page_internal(Bytes& page) { page.push_back(kTagInternal); }
+
+void append_smt_page_ref(Bytes& page, const Hash& root) {
+  page.push_back(kTagRef);
+  append(page, root.data(), kHashSize);
+}
+
+bool append_smt_page_node(Bytes& page, const SmtNodeBytes& node) {
+  if (node[0] == kKindLeaf) {
+    page.push_back(kTagLeaf);
+    append(page, node.data() + 1, 2 * kHashSize);
+    return true;
+  }
+  if (node[0] != kKindInternal) return false;
+  page.push_back(kTagInternal);
+  return true;
+}
 
 Result<Bytes> encode_smt_page(const Hash& root, const SmtNodeSource& node_of) {
   EMLEDGER_ASSERT(!is_zero(root));

@@ -36,6 +36,19 @@ inline constexpr std::size_t kSmtPageBytesMax = 15 + 16 * (1 + kHashSize);
 // A node's stored form (kind, a, b; smt.hpp) by hash, or nullopt if unknown.
 using SmtNodeSource = std::function<std::optional<SmtNodeBytes>(const Hash&)>;
 
+// A page's positions, appended in pre-order; encode_smt_page is made of
+// them, and so is the state tree's update, which writes a page as it builds
+// the page's nodes. The caller keeps the shape: a node at level 4 is a
+// reference (or empty), and an internal node is followed by its two
+// subtrees.
+void append_smt_page_empty(Bytes& page);
+void append_smt_page_leaf(Bytes& page, const Hash& path, const Hash& value_hash);
+void append_smt_page_internal(Bytes& page);
+void append_smt_page_ref(Bytes& page, const Hash& root);
+// A stored node's position (kind, a, b; smt.hpp): a leaf's, or an internal
+// node's tag. Returns false if `node` is of neither kind.
+bool append_smt_page_node(Bytes& page, const SmtNodeBytes& node);
+
 // The page rooted at `root` (never the zero hash), reading each node of its
 // top four levels from `node_of`. The nodes are taken as given: their hashes
 // are not checked. Errors: STORAGE_CORRUPT when a node is unknown or
