@@ -1,6 +1,8 @@
 // Store-shape benchmark: what LevelDB's write path (memtable, log,
 // flushes, compaction) costs for the same blocks under other layouts of the
-// state-tree nodes, before any of them is built (docs/benchmarks.md).
+// state-tree nodes (docs/benchmarks.md). It chose ADR 027's pages before
+// they were built, and now keeps the choice measured against the layouts
+// around it.
 //
 //   ./build/benchmarks/store_shape_bench [--blocks N] [--block-txs M] [--rounds R]
 //
@@ -12,34 +14,38 @@
 // flushes and compactions) is summed until LevelDB falls idle. Only the
 // tree nodes ('n' keys) change between layouts; every other put stays:
 //
-//   hash     the shipped layout: 'n' + node hash -> node (ADR 006)
+//   hash     the layout before ADR 027: 'n' + node hash -> node (ADR 006),
+//            each node the block made (the nodes of its pages no earlier
+//            block's pages held)
 //   height   'n' + u64 height of the block that wrote it + node hash, each
 //            internal node 16 bytes longer (its children's heights): the
 //            nodes of a block sort together and after every older one
 //   groups   the block's new nodes, each appended to the put of its nearest
 //            ancestor at a depth divisible by 4: the shipped bytes in the
 //            puts of a page layout, a bound no page format reaches
-//   pages    pages of 4 levels (ADR 027, proposed): 'n' + hash of a node at
-//            a depth divisible by 4 -> that node's subtree down to 4 levels
-//            below it, references to the pages there, internal hashes left
-//            out (a reader recomputes them); encoded by the kernel's page
-//            codec (smt_page.hpp) from the executed trees
+//   pages    the shipped layout, pages of 4 levels (ADR 027): 'n' + hash of
+//            a node at a depth divisible by 4 -> that node's subtree down to
+//            4 levels below it, references to the pages there, internal
+//            hashes left out (a reader recomputes them): the kernel's writes
+//            as they are
 //
-// These are models of layouts, not implementations: nothing reads the
-// replayed stores. The codec's own CPU, encoding each page once and decoding
-// it once, is measured beside them. Layouts
+// Except `pages`, these are models of layouts, not implementations: nothing
+// reads the replayed stores. The codec's own CPU, decoding each page once
+// and encoding it again from its nodes, is measured beside them. Layouts
 // run round-robin, R rounds, so that drift of a shared host falls on all of
 // them; with --rounds 0, only the execution and the codec's CPU are measured.
 #include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "bench_common.hpp"
@@ -64,9 +70,9 @@ constexpr std::size_t kHeightedNodeExtra = 16;  // two u64 child heights
 struct CapturedBlock {
   std::uint64_t height = 0;
   Hash state_root{};
-  WriteBatch writes;
-  // The block's pages as ADR 027 would store them: root hash and encoding.
-  std::vector<std::pair<Hash, Bytes>> pages;
+  WriteBatch writes;  // its tree in pages (ADR 027)
+  // The nodes the block made, as the layout before pages stored them.
+  std::map<Hash, SmtNodeBytes> nodes;
 };
 
 enum class Layout { kHash, kHeight, kGroups, kPages };
@@ -103,95 +109,53 @@ std::uint64_t dir_bytes(const fs::path& dir) {
   return total;
 }
 
-// The two children of an internal node's stored form (kind, left, right).
-std::array<Hash, 2> children_of(const SmtNodeBytes& raw) {
-  std::array<Hash, 2> out;
-  std::copy_n(raw.begin() + 1, kHashSize, out[0].begin());
-  std::copy_n(raw.begin() + 1 + kHashSize, kHashSize, out[1].begin());
-  return out;
-}
-
-std::optional<SmtNodeBytes> read_node(const KvReader& store, const Hash& h) {
-  Bytes key{kNodeTag};
-  key.insert(key.end(), h.begin(), h.end());
-  auto got = store.get(key);
-  if (!got || !got->has_value() || (*got)->size() != kSmtNodeBytes) return std::nullopt;
-  SmtNodeBytes raw;
-  std::copy((*got)->begin(), (*got)->end(), raw.begin());
-  return raw;
-}
-
-// The codec's CPU over the whole capture: each page encoded once, as the
-// update would write it, and decoded once, as a reader missing the cache
-// would.
+// The codec's CPU over the whole capture: each page decoded once, as a
+// reader missing the cache would, and encoded again from its nodes, as the
+// update writes it.
 struct CodecCost {
   double encode_s = 0, decode_s = 0;
   std::uint64_t pages = 0;
 };
 
-// The pages a block's update writes: one per new node at a depth divisible
-// by kSmtPageLevels, found by walking the new nodes from the new root (every
-// node above a changed one is new). A leaf moved down to such a depth is not
-// among the block's new nodes, so its page is not counted: rare, and 65
-// bytes.
-void capture_pages(const KvReader& store, CapturedBlock& block, CodecCost& cost) {
-  std::set<Hash> fresh;
-  for (const auto& e : block.writes.entries())
-    if (e.key.size() == 1 + kHashSize && e.key[0] == kNodeTag) {
-      Hash h;
-      std::copy(e.key.begin() + 1, e.key.end(), h.begin());
-      fresh.insert(h);
-    }
-  std::vector<std::pair<Hash, std::size_t>> stack;
-  if (fresh.count(block.state_root)) stack.emplace_back(block.state_root, 0);
-  std::vector<Hash> roots;
-  while (!stack.empty()) {
-    const auto [h, depth] = stack.back();
-    stack.pop_back();
-    if (depth % kSmtPageLevels == 0) roots.push_back(h);
-    const auto n = read_node(store, h);
-    if (!n) throw std::runtime_error("state node missing from the source store");
-    if ((*n)[0] == 0) continue;
-    for (const Hash& child : children_of(*n))
-      if (fresh.count(child)) stack.emplace_back(child, depth + 1);
+struct HashPrefix {
+  std::size_t operator()(const Hash& h) const {
+    std::size_t v;
+    std::memcpy(&v, h.data(), sizeof v);
+    return v;
   }
-  // Each page's members, fetched before the clock into a small sorted list:
-  // the update has them in hand (new, or read on its way down), so the clock
-  // should not time a search of the whole block's nodes.
-  using Members = std::vector<std::pair<Hash, SmtNodeBytes>>;
-  std::vector<Members> members(roots.size());
-  for (std::size_t i = 0; i < roots.size(); ++i) {
-    std::vector<std::pair<Hash, std::size_t>> todo{{roots[i], 0}};
-    while (!todo.empty()) {
-      const auto [h, level] = todo.back();
-      todo.pop_back();
-      if (is_zero(h) || level == kSmtPageLevels) continue;
-      const auto n = read_node(store, h);
-      if (!n) throw std::runtime_error("state node missing from the source store");
-      members[i].emplace_back(h, *n);
-      if ((*n)[0] == 0) continue;
-      for (const Hash& child : children_of(*n)) todo.emplace_back(child, level + 1);
-    }
-    std::sort(members[i].begin(), members[i].end());
-  }
-  const double c0 = thread_cpu_seconds();
-  for (std::size_t i = 0; i < roots.size(); ++i) {
-    const Members& m = members[i];
-    auto page = encode_smt_page(roots[i], [&m](const Hash& h) -> std::optional<SmtNodeBytes> {
+};
+
+// The nodes the block made, from the pages it wrote: those no earlier
+// block's pages held (a leaf moved down to a depth rooting a page is in an
+// earlier page already: the layout before pages did not write it again).
+// Each page must encode back to its own bytes.
+void capture_nodes(CapturedBlock& block, std::unordered_set<Hash, HashPrefix>& seen,
+                   CodecCost& cost) {
+  for (const auto& e : block.writes.entries()) {
+    if (e.key.size() != 1 + kHashSize || e.key[0] != kNodeTag) continue;
+    Hash root;
+    std::copy(e.key.begin() + 1, e.key.end(), root.begin());
+    const double c0 = thread_cpu_seconds();
+    auto entries = decode_smt_page(e.value, root);
+    const double c1 = thread_cpu_seconds();
+    if (!entries) throw std::runtime_error(entries.status().to_string());
+    std::vector<SmtPageEntry>& m = *entries;
+    std::sort(m.begin(), m.end(), [](const auto& x, const auto& y) { return x.hash < y.hash; });
+    const double c2 = thread_cpu_seconds();
+    auto page = encode_smt_page(root, [&m](const Hash& h) -> std::optional<SmtNodeBytes> {
       auto it = std::lower_bound(m.begin(), m.end(), h,
-                                 [](const auto& entry, const Hash& x) { return entry.first < x; });
-      if (it == m.end() || it->first != h) return std::nullopt;
-      return it->second;
+                                 [](const auto& entry, const Hash& x) { return entry.hash < x; });
+      if (it == m.end() || it->hash != h) return std::nullopt;
+      return it->node;
     });
-    if (!page) throw std::runtime_error(page.status().to_string());
-    block.pages.emplace_back(roots[i], std::move(*page));
+    cost.decode_s += c1 - c0;
+    cost.encode_s += thread_cpu_seconds() - c2;
+    ++cost.pages;
+    if (!page || *page != Bytes(e.value.begin(), e.value.end()))
+      throw std::runtime_error("a page did not encode back to its bytes");
+    for (const SmtPageEntry& n : m)
+      if (seen.insert(n.hash).second) block.nodes.emplace(n.hash, n.node);
   }
-  const double c1 = thread_cpu_seconds();
-  for (const auto& [r, page] : block.pages)
-    if (!decode_smt_page(page, r)) throw std::runtime_error("a page did not decode");
-  cost.encode_s += c1 - c0;
-  cost.decode_s += thread_cpu_seconds() - c1;
-  cost.pages += roots.size();
 }
 
 // Executes and commits the blocks once, keeping each block's writes.
@@ -203,6 +167,7 @@ std::vector<CapturedBlock> capture_blocks(const fs::path& dir, std::size_t block
   auto ledger = Ledger::open(std::move(*store), chain.genesis, LedgerOptions{});
   if (!ledger) throw std::runtime_error(ledger.status().to_string());
   std::vector<CapturedBlock> out;
+  std::unordered_set<Hash, HashPrefix> seen;
   std::uint64_t n = 0;
   for (std::size_t h = 0; h < blocks; ++h) {
     std::vector<Tx> txs;
@@ -216,7 +181,7 @@ std::vector<CapturedBlock> capture_blocks(const fs::path& dir, std::size_t block
     out.push_back(CapturedBlock{p->new_head.height, p->new_head.state_root, p->writes, {}});
     const Status committed = (*ledger)->commit(*p, cert);
     if (!committed.is_ok()) throw std::runtime_error(committed.to_string());
-    capture_pages((*ledger)->store(), out.back(), cost);
+    capture_nodes(out.back(), seen, cost);
   }
   return out;
 }
@@ -271,25 +236,26 @@ std::map<Hash, Bytes> groups_of(const std::map<Hash, ByteView>& nodes, const Has
 WriteBatch reshape(const CapturedBlock& block, Layout layout) {
   WriteBatch out;
   out.reserve(block.writes.size());
-  std::map<Hash, ByteView> nodes;
   for (const auto& e : block.writes.entries()) {
-    const bool node = e.key.size() == 1 + kHashSize && e.key[0] == kNodeTag;
-    if (!node || layout == Layout::kHash) {
-      out.put(e.key, e.value);
+    const bool page = e.key.size() == 1 + kHashSize && e.key[0] == kNodeTag;
+    if (!page || layout == Layout::kPages) out.put(e.key, e.value);
+  }
+  if (layout == Layout::kPages) return out;
+  std::map<Hash, ByteView> nodes;
+  for (const auto& [h, raw] : block.nodes) {
+    if (layout == Layout::kHash) {
+      out.put(node_key(false, block.height, h), raw);
     } else if (layout == Layout::kHeight) {
-      Bytes value(e.value.begin(), e.value.end());
+      Bytes value(raw.begin(), raw.end());
       if (value[0] == 1) value.resize(value.size() + kHeightedNodeExtra, 0);
-      out.put(node_key(true, block.height, e.key.subspan(1)), value);
-    } else if (layout == Layout::kGroups) {
-      Hash h;
-      std::copy(e.key.begin() + 1, e.key.end(), h.begin());
-      nodes.emplace(h, e.value);
+      out.put(node_key(true, block.height, h), value);
+    } else {
+      nodes.emplace(h, ByteView(raw.data(), raw.size()));
     }
   }
-  for (const auto& [group, bytes] : groups_of(nodes, block.state_root))
-    out.put(node_key(false, block.height, group), bytes);
-  if (layout == Layout::kPages)
-    for (const auto& [root, page] : block.pages) out.put(node_key(false, block.height, root), page);
+  if (layout == Layout::kGroups)
+    for (const auto& [group, bytes] : groups_of(nodes, block.state_root))
+      out.put(node_key(false, block.height, group), bytes);
   return out;
 }
 
@@ -437,10 +403,10 @@ int main(int argc, char** argv) {
     if (o.rounds > 0) print_table(runs, o.blocks * o.block_txs);
     const double txs = static_cast<double>(o.blocks * o.block_txs);
     std::printf(
-        "page codec, one thread: %.2f pages per tx; encode %.2f us per tx, decode %.2f us "
+        "page codec, one thread: %.2f pages per tx; decode %.2f us per tx, encode %.2f us "
         "per tx (each page once)\n",
-        static_cast<double>(codec.pages) / txs, 1e6 * codec.encode_s / txs,
-        1e6 * codec.decode_s / txs);
+        static_cast<double>(codec.pages) / txs, 1e6 * codec.decode_s / txs,
+        1e6 * codec.encode_s / txs);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "store_shape_bench: %s\n", e.what());
     fs::remove_all(dir);
