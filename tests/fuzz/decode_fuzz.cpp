@@ -21,6 +21,7 @@
 #include "emledger/ledger/ledger.hpp"
 #include "emledger/ledger/merkle_log.hpp"
 #include "emledger/ledger/smt.hpp"
+#include "emledger/ledger/smt_page.hpp"
 #include "emledger/ledger/snapshot.hpp"
 #include "emledger/ledger/tx_batch.hpp"
 #include "emledger/ledger/types.hpp"
@@ -120,6 +121,32 @@ bool consensus_message_round_trip(ByteView in) {
   return true;
 }
 
+// A state-tree page as the store holds it (smt_page.hpp), read back from
+// disk: the input is the 32-byte hash the page is stored under, then the
+// page. What decode_smt_page accepts, encode_smt_page gives back byte for
+// byte from the decoded nodes.
+bool smt_page_round_trip(ByteView in) {
+  if (in.size() < kHashSize) return false;
+  Hash root;
+  std::copy(in.begin(), in.begin() + kHashSize, root.begin());
+  const ByteView page = in.subspan(kHashSize);
+  auto decoded = decode_smt_page(page, root);
+  if (!decoded.is_ok()) return false;
+  const std::vector<SmtPageEntry>& nodes = decoded.value();
+  auto again = encode_smt_page(root, [&](const Hash& h) -> std::optional<SmtNodeBytes> {
+    for (const SmtPageEntry& e : nodes)
+      if (e.hash == h) return e.node;
+    return std::nullopt;
+  });
+  EMLEDGER_ASSERT(again.is_ok());
+#ifdef EMLEDGER_FUZZ_CANARY
+  again.value().push_back(0);
+#endif
+  EMLEDGER_ASSERT(again.value().size() == page.size() &&
+                  std::equal(again.value().begin(), again.value().end(), page.begin()));
+  return true;
+}
+
 // Index = the selector byte. Append only: the seed corpus names these indices.
 constexpr Decoder kDecoders[] = {
     {"Tx", &round_trip<Tx>},
@@ -215,6 +242,8 @@ constexpr Decoder kDecoders[] = {
     // The binary body of POST /v1/transactions/batch (tx_batch.hpp), which
     // any client may send.
     {"TxBatch", &round_trip<TxBatch>},
+    // A state-tree page (ADR 027), read from the store.
+    {"SmtPage", &smt_page_round_trip},
 };
 
 }  // namespace

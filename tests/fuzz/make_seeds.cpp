@@ -12,6 +12,7 @@
 #include "decode_fuzz.hpp"
 #include "emledger/consensus/key_guard.hpp"
 #include "emledger/consensus/messages.hpp"
+#include "emledger/ledger/smt.hpp"
 #include "emledger/ledger/tx_batch.hpp"
 #include "encoding_samples.hpp"
 #include "peer_transport.hpp"
@@ -179,6 +180,49 @@ void seed_tx_batch() {
   seed(76, 2, ledger::TxBatch{{ledger::encode(s::tx())}});
 }
 
+// State-tree pages (ADR 027) as StateTree writes them, each after the hash it
+// is stored under: a full top page, a deeper one, and a one-leaf page.
+class NoStore : public ledger::KvReader {
+ public:
+  Result<std::optional<Bytes>> get(ByteView) const override { return std::optional<Bytes>(); }
+};
+
+// The pages of a tree of `keys` keys, each after its hash, with the root's
+// first.
+std::vector<Bytes> smt_pages(std::size_t keys) {
+  NoStore none;
+  ledger::Overlay ov(none);
+  std::vector<std::pair<Bytes, Bytes>> puts;
+  for (std::size_t i = 0; i < keys; ++i) {
+    const std::string k = "seed-key-" + std::to_string(i);
+    puts.emplace_back(Bytes(k.begin(), k.end()), Bytes{static_cast<std::uint8_t>(i)});
+  }
+  auto root = ledger::StateTree(ov).update(ledger::smt_empty_root(), puts, ov);
+  std::vector<Bytes> out;
+  if (!root.is_ok()) return out;
+  for (const auto& e : ov.batch().entries()) {
+    if (e.key[0] != 'n') continue;
+    Bytes in(e.key.begin() + 1, e.key.end());
+    in.insert(in.end(), e.value.begin(), e.value.end());
+    const bool top = std::equal(e.key.begin() + 1, e.key.end(), root.value().begin());
+    out.insert(top ? out.begin() : out.end(), std::move(in));
+  }
+  return out;
+}
+
+void seed_smt_pages() {
+  const std::vector<Bytes> many = smt_pages(600);
+  const std::vector<Bytes> one = smt_pages(1);
+  if (many.size() < 2 || one.size() != 1) {
+    std::fprintf(stderr, "cannot build the pages' trees\n");
+    ++g_failed;
+    return;
+  }
+  seed_bytes(77, 1, many[0]);  // the top page, full
+  seed_bytes(77, 2, many[1]);  // a page below it
+  seed_bytes(77, 3, one[0]);   // a leaf alone
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -241,5 +285,6 @@ int main(int argc, char** argv) {
   seed_validator_sets();
   seed_evidence_epochs();
   seed_tx_batch();
+  seed_smt_pages();
   return g_failed == 0 ? 0 : 1;
 }
