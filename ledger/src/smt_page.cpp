@@ -33,7 +33,8 @@ Status encode_at(const Hash& h, std::size_t level, const SmtNodeSource& node_of,
   }
   const auto node = node_of(h);
   if (!node) return corrupt("state node " + to_hex(h) + " is unknown to the page encoder");
-  if (!append_smt_page_node(out, *node)) return corrupt("state node " + to_hex(h) + " is malformed");
+  if (!append_smt_page_node(out, *node))
+    return corrupt("state node " + to_hex(h) + " is malformed");
   if ((*node)[0] == kKindLeaf) return Status::ok();
   Hash left, right;
   std::copy_n(node->begin() + 1, kHashSize, left.begin());
