@@ -1,7 +1,9 @@
 // The kernel's LevelDB key layout (docs/formats/storage.md), shared by block
-// execution (ledger.cpp) and snapshots (snapshot.cpp). Internal to ledger/.
+// execution (ledger.cpp), queries (ledger_queries.cpp) and snapshots
+// (snapshot.cpp). Internal to ledger/.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -11,6 +13,7 @@
 #include "emledger/crypto/result.hpp"
 #include "emledger/ledger/encoding.hpp"
 #include "emledger/ledger/limits.hpp"
+#include "emledger/ledger/smt.hpp"
 #include "emledger/ledger/store.hpp"
 #include "emledger/ledger/types.hpp"
 
@@ -123,6 +126,19 @@ Result<std::optional<T>> get_decoded(const KvReader& store, ByteView key) {
   auto v = decode<T>(**raw);
   if (!v) return Status::error("STORAGE_CORRUPT", "stored value: " + v.status().message());
   return std::optional<T>(std::move(*v));
+}
+
+// The head's value of `state_key` through the flat index.
+inline Result<std::optional<Bytes>> head_state_value(const KvReader& store, ByteView state_key) {
+  auto h = store.get(state_index_key(state_key));
+  if (!h) return h.status();
+  if (!h->has_value()) return std::optional<Bytes>();
+  if ((*h)->size() != kHashSize) return Status::error("STORAGE_CORRUPT", "bad state index entry");
+  Hash vh;
+  std::copy((*h)->begin(), (*h)->end(), vh.begin());
+  auto v = load_state_value(store, vh);
+  if (!v) return v.status();
+  return std::optional<Bytes>(std::move(*v));
 }
 
 }  // namespace emledger::ledger::detail
