@@ -9,22 +9,17 @@
 
 #include "emledger/crypto/hex.hpp"
 #include "emledger/crypto/sha256.hpp"
-#include "emledger/ledger/votes.hpp"
 
 namespace emledger::node {
 
 namespace fs = std::filesystem;
 using consensus::BlockRef;
 
-namespace {
-
-void log_line(const std::string& line) {
+void validator_log(const std::string& line) {
   std::fprintf(stderr, "emledger-node: validator: %s\n", line.c_str());
 }
 
 std::string short_hex(const Hash& h) { return to_hex(h).substr(0, 16); }
-
-}  // namespace
 
 Validator::Validator(ledger::Ledger& ledger, Mempool& mempool, const crypto::KeyPair& key,
                      ledger::ValidatorSet set, std::uint16_t index, ValidatorConfig config,
@@ -183,8 +178,8 @@ Status Validator::open_pending_blocks() {
     remember(e.digest, std::move(k));
   }
   if (!held->empty())
-    log_line("holding " + std::to_string(held->size()) + " voted blocks above height " +
-             std::to_string(head) + " again");
+    validator_log("holding " + std::to_string(held->size()) + " voted blocks above height " +
+                  std::to_string(head) + " again");
   return Status::ok();
 }
 
@@ -253,7 +248,7 @@ void Validator::stop() {
   if (checkpoints_) {
     // The thread is gone: the newest quorate note is written now.
     Status st = checkpoints_->persist();
-    if (!st.is_ok()) log_line("cannot persist the checkpoint: " + st.to_string());
+    if (!st.is_ok()) validator_log("cannot persist the checkpoint: " + st.to_string());
   }
   if (transport_) transport_->stop();
   // Our proposals' transactions that were not committed: their waiters must
@@ -339,13 +334,13 @@ void Validator::run() {
     if (!replica_->halted().is_ok()) {
       // The WAL failed (I/O error or full): what was signed is durable; start
       // over from what the WAL and the ledger hold.
-      log_line("replica halted (" + replica_->halted().to_string() + "); reopening");
+      validator_log("replica halted (" + replica_->halted().to_string() + "); reopening");
       replica_.reset();
       build_.reset();
       deferred_checks_.clear();
       Status st = open_replica();
       if (!st.is_ok()) {
-        log_line("cannot reopen the replica: " + st.to_string() + "; consensus stopped");
+        validator_log("cannot reopen the replica: " + st.to_string() + "; consensus stopped");
         failed_ = true;
         continue;
       }
@@ -383,8 +378,8 @@ void Validator::handle_one(consensus::ReplicaOutput& out) {
     stats_.evidence += out.evidence.size();
   }
   for (const auto& e : out.evidence) {
-    log_line("equivocation by validator " + std::to_string(e.first.validator) + " in view " +
-             std::to_string(e.first.vote.view));
+    validator_log("equivocation by validator " + std::to_string(e.first.validator) + " in view " +
+                  std::to_string(e.first.vote.view));
     submit_evidence(e);
   }
   for (const auto& f : out.fetches) start_fetch(f);
@@ -548,7 +543,7 @@ bool Validator::try_build(const consensus::BuildBlock b) {
   std::vector<TxResult> rejected;
   Proposed mine;
   if (!prepared) {
-    log_line("block execution failed: " + prepared.status().to_string());
+    validator_log("block execution failed: " + prepared.status().to_string());
     for (const auto& c : candidates) rejected.push_back(TxResult{c.id, prepared.status(), 0, 0});
     mempool_.complete(rejected);
     txs.clear();
@@ -586,7 +581,7 @@ bool Validator::try_build(const consensus::BuildBlock b) {
   const Hash digest = header.hash();
   // Durable before the replica votes for it (pending_blocks.hpp).
   if (Status st = pending_blocks_->put(digest, b.parent_view, prepared->block); !st.is_ok()) {
-    log_line("cannot store the block built, not proposing: " + st.to_string());
+    validator_log("cannot store the block built, not proposing: " + st.to_string());
     mempool_.return_to_pending(std::move(mine.candidates));
     return true;
   }
@@ -675,7 +670,8 @@ std::optional<bool> Validator::try_check(const consensus::CheckBlock& c) {
   if (ledger::encode(prepared->block.header) != ledger::encode(h)) return count(false);
   // Durable before the replica votes for it (pending_blocks.hpp).
   if (Status st = pending_blocks_->put(c.block.digest, c.block.parent_view, *block); !st.is_ok()) {
-    log_line("cannot store block " + short_hex(c.block.digest) + ", not voting: " + st.to_string());
+    validator_log("cannot store block " + short_hex(c.block.digest) +
+                  ", not voting: " + st.to_string());
     return count(false);
   }
   Known k;
@@ -695,7 +691,7 @@ void Validator::remember(const Hash& digest, Known k) {
     return;
   }
   if (known_.size() >= kKnownBlocksMax) {
-    log_line("too many uncommitted blocks held; dropping block " + short_hex(digest));
+    validator_log("too many uncommitted blocks held; dropping block " + short_hex(digest));
     return;
   }
   known_.emplace(digest, std::move(k));
@@ -771,15 +767,15 @@ bool Validator::commit_final(const consensus::Finalized& f) {
   if (f.block.height <= head.height) {
     auto h = ledger_.header(f.block.height);
     if (!h || !h->has_value() || (*h)->hash() != f.block.digest)
-      log_line("SAFETY: final block " + short_hex(f.block.digest) + " at height " +
-               std::to_string(f.block.height) + " differs from the committed one");
+      validator_log("SAFETY: final block " + short_hex(f.block.digest) + " at height " +
+                    std::to_string(f.block.height) + " differs from the committed one");
     return true;
   }
   auto it = known_.find(f.block.digest);
   if (f.block.height != head.height + 1 || it == known_.end()) {
-    log_line("final block " + short_hex(f.block.digest) + " at height " +
-             std::to_string(f.block.height) + " cannot be committed on head " +
-             std::to_string(head.height) + " (unknown or not next); consensus stopped");
+    validator_log("final block " + short_hex(f.block.digest) + " at height " +
+                  std::to_string(f.block.height) + " cannot be committed on head " +
+                  std::to_string(head.height) + " (unknown or not next); consensus stopped");
     failed_ = true;
     return false;
   }
@@ -787,8 +783,8 @@ bool Validator::commit_final(const consensus::Finalized& f) {
   if (!k.prepared || k.prepared->block.header.parent != head.header_hash) {
     auto executed = ledger_.execute(k.block);
     if (!executed) {
-      log_line("final block " + short_hex(f.block.digest) +
-               " does not execute: " + executed.status().to_string() + "; consensus stopped");
+      validator_log("final block " + short_hex(f.block.digest) +
+                    " does not execute: " + executed.status().to_string() + "; consensus stopped");
       failed_ = true;
       return false;
     }
@@ -803,8 +799,8 @@ bool Validator::commit_final(const consensus::Finalized& f) {
     st = proof ? ledger_.commit(*k.prepared, *proof) : proof.status();
   }
   if (!st.is_ok()) {
-    log_line("commit of block " + std::to_string(f.block.height) + " failed: " + st.to_string() +
-             "; consensus stopped");
+    validator_log("commit of block " + std::to_string(f.block.height) +
+                  " failed: " + st.to_string() + "; consensus stopped");
     failed_ = true;
     return false;
   }
@@ -943,204 +939,6 @@ void Validator::on_block_response(const BlockResponse& resp) {
   }
   handle(replica_->on_block_fetched(
       now_ms(), BlockRef{hd.view, hd.height, fetched->parent_view, hd.parent, fetched->digest}));
-}
-
-// ---- checkpoint cosignatures ----
-
-// Once per turn of the loop: the book learns the head, a new head log is
-// signed and sent, an own signature still short of a quorum is sent again
-// every rebroadcast_ms (asking for replies), and a new quorate note is
-// persisted at most every kCheckpointPersistIntervalMs. Signing at most once a
-// turn keeps a catch-up of many blocks from signing each of them; the sizes
-// one validator skipped are signed when a peer's signature of them arrives.
-void Validator::checkpoint_turn() {
-  const ledger::ChainHead head = ledger_.head();
-  if (head.log_size != checkpoints_->head_size())
-    for (const auto& c : checkpoints_->advance(head.log_size, head.log_root)) note_conflict(c);
-  const std::uint64_t now = now_ms();
-  if (!own_checkpoint_ || own_checkpoint_->size != head.log_size) {
-    own_checkpoint_ = sign_checkpoint(head.log_size, head.log_root);
-    EMLEDGER_ASSERT(own_checkpoint_.has_value());  // our own head: always counted
-    send_all(ledger::encode(*own_checkpoint_));
-    own_checkpoint_sent_ms_ = now;
-  } else if (now >= own_checkpoint_sent_ms_ + config_.rebroadcast_ms) {
-    const auto quorate = checkpoints_->quorate_size();
-    if (!quorate || *quorate < own_checkpoint_->size) {
-      CheckpointSignature again = *own_checkpoint_;
-      again.reply_wanted = true;
-      send_all(ledger::encode(again));
-      own_checkpoint_sent_ms_ = now;
-    }
-  }
-  if (checkpoints_->dirty() && now >= checkpoint_persisted_ms_ + kCheckpointPersistIntervalMs) {
-    Status st = checkpoints_->persist();
-    if (!st.is_ok()) log_line("cannot persist the checkpoint: " + st.to_string());
-    checkpoint_persisted_ms_ = now;
-  }
-}
-
-std::uint64_t Validator::checkpoint_wait_ms(std::uint64_t now) const {
-  std::uint64_t wait_ms = UINT64_MAX;
-  auto until = [now](std::uint64_t at) { return at > now ? at - now : 0; };
-  if (own_checkpoint_) {
-    const auto quorate = checkpoints_->quorate_size();
-    if (!quorate || *quorate < own_checkpoint_->size)
-      wait_ms = until(own_checkpoint_sent_ms_ + config_.rebroadcast_ms);
-  }
-  if (checkpoints_->dirty())
-    wait_ms = std::min(wait_ms, until(checkpoint_persisted_ms_ + kCheckpointPersistIntervalMs));
-  return wait_ms;
-}
-
-// Our signature of the note text of (size, root), counted in the book; the
-// one held already if we signed it before. nullopt when the book does not
-// take it (no longer of use, or not our log).
-std::optional<CheckpointSignature> Validator::sign_checkpoint(std::uint64_t size,
-                                                              const Hash& root) {
-  if (auto have = checkpoints_->signature_of(index_, size); have && have->root == root) return have;
-  const std::string text =
-      ledger::checkpoint_body(ledger::Checkpoint{ledger_.genesis().chain_id, size, root});
-  CheckpointSignature s{size, root, index_, key_.sign(as_bytes(text)), false};
-  const CosignOutcome o = checkpoints_->add(s);
-  if (o != CosignOutcome::kAdded && o != CosignOutcome::kDuplicate) return std::nullopt;
-  std::lock_guard lock(mu_);
-  ++stats_.checkpoints_signed;
-  return s;
-}
-
-// A peer's signature. One of a size of our log that is not yet quorate here
-// and that we have not signed makes us sign it too (so that validators which
-// signed different sizes meet on each). A peer that asks for replies (it has
-// no quorum for that size), or that signed a size already quorate here (it
-// came late: a restart), gets our signature back, at most once per peer every
-// half rebroadcast_ms.
-void Validator::on_checkpoint_signature(std::size_t peer, const CheckpointSignature& s) {
-  const auto quorate_before = checkpoints_->quorate_size();
-  const CosignOutcome o = checkpoints_->add(s);
-  if (o == CosignOutcome::kConflict) return note_conflict(s);
-  if (o == CosignOutcome::kUnknownSigner || o == CosignOutcome::kBadSignature) {
-    std::lock_guard lock(mu_);
-    ++stats_.checkpoint_sigs_refused;
-    return;
-  }
-  if (o != CosignOutcome::kAdded && o != CosignOutcome::kDuplicate) return;
-  auto mine = checkpoints_->signature_of(index_, s.size);
-  if (!mine) {
-    const auto quorate = checkpoints_->quorate_size();
-    if (quorate && *quorate >= s.size) return;
-    if (auto signed_now = sign_checkpoint(s.size, s.root)) send_all(ledger::encode(*signed_now));
-    return;
-  }
-  const bool late = o == CosignOutcome::kAdded && quorate_before && *quorate_before == s.size;
-  if (!s.reply_wanted && !late) return;
-  if (peer >= checkpoint_replied_ms_.size()) return;
-  const std::uint64_t now = now_ms();
-  if (checkpoint_replied_ms_[peer] != 0 &&
-      now < checkpoint_replied_ms_[peer] + config_.rebroadcast_ms / 2)
-    return;
-  checkpoint_replied_ms_[peer] = now;
-  (void)transport_->send(peer, ledger::encode(*mine));
-}
-
-void Validator::note_conflict(const CheckpointSignature& s) {
-  {
-    std::lock_guard lock(mu_);
-    ++stats_.checkpoint_conflicts;
-  }
-  if (s.signer >= conflict_logged_.size() || conflict_logged_[s.signer]) return;
-  conflict_logged_[s.signer] = true;  // one line per signer: a faulty peer cannot flood the log
-  auto ours = ledger_.log_root(s.size);
-  log_line("CONFLICTING CHECKPOINT: validator " + std::to_string(s.signer) + " signed log size " +
-           std::to_string(s.size) + " with root " + short_hex(s.root) + ", our log has " +
-           (ours ? short_hex(*ours) : ours.status().to_string()) +
-           " (further conflicts of this validator are only counted)");
-}
-
-// ---- equivocation evidence ----
-
-// The key id under which this validator's org holds the validator key, in
-// the org as it stands at the head; nullopt when the org signs with other keys
-// only (then the node cannot sign for it).
-std::optional<std::uint32_t> Validator::own_org_key_id() const {
-  const std::string& org_id = set_.validators[index_].org_id;
-  auto raw = ledger_.state_value(ledger::org_state_key(org_id));
-  if (!raw || !raw->has_value()) return std::nullopt;
-  auto org = ledger::decode<ledger::Org>(**raw);
-  if (!org) return std::nullopt;
-  for (const auto& k : org->keys)
-    if (k.public_key == key_.public_key()) return k.key_id;
-  return std::nullopt;
-}
-
-// Turns an equivocation the replica saw into a SubmitEvidence transaction of
-// our org, once per offence. The replica verified both signatures; the kernel
-// verifies them again when the block executes (verify_evidence), and records
-// the offence once whoever submits it (EVIDENCE_DUPLICATE after that).
-void Validator::submit_evidence(const consensus::Evidence& e) {
-  auto vote = [](const consensus::SignedVote& s) {
-    return ledger::EvidenceVote{s.validator,   s.vote.kind,   s.vote.view,
-                                s.vote.height, s.vote.digest, s.signature};
-  };
-  // The replica runs for set_ and signs and accepts votes of its epoch only,
-  // so both votes are of set_.epoch.
-  const ledger::SubmitEvidence payload =
-      ledger::make_submit_evidence(set_.epoch, vote(e.first), vote(e.second));
-  const auto offence = std::make_tuple(payload.epoch, payload.first.validator, payload.first.view,
-                                       payload.first.kind);
-  if (evidence_submitted_.count(offence)) return;
-  const ledger::Genesis& g = ledger_.genesis();
-  if (Status st = ledger::verify_evidence(g.chain_id, set_, payload); !st.is_ok()) {
-    log_line("evidence not submitted: " + st.to_string());
-    return;
-  }
-  auto remember = [&] {
-    evidence_submitted_.insert(offence);
-    evidence_order_.push_back(offence);
-    if (evidence_order_.size() > kEvidenceSubmittedMax) {
-      evidence_submitted_.erase(evidence_order_.front());
-      evidence_order_.pop_front();
-    }
-  };
-  auto recorded = ledger_.state_value(ledger::evidence_state_key(
-      payload.epoch, payload.first.validator, payload.first.view, payload.first.kind));
-  if (recorded && recorded->has_value()) return remember();  // someone was faster
-  const auto key_id = own_org_key_id();
-  if (!key_id) {
-    log_line("evidence not submitted: org " + set_.validators[index_].org_id +
-             " holds no key equal to this validator's key");
-    return;
-  }
-  ledger::TxBody b = ledger::make_body(ledger::TxType::kSubmitEvidence, payload);
-  b.chain_id = g.chain_id;
-  b.signer_org = set_.validators[index_].org_id;
-  b.key_id = *key_id;
-  b.expires_at_height = ledger_.head().height + ledger::kTxLifetimeBlocksMax;
-  // One offence pair, one nonce: resubmitting the same pair at the same
-  // expiry is the same transaction.
-  const Hash digest = crypto::sha256(ledger::encode(payload));
-  for (int i = 0; i < 8; ++i) b.nonce = b.nonce << 8 | digest[i];
-  ledger::Tx tx = ledger::sign_tx(std::move(b), key_);
-  if (Status st = ledger_.check_tx_stateless(tx); !st.is_ok()) {
-    log_line("evidence not submitted: " + st.to_string());
-    return;
-  }
-  const Hash id = crypto::sha256(ledger::encode(tx));
-  const std::string what = "evidence against validator " + std::to_string(payload.first.validator) +
-                           " in view " + std::to_string(payload.first.view) + " of epoch " +
-                           std::to_string(payload.epoch);
-  Status st = mempool_.add(std::move(tx), id, [what](const TxResult& r) {
-    if (r.status.is_ok())
-      log_line(what + " committed at height " + std::to_string(r.height));
-    else
-      log_line(what + " not committed: " + r.status.to_string());
-  });
-  if (!st.is_ok() && st.code() != "DUPLICATE_TX") {
-    log_line(what + " not submitted: " + st.to_string());
-    return;
-  }
-  remember();
-  std::lock_guard lock(mu_);
-  ++stats_.evidence_submitted;
 }
 
 }  // namespace emledger::node

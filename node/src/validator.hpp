@@ -153,6 +153,12 @@ struct ValidatorStats {
   std::uint64_t epoch_switches = 0;           // replicas restarted for a new set
 };
 
+// One line on stderr: "emledger-node: validator: " + line. Shared by
+// validator*.cpp.
+void validator_log(const std::string& line);
+// The first 16 hex digits of `h`, for log lines.
+std::string short_hex(const Hash& h);
+
 class Validator {
  public:
   // Opens the vote WAL and the replica (anchored at the ledger's head, for

@@ -13,20 +13,11 @@
 // for are dropped, and they start again for epoch e + 1, anchored at h. The
 // vote WAL is reopened by the new replica's key guard and keeps the tail
 // votes of epoch e beside the new ones (rules per (epoch, view)).
-#include <cstdio>
 #include <string>
 
 #include "validator.hpp"
 
 namespace emledger::node {
-
-namespace {
-
-void epoch_log(const std::string& line) {
-  std::fprintf(stderr, "emledger-node: validator: %s\n", line.c_str());
-}
-
-}  // namespace
 
 // The set in force above `base` (the committed head when null) belongs to a
 // later epoch than ours exactly when the chain below holds a change of set
@@ -36,7 +27,7 @@ void epoch_log(const std::string& line) {
 bool Validator::builds_tail(const ledger::PreparedBlock* base) const {
   auto next = ledger_.validators_after(base);
   if (!next) {
-    epoch_log("cannot read the validator set above the parent: " + next.status().to_string());
+    validator_log("cannot read the validator set above the parent: " + next.status().to_string());
     return true;
   }
   return next->epoch > set_.epoch;
@@ -46,8 +37,8 @@ void Validator::note_epoch_end() {
   if (epoch_ended_) return;
   auto next = ledger_.validators();
   if (!next) {
-    epoch_log("cannot read the validator set in force: " + next.status().to_string() +
-              "; consensus stopped");
+    validator_log("cannot read the validator set in force: " + next.status().to_string() +
+                  "; consensus stopped");
     failed_ = true;
     return;
   }
@@ -62,16 +53,16 @@ void Validator::switch_epoch() {
   epoch_ended_ = false;
   auto next = ledger_.validators();
   if (!next) {
-    epoch_log("cannot read the validator set in force: " + next.status().to_string() +
-              "; consensus stopped");
+    validator_log("cannot read the validator set in force: " + next.status().to_string() +
+                  "; consensus stopped");
     failed_ = true;
     return;
   }
   const ledger::ChainHead head = ledger_.head();
-  epoch_log("epoch " + std::to_string(set_.epoch) + " ended below height " +
-            std::to_string(next->since_height) + "; head " + std::to_string(head.height) +
-            ", starting epoch " + std::to_string(next->epoch) + " of " +
-            std::to_string(next->validators.size()) + " validators");
+  validator_log("epoch " + std::to_string(set_.epoch) + " ended below height " +
+                std::to_string(next->since_height) + "; head " + std::to_string(head.height) +
+                ", starting epoch " + std::to_string(next->epoch) + " of " +
+                std::to_string(next->validators.size()) + " validators");
   // What the old replica asked for dies with it. Blocks above the head are
   // its tail blocks (or blocks of branches that lost): never committed.
   replica_.reset();
@@ -118,8 +109,8 @@ void Validator::switch_epoch() {
   Status st = open_replica();
   if (st.is_ok()) st = start_transport();
   if (!st.is_ok()) {
-    epoch_log("cannot start epoch " + std::to_string(set_.epoch) + ": " + st.to_string() +
-              "; consensus stopped");
+    validator_log("cannot start epoch " + std::to_string(set_.epoch) + ": " + st.to_string() +
+                  "; consensus stopped");
     replica_.reset();
     failed_ = true;
     return;
@@ -133,8 +124,8 @@ void Validator::switch_epoch() {
 // them); reads go on at the height it reached.
 void Validator::retire(const std::string& why) {
   retired_ = true;
-  epoch_log(why + ": no longer voting; serving reads at height " +
-            std::to_string(ledger_.head().height));
+  validator_log(why + ": no longer voting; serving reads at height " +
+                std::to_string(ledger_.head().height));
   stop_gossip();
   const Status refusal = Status::error(
       "NOT_A_VALIDATOR", "this node is not a validator of epoch " + std::to_string(set_.epoch) +
