@@ -1,6 +1,6 @@
 // The kernel's LevelDB key layout (docs/formats/storage.md), shared by block
-// execution (ledger.cpp), queries (ledger_queries.cpp) and snapshots
-// (snapshot.cpp). Internal to ledger/.
+// execution (ledger.cpp), the transaction rules (tx_rules.cpp), queries
+// (ledger_queries.cpp) and snapshots (snapshot.cpp). Internal to ledger/.
 #pragma once
 
 #include <algorithm>
