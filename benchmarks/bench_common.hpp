@@ -23,6 +23,11 @@ namespace emledger::bench {
 
 inline unsigned cores() { return std::max(1u, std::thread::hardware_concurrency()); }
 
+// Seconds of the steady clock since `t0`.
+inline double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
 // Ed25519 verifications per second with one thread per core, over distinct
 // messages of the size of a register transaction's signed bytes.
 inline double ed25519_ceiling(double seconds) {

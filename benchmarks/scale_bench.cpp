@@ -29,12 +29,12 @@
 // validator bench.v0) grows point by point in one data directory. At each
 // point (a number of register records, bench_txs.hpp's workload):
 //
-//   1. Load: with the node stopped, the records up to the point are committed
-//      in-process through the kernel, as the node commits them: Ledger::prepare
-//      of blocks of kBlockTxsMax transactions, each on the previous block while
-//      that one's synced commit runs, a finality certificate signed by the
-//      validator's own key (read from its key file), Ledger::commit in one
-//      synced LevelDB batch per block. Transactions are signed as they are
+//   1. Load (scale/load.cpp): with the node stopped, the records up to the
+//      point are committed in-process through the kernel, as the node commits
+//      them: Ledger::prepare of blocks of kBlockTxsMax transactions, each on
+//      the previous block while that one's synced commit runs, a finality
+//      certificate signed by the validator's own key (read from its key file),
+//      Ledger::commit in one synced LevelDB batch per block. Transactions are signed as they are
 //      needed on every core, at most kBatchesAheadMax blocks ahead, so memory
 //      stays bounded whatever the point. The benchmark signed them itself, so
 //      the node's admission check (the signature) is not repeated: it would
@@ -78,17 +78,13 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <future>
 #include <iostream>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <random>
 #include <sstream>
@@ -103,6 +99,7 @@
 #include "emledger/crypto/keyfile.hpp"
 #include "emledger/ledger/ledger.hpp"
 #include "network_setup.hpp"
+#include "scale/load.hpp"
 
 using namespace emledger;
 using namespace emledger::ledger;
@@ -113,6 +110,10 @@ using bench::cores;
 using bench::fixed;
 using bench::g_interrupted;
 using bench::percentile;
+using bench::seconds_since;
+using bench::scale::load_records;
+using bench::scale::Records;
+using bench::scale::ValidatorKey;
 
 namespace {
 
@@ -126,24 +127,11 @@ constexpr std::uint64_t kPointMax = 1'000'000'000;
 constexpr std::size_t kPointsMax = 16;
 constexpr std::size_t kClientsMax = 256;
 constexpr std::size_t kRequestsMax = 1'000'000;
-// Signed blocks waiting for the committer: bounds the loader's memory (a
-// block of register transactions is about 2.5 MB in memory).
-constexpr std::size_t kBatchesAheadMax = 8;
-// Every register transaction of one load session expires at its first
-// height + kTxLifetimeBlocksMax (the furthest the kernel allows), so a
-// session may hold at most this many blocks before its transactions expire.
-constexpr std::uint64_t kSessionBlocksMax = kTxLifetimeBlocksMax / 2;
-// Views of the blocks a load commits start this far above the head's view:
-// above any view the node's vote WAL holds (an idle single validator passes
-// one view per timeout, 2 to 60 s), so the node's consensus, anchored at the
-// loaded head, never meets its own earlier votes above it.
-constexpr std::uint64_t kLoadViewGap = 1'000'000;
 // Bundles fetched for the offline verification phase (each verified many times).
 constexpr std::size_t kBundlesMax = 1024;
 constexpr int kNodeStartTimeoutS = 300;
 constexpr int kReadyTimeoutS = 300;
 constexpr int kHttpTimeoutS = 60;
-constexpr auto kProgressInterval = std::chrono::seconds(5);
 // The random draws of records are repeatable from run to run.
 constexpr std::uint64_t kSampleSeed = 0x5ca1eb;
 // A load needs about this much more than the previous point's bytes per
@@ -248,10 +236,6 @@ std::optional<Options> parse(int argc, char** argv) {
   return o;
 }
 
-double since_s(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
 // The directory of one run, DIR/emledger-scale-PID: removed on every way out
 // but a crash, unless `keep`. (bench::ScratchDir always lives in the system
 // temp dir; 10M records need a disk chosen with --dir.)
@@ -278,266 +262,6 @@ class RunDir {
   bool keep_;
   fs::path path_;
 };
-
-// ---- the records on the chain ---------------------------------------------
-
-// Record n is bench::register_tx(n, ...) with the expiry height of the load
-// session that committed it; sessions are kept so that any loaded record's
-// transaction (and so its id and record id) can be rebuilt: Ed25519
-// signatures are deterministic.
-class Records {
- public:
-  Records(const Genesis& g, const crypto::KeyPair& issuer) : genesis_(g), issuer_(issuer) {}
-
-  Tx tx(std::uint64_t n) const {
-    auto it = std::upper_bound(sessions_.begin(), sessions_.end(), n,
-                               [](std::uint64_t v, const Session& s) { return v < s.end; });
-    EMLEDGER_ASSERT(it != sessions_.end() && n >= it->first);
-    return make(n, it->expires_at_height);
-  }
-  Tx make(std::uint64_t n, std::uint64_t expires_at_height) const {
-    return bench::register_tx(n, genesis_.chain_id, bench::kBenchIssuerOrg, issuer_,
-                              expires_at_height);
-  }
-  void add_session(std::uint64_t first, std::uint64_t end, std::uint64_t expires_at_height) {
-    EMLEDGER_ASSERT(first == count() && end > first);
-    sessions_.push_back(Session{first, end, expires_at_height});
-  }
-  std::uint64_t count() const { return sessions_.empty() ? 0 : sessions_.back().end; }
-  const Genesis& genesis() const { return genesis_; }
-
- private:
-  struct Session {
-    std::uint64_t first = 0;
-    std::uint64_t end = 0;  // exclusive
-    std::uint64_t expires_at_height = 0;
-  };
-  const Genesis& genesis_;
-  const crypto::KeyPair& issuer_;
-  std::vector<Session> sessions_;  // consecutive, in order
-};
-
-// ---- loading through the kernel -------------------------------------------
-
-// Blocks of signed register transactions, signed by `threads` workers at most
-// kBatchesAheadMax blocks ahead of the one taken, handed out in order.
-class SignedBlocks {
- public:
-  SignedBlocks(const Records& records, std::uint64_t first, std::uint64_t end,
-               std::uint64_t expires_at_height, unsigned threads)
-      : records_(records),
-        first_(first),
-        end_(end),
-        expires_(expires_at_height),
-        blocks_((end - first + kBlockTxsMax - 1) / kBlockTxsMax) {
-    for (unsigned t = 0; t < threads; ++t) pool_.emplace_back([this] { work(); });
-  }
-  ~SignedBlocks() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    for (auto& th : pool_) th.join();
-  }
-  SignedBlocks(const SignedBlocks&) = delete;
-  SignedBlocks& operator=(const SignedBlocks&) = delete;
-
-  // The next block's transactions in order; nullopt after the last one or
-  // once the benchmark is interrupted.
-  std::optional<std::vector<Tx>> next() {
-    std::unique_lock lock(mu_);
-    if (taken_ == blocks_ || g_interrupted.load()) return std::nullopt;
-    while (!ready_.contains(taken_)) {
-      if (g_interrupted.load()) return std::nullopt;
-      cv_.wait_for(lock, std::chrono::milliseconds(100));
-    }
-    auto node = ready_.extract(taken_);
-    ++taken_;
-    cv_.notify_all();
-    return std::move(node.mapped());
-  }
-
- private:
-  void work() {
-    for (;;) {
-      std::uint64_t k = 0;
-      {
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [&] {
-          return stop_ || signing_ == blocks_ || signing_ < taken_ + kBatchesAheadMax;
-        });
-        if (stop_ || signing_ == blocks_) return;
-        k = signing_++;
-      }
-      std::vector<Tx> txs;
-      const std::uint64_t lo = first_ + k * kBlockTxsMax;
-      const std::uint64_t hi = std::min(end_, lo + kBlockTxsMax);
-      txs.reserve(hi - lo);
-      for (std::uint64_t n = lo; n < hi; ++n) txs.push_back(records_.make(n, expires_));
-      {
-        std::lock_guard lock(mu_);
-        ready_.emplace(k, std::move(txs));
-      }
-      cv_.notify_all();
-    }
-  }
-
-  const Records& records_;
-  const std::uint64_t first_, end_, expires_, blocks_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::map<std::uint64_t, std::vector<Tx>> ready_;  // guarded by mu_
-  std::uint64_t signing_ = 0;                       // guarded by mu_: next block to sign
-  std::uint64_t taken_ = 0;                         // guarded by mu_: next block to hand out
-  bool stop_ = false;                               // guarded by mu_
-  std::vector<std::thread> pool_;
-};
-
-struct Validator {
-  crypto::KeyPair key;
-  std::uint16_t index = 0;
-};
-
-// Where a load's wall time went: waiting for signed blocks, Ledger::prepare,
-// and waiting for the previous block's Ledger::commit (with its fsync) beyond
-// the prepare it overlaps.
-struct LoadTimes {
-  double wait_s = 0;
-  double prepare_s = 0;
-  double commit_wait_s = 0;
-  std::string line() const {
-    return "waiting for signatures " + fixed(wait_s, 1) + " s, prepare " + fixed(prepare_s, 1) +
-           " s, waiting for commits " + fixed(commit_wait_s, 1) + " s";
-  }
-};
-
-std::uint64_t wall_ms() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count());
-}
-
-// Commits blocks as the node does for blocks its validators finalized: block
-// N + 1 is prepared on block N (whose writes it reads as committed) while N's
-// synced commit runs on another thread (ADR 008, node/src/validator.cpp); a
-// certificate of the validator's own signature makes each final. Not thread
-// safe.
-class Committer {
- public:
-  Committer(Ledger& ledger, const Validator& v) : ledger_(ledger), v_(v) {}
-  ~Committer() { (void)finish(); }
-  Committer(const Committer&) = delete;
-  Committer& operator=(const Committer&) = delete;
-
-  // Prepares a block of every one of `txs` at `view` and starts its commit
-  // once the previous block's is done. Errors: LOAD_REJECTED (the kernel
-  // refused a transaction: a bug here), the previous commit's, the kernel's.
-  Status add(const std::vector<Tx>& txs, std::uint64_t view, LoadTimes& times) {
-    const auto t0 = Clock::now();
-    const PreparedBlock* parent = pending_ ? &*pending_ : nullptr;
-    const std::uint64_t parent_ms = parent ? parent->block.header.time_ms : ledger_.head().time_ms;
-    std::vector<TxOutcome> outcomes;
-    auto p = ledger_.prepare(txs, std::max(wall_ms(), parent_ms), view, v_.key.public_key(),
-                             /*signatures_checked=*/true, outcomes, parent);
-    const auto t1 = Clock::now();
-    times.prepare_s += std::chrono::duration<double>(t1 - t0).count();
-    Status previous = finish();
-    times.commit_wait_s += since_s(t1);
-    EMLEDGER_TRY(previous);
-    if (!p) return p.status();
-    for (const auto& o : outcomes)
-      if (!o.status.is_ok())
-        return Status::error("LOAD_REJECTED",
-                             "the kernel refused a load transaction: " + o.status.to_string());
-    EMLEDGER_ASSERT(p->block.txs.size() == txs.size());
-    pending_.emplace(std::move(*p));
-    Certificate cert;
-    sign_certificate(ledger_.genesis(), pending_->block.header, v_.index, v_.key, cert);
-    commit_ = std::async(std::launch::async, [this, cert = std::move(cert)] {
-      return ledger_.commit(*pending_, cert);
-    });
-    return Status::ok();
-  }
-  // Waits for the last block's commit.
-  Status finish() { return commit_.valid() ? commit_.get() : Status::ok(); }
-
- private:
-  Ledger& ledger_;
-  const Validator& v_;
-  std::optional<PreparedBlock> pending_;  // the block committing or last committed
-  std::future<Status> commit_;            // its commit, until finish()
-};
-
-// Commits records [records.count(), target) into the ledger at `db_dir`
-// (the node stopped), printing progress to stderr. Errors: INTERRUPTED, and
-// the kernel's and storage's.
-Status load_records(Records& records, const Validator& v, const fs::path& db_dir,
-                    std::uint64_t target, const LedgerOptions& lo, bool full_compaction,
-                    double& compaction_s) {
-  std::error_code ec;
-  fs::create_directories(db_dir, ec);
-  if (ec)
-    return Status::error("IO_ERROR", "cannot create " + db_dir.string() + ": " + ec.message());
-  auto store = open_leveldb(db_dir.string());
-  if (!store) return store.status();
-  auto opened = Ledger::open(std::move(*store), records.genesis(), lo);
-  if (!opened) return opened.status();
-  Ledger& ledger = **opened;
-  const std::uint64_t start = records.count();
-  const auto t0 = Clock::now();
-  auto shown_at = t0;
-  std::uint64_t shown_n = start;
-  LoadTimes times;
-  while (records.count() < target) {
-    const ChainHead head = ledger.head();
-    std::uint64_t view = kLoadViewGap;
-    if (head.height > 0) {
-      auto h = ledger.header(head.height);
-      if (!h) return h.status();
-      if (!h->has_value()) return Status::error("STORAGE_CORRUPT", "no header at the head");
-      view += (*h)->view;
-    }
-    const std::uint64_t first = records.count();
-    const std::uint64_t end = std::min(target, first + kSessionBlocksMax * kBlockTxsMax);
-    const std::uint64_t expires = head.height + kTxLifetimeBlocksMax;
-    SignedBlocks blocks(records, first, end, expires, cores());
-    Committer committer(ledger, v);
-    std::uint64_t n = first;
-    for (;;) {
-      const auto w0 = Clock::now();
-      auto txs = blocks.next();
-      times.wait_s += since_s(w0);
-      if (!txs) break;
-      EMLEDGER_TRY(committer.add(*txs, view++, times));
-      n += txs->size();
-      if (Clock::now() - shown_at >= kProgressInterval) {
-        const double rate = static_cast<double>(n - shown_n) / since_s(shown_at);
-        std::fprintf(stderr, "  load: %llu / %llu records, %.0f records/s, %.0f s (%s)\n",
-                     static_cast<unsigned long long>(n), static_cast<unsigned long long>(target),
-                     rate, since_s(t0), times.line().c_str());
-        shown_at = Clock::now();
-        shown_n = n;
-      }
-    }
-    EMLEDGER_TRY(committer.finish());
-    if (g_interrupted.load()) return Status::error("INTERRUPTED", "interrupted");
-    EMLEDGER_ASSERT(n == end);
-    records.add_session(first, end, expires);
-  }
-  std::fprintf(stderr, "  load: %llu records in %.1f s (%.0f records/s; %s)\n",
-               static_cast<unsigned long long>(target - start), since_s(t0),
-               static_cast<double>(target - start) / std::max(1e-9, since_s(t0)),
-               times.line().c_str());
-  compaction_s = 0;
-  if (full_compaction) {
-    const auto c0 = Clock::now();
-    EMLEDGER_TRY(ledger.store().compact());
-    compaction_s = since_s(c0);
-    std::fprintf(stderr, "  full compaction: %.1f s\n", compaction_s);
-  }
-  return Status::ok();
-}
 
 // ---- the node -------------------------------------------------------------
 
@@ -738,7 +462,7 @@ Result<Rate> measure_rate(const Node& node, std::size_t clients, std::size_t req
       }
     });
   for (auto& th : pool) th.join();
-  const double seconds = since_s(t0);
+  const double seconds = seconds_since(t0);
   if (g_interrupted.load()) return Status::error("INTERRUPTED", "interrupted");
   for (const auto& st : failed) EMLEDGER_TRY(st);
   std::vector<double> all;
@@ -816,7 +540,7 @@ Result<double> measure_bundle_verifications(const Node& node, const Genesis& g,
       }
     });
   for (auto& th : pool) th.join();
-  const double seconds = since_s(t0);
+  const double seconds = seconds_since(t0);
   if (g_interrupted.load()) return Status::error("INTERRUPTED", "interrupted");
   for (const auto& st : failed) EMLEDGER_TRY(st);
   return static_cast<double>(total) / seconds;
@@ -839,7 +563,7 @@ Result<double> timed_start(Node& node, const Sample& probe) {
         return Status::error("NODE_NOT_READY", target + " did not answer 200 after the start");
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-  return since_s(t0);
+  return seconds_since(t0);
 }
 
 struct Restart {
@@ -856,7 +580,7 @@ Result<Restart> measure_restarts(Node& node, const Sample& probe) {
   r.sigkill_s = *k;
   const auto t0 = Clock::now();
   node.stop(SIGTERM);
-  r.sigterm_stop_s = since_s(t0);
+  r.sigterm_stop_s = seconds_since(t0);
   auto t = timed_start(node, probe);
   if (!t) return t.status();
   r.sigterm_s = *t;
@@ -987,7 +711,7 @@ struct Run {
   const Options& o;
   bench::LocalNetwork& net;
   Records& records;
-  const Validator& validator;
+  const ValidatorKey& validator;
   Node& node;
 };
 
@@ -1001,7 +725,7 @@ Status measure_point(Run& run, std::uint64_t target, Point& p) {
   const auto t0 = Clock::now();
   EMLEDGER_TRY(load_records(run.records, run.validator, run.node.db_dir(), target,
                             o.ledger_options(), o.full_compaction, p.compaction_s));
-  p.load_s = since_s(t0) - p.compaction_s;
+  p.load_s = seconds_since(t0) - p.compaction_s;
 
   // The latency phase asks about draws [0, 3 requests), the throughput phase
   // about the next clients x requests; the bundles are of the first draws
@@ -1011,8 +735,9 @@ Status measure_point(Run& run, std::uint64_t target, Point& p) {
   const auto s0 = Clock::now();
   p.load_average = load_average();
   EMLEDGER_TRY(run.node.start());
-  std::cout << "[" << target << " records] node up in " << fixed(since_s(s0), 2) << " s; latency, "
-            << o.requests << " requests of each kind, one at a time..." << std::endl;
+  std::cout << "[" << target << " records] node up in " << fixed(seconds_since(s0), 2)
+            << " s; latency, " << o.requests << " requests of each kind, one at a time..."
+            << std::endl;
   auto lat = measure_latencies(run.node, g, samples, o.requests);
   if (!lat) return lat.status();
   p.latency = *lat;
@@ -1228,7 +953,7 @@ int run(const Options& o) {
     std::cerr << "scale_bench: " << key.status().to_string() << "\n";
     return 3;
   }
-  const Validator validator{*key, 0};
+  const ValidatorKey validator{*key, 0};
   Records records(net.genesis(), net.issuer_key());
   Node node(o.node_bin, dir.path(), o.state_cache_mib, o.state_retention_blocks);
   Run r{o, net, records, validator, node};

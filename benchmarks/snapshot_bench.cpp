@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <string>
 
+#include "bench_common.hpp"
 #include "bench_txs.hpp"
 #include "emledger/ledger/ledger.hpp"
 #include "emledger/ledger/snapshot.hpp"
@@ -25,10 +26,6 @@ using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
 
 namespace {
-
-double since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
 
 std::unique_ptr<Ledger> open_at(const fs::path& dir, const Genesis& g) {
   auto store = open_leveldb(dir.string());
@@ -98,7 +95,7 @@ int main(int argc, char** argv) {
     if (!p) return 4;
     if (!replica->commit(*p, **proof).is_ok()) return 4;
   }
-  const double replay_s = since(t0);
+  const double replay_s = bench::seconds_since(t0);
 
   // A snapshot written to a file and imported into a fresh directory.
   const fs::path file = dir / "ledger.snap";
@@ -114,7 +111,7 @@ int main(int argc, char** argv) {
       },
       window);
   const bool closed = std::fclose(out) == 0;
-  const double write_s = since(t0);
+  const double write_s = bench::seconds_since(t0);
   if (!written || !closed) return 4;
 
   std::FILE* in = std::fopen(file.c_str(), "rb");
@@ -128,7 +125,7 @@ int main(int argc, char** argv) {
         return std::fread(buf.data(), 1, buf.size(), in);
       },
       g, **target, **scratch, window);
-  const double import_s = since(t0);
+  const double import_s = bench::seconds_since(t0);
   std::fclose(in);
   if (!imported) {
     std::fprintf(stderr, "import failed: %s\n", imported.status().to_string().c_str());
