@@ -100,6 +100,7 @@
 #include "emledger/ledger/ledger.hpp"
 #include "network_setup.hpp"
 #include "scale/load.hpp"
+#include "scale/point.hpp"
 
 using namespace emledger;
 using namespace emledger::ledger;
@@ -111,17 +112,18 @@ using bench::fixed;
 using bench::g_interrupted;
 using bench::percentile;
 using bench::seconds_since;
+using bench::scale::Latency;
 using bench::scale::load_records;
+using bench::scale::Options;
+using bench::scale::Point;
+using bench::scale::PointLatencies;
+using bench::scale::ProofRates;
+using bench::scale::Rate;
 using bench::scale::Records;
+using bench::scale::Restart;
 using bench::scale::ValidatorKey;
 
 namespace {
-
-// Issue 5's targets, printed beside the figures.
-constexpr double kTargetStateProofP99Ms = 2.0;      // at 10M records
-constexpr double kTargetBundleVerifyPerS = 5000.0;  // at 10M records
-constexpr double kTargetBytesPerRecord = 1024.0;    // on disk
-constexpr double kTargetRestartS = 3.0;
 
 constexpr std::uint64_t kPointMax = 1'000'000'000;
 constexpr std::size_t kPointsMax = 16;
@@ -137,27 +139,6 @@ constexpr std::uint64_t kSampleSeed = 0x5ca1eb;
 // A load needs about this much more than the previous point's bytes per
 // record times the new records; refused when the disk has less.
 constexpr double kDiskMargin = 1.2;
-
-struct Options {
-  std::vector<std::uint64_t> points{100'000, 1'000'000, 10'000'000};
-  std::size_t requests = 2000;  // per client thread and proof kind; latency samples per kind
-  std::size_t clients = 8;
-  std::string json_out;
-  std::string node_bin = EMLEDGER_NODE_BIN;
-  std::string dir;  // empty: the system temp dir
-  bool keep = false;
-  std::uint64_t state_cache_mib = kStateCacheMibDefault;
-  unsigned state_cache_bits() const { return state_cache_slot_bits_for_mib(state_cache_mib); }
-  std::uint64_t state_retention_blocks = kStateRetentionKeepAll;
-  bool full_compaction = false;
-  LedgerOptions ledger_options() const {
-    LedgerOptions lo;
-    lo.state_cache_slot_bits = state_cache_bits();
-    lo.state_cache_huge_pages = true;  // as the node's (ADR 024)
-    lo.state_retention_blocks = state_retention_blocks;
-    return lo;
-  }
-};
 
 std::optional<std::vector<std::uint64_t>> parse_points(const std::string& v) {
   std::vector<std::uint64_t> out;
@@ -389,18 +370,9 @@ std::vector<Sample> draw_samples(const Records& records, std::size_t count, std:
 
 // ---- measurements over HTTP -----------------------------------------------
 
-struct Latency {
-  double p50_ms = 0;
-  double p99_ms = 0;
-};
-
 Latency summarize(const std::vector<double>& ms) {
   return Latency{percentile(ms, 0.5), percentile(ms, 0.99)};
 }
-
-struct PointLatencies {
-  Latency lookup, state_proof, verify;
-};
 
 // One client, one request at a time, `count` of each kind (distinct draws).
 Result<PointLatencies> measure_latencies(const Node& node, const Genesis& g,
@@ -434,11 +406,6 @@ Result<PointLatencies> measure_latencies(const Node& node, const Genesis& g,
   return PointLatencies{summarize(lookup), summarize(state), summarize(verify)};
 }
 
-struct Rate {
-  double per_s = 0;
-  Latency latency;  // under this load
-};
-
 // `clients` threads on keep-alive connections, `requests` GETs each of
 // target(i) for i in the thread's share; proofs answered per second.
 Result<Rate> measure_rate(const Node& node, std::size_t clients, std::size_t requests,
@@ -469,10 +436,6 @@ Result<Rate> measure_rate(const Node& node, std::size_t clients, std::size_t req
   for (const auto& m : ms) all.insert(all.end(), m.begin(), m.end());
   return Rate{static_cast<double>(all.size()) / seconds, summarize(all)};
 }
-
-struct ProofRates {
-  Rate inclusion, consistency, state;
-};
 
 Result<ProofRates> measure_proof_rates(const Node& node, const std::vector<Sample>& samples,
                                        std::size_t clients, std::size_t requests) {
@@ -565,12 +528,6 @@ Result<double> timed_start(Node& node, const Sample& probe) {
     }
   return seconds_since(t0);
 }
-
-struct Restart {
-  double sigkill_s = 0;
-  double sigterm_s = 0;
-  double sigterm_stop_s = 0;  // from SIGTERM to the process's exit
-};
 
 Result<Restart> measure_restarts(Node& node, const Sample& probe) {
   Restart r;
@@ -665,29 +622,6 @@ double load_average() {
 
 // ---- one point ------------------------------------------------------------
 
-struct Point {
-  std::uint64_t records = 0;
-  double load_s = 0;        // loading the records added since the previous point
-  double compaction_s = 0;  // --compaction full: compacting the database after the load
-  std::uint64_t loaded = 0;
-  PointLatencies latency;
-  ProofRates rates;
-  double bundle_verifications_per_s = 0;
-  Restart restart;
-  std::uint64_t disk_bytes = 0;            // every file of the data directory
-  std::uint64_t db_bytes = 0;              // LevelDB's files alone (DATA/db)
-  std::map<char, std::uint64_t> prefixes;  // LevelDB's estimate per key prefix
-  double load_average = 0;                 // before the HTTP phases
-  double bytes_per_record() const {
-    return static_cast<double>(disk_bytes) / static_cast<double>(records);
-  }
-  double prefix_per_record(char p) const {
-    auto it = prefixes.find(p);
-    return it == prefixes.end() ? 0
-                                : static_cast<double>(it->second) / static_cast<double>(records);
-  }
-};
-
 // Free bytes where the data lives, against what the next load should need.
 Status check_disk(const fs::path& dir, std::uint64_t used, std::uint64_t records_now,
                   std::uint64_t records_next) {
@@ -766,174 +700,6 @@ Status measure_point(Run& run, std::uint64_t target, Point& p) {
   std::cout << "[" << target << " records] " << fixed(p.bytes_per_record(), 0)
             << " bytes per record on disk (" << fixed(p.disk_bytes / 1e9, 2) << " GB)" << std::endl;
   return Status::ok();
-}
-
-// ---- report ---------------------------------------------------------------
-
-struct Figure {
-  std::string figure;
-  double value = 0;
-  std::string unit;
-  std::string setup;
-  std::string target;  // issue 5's, or empty
-};
-
-// What every figure shares: cores, record size, fsync policy.
-std::string setup_line(const Options& o) {
-  return "one emledger-node (1 validator, fsync: one synced LevelDB batch per block, state cache " +
-         std::to_string(o.state_cache_mib) + " MiB, " +
-         (o.state_retention_blocks == kStateRetentionKeepAll
-              ? std::string("every state tree kept")
-              : "state trees of the last " + std::to_string(o.state_retention_blocks) +
-                    " heights kept") +
-         (o.full_compaction ? ", the database fully compacted after each load" : "") +
-         ") and the clients on " + std::to_string(cores()) + " shared cores; register records of " +
-         std::to_string(encode(bench::register_tx(0, bench::kBenchChainId, bench::kBenchIssuerOrg,
-                                                  crypto::KeyPair::generate(), 1))
-                            .size()) +
-         "-byte signed txs";
-}
-
-std::vector<Figure> figures(const Options& o, const std::vector<Point>& points) {
-  std::vector<Figure> out;
-  const std::string c = std::to_string(cores());
-  const std::string one = "1 client, one request at a time, " + std::to_string(o.requests) +
-                          " random loaded records, HTTP keep-alive";
-  const std::string load = std::to_string(o.clients) + " client threads x " +
-                           std::to_string(o.requests) + " requests, keep-alive, random records";
-  for (const auto& p : points) {
-    const std::string at = " (" + std::to_string(p.records) + " records)";
-    auto add = [&](std::string f, double v, std::string unit, std::string setup,
-                   std::string target = "") {
-      out.push_back(
-          Figure{std::move(f) + at, v, std::move(unit), std::move(setup), std::move(target)});
-    };
-    add("record lookup p50", p.latency.lookup.p50_ms, "ms", one + ", GET /v1/records/{id}");
-    add("record lookup p99", p.latency.lookup.p99_ms, "ms", one + ", GET /v1/records/{id}");
-    add("state proof p50", p.latency.state_proof.p50_ms, "ms", one + ", GET /v1/proofs/state");
-    add("state proof p99", p.latency.state_proof.p99_ms, "ms", one + ", GET /v1/proofs/state",
-        "< 2 ms at 10M records");
-    add("verify p50", p.latency.verify.p50_ms, "ms",
-        "1 client, SDK Client::fetch_bundle (GET /v1/bundles, connection per call, decode, "
-        "verify_bundle)");
-    add("verify p99", p.latency.verify.p99_ms, "ms",
-        "1 client, SDK Client::fetch_bundle (GET /v1/bundles, connection per call, decode, "
-        "verify_bundle)");
-    add("inclusion proofs/s", p.rates.inclusion.per_s, "1/s", load + ", ?tx=ID");
-    add("inclusion proof p50 under load", p.rates.inclusion.latency.p50_ms, "ms", load);
-    add("inclusion proof p99 under load", p.rates.inclusion.latency.p99_ms, "ms", load);
-    add("consistency proofs/s", p.rates.consistency.per_s, "1/s",
-        load + ", first random, second head");
-    add("consistency proof p50 under load", p.rates.consistency.latency.p50_ms, "ms", load);
-    add("consistency proof p99 under load", p.rates.consistency.latency.p99_ms, "ms", load);
-    add("state proofs/s", p.rates.state.per_s, "1/s", load + ", record keys");
-    add("state proof p50 under load", p.rates.state.latency.p50_ms, "ms", load);
-    add("state proof p99 under load", p.rates.state.latency.p99_ms, "ms", load);
-    add("bundle verifications/s", p.bundle_verifications_per_s, "1/s",
-        c + " threads, decode_bundle + verify_bundle (certificate included), bundles fetched "
-            "before the clock",
-        "> 5000/s at 10M records");
-    add("bytes on disk per record", p.bytes_per_record(), "B",
-        "every file of the node's data dir after SIGTERM / records", "<= 1024 B");
-    add("LevelDB bytes per record",
-        static_cast<double>(p.db_bytes) / static_cast<double>(p.records), "B",
-        "the files of DATA/db alone / records");
-    add("state-tree node bytes per record", p.prefix_per_record('n'), "B",
-        "LevelDB's approximate size of the 'n' keys / records");
-    add("restart after SIGKILL", p.restart.sigkill_s, "s",
-        "process start to GET /v1/health and a state proof answering", "< 3 s");
-    add("restart after SIGTERM", p.restart.sigterm_s, "s",
-        "process start to GET /v1/health and a state proof answering", "< 3 s");
-    add("load", static_cast<double>(p.loaded) / std::max(1e-9, p.load_s), "records/s",
-        "records " + std::to_string(p.records - p.loaded) + " to " + std::to_string(p.records) +
-            " in-process through the kernel, blocks of " + std::to_string(kBlockTxsMax) +
-            ", synced commit per block, signing on " + c + " threads");
-    if (o.full_compaction)
-      add("full compaction after the load", p.compaction_s, "s",
-          "LevelDB CompactRange over every key, in the loader, before the node starts");
-  }
-  return out;
-}
-
-void print_report(const Options& o, const std::vector<Point>& points) {
-  std::printf("\nevery figure: %s\n", setup_line(o).c_str());
-  std::printf("%-52s %12s %-9s %-24s %s\n", "figure", "value", "unit", "target (issue 5)", "setup");
-  for (const auto& f : figures(o, points))
-    std::printf("%-52s %12s %-9s %-24s %s\n", f.figure.c_str(),
-                fixed(f.value, f.value >= 100 ? 0
-                               : f.value >= 1 ? 2
-                                              : 3)
-                    .c_str(),
-                f.unit.c_str(), f.target.c_str(), f.setup.c_str());
-  std::printf("\nper point: records, MB on disk, bytes/record by key prefix (LevelDB estimate)\n");
-  for (const auto& p : points) {
-    std::printf("  %llu records: %.1f MB;", static_cast<unsigned long long>(p.records),
-                p.disk_bytes / 1e6);
-    for (const auto& [k, v] : p.prefixes)
-      std::printf(" %c %.0f", k, static_cast<double>(v) / static_cast<double>(p.records));
-    std::printf("; clean stop %.2f s; load average %.2f before the HTTP phases\n",
-                p.restart.sigterm_stop_s, p.load_average);
-  }
-  std::printf(
-      "targets (issue 5): state proof p99 < %.0f ms and bundle verification > %.0f/s at 10M "
-      "records; <= %.0f B on disk per record; restart < %.0f s\n",
-      kTargetStateProofP99Ms, kTargetBundleVerifyPerS, kTargetBytesPerRecord, kTargetRestartS);
-  std::printf("node: %s\n", o.node_bin.c_str());
-}
-
-Json latency_json(const Latency& l) { return {{"p50", l.p50_ms}, {"p99", l.p99_ms}}; }
-
-void write_json(const Options& o, const std::vector<Point>& points) {
-  Json setup = {{"cores", cores()},
-                {"clients", o.clients},
-                {"requests_per_client", o.requests},
-                {"latency_samples", o.requests},
-                {"bundle_verify_threads", cores()},
-                {"validators", 1},
-                {"fsync", "every block"},
-                {"block_txs", kBlockTxsMax},
-                {"load", "in-process through the kernel (prepare, certificate, synced commit)"},
-                {"description", setup_line(o)},
-                {"state_cache_mib", o.state_cache_mib},
-                {"state_cache_slots", std::uint64_t{1} << o.state_cache_bits()},
-                {"state_retention_blocks", o.state_retention_blocks},
-                {"compaction", o.full_compaction ? "full" : "background"},
-                {"node", o.node_bin}};
-  Json table = Json::array();
-  for (const auto& f : figures(o, points))
-    table.push_back({{"figure", f.figure},
-                     {"value", f.value},
-                     {"unit", f.unit},
-                     {"setup", f.setup + "; " + setup_line(o) +
-                                   (f.target.empty() ? "" : "; issue-5 target " + f.target)}});
-  Json pts = Json::array();
-  for (const auto& p : points) {
-    Json prefixes = Json::object();
-    for (const auto& [k, v] : p.prefixes) prefixes[std::string(1, k)] = v;
-    pts.push_back(
-        {{"records", p.records},
-         {"lookup_ms", latency_json(p.latency.lookup)},
-         {"state_proof_ms", latency_json(p.latency.state_proof)},
-         {"verify_ms", latency_json(p.latency.verify)},
-         {"inclusion_proofs_per_s", p.rates.inclusion.per_s},
-         {"consistency_proofs_per_s", p.rates.consistency.per_s},
-         {"state_proofs_per_s", p.rates.state.per_s},
-         {"bundle_verifications_per_s", p.bundle_verifications_per_s},
-         {"bytes_per_record", p.bytes_per_record()},
-         {"restart_s", {{"sigkill", p.restart.sigkill_s}, {"sigterm", p.restart.sigterm_s}}},
-         // Beyond the driver's contract: read by people.
-         {"state_tree_bytes_per_record", p.prefix_per_record('n')},
-         {"disk_bytes", p.disk_bytes},
-         {"db_bytes", p.db_bytes},
-         {"load_average_1m", p.load_average},
-         {"prefix_bytes", prefixes},
-         {"load_records_per_s", static_cast<double>(p.loaded) / std::max(1e-9, p.load_s)},
-         {"full_compaction_s", p.compaction_s}});
-  }
-  Json j = {{"bench", "scale"}, {"setup", setup}, {"table", table}, {"points", pts}};
-  std::ofstream out(o.json_out, std::ios::trunc);
-  out << j.dump(2) << "\n";
-  if (!out) std::cerr << "cannot write " << o.json_out << "\n";
 }
 
 int run(const Options& o) {
