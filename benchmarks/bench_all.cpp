@@ -29,12 +29,7 @@
 //
 // Exit status: 0 every part ran, 1 a part reported failed transactions or
 // did not run, 2 bad usage, 3 an error, 130 interrupted.
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <sys/utsname.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -47,9 +42,12 @@
 #include <optional>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "all/ceiling.hpp"
+#include "all/children.hpp"
+#include "all/plots.hpp"
+#include "all/targets.hpp"
 #include "bench_common.hpp"
 #include "bench_run.hpp"
 #include "bench_txs.hpp"
@@ -62,30 +60,9 @@ using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
 using bench::fixed;
 using bench::g_interrupted;
+using namespace emledger::bench::all;
 
 namespace {
-
-constexpr double kEd25519Seconds = 3.0;
-// Seconds of synced writes per LevelDB figure (time inside the write only).
-constexpr double kLevelDbBlockSeconds = 3.0;
-constexpr double kLevelDbSingleSeconds = 2.0;
-// The block whose writes the LevelDB ceiling repeats: ingest_bench's default
-// batch, after a few blocks so that the state tree has some depth.
-constexpr std::size_t kBlockTxs = 1000;
-constexpr std::size_t kWarmBlocks = 3;
-constexpr std::size_t kSingleWriteBytes = 311;  // one register transaction
-// Issue 5's targets.
-constexpr double kOneNodeShareMin = 0.6;     // of the all-core Ed25519 rate
-constexpr double kValidatorsShareMin = 0.5;  // of (Ed25519 rate / validators)
-constexpr double kFinalityP99MaxMs = 1000;   // 4 validators, at half load
-constexpr double kOverPostgresMin = 1.0;     // 1 node / PostgreSQL verified
-constexpr double kStateProofP99MaxMs = 2.0;  // at 10M records
-constexpr double kBundleVerifyMinPerS = 5000;
-constexpr double kBytesPerRecordMax = 1024;
-constexpr double kRestartMaxS = 3.0;
-constexpr std::uint64_t kScaleTargetRecords = 10'000'000;
-constexpr auto kChildPoll = std::chrono::milliseconds(100);
-constexpr auto kChildStopGrace = std::chrono::seconds(60);
 
 struct Options {
   std::string json_out = "bench-results/results.json";
@@ -163,212 +140,6 @@ std::optional<Options> parse(int argc, char** argv) {
   return o;
 }
 
-// ---------------------------------------------------------------- ceilings
-
-struct LevelDbCeiling {
-  std::size_t block_txs = 0;
-  std::size_t block_puts = 0;
-  std::size_t block_bytes = 0;  // keys and values
-  double block_commits_per_s = 0;
-  double single_commits_per_s = 0;
-};
-
-struct Ceiling {
-  double ed25519_per_s = 0;
-  LevelDbCeiling leveldb;
-};
-
-// The writes the kernel makes for the (kWarmBlocks + 1)-th block of kBlockTxs
-// register transactions, as kernel_bench executes them.
-Result<ledger::WriteBatch> block_writes(const fs::path& dir) {
-  using namespace emledger::ledger;
-  const bench::OneValidatorChain chain = bench::one_validator_chain();
-  const crypto::KeyPair& issuer = chain.issuer;
-  const crypto::KeyPair& validator = chain.validator;
-  const Genesis& g = chain.genesis;
-  auto store = open_leveldb(dir.string());
-  if (!store) return store.status();
-  auto ledger = Ledger::open(std::move(*store), g);
-  if (!ledger) return ledger.status();
-  std::uint64_t nonce = 0;
-  for (std::size_t h = 0;; ++h) {
-    std::vector<Tx> txs;
-    for (std::size_t i = 0; i < kBlockTxs; ++i)
-      txs.push_back(bench::register_tx(nonce++, "bench", "a.issuer", issuer, 1000));
-    std::vector<TxOutcome> outcomes;
-    auto p = (*ledger)->prepare(txs, 1000 + h, h + 1, validator.public_key(), true, outcomes);
-    if (!p) return p.status();
-    if (h == kWarmBlocks) return std::move(p->writes);
-    Certificate cert;
-    sign_certificate(g, p->block.header, 0, validator, cert);
-    EMLEDGER_TRY((*ledger)->commit(*p, cert));
-  }
-}
-
-// Synced commits per second of `make(i)`'s batches into a fresh LevelDB in
-// DIR, over `seconds` spent inside the writes (building a batch is not timed).
-template <class Make>
-Result<double> synced_commits_per_s(const fs::path& dir, double seconds, Make make) {
-  auto store = ledger::open_leveldb(dir.string());
-  if (!store) return store.status();
-  double in_writes_s = 0;
-  std::size_t commits = 0;
-  while (in_writes_s < seconds && !g_interrupted.load()) {
-    const ledger::WriteBatch batch = make(commits);
-    const ledger::WriteBatch* batches[] = {&batch};
-    const auto t0 = Clock::now();
-    EMLEDGER_TRY((*store)->write_all(batches, true));
-    in_writes_s += std::chrono::duration<double>(Clock::now() - t0).count();
-    ++commits;
-  }
-  return static_cast<double>(commits) / in_writes_s;
-}
-
-// The block's puts with every key made distinct by the commit's number, as a
-// real next block's keys are (new log leaves, records, tree nodes).
-ledger::WriteBatch renamed(const ledger::WriteBatch& block, std::size_t i) {
-  ledger::WriteBatch out;
-  out.reserve(block.size());
-  Bytes key;
-  for (const auto& [k, v] : block.entries()) {
-    key.assign(k.begin(), k.end());
-    for (int b = 0; b < 8; ++b) key.push_back(static_cast<std::uint8_t>(i >> (8 * b)));
-    out.put(key, v);
-  }
-  return out;
-}
-
-Result<LevelDbCeiling> leveldb_ceiling(const fs::path& dir) {
-  LevelDbCeiling c;
-  auto block = block_writes(dir / "kernel");
-  if (!block) return block.status();
-  c.block_txs = kBlockTxs;
-  c.block_puts = block->size();
-  for (const auto& [k, v] : block->entries()) c.block_bytes += k.size() + v.size();
-  auto per_s = synced_commits_per_s(dir / "blocks", kLevelDbBlockSeconds,
-                                    [&](std::size_t i) { return renamed(*block, i); });
-  if (!per_s) return per_s.status();
-  c.block_commits_per_s = *per_s;
-  const Bytes value(kSingleWriteBytes, 0x5a);
-  per_s = synced_commits_per_s(dir / "single", kLevelDbSingleSeconds, [&](std::size_t i) {
-    ledger::WriteBatch b;
-    Bytes key{'w', '/'};
-    for (int s = 56; s >= 0; s -= 8) key.push_back(static_cast<std::uint8_t>(i >> s));
-    b.put(key, value);
-    return b;
-  });
-  if (!per_s) return per_s.status();
-  c.single_commits_per_s = *per_s;
-  return c;
-}
-
-Result<Ceiling> measure_ceiling(const fs::path& dir, const char* when) {
-  std::cout << "[ceiling, " << when << "] Ed25519 verifications on all cores..." << std::endl;
-  Ceiling c;
-  c.ed25519_per_s = bench::ed25519_ceiling(kEd25519Seconds);
-  std::cout << "[ceiling, " << when << "] LevelDB synced-batch commits..." << std::endl;
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  auto l = leveldb_ceiling(dir);
-  fs::remove_all(dir);
-  if (!l) return l.status();
-  c.leveldb = *l;
-  return c;
-}
-
-Json ceiling_json(const Ceiling& c) {
-  const auto& l = c.leveldb;
-  return {{"ed25519_verify_per_s", c.ed25519_per_s},
-          {"leveldb",
-           {{"block_txs", l.block_txs},
-            {"block_puts", l.block_puts},
-            {"block_bytes", l.block_bytes},
-            {"block_commits_per_s", l.block_commits_per_s},
-            {"block_tx_per_s", l.block_commits_per_s * static_cast<double>(l.block_txs)},
-            {"single_write_bytes", kSingleWriteBytes},
-            {"single_commits_per_s", l.single_commits_per_s}}}};
-}
-
-// ---------------------------------------------------------------- children
-
-struct ChildRun {
-  std::string name;
-  std::vector<std::string> argv;
-  std::optional<int> exit_code;  // nullopt: not run
-  std::string note;              // why it did not run, or how it failed
-  Json json;                     // its --json output, or null
-  double seconds = 0;
-};
-
-// Runs argv (argv[0] a path) with this process's stdout and stderr, in a
-// process group of its own (a terminal's Ctrl-C reaches only this driver,
-// which then stops the child once, with SIGTERM, so that it stops its own
-// servers), with SIGTERM as its parent-death signal. Returns its exit status
-// (128 + signal if killed); -1 if it could not be started. With `log`, the
-// child's stdout and stderr go to that file instead.
-int run_child(const std::vector<std::string>& argv, const fs::path& log = {}) {
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  const int log_fd =
-      log.empty() ? -1 : ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (!log.empty() && log_fd < 0) return -1;
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid < 0) return -1;
-  if (pid == 0) {
-    if (log_fd >= 0) {
-      ::dup2(log_fd, STDOUT_FILENO);
-      ::dup2(log_fd, STDERR_FILENO);
-    }
-    ::setpgid(0, 0);
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (::getppid() != parent) ::_exit(125);
-    ::execv(args[0], args.data());
-    ::_exit(127);
-  }
-  ::setpgid(pid, pid);
-  if (log_fd >= 0) ::close(log_fd);
-  bool stopping = false;
-  auto stop_at = Clock::now();
-  for (;;) {
-    int st = 0;
-    const pid_t r = ::waitpid(pid, &st, WNOHANG);
-    if (r == pid) return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    if (r < 0 && errno != EINTR) return -1;
-    if (g_interrupted.load() && !stopping) {
-      stopping = true;
-      stop_at = Clock::now();
-      ::kill(pid, SIGTERM);
-    }
-    if (stopping && Clock::now() - stop_at > kChildStopGrace) ::kill(-pid, SIGKILL);
-    std::this_thread::sleep_for(kChildPoll);
-  }
-}
-
-void run_part(ChildRun& c, const fs::path& json_path) {
-  if (!fs::exists(c.argv[0])) {
-    c.note = c.argv[0] + " is not built";
-    std::cout << "[" << c.name << "] skipped: " << c.note << std::endl;
-    return;
-  }
-  fs::remove(json_path);
-  c.argv.push_back("--json");
-  c.argv.push_back(json_path.string());
-  std::cout << "\n[" << c.name << "] running:";
-  for (const auto& a : c.argv) std::cout << " " << a;
-  std::cout << std::endl;
-  const auto t0 = Clock::now();
-  c.exit_code = run_child(c.argv);
-  c.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  std::ifstream in(json_path);
-  if (in) c.json = Json::parse(in, nullptr, false);
-  if (c.json.is_discarded()) c.json = nullptr;
-  if (*c.exit_code != 0)
-    c.note = "exited with status " + std::to_string(*c.exit_code) +
-             (c.json.is_null() ? ", no JSON" : ", JSON written (some loads failed)");
-}
-
 // ---------------------------------------------------------------- figures
 
 struct Figure {
@@ -420,10 +191,6 @@ void target_below(Figure& f, double max) {
 void target_at_most(Figure& f, double max) {
   f.target = "<= " + fixed(max, 0) + " " + f.unit;
   f.pass = f.value <= max;
-}
-
-double num(const Json& j, const char* key) {
-  return j.is_object() && j.contains(key) && j[key].is_number() ? j[key].get<double>() : 0;
 }
 
 std::string cores_text() { return std::to_string(bench::cores()) + " cores"; }
@@ -629,183 +396,6 @@ Json figures_json(const Table& t) {
       j["verdict"] = *f.pass ? "PASS" : "MISS";
     }
     out.push_back(std::move(j));
-  }
-  return out;
-}
-
-// ---------------------------------------------------------------- plots
-
-// Throughput-latency data, one file per system: "tx/s p50_ms p99_ms" per
-// paced point in the order of the loads offered (a curve that bends back
-// shows an overload: less committed at a higher offer), and the saturated
-// point in a second file.
-void write_curve(const fs::path& path, const std::vector<std::array<double, 3>>& rows,
-                 const std::string& comment) {
-  std::ofstream out(path);
-  out << "# " << comment << "\n# throughput_per_s p50_ms p99_ms\n";
-  for (const auto& r : rows) out << r[0] << " " << r[1] << " " << r[2] << "\n";
-}
-
-// The gnuplot data files and script in DIR; returns the script's path and
-// the series it plots (possibly none).
-struct PlotFiles {
-  fs::path script;
-  std::vector<std::string> tl_series;  // gnuplot plot clauses
-  bool scale = false;
-  std::uint64_t records_min = 0, records_max = 0;  // of the scale points
-};
-
-PlotFiles write_plot_data(const fs::path& dir, const Json& ingest, const Json& baselines,
-                          const Json& scale) {
-  PlotFiles pf;
-  const auto quoted = [&](const std::string& file) { return "'" + (dir / file).string() + "'"; };
-  int color = 1;
-  const auto series = [&](const std::string& file, const std::string& title) {
-    pf.tl_series.push_back(quoted(file) + " using 1:COL with linespoints lw 2 pt 7 lc " +
-                           std::to_string(color) + " title '" + title + "'");
-  };
-  const auto saturated = [&](const std::string& file, const std::string& title) {
-    pf.tl_series.push_back(quoted(file) + " using 1:COL with points pt 6 ps 2 lc " +
-                           std::to_string(color) + " title '" + title + "'");
-  };
-  if (ingest.is_object() && ingest.contains("modes"))
-    for (const auto& m : ingest["modes"]) {
-      const auto n = m.value("validators", std::size_t{0});
-      std::vector<std::array<double, 3>> rows;
-      for (const auto& p : m.value("paced_points", Json::array()))
-        rows.push_back({num(p, "committed_tx_per_s"), num(p, "finality_latency_ms_p50"),
-                        num(p, "finality_latency_ms_p99")});
-      const std::string base = "tl_emledger_" + std::to_string(n);
-      const std::string who =
-          n == 1 ? "emledger 1 node" : "emledger " + std::to_string(n) + " validators";
-      write_curve(dir / (base + ".dat"), rows, who + ", paced, batches of 100");
-      const Json& s = m["saturation"];
-      write_curve(dir / (base + "_sat.dat"),
-                  {{num(s, "committed_tx_per_s"), num(s, "batch_latency_ms_p50"),
-                    num(s, "batch_latency_ms_p99")}},
-                  who + ", saturated, batches of " + std::to_string(s.value("batch", 0)));
-      series(base + ".dat", who + " (batches of 100)");
-      saturated(base + "_sat.dat",
-                who + " saturated (batches of " + std::to_string(s.value("batch", 0)) + ")");
-      ++color;
-    }
-  if (baselines.is_object() && baselines.contains("postgresql")) {
-    const Json& pg = baselines["postgresql"];
-    std::vector<std::array<double, 3>> rows;
-    for (const auto& p : pg.value("paced_points", Json::array()))
-      rows.push_back({num(p, "rows_per_s"), num(p, "batch_ms_p50"), num(p, "batch_ms_p99")});
-    write_curve(dir / "tl_postgresql.dat", rows, "PostgreSQL verified, paced");
-    const Json& v = pg["verified"];
-    write_curve(dir / "tl_postgresql_sat.dat",
-                {{num(v, "rows_per_s"), num(v, "batch_ms_p50"), num(v, "batch_ms_p99")}},
-                "PostgreSQL verified, saturated");
-    if (!rows.empty()) series("tl_postgresql.dat", "PostgreSQL 15 verified (batches of 100)");
-    saturated("tl_postgresql_sat.dat", "PostgreSQL 15 verified saturated (batches of " +
-                                           std::to_string(pg["setup"].value("batch", 0)) + ")");
-    ++color;
-  }
-  if (baselines.is_object() && baselines.contains("etcd")) {
-    std::vector<std::array<double, 3>> rows;
-    for (const auto& p : baselines["etcd"].value("points", Json::array()))
-      rows.push_back({num(p, "puts_per_s"), num(p, "latency_ms_p50"), num(p, "latency_ms_p99")});
-    write_curve(dir / "tl_etcd.dat", rows, "etcd, one point per client count");
-    series("tl_etcd.dat", "etcd 3.4, 3 members (single puts; points: client counts)");
-    ++color;
-  }
-  if (scale.is_object() && scale.contains("points") && !scale["points"].empty()) {
-    std::ofstream out(dir / "scale.dat");
-    out << "# records lookup_p99_ms state_proof_p99_ms verify_p99_ms bytes_per_record "
-           "restart_sigkill_s restart_sigterm_s\n";
-    for (const auto& p : scale["points"]) {
-      const auto p99 = [&](const char* k) { return p.contains(k) ? num(p[k], "p99") : 0.0; };
-      const Json restart = p.value("restart_s", Json::object());
-      const auto records = p.value("records", std::uint64_t{0});
-      pf.records_min = pf.records_min == 0 ? records : std::min(pf.records_min, records);
-      pf.records_max = std::max(pf.records_max, records);
-      out << records << " " << p99("lookup_ms") << " " << p99("state_proof_ms") << " "
-          << p99("verify_ms") << " " << num(p, "bytes_per_record") << " " << num(restart, "sigkill")
-          << " " << num(restart, "sigterm") << "\n";
-    }
-    pf.scale = true;
-  }
-  return pf;
-}
-
-std::string join_plot(const std::vector<std::string>& series, const std::string& col) {
-  std::string out;
-  for (const auto& s : series) {
-    std::string one = s;
-    one.replace(one.find("COL"), 3, col);
-    out += (out.empty() ? "" : ", \\\n     ") + one;
-  }
-  return out;
-}
-
-// Writes DIR/plots.gp and runs gnuplot on it. Returns the PNGs made, or why not.
-Result<std::vector<fs::path>> make_plots(const fs::path& dir, const PlotFiles& pf) {
-  std::ofstream gp(dir / "plots.gp");
-  gp << "# Written by bench_all; gnuplot " << (dir / "plots.gp").string() << "\n"
-     << "set terminal pngcairo size 1400,760 font ',10'\nset grid\n";
-  std::vector<fs::path> pngs;
-  if (!pf.tl_series.empty()) {
-    pngs.push_back(dir / "throughput_latency.png");
-    gp << "set output '" << pngs.back().string() << "'\n"
-       << "set multiplot layout 1,2 title 'Throughput against latency, durable commits, this "
-          "machine, one run'\n"
-       << "set xlabel 'committed per second (tx, rows or puts)'\nset logscale y\n"
-       << "set bmargin 10\nset key at screen 0.5, screen 0.01 center bottom horizontal maxcols 2\n"
-       << "set ylabel 'p50 latency, ms (log)'\nset title 'p50'\n"
-       << "plot " << join_plot(pf.tl_series, "2") << "\n"
-       << "unset key\nset ylabel 'p99 latency, ms (log)'\nset title 'p99'\n"
-       << "plot " << join_plot(pf.tl_series, "3") << "\n"
-       << "unset multiplot\nunset logscale\nset bmargin\nset key default\n";
-  }
-  if (pf.scale) {
-    const std::string d = "'" + (dir / "scale.dat").string() + "'";
-    pngs.push_back(dir / "scale.png");
-    gp << "set output '" << pngs.back().string() << "'\n"
-       << "set terminal pngcairo size 1500,500 font ',10'\n"
-       << "set multiplot layout 1,3 title 'Scale: one node holding N records'\n"
-       << "set key top left\nset logscale x\nset xlabel 'records'\n"
-       << "set xrange [" << pf.records_min / 2 << ":" << pf.records_max * 2 << "]\n"
-       << "set logscale y\nset ylabel 'p99, ms (log)'\nset title 'latency p99'\n"
-       << "plot " << d << " using 1:3 with linespoints lw 2 pt 7 title 'state proof', " << d
-       << " using 1:2 with linespoints lw 2 pt 7 title 'lookup', " << d
-       << " using 1:4 with linespoints lw 2 pt 7 title 'verify', " << kStateProofP99MaxMs
-       << " with lines dt 2 lc rgb 'red' title 'target: state proof p99 < 2 ms'\n"
-       << "unset logscale y\nset yrange [0:*]\nset ylabel 'bytes'\nset title 'bytes on disk per "
-          "record'\n"
-       << "plot " << d << " using 1:5 with linespoints lw 2 pt 7 title 'bytes/record', "
-       << kBytesPerRecordMax << " with lines dt 2 lc rgb 'red' title 'target <= 1 KiB'\n"
-       << "set ylabel 'seconds'\nset title 'restart time'\n"
-       << "plot " << d << " using 1:6 with linespoints lw 2 pt 7 title 'after SIGKILL', " << d
-       << " using 1:7 with linespoints lw 2 pt 7 title 'after SIGTERM', " << kRestartMaxS
-       << " with lines dt 2 lc rgb 'red' title 'target < 3 s'\n"
-       << "unset multiplot\n";
-  }
-  gp.close();
-  if (pngs.empty()) return pngs;
-  const int rc = run_child({"/usr/bin/gnuplot", (dir / "plots.gp").string()}, dir / "gnuplot.log");
-  if (rc != 0)
-    return Status::error("GNUPLOT", rc == 127 ? "/usr/bin/gnuplot not found (Debian: gnuplot-nox)"
-                                              : "gnuplot exited with " + std::to_string(rc) +
-                                                    "; see " + (dir / "gnuplot.log").string());
-  return pngs;
-}
-
-// The plots of the run in DIR, and their paths (none if gnuplot failed: then
-// says why, and the data and script stay for a rerun).
-Json plot_all(const fs::path& dir, const Json& ingest, const Json& baselines, const Json& scale) {
-  Json out = Json::array();
-  auto pngs = make_plots(dir, write_plot_data(dir, ingest, baselines, scale));
-  if (!pngs) {
-    std::printf("plots: not made: %s (data and plots.gp are in %s)\n",
-                pngs.status().message().c_str(), dir.string().c_str());
-    return out;
-  }
-  for (const auto& p : *pngs) {
-    out.push_back(p.string());
-    std::printf("plot: %s\n", p.string().c_str());
   }
   return out;
 }
