@@ -703,6 +703,9 @@ Status measure_point(Run& run, std::uint64_t target, Point& p) {
 }
 
 int run(const Options& o) {
+  // The loader's store holds as many tables as the node's (ADR 028); the
+  // node raises its own limit in the same way.
+  ledger::raise_open_files_limit();
   // Before any load: a wrong path would otherwise show only after it.
   if (::access(o.node_bin.c_str(), X_OK) != 0) {
     std::cerr << "scale_bench: no executable node at " << o.node_bin << " (--node)\n";

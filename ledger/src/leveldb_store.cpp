@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <vector>
 
@@ -19,7 +21,7 @@ namespace emledger::ledger {
 namespace {
 
 constexpr std::size_t kBlockCacheBytes = 128 << 20;
-constexpr int kMaxOpenFilesCap = 8000;
+constexpr auto kMaxOpenFilesCap = static_cast<long long>(kLevelDbOpenFilesMax);
 
 // Table files LevelDB keeps open: half the process's descriptor limit
 // (ulimit -n; the rest is for sockets and logs), at most kMaxOpenFilesCap.
@@ -27,7 +29,7 @@ constexpr int kMaxOpenFilesCap = 8000;
 int max_open_files() {
   rlimit lim{};
   if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY)
-    return kMaxOpenFilesCap;
+    return static_cast<int>(kMaxOpenFilesCap);
   const auto half = static_cast<long long>(lim.rlim_cur / 2);
   return static_cast<int>(std::clamp<long long>(half, 64, kMaxOpenFilesCap));
 }
@@ -258,6 +260,23 @@ class LevelDbStore final : public KvStore {
 std::unique_ptr<KvView> LevelDbStore::view() const { return std::make_unique<LevelDbView>(db_); }
 
 }  // namespace
+
+OpenFilesLimit raise_open_files_limit() {
+  OpenFilesLimit out;
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return out;
+  const auto as_count = [](rlim_t v) {
+    return v == RLIM_INFINITY ? std::numeric_limits<std::uint64_t>::max()
+                              : static_cast<std::uint64_t>(v);
+  };
+  out.before = out.now = as_count(lim.rlim_cur);
+  out.hard = as_count(lim.rlim_max);
+  const std::uint64_t target = std::min(out.hard, kOpenFilesWanted);
+  if (out.before >= target) return out;
+  lim.rlim_cur = static_cast<rlim_t>(target);
+  if (::setrlimit(RLIMIT_NOFILE, &lim) == 0) out.now = target;
+  return out;
+}
 
 Result<std::unique_ptr<KvStore>> open_leveldb(const std::string& dir) {
   leveldb::Options options;

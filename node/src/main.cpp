@@ -6,8 +6,28 @@
 #include <iostream>
 #include <string>
 
+#include "emledger/ledger/store.hpp"
 #include "node.hpp"
 #include "snapshots.hpp"
+
+namespace {
+
+// Before the store opens: LevelDB keeps half the limit as open table files
+// (emledger::ledger::raise_open_files_limit, ADR 028).
+void report_open_files_limit(const emledger::ledger::OpenFilesLimit& l) {
+  if (l.now > l.before)
+    std::fprintf(stderr, "emledger-node: open files limit raised from %llu to %llu\n",
+                 static_cast<unsigned long long>(l.before), static_cast<unsigned long long>(l.now));
+  if (l.now < emledger::ledger::kOpenFilesWanted)
+    std::fprintf(stderr,
+                 "emledger-node: the open files limit is %llu (hard limit %llu); a large ledger's "
+                 "lookups will reopen table files: raise it to %llu (ulimit -n, or LimitNOFILE= "
+                 "in a systemd unit)\n",
+                 static_cast<unsigned long long>(l.now), static_cast<unsigned long long>(l.hard),
+                 static_cast<unsigned long long>(emledger::ledger::kOpenFilesWanted));
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace emledger::node;
@@ -26,6 +46,7 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  report_open_files_limit(emledger::ledger::raise_open_files_limit());
 
   // A join from a snapshot (--join-snapshot) runs before the node serves;
   // a shutdown signal ends it (the signals stay pending for sigwait below).

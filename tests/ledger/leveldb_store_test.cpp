@@ -1,13 +1,17 @@
 // The LevelDB store's own behaviour beside the kernel's use of it: its
 // background work (memtable flushes, compactions) runs at a lower CPU priority
-// than the threads that build blocks and answer clients (ADR 019).
+// than the threads that build blocks and answer clients (ADR 019), and the
+// open-files limit its table files share is raised at start (ADR 028).
 #include <doctest/doctest.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -193,4 +197,64 @@ TEST_CASE(
     CHECK(stored.size() == model.size());
     CHECK(stored == model);
   }
+}
+
+namespace {
+
+// The process's RLIMIT_NOFILE as it was, put back however the test ends.
+class SavedOpenFilesLimit {
+ public:
+  SavedOpenFilesLimit() { REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved_) == 0); }
+  ~SavedOpenFilesLimit() { ::setrlimit(RLIMIT_NOFILE, &saved_); }
+  SavedOpenFilesLimit(const SavedOpenFilesLimit&) = delete;
+  SavedOpenFilesLimit& operator=(const SavedOpenFilesLimit&) = delete;
+  const rlimit& saved() const { return saved_; }
+
+ private:
+  rlimit saved_{};
+};
+
+std::uint64_t soft_open_files_limit() {
+  rlimit lim{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &lim) == 0);
+  return lim.rlim_cur == RLIM_INFINITY ? std::numeric_limits<std::uint64_t>::max()
+                                       : static_cast<std::uint64_t>(lim.rlim_cur);
+}
+
+}  // namespace
+
+TEST_CASE("leveldb store: raise_open_files_limit lifts the soft limit toward the hard one") {
+  const SavedOpenFilesLimit saved;
+  const rlimit orig = saved.saved();
+  const std::uint64_t hard = orig.rlim_max == RLIM_INFINITY
+                                 ? std::numeric_limits<std::uint64_t>::max()
+                                 : static_cast<std::uint64_t>(orig.rlim_max);
+  // A process started at a low soft limit, as distributions start services.
+  constexpr std::uint64_t kLow = 256;
+  REQUIRE(hard > kLow);
+  rlimit low = orig;
+  low.rlim_cur = kLow;
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+  const OpenFilesLimit l = raise_open_files_limit();
+  CHECK(l.before == kLow);
+  CHECK(l.hard == hard);
+  CHECK(l.now == std::min(hard, kOpenFilesWanted));
+  CHECK(soft_open_files_limit() == l.now);
+  // Called again: nothing more to raise.
+  const OpenFilesLimit again = raise_open_files_limit();
+  CHECK(again.before == l.now);
+  CHECK(again.now == l.now);
+}
+
+TEST_CASE(
+    "leveldb store: raise_open_files_limit never lowers a soft limit above what it asks for") {
+  const SavedOpenFilesLimit saved;
+  rlimit at_hard = saved.saved();
+  at_hard.rlim_cur = at_hard.rlim_max;
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &at_hard) == 0);
+  const std::uint64_t before = soft_open_files_limit();
+  const OpenFilesLimit l = raise_open_files_limit();
+  CHECK(l.before == before);
+  CHECK(l.now == before);
+  CHECK(soft_open_files_limit() == before);
 }

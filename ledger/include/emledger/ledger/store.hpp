@@ -245,9 +245,33 @@ class KvStore : public KvView {
   virtual std::unique_ptr<KvView> view() const = 0;
 };
 
-// Opens (creating if missing) a LevelDB database in `dir`.
+// Opens (creating if missing) a LevelDB database in `dir`. It keeps up to
+// half of the process's soft limit on open files (RLIMIT_NOFILE) open as
+// table files, at most kLevelDbOpenFilesMax.
 // Errors: STORAGE_ERROR with LevelDB's message (e.g. locked by another process).
 Result<std::unique_ptr<KvStore>> open_leveldb(const std::string& dir);
+
+// The most table files open_leveldb keeps open (8 MiB each: 62 GiB of tables).
+inline constexpr std::uint64_t kLevelDbOpenFilesMax = 8000;
+// The soft limit on open files that raise_open_files_limit asks for: as many
+// table files as open_leveldb keeps, and as many again for sockets and logs.
+inline constexpr std::uint64_t kOpenFilesWanted = 2 * kLevelDbOpenFilesMax;
+
+// The soft limit on open files before and after raise_open_files_limit.
+struct OpenFilesLimit {
+  std::uint64_t before = 0;
+  std::uint64_t now = 0;
+  std::uint64_t hard = 0;
+};
+// Raises this process's soft limit on open files toward its hard limit, to
+// at most kOpenFilesWanted (never lowers it). Distributions start processes
+// at a soft limit of 1024, which leaves LevelDB 512 table files: a ledger of
+// ten million records holds thousands, and a lookup in a table not open
+// first rereads its index and filter blocks (ADR 028). The setting is the
+// process's: the node and the tools call it once at start, before opening a
+// store; open_leveldb never changes it. Errors: none; a limit that cannot be
+// raised is reported as it stands.
+OpenFilesLimit raise_open_files_limit();
 
 // Reads through pending writes to a base reader: what block execution uses, so
 // that a block sees its own earlier writes before they are committed.
