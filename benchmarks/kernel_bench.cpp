@@ -3,10 +3,13 @@
 // single-core Ed25519 verification rate measured in the same run.
 //
 //   ./build/benchmarks/kernel_bench [--blocks N] [--block-txs M] [--state-retention-blocks W]
+//       [--state-cache-mib C]
 //
 // --state-retention-blocks W prunes state-tree nodes below a window of W
 // heights (ADR 021; default 0 keeps every tree): from block W on, each block
 // also erases what the block W heights below it superseded.
+// --state-cache-mib C sizes the state-node cache (default the node's, 112 MiB);
+// like the node's, it sits on transparent huge pages (ADR 024).
 //
 // It separates the block path's serial cost (prepare + commit) from the
 // signature checks that the node spreads over all cores on admission.
@@ -27,6 +30,8 @@ using emledger::bench::thread_cpu_seconds;
 int main(int argc, char** argv) {
   std::size_t blocks = 20, block_txs = 2000;
   LedgerOptions lo;
+  lo.state_cache_huge_pages = true;  // as the node's
+  std::uint64_t cache_mib = kStateCacheMibDefault;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i];
     if (k == "--blocks")
@@ -35,13 +40,21 @@ int main(int argc, char** argv) {
       block_txs = std::stoul(argv[i + 1]);
     else if (k == "--state-retention-blocks")
       lo.state_retention_blocks = std::stoull(argv[i + 1]);
+    else if (k == "--state-cache-mib")
+      cache_mib = std::stoull(argv[i + 1]);
     else {
-      std::fprintf(
-          stderr,
-          "usage: kernel_bench [--blocks N] [--block-txs M] [--state-retention-blocks W]\n");
+      std::fprintf(stderr,
+                   "usage: kernel_bench [--blocks N] [--block-txs M] [--state-retention-blocks W] "
+                   "[--state-cache-mib C]\n");
       return 2;
     }
   }
+  if (cache_mib < 1 || cache_mib > kStateCacheMibMax) {
+    std::fprintf(stderr, "kernel_bench: --state-cache-mib 1..%llu\n",
+                 static_cast<unsigned long long>(kStateCacheMibMax));
+    return 2;
+  }
+  lo.state_cache_slot_bits = state_cache_slot_bits_for_mib(cache_mib);
   namespace fs = std::filesystem;
   fs::path dir = fs::temp_directory_path() / ("emledger-kbench-" + std::to_string(::getpid()));
   fs::remove_all(dir);
@@ -101,11 +114,14 @@ int main(int argc, char** argv) {
     if (e.is_regular_file()) db_bytes += e.file_size();
   std::printf("%-48s %12.0f\n", "LevelDB bytes per tx (as the blocks left it)",
               static_cast<double>(db_bytes) / total);
-  std::printf("setup: %zu blocks of %zu register txs, fresh LevelDB, state trees kept: %s\n",
-              blocks, block_txs,
-              lo.state_retention_blocks == kStateRetentionKeepAll
-                  ? "all"
-                  : ("last " + std::to_string(lo.state_retention_blocks) + " heights").c_str());
+  std::printf(
+      "setup: %zu blocks of %zu register txs, fresh LevelDB, state trees kept: %s, state cache "
+      "%llu MiB on huge pages\n",
+      blocks, block_txs,
+      lo.state_retention_blocks == kStateRetentionKeepAll
+          ? "all"
+          : ("last " + std::to_string(lo.state_retention_blocks) + " heights").c_str(),
+      static_cast<unsigned long long>(cache_mib));
   fs::remove_all(dir);
   return 0;
 }
