@@ -3,12 +3,13 @@
 // "listening on http://HOST:PORT" line, SIGKILL or SIGTERM on demand.
 #pragma once
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <fcntl.h>
 #include <fstream>
 #include <optional>
 #include <regex>
@@ -24,10 +25,12 @@ struct RunResult {
   std::string out;  // stdout and stderr, interleaved
 };
 
+// With `nofile`, the child's RLIMIT_NOFILE is set to it before the exec.
 inline pid_t spawn(const std::vector<std::string>& argv, const std::string& log_path,
-                   bool append = true) {
+                   bool append = true, const rlimit* nofile = nullptr) {
   pid_t pid = ::fork();
   if (pid == 0) {
+    if (nofile && ::setrlimit(RLIMIT_NOFILE, nofile) != 0) ::_exit(126);
     int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC), 0644);
     if (fd >= 0) {
       ::dup2(fd, 1);
@@ -88,13 +91,15 @@ class NodeProcess {
     argv.insert(argv.end(), args.begin(), args.end());
     log_ = data_ + ".log";
     std::size_t offset = read_file(log_).size();
-    pid_ = spawn(argv, log_);
+    pid_ = spawn(argv, log_, /*append=*/true, nofile_ ? &*nofile_ : nullptr);
     static const std::regex kReady("listening on http://([0-9.]+):([0-9]+)");
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
     while (std::chrono::steady_clock::now() < deadline) {
       std::string text = read_file(log_);
-      if (text.size() > offset) text = text.substr(offset);
-      else text.clear();
+      if (text.size() > offset)
+        text = text.substr(offset);
+      else
+        text.clear();
       std::smatch m;
       if (std::regex_search(text, m, kReady)) {
         host_ = m[1];
@@ -120,6 +125,9 @@ class NodeProcess {
     pid_ = -1;
   }
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
+  // The open-files limit (RLIMIT_NOFILE) the next start gives the node.
+  void set_open_files_limit(rlim_t soft, rlim_t hard) { nofile_ = rlimit{soft, hard}; }
   std::string url() const { return "http://" + host_ + ":" + std::to_string(port_); }
   const std::string& host() const { return host_; }
   int port() const { return port_; }
@@ -131,6 +139,7 @@ class NodeProcess {
   std::string data_;
   std::string log_;
   pid_t pid_ = -1;
+  std::optional<rlimit> nofile_;
   std::string host_;
   int port_ = 0;
 };
