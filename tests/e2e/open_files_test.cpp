@@ -41,19 +41,30 @@ std::pair<std::uint64_t, std::uint64_t> open_files_of(pid_t pid) {
   return {0, 0};
 }
 
+// This process's hard limit, which a node it starts may be given.
+rlim_t own_hard_limit() {
+  rlimit own{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &own) == 0);
+  return own.rlim_max;
+}
+
+// Starts a dev node in `s` at the open-files limit (soft, hard); it serves.
+void start_at(const Scratch& s, testing::NodeProcess& node, rlim_t soft, rlim_t hard) {
+  node.set_open_files_limit(soft, hard);
+  REQUIRE_MESSAGE(node.start({"--dev", "--data", s.path("node"), "--listen", "127.0.0.1:0"}),
+                  node.log());
+}
+
 }  // namespace
 
 TEST_CASE("e2e: a node started at a soft limit of 1024 open files raises it before it serves") {
-  rlimit own{};
-  REQUIRE(::getrlimit(RLIMIT_NOFILE, &own) == 0);
-  REQUIRE(limit_count(own.rlim_max) > 1024);
+  const rlim_t own_hard = own_hard_limit();
+  REQUIRE(limit_count(own_hard) > 1024);
   Scratch s("open-files");
   testing::NodeProcess node(EMLEDGER_NODE_BIN, s.path("node"));
-  node.set_open_files_limit(1024, own.rlim_max);
-  REQUIRE_MESSAGE(node.start({"--dev", "--data", s.path("node"), "--listen", "127.0.0.1:0"}),
-                  node.log());
+  start_at(s, node, 1024, own_hard);
   const auto [soft, hard] = open_files_of(node.pid());
-  CHECK(hard == limit_count(own.rlim_max));
+  CHECK(hard == limit_count(own_hard));
   CHECK(soft == std::min(hard, ledger::kOpenFilesWanted));
   CHECK_MESSAGE(node.log().find("open files limit raised from 1024 to " + std::to_string(soft)) !=
                     std::string::npos,
@@ -62,14 +73,10 @@ TEST_CASE("e2e: a node started at a soft limit of 1024 open files raises it befo
 }
 
 TEST_CASE("e2e: a node whose hard open-files limit is low still starts and says what it got") {
-  rlimit own{};
-  REQUIRE(::getrlimit(RLIMIT_NOFILE, &own) == 0);
-  REQUIRE(limit_count(own.rlim_max) > 2048);
+  REQUIRE(limit_count(own_hard_limit()) > 2048);
   Scratch s("open-files-low");
   testing::NodeProcess node(EMLEDGER_NODE_BIN, s.path("node"));
-  node.set_open_files_limit(1024, 2048);
-  REQUIRE_MESSAGE(node.start({"--dev", "--data", s.path("node"), "--listen", "127.0.0.1:0"}),
-                  node.log());
+  start_at(s, node, 1024, 2048);
   const auto [soft, hard] = open_files_of(node.pid());
   CHECK(hard == 2048);
   CHECK(soft == 2048);
