@@ -23,9 +23,10 @@ namespace emledger::ledger::detail {
 inline constexpr std::uint8_t kKeyGenesis = 'G';
 // The store's format ("F" -> one byte, kStoreFormat), written with the
 // genesis entry. A store without it keeps one entry per state-tree node
-// (format 1, before ADR 027) and is refused: docs/formats/storage.md, Format.
+// (format 1, before ADR 027); format 2 keeps one entry per log node (before
+// ADR 029). Both are refused: docs/formats/storage.md, Format.
 inline constexpr std::uint8_t kKeyFormat = 'F';
-inline constexpr std::uint8_t kStoreFormat = 2;
+inline constexpr std::uint8_t kStoreFormat = 3;
 inline constexpr std::uint8_t kKeyHead = 'H';
 // The lowest height whose block this store holds and the view of the block
 // below it ("B" -> u64 height, u64 view, big-endian): present only in a store

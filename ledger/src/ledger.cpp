@@ -76,6 +76,13 @@ Status check_store_format(const KvStore& store) {
                              std::to_string(kStoreFormat) +
                              ": create a snapshot of it with the release that wrote it and "
                              "restore that snapshot with this one (docs/formats/storage.md)");
+  if (**format == Bytes{2})
+    return Status::error("STORAGE_FORMAT",
+                         "the data directory keeps the transaction log one node per entry "
+                         "(format 2, before ADR 029); this release reads format " +
+                             std::to_string(kStoreFormat) +
+                             ": create a snapshot of it with the release that wrote it and "
+                             "restore that snapshot with this one (docs/formats/storage.md)");
   if (**format != Bytes{kStoreFormat})
     return Status::error("STORAGE_FORMAT", "the data directory's store format is not format " +
                                                std::to_string(kStoreFormat));

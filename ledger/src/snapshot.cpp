@@ -194,27 +194,38 @@ Result<SnapshotInfo> write_snapshot(const Ledger& ledger, const SnapshotSink& si
     }
   }
 
-  // Leaves are the level-0 log nodes, in index order under one prefix.
+  // Leaves are the hashes of the level-0 log tiles, kLogTileWidth a tile, in
+  // index order under one prefix.
   {
-    const Bytes first = log_node_key(0, 0);
+    const Bytes first = log_tile_key(0, 0);
     const ByteView prefix(first.data(), 2);
     SnapshotLeaves leaves;
     Status st;
+    std::uint64_t tile_index = 0;
     Status scan = view->scan(prefix, first, [&](ByteView k, ByteView v) {
       if (info.counts.leaves == head->log_size) return false;
-      if (v.size() != kHashSize ||
-          Bytes(k.begin(), k.end()) != log_node_key(0, info.counts.leaves)) {
+      auto hashes = log_tile_hashes(v);
+      if (!hashes) {
+        st = hashes.status();
+        return false;
+      }
+      if (Bytes(k.begin(), k.end()) != log_tile_key(0, tile_index) ||
+          info.counts.leaves != tile_index * kLogTileWidth ||
+          (hashes->size() != kLogTileWidth &&
+           info.counts.leaves + hashes->size() < head->log_size)) {
         st = Status::error("STORAGE_CORRUPT", "log leaves are not contiguous");
         return false;
       }
-      Hash leaf;
-      std::copy(v.begin(), v.end(), leaf.begin());
-      leaves.leaves.push_back(leaf);
-      ++info.counts.leaves;
-      if (leaves.leaves.size() == kSnapshotLeavesPerFrame) {
-        st = out.emit(leaves);
-        leaves.leaves.clear();
-        if (!st.is_ok()) return false;
+      ++tile_index;
+      for (const Hash& leaf : *hashes) {
+        if (info.counts.leaves == head->log_size) break;
+        leaves.leaves.push_back(leaf);
+        ++info.counts.leaves;
+        if (leaves.leaves.size() == kSnapshotLeavesPerFrame) {
+          st = out.emit(leaves);
+          leaves.leaves.clear();
+          if (!st.is_ok()) return false;
+        }
       }
       return true;
     });

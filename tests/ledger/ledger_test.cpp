@@ -110,8 +110,10 @@ TEST_CASE("ledger: a store without this release's format entry is refused, uncha
   };
   CHECK(opened_as(std::nullopt) == "STORAGE_FORMAT");
   CHECK(opened_as(Bytes{1}) == "STORAGE_FORMAT");
-  CHECK(opened_as(Bytes{2, 0}) == "STORAGE_FORMAT");
-  CHECK(opened_as(Bytes{2}) == "opened");
+  CHECK(opened_as(Bytes{2}) == "STORAGE_FORMAT");  // one entry per log node, before ADR 029
+  CHECK(opened_as(Bytes{3, 0}) == "STORAGE_FORMAT");
+  CHECK(opened_as(Bytes{4}) == "STORAGE_FORMAT");
+  CHECK(opened_as(Bytes{3}) == "opened");
   CHECK(net.ledger->head().height == 1);
 }
 

@@ -363,8 +363,8 @@ TEST_CASE("merkle log: hashing matches RFC 6962 / 9162") {
   CHECK(to_hex(log_leaf_hash(ByteView())) == kVectorNodes[0].hash);
   CHECK(log_node_hash(hx(kVectorNodes[0].hash), hx(kVectorNodes[1].hash)) ==
         hx(kVectorNodes[8].hash));
-  Bytes key = log_node_key(3, 0x0102030405060708ULL);
-  CHECK(to_hex(key) == "6c030102030405060708");
+  Bytes key = log_tile_key(3, 0x0102030405060708ULL);
+  CHECK(to_hex(key) == "74030102030405060708");
 }
 
 TEST_CASE("merkle log: published RFC 6962 vectors (roots, nodes, proofs)") {
@@ -381,11 +381,27 @@ TEST_CASE("merkle log: published RFC 6962 vectors (roots, nodes, proofs)") {
   }
   for (std::size_t size = 0; size <= 8; ++size)
     CHECK(to_hex(*log.root(size)) == kVectorRoots[size]);
+  // The eight leaf hashes are the one stored tile; the nodes above them are
+  // hashed up from it, and each equals the published node.
+  auto tile = f.store->get(log_tile_key(0, 0));
+  REQUIRE(tile.is_ok());
+  REQUIRE(tile->has_value());
+  std::string leaves_hex;
+  for (const VectorNode& n : kVectorNodes)
+    if (n.level == 0) leaves_hex += n.hash;
+  CHECK(to_hex(**tile) == leaves_hex);
   for (const VectorNode& n : kVectorNodes) {
-    auto stored = f.store->get(log_node_key(n.level, n.index));
-    REQUIRE(stored.is_ok());
-    REQUIRE(stored->has_value());
-    CHECK(to_hex(**stored) == n.hash);
+    if (n.level == 0) continue;
+    // In the tree of 8, node (level, index) is the root or the sibling at
+    // `level` on the path of a leaf below its sibling.
+    if (n.level == 3) {
+      CHECK(to_hex(*log.root(8)) == n.hash);
+      continue;
+    }
+    auto proof = log.inclusion((n.index ^ 1) << n.level, 8);
+    REQUIRE(proof.is_ok());
+    REQUIRE(proof->path.size() == 3);
+    CHECK(to_hex(proof->path[n.level]) == n.hash);
   }
   for (std::size_t i = 0; i < 8; ++i) CHECK(to_hex(*log.leaf(i)) == kVectorNodes[i].hash);
   std::vector<Hash> roots;
@@ -485,33 +501,60 @@ TEST_CASE("merkle log: proofs outside the stored log are PROOF_OUT_OF_RANGE") {
   CHECK(log.consistency(13, 13).is_ok());
 }
 
-TEST_CASE("merkle log: only perfect subtrees are stored, each once") {
+TEST_CASE("merkle log: tiles hold every fourth level's perfect subtrees, 16 a tile, each once") {
+  constexpr std::uint64_t kSize = 1000;
   LogFixture f;
-  f.append_numbered(100);
+  f.append_numbered(kSize);
   std::size_t keys = 0;
-  Bytes prefix{'l'};
+  std::uint64_t nodes = 0;
+  std::vector<std::uint64_t> per_level(4, 0);
+  REQUIRE(
+      f.store
+          ->scan(Bytes{'t'}, {},
+                 [&](ByteView key, ByteView value) {
+                   REQUIRE(key.size() == 10);
+                   REQUIRE(value.size() % kHashSize == 0);
+                   REQUIRE(value.size() >= kHashSize);
+                   REQUIRE(value.size() <= kLogTileWidth * kHashSize);
+                   const unsigned tile_level = key[1];
+                   REQUIRE(tile_level < per_level.size());
+                   std::uint64_t index = 0;
+                   for (std::size_t i = 2; i < 10; ++i) index = index << 8 | key[i];
+                   const unsigned level = 4 * tile_level;
+                   for (std::size_t j = 0; j < value.size() / kHashSize; ++j) {
+                     const std::uint64_t begin = (index * kLogTileWidth + j) << level;
+                     const std::uint64_t end = begin + (std::uint64_t{1} << level);
+                     REQUIRE(end <= f.leaves.size());
+                     const Hash want = naive_mth(f.leaves, begin, end);
+                     CHECK(std::equal(want.begin(), want.end(),
+                                      value.begin() + static_cast<std::ptrdiff_t>(j * kHashSize)));
+                   }
+                   per_level[tile_level] += value.size() / kHashSize;
+                   nodes += value.size() / kHashSize;
+                   ++keys;
+                   return true;
+                 })
+          .is_ok());
+  // Every complete perfect subtree at levels 0, 4 and 8, in 63 + 4 + 1 tiles.
+  CHECK(per_level[0] == kSize);
+  CHECK(per_level[1] == kSize >> 4);
+  CHECK(per_level[2] == kSize >> 8);
+  CHECK(per_level[3] == 0);
+  CHECK(nodes == kSize + (kSize >> 4) + (kSize >> 8));
+  CHECK(keys == 63 + 4 + 1);
+  // Nothing is left under the per-node prefix of format 2.
+  std::size_t old_keys = 0;
   REQUIRE(f.store
-              ->scan(prefix, {},
-                     [&](ByteView key, ByteView value) {
-                       REQUIRE(key.size() == 10);
-                       REQUIRE(value.size() == kHashSize);
-                       const unsigned level = key[1];
-                       std::uint64_t index = 0;
-                       for (std::size_t i = 2; i < 10; ++i) index = index << 8 | key[i];
-                       const std::uint64_t begin = index << level;
-                       const std::uint64_t end = begin + (std::uint64_t{1} << level);
-                       CHECK(end <= f.leaves.size());
-                       CHECK(std::equal(value.begin(), value.end(),
-                                        naive_mth(f.leaves, begin, end).begin()));
-                       ++keys;
+              ->scan(Bytes{'l'}, {},
+                     [&](ByteView, ByteView) {
+                       ++old_keys;
                        return true;
                      })
               .is_ok());
-  // A tree of n leaves has 2n - popcount(n) perfect aligned subtrees.
-  CHECK(keys == 2 * 100 - std::popcount(100u));
+  CHECK(old_keys == 0);
 }
 
-TEST_CASE("merkle log: roots and proofs cost O(log n) reads") {
+TEST_CASE("merkle log: roots and proofs cost O(log n) reads, a few tiles per four levels") {
   constexpr std::uint64_t kSize = 1000;
   LogFixture f;
   f.append_numbered(kSize);
@@ -519,7 +562,10 @@ TEST_CASE("merkle log: roots and proofs cost O(log n) reads") {
   MerkleLog log(counter);
   std::size_t worst = 0;
   for (std::uint64_t n = 1; n <= kSize; n += 37) {
-    const std::size_t bound = 3 * static_cast<std::size_t>(std::bit_width(n)) + 2;
+    // Per group of four levels, at most the tiles of the two edges a proof
+    // walks (its leaf's or first tree's, and the tree's right edge) and one more.
+    const std::size_t tile_levels = (static_cast<std::size_t>(std::bit_width(n)) + 3) / 4;
+    const std::size_t bound = 3 * tile_levels + 2;
     counter.reset();
     REQUIRE(log.root(n).is_ok());
     CHECK(counter.gets() <= bound);
@@ -549,15 +595,70 @@ TEST_CASE("merkle log: append refuses a wrong size and reports missing or malfor
     r = log.append(12, {log_leaf_hash(as_bytes("gap"))}, overlay);
     CHECK(r.status().code() == "STORAGE_CORRUPT");
   }
-  // Node (level 1, index 2) covers leaves 4..5: break it on disk.
+  // The one tile holds leaves 0..9: a tile that is not whole hashes is corrupt.
   WriteBatch bad;
-  bad.put(log_node_key(1, 2), Bytes(31, 0xaa));
+  bad.put(log_tile_key(0, 0), Bytes(31, 0xaa));
   REQUIRE(f.store->write(bad, false).is_ok());
   MerkleLog log(*f.store);
-  CHECK(log.root(8).is_ok());  // covered by node (level 3, index 0)
-  CHECK(log.root(6).status().code() == "STORAGE_CORRUPT");
+  CHECK(log.root(8).status().code() == "STORAGE_CORRUPT");
+  CHECK(log.leaf(3).status().code() == "STORAGE_CORRUPT");
   CHECK(log.inclusion(0, 7).status().code() == "STORAGE_CORRUPT");
   CHECK(log.consistency(6, 10).status().code() == "STORAGE_CORRUPT");
+  bad.put(log_tile_key(0, 0), Bytes(17 * kHashSize, 0xaa));  // more than 16 hashes
+  REQUIRE(f.store->write(bad, false).is_ok());
+  CHECK(log.root(8).status().code() == "STORAGE_CORRUPT");
+}
+
+TEST_CASE("merkle log: a corrupt tile fails only what reads it, and an append before it writes") {
+  LogFixture f;
+  f.append_numbered(40);  // tiles (0, 0..1) whole, (0, 2) 8 leaves, (1, 0) 2 nodes
+  {
+    WriteBatch bad;
+    bad.put(log_tile_key(0, 1), Bytes(31, 0xaa));  // leaves 16..31
+    REQUIRE(f.store->write(bad, false).is_ok());
+  }
+  MerkleLog log(*f.store);
+  CHECK(*log.root(16) == naive_mth(f.leaves, 0, 16));  // node (level 4, index 0), tile (1, 0)
+  CHECK(*log.root(32) == naive_mth(f.leaves, 0, 32));  // node (level 5, index 0), tile (1, 0)
+  CHECK(*log.root(40) == naive_mth(f.leaves, 0, 40));
+  CHECK(log.root(20).status().code() == "STORAGE_CORRUPT");
+  CHECK(log.inclusion(17, 40).status().code() == "STORAGE_CORRUPT");
+  CHECK(log.inclusion(3, 40).is_ok());  // its path takes node (level 4, index 1) whole
+  CHECK(log.consistency(20, 40).status().code() == "STORAGE_CORRUPT");
+  // Tile (1, 0) claiming a third node of level 4 does not match a log of 40
+  // leaves: the append fails before it puts anything.
+  {
+    WriteBatch bad;
+    Bytes three(3 * kHashSize, 0x5a);
+    bad.put(log_tile_key(1, 0), three);
+    REQUIRE(f.store->write(bad, false).is_ok());
+  }
+  Overlay overlay(*f.store);
+  auto r = MerkleLog(overlay).append(40, {log_leaf_hash(as_bytes("next"))}, overlay);
+  CHECK(r.status().code() == "STORAGE_CORRUPT");
+  CHECK(overlay.batch().empty());
+}
+
+TEST_CASE("merkle log: an append writes each tile it changes once, and a block of 3000 about 190") {
+  LogFixture f;
+  f.append_numbered(1000);
+  std::vector<Hash> block;
+  for (int i = 0; i < 3000; ++i) block.push_back(log_leaf_hash(as_bytes("b-" + std::to_string(i))));
+  Overlay overlay(*f.store);
+  auto root = MerkleLog(overlay).append(1000, block, overlay);
+  REQUIRE(root.is_ok());
+  f.leaves.insert(f.leaves.end(), block.begin(), block.end());
+  CHECK(*root == naive_mth(f.leaves, 0, f.leaves.size()));
+  // Leaves 1000..3999 touch level-0 tiles 62..249, level-4 tiles 3..15 and
+  // level-8 tile 0: 188 + 13 + 1 keys.
+  CHECK(overlay.batch().size() == 188 + 13 + 1);
+  REQUIRE(f.store->write(overlay.batch(), false).is_ok());
+  MerkleLog log(*f.store);
+  for (std::uint64_t m = 0; m < 4000; m += 97) {
+    auto proof = log.inclusion(m, 4000);
+    REQUIRE(proof.is_ok());
+    CHECK(verify_inclusion(f.leaves[m], *proof, *root));
+  }
 }
 
 TEST_CASE("merkle log: a log written through one overlay reads back through it") {
@@ -578,7 +679,7 @@ TEST_CASE("merkle log: a log written through one overlay reads back through it")
     leaves.insert(leaves.end(), batch.begin(), batch.end());
     CHECK(*root == naive_mth(leaves, 0, leaves.size()));
   }
-  CHECK((*store)->get(log_node_key(0, 0))->has_value() == false);  // nothing committed yet
+  CHECK((*store)->get(log_tile_key(0, 0))->has_value() == false);  // nothing committed yet
   REQUIRE((*store)->write(overlay.batch(), true).is_ok());
   MerkleLog committed(**store);
   CHECK(*committed.root(leaves.size()) == naive_mth(leaves, 0, leaves.size()));

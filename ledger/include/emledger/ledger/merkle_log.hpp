@@ -1,9 +1,10 @@
 // The transaction log: an RFC 9162 (Certificate Transparency 2.0) Merkle tree
 // over every committed transaction in order. leaf hash = SHA-256(0x00 || entry),
 // interior = SHA-256(0x01 || left || right), empty tree = SHA-256("").
-// Storage: docs/formats/storage.md ("l" keys). Only perfect (complete,
-// aligned) subtrees are stored, so appends never rewrite a key and any root or
-// proof costs O(log n) reads.
+// Storage: docs/formats/merkle_log.md ("t" keys). The perfect (complete,
+// aligned) subtrees at every fourth level are stored in tiles of 16, and the
+// levels between are hashed up from them, so an append writes about one key
+// per 16 leaves and any root or proof costs O(log n) reads.
 #pragma once
 
 #include <vector>
@@ -76,12 +77,18 @@ class MerkleLog {
   Result<std::vector<Hash>> frontier(std::uint64_t size) const;
 
  private:
-  Result<Hash> subtree(std::uint64_t begin, std::uint64_t end) const;  // MTH(D[begin:end])
   const KvReader& store_;
 };
 
-// Key of the stored perfect subtree at `level` (leaves 2^level) and `index`.
-Bytes log_node_key(std::uint8_t level, std::uint64_t index);
+// How many nodes of one level a tile holds; tiles sit at every fourth level.
+inline constexpr std::uint64_t kLogTileWidth = 16;
+
+// Key of the tile at `tile_level` and `tile_index`: the perfect subtrees of
+// 2^(4 * tile_level) leaves with indices 16 * tile_index .. + 15, as many as
+// are complete, one 32-byte hash each.
+Bytes log_tile_key(std::uint8_t tile_level, std::uint64_t tile_index);
+// The hashes of a stored tile's value (1 to 16). Errors: STORAGE_CORRUPT.
+Result<std::vector<Hash>> log_tile_hashes(ByteView raw);
 
 // An in-memory compact range (the right frontier of the tree): lets a client
 // recompute log roots block by block while walking a chain, in O(log n) memory.
