@@ -573,7 +573,7 @@ Result<std::map<char, std::uint64_t>> prefix_bytes(const fs::path& db_dir) {
   const leveldb::Status st = leveldb::DB::Open(options, db_dir.string(), &raw);
   if (!st.ok()) return Status::error("STORAGE_ERROR", st.ToString());
   const std::unique_ptr<leveldb::DB> db(raw);  // closed before the filter goes
-  static constexpr char kPrefixes[] = {'n', 'v', 's', 'x', 'l', 'i', 'h', 'c', 'b'};
+  static constexpr char kPrefixes[] = {'n', 'v', 's', 'x', 't', 'i', 'h', 'c', 'b'};
   std::map<char, std::uint64_t> out;
   for (const char p : kPrefixes) {
     const std::string lo(1, p), hi(1, static_cast<char>(p + 1));
