@@ -23,8 +23,8 @@ namespace emledger::ledger::detail {
 inline constexpr std::uint8_t kKeyGenesis = 'G';
 // The store's format ("F" -> one byte, kStoreFormat), written with the
 // genesis entry. A store without it keeps one entry per state-tree node
-// (format 1, before ADR 027); format 2 keeps one entry per log node (before
-// ADR 029). Both are refused: docs/formats/storage.md, Format.
+// (format 1, before ADR 027) and is refused; format 2 keeps one entry per log
+// node (before ADR 029) and is upgraded in place: docs/formats/storage.md.
 inline constexpr std::uint8_t kKeyFormat = 'F';
 inline constexpr std::uint8_t kStoreFormat = 3;
 inline constexpr std::uint8_t kKeyHead = 'H';

@@ -10,6 +10,7 @@
 #include "emledger/crypto/hex.hpp"
 #include "emledger/crypto/sha256.hpp"
 #include "keys.hpp"
+#include "log_upgrade.hpp"
 #include "tx_rules.hpp"
 
 namespace emledger::ledger {
@@ -63,10 +64,13 @@ Ledger::Ledger(std::unique_ptr<KvStore> store, Genesis genesis, const LedgerOpti
 
 namespace {
 
-// A store this release can read: the format entry is written with the
-// genesis entry, in the same batch, so a store with a genesis and without the
-// entry was written by a release before it.
-Status check_store_format(const KvStore& store) {
+// Brings the store to this release's format or refuses it. The format entry
+// is written with the genesis entry, in the same batch, so a store with a
+// genesis and without the entry was written by a release before it (format 1),
+// which this one cannot read. Format 2 differs only by its log, which is
+// upgraded to tiles in place (ADR 029). Format 3 may still hold format 2's
+// per-node log entries when an upgrade stopped before it had erased them.
+Status settle_store_format(KvStore& store) {
   auto format = store.get(Bytes{kKeyFormat});
   if (!format) return format.status();
   if (!format->has_value())
@@ -76,17 +80,16 @@ Status check_store_format(const KvStore& store) {
                              std::to_string(kStoreFormat) +
                              ": create a snapshot of it with the release that wrote it and "
                              "restore that snapshot with this one (docs/formats/storage.md)");
-  if (**format == Bytes{2})
-    return Status::error("STORAGE_FORMAT",
-                         "the data directory keeps the transaction log one node per entry "
-                         "(format 2, before ADR 029); this release reads format " +
-                             std::to_string(kStoreFormat) +
-                             ": create a snapshot of it with the release that wrote it and "
-                             "restore that snapshot with this one (docs/formats/storage.md)");
+  if (**format == Bytes{2}) {
+    auto head = get_decoded<ChainHead>(store, Bytes{kKeyHead});
+    if (!head) return head.status();
+    if (!head->has_value()) return Status::error("STORAGE_CORRUPT", "genesis without head");
+    return upgrade_log_to_tiles(store, (*head)->log_size, (*head)->log_root);
+  }
   if (**format != Bytes{kStoreFormat})
     return Status::error("STORAGE_FORMAT", "the data directory's store format is not format " +
                                                std::to_string(kStoreFormat));
-  return Status::ok();
+  return erase_per_node_log_entries(store);
 }
 
 }  // namespace
@@ -123,7 +126,7 @@ Result<std::unique_ptr<Ledger>> Ledger::open(std::unique_ptr<KvStore> store, con
   if (stored->has_value()) {
     if (**stored != genc)
       return Status::error("GENESIS_MISMATCH", "the data directory belongs to another genesis");
-    EMLEDGER_TRY(check_store_format(*l->store_));
+    EMLEDGER_TRY(settle_store_format(*l->store_));
     auto head = get_decoded<ChainHead>(*l->store_, Bytes{kKeyHead});
     if (!head) return head.status();
     if (!head->has_value()) return Status::error("STORAGE_CORRUPT", "genesis without head");

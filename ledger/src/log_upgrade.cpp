@@ -1,0 +1,140 @@
+// The in-place upgrade of the log to tiles (log_upgrade.hpp). Format 2 keyed
+// each perfect subtree 'l' + u8 level + u64 index (big-endian) -> its 32-byte
+// hash; the tiles keep those of levels 0, 4, 8, ..., 16 to a key.
+#include "log_upgrade.hpp"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "emledger/ledger/merkle_log.hpp"
+#include "keys.hpp"
+
+namespace emledger::ledger::detail {
+namespace {
+
+constexpr std::uint8_t kPerNodeLogTag = 'l';
+constexpr unsigned kTileHeight = 4;
+// Entries written or erased per batch: bounded memory at any log size.
+constexpr std::size_t kBatchEntries = 1 << 14;
+
+Bytes per_node_key(unsigned level, std::uint64_t index) {
+  Bytes k{kPerNodeLogTag, static_cast<std::uint8_t>(level)};
+  for (int shift = 56; shift >= 0; shift -= 8)
+    k.push_back(static_cast<std::uint8_t>(index >> shift));
+  return k;
+}
+
+Status corrupt(const std::string& what) {
+  return Status::error("STORAGE_CORRUPT", "upgrading the log to tiles: " + what);
+}
+
+// The root of a whole tile: its 16 hashes hashed up pairwise.
+Hash tile_root(std::vector<Hash> row) {
+  for (std::size_t width = row.size(); width > 1; width /= 2)
+    for (std::size_t i = 0; i < width / 2; ++i) row[i] = log_node_hash(row[2 * i], row[2 * i + 1]);
+  return row[0];
+}
+
+// Node `index` of the level of tile level t >= 1 must be the root of tile
+// (t - 1, index), already written: so every per-node entry the tiles keep is
+// checked against the level below, not only those the log's root covers.
+Status check_against_level_below(KvStore& store, unsigned tile_level, std::uint64_t index,
+                                 ByteView node) {
+  auto below = store.get(log_tile_key(static_cast<std::uint8_t>(tile_level - 1), index));
+  if (!below) return below.status();
+  if (!below->has_value()) return corrupt("a tile below a higher node is missing");
+  auto hashes = log_tile_hashes(**below);
+  if (!hashes) return corrupt(hashes.status().message());
+  if (hashes->size() != kLogTileWidth) return corrupt("a tile below a higher node is not whole");
+  const Hash root = tile_root(std::move(*hashes));
+  if (!std::equal(root.begin(), root.end(), node.begin(), node.end()))
+    return corrupt("log node (level " + std::to_string(tile_level * kTileHeight) + ", index " +
+                   std::to_string(index) + ") is not the root of the nodes below it");
+  return Status::ok();
+}
+
+// Writes the tiles of one tile level from the per-node entries of its level.
+Status write_tile_level(KvStore& store, unsigned tile_level, std::uint64_t nodes) {
+  const unsigned level = tile_level * kTileHeight;
+  const Bytes start = per_node_key(level, 0);
+  const ByteView prefix(start.data(), 2);
+  std::uint64_t next = 0;
+  Bytes tile;
+  WriteBatch batch;
+  Status st;
+  auto flush_tile = [&] {
+    batch.put(log_tile_key(static_cast<std::uint8_t>(tile_level), (next - 1) / kLogTileWidth),
+              tile);
+    tile.clear();
+  };
+  Status scan = store.scan(prefix, start, [&](ByteView k, ByteView v) {
+    if (next == nodes) return false;
+    if (Bytes(k.begin(), k.end()) != per_node_key(level, next)) {
+      st = corrupt("log node (level " + std::to_string(level) + ", index " + std::to_string(next) +
+                   ") is missing");
+      return false;
+    }
+    if (v.size() != kHashSize) {
+      st = corrupt("log node (level " + std::to_string(level) + ", index " + std::to_string(next) +
+                   ") is not 32 bytes");
+      return false;
+    }
+    if (tile_level > 0) {  // the level below was written by the call before
+      st = check_against_level_below(store, tile_level, next, v);
+      if (!st.is_ok()) return false;
+    }
+    tile.insert(tile.end(), v.begin(), v.end());
+    ++next;
+    if (next % kLogTileWidth == 0) flush_tile();
+    if (batch.size() == kBatchEntries) {
+      st = store.write(batch, /*sync=*/false);
+      batch = WriteBatch();
+      if (!st.is_ok()) return false;
+    }
+    return true;
+  });
+  EMLEDGER_TRY(scan);
+  EMLEDGER_TRY(st);
+  if (next != nodes)
+    return corrupt("level " + std::to_string(level) + " holds " + std::to_string(next) +
+                   " nodes, not the " + std::to_string(nodes) + " of the head's log size");
+  if (!tile.empty()) flush_tile();
+  return store.write(batch, /*sync=*/false);
+}
+
+}  // namespace
+
+Status upgrade_log_to_tiles(KvStore& store, std::uint64_t log_size, const Hash& log_root) {
+  for (unsigned t = 0; t * kTileHeight < 64 && (log_size >> (t * kTileHeight)) != 0; ++t)
+    EMLEDGER_TRY(write_tile_level(store, t, log_size >> (t * kTileHeight)));
+  auto root = MerkleLog(store).root(log_size);
+  if (!root) return corrupt(root.status().message());
+  if (*root != log_root) return corrupt("the tiles do not give the head's log root");
+  WriteBatch format;
+  format.put(Bytes{kKeyFormat}, Bytes{kStoreFormat});
+  EMLEDGER_TRY(store.write(format, /*sync=*/true));
+  return erase_per_node_log_entries(store);
+}
+
+Status erase_per_node_log_entries(KvStore& store) {
+  const Bytes prefix{kPerNodeLogTag};
+  Bytes from = prefix;
+  for (;;) {
+    WriteBatch batch;
+    Bytes last;
+    std::size_t count = 0;
+    Status scan = store.scan(prefix, from, [&](ByteView k, ByteView) {
+      last.assign(k.begin(), k.end());
+      batch.erase(last);
+      return ++count < kBatchEntries;
+    });
+    EMLEDGER_TRY(scan);
+    if (last.empty()) return Status::ok();
+    EMLEDGER_TRY(store.write(batch, /*sync=*/false));
+    from = last;
+    from.push_back(0);  // the next key after `last`
+  }
+}
+
+}  // namespace emledger::ledger::detail
