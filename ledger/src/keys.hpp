@@ -63,11 +63,15 @@ inline constexpr std::uint8_t kKeyPrunedBelow = 'P';
 inline constexpr std::uint8_t kKeyValidatorsProof = 'V';
 inline constexpr std::uint8_t kKeyBlockTxs = 'b';
 inline constexpr std::uint8_t kKeyTx = 'x';
-// Flat index of the head state: "s" + state key -> SHA-256 of the value (the
-// value itself is under "v" + hash). Written in the block's batch, so it always
-// equals the state tree at the head; it spares a ~log2(n)-deep tree walk for
-// every read the rules and the API make at the head.
+// Flat index of the head state: "s" + state key -> SHA-256 of the value, then
+// the value (smt.hpp: state_index_key, written by StateTree::update). Written
+// in the block's batch, so it always equals the state tree at the head; it
+// spares a ~log2(n)-deep tree walk for every read the rules and the API make
+// at the head. A value a key no longer holds is under "v" + its hash.
 inline constexpr std::uint8_t kKeyStateIndex = 's';
+// A value a key held before its current one: "v" + SHA-256 -> the value
+// (written by StateTree::update when the key takes another value).
+inline constexpr std::uint8_t kKeyValue = 'v';
 // Secondary index keys ("i"): derived from blocks like everything else, kept
 // out of the state tree; they let the node list a holder's records, grants
 // and accesses, and every access in height order, without scanning state.
@@ -92,11 +96,6 @@ inline Bytes hash_key(std::uint8_t prefix, const Hash& h) {
 inline Bytes prefixed(std::string_view prefix, ByteView rest) {
   Bytes k(prefix.begin(), prefix.end());
   k.insert(k.end(), rest.begin(), rest.end());
-  return k;
-}
-inline Bytes state_index_key(ByteView state_key) {
-  Bytes k{kKeyStateIndex};
-  k.insert(k.end(), state_key.begin(), state_key.end());
   return k;
 }
 // "i" + kind [+ holder_ref] + u64 height + u32 index in block.
@@ -131,15 +130,7 @@ Result<std::optional<T>> get_decoded(const KvReader& store, ByteView key) {
 
 // The head's value of `state_key` through the flat index.
 inline Result<std::optional<Bytes>> head_state_value(const KvReader& store, ByteView state_key) {
-  auto h = store.get(state_index_key(state_key));
-  if (!h) return h.status();
-  if (!h->has_value()) return std::optional<Bytes>();
-  if ((*h)->size() != kHashSize) return Status::error("STORAGE_CORRUPT", "bad state index entry");
-  Hash vh;
-  std::copy((*h)->begin(), (*h)->end(), vh.begin());
-  auto v = load_state_value(store, vh);
-  if (!v) return v.status();
-  return std::optional<Bytes>(std::move(*v));
+  return load_head_state_value(store, state_key);
 }
 
 }  // namespace emledger::ledger::detail

@@ -10,7 +10,7 @@
 #include "emledger/crypto/hex.hpp"
 #include "emledger/crypto/sha256.hpp"
 #include "keys.hpp"
-#include "log_upgrade.hpp"
+#include "store_upgrade.hpp"
 #include "tx_rules.hpp"
 
 namespace emledger::ledger {
@@ -18,14 +18,12 @@ namespace {
 
 using namespace detail;  // NOLINT: the key layout of keys.hpp
 
-// Writes the state tree update and the flat index entries for `puts`.
+// Writes the state tree update and, through it, the flat index entries of
+// the keys whose value changes.
 Result<Hash> update_state(Overlay& ov, const SmtNodeCache* cache, const Hash& root,
                           const std::vector<std::pair<Bytes, Bytes>>& puts,
                           StateUpdateTrace* trace = nullptr) {
-  auto new_root = StateTree(ov, cache).update(root, puts, ov, trace);
-  if (!new_root) return new_root;
-  for (const auto& [key, value] : puts) ov.put(state_index_key(key), crypto::sha256(value));
-  return new_root;
+  return StateTree(ov, cache).update(root, puts, ov, trace);
 }
 
 // Committed data seen through the writes of a block still in flight.
@@ -67,8 +65,8 @@ namespace {
 // Brings the store to this release's format or refuses it. The format entry
 // is written with the genesis entry, in the same batch, so a store with a
 // genesis and without the entry was written by a release before it (format 1),
-// which this one cannot read. Format 2 differs only by its log, which is
-// upgraded to tiles in place (ADR 029). Format 3 may still hold format 2's
+// which this one cannot read. Format 2 differs by its log and its flat
+// index, which are upgraded in place (ADR 029). Format 3 may still hold format 2's
 // per-node log entries when an upgrade stopped before it had erased them.
 Status settle_store_format(KvStore& store) {
   auto format = store.get(Bytes{kKeyFormat});
@@ -84,7 +82,7 @@ Status settle_store_format(KvStore& store) {
     auto head = get_decoded<ChainHead>(store, Bytes{kKeyHead});
     if (!head) return head.status();
     if (!head->has_value()) return Status::error("STORAGE_CORRUPT", "genesis without head");
-    return upgrade_log_to_tiles(store, (*head)->log_size, (*head)->log_root);
+    return upgrade_from_format_2(store, (*head)->log_size, (*head)->log_root);
   }
   if (**format != Bytes{kStoreFormat})
     return Status::error("STORAGE_FORMAT", "the data directory's store format is not format " +

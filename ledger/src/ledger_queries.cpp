@@ -192,7 +192,7 @@ Result<std::vector<Ledger::Listed>> Ledger::accesses(std::uint64_t from_height,
   return scan_index(*store_, prefix, start, stop, limit);
 }
 
-// The flat index holds every head state key ('s' + key -> value hash), so
+// The flat index holds every head state key ('s' + key -> value hash, value), so
 // the evidence keys of epoch 0 ("evidence/" + u16 validator + u64 view + u8
 // kind) are one ordered range of it and those of later epochs ("evidence@" +
 // u64 epoch + the same) another, read in that order.
@@ -201,7 +201,7 @@ Result<std::vector<EvidenceRecord>> Ledger::evidence(std::optional<std::uint16_t
                                                      std::optional<Offence> after) const {
   std::vector<EvidenceRecord> out;
   if (limit == 0) return out;
-  std::vector<Hash> values;
+  std::vector<Bytes> values;
   Status bad;
   // Reads one range from `start` until `limit` values; `validator_at` is the
   // offset of the u16 validator in its keys when the range's prefix does not
@@ -209,15 +209,18 @@ Result<std::vector<EvidenceRecord>> Ledger::evidence(std::optional<std::uint16_t
   const auto read = [&](const Bytes& prefix, const Bytes& start, std::size_t key_size,
                         std::optional<std::size_t> validator_at) {
     return store_->scan(prefix, start, [&](ByteView k, ByteView v) {
-      if (v.size() != kHashSize || k.size() != key_size) {
+      if (k.size() != key_size) {
         bad = Status::error("STORAGE_CORRUPT", "bad evidence index entry");
         return false;
       }
       if (validator_at && (k[*validator_at] << 8 | k[*validator_at + 1]) != *validator)
         return true;  // another validator's offence of a later epoch
-      Hash h;
-      std::copy(v.begin(), v.end(), h.begin());
-      values.push_back(h);
+      auto entry = parse_state_index_entry(v);
+      if (!entry) {
+        bad = entry.status();
+        return false;
+      }
+      values.push_back(std::move(entry->second));
       return values.size() < limit;
     });
   };
@@ -246,10 +249,8 @@ Result<std::vector<EvidenceRecord>> Ledger::evidence(std::optional<std::uint16_t
     EMLEDGER_TRY(read(later, start, kLaterKeySize, validator_at));
     if (!bad.is_ok()) return bad;
   }
-  for (const Hash& h : values) {
-    auto raw = load_state_value(*store_, h);
-    if (!raw) return raw.status();
-    auto r = decode_evidence_record(*raw);
+  for (const Bytes& raw : values) {
+    auto r = decode_evidence_record(raw);
     if (!r) return Status::error("STORAGE_CORRUPT", "evidence record: " + r.status().message());
     out.push_back(std::move(*r));
   }

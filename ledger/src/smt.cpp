@@ -26,6 +26,7 @@ constexpr std::uint8_t kLeafPrefix = 0x00;
 constexpr std::uint8_t kInternalPrefix = 0x01;
 constexpr std::uint8_t kNodeKeyTag = 'n';
 constexpr std::uint8_t kValueKeyTag = 'v';
+constexpr std::uint8_t kStateIndexTag = 's';
 constexpr std::uint8_t kKindLeaf = 0;
 constexpr std::uint8_t kKindInternal = 1;
 constexpr std::size_t kNodeBytes = kSmtNodeBytes;
@@ -148,7 +149,7 @@ class NodeReader {
   std::map<Hash, std::vector<SmtPageEntry>> kept_;
 };
 
-Result<Bytes> load_value(const KvReader& store, const Hash& value_hash) {
+Result<Bytes> load_replaced_value(const KvReader& store, const Hash& value_hash) {
   auto got = store.get(tagged_key(kValueKeyTag, value_hash));
   if (!got) return got.status();
   if (!got->has_value()) return corrupt("state value " + to_hex(value_hash) + " is missing");
@@ -158,12 +159,13 @@ Result<Bytes> load_value(const KvReader& store, const Hash& value_hash) {
   return value;
 }
 
-// One pending leaf. `value` is null for a leaf already in the tree, moving
-// down from `old_depth` (its value is stored); otherwise it points into the
-// caller's puts.
+// One pending leaf. `key` and `value` are null for a leaf already in the
+// tree, moving down from `old_depth` (its value is stored); otherwise they
+// point into the caller's puts.
 struct Put {
   Hash path;
   Hash value_hash;
+  const Bytes* key;
   const Bytes* value;
   std::size_t old_depth = 0;
 };
@@ -203,7 +205,7 @@ class Updater {
       const Node leaf{kKindLeaf, p.path, p.value_hash};
       append_smt_page_leaf(page, leaf.a, leaf.b);
       if (p.value == nullptr) return move_leaf(leaf, p.old_depth, depth, own, into);
-      out_.put(tagged_key(kValueKeyTag, p.value_hash), *p.value);
+      written_.push_back(Written{p.key, p.value, p.value_hash});
       return place(leaf, depth, own, into, puts);
     }
     // Distinct paths part before depth 256.
@@ -248,7 +250,40 @@ class Updater {
     return place(Node{kKindInternal, *left, *right}, depth, own, into, puts);
   }
 
+  // After apply: each replaced value moves from the flat index to its own
+  // entry (read before any flat index entry is written, as `store_` may be
+  // `out_`), then each new or changed key's flat index entry is written.
+  Status write_values() {
+    for (const Replaced& r : replaced_) {
+      auto got = store_.get(state_index_key(*r.key));
+      if (!got) return got.status();
+      if (!got->has_value()) return corrupt("the flat index lacks a key the state tree holds");
+      auto entry = parse_state_index_entry(**got);
+      if (!entry) return entry.status();
+      if (entry->first != r.value_hash)
+        return corrupt("the flat index disagrees with the state tree on a key's value");
+      out_.put(tagged_key(kValueKeyTag, r.value_hash), entry->second);
+    }
+    Bytes entry;
+    for (const Written& w : written_) {
+      entry.assign(w.value_hash.begin(), w.value_hash.end());
+      entry.insert(entry.end(), w.value->begin(), w.value->end());
+      out_.put(state_index_key(*w.key), entry);
+    }
+    return Status::ok();
+  }
+
  private:
+  struct Written {
+    const Bytes* key;
+    const Bytes* value;
+    Hash value_hash;
+  };
+  struct Replaced {
+    const Bytes* key;
+    Hash value_hash;  // the value it had
+  };
+
   static Bytes& start(Bytes& page) {
     page.reserve(kSmtPageBytesMax);
     return page;
@@ -290,6 +325,7 @@ class Updater {
       // Forgotten before build writes anything.
       supersede(node, depth);
       EMLEDGER_TRY(note_if_revived(leaf.a, pos->value_hash));
+      replaced_.push_back(Replaced{pos->key, leaf.b});
       return build(depth, puts, into);
     }
     if (replaced && puts.size() == 1) {  // same value again
@@ -302,7 +338,7 @@ class Updater {
     }
     // The leaf stays, below the keys that arrive (its own value again is no change).
     std::vector<Put> joined(puts.begin(), pos);
-    joined.push_back(Put{leaf.a, leaf.b, nullptr, depth});
+    joined.push_back(Put{leaf.a, leaf.b, nullptr, nullptr, depth});
     joined.insert(joined.end(), replaced ? pos + 1 : pos, puts.end());
     return build(depth, joined, into);
   }
@@ -397,6 +433,8 @@ class Updater {
   Overlay& out_;
   StateUpdateTrace* trace_;
   std::vector<Hash> revived_paths_;  // see note_if_revived
+  std::vector<Written> written_;     // new leaves with a value from the puts
+  std::vector<Replaced> replaced_;   // keys whose value changes
 };
 
 // Where a walk from the root along `path` ends.
@@ -432,8 +470,44 @@ Result<Walk> walk(const KvReader& store, const SmtNodeCache* cache, const Hash& 
 
 }  // namespace
 
-Result<Bytes> load_state_value(const KvReader& store, const Hash& value_hash) {
-  return load_value(store, value_hash);
+Bytes state_index_key(ByteView state_key) {
+  Bytes k;
+  k.reserve(1 + state_key.size());
+  k.push_back(kStateIndexTag);
+  k.insert(k.end(), state_key.begin(), state_key.end());
+  return k;
+}
+
+Result<std::pair<Hash, Bytes>> parse_state_index_entry(ByteView entry) {
+  if (entry.size() < kHashSize || entry.size() - kHashSize > kStateValueBytesMax)
+    return corrupt("a flat index entry of " + std::to_string(entry.size()) + " bytes");
+  std::pair<Hash, Bytes> out;
+  std::copy_n(entry.begin(), kHashSize, out.first.begin());
+  out.second.assign(entry.begin() + kHashSize, entry.end());
+  if (crypto::sha256(out.second) != out.first)
+    return corrupt("a flat index entry's value does not match its hash");
+  return out;
+}
+
+Result<std::optional<Bytes>> load_head_state_value(const KvReader& store, ByteView state_key) {
+  auto got = store.get(state_index_key(state_key));
+  if (!got) return got.status();
+  if (!got->has_value()) return std::optional<Bytes>();
+  auto entry = parse_state_index_entry(**got);
+  if (!entry) return entry.status();
+  return std::optional<Bytes>(std::move(entry->second));
+}
+
+Result<Bytes> load_state_value(const KvReader& store, ByteView state_key, const Hash& value_hash) {
+  auto got = store.get(state_index_key(state_key));
+  if (!got) return got.status();
+  if (got->has_value() && (*got)->size() >= kHashSize &&
+      std::equal(value_hash.begin(), value_hash.end(), (*got)->begin())) {
+    auto entry = parse_state_index_entry(**got);
+    if (!entry) return entry.status();
+    return std::move(entry->second);
+  }
+  return load_replaced_value(store, value_hash);
 }
 
 Hash smt_path(ByteView state_key) { return crypto::sha256(state_key); }
@@ -563,7 +637,7 @@ Result<Hash> StateTree::update(const Hash& root, const std::vector<std::pair<Byt
     // bug upstream and could never be proven (StateProof bounds them).
     EMLEDGER_ASSERT(key.size() <= kStateKeyBytesMax);
     EMLEDGER_ASSERT(value.size() <= kStateValueBytesMax);
-    sorted.push_back(Put{smt_path(key), crypto::sha256(value), &value, 0});
+    sorted.push_back(Put{smt_path(key), crypto::sha256(value), &key, &value, 0});
   }
   // Path order makes the result independent of the order of `puts`; for a key
   // given more than once, the stable sort keeps input order and the last wins.
@@ -580,7 +654,10 @@ Result<Hash> StateTree::update(const Hash& root, const std::vector<std::pair<Byt
   }
   Updater updater(store_, cache_, out, trace);
   Bytes above;  // where the new root's reference goes: nowhere
-  return updater.apply(root, 0, last, root, above);
+  auto new_root = updater.apply(root, 0, last, root, above);
+  if (!new_root) return new_root;
+  EMLEDGER_TRY(updater.write_values());
+  return new_root;
 }
 
 Result<std::optional<Bytes>> StateTree::get(const Hash& root, ByteView state_key) const {
@@ -588,7 +665,7 @@ Result<std::optional<Bytes>> StateTree::get(const Hash& root, ByteView state_key
   auto w = walk(store_, cache_, root, path);
   if (!w) return w.status();
   if (!w->terminal || w->terminal->a != path) return std::optional<Bytes>();
-  auto value = load_value(store_, w->terminal->b);
+  auto value = load_state_value(store_, state_key, w->terminal->b);
   if (!value) return value.status();
   return std::optional<Bytes>(std::move(*value));
 }
@@ -606,7 +683,7 @@ Result<StateProof> StateTree::prove(const Hash& root, ByteView state_key) const 
   if (w->terminal) {
     proof.terminal = 1;
     if (w->terminal->a == path) {
-      auto value = load_value(store_, w->terminal->b);
+      auto value = load_state_value(store_, state_key, w->terminal->b);
       if (!value) return value.status();
       proof.present = true;
       proof.value = std::move(*value);

@@ -253,18 +253,16 @@ Result<SnapshotInfo> write_snapshot(const Ledger& ledger, const SnapshotSink& si
     };
     const Bytes prefix{kKeyStateIndex};
     Status scan = view->scan(prefix, prefix, [&](ByteView k, ByteView v) {
-      if (v.size() != kHashSize || k.size() < 2 || k.size() - 1 > kStateKeyBytesMax) {
+      if (k.size() < 2 || k.size() - 1 > kStateKeyBytesMax) {
         st = Status::error("STORAGE_CORRUPT", "bad state index entry");
         return false;
       }
-      Hash vh;
-      std::copy(v.begin(), v.end(), vh.begin());
-      auto value = load_state_value(*view, vh);
-      if (!value) {
-        st = value.status();
+      auto entry = parse_state_index_entry(v);
+      if (!entry) {
+        st = entry.status();
         return false;
       }
-      SnapshotStateEntry e{Bytes(k.begin() + 1, k.end()), std::move(*value)};
+      SnapshotStateEntry e{Bytes(k.begin() + 1, k.end()), std::move(entry->second)};
       st = derive(e, w, nullptr, &anchors);
       if (!st.is_ok()) {
         st = Status::error("STORAGE_CORRUPT", st.message());
@@ -507,8 +505,7 @@ class Importer {
         if (e.key == validators_key_) validators_value_ = e.value;
         EMLEDGER_TRY(derive(e, w_, &index_puts, &anchors));
         const Hash path = smt_path(e.key);
-        sorted.put(path, encode(e));
-        ov.put(state_index_key(e.key), crypto::sha256(e.value));
+        sorted.put(path, encode(e));  // the tree's build writes the flat index
         ++info_.counts.state_entries;
       }
       for (const auto& [k, v] : index_puts) ov.put(k, v);

@@ -560,21 +560,20 @@ TEST_CASE("audit: an access planted in the node's database is not passed as cove
   }
   SUBCASE("an access value with no place in the certified state is refused by the node") {
     // A fifth use of G, dated in block 4 after the revocation, written as
-    // the kernel would write an access (value, flat index, access index)
-    // but outside the state tree the certificates cover.
+    // the kernel would write an access (flat index entry with its value,
+    // access index) but outside the state tree the certificates cover.
     Access forged = s.access_value(3);
     forged.id.fill(0xee);
     forged.height = head;
     const Bytes value = encode(forged);
     const Hash vh = crypto::sha256(value);
-    Bytes vkey{'v'};
-    vkey.insert(vkey.end(), vh.begin(), vh.end());
+    Bytes entry(vh.begin(), vh.end());
+    entry.insert(entry.end(), value.begin(), value.end());
     Bytes skey{'s'};
     const Bytes state_key = access_state_key(forged.id);
     skey.insert(skey.end(), state_key.begin(), state_key.end());
-    plant(s, {{vkey, value},
-              {skey, Bytes(vh.begin(), vh.end())},
-              {access_index_key(head, 7), Bytes(forged.id.begin(), forged.id.end())}});
+    plant(s,
+          {{skey, entry}, {access_index_key(head, 7), Bytes(forged.id.begin(), forged.id.end())}});
     // Its grant would not cover it either.
     AuditItem it{forged, s.state<Record>(record_state_key(s.record_a), head),
                  s.state<Grant>(grant_state_key(s.grant), head),

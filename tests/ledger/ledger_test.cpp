@@ -1,3 +1,5 @@
+#include <set>
+
 #include "emledger/crypto/hex.hpp"
 #include "fixture.hpp"
 
@@ -139,11 +141,31 @@ std::size_t keys_under(const KvStore& store, std::uint8_t prefix) {
   return n;
 }
 
-// Rewrites a store's log as format 2 kept it: each perfect subtree its own
-// entry ('l' + u8 level + u64 index -> hash), no tiles, format entry 2.
-void rewrite_log_as_format_2(KvStore& store, std::uint64_t log_size) {
+// Rewrites a store as format 2 kept it: each perfect log subtree its own
+// entry ('l' + u8 level + u64 index -> hash), no tiles; the flat index
+// holding value hashes, every value under 'v' + hash; format entry 2.
+// Returns the 'v' keys it added (the head's values).
+std::set<Bytes> rewrite_as_format_2(KvStore& store, std::uint64_t log_size) {
   std::vector<Hash> level;
+  std::set<Bytes> added;
   WriteBatch b;
+  REQUIRE(store
+              .scan(Bytes{'s'}, {},
+                    [&](ByteView k, ByteView v) {
+                      REQUIRE(v.size() > kHashSize);
+                      const Bytes hash(v.begin(), v.begin() + kHashSize);
+                      b.put(k, hash);
+                      Bytes vkey{'v'};
+                      vkey.insert(vkey.end(), hash.begin(), hash.end());
+                      auto had = store.get(vkey);
+                      REQUIRE(had.is_ok());
+                      if (!had->has_value()) {
+                        b.put(vkey, ByteView(v.data() + kHashSize, v.size() - kHashSize));
+                        added.insert(vkey);
+                      }
+                      return true;
+                    })
+              .is_ok());
   REQUIRE(store
               .scan(Bytes{'t'}, {},
                     [&](ByteView k, ByteView v) {
@@ -166,12 +188,19 @@ void rewrite_log_as_format_2(KvStore& store, std::uint64_t log_size) {
   }
   b.put(Bytes{'F'}, Bytes{2});
   REQUIRE(store.write(b, true).is_ok());
+  return added;
+}
+
+// A dump without the keys in `skip`.
+std::vector<std::pair<Bytes, Bytes>> without(std::vector<std::pair<Bytes, Bytes>> kv,
+                                             const std::set<Bytes>& skip) {
+  std::erase_if(kv, [&](const auto& e) { return skip.count(e.first) != 0; });
+  return kv;
 }
 
 }  // namespace
 
-TEST_CASE(
-    "ledger: a format 2 store's log is upgraded in place to tiles, and an upgrade cut short ends") {
+TEST_CASE("ledger: a format 2 store is upgraded in place, and an upgrade cut short ends") {
   Net net;
   for (int block = 0; block < 5; ++block) {
     std::vector<Tx> txs;
@@ -191,14 +220,19 @@ TEST_CASE(
     REQUIRE(store.is_ok());
     return std::move(*store);
   };
+  std::set<Bytes> added;
   {
     auto store = reopen_store();
-    rewrite_log_as_format_2(*store, head.log_size);
+    added = rewrite_as_format_2(*store, head.log_size);
     CHECK(keys_under(*store, 't') == 0);
     CHECK(keys_under(*store, 'l') == 2 * 45 - std::popcount(45u));
+    CHECK(added.size() > 2 * 45);  // a record and its content index per register
   }
-  net.reopen();                              // upgrades
-  CHECK(store_dump(*net.ledger) == before);  // the tiles and format 3, byte for byte
+  net.reopen();  // upgrades
+  // The tiles, the flat index and format 3, byte for byte; format 2's copies
+  // of the head's values stay.
+  CHECK(without(store_dump(*net.ledger), added) == before);
+  CHECK(store_dump(*net.ledger).size() == before.size() + added.size());
   CHECK(net.ledger->inclusion_proof(17, 45)->path == proof->path);
   CHECK(*net.ledger->log_root(45) == head.log_root);
   net.commit({net.reg("after-the-upgrade")});
@@ -219,6 +253,31 @@ TEST_CASE(
   CHECK(store_dump(*net.ledger) == after);
 }
 
+TEST_CASE("ledger: a format 2 upgrade cut short after some flat index entries goes on") {
+  Net net;
+  std::vector<Tx> txs;
+  for (int i = 0; i < 30; ++i) txs.push_back(net.reg("half-" + std::to_string(i)));
+  net.commit(txs);
+  const std::uint64_t size = net.ledger->head().log_size;
+  const auto before = store_dump(*net.ledger);
+  net.ledger.reset();
+  std::set<Bytes> added;
+  {
+    auto store = open_leveldb(net.dir.str() + "/db");
+    REQUIRE(store.is_ok());
+    added = rewrite_as_format_2(**store, size);
+    // The first few flat index entries as the interrupted attempt left them.
+    WriteBatch b;
+    std::size_t n = 0;
+    for (const auto& [k, v] : before)
+      if (k[0] == 's' && n++ < 5) b.put(k, v);
+    REQUIRE(n > 5);
+    REQUIRE((*store)->write(b, true).is_ok());
+  }
+  net.reopen();
+  CHECK(without(store_dump(*net.ledger), added) == before);
+}
+
 TEST_CASE(
     "ledger: a format 2 store whose log does not give the head's root is refused, unchanged") {
   Net net;
@@ -230,7 +289,7 @@ TEST_CASE(
   net.ledger.reset();
   auto store = open_leveldb(net.dir.str() + "/db");
   REQUIRE(store.is_ok());
-  rewrite_log_as_format_2(**store, size);
+  const std::set<Bytes> added = rewrite_as_format_2(**store, size);
   SUBCASE("a leaf changed, below a node of level 4 that the root covers") {
     WriteBatch b;
     b.put(per_node_log_key(0, 7), crypto::sha256(as_bytes("not the leaf")));
@@ -239,6 +298,12 @@ TEST_CASE(
   SUBCASE("a node of level 4 changed, below the node of level 8 that the root covers") {
     WriteBatch b;
     b.put(per_node_log_key(4, 3), crypto::sha256(as_bytes("not the node")));
+    REQUIRE((*store)->write(b, true).is_ok());
+  }
+  SUBCASE("a value of the flat index missing") {
+    REQUIRE_FALSE(added.empty());
+    WriteBatch b;
+    b.erase(*added.begin());
     REQUIRE((*store)->write(b, true).is_ok());
   }
   SUBCASE("a leaf missing") {
@@ -257,12 +322,15 @@ TEST_CASE(
   CHECK(l.status().code() == "STORAGE_CORRUPT");
   auto again = open_leveldb(net.dir.str() + "/db");
   REQUIRE(again.is_ok());
-  // The format entry stays 2 and every per-node entry stays; tiles may have
-  // been written (the next attempt writes them again), nothing else.
-  std::vector<std::pair<Bytes, Bytes>> without_tiles;
+  // The format entry stays 2 and every per-node entry stays; tiles and flat
+  // index entries with their values may have been written (the next attempt
+  // recognizes them), nothing else.
+  std::vector<std::pair<Bytes, Bytes>> rest_now, rest_before;
   for (auto& kv : store_dump(**again))
-    if (kv.first[0] != 't') without_tiles.push_back(kv);
-  CHECK(without_tiles == bad);
+    if (kv.first[0] != 't' && kv.first[0] != 's') rest_now.push_back(kv);
+  for (auto& kv : bad)
+    if (kv.first[0] != 's') rest_before.push_back(kv);
+  CHECK(rest_now == rest_before);
 }
 
 TEST_CASE("ledger: register commits a record, its index and its transaction") {

@@ -317,9 +317,10 @@ TEST_CASE("smt: an update writes only new nodes") {
     CHECK(*tree.update(f.root, {}, overlay) == f.root);
   }
   {
-    // A new key adds its value and the pages on its path, one every four
-    // levels from the root's to its leaf's (ADR 027), and a page for the leaf
-    // it displaces only if that comes to a depth rooting one.
+    // A new key adds its flat index entry (with its value) and the pages on
+    // its path, one every four levels from the root's to its leaf's (ADR
+    // 027), and a page for the leaf it displaces only if that comes to a
+    // depth rooting one.
     Overlay overlay(*f.store);
     StateTree tree(overlay);
     auto root = tree.update(f.root, {{B("fresh"), B("value")}}, overlay);
@@ -328,12 +329,7 @@ TEST_CASE("smt: an update writes only new nodes") {
     REQUIRE(proof.is_ok());
     const std::size_t depth = proof->siblings.size();
     const std::vector<Hash> up = path_nodes(*proof);  // the leaf first
-    std::set<Bytes> expected{[] {
-      Bytes k{'v'};
-      const Hash vh = crypto::sha256(B("value"));
-      k.insert(k.end(), vh.begin(), vh.end());
-      return k;
-    }()};
+    std::set<Bytes> expected{state_index_key(as_bytes("fresh"))};
     for (std::size_t d = 0; d <= depth; d += 4) expected.insert(page_key(up[depth - d]));
     std::set<Bytes> written;
     for (const auto& [k, v] : overlay.batch().entries()) written.insert(Bytes(k.begin(), k.end()));
@@ -364,12 +360,7 @@ TEST_CASE("smt: missing or altered storage is STORAGE_CORRUPT") {
   auto root = tree.update(smt_empty_root(), puts, overlay);
   REQUIRE(root.is_ok());
   const Bytes root_key = page_key(*root);
-  const Bytes value_key = [&] {
-    Bytes k{'v'};
-    Hash vh = crypto::sha256(puts[0].second);
-    k.insert(k.end(), vh.begin(), vh.end());
-    return k;
-  }();
+  const Bytes value_key = state_index_key(puts[0].first);  // the head's value
   WriteBatch without_root;
   for (const auto& [k, v] : overlay.batch().entries())
     if (!std::equal(k.begin(), k.end(), root_key.begin(), root_key.end())) without_root.put(k, v);
@@ -392,7 +383,12 @@ TEST_CASE("smt: missing or altered storage is STORAGE_CORRUPT") {
 
   WriteBatch fixed;
   fixed.put(root_key, root_node);
-  fixed.put(value_key, B("not the value"));
+  Bytes forged(32, 0);  // a hash, then a value that is not the one hashed
+  const Hash vh = crypto::sha256(puts[0].second);
+  std::copy(vh.begin(), vh.end(), forged.begin());
+  const Bytes other = B("not the value");
+  forged.insert(forged.end(), other.begin(), other.end());
+  fixed.put(value_key, forged);
   REQUIRE(store.write(fixed, false).is_ok());
   CHECK(on_disk.get(*root, puts[1].first).is_ok());
   CHECK(on_disk.get(*root, puts[0].first).status().code() == "STORAGE_CORRUPT");

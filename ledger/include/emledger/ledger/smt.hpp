@@ -33,9 +33,21 @@ Hash smt_leaf_hash(const Hash& path, const Hash& value_hash);
 Hash smt_internal_hash(const Hash& left, const Hash& right);
 Hash smt_empty_root();  // 32 zero bytes
 
-// Reads a stored state value ("v" + hash), checking that it hashes to
-// `value_hash`. Errors: STORAGE_CORRUPT when missing or altered.
-Result<Bytes> load_state_value(const KvReader& store, const Hash& value_hash);
+// The flat index of the head state, kept by StateTree::update
+// (docs/formats/storage.md): "s" + state key -> the value's SHA-256 followed
+// by the value itself. A value the head no longer holds under a key is kept
+// under "v" + its hash, written by the update that replaced it.
+Bytes state_index_key(ByteView state_key);
+// Splits a flat index entry into the value's hash and the value, checking
+// that they agree. Errors: STORAGE_CORRUPT.
+Result<std::pair<Hash, Bytes>> parse_state_index_entry(ByteView entry);
+// The head's value of `state_key`, through the flat index.
+// Errors: STORAGE_CORRUPT.
+Result<std::optional<Bytes>> load_head_state_value(const KvReader& store, ByteView state_key);
+// The value with hash `value_hash` that `state_key` holds or held: the flat
+// index's when it is that one, else the replaced value's entry ("v" + hash).
+// Errors: STORAGE_CORRUPT when neither holds it, or it is altered.
+Result<Bytes> load_state_value(const KvReader& store, ByteView state_key, const Hash& value_hash);
 
 // A proof for one key against one root, membership or non-membership.
 struct StateProof {
@@ -161,10 +173,10 @@ class StateTree {
   explicit StateTree(const KvReader& store, const SmtNodeCache* cache = nullptr)
       : store_(store), cache_(cache) {}
   // Applies puts (state key -> value) to the tree at `root`, writing new
-  // nodes and values to `out`. Keys are applied in path order, so the result
-  // does not depend on the order of `puts`. Deletion is not supported: no
-  // transaction removes state. With `trace`, also reports what pruning needs
-  // (StateUpdateTrace).
+  // nodes to `out`, and the flat index entry of each key whose value changes
+  // (with the value it replaces under "v" + its hash). Keys are applied in path order, so the
+  // result does not depend on the order of `puts`. Deletion is not supported: no transaction
+  // removes state. With `trace`, also reports what pruning needs (StateUpdateTrace).
   Result<Hash> update(const Hash& root, const std::vector<std::pair<Bytes, Bytes>>& puts,
                       Overlay& out, StateUpdateTrace* trace = nullptr) const;
   Result<std::optional<Bytes>> get(const Hash& root, ByteView state_key) const;

@@ -1,13 +1,17 @@
-// The in-place upgrade of the log to tiles (log_upgrade.hpp). Format 2 keyed
-// each perfect subtree 'l' + u8 level + u64 index (big-endian) -> its 32-byte
-// hash; the tiles keep those of levels 0, 4, 8, ..., 16 to a key.
-#include "log_upgrade.hpp"
+// The in-place upgrade from format 2 (store_upgrade.hpp). Format 2 keyed
+// each perfect log subtree 'l' + u8 level + u64 index (big-endian) -> its
+// 32-byte hash, where the tiles keep those of levels 0, 4, 8, ..., 16 to a
+// key; and its flat index held 's' + key -> value hash, with every value
+// under 'v' + hash.
+#include "store_upgrade.hpp"
 
 #include <algorithm>
 #include <string>
 #include <vector>
 
+#include "emledger/crypto/sha256.hpp"
 #include "emledger/ledger/merkle_log.hpp"
+#include "emledger/ledger/smt.hpp"
 #include "keys.hpp"
 
 namespace emledger::ledger::detail {
@@ -103,14 +107,54 @@ Status write_tile_level(KvStore& store, unsigned tile_level, std::uint64_t nodes
   return store.write(batch, /*sync=*/false);
 }
 
+// Writes each flat index entry that holds only its value's hash again with
+// the value after it; an entry that holds its value already (from an attempt
+// a crash cut short) is checked and left.
+Status inline_flat_index_values(KvStore& store) {
+  const Bytes prefix{kKeyStateIndex};
+  WriteBatch batch;
+  Status st;
+  Status scan = store.scan(prefix, prefix, [&](ByteView k, ByteView v) {
+    if (v.size() != kHashSize) {
+      auto entry = parse_state_index_entry(v);
+      st = entry.is_ok() ? Status::ok() : corrupt(entry.status().message());
+      return st.is_ok();
+    }
+    Hash h;
+    std::copy(v.begin(), v.end(), h.begin());
+    auto got = store.get(hash_key(kKeyValue, h));
+    if (!got) {
+      st = got.status();
+      return false;
+    }
+    if (!got->has_value() || crypto::sha256(**got) != h) {
+      st = corrupt("the value of a flat index entry is missing or does not match its hash");
+      return false;
+    }
+    Bytes entry(v.begin(), v.end());
+    entry.insert(entry.end(), (*got)->begin(), (*got)->end());
+    batch.put(k, entry);
+    if (batch.size() == kBatchEntries) {
+      st = store.write(batch, /*sync=*/false);
+      batch = WriteBatch();
+      if (!st.is_ok()) return false;
+    }
+    return true;
+  });
+  EMLEDGER_TRY(scan);
+  EMLEDGER_TRY(st);
+  return store.write(batch, /*sync=*/false);
+}
+
 }  // namespace
 
-Status upgrade_log_to_tiles(KvStore& store, std::uint64_t log_size, const Hash& log_root) {
+Status upgrade_from_format_2(KvStore& store, std::uint64_t log_size, const Hash& log_root) {
   for (unsigned t = 0; t * kTileHeight < 64 && (log_size >> (t * kTileHeight)) != 0; ++t)
     EMLEDGER_TRY(write_tile_level(store, t, log_size >> (t * kTileHeight)));
   auto root = MerkleLog(store).root(log_size);
   if (!root) return corrupt(root.status().message());
   if (*root != log_root) return corrupt("the tiles do not give the head's log root");
+  EMLEDGER_TRY(inline_flat_index_values(store));
   WriteBatch format;
   format.put(Bytes{kKeyFormat}, Bytes{kStoreFormat});
   EMLEDGER_TRY(store.write(format, /*sync=*/true));

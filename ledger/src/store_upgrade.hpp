@@ -1,0 +1,34 @@
+// The in-place upgrade of a store from format 2 to format 3 (ADR 029,
+// docs/formats/storage.md): the transaction log from one entry per node to
+// tiles (docs/formats/merkle_log.md), and the flat index of the head state
+// from value hashes to hashes followed by the values.
+#pragma once
+
+#include <cstdint>
+
+#include "emledger/crypto/result.hpp"
+#include "emledger/ledger/store.hpp"
+
+namespace emledger::ledger::detail {
+
+// Writes the tiles of a format 2 store's log of `log_size` leaves from its
+// per-node entries ('l') and checks that they give `log_root`; writes each
+// flat index entry ('s' + key -> value hash) again with its value (from
+// 'v' + hash) after the hash; then writes the format entry (3) in a synced
+// batch and erases the per-node log entries. Everything before the format
+// entry can be done again: a crash before it leaves a format 2 store (some
+// flat index entries possibly rewritten, which the next attempt recognizes)
+// that the next open upgrades again; a crash after it leaves per-node
+// entries that erase_per_node_log_entries removes. The 'v' entries of the
+// head's values stay: they cost space, not correctness. Errors:
+// STORAGE_CORRUPT (a log node missing or not 32 bytes, a root that is not
+// `log_root`, a value missing or not matching its hash; the format entry
+// then stays 2), STORAGE_ERROR.
+Status upgrade_from_format_2(KvStore& store, std::uint64_t log_size, const Hash& log_root);
+
+// Erases every per-node log entry ('l') the store still holds: none unless an
+// upgrade stopped between its format entry and the end of its erases. One
+// seek when there are none. Errors: STORAGE_ERROR.
+Status erase_per_node_log_entries(KvStore& store);
+
+}  // namespace emledger::ledger::detail
