@@ -33,6 +33,15 @@ Status corrupt(const std::string& what) {
   return Status::error("STORAGE_CORRUPT", "upgrading the log to tiles: " + what);
 }
 
+// Writes `batch` (unsynced) and starts a new one once it holds
+// kBatchEntries puts: bounded memory at any ledger size.
+Status write_when_full(KvStore& store, WriteBatch& batch) {
+  if (batch.size() < kBatchEntries) return Status::ok();
+  Status st = store.write(batch, /*sync=*/false);
+  batch = WriteBatch();
+  return st;
+}
+
 // The root of a whole tile: its 16 hashes hashed up pairwise.
 Hash tile_root(std::vector<Hash> row) {
   for (std::size_t width = row.size(); width > 1; width /= 2)
@@ -91,12 +100,8 @@ Status write_tile_level(KvStore& store, unsigned tile_level, std::uint64_t nodes
     tile.insert(tile.end(), v.begin(), v.end());
     ++next;
     if (next % kLogTileWidth == 0) flush_tile();
-    if (batch.size() == kBatchEntries) {
-      st = store.write(batch, /*sync=*/false);
-      batch = WriteBatch();
-      if (!st.is_ok()) return false;
-    }
-    return true;
+    st = write_when_full(store, batch);
+    return st.is_ok();
   });
   EMLEDGER_TRY(scan);
   EMLEDGER_TRY(st);
@@ -134,12 +139,8 @@ Status inline_flat_index_values(KvStore& store) {
     Bytes entry(v.begin(), v.end());
     entry.insert(entry.end(), (*got)->begin(), (*got)->end());
     batch.put(k, entry);
-    if (batch.size() == kBatchEntries) {
-      st = store.write(batch, /*sync=*/false);
-      batch = WriteBatch();
-      if (!st.is_ok()) return false;
-    }
-    return true;
+    st = write_when_full(store, batch);
+    return st.is_ok();
   });
   EMLEDGER_TRY(scan);
   EMLEDGER_TRY(st);
