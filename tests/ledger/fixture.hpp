@@ -212,4 +212,30 @@ inline void wait_for_filters(const ledger::Ledger& l) {
   REQUIRE(l.state_key_filter_complete());
 }
 
+// Every key and value of the ledger's store, in key order.
+inline std::vector<std::pair<Bytes, Bytes>> store_dump(const Ledger& l) {
+  std::vector<std::pair<Bytes, Bytes>> kv;
+  auto view = l.read_view();
+  REQUIRE(view->scan({}, {},
+                     [&](ByteView k, ByteView v) {
+                       kv.emplace_back(Bytes(k.begin(), k.end()), Bytes(v.begin(), v.end()));
+                       return true;
+                     })
+              .is_ok());
+  return kv;
+}
+
+// The same, of a store not opened as a ledger.
+inline std::vector<std::pair<Bytes, Bytes>> store_dump(const KvStore& store) {
+  std::vector<std::pair<Bytes, Bytes>> kv;
+  REQUIRE(store
+              .scan({}, {},
+                    [&](ByteView k, ByteView v) {
+                      kv.emplace_back(Bytes(k.begin(), k.end()), Bytes(v.begin(), v.end()));
+                      return true;
+                    })
+              .is_ok());
+  return kv;
+}
+
 }  // namespace emledger::testing

@@ -1,0 +1,261 @@
+// The store's format entry: formats this release refuses, and the in-place
+// upgrade from format 2 (docs/formats/storage.md, "Format"; ADR 029, ADR 030).
+#include <set>
+
+#include "emledger/crypto/hex.hpp"
+#include "emledger/ledger/merkle_log.hpp"
+#include "fixture.hpp"
+
+using namespace emledger;
+using namespace emledger::ledger;
+using emledger::testing::Net;
+using emledger::testing::store_dump;
+
+TEST_CASE("ledger: a store in a format this release cannot read is refused, unchanged") {
+  Net net;
+  REQUIRE(net.commit_one(net.reg("before-the-change")).is_ok());
+  auto opened_as = [&](std::optional<Bytes> format) {
+    net.ledger.reset();
+    auto store = open_leveldb(net.dir.str() + "/db");
+    REQUIRE(store.is_ok());
+    WriteBatch b;
+    if (format) {
+      b.put(Bytes{'F'}, *format);
+    } else {
+      b.erase(Bytes{'F'});  // as a store written before ADR 027 has it
+    }
+    REQUIRE((*store)->write(b, true).is_ok());
+    const auto before = store_dump(**store);
+    auto l = Ledger::open(std::move(*store), net.genesis, net.options);
+    if (l.is_ok()) {
+      net.ledger = std::move(*l);
+      return std::string("opened");
+    }
+    const std::string code = l.status().code();
+    auto again = open_leveldb(net.dir.str() + "/db");
+    REQUIRE(again.is_ok());
+    CHECK(store_dump(**again) == before);  // nothing written
+    return code;
+  };
+  CHECK(opened_as(std::nullopt) == "STORAGE_FORMAT");
+  CHECK(opened_as(Bytes{1}) == "STORAGE_FORMAT");
+  // Format 2 is upgraded, but this store has no per-node log entries to upgrade.
+  CHECK(opened_as(Bytes{2}) == "STORAGE_CORRUPT");
+  CHECK(opened_as(Bytes{3, 0}) == "STORAGE_FORMAT");
+  CHECK(opened_as(Bytes{4}) == "STORAGE_FORMAT");
+  CHECK(opened_as(Bytes{3}) == "opened");
+  CHECK(net.ledger->head().height == 1);
+}
+
+namespace {
+
+Bytes per_node_log_key(unsigned level, std::uint64_t index) {
+  Bytes k{'l', static_cast<std::uint8_t>(level)};
+  for (int shift = 56; shift >= 0; shift -= 8)
+    k.push_back(static_cast<std::uint8_t>(index >> shift));
+  return k;
+}
+
+std::size_t keys_under(const KvStore& store, std::uint8_t prefix) {
+  std::size_t n = 0;
+  REQUIRE(store
+              .scan(Bytes{prefix}, {},
+                    [&](ByteView, ByteView) {
+                      ++n;
+                      return true;
+                    })
+              .is_ok());
+  return n;
+}
+
+// Rewrites a store as format 2 kept it: each perfect log subtree its own
+// entry ('l' + u8 level + u64 index -> hash), no tiles; the flat index
+// holding value hashes, every value under 'v' + hash; format entry 2.
+// Returns the 'v' keys it added (the head's values).
+std::set<Bytes> rewrite_as_format_2(KvStore& store, std::uint64_t log_size) {
+  std::vector<Hash> level;
+  std::set<Bytes> added;
+  WriteBatch b;
+  REQUIRE(store
+              .scan(Bytes{'s'}, {},
+                    [&](ByteView k, ByteView v) {
+                      REQUIRE(v.size() > kHashSize);
+                      const Bytes hash(v.begin(), v.begin() + kHashSize);
+                      b.put(k, hash);
+                      Bytes vkey{'v'};
+                      vkey.insert(vkey.end(), hash.begin(), hash.end());
+                      auto had = store.get(vkey);
+                      REQUIRE(had.is_ok());
+                      if (!had->has_value()) {
+                        b.put(vkey, ByteView(v.data() + kHashSize, v.size() - kHashSize));
+                        added.insert(vkey);
+                      }
+                      return true;
+                    })
+              .is_ok());
+  REQUIRE(store
+              .scan(Bytes{'t'}, {},
+                    [&](ByteView k, ByteView v) {
+                      b.erase(k);
+                      if (k[1] != 0) return true;
+                      auto hashes = log_tile_hashes(v);
+                      REQUIRE(hashes.is_ok());
+                      level.insert(level.end(), hashes->begin(), hashes->end());
+                      return true;
+                    })
+              .is_ok());
+  REQUIRE(level.size() == log_size);
+  for (unsigned lv = 0; !level.empty(); ++lv) {
+    std::vector<Hash> up;
+    for (std::uint64_t i = 0; i < level.size(); ++i) {
+      b.put(per_node_log_key(lv, i), level[i]);
+      if (i % 2 == 1) up.push_back(log_node_hash(level[i - 1], level[i]));
+    }
+    level = std::move(up);
+  }
+  b.put(Bytes{'F'}, Bytes{2});
+  REQUIRE(store.write(b, true).is_ok());
+  return added;
+}
+
+// A dump without the keys in `skip`.
+std::vector<std::pair<Bytes, Bytes>> without(std::vector<std::pair<Bytes, Bytes>> kv,
+                                             const std::set<Bytes>& skip) {
+  std::erase_if(kv, [&](const auto& e) { return skip.count(e.first) != 0; });
+  return kv;
+}
+
+}  // namespace
+
+TEST_CASE("ledger: a format 2 store is upgraded in place, and an upgrade cut short ends") {
+  Net net;
+  for (int block = 0; block < 5; ++block) {
+    std::vector<Tx> txs;
+    for (int i = 0; i < 9; ++i)
+      txs.push_back(net.reg("upgrade-" + std::to_string(block) + "-" + std::to_string(i)));
+    net.commit(txs);
+  }
+  const ChainHead head = net.ledger->head();
+  REQUIRE(head.log_size == 45);
+  const auto before = store_dump(*net.ledger);
+  auto proof = net.ledger->inclusion_proof(17, 45);
+  REQUIRE(proof.is_ok());
+  net.ledger.reset();
+
+  auto reopen_store = [&] {
+    auto store = open_leveldb(net.dir.str() + "/db");
+    REQUIRE(store.is_ok());
+    return std::move(*store);
+  };
+  std::set<Bytes> added;
+  {
+    auto store = reopen_store();
+    added = rewrite_as_format_2(*store, head.log_size);
+    CHECK(keys_under(*store, 't') == 0);
+    CHECK(keys_under(*store, 'l') == 2 * 45 - std::popcount(45u));
+    CHECK(added.size() > 2 * 45);  // a record and its content index per register
+  }
+  net.reopen();  // upgrades
+  // The tiles, the flat index and format 3, byte for byte; format 2's copies
+  // of the head's values stay.
+  CHECK(without(store_dump(*net.ledger), added) == before);
+  CHECK(store_dump(*net.ledger).size() == before.size() + added.size());
+  CHECK(net.ledger->inclusion_proof(17, 45)->path == proof->path);
+  CHECK(*net.ledger->log_root(45) == head.log_root);
+  net.commit({net.reg("after-the-upgrade")});
+  CHECK(*net.ledger->log_root(46) == net.ledger->head().log_root);
+  const auto after = store_dump(*net.ledger);
+  net.ledger.reset();
+
+  // An upgrade that wrote its format entry and stopped before its erases:
+  // the next open erases the per-node entries and changes nothing else.
+  {
+    auto store = reopen_store();
+    WriteBatch b;
+    b.put(per_node_log_key(0, 3), Hash{});
+    b.put(per_node_log_key(5, 0), Hash{});
+    REQUIRE(store->write(b, true).is_ok());
+  }
+  net.reopen();
+  CHECK(store_dump(*net.ledger) == after);
+}
+
+TEST_CASE("ledger: a format 2 upgrade cut short after some flat index entries goes on") {
+  Net net;
+  std::vector<Tx> txs;
+  for (int i = 0; i < 30; ++i) txs.push_back(net.reg("half-" + std::to_string(i)));
+  net.commit(txs);
+  const std::uint64_t size = net.ledger->head().log_size;
+  const auto before = store_dump(*net.ledger);
+  net.ledger.reset();
+  std::set<Bytes> added;
+  {
+    auto store = open_leveldb(net.dir.str() + "/db");
+    REQUIRE(store.is_ok());
+    added = rewrite_as_format_2(**store, size);
+    // The first few flat index entries as the interrupted attempt left them.
+    WriteBatch b;
+    std::size_t n = 0;
+    for (const auto& [k, v] : before)
+      if (k[0] == 's' && n++ < 5) b.put(k, v);
+    REQUIRE(n > 5);
+    REQUIRE((*store)->write(b, true).is_ok());
+  }
+  net.reopen();
+  CHECK(without(store_dump(*net.ledger), added) == before);
+}
+
+TEST_CASE(
+    "ledger: a format 2 store whose log does not give the head's root is refused, unchanged") {
+  Net net;
+  std::vector<Tx> txs;
+  // 300 leaves: tiles at levels 0, 4 and 8.
+  for (int i = 0; i < 300; ++i) txs.push_back(net.reg("bad-log-" + std::to_string(i)));
+  net.commit(txs);
+  const std::uint64_t size = net.ledger->head().log_size;
+  net.ledger.reset();
+  auto store = open_leveldb(net.dir.str() + "/db");
+  REQUIRE(store.is_ok());
+  const std::set<Bytes> added = rewrite_as_format_2(**store, size);
+  SUBCASE("a leaf changed, below a node of level 4 that the root covers") {
+    WriteBatch b;
+    b.put(per_node_log_key(0, 7), crypto::sha256(as_bytes("not the leaf")));
+    REQUIRE((*store)->write(b, true).is_ok());
+  }
+  SUBCASE("a node of level 4 changed, below the node of level 8 that the root covers") {
+    WriteBatch b;
+    b.put(per_node_log_key(4, 3), crypto::sha256(as_bytes("not the node")));
+    REQUIRE((*store)->write(b, true).is_ok());
+  }
+  SUBCASE("a value of the flat index missing") {
+    REQUIRE_FALSE(added.empty());
+    WriteBatch b;
+    b.erase(*added.begin());
+    REQUIRE((*store)->write(b, true).is_ok());
+  }
+  SUBCASE("a leaf missing") {
+    WriteBatch b;
+    b.erase(per_node_log_key(0, 299));
+    REQUIRE((*store)->write(b, true).is_ok());
+  }
+  SUBCASE("a node of a tile level not 32 bytes") {
+    WriteBatch b;
+    b.put(per_node_log_key(4, 0), Bytes(31, 1));
+    REQUIRE((*store)->write(b, true).is_ok());
+  }
+  const auto bad = store_dump(**store);
+  auto l = Ledger::open(std::move(*store), net.genesis, net.options);
+  REQUIRE_FALSE(l.is_ok());
+  CHECK(l.status().code() == "STORAGE_CORRUPT");
+  auto again = open_leveldb(net.dir.str() + "/db");
+  REQUIRE(again.is_ok());
+  // The format entry stays 2 and every per-node entry stays; tiles and flat
+  // index entries with their values may have been written (the next attempt
+  // recognizes them), nothing else.
+  std::vector<std::pair<Bytes, Bytes>> rest_now, rest_before;
+  for (auto& kv : store_dump(**again))
+    if (kv.first[0] != 't' && kv.first[0] != 's') rest_now.push_back(kv);
+  for (auto& kv : bad)
+    if (kv.first[0] != 's') rest_before.push_back(kv);
+  CHECK(rest_now == rest_before);
+}
