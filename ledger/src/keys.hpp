@@ -69,9 +69,6 @@ inline constexpr std::uint8_t kKeyTx = 'x';
 // spares a ~log2(n)-deep tree walk for every read the rules and the API make
 // at the head. A value a key no longer holds is under "v" + its hash.
 inline constexpr std::uint8_t kKeyStateIndex = 's';
-// A value a key held before its current one: "v" + SHA-256 -> the value
-// (written by StateTree::update when the key takes another value).
-inline constexpr std::uint8_t kKeyValue = 'v';
 // Secondary index keys ("i"): derived from blocks like everything else, kept
 // out of the state tree; they let the node list a holder's records, grants
 // and accesses, and every access in height order, without scanning state.

@@ -26,9 +26,8 @@ constexpr std::size_t kTileKeyBytes = 1 + 1 + 8;
 // A tile holds the nodes of one tree level divisible by kTileHeight, in runs of
 // kTileWidth: tile (t, k) holds the perfect subtrees of 2^(4t) leaves with
 // indices 16k .. 16k + 15, as many as are complete.
-constexpr unsigned kTileHeight = 4;
-constexpr std::uint64_t kTileWidth = std::uint64_t{1} << kTileHeight;
-static_assert(kTileWidth == kLogTileWidth);
+constexpr unsigned kTileHeight = kLogTileHeight;
+constexpr std::uint64_t kTileWidth = kLogTileWidth;
 // No log comes near this; it keeps begin + length and 2^level far from overflow.
 constexpr std::uint64_t kLogSizeMax = std::uint64_t{1} << 62;
 constexpr unsigned kLogLevelsMax = 62;
@@ -120,10 +119,7 @@ Result<std::optional<Hash>> read_node(TileReader& tiles, unsigned level, std::ui
   if (raw->size() / kHashSize < offset + count) return std::optional<Hash>();
   std::array<Hash, kTileWidth / 2> row{};
   for (std::uint64_t i = 0; i < count; ++i) row[i] = hash_at(*raw, offset + i);
-  for (std::uint64_t width = count; width > 1; width /= 2)
-    for (std::uint64_t i = 0; i < width / 2; ++i)
-      row[i] = log_node_hash(row[2 * i], row[2 * i + 1]);
-  return std::optional<Hash>(row[0]);
+  return std::optional<Hash>(log_perfect_root(std::span<const Hash>(row.data(), count)));
 }
 
 Result<Hash> require_node(TileReader& tiles, unsigned level, std::uint64_t index) {
@@ -282,6 +278,16 @@ Hash log_node_hash(const Hash& left, const Hash& right) {
 }
 
 Hash log_empty_root() { return crypto::sha256(ByteView()); }
+
+Hash log_perfect_root(std::span<const Hash> nodes) {
+  EMLEDGER_ASSERT(!nodes.empty() && nodes.size() <= kTileWidth &&
+                  std::has_single_bit(nodes.size()));
+  std::array<Hash, kTileWidth> row{};
+  std::copy(nodes.begin(), nodes.end(), row.begin());
+  for (std::size_t width = nodes.size(); width > 1; width /= 2)
+    for (std::size_t i = 0; i < width / 2; ++i) row[i] = log_node_hash(row[2 * i], row[2 * i + 1]);
+  return row[0];
+}
 
 Bytes log_tile_key(std::uint8_t tile_level, std::uint64_t tile_index) {
   Bytes key;

@@ -149,16 +149,6 @@ class NodeReader {
   std::map<Hash, std::vector<SmtPageEntry>> kept_;
 };
 
-Result<Bytes> load_replaced_value(const KvReader& store, const Hash& value_hash) {
-  auto got = store.get(tagged_key(kValueKeyTag, value_hash));
-  if (!got) return got.status();
-  if (!got->has_value()) return corrupt("state value " + to_hex(value_hash) + " is missing");
-  Bytes value = std::move(**got);
-  if (value.size() > kStateValueBytesMax || crypto::sha256(value) != value_hash)
-    return corrupt("state value " + to_hex(value_hash) + " does not match its hash");
-  return value;
-}
-
 // One pending leaf. `key` and `value` are null for a leaf already in the
 // tree, moving down from `old_depth` (its value is stored); otherwise they
 // point into the caller's puts.
@@ -489,6 +479,16 @@ Result<std::pair<Hash, Bytes>> parse_state_index_entry(ByteView entry) {
   return out;
 }
 
+Result<Bytes> load_replaced_state_value(const KvReader& store, const Hash& value_hash) {
+  auto got = store.get(tagged_key(kValueKeyTag, value_hash));
+  if (!got) return got.status();
+  if (!got->has_value()) return corrupt("state value " + to_hex(value_hash) + " is missing");
+  Bytes value = std::move(**got);
+  if (value.size() > kStateValueBytesMax || crypto::sha256(value) != value_hash)
+    return corrupt("state value " + to_hex(value_hash) + " does not match its hash");
+  return value;
+}
+
 Result<std::optional<Bytes>> load_head_state_value(const KvReader& store, ByteView state_key) {
   auto got = store.get(state_index_key(state_key));
   if (!got) return got.status();
@@ -507,7 +507,7 @@ Result<Bytes> load_state_value(const KvReader& store, ByteView state_key, const 
     if (!entry) return entry.status();
     return std::move(entry->second);
   }
-  return load_replaced_value(store, value_hash);
+  return load_replaced_state_value(store, value_hash);
 }
 
 Hash smt_path(ByteView state_key) { return crypto::sha256(state_key); }

@@ -9,7 +9,6 @@
 #include <string>
 #include <vector>
 
-#include "emledger/crypto/sha256.hpp"
 #include "emledger/ledger/merkle_log.hpp"
 #include "emledger/ledger/smt.hpp"
 #include "keys.hpp"
@@ -18,7 +17,7 @@ namespace emledger::ledger::detail {
 namespace {
 
 constexpr std::uint8_t kPerNodeLogTag = 'l';
-constexpr unsigned kTileHeight = 4;
+constexpr unsigned kTileHeight = kLogTileHeight;
 // Entries written or erased per batch: bounded memory at any log size.
 constexpr std::size_t kBatchEntries = 1 << 14;
 
@@ -30,7 +29,7 @@ Bytes per_node_key(unsigned level, std::uint64_t index) {
 }
 
 Status corrupt(const std::string& what) {
-  return Status::error("STORAGE_CORRUPT", "upgrading the log to tiles: " + what);
+  return Status::error("STORAGE_CORRUPT", "upgrading the store from format 2: " + what);
 }
 
 // Writes `batch` (unsynced) and starts a new one once it holds
@@ -40,13 +39,6 @@ Status write_when_full(KvStore& store, WriteBatch& batch) {
   Status st = store.write(batch, /*sync=*/false);
   batch = WriteBatch();
   return st;
-}
-
-// The root of a whole tile: its 16 hashes hashed up pairwise.
-Hash tile_root(std::vector<Hash> row) {
-  for (std::size_t width = row.size(); width > 1; width /= 2)
-    for (std::size_t i = 0; i < width / 2; ++i) row[i] = log_node_hash(row[2 * i], row[2 * i + 1]);
-  return row[0];
 }
 
 // Node `index` of the level of tile level t >= 1 must be the root of tile
@@ -60,7 +52,7 @@ Status check_against_level_below(KvStore& store, unsigned tile_level, std::uint6
   auto hashes = log_tile_hashes(**below);
   if (!hashes) return corrupt(hashes.status().message());
   if (hashes->size() != kLogTileWidth) return corrupt("a tile below a higher node is not whole");
-  const Hash root = tile_root(std::move(*hashes));
+  const Hash root = log_perfect_root(*hashes);
   if (!std::equal(root.begin(), root.end(), node.begin(), node.end()))
     return corrupt("log node (level " + std::to_string(tile_level * kTileHeight) + ", index " +
                    std::to_string(index) + ") is not the root of the nodes below it");
@@ -127,17 +119,13 @@ Status inline_flat_index_values(KvStore& store) {
     }
     Hash h;
     std::copy(v.begin(), v.end(), h.begin());
-    auto got = store.get(hash_key(kKeyValue, h));
-    if (!got) {
-      st = got.status();
-      return false;
-    }
-    if (!got->has_value() || crypto::sha256(**got) != h) {
-      st = corrupt("the value of a flat index entry is missing or does not match its hash");
+    auto value = load_replaced_state_value(store, h);  // format 2 kept every value there
+    if (!value) {
+      st = value.status();
       return false;
     }
     Bytes entry(v.begin(), v.end());
-    entry.insert(entry.end(), (*got)->begin(), (*got)->end());
+    entry.insert(entry.end(), value->begin(), value->end());
     batch.put(k, entry);
     st = write_when_full(store, batch);
     return st.is_ok();

@@ -7,6 +7,7 @@
 // per 16 leaves and any root or proof costs O(log n) reads.
 #pragma once
 
+#include <span>
 #include <vector>
 
 #include "emledger/crypto/bytes.hpp"
@@ -80,8 +81,12 @@ class MerkleLog {
   const KvReader& store_;
 };
 
-// How many nodes of one level a tile holds; tiles sit at every fourth level.
-inline constexpr std::uint64_t kLogTileWidth = 16;
+// Tiles sit at every kLogTileHeight-th level and hold kLogTileWidth nodes of it.
+inline constexpr unsigned kLogTileHeight = 4;
+inline constexpr std::uint64_t kLogTileWidth = std::uint64_t{1} << kLogTileHeight;
+// The root over a power-of-two count (1 to 16) of consecutive perfect subtrees
+// of one level, aligned to their count: the nodes hashed up pairwise.
+Hash log_perfect_root(std::span<const Hash> nodes);
 
 // Key of the tile at `tile_level` and `tile_index`: the perfect subtrees of
 // 2^(4 * tile_level) leaves with indices 16 * tile_index .. + 15, as many as

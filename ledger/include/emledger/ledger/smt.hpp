@@ -44,6 +44,9 @@ Result<std::pair<Hash, Bytes>> parse_state_index_entry(ByteView entry);
 // The head's value of `state_key`, through the flat index.
 // Errors: STORAGE_CORRUPT.
 Result<std::optional<Bytes>> load_head_state_value(const KvReader& store, ByteView state_key);
+// A value some key held before it took another ("v" + hash), checked
+// against the hash. Errors: STORAGE_CORRUPT when missing or altered.
+Result<Bytes> load_replaced_state_value(const KvReader& store, const Hash& value_hash);
 // The value with hash `value_hash` that `state_key` holds or held: the flat
 // index's when it is that one, else the replaced value's entry ("v" + hash).
 // Errors: STORAGE_CORRUPT when neither holds it, or it is altered.
