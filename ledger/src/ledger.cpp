@@ -68,7 +68,7 @@ namespace {
 // which this one cannot read. Format 2 differs by its log and its flat
 // index, which are upgraded in place (ADR 029). Format 3 may still hold format 2's
 // per-node log entries when an upgrade stopped before it had erased them.
-Status settle_store_format(KvStore& store) {
+Status settle_store_format(KvStore& store, const UpgradeProgress& progress) {
   auto format = store.get(Bytes{kKeyFormat});
   if (!format) return format.status();
   if (!format->has_value())
@@ -82,7 +82,7 @@ Status settle_store_format(KvStore& store) {
     auto head = get_decoded<ChainHead>(store, Bytes{kKeyHead});
     if (!head) return head.status();
     if (!head->has_value()) return Status::error("STORAGE_CORRUPT", "genesis without head");
-    return upgrade_from_format_2(store, (*head)->log_size, (*head)->log_root);
+    return upgrade_from_format_2(store, (*head)->log_size, (*head)->log_root, progress);
   }
   if (**format != Bytes{kStoreFormat})
     return Status::error("STORAGE_FORMAT", "the data directory's store format is not format " +
@@ -124,7 +124,7 @@ Result<std::unique_ptr<Ledger>> Ledger::open(std::unique_ptr<KvStore> store, con
   if (stored->has_value()) {
     if (**stored != genc)
       return Status::error("GENESIS_MISMATCH", "the data directory belongs to another genesis");
-    EMLEDGER_TRY(settle_store_format(*l->store_));
+    EMLEDGER_TRY(settle_store_format(*l->store_, options.progress));
     auto head = get_decoded<ChainHead>(*l->store_, Bytes{kKeyHead});
     if (!head) return head.status();
     if (!head->has_value()) return Status::error("STORAGE_CORRUPT", "genesis without head");

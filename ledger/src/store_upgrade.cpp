@@ -59,8 +59,13 @@ Status check_against_level_below(KvStore& store, unsigned tile_level, std::uint6
   return Status::ok();
 }
 
+void tell(const UpgradeProgress& progress, const std::string& line) {
+  if (progress) progress(line);
+}
+
 // Writes the tiles of one tile level from the per-node entries of its level.
-Status write_tile_level(KvStore& store, unsigned tile_level, std::uint64_t nodes) {
+Status write_tile_level(KvStore& store, unsigned tile_level, std::uint64_t nodes,
+                        const UpgradeProgress& progress) {
   const unsigned level = tile_level * kTileHeight;
   const Bytes start = per_node_key(level, 0);
   const ByteView prefix(start.data(), 2);
@@ -92,6 +97,9 @@ Status write_tile_level(KvStore& store, unsigned tile_level, std::uint64_t nodes
     tile.insert(tile.end(), v.begin(), v.end());
     ++next;
     if (next % kLogTileWidth == 0) flush_tile();
+    if (tile_level == 0 && next % kUpgradeProgressEvery == 0)
+      tell(progress,
+           "log: " + std::to_string(next) + " of " + std::to_string(nodes) + " leaves in tiles");
     st = write_when_full(store, batch);
     return st.is_ok();
   });
@@ -107,11 +115,14 @@ Status write_tile_level(KvStore& store, unsigned tile_level, std::uint64_t nodes
 // Writes each flat index entry that holds only its value's hash again with
 // the value after it; an entry that holds its value already (from an attempt
 // a crash cut short) is checked and left.
-Status inline_flat_index_values(KvStore& store) {
+Status inline_flat_index_values(KvStore& store, const UpgradeProgress& progress) {
   const Bytes prefix{kKeyStateIndex};
   WriteBatch batch;
   Status st;
+  std::uint64_t seen = 0;
   Status scan = store.scan(prefix, prefix, [&](ByteView k, ByteView v) {
+    if (++seen % kUpgradeProgressEvery == 0)
+      tell(progress, "flat index: " + std::to_string(seen) + " entries done");
     if (v.size() != kHashSize) {
       auto entry = parse_state_index_entry(v);
       st = entry.is_ok() ? Status::ok() : corrupt(entry.status().message());
@@ -132,22 +143,34 @@ Status inline_flat_index_values(KvStore& store) {
   });
   EMLEDGER_TRY(scan);
   EMLEDGER_TRY(st);
-  return store.write(batch, /*sync=*/false);
+  EMLEDGER_TRY(store.write(batch, /*sync=*/false));
+  tell(progress, "flat index: " + std::to_string(seen) + " entries hold their values");
+  return Status::ok();
 }
 
 }  // namespace
 
-Status upgrade_from_format_2(KvStore& store, std::uint64_t log_size, const Hash& log_root) {
+Status upgrade_from_format_2(KvStore& store, std::uint64_t log_size, const Hash& log_root,
+                             const UpgradeProgress& progress) {
+  tell(progress,
+       "upgrading the store from format 2 to format 3 in place (ADR 029, ADR 030), "
+       "once: the log's " +
+           std::to_string(log_size) +
+           " leaves into tiles, then every flat index entry with its value");
   for (unsigned t = 0; t * kTileHeight < 64 && (log_size >> (t * kTileHeight)) != 0; ++t)
-    EMLEDGER_TRY(write_tile_level(store, t, log_size >> (t * kTileHeight)));
+    EMLEDGER_TRY(write_tile_level(store, t, log_size >> (t * kTileHeight), progress));
   auto root = MerkleLog(store).root(log_size);
   if (!root) return corrupt(root.status().message());
   if (*root != log_root) return corrupt("the tiles do not give the head's log root");
-  EMLEDGER_TRY(inline_flat_index_values(store));
+  tell(progress, "log: " + std::to_string(log_size) + " leaves in tiles, root checked");
+  EMLEDGER_TRY(inline_flat_index_values(store, progress));
   WriteBatch format;
   format.put(Bytes{kKeyFormat}, Bytes{kStoreFormat});
   EMLEDGER_TRY(store.write(format, /*sync=*/true));
-  return erase_per_node_log_entries(store);
+  tell(progress, "format 3 written; erasing the per-node log entries");
+  EMLEDGER_TRY(erase_per_node_log_entries(store));
+  tell(progress, "upgrade done");
+  return Status::ok();
 }
 
 Status erase_per_node_log_entries(KvStore& store) {

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <string>
 
 #include "emledger/crypto/result.hpp"
 #include "emledger/ledger/store.hpp"
@@ -23,8 +25,13 @@ namespace emledger::ledger::detail {
 // head's values stay: they cost space, not correctness. Errors:
 // STORAGE_CORRUPT (a log node missing or not 32 bytes, a root that is not
 // `log_root`, a value missing or not matching its hash; the format entry
-// then stays 2), STORAGE_ERROR.
-Status upgrade_from_format_2(KvStore& store, std::uint64_t log_size, const Hash& log_root);
+// then stays 2), STORAGE_ERROR. `progress`, when set, is told what the
+// upgrade does: a line as it starts, as each step ends, and after every
+// kUpgradeProgressEvery log leaves or flat index entries.
+using UpgradeProgress = std::function<void(const std::string&)>;
+constexpr std::uint64_t kUpgradeProgressEvery = 1 << 20;
+Status upgrade_from_format_2(KvStore& store, std::uint64_t log_size, const Hash& log_root,
+                             const UpgradeProgress& progress = {});
 
 // Erases every per-node log entry ('l') the store still holds: none unless an
 // upgrade stopped between its format entry and the end of its erases. One

@@ -55,6 +55,9 @@ Result<std::unique_ptr<Node>> Node::start(const Config& config, Clock clock,
   lo.state_cache_slot_bits = ledger::state_cache_slot_bits_for_mib(config.state_cache_mib);
   lo.state_retention_blocks = config.state_retention_blocks;
   lo.state_cache_huge_pages = true;
+  lo.progress = [](const std::string& line) {
+    std::fprintf(stderr, "emledger-node: store: %s\n", line.c_str());
+  };
   auto ledger = ledger::Ledger::open(std::move(*store), n->identity_.genesis, lo);
   if (!ledger.is_ok()) return ledger.status();
   n->ledger_ = std::move(*ledger);

@@ -155,7 +155,19 @@ TEST_CASE("ledger: a format 2 store is upgraded in place, and an upgrade cut sho
     CHECK(keys_under(*store, 'l') == 2 * 45 - std::popcount(45u));
     CHECK(added.size() > 2 * 45);  // a record and its content index per register
   }
+  std::vector<std::string> told;
+  net.options.progress = [&](const std::string& line) { told.push_back(line); };
   net.reopen();  // upgrades
+  // The operator is told the upgrade's steps, counts included.
+  REQUIRE(told.size() == 5);
+  CHECK(told[0].starts_with("upgrading the store from format 2 to format 3"));
+  CHECK(told[0].find("the log's 45 leaves") != std::string::npos);
+  CHECK(told[1] == "log: 45 leaves in tiles, root checked");
+  CHECK(told[2] == "flat index: " + std::to_string(keys_under(net.ledger->store(), 's')) +
+                       " entries hold their values");
+  CHECK(told[3] == "format 3 written; erasing the per-node log entries");
+  CHECK(told[4] == "upgrade done");
+  told.clear();
   // The tiles, the flat index and format 3, byte for byte; format 2's copies
   // of the head's values stay.
   CHECK(without(store_dump(*net.ledger), added) == before);
@@ -178,6 +190,7 @@ TEST_CASE("ledger: a format 2 store is upgraded in place, and an upgrade cut sho
   }
   net.reopen();
   CHECK(store_dump(*net.ledger) == after);
+  CHECK(told.empty());  // nothing to tell: the leftover erase is quick
 }
 
 TEST_CASE("ledger: a format 2 upgrade cut short after some flat index entries goes on") {

@@ -5,12 +5,14 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <span>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -191,6 +193,12 @@ struct LedgerOptions {
   // filter (ADR 023). A tool that opens a ledger to read it, not to run it,
   // need not pay for the scan; without it every id check reads the store.
   bool scan_committed_ids = true;
+  // Told, a line at a time, how a long one-time step of open() goes: the
+  // in-place upgrade of a format 2 store (ADR 029), which reads and rewrites
+  // the whole log and flat index before open() returns. Not called when
+  // there is nothing to upgrade. For an operator's eyes: nothing stored
+  // depends on it.
+  std::function<void(const std::string&)> progress;
 };
 
 class Ledger {
