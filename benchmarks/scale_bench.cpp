@@ -568,7 +568,7 @@ Result<std::map<char, std::uint64_t>> prefix_bytes(const fs::path& db_dir) {
   options.filter_policy = filter.get();
   options.write_buffer_size = 64 << 20;
   options.max_file_size = 8 << 20;
-  options.compression = leveldb::kNoCompression;
+  options.compression = leveldb::kSnappyCompression;
   leveldb::DB* raw = nullptr;
   const leveldb::Status st = leveldb::DB::Open(options, db_dir.string(), &raw);
   if (!st.ok()) return Status::error("STORAGE_ERROR", st.ToString());
