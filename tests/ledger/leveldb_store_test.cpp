@@ -223,6 +223,29 @@ TEST_CASE("leveldb store: tables hold record-like values compressed and hashes a
   CHECK(hash_tables >= hash_raw);
 }
 
+TEST_CASE("leveldb store: each write_all writes its own batches and nothing of the one before") {
+  // write_all keeps its LevelDB batch between calls. Were it not cleared, each
+  // write would carry every earlier one again: the store would read the same
+  // (the replays come before the new entries), but its log would grow with
+  // the square of the writes. 200 writes of one 100-byte value each.
+  testing::TempDir dir;
+  auto opened = open_leveldb(dir.str());
+  REQUIRE(opened.is_ok());
+  KvStore& store = **opened;
+  constexpr int kWrites = 200;
+  constexpr std::size_t kValueBytes = 100;
+  for (int i = 0; i < kWrites; ++i) {
+    WriteBatch batch;
+    batch.put(Bytes{'w', static_cast<std::uint8_t>(i)}, Bytes(kValueBytes, 7));
+    REQUIRE(store.write(batch, false).is_ok());
+  }
+  std::uintmax_t log_bytes = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path()))
+    if (e.path().extension() == ".log") log_bytes += e.file_size();
+  CHECK(log_bytes >= kWrites * kValueBytes);
+  CHECK(log_bytes < 2 * kWrites * kValueBytes);
+}
+
 TEST_CASE(
     "leveldb store: write_all keeps each key's last put, whatever the keys' lengths and prefixes") {
   // write_all reorders the puts of its batches by key (and by their first 8
