@@ -24,9 +24,13 @@ inline constexpr std::uint8_t kKeyGenesis = 'G';
 // The store's format ("F" -> one byte, kStoreFormat), written with the
 // genesis entry. A store without it keeps one entry per state-tree node
 // (format 1, before ADR 027) and is refused; format 2 keeps one entry per log
-// node (before ADR 029) and is upgraded in place: docs/formats/storage.md.
+// node (before ADR 029) and format 3 each flat index value after its hash
+// (before ADR 032): both are upgraded in place, docs/formats/storage.md.
 inline constexpr std::uint8_t kKeyFormat = 'F';
-inline constexpr std::uint8_t kStoreFormat = 3;
+inline constexpr std::uint8_t kStoreFormat = 4;
+// Where an upgrade from format 3 has got to ("U" -> the last flat index key it
+// rewrote); present only while such an upgrade is unfinished.
+inline constexpr std::uint8_t kKeyUpgradeMark = 'U';
 inline constexpr std::uint8_t kKeyHead = 'H';
 // The lowest height whose block this store holds and the view of the block
 // below it ("B" -> u64 height, u64 view, big-endian): present only in a store

@@ -66,8 +66,10 @@ namespace {
 // is written with the genesis entry, in the same batch, so a store with a
 // genesis and without the entry was written by a release before it (format 1),
 // which this one cannot read. Format 2 differs by its log and its flat
-// index, which are upgraded in place (ADR 029). Format 3 may still hold format 2's
-// per-node log entries when an upgrade stopped before it had erased them.
+// index, which are upgraded in place (ADR 029), to format 3; format 3 by its
+// flat index entries, upgraded in place to format 4 (ADR 032). Formats 3 and
+// 4 may still hold format 2's per-node log entries when an upgrade stopped
+// before it had erased them.
 Status settle_store_format(KvStore& store, const UpgradeProgress& progress) {
   auto format = store.get(Bytes{kKeyFormat});
   if (!format) return format.status();
@@ -82,7 +84,12 @@ Status settle_store_format(KvStore& store, const UpgradeProgress& progress) {
     auto head = get_decoded<ChainHead>(store, Bytes{kKeyHead});
     if (!head) return head.status();
     if (!head->has_value()) return Status::error("STORAGE_CORRUPT", "genesis without head");
-    return upgrade_from_format_2(store, (*head)->log_size, (*head)->log_root, progress);
+    EMLEDGER_TRY(upgrade_from_format_2(store, (*head)->log_size, (*head)->log_root, progress));
+    return upgrade_from_format_3(store, progress);
+  }
+  if (**format == Bytes{3}) {
+    EMLEDGER_TRY(erase_per_node_log_entries(store));
+    return upgrade_from_format_3(store, progress);
   }
   if (**format != Bytes{kStoreFormat})
     return Status::error("STORAGE_FORMAT", "the data directory's store format is not format " +

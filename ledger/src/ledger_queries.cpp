@@ -220,7 +220,7 @@ Result<std::vector<EvidenceRecord>> Ledger::evidence(std::optional<std::uint16_t
         bad = entry.status();
         return false;
       }
-      values.push_back(std::move(entry->second));
+      values.push_back(std::move(*entry));
       return values.size() < limit;
     });
   };

@@ -195,7 +195,7 @@ class Updater {
       const Node leaf{kKindLeaf, p.path, p.value_hash};
       append_smt_page_leaf(page, leaf.a, leaf.b);
       if (p.value == nullptr) return move_leaf(leaf, p.old_depth, depth, own, into);
-      written_.push_back(Written{p.key, p.value, p.value_hash});
+      written_.push_back(Written{p.key, p.value});
       return place(leaf, depth, own, into, puts);
     }
     // Distinct paths part before depth 256.
@@ -250,16 +250,11 @@ class Updater {
       if (!got->has_value()) return corrupt("the flat index lacks a key the state tree holds");
       auto entry = parse_state_index_entry(**got);
       if (!entry) return entry.status();
-      if (entry->first != r.value_hash)
+      if (crypto::sha256(*entry) != r.value_hash)
         return corrupt("the flat index disagrees with the state tree on a key's value");
-      out_.put(tagged_key(kValueKeyTag, r.value_hash), entry->second);
+      out_.put(tagged_key(kValueKeyTag, r.value_hash), *entry);
     }
-    Bytes entry;
-    for (const Written& w : written_) {
-      entry.assign(w.value_hash.begin(), w.value_hash.end());
-      entry.insert(entry.end(), w.value->begin(), w.value->end());
-      out_.put(state_index_key(*w.key), entry);
-    }
+    for (const Written& w : written_) out_.put(state_index_key(*w.key), *w.value);
     return Status::ok();
   }
 
@@ -267,7 +262,6 @@ class Updater {
   struct Written {
     const Bytes* key;
     const Bytes* value;
-    Hash value_hash;
   };
   struct Replaced {
     const Bytes* key;
@@ -468,15 +462,10 @@ Bytes state_index_key(ByteView state_key) {
   return k;
 }
 
-Result<std::pair<Hash, Bytes>> parse_state_index_entry(ByteView entry) {
-  if (entry.size() < kHashSize || entry.size() - kHashSize > kStateValueBytesMax)
+Result<Bytes> parse_state_index_entry(ByteView entry) {
+  if (entry.size() > kStateValueBytesMax)
     return corrupt("a flat index entry of " + std::to_string(entry.size()) + " bytes");
-  std::pair<Hash, Bytes> out;
-  std::copy_n(entry.begin(), kHashSize, out.first.begin());
-  out.second.assign(entry.begin() + kHashSize, entry.end());
-  if (crypto::sha256(out.second) != out.first)
-    return corrupt("a flat index entry's value does not match its hash");
-  return out;
+  return Bytes(entry.begin(), entry.end());
 }
 
 Result<Bytes> load_replaced_state_value(const KvReader& store, const Hash& value_hash) {
@@ -495,17 +484,18 @@ Result<std::optional<Bytes>> load_head_state_value(const KvReader& store, ByteVi
   if (!got->has_value()) return std::optional<Bytes>();
   auto entry = parse_state_index_entry(**got);
   if (!entry) return entry.status();
-  return std::optional<Bytes>(std::move(entry->second));
+  return std::optional<Bytes>(std::move(*entry));
 }
 
 Result<Bytes> load_state_value(const KvReader& store, ByteView state_key, const Hash& value_hash) {
   auto got = store.get(state_index_key(state_key));
   if (!got) return got.status();
-  if (got->has_value() && (*got)->size() >= kHashSize &&
-      std::equal(value_hash.begin(), value_hash.end(), (*got)->begin())) {
+  // The head's value when its hash is the one asked for; otherwise the key
+  // has taken another since, and the value is under its hash.
+  if (got->has_value()) {
     auto entry = parse_state_index_entry(**got);
     if (!entry) return entry.status();
-    return std::move(entry->second);
+    if (crypto::sha256(*entry) == value_hash) return std::move(*entry);
   }
   return load_replaced_state_value(store, value_hash);
 }

@@ -262,7 +262,7 @@ Result<SnapshotInfo> write_snapshot(const Ledger& ledger, const SnapshotSink& si
         st = entry.status();
         return false;
       }
-      SnapshotStateEntry e{Bytes(k.begin() + 1, k.end()), std::move(entry->second)};
+      SnapshotStateEntry e{Bytes(k.begin() + 1, k.end()), std::move(*entry)};
       st = derive(e, w, nullptr, &anchors);
       if (!st.is_ok()) {
         st = Status::error("STORAGE_CORRUPT", st.message());

@@ -1,14 +1,15 @@
-// The in-place upgrade from format 2 (store_upgrade.hpp). Format 2 keyed
-// each perfect log subtree 'l' + u8 level + u64 index (big-endian) -> its
-// 32-byte hash, where the tiles keep those of levels 0, 4, 8, ..., 16 to a
-// key; and its flat index held 's' + key -> value hash, with every value
-// under 'v' + hash.
+// The in-place upgrades from formats 2 and 3 (store_upgrade.hpp). Format 2
+// keyed each perfect log subtree 'l' + u8 level + u64 index (big-endian) ->
+// its 32-byte hash, where the tiles keep those of levels 0, 4, 8, ..., 16 to
+// a key; and its flat index held 's' + key -> value hash, with every value
+// under 'v' + hash. Format 3 held 's' + key -> value hash, then the value.
 #include "store_upgrade.hpp"
 
 #include <algorithm>
 #include <string>
 #include <vector>
 
+#include "emledger/crypto/sha256.hpp"
 #include "emledger/ledger/merkle_log.hpp"
 #include "emledger/ledger/smt.hpp"
 #include "keys.hpp"
@@ -30,6 +31,23 @@ Bytes per_node_key(unsigned level, std::uint64_t index) {
 
 Status corrupt(const std::string& what) {
   return Status::error("STORAGE_CORRUPT", "upgrading the store from format 2: " + what);
+}
+
+// A format 3 flat index entry: the value's SHA-256, then the value, which
+// must agree. Returns the value. Errors: STORAGE_CORRUPT.
+Result<Bytes> parse_format_3_entry(ByteView entry, std::uint8_t from) {
+  if (entry.size() < kHashSize || entry.size() - kHashSize > kStateValueBytesMax)
+    return Status::error("STORAGE_CORRUPT", "upgrading the store from format " +
+                                                std::to_string(from) + ": a flat index entry of " +
+                                                std::to_string(entry.size()) + " bytes");
+  Bytes value(entry.begin() + kHashSize, entry.end());
+  const Hash h = crypto::sha256(value);
+  if (!std::equal(h.begin(), h.end(), entry.begin()))
+    return Status::error("STORAGE_CORRUPT", "upgrading the store from format " +
+                                                std::to_string(from) +
+                                                ": a flat index entry's value does not match "
+                                                "its hash");
+  return value;
 }
 
 // Writes `batch` (unsynced) and starts a new one once it holds
@@ -124,8 +142,8 @@ Status inline_flat_index_values(KvStore& store, const UpgradeProgress& progress)
     if (++seen % kUpgradeProgressEvery == 0)
       tell(progress, "flat index: " + std::to_string(seen) + " entries done");
     if (v.size() != kHashSize) {
-      auto entry = parse_state_index_entry(v);
-      st = entry.is_ok() ? Status::ok() : corrupt(entry.status().message());
+      auto entry = parse_format_3_entry(v, 2);
+      st = entry.status();
       return st.is_ok();
     }
     Hash h;
@@ -165,11 +183,63 @@ Status upgrade_from_format_2(KvStore& store, std::uint64_t log_size, const Hash&
   tell(progress, "log: " + std::to_string(log_size) + " leaves in tiles, root checked");
   EMLEDGER_TRY(inline_flat_index_values(store, progress));
   WriteBatch format;
-  format.put(Bytes{kKeyFormat}, Bytes{kStoreFormat});
+  format.put(Bytes{kKeyFormat}, Bytes{3});
   EMLEDGER_TRY(store.write(format, /*sync=*/true));
   tell(progress, "format 3 written; erasing the per-node log entries");
   EMLEDGER_TRY(erase_per_node_log_entries(store));
-  tell(progress, "upgrade done");
+  tell(progress, "upgrade to format 3 done");
+  return Status::ok();
+}
+
+Status upgrade_from_format_3(KvStore& store, const UpgradeProgress& progress) {
+  const Bytes prefix{kKeyStateIndex};
+  Bytes from = prefix;
+  auto mark = store.get(Bytes{kKeyUpgradeMark});
+  if (!mark) return mark.status();
+  if (mark->has_value()) {
+    // Every entry up to the mark is rewritten already: go on after it.
+    if ((*mark)->empty() || (**mark)[0] != kKeyStateIndex)
+      return Status::error("STORAGE_CORRUPT",
+                           "upgrading the store from format 3: a bad mark of progress");
+    from = std::move(**mark);
+    from.push_back(0);  // the next key after the mark
+  }
+  tell(progress, std::string(mark->has_value() ? "going on with" : "starting") +
+                     " the upgrade of the store from format 3 to format 4 in place (ADR 032), "
+                     "once: every flat index entry without its value's hash");
+  WriteBatch batch;
+  Bytes last;
+  Status st;
+  std::uint64_t rewritten = 0;
+  // Each batch carries the mark of its last key, so that a crash between
+  // batches leaves a store the next open goes on with.
+  auto flush = [&]() -> Status {
+    batch.put(Bytes{kKeyUpgradeMark}, last);
+    Status s = store.write(batch, /*sync=*/false);
+    batch = WriteBatch();
+    return s;
+  };
+  Status scan = store.scan(prefix, from, [&](ByteView k, ByteView v) {
+    auto value = parse_format_3_entry(v, 3);
+    if (!value) {
+      st = value.status();
+      return false;
+    }
+    last.assign(k.begin(), k.end());
+    batch.put(last, *value);
+    if (++rewritten % kUpgradeProgressEvery == 0)
+      tell(progress, "flat index: " + std::to_string(rewritten) + " entries done");
+    if (batch.size() >= kBatchEntries) st = flush();
+    return st.is_ok();
+  });
+  EMLEDGER_TRY(scan);
+  EMLEDGER_TRY(st);
+  // The last entries, the format and the end of the mark in one synced batch.
+  batch.put(Bytes{kKeyFormat}, Bytes{kStoreFormat});
+  batch.erase(Bytes{kKeyUpgradeMark});
+  EMLEDGER_TRY(store.write(batch, /*sync=*/true));
+  tell(progress, "flat index: " + std::to_string(rewritten) +
+                     " entries rewritten; format 4 written, upgrade done");
   return Status::ok();
 }
 

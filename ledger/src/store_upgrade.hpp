@@ -1,7 +1,8 @@
-// The in-place upgrade of a store from format 2 to format 3 (ADR 029,
+// The in-place upgrades of a store from format 2 to format 3 (ADR 029,
 // docs/formats/storage.md): the transaction log from one entry per node to
 // tiles (docs/formats/merkle_log.md), and the flat index of the head state
-// from value hashes to hashes followed by the values.
+// from value hashes to hashes followed by the values; and from format 3 to
+// format 4 (ADR 032): the flat index to the values alone.
 #pragma once
 
 #include <cstdint>
@@ -31,7 +32,17 @@ namespace emledger::ledger::detail {
 using UpgradeProgress = std::function<void(const std::string&)>;
 constexpr std::uint64_t kUpgradeProgressEvery = 1 << 20;
 Status upgrade_from_format_2(KvStore& store, std::uint64_t log_size, const Hash& log_root,
-                             const UpgradeProgress& progress = {});
+                             const UpgradeProgress& progress);
+
+// Writes each flat index entry ('s' + key -> value hash, then the value)
+// again as the value alone, after checking the hash, in unsynced batches of
+// kBatchEntries; each batch also writes the mark 'U' -> the last key it
+// rewrote. The last batch writes the format entry (4) and erases the mark,
+// synced. A crash leaves a format 3 store whose entries up to the mark are
+// rewritten: the next open goes on after the mark. Errors: STORAGE_CORRUPT
+// (an entry whose value does not match its hash, or shorter than a hash; the
+// format entry then stays 3), STORAGE_ERROR. `progress` as above.
+Status upgrade_from_format_3(KvStore& store, const UpgradeProgress& progress);
 
 // Erases every per-node log entry ('l') the store still holds: none unless an
 // upgrade stopped between its format entry and the end of its erases. One

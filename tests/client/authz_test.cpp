@@ -565,10 +565,7 @@ TEST_CASE("audit: an access planted in the node's database is not passed as cove
     Access forged = s.access_value(3);
     forged.id.fill(0xee);
     forged.height = head;
-    const Bytes value = encode(forged);
-    const Hash vh = crypto::sha256(value);
-    Bytes entry(vh.begin(), vh.end());
-    entry.insert(entry.end(), value.begin(), value.end());
+    const Bytes entry = encode(forged);  // a flat index entry is the value (ADR 032)
     Bytes skey{'s'};
     const Bytes state_key = access_state_key(forged.id);
     skey.insert(skey.end(), state_key.begin(), state_key.end());

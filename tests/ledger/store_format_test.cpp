@@ -1,5 +1,6 @@
 // The store's format entry: formats this release refuses, and the in-place
-// upgrade from format 2 (docs/formats/storage.md, "Format"; ADR 029, ADR 030).
+// upgrades from formats 2 and 3 (docs/formats/storage.md, "Format"; ADR 029,
+// ADR 030, ADR 032).
 #include <set>
 
 #include "emledger/crypto/hex.hpp"
@@ -41,9 +42,12 @@ TEST_CASE("ledger: a store in a format this release cannot read is refused, unch
   CHECK(opened_as(Bytes{1}) == "STORAGE_FORMAT");
   // Format 2 is upgraded, but this store has no per-node log entries to upgrade.
   CHECK(opened_as(Bytes{2}) == "STORAGE_CORRUPT");
-  CHECK(opened_as(Bytes{3, 0}) == "STORAGE_FORMAT");
-  CHECK(opened_as(Bytes{4}) == "STORAGE_FORMAT");
-  CHECK(opened_as(Bytes{3}) == "opened");
+  // Format 3 is upgraded, but this store's flat index entries are values
+  // alone, which do not begin with their hashes.
+  CHECK(opened_as(Bytes{3}) == "STORAGE_CORRUPT");
+  CHECK(opened_as(Bytes{4, 0}) == "STORAGE_FORMAT");
+  CHECK(opened_as(Bytes{5}) == "STORAGE_FORMAT");
+  CHECK(opened_as(Bytes{4}) == "opened");
   CHECK(net.ledger->head().height == 1);
 }
 
@@ -79,15 +83,14 @@ std::set<Bytes> rewrite_as_format_2(KvStore& store, std::uint64_t log_size) {
   REQUIRE(store
               .scan(Bytes{'s'}, {},
                     [&](ByteView k, ByteView v) {
-                      REQUIRE(v.size() > kHashSize);
-                      const Bytes hash(v.begin(), v.begin() + kHashSize);
+                      const Hash hash = crypto::sha256(v);
                       b.put(k, hash);
                       Bytes vkey{'v'};
                       vkey.insert(vkey.end(), hash.begin(), hash.end());
                       auto had = store.get(vkey);
                       REQUIRE(had.is_ok());
                       if (!had->has_value()) {
-                        b.put(vkey, ByteView(v.data() + kHashSize, v.size() - kHashSize));
+                        b.put(vkey, v);
                         added.insert(vkey);
                       }
                       return true;
@@ -116,6 +119,32 @@ std::set<Bytes> rewrite_as_format_2(KvStore& store, std::uint64_t log_size) {
   b.put(Bytes{'F'}, Bytes{2});
   REQUIRE(store.write(b, true).is_ok());
   return added;
+}
+
+// A flat index entry as format 3 kept it: the value's hash, then the value.
+Bytes format_3_entry(ByteView value) {
+  const Hash h = crypto::sha256(value);
+  Bytes e(h.begin(), h.end());
+  e.insert(e.end(), value.begin(), value.end());
+  return e;
+}
+
+// Rewrites a store as format 3 kept it: each flat index entry the value's
+// hash, then the value; format entry 3. Returns the flat index keys in order.
+std::vector<Bytes> rewrite_as_format_3(KvStore& store) {
+  std::vector<Bytes> keys;
+  WriteBatch b;
+  REQUIRE(store
+              .scan(Bytes{'s'}, {},
+                    [&](ByteView k, ByteView v) {
+                      keys.emplace_back(k.begin(), k.end());
+                      b.put(k, format_3_entry(v));
+                      return true;
+                    })
+              .is_ok());
+  b.put(Bytes{'F'}, Bytes{3});
+  REQUIRE(store.write(b, true).is_ok());
+  return keys;
 }
 
 // A dump without the keys in `skip`.
@@ -157,18 +186,20 @@ TEST_CASE("ledger: a format 2 store is upgraded in place, and an upgrade cut sho
   }
   std::vector<std::string> told;
   net.options.progress = [&](const std::string& line) { told.push_back(line); };
-  net.reopen();  // upgrades
-  // The operator is told the upgrade's steps, counts included.
-  REQUIRE(told.size() == 5);
+  net.reopen();  // upgrades to format 3, then to format 4
+  // The operator is told the upgrades' steps, counts included.
+  const std::string entries = std::to_string(keys_under(net.ledger->store(), 's'));
+  REQUIRE(told.size() == 7);
   CHECK(told[0].starts_with("upgrading the store from format 2 to format 3"));
   CHECK(told[0].find("the log's 45 leaves") != std::string::npos);
   CHECK(told[1] == "log: 45 leaves in tiles, root checked");
-  CHECK(told[2] == "flat index: " + std::to_string(keys_under(net.ledger->store(), 's')) +
-                       " entries hold their values");
+  CHECK(told[2] == "flat index: " + entries + " entries hold their values");
   CHECK(told[3] == "format 3 written; erasing the per-node log entries");
-  CHECK(told[4] == "upgrade done");
+  CHECK(told[4] == "upgrade to format 3 done");
+  CHECK(told[5].starts_with("starting the upgrade of the store from format 3 to format 4"));
+  CHECK(told[6] == "flat index: " + entries + " entries rewritten; format 4 written, upgrade done");
   told.clear();
-  // The tiles, the flat index and format 3, byte for byte; format 2's copies
+  // The tiles, the flat index and format 4, byte for byte; format 2's copies
   // of the head's values stay.
   CHECK(without(store_dump(*net.ledger), added) == before);
   CHECK(store_dump(*net.ledger).size() == before.size() + added.size());
@@ -206,11 +237,12 @@ TEST_CASE("ledger: a format 2 upgrade cut short after some flat index entries go
     auto store = open_leveldb(net.dir.str() + "/db");
     REQUIRE(store.is_ok());
     added = rewrite_as_format_2(**store, size);
-    // The first few flat index entries as the interrupted attempt left them.
+    // The first few flat index entries as the interrupted attempt left them
+    // (format 3's entries: the hash, then the value).
     WriteBatch b;
     std::size_t n = 0;
     for (const auto& [k, v] : before)
-      if (k[0] == 's' && n++ < 5) b.put(k, v);
+      if (k[0] == 's' && n++ < 5) b.put(k, format_3_entry(v));
     REQUIRE(n > 5);
     REQUIRE((*store)->write(b, true).is_ok());
   }
@@ -271,4 +303,85 @@ TEST_CASE(
   for (auto& kv : bad)
     if (kv.first[0] != 's') rest_before.push_back(kv);
   CHECK(rest_now == rest_before);
+}
+
+TEST_CASE("ledger: a format 3 store is upgraded in place, and an upgrade cut short goes on") {
+  Net net;
+  std::vector<Tx> txs;
+  for (int i = 0; i < 30; ++i) txs.push_back(net.reg("format-3-" + std::to_string(i)));
+  net.commit(txs);
+  const auto before = store_dump(*net.ledger);
+  net.ledger.reset();
+  auto rewrite = [&](std::size_t done) {
+    // A format 3 store; with `done` > 0, as an upgrade stopped after its
+    // first `done` entries left it (those rewritten, the mark on the last).
+    auto store = open_leveldb(net.dir.str() + "/db");
+    REQUIRE(store.is_ok());
+    const std::vector<Bytes> keys = rewrite_as_format_3(**store);
+    REQUIRE(keys.size() > 60);  // a record and its content index per register
+    if (done == 0) return keys.size();
+    WriteBatch b;
+    for (std::size_t i = 0; i < done; ++i)
+      for (const auto& [k, v] : before)
+        if (k == keys[i]) b.put(k, v);
+    b.put(Bytes{'U'}, keys[done - 1]);
+    REQUIRE((*store)->write(b, true).is_ok());
+    return keys.size();
+  };
+  std::vector<std::string> told;
+  net.options.progress = [&](const std::string& line) { told.push_back(line); };
+
+  const std::size_t entries = rewrite(0);
+  net.reopen();
+  CHECK(store_dump(*net.ledger) == before);  // format 4 and its entries, byte for byte
+  REQUIRE(told.size() == 2);
+  CHECK(told[0].starts_with("starting the upgrade of the store from format 3 to format 4"));
+  CHECK(told[1] == "flat index: " + std::to_string(entries) +
+                       " entries rewritten; format 4 written, upgrade done");
+  told.clear();
+  net.ledger.reset();
+
+  rewrite(7);
+  net.reopen();
+  CHECK(store_dump(*net.ledger) == before);  // the mark is gone too
+  REQUIRE(told.size() == 2);
+  CHECK(told[0].starts_with("going on with the upgrade of the store from format 3"));
+  CHECK(told[1] == "flat index: " + std::to_string(entries - 7) +
+                       " entries rewritten; format 4 written, upgrade done");
+  told.clear();
+
+  // A start with nothing to upgrade tells nothing, and the ledger goes on.
+  net.reopen();
+  CHECK(told.empty());
+  net.commit({net.reg("after-the-upgrade")});
+  CHECK(net.ledger->head().log_size == 31);
+}
+
+TEST_CASE("ledger: a format 3 entry whose value does not match its hash is refused") {
+  Net net;
+  std::vector<Tx> txs;
+  for (int i = 0; i < 10; ++i) txs.push_back(net.reg("bad-entry-" + std::to_string(i)));
+  net.commit(txs);
+  net.ledger.reset();
+  auto store = open_leveldb(net.dir.str() + "/db");
+  REQUIRE(store.is_ok());
+  const std::vector<Bytes> keys = rewrite_as_format_3(**store);
+  auto entry = (*store)->get(keys[keys.size() / 2]);
+  REQUIRE(entry.is_ok());
+  REQUIRE(entry->has_value());
+  Bytes bad = **entry;
+  SUBCASE("a byte of the value changed") { bad.back() ^= 1; }
+  SUBCASE("shorter than a hash") { bad.resize(kHashSize - 1); }
+  WriteBatch b;
+  b.put(keys[keys.size() / 2], bad);
+  REQUIRE((*store)->write(b, true).is_ok());
+  const auto dump = store_dump(**store);
+  auto l = Ledger::open(std::move(*store), net.genesis, net.options);
+  REQUIRE_FALSE(l.is_ok());
+  CHECK(l.status().code() == "STORAGE_CORRUPT");
+  auto again = open_leveldb(net.dir.str() + "/db");
+  REQUIRE(again.is_ok());
+  // The whole store fits one batch, which the bad entry stopped: unchanged,
+  // format 3 still.
+  CHECK(store_dump(**again) == dump);
 }

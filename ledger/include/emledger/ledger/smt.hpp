@@ -34,13 +34,14 @@ Hash smt_internal_hash(const Hash& left, const Hash& right);
 Hash smt_empty_root();  // 32 zero bytes
 
 // The flat index of the head state, kept by StateTree::update
-// (docs/formats/storage.md): "s" + state key -> the value's SHA-256 followed
-// by the value itself. A value the head no longer holds under a key is kept
-// under "v" + its hash, written by the update that replaced it.
+// (docs/formats/storage.md): "s" + state key -> the value itself (store
+// format 4, ADR 032; format 3 put the value's SHA-256 before it). A value the
+// head no longer holds under a key is kept under "v" + its hash, written by
+// the update that replaced it.
 Bytes state_index_key(ByteView state_key);
-// Splits a flat index entry into the value's hash and the value, checking
-// that they agree. Errors: STORAGE_CORRUPT.
-Result<std::pair<Hash, Bytes>> parse_state_index_entry(ByteView entry);
+// The value a flat index entry holds, checked for its size.
+// Errors: STORAGE_CORRUPT.
+Result<Bytes> parse_state_index_entry(ByteView entry);
 // The head's value of `state_key`, through the flat index.
 // Errors: STORAGE_CORRUPT.
 Result<std::optional<Bytes>> load_head_state_value(const KvReader& store, ByteView state_key);
