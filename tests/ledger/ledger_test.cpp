@@ -256,7 +256,9 @@ TEST_CASE("ledger: the state cache's size changes no stored byte") {
   // Two nodes run the same blocks, one with the smallest cache (1,024 slots,
   // which blocks of 300 registers overflow many times), one with the default.
   Net a;
-  Net b(LedgerOptions{kStateCacheSlotBitsMin});
+  LedgerOptions smallest;
+  smallest.state_cache_slot_bits = kStateCacheSlotBitsMin;
+  Net b(smallest);
   std::vector<Hash> ids;
   for (int blk = 0; blk < 4; ++blk) {
     std::vector<Tx> txs;
@@ -292,7 +294,9 @@ TEST_CASE("ledger: the state cache is sized in slots of 112 bytes, within bounds
 
   // Out of bounds: refused before anything is written.
   for (unsigned bits : {kStateCacheSlotBitsMin - 1, kStateCacheSlotBitsMax + 1}) {
-    check_refused_before_writing(LedgerOptions{bits});
+    LedgerOptions o;
+    o.state_cache_slot_bits = bits;
+    check_refused_before_writing(o);
   }
 }
 
