@@ -47,6 +47,15 @@ std::multiset<int> thread_nice_values() {
   return out;
 }
 
+// The bytes of the files in `dir` whose names end with `extension` (".ldb":
+// LevelDB's tables; ".log": its write-ahead log).
+std::uintmax_t file_bytes(const std::filesystem::path& dir, const std::string& extension) {
+  std::uintmax_t n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    if (e.path().extension() == extension) n += e.file_size();
+  return n;
+}
+
 }  // namespace
 
 TEST_CASE("leveldb store: background flushes run at a lower priority and lose nothing") {
@@ -110,12 +119,7 @@ TEST_CASE("leveldb store: compact() drops erased entries from the table files an
     for (int s = 24; s >= 0; s -= 8) k.push_back(static_cast<std::uint8_t>(i >> s));
     return k;
   };
-  auto table_bytes = [&]() {
-    std::uintmax_t n = 0;
-    for (const auto& e : std::filesystem::directory_iterator(dir.path()))
-      if (e.path().extension() == ".ldb") n += e.file_size();
-    return n;
-  };
+  auto table_bytes = [&]() { return file_bytes(dir.path(), ".ldb"); };
   // Random bytes, which Snappy cannot shrink (ADR 031), so that table bytes
   // count entries; the first byte names the key.
   std::mt19937 rng(20261130);
@@ -212,10 +216,7 @@ TEST_CASE("leveldb store: tables hold record-like values compressed and hashes a
                       })
                 .is_ok());
     CHECK(seen == written.size());
-    std::uintmax_t tables = 0;
-    for (const auto& e : std::filesystem::directory_iterator(dir.path()))
-      if (e.path().extension() == ".ldb") tables += e.file_size();
-    return std::pair{raw, tables};
+    return std::pair{raw, file_bytes(dir.path(), ".ldb")};
   };
   const auto [record_raw, record_tables] = store_bytes(record_like);
   CHECK(record_tables < record_raw / 2);
@@ -239,9 +240,7 @@ TEST_CASE("leveldb store: each write_all writes its own batches and nothing of t
     batch.put(Bytes{'w', static_cast<std::uint8_t>(i)}, Bytes(kValueBytes, 7));
     REQUIRE(store.write(batch, false).is_ok());
   }
-  std::uintmax_t log_bytes = 0;
-  for (const auto& e : std::filesystem::directory_iterator(dir.path()))
-    if (e.path().extension() == ".log") log_bytes += e.file_size();
+  const std::uintmax_t log_bytes = file_bytes(dir.path(), ".log");
   CHECK(log_bytes >= kWrites * kValueBytes);
   CHECK(log_bytes < 2 * kWrites * kValueBytes);
 }
