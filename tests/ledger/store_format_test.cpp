@@ -385,3 +385,24 @@ TEST_CASE("ledger: a format 3 entry whose value does not match its hash is refus
   // format 3 still.
   CHECK(store_dump(**again) == dump);
 }
+
+TEST_CASE("ledger: a format 3 upgrade whose mark names no flat index key is refused") {
+  Net net;
+  net.commit({net.reg("bad-mark")});
+  net.ledger.reset();
+  auto store = open_leveldb(net.dir.str() + "/db");
+  REQUIRE(store.is_ok());
+  rewrite_as_format_3(**store);
+  WriteBatch b;
+  SUBCASE("a key of another prefix") { b.put(Bytes{'U'}, Bytes{'x', 1, 2}); }
+  SUBCASE("empty") { b.put(Bytes{'U'}, Bytes{}); }
+  REQUIRE((*store)->write(b, true).is_ok());
+  const auto dump = store_dump(**store);
+  auto l = Ledger::open(std::move(*store), net.genesis, net.options);
+  REQUIRE_FALSE(l.is_ok());
+  CHECK(l.status().code() == "STORAGE_CORRUPT");
+  CHECK(l.status().message().find("mark") != std::string::npos);
+  auto again = open_leveldb(net.dir.str() + "/db");
+  REQUIRE(again.is_ok());
+  CHECK(store_dump(**again) == dump);  // format 3 and the mark, unchanged
+}
