@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -108,9 +109,7 @@ class BackgroundEnv final : public leveldb::EnvWrapper {
     thread_local bool lowered = false;
     if (!lowered) {
       lowered = true;
-      const auto self = static_cast<id_t>(::gettid());
-      const int now = ::getpriority(PRIO_PROCESS, self);
-      ::setpriority(PRIO_PROCESS, self, std::min(now + kBackgroundNiceIncrement, 19));
+      lower_thread_priority();
     }
     job->function(job->arg);
   }
@@ -155,11 +154,14 @@ Result<std::optional<Bytes>> get_at(leveldb::DB* db, const leveldb::Snapshot* sn
   return std::optional<Bytes>(Bytes(value.begin(), value.end()));
 }
 
+// fill_cache = false: the blocks read are not kept in the block cache (a
+// scan of much of the store would push out what point reads keep there).
 Status scan_at(leveldb::DB* db, const leveldb::Snapshot* snap, ByteView prefix, ByteView start,
-               const std::function<bool(ByteView, ByteView)>& visit) {
+               const std::function<bool(ByteView, ByteView)>& visit, bool fill_cache) {
   leveldb::ReadOptions ro;
   ro.verify_checksums = true;
   ro.snapshot = snap;
+  ro.fill_cache = fill_cache;
   std::unique_ptr<leveldb::Iterator> it(db->NewIterator(ro));
   for (it->Seek(slice(start.empty() ? prefix : start)); it->Valid(); it->Next()) {
     ByteView k = view(it->key());
@@ -170,7 +172,9 @@ Status scan_at(leveldb::DB* db, const leveldb::Snapshot* snap, ByteView prefix, 
   return Status::ok();
 }
 
-// Reads pinned to one LevelDB snapshot, released when the view goes.
+// Reads pinned to one LevelDB snapshot, released when the view goes. A view
+// is taken to read much of the store (the committed-id scan at start, a
+// snapshot's export): its scans leave the block cache to point reads.
 class LevelDbView final : public KvView {
  public:
   explicit LevelDbView(leveldb::DB* db) : db_(db), snap_(db->GetSnapshot()) {}
@@ -180,7 +184,7 @@ class LevelDbView final : public KvView {
   Result<std::optional<Bytes>> get(ByteView key) const override { return get_at(db_, snap_, key); }
   Status scan(ByteView prefix, ByteView start,
               const std::function<bool(ByteView, ByteView)>& visit) const override {
-    return scan_at(db_, snap_, prefix, start, visit);
+    return scan_at(db_, snap_, prefix, start, visit, false);
   }
 
  private:
@@ -255,7 +259,7 @@ class LevelDbStore final : public KvStore {
 
   Status scan(ByteView prefix, ByteView start,
               const std::function<bool(ByteView, ByteView)>& visit) const override {
-    return scan_at(db_, nullptr, prefix, start, visit);
+    return scan_at(db_, nullptr, prefix, start, visit, true);
   }
 
   Status compact() override {
@@ -264,6 +268,8 @@ class LevelDbStore final : public KvStore {
   }
 
   std::unique_ptr<KvView> view() const override;
+
+  std::uint64_t block_cache_bytes() const { return cache_->TotalCharge(); }
 
  private:
   struct Put {
@@ -286,6 +292,20 @@ class LevelDbStore final : public KvStore {
 std::unique_ptr<KvView> LevelDbStore::view() const { return std::make_unique<LevelDbView>(db_); }
 
 }  // namespace
+
+void lower_thread_priority() {
+  const auto self = static_cast<id_t>(::gettid());
+  errno = 0;
+  const int now = ::getpriority(PRIO_PROCESS, self);
+  if (now == -1 && errno != 0) return;
+  ::setpriority(PRIO_PROCESS, self, std::min(now + kBackgroundNiceIncrement, 19));
+}
+
+std::optional<std::uint64_t> block_cache_bytes(const KvStore& store) {
+  const auto* leveldb_store = dynamic_cast<const LevelDbStore*>(&store);
+  if (!leveldb_store) return std::nullopt;
+  return leveldb_store->block_cache_bytes();
+}
 
 OpenFilesLimit raise_open_files_limit() {
   OpenFilesLimit out;

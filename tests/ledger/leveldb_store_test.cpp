@@ -105,6 +105,67 @@ TEST_CASE("leveldb store: background flushes run at a lower priority and lose no
   }
 }
 
+TEST_CASE("leveldb store: lower_thread_priority lowers the calling thread alone") {
+  const int own = ::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()));
+  REQUIRE(own < 19);  // else there is no lower priority to see
+  int before = -100;
+  int after = -100;
+  std::thread worker([&] {
+    const auto self = static_cast<id_t>(::gettid());
+    before = ::getpriority(PRIO_PROCESS, self);
+    lower_thread_priority();
+    after = ::getpriority(PRIO_PROCESS, self);
+  });
+  worker.join();
+  CHECK(before == own);
+  CHECK(after == std::min(own + 10, 19));
+  CHECK(::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid())) == own);
+}
+
+TEST_CASE("leveldb store: a view's scan leaves the block cache to point reads") {
+  // A view reads much of the store at once (the scan at start, a snapshot's
+  // export): were its blocks cached, they would push out the ones point
+  // reads keep there. A scan of the store itself is cached as before.
+  testing::TempDir dir;
+  constexpr int kKeys = 20000;
+  {
+    auto opened = open_leveldb(dir.str());
+    REQUIRE(opened.is_ok());
+    // Values Snappy shrinks: LevelDB caches a block it decompressed, and
+    // reads a block stored as it is from its memory map, uncached.
+    WriteBatch put;
+    for (int i = 0; i < kKeys; ++i) {
+      std::string v = "record " + std::to_string(i) + ": ";
+      while (v.size() < 200) v += "issued by the district office; ";
+      v.resize(200);
+      put.put(as_bytes("k/" + std::to_string(1000000 + i)), as_bytes(v));
+    }
+    REQUIRE((*opened)->write(put, true).is_ok());
+    REQUIRE((*opened)->compact().is_ok());  // into table files
+  }
+  auto opened = open_leveldb(dir.str());  // an empty block cache
+  REQUIRE(opened.is_ok());
+  const KvStore& store = **opened;
+  const auto cached = [&] {
+    auto bytes = block_cache_bytes(store);
+    REQUIRE(bytes.has_value());
+    return *bytes;
+  };
+  const std::uint64_t empty = cached();
+  auto count = [](const KvView& v) {
+    int n = 0;
+    REQUIRE(v.scan(as_bytes("k/"), as_bytes("k/"), [&](ByteView, ByteView) {
+               ++n;
+               return true;
+             }).is_ok());
+    return n;
+  };
+  CHECK(count(*store.view()) == kKeys);
+  CHECK(cached() == empty);
+  CHECK(count(store) == kKeys);
+  CHECK(cached() >= empty + std::uint64_t{kKeys} * 200);  // every block it read
+}
+
 TEST_CASE("leveldb store: compact() drops erased entries from the table files and reads the same") {
   // As pruning erases nodes: the data is in table files already when the
   // erases come (a fresh memtable flushed by compact() is not merged again).

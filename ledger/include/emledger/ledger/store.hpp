@@ -273,6 +273,20 @@ struct OpenFilesLimit {
 // raised is reported as it stands.
 OpenFilesLimit raise_open_files_limit();
 
+// Raises the calling thread's nice value by 10 (to at most 19): for work a
+// node does in the background, such as LevelDB's compactions and the scans
+// at start, which then takes the CPU that block building, voting and
+// answering clients leave (ADR 019, ADR 033). On Linux the nice value is the
+// thread's. Lowering one's own priority needs no privilege; where it fails
+// (a seccomp filter, say) the thread runs as before: priority is a
+// preference, not a condition of correctness.
+void lower_thread_priority();
+
+// The bytes a store opened by open_leveldb holds in its block cache now
+// (uncompressed blocks of recent point reads); nullopt for another store.
+// For tests and tools.
+std::optional<std::uint64_t> block_cache_bytes(const KvStore& store);
+
 // Reads through pending writes to a base reader: what block execution uses, so
 // that a block sees its own earlier writes before they are committed.
 class Overlay : public KvReader {
