@@ -64,7 +64,9 @@ struct Point {
   double load_s = 0;        // loading the records added since the previous point
   double compaction_s = 0;  // --compaction full: compacting the database after the load
   std::uint64_t loaded = 0;
-  PointLatencies latency;
+  PointLatencies latency;           // once the node's start-up scan is complete
+  PointLatencies latency_at_start;  // in the first seconds after the start, during that scan
+  double startup_scan_s = 0;        // from the node answering to its scan complete
   ProofRates rates;
   double bundle_verifications_per_s = 0;
   Restart restart;
