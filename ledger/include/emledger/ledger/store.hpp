@@ -282,9 +282,10 @@ OpenFilesLimit raise_open_files_limit();
 // preference, not a condition of correctness.
 void lower_thread_priority();
 
-// The bytes a store opened by open_leveldb holds in its block cache now
-// (uncompressed blocks of recent point reads); nullopt for another store.
-// For tests and tools.
+// The bytes a store opened by open_leveldb holds in its block cache now: the
+// blocks its reads decompressed (or read past LevelDB's memory map of a
+// table), a view's scans excepted (ADR 033); nullopt for another store. For
+// tests and tools.
 std::optional<std::uint64_t> block_cache_bytes(const KvStore& store);
 
 // Reads through pending writes to a base reader: what block execution uses, so
