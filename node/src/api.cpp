@@ -377,19 +377,22 @@ void Api::submit_batch(const HttpRequest& req, const PathParams&, Responder resp
 
 void Api::health(const HttpRequest&, const PathParams&, Responder respond) {
   auto head = ctx_.ledger->head();
+  // ADR 034: whether LevelDB's background thread has compactions queued.
+  const auto compaction = ledger::compaction_state(ctx_.ledger->store());
   respond(json_response(
-      200, {{"status", "ok"},
-            {"chain_id", ctx_.ledger->genesis().chain_id},
-            {"genesis_hash", to_hex(ctx_.ledger->genesis_hash())},
-            {"height", head.height},
-            {"log_size", head.log_size},
-            {"base_height", ctx_.ledger->base_height()},
-            // ADR 023 and 026: until "complete", replay checks and reads of
-            // new state keys go to LevelDB.
-            {"committed_id_filter",
-             ctx_.ledger->tx_filter_complete() && ctx_.ledger->state_key_filter_complete()
-                 ? "complete"
-                 : "scanning"}}));
+      200,
+      {{"status", "ok"},
+       {"chain_id", ctx_.ledger->genesis().chain_id},
+       {"genesis_hash", to_hex(ctx_.ledger->genesis_hash())},
+       {"height", head.height},
+       {"log_size", head.log_size},
+       {"base_height", ctx_.ledger->base_height()},
+       // ADR 023 and 026: until "complete", replay checks and reads of
+       // new state keys go to LevelDB.
+       {"committed_id_filter",
+        ctx_.ledger->tx_filter_complete() && ctx_.ledger->state_key_filter_complete() ? "complete"
+                                                                                      : "scanning"},
+       {"compaction", compaction && compaction->due() ? "pending" : "idle"}}));
 }
 
 void Api::genesis(const HttpRequest&, const PathParams&, Responder respond) {

@@ -419,3 +419,142 @@ TEST_CASE(
   CHECK(l.now == before);
   CHECK(soft_open_files_limit() == before);
 }
+
+TEST_CASE("leveldb store: compaction_state reads LevelDB's levels against its triggers") {
+  // ADR 034. The statistics as LevelDB 1.23 printed them for two stores of
+  // the scale benchmark: 1M records as the load left them (levels 1 to 3
+  // over their limits of 10, 100 and 1,000 MiB), and 10M once its compaction
+  // was idle (each level under its limit).
+  const std::string loaded =
+      "                               Compactions\n"
+      "Level  Files Size(MB) Time(sec) Read(MB) Write(MB)\n"
+      "--------------------------------------------------\n"
+      "  0        1        1         0        0         1\n"
+      "  1       56      437         0        0         0\n"
+      "  2       34      275         0        0         0\n"
+      "  3      153     1236         0        0         0\n";
+  const CompactionState l = compaction_state_of_stats(loaded);
+  CHECK(l.level0_files == 1);
+  CHECK(l.over_limit_bytes == std::uint64_t{427 + 175 + 236} << 20);
+  CHECK(l.due());
+  const std::string idle =
+      "                               Compactions\n"
+      "Level  Files Size(MB) Time(sec) Read(MB) Write(MB)\n"
+      "--------------------------------------------------\n"
+      "  2       12       84         0        0         0\n"
+      "  3      140      994        17     2524      2215\n"
+      "  4     1192     9462         0        0         0\n";
+  const CompactionState i = compaction_state_of_stats(idle);
+  CHECK(i.level0_files == 0);
+  CHECK(i.over_limit_bytes == 0);
+  CHECK_FALSE(i.due());
+  // Level 0 counts tables, not bytes: four of them are due.
+  const std::string four_tables =
+      "Level  Files Size(MB) Time(sec) Read(MB) Write(MB)\n"
+      "  0        4       12         0        0         0\n";
+  CHECK(compaction_state_of_stats(four_tables).level0_files == 4);
+  CHECK(compaction_state_of_stats(four_tables).due());
+  CHECK_FALSE(
+      compaction_state_of_stats("  0        3       12         0        0         0\n").due());
+  CHECK_FALSE(compaction_state_of_stats("").due());
+
+  // A live store: written and compacted in full, nothing is left to do; and
+  // the property is what the parse reads.
+  testing::TempDir dir;
+  auto opened = open_leveldb(dir.str());
+  REQUIRE(opened.is_ok());
+  KvStore& store = **opened;
+  WriteBatch batch;
+  for (int i = 0; i < 1000; ++i)
+    batch.put(Bytes{'n', static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i)},
+              Bytes(1000, static_cast<std::uint8_t>(i)));
+  REQUIRE(store.write(batch, true).is_ok());
+  REQUIRE(store.compact().is_ok());
+  const auto state = compaction_state(store);
+  REQUIRE(state.has_value());
+  CHECK(state->level0_files == 0);
+  CHECK_FALSE(state->due());
+}
+
+TEST_CASE(
+    "leveldb store: the sweeper drops erased entries once the store is quiet, across a restart") {
+  // ADR 034. Entries in the tables, half of them erased: LevelDB has no level
+  // over its limit, so its own compactions leave the erased half on disk. The
+  // sweeper compacts the erased range once no write has come for a while.
+  testing::TempDir dir;
+  constexpr int kKeys = 2000;
+  constexpr std::size_t kValueBytes = 4096;
+  auto key = [](int i) {
+    return Bytes{'n', static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i), 7};
+  };
+  auto table_bytes = [&]() { return file_bytes(dir.path(), ".ldb"); };
+  const std::filesystem::path hint = dir.path() / "SWEEP";
+  const std::uintmax_t all = kKeys * kValueBytes;
+  std::mt19937 rng(20261130);
+  auto erase_every = [&](KvStore& store, int step, int offset) {
+    WriteBatch erase;
+    for (int i = offset; i < kKeys; i += step) erase.erase(key(i));
+    REQUIRE(store.write(erase, true).is_ok());
+  };
+  // Waits until the store reports its background work done, and returns
+  // whether it did within a minute.
+  auto settled = [](const KvStore& store) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (!compaction_state(store)->due()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  };
+  {
+    auto opened = open_leveldb(dir.str());
+    REQUIRE(opened.is_ok());
+    KvStore& store = **opened;
+    WriteBatch put;
+    for (int i = 0; i < kKeys; ++i) {
+      Bytes v(kValueBytes);
+      for (auto& b : v) b = static_cast<std::uint8_t>(rng());  // incompressible (ADR 031)
+      put.put(key(i), v);
+    }
+    REQUIRE(store.write(put, true).is_ok());
+    REQUIRE(store.compact().is_ok());
+    REQUIRE(table_bytes() >= all);
+    CHECK_FALSE(compaction_state(store)->due());
+    CHECK(sweep_stats(store)->slices == 0);  // nothing was erased
+
+    erase_every(store, 2, 0);
+    CHECK(compaction_state(store)->due());  // the sweep is pending
+    CHECK(settled(store));
+    CHECK(sweep_stats(store)->slices >= 1);
+    CHECK(table_bytes() < all / 2 + all / 20);  // the erased half and its erases are gone
+    CHECK_FALSE(std::filesystem::exists(hint));
+
+    // Erased again, and closed at once, before the store has been quiet: the
+    // range still to sweep is written down.
+    erase_every(store, 4, 1);
+  }
+  CHECK(std::filesystem::exists(hint));
+  CHECK(table_bytes() >= all / 2);
+  {
+    auto opened = open_leveldb(dir.str());
+    REQUIRE(opened.is_ok());
+    KvStore& store = **opened;
+    CHECK(compaction_state(store)->due());
+    CHECK(settled(store));
+    CHECK(sweep_stats(store)->slices >= 1);
+    CHECK(table_bytes() < all / 4 + all / 20);  // a quarter is left
+    CHECK_FALSE(std::filesystem::exists(hint));
+    int seen = 0;
+    REQUIRE(store
+                .scan(Bytes{'n'}, Bytes{'n'},
+                      [&](ByteView k, ByteView v) {
+                        const int i = (k[1] << 8) | k[2];
+                        CHECK(i % 4 == 3);
+                        CHECK(v.size() == kValueBytes);
+                        ++seen;
+                        return true;
+                      })
+                .is_ok());
+    CHECK(seen == kKeys / 4);
+  }
+}

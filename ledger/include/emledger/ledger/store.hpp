@@ -288,6 +288,37 @@ void lower_thread_priority();
 // tests and tools.
 std::optional<std::uint64_t> block_cache_bytes(const KvStore& store);
 
+// Where a store opened by open_leveldb stands in its background work (ADR
+// 034). LevelDB's own triggers for compaction: 4 tables in level 0, or a
+// level L >= 1 holding more than 10 MiB * 10^(L-1). While one is met, its
+// background thread has work queued; once none is, it is idle until the next
+// writes. A load faster than that thread (it runs at a lower priority, ADR
+// 019) leaves it work that it does afterwards, and the store's bytes fall as
+// it does (entries erased or overwritten are dropped only when a compaction
+// meets them). Then the sweeper's: key ranges that erases reached and that
+// it has not yet compacted down to the last level, which it does once the
+// store is quiet.
+struct CompactionState {
+  std::uint64_t level0_files = 0;
+  // Over the levels from 1, their bytes above their limits, from LevelDB's
+  // statistics (whole MiB).
+  std::uint64_t over_limit_bytes = 0;
+  bool sweep_pending = false;
+  bool due() const { return level0_files >= 4 || over_limit_bytes > 0 || sweep_pending; }
+};
+// nullopt for another store.
+std::optional<CompactionState> compaction_state(const KvStore& store);
+// LevelDB's part of it, read from the text of its "leveldb.stats" property.
+CompactionState compaction_state_of_stats(std::string_view stats);
+
+// What the sweeper of a store opened by open_leveldb has done since it was
+// opened. For tests and tools.
+struct SweepStats {
+  std::uint64_t slices = 0;  // slices compacted
+  std::uint64_t bytes = 0;   // their bytes before, by LevelDB's estimate
+};
+std::optional<SweepStats> sweep_stats(const KvStore& store);
+
 // Reads through pending writes to a base reader: what block execution uses, so
 // that a block sees its own earlier writes before they are committed.
 class Overlay : public KvReader {
