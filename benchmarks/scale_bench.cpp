@@ -138,6 +138,9 @@ constexpr std::size_t kRequestsMax = 1'000'000;
 constexpr std::size_t kBundlesMax = 1024;
 constexpr int kNodeStartTimeoutS = 300;
 constexpr int kReadyTimeoutS = 300;
+// How long a point waits at most for LevelDB's compaction to fall idle (a
+// load of 10M records leaves it minutes of work).
+constexpr int kCompactionWaitMaxS = 3600;
 constexpr int kHttpTimeoutS = 60;
 // The random draws of records are repeatable from run to run.
 constexpr std::uint64_t kSampleSeed = 0x5ca1eb;
@@ -353,6 +356,26 @@ Status wait_startup_scan(const Node& node) {
     if (Clock::now() > deadline)
       return Status::error("NODE_NOT_READY", "the start-up scan did not complete");
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+// Waits until GET /v1/health reports LevelDB's compaction idle (ADR 034: no
+// level over the size at which LevelDB compacts it). Errors: HTTP_FAILED,
+// NODE_BAD_RESPONSE, NODE_NOT_READY after kCompactionWaitMaxS, INTERRUPTED.
+Status wait_compaction_idle(const Node& node) {
+  auto http = node.http();
+  const auto deadline = Clock::now() + std::chrono::seconds(kCompactionWaitMaxS);
+  for (;;) {
+    auto body = get_ok(http, "/v1/health");
+    if (!body) return body.status();
+    const Json j = Json::parse(*body, nullptr, false);
+    if (!j.is_object() || !j.contains("compaction") || !j["compaction"].is_string())
+      return Status::error("NODE_BAD_RESPONSE", "GET /v1/health: no compaction");
+    if (j["compaction"] == "idle") return Status::ok();
+    if (g_interrupted.load()) return Status::error("INTERRUPTED", "interrupted");
+    if (Clock::now() > deadline)
+      return Status::error("NODE_NOT_READY", "LevelDB's compaction did not fall idle");
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
 }
 
@@ -687,12 +710,14 @@ Status measure_point(Run& run, std::uint64_t target, Point& p) {
   EMLEDGER_TRY(load_records(run.records, run.validator, run.node.db_dir(), target,
                             o.ledger_options(), o.full_compaction, p.compaction_s));
   p.load_s = seconds_since(t0) - p.compaction_s;
+  p.loaded_db_bytes = dir_bytes(run.node.db_dir());
 
   // The latency phase at start asks about draws [0, 3 requests), the one
-  // after the start-up scan about [3, 6 requests), the throughput phase
-  // about the next clients x requests; the bundles are of the first draws
-  // (fetched before their clock: the node's caches do not matter there).
-  const std::size_t draws = 6 * o.requests + o.clients * o.requests;
+  // after the start-up scan about [3, 6 requests), the one at rest about
+  // [6, 9 requests), the throughput phase about the next clients x requests;
+  // the bundles are of the first draws (fetched before their clock: the
+  // node's caches do not matter there).
+  const std::size_t draws = 9 * o.requests + o.clients * o.requests;
   const auto samples = draw_samples(run.records, draws, kSampleSeed + target);
   const auto s0 = Clock::now();
   p.load_average = load_average();
@@ -712,9 +737,21 @@ Status measure_point(Run& run, std::uint64_t target, Point& p) {
   auto lat = measure_latencies(run.node, g, later, o.requests);
   if (!lat) return lat.status();
   p.latency = *lat;
+  std::cout << "[" << target << " records] waiting for LevelDB's compaction to fall idle..."
+            << std::endl;
+  const auto c0 = Clock::now();
+  EMLEDGER_TRY(wait_compaction_idle(run.node));
+  p.compaction_wait_s = seconds_since(c0);
+  p.rest_db_bytes = dir_bytes(run.node.db_dir());
+  std::cout << "[" << target << " records] compaction idle after " << fixed(p.compaction_wait_s, 1)
+            << " s; latency at rest..." << std::endl;
+  const std::vector<Sample> at_rest(samples.begin() + 6 * o.requests, samples.end());
+  auto rested = measure_latencies(run.node, g, at_rest, o.requests);
+  if (!rested) return rested.status();
+  p.latency_at_rest = *rested;
   std::cout << "[" << target << " records] proofs/s: " << o.clients << " clients x " << o.requests
             << " requests per kind..." << std::endl;
-  const std::vector<Sample> rest(samples.begin() + 6 * o.requests, samples.end());
+  const std::vector<Sample> rest(samples.begin() + 9 * o.requests, samples.end());
   auto rates = measure_proof_rates(run.node, rest, o.clients, o.requests);
   if (!rates) return rates.status();
   p.rates = *rates;

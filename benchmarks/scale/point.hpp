@@ -67,6 +67,13 @@ struct Point {
   PointLatencies latency;           // once the node's start-up scan is complete
   PointLatencies latency_at_start;  // in the first seconds after the start, during that scan
   double startup_scan_s = 0;        // from the node answering to its scan complete
+  // ADR 034: once GET /v1/health reports LevelDB's compaction idle, after the
+  // latencies above; how long that took from their end; the bytes of DATA/db
+  // then, and as the load left them.
+  PointLatencies latency_at_rest;
+  double compaction_wait_s = 0;
+  std::uint64_t rest_db_bytes = 0;
+  std::uint64_t loaded_db_bytes = 0;
   ProofRates rates;
   double bundle_verifications_per_s = 0;
   Restart restart;

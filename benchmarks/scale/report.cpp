@@ -84,6 +84,18 @@ std::vector<Figure> figures(const Options& o, const std::vector<Point>& points) 
     add("state proof p99 at start", p.latency_at_start.state_proof.p99_ms, "ms",
         one + ", GET /v1/proofs/state" + early);
     add("verify p99 at start", p.latency_at_start.verify.p99_ms, "ms", sdk + early);
+    const std::string rested =
+        ", once GET /v1/health reports LevelDB's compaction idle (ADR 034), after the sets above";
+    add("compaction catch-up", p.compaction_wait_s, "s",
+        "from the end of the latencies once the scan is complete to GET /v1/health reporting "
+        "compaction idle: the work the load left LevelDB's background thread");
+    add("record lookup p99 at rest", p.latency_at_rest.lookup.p99_ms, "ms",
+        one + ", GET /v1/records/{id}" + rested);
+    add("state proof p50 at rest", p.latency_at_rest.state_proof.p50_ms, "ms",
+        one + ", GET /v1/proofs/state" + rested);
+    add("state proof p99 at rest", p.latency_at_rest.state_proof.p99_ms, "ms",
+        one + ", GET /v1/proofs/state" + rested, "< 2 ms at 10M records");
+    add("verify p99 at rest", p.latency_at_rest.verify.p99_ms, "ms", sdk + rested);
     add("inclusion proofs/s", p.rates.inclusion.per_s, "1/s", load + ", ?tx=ID");
     add("inclusion proof p50 under load", p.rates.inclusion.latency.p50_ms, "ms", load);
     add("inclusion proof p99 under load", p.rates.inclusion.latency.p99_ms, "ms", load);
@@ -103,6 +115,12 @@ std::vector<Figure> figures(const Options& o, const std::vector<Point>& points) 
     add("LevelDB bytes per record",
         static_cast<double>(p.db_bytes) / static_cast<double>(p.records), "B",
         "the files of DATA/db alone / records");
+    add("LevelDB bytes per record as loaded",
+        static_cast<double>(p.loaded_db_bytes) / static_cast<double>(p.records), "B",
+        "the files of DATA/db as the load left them, before the node starts / records");
+    add("LevelDB bytes per record at rest",
+        static_cast<double>(p.rest_db_bytes) / static_cast<double>(p.records), "B",
+        "the files of DATA/db once GET /v1/health reports compaction idle / records");
     add("state-tree node bytes per record", p.prefix_per_record('n'), "B",
         "LevelDB's approximate size of the 'n' keys / records");
     add("restart after SIGKILL", p.restart.sigkill_s, "s",
@@ -187,6 +205,13 @@ void write_json(const Options& o, const std::vector<Point>& points) {
           {{"lookup_ms", latency_json(p.latency_at_start.lookup)},
            {"state_proof_ms", latency_json(p.latency_at_start.state_proof)},
            {"verify_ms", latency_json(p.latency_at_start.verify)}}},
+         {"compaction_wait_s", p.compaction_wait_s},
+         {"at_rest",
+          {{"lookup_ms", latency_json(p.latency_at_rest.lookup)},
+           {"state_proof_ms", latency_json(p.latency_at_rest.state_proof)},
+           {"verify_ms", latency_json(p.latency_at_rest.verify)},
+           {"db_bytes", p.rest_db_bytes}}},
+         {"loaded_db_bytes", p.loaded_db_bytes},
          {"inclusion_proofs_per_s", p.rates.inclusion.per_s},
          {"consistency_proofs_per_s", p.rates.consistency.per_s},
          {"state_proofs_per_s", p.rates.state.per_s},
