@@ -337,46 +337,41 @@ Result<std::uint64_t> log_size_of(const Node& node) {
   return j["log_size"].get<std::uint64_t>();
 }
 
-// Waits until GET /v1/health reports the node's start-up scan complete
-// (committed_id_filter: the scan of every 'b' and 's' entry that fills the
-// node's filters, ADR 023 and 026). Errors: HTTP_FAILED, NODE_BAD_RESPONSE,
-// NODE_NOT_READY after kReadyTimeoutS, INTERRUPTED.
-Status wait_startup_scan(const Node& node) {
+// Waits until GET /v1/health reports `value` for its string field `field`,
+// polling every `poll`, for at most `timeout_s`. Errors: HTTP_FAILED,
+// NODE_BAD_RESPONSE, NODE_NOT_READY (with `late`) after timeout_s,
+// INTERRUPTED.
+Status wait_health(const Node& node, const std::string& field, const std::string& value,
+                   int timeout_s, std::chrono::milliseconds poll, const std::string& late) {
   auto http = node.http();
-  const auto deadline = Clock::now() + std::chrono::seconds(kReadyTimeoutS);
+  const auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
   for (;;) {
     auto body = get_ok(http, "/v1/health");
     if (!body) return body.status();
     const Json j = Json::parse(*body, nullptr, false);
-    if (!j.is_object() || !j.contains("committed_id_filter") ||
-        !j["committed_id_filter"].is_string())
-      return Status::error("NODE_BAD_RESPONSE", "GET /v1/health: no committed_id_filter");
-    if (j["committed_id_filter"] == "complete") return Status::ok();
+    if (!j.is_object() || !j.contains(field) || !j[field].is_string())
+      return Status::error("NODE_BAD_RESPONSE", "GET /v1/health: no " + field);
+    if (j[field] == value) return Status::ok();
     if (g_interrupted.load()) return Status::error("INTERRUPTED", "interrupted");
-    if (Clock::now() > deadline)
-      return Status::error("NODE_NOT_READY", "the start-up scan did not complete");
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (Clock::now() > deadline) return Status::error("NODE_NOT_READY", late);
+    std::this_thread::sleep_for(poll);
   }
 }
 
-// Waits until GET /v1/health reports LevelDB's compaction idle (ADR 034: no
-// level over the size at which LevelDB compacts it). Errors: HTTP_FAILED,
-// NODE_BAD_RESPONSE, NODE_NOT_READY after kCompactionWaitMaxS, INTERRUPTED.
+// Waits until GET /v1/health reports the node's start-up scan complete
+// (committed_id_filter: the scan of every 'b' and 's' entry that fills the
+// node's filters, ADR 023 and 026), for at most kReadyTimeoutS.
+Status wait_startup_scan(const Node& node) {
+  return wait_health(node, "committed_id_filter", "complete", kReadyTimeoutS,
+                     std::chrono::milliseconds(20), "the start-up scan did not complete");
+}
+
+// Waits until GET /v1/health reports the store's background work done (ADR
+// 034: no LevelDB level over the size at which LevelDB compacts it, and no
+// erased key range left to sweep), for at most kCompactionWaitMaxS.
 Status wait_compaction_idle(const Node& node) {
-  auto http = node.http();
-  const auto deadline = Clock::now() + std::chrono::seconds(kCompactionWaitMaxS);
-  for (;;) {
-    auto body = get_ok(http, "/v1/health");
-    if (!body) return body.status();
-    const Json j = Json::parse(*body, nullptr, false);
-    if (!j.is_object() || !j.contains("compaction") || !j["compaction"].is_string())
-      return Status::error("NODE_BAD_RESPONSE", "GET /v1/health: no compaction");
-    if (j["compaction"] == "idle") return Status::ok();
-    if (g_interrupted.load()) return Status::error("INTERRUPTED", "interrupted");
-    if (Clock::now() > deadline)
-      return Status::error("NODE_NOT_READY", "LevelDB's compaction did not fall idle");
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  }
+  return wait_health(node, "compaction", "idle", kCompactionWaitMaxS,
+                     std::chrono::milliseconds(500), "the store's compaction did not fall idle");
 }
 
 // ---- what the requests ask about ------------------------------------------

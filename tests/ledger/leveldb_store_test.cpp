@@ -425,25 +425,23 @@ TEST_CASE("leveldb store: compaction_state reads LevelDB's levels against its tr
   // the scale benchmark: 1M records as the load left them (levels 1 to 3
   // over their limits of 10, 100 and 1,000 MiB), and 10M once its compaction
   // was idle (each level under its limit).
-  const std::string loaded =
+  const std::string headings =
       "                               Compactions\n"
       "Level  Files Size(MB) Time(sec) Read(MB) Write(MB)\n"
-      "--------------------------------------------------\n"
-      "  0        1        1         0        0         1\n"
-      "  1       56      437         0        0         0\n"
-      "  2       34      275         0        0         0\n"
-      "  3      153     1236         0        0         0\n";
+      "--------------------------------------------------\n";
+  const std::string loaded = headings +
+                             "  0        1        1         0        0         1\n"
+                             "  1       56      437         0        0         0\n"
+                             "  2       34      275         0        0         0\n"
+                             "  3      153     1236         0        0         0\n";
   const CompactionState l = compaction_state_of_stats(loaded);
   CHECK(l.level0_files == 1);
   CHECK(l.over_limit_bytes == std::uint64_t{427 + 175 + 236} << 20);
   CHECK(l.due());
-  const std::string idle =
-      "                               Compactions\n"
-      "Level  Files Size(MB) Time(sec) Read(MB) Write(MB)\n"
-      "--------------------------------------------------\n"
-      "  2       12       84         0        0         0\n"
-      "  3      140      994        17     2524      2215\n"
-      "  4     1192     9462         0        0         0\n";
+  const std::string idle = headings +
+                           "  2       12       84         0        0         0\n"
+                           "  3      140      994        17     2524      2215\n"
+                           "  4     1192     9462         0        0         0\n";
   const CompactionState i = compaction_state_of_stats(idle);
   CHECK(i.level0_files == 0);
   CHECK(i.over_limit_bytes == 0);
