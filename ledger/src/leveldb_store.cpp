@@ -9,12 +9,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <bitset>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -209,26 +211,39 @@ class LevelDbView final : public KvView {
 // on disk for as long as LevelDB's own compactions do not carry the erases
 // down. At 10M records the tree's pages took 452 bytes a record once LevelDB
 // was idle, against 350 compacted in full. The sweeper finishes that work
-// while the store is quiet: each key range that erases reached (the keys of
-// one first byte) is compacted down to the last level, where an erase and
-// what it erased both go, in slices of about kSweepSliceBytes (split by the
-// second byte), each once no write has come for kSweepQuiet and LevelDB has
-// no compaction due. Ranges under kSweepMinBytes are left to LevelDB. The
-// ranges still to sweep are kept in kSweepFile beside the tables, so a
-// restart does not forget them (a hint: lost, a sweep is skipped, no data).
-// The sweeper runs on its own thread at the background's priority; the
-// destructor waits for a slice in progress.
+// while the store is quiet: a key range (the keys of one first byte) is
+// compacted down to the last level, where an erase and what it erased both
+// go, once the erases since its last sweep, at kSweepBytesPerErase each, come
+// to a kSweepRewriteMax-th of its bytes (a sweep rewrites at most that many
+// times what it frees; at 10M records the tree's pages are swept once about
+// 430,000 have been erased). It is compacted in slices of about
+// kSweepSliceBytes (split by the second byte), each once no write has come
+// for kSweepQuiet and LevelDB has no compaction due. Ranges under
+// kSweepMinBytes are left to LevelDB. The erases counted are kept in
+// kSweepFile beside the tables, so a restart does not forget them (a hint:
+// lost, a sweep comes later, no data is lost). The sweeper runs on its own
+// thread at the background's priority; the destructor waits for a slice in
+// progress.
 constexpr std::uint64_t kSweepSliceBytes = 64 << 20;
 constexpr std::uint64_t kSweepMinBytes = 1 << 20;
+constexpr std::uint64_t kSweepBytesPerErase = 1024;
+constexpr std::uint64_t kSweepRewriteMax = 8;
 constexpr unsigned kSweepSlicesMax = 64;  // a power of two dividing 256
 constexpr auto kSweepQuiet = std::chrono::seconds(2);
 constexpr const char* kSweepFile = "SWEEP";
 
+// Erases counted per first byte of their keys.
+using EraseCounts = std::array<std::uint64_t, 256>;
+
 class Sweeper {
  public:
   Sweeper(leveldb::DB* db, const std::string& dir)
-      : db_(db), path_(dir + "/" + kSweepFile), marked_(read_marks(path_)), saved_(marked_) {
-    if (marked_.any()) thread_ = std::thread([this] { run(); });
+      : db_(db), path_(dir + "/" + kSweepFile), counts_(read_counts(path_)), saved_(counts_) {
+    // Ranges the file makes due are pending from the open on.
+    for (unsigned b = 0; b < 256; ++b)
+      if (counts_[b] > 0 && is_due(b, counts_[b])) due_.set(b);
+    if (std::any_of(counts_.begin(), counts_.end(), [](std::uint64_t c) { return c > 0; }))
+      thread_ = std::thread([this] { run(); });
   }
   ~Sweeper() {
     {
@@ -241,25 +256,29 @@ class Sweeper {
   Sweeper(const Sweeper&) = delete;
   Sweeper& operator=(const Sweeper&) = delete;
 
-  // A write committed, erasing keys whose first bytes are set in `erased`.
-  void wrote(const std::bitset<256>& erased) {
-    bool more = false;
+  // A write committed, erasing erased[b] keys whose first byte is b.
+  void wrote(const EraseCounts& erased) {
+    bool any = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
       ++writes_;
-      more = (erased & ~marked_).any();
-      marked_ |= erased;
+      for (unsigned b = 0; b < 256; ++b) {
+        if (erased[b] == 0) continue;
+        counts_[b] += erased[b];
+        any = true;
+      }
+      if (!any) return;
+      evaluate_ = true;
       // Started by the first erase: a store that never erases has no sweeper
       // thread.
-      if (more && !thread_.joinable()) thread_ = std::thread([this] { run(); });
+      if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
     }
-    if (more) cv_.notify_all();
+    cv_.notify_all();
   }
 
   bool pending() const {
     std::lock_guard<std::mutex> lock(mu_);
-    // Until kSweepFile says nothing is left, too.
-    return marked_.any() || in_turn_ || saved_.any();
+    return due_.any() || in_turn_;
   }
 
   SweepStats stats() const {
@@ -293,31 +312,42 @@ class Sweeper {
     db_->GetApproximateSizes(&range, 1, &size);
     return size;
   }
+  // Whether `erases` since its last sweep make range `first` worth one.
+  bool is_due(unsigned first, std::uint64_t erases) const {
+    const std::uint64_t bytes = approximate_bytes(slice_range(first, 0, 1));
+    return bytes >= kSweepMinBytes && erases * kSweepBytesPerErase * kSweepRewriteMax >= bytes;
+  }
 
-  // kSweepFile: the first bytes still to sweep, as two hex digits each,
-  // separated by spaces. A file that cannot be read marks nothing.
-  static std::bitset<256> read_marks(const std::string& path) {
-    std::bitset<256> out;
+  // kSweepFile: for each first byte with erases counted, two hex digits, a
+  // colon and the count in decimal, separated by spaces. Words that do not
+  // parse are skipped; a file that cannot be read counts nothing.
+  static EraseCounts read_counts(const std::string& path) {
+    EraseCounts out{};
     std::ifstream in(path);
     std::string word;
     while (in >> word) {
-      if (word.size() != 2 || !std::isxdigit(static_cast<unsigned char>(word[0])) ||
-          !std::isxdigit(static_cast<unsigned char>(word[1])))
+      if (word.size() < 4 || word.size() > 23 || word[2] != ':' ||
+          !std::isxdigit(static_cast<unsigned char>(word[0])) ||
+          !std::isxdigit(static_cast<unsigned char>(word[1])) ||
+          !std::all_of(word.begin() + 3, word.end(), [](char c) { return c >= '0' && c <= '9'; }))
         continue;
-      out.set(std::stoul(word, nullptr, 16));
+      const auto first = std::stoul(word.substr(0, 2), nullptr, 16);
+      const auto count = std::strtoull(word.c_str() + 3, nullptr, 10);
+      out[first] = count;
     }
     return out;
   }
-  // Writes what is still to sweep (the marks and the range in its turn) if it
-  // changed, through a rename so that a crash leaves the old file or the new
-  // one; removes the file once nothing is. Called with the lock held.
-  void save_marks(std::unique_lock<std::mutex>& lock) {
-    std::bitset<256> bits = marked_;
-    if (in_turn_) bits.set(turn_first_);
-    if (bits == saved_) return;
+  // Writes the counts (with the range in its turn's, until the turn ends) if
+  // they changed, through a rename so that a crash leaves the old file or the
+  // new one; removes the file once every count is zero. Called with the lock
+  // held.
+  void save_counts(std::unique_lock<std::mutex>& lock) {
+    EraseCounts counts = counts_;
+    if (in_turn_) counts[turn_first_] += turn_erases_;
+    if (counts == saved_) return;
     lock.unlock();
     std::error_code ec;
-    if (bits.none()) {
+    if (std::all_of(counts.begin(), counts.end(), [](std::uint64_t c) { return c == 0; })) {
       std::filesystem::remove(path_, ec);
     } else {
       const std::string tmp = path_ + ".tmp";
@@ -325,19 +355,30 @@ class Sweeper {
         std::ofstream out(tmp, std::ios::trunc);
         static constexpr char kHex[] = "0123456789abcdef";
         for (unsigned b = 0; b < 256; ++b)
-          if (bits.test(b)) out << kHex[b >> 4] << kHex[b & 15] << ' ';
+          if (counts[b] > 0) out << kHex[b >> 4] << kHex[b & 15] << ':' << counts[b] << ' ';
         out << '\n';
       }
       std::filesystem::rename(tmp, path_, ec);
     }
     lock.lock();
-    saved_ = bits;
+    saved_ = counts;
+  }
+  // Marks the ranges whose counts make them due. Called with the lock held.
+  void evaluate(std::unique_lock<std::mutex>& lock) {
+    const EraseCounts counts = counts_;
+    const std::bitset<256> due = due_;
+    std::bitset<256> now;
+    lock.unlock();
+    for (unsigned b = 0; b < 256; ++b)
+      if (counts[b] > 0 && !due.test(b) && is_due(b, counts[b])) now.set(b);
+    lock.lock();
+    due_ |= now;
   }
   // Waits until no write has come for kSweepQuiet and LevelDB has no
   // compaction due. False: the sweeper is stopping.
   bool wait_quiet(std::unique_lock<std::mutex>& lock) {
     for (;;) {
-      save_marks(lock);
+      save_counts(lock);
       const std::uint64_t seen = writes_;
       if (cv_.wait_for(lock, kSweepQuiet, [&] { return stop_; })) return false;
       if (writes_ != seen) continue;
@@ -355,27 +396,36 @@ class Sweeper {
     lower_thread_priority();
     std::unique_lock<std::mutex> lock(mu_);
     sweep(lock);
-    save_marks(lock);  // what a stop left to do
+    save_counts(lock);  // what a stop left to do
   }
   void sweep(std::unique_lock<std::mutex>& lock) {
     unsigned next_first = 0;
     for (;;) {
-      cv_.wait(lock, [&] { return stop_ || marked_.any(); });
-      if (stop_ || !wait_quiet(lock)) return;
-      // The next marked first byte, in key order from where the last turn
-      // ended, so that every marked range gets its turn.
+      cv_.wait(lock, [&] { return stop_ || evaluate_ || due_.any(); });
+      if (stop_) return;
+      if (evaluate_) {
+        evaluate_ = false;
+        evaluate(lock);
+        save_counts(lock);
+        continue;
+      }
+      if (!wait_quiet(lock)) return;
+      // The next due first byte, in key order from where the last turn
+      // ended, so that every due range gets its turn.
       unsigned first = next_first;
-      while (!marked_.test(first)) first = (first + 1) % 256;
-      marked_.reset(first);
+      while (!due_.test(first)) first = (first + 1) % 256;
       next_first = (first + 1) % 256;
+      due_.reset(first);
       in_turn_ = true;
       turn_first_ = first;
+      turn_erases_ = counts_[first];
+      counts_[first] = 0;
       lock.unlock();
       const std::uint64_t whole = approximate_bytes(slice_range(first, 0, 1));
       lock.lock();
       unsigned parts = 1;
       while (parts < kSweepSlicesMax && whole / parts > kSweepSliceBytes) parts *= 2;
-      for (unsigned part = 0; whole >= kSweepMinBytes && part < parts; ++part) {
+      for (unsigned part = 0; part < parts; ++part) {
         if (part > 0 && !wait_quiet(lock)) return;
         const Range r = slice_range(first, part, parts);
         lock.unlock();
@@ -388,7 +438,8 @@ class Sweeper {
         stats_.bytes += bytes;
       }
       in_turn_ = false;
-      save_marks(lock);
+      turn_erases_ = 0;
+      save_counts(lock);
     }
   }
 
@@ -397,11 +448,14 @@ class Sweeper {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
-  std::uint64_t writes_ = 0;  // writes since the open
-  std::bitset<256> marked_;   // first bytes erased since their last turn began
-  std::bitset<256> saved_;    // what kSweepFile holds
-  bool in_turn_ = false;      // a range is being swept
-  unsigned turn_first_ = 0;   // its first byte
+  std::uint64_t writes_ = 0;       // writes since the open
+  EraseCounts counts_;             // erases since each range's last turn began
+  EraseCounts saved_;              // what kSweepFile holds
+  bool evaluate_ = false;          // counts changed since the last evaluate()
+  std::bitset<256> due_;           // ranges whose counts make them worth a sweep
+  bool in_turn_ = false;           // a range is being swept
+  unsigned turn_first_ = 0;        // its first byte
+  std::uint64_t turn_erases_ = 0;  // its count when the turn began
   SweepStats stats_;
   std::thread thread_;  // under mu_; started once there is something to sweep
 };
@@ -461,10 +515,10 @@ class LevelDbStore final : public KvStore {
     wo.sync = sync;
     leveldb::Status s = db_->Write(wo, &wb);
     if (s.ok()) {
-      std::bitset<256> erased_firsts;
+      EraseCounts erased_by_first{};
       for (ByteView k : erased)
-        if (!k.empty()) erased_firsts.set(k[0]);
-      sweeper_->wrote(erased_firsts);
+        if (!k.empty()) ++erased_by_first[k[0]];
+      sweeper_->wrote(erased_by_first);
     }
     // The views point into the callers' batches; drop them. A batch far
     // larger than a block's is not kept.

@@ -476,12 +476,13 @@ TEST_CASE("leveldb store: compaction_state reads LevelDB's levels against its tr
 
 TEST_CASE(
     "leveldb store: the sweeper drops erased entries once the store is quiet, across a restart") {
-  // ADR 034. Entries in the tables, half of them erased: LevelDB has no level
-  // over its limit, so its own compactions leave the erased half on disk. The
-  // sweeper compacts the erased range once no write has come for a while.
+  // ADR 034. Entries in the tables, then erased: LevelDB has no level over its
+  // limit, so its own compactions leave them on disk. The sweeper compacts
+  // the range once its erases, at 1 KiB each, come to an eighth of its bytes
+  // and no write has come for a while.
   testing::TempDir dir;
   constexpr int kKeys = 2000;
-  constexpr std::size_t kValueBytes = 4096;
+  constexpr std::size_t kValueBytes = 2048;
   auto key = [](int i) {
     return Bytes{'n', static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i), 7};
   };
@@ -489,20 +490,24 @@ TEST_CASE(
   const std::filesystem::path hint = dir.path() / "SWEEP";
   const std::uintmax_t all = kKeys * kValueBytes;
   std::mt19937 rng(20261130);
-  auto erase_every = [&](KvStore& store, int step, int offset) {
-    WriteBatch erase;
-    for (int i = offset; i < kKeys; i += step) erase.erase(key(i));
-    REQUIRE(store.write(erase, true).is_ok());
+  auto erase = [&](KvStore& store, int from, int to, int step) {
+    WriteBatch batch;
+    for (int i = from; i < to; i += step) batch.erase(key(i));
+    REQUIRE(store.write(batch, true).is_ok());
   };
-  // Waits until the store reports its background work done, and returns
-  // whether it did within a minute.
-  auto settled = [](const KvStore& store) {
+  // Waits until the store has swept `slices` slices in all and reports its
+  // background work done, and returns whether it did within a minute.
+  auto swept = [](const KvStore& store, std::uint64_t slices) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     while (std::chrono::steady_clock::now() < deadline) {
-      if (!compaction_state(store)->due()) return true;
+      if (sweep_stats(store)->slices >= slices && !compaction_state(store)->due()) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     return false;
+  };
+  auto hint_text = [&]() {
+    std::ifstream in(hint);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   };
   {
     auto opened = open_leveldb(dir.str());
@@ -520,26 +525,31 @@ TEST_CASE(
     CHECK_FALSE(compaction_state(store)->due());
     CHECK(sweep_stats(store)->slices == 0);  // nothing was erased
 
-    erase_every(store, 2, 0);
-    CHECK(compaction_state(store)->due());  // the sweep is pending
-    CHECK(settled(store));
-    CHECK(sweep_stats(store)->slices >= 1);
+    erase(store, 0, kKeys, 2);  // 1,000 erases: 8 MB at 1 KiB each, 8 times, over 4 MB
+    CHECK(swept(store, 1));
     CHECK(table_bytes() < all / 2 + all / 20);  // the erased half and its erases are gone
     CHECK_FALSE(std::filesystem::exists(hint));
 
-    // Erased again, and closed at once, before the store has been quiet: the
-    // range still to sweep is written down.
-    erase_every(store, 4, 1);
+    // 10 erases of the 2 MB left: not worth a sweep. Counted and written
+    // down, and nothing swept once the store has been quiet.
+    erase(store, 1, 41, 4);
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+    CHECK(sweep_stats(store)->slices == 1);
+    CHECK_FALSE(compaction_state(store)->due());
+    CHECK(hint_text() == "6e:10 \n");
+
+    // 490 more, 500 in all: due. Closed at once, before the store has been
+    // quiet: the count is written down.
+    erase(store, 41, kKeys, 4);
   }
-  CHECK(std::filesystem::exists(hint));
+  CHECK(hint_text() == "6e:500 \n");
   CHECK(table_bytes() >= all / 2);
   {
     auto opened = open_leveldb(dir.str());
     REQUIRE(opened.is_ok());
     KvStore& store = **opened;
-    CHECK(compaction_state(store)->due());
-    CHECK(settled(store));
-    CHECK(sweep_stats(store)->slices >= 1);
+    CHECK(compaction_state(store)->due());  // from the file, at the open
+    CHECK(swept(store, 1));
     CHECK(table_bytes() < all / 4 + all / 20);  // a quarter is left
     CHECK_FALSE(std::filesystem::exists(hint));
     int seen = 0;
