@@ -315,7 +315,10 @@ class Sweeper {
   // Whether `erases` since its last sweep make range `first` worth one.
   bool is_due(unsigned first, std::uint64_t erases) const {
     const std::uint64_t bytes = approximate_bytes(slice_range(first, 0, 1));
-    return bytes >= kSweepMinBytes && erases * kSweepBytesPerErase * kSweepRewriteMax >= bytes;
+    // erases * kSweepBytesPerErase * kSweepRewriteMax >= bytes, without the
+    // product (a count read from kSweepFile may be anything).
+    constexpr std::uint64_t kPerErase = kSweepBytesPerErase * kSweepRewriteMax;
+    return bytes >= kSweepMinBytes && erases >= (bytes + kPerErase - 1) / kPerErase;
   }
 
   // kSweepFile: for each first byte with erases counted, two hex digits, a
@@ -577,6 +580,12 @@ class LevelDbStore final : public KvStore {
 
 std::unique_ptr<KvView> LevelDbStore::view() const { return std::make_unique<LevelDbView>(db_); }
 
+// The store as open_leveldb made it, or nullptr for another store: what the
+// functions for tests and tools below read.
+const LevelDbStore* as_leveldb(const KvStore& store) {
+  return dynamic_cast<const LevelDbStore*>(&store);
+}
+
 }  // namespace
 
 void lower_thread_priority() {
@@ -588,7 +597,7 @@ void lower_thread_priority() {
 }
 
 std::optional<std::uint64_t> block_cache_bytes(const KvStore& store) {
-  const auto* leveldb_store = dynamic_cast<const LevelDbStore*>(&store);
+  const LevelDbStore* leveldb_store = as_leveldb(store);
   if (!leveldb_store) return std::nullopt;
   return leveldb_store->block_cache_bytes();
 }
@@ -619,13 +628,13 @@ CompactionState compaction_state_of_stats(std::string_view stats) {
 }
 
 std::optional<SweepStats> sweep_stats(const KvStore& store) {
-  const auto* leveldb_store = dynamic_cast<const LevelDbStore*>(&store);
+  const LevelDbStore* leveldb_store = as_leveldb(store);
   if (!leveldb_store) return std::nullopt;
   return leveldb_store->sweep_stats();
 }
 
 std::optional<CompactionState> compaction_state(const KvStore& store) {
-  const auto* leveldb_store = dynamic_cast<const LevelDbStore*>(&store);
+  const LevelDbStore* leveldb_store = as_leveldb(store);
   if (!leveldb_store) return std::nullopt;
   return leveldb_store->compaction_state();
 }
