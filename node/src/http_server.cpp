@@ -1,7 +1,10 @@
 // Boost.Beast HTTP/1.1 server (see http_server.hpp for why Beast stays here).
 //
-// One Session per connection, every handler of a session runs on that
-// connection's strand. A session serves one request at a time (no pipelining):
+// Each I/O thread runs an io_context of its own, and a connection stays on the
+// one it was accepted onto (round robin): every handler of a session runs on
+// that thread, with no lock and no hand-off between threads on the way from a
+// request to its response (ADR 035). A session serves one request at a time
+// (no pipelining):
 // it reads the header, enforces the body limit, reads the body, hands a plain
 // HttpRequest to the handler and reads nothing more until the handler's
 // Responder has been called and the response written.
@@ -13,11 +16,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cctype>
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -42,16 +45,25 @@ bool method_has_body(http::verb v) {
 }  // namespace
 
 struct HttpServer::Impl {
-  explicit Impl(HttpHandler& h, unsigned thread_count)
-      : handler(h), acceptor(ioc), guard(net::make_work_guard(ioc)), threads_n(thread_count) {}
+  explicit Impl(HttpHandler& h, unsigned thread_count) : handler(h) {
+    EMLEDGER_ASSERT(thread_count > 0);
+    for (unsigned i = 0; i < thread_count; ++i) {
+      // One thread runs each context: asio may skip what only serves several.
+      contexts.push_back(std::make_unique<net::io_context>(1));
+      guards.push_back(net::make_work_guard(*contexts.back()));
+    }
+    acceptor.emplace(*contexts.front());
+  }
 
   void accept();
+  // The context the next connection goes to; called on the acceptor's thread only.
+  net::io_context& next_context() { return *contexts[next_context_index++ % contexts.size()]; }
 
   HttpHandler& handler;
-  net::io_context ioc;
-  tcp::acceptor acceptor;
-  net::executor_work_guard<net::io_context::executor_type> guard;
-  unsigned threads_n;
+  std::vector<std::unique_ptr<net::io_context>> contexts;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> guards;
+  std::optional<tcp::acceptor> acceptor;
+  std::size_t next_context_index = 0;
   std::vector<std::thread> threads;
   std::string host;
   std::uint16_t port = 0;
@@ -156,9 +168,11 @@ class Session : public std::enable_shared_from_this<Session> {
     in_handler_ = true;
     responded_ = false;
     auto self = shared_from_this();
+    // From the session's own thread (a handler answering at once) the write
+    // starts here; from another (a commit waiter) it is posted to that thread.
     Responder respond = [self](HttpResponse res) {
-      net::post(self->stream_.get_executor(),
-                [self, res = std::move(res)]() mutable { self->write(std::move(res)); });
+      net::dispatch(self->stream_.get_executor(),
+                    [self, res = std::move(res)]() mutable { self->write(std::move(res)); });
     };
     try {
       server_.handler.handle(std::move(hr), std::move(respond));
@@ -242,8 +256,8 @@ class Session : public std::enable_shared_from_this<Session> {
 }  // namespace
 
 void HttpServer::Impl::accept() {
-  acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
-    if (stopped.load() || !acceptor.is_open()) return;
+  acceptor->async_accept(next_context(), [this](beast::error_code ec, tcp::socket socket) {
+    if (stopped.load() || !acceptor->is_open()) return;
     if (!ec) {
       beast::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
@@ -301,19 +315,19 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const HttpServerOptions& o
     return Status::error("LISTEN_FAILED", std::string(what) + " " + options.host + ":" +
                                               std::to_string(options.port) + ": " + ec.message());
   };
-  impl->acceptor.open(ep.protocol(), ec);
+  tcp::acceptor& acceptor = *impl->acceptor;
+  acceptor.open(ep.protocol(), ec);
   if (ec) return fail("open");
-  impl->acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  acceptor.set_option(net::socket_base::reuse_address(true), ec);
   if (ec) return fail("setsockopt");
-  impl->acceptor.bind(ep, ec);
+  acceptor.bind(ep, ec);
   if (ec) return fail("bind");
-  impl->acceptor.listen(net::socket_base::max_listen_connections, ec);
+  acceptor.listen(net::socket_base::max_listen_connections, ec);
   if (ec) return fail("listen");
   impl->host = options.host;
-  impl->port = impl->acceptor.local_endpoint().port();
+  impl->port = acceptor.local_endpoint().port();
   impl->accept();
-  for (unsigned i = 0; i < impl->threads_n; ++i)
-    impl->threads.emplace_back([io = &impl->ioc] { io->run(); });
+  for (auto& io : impl->contexts) impl->threads.emplace_back([io = io.get()] { io->run(); });
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
 
@@ -325,9 +339,9 @@ const std::string& HttpServer::host() const { return impl_->host; }
 
 void HttpServer::stop_accepting() {
   if (impl_->stopped.exchange(true)) return;
-  net::post(impl_->acceptor.get_executor(), [i = impl_.get()] {
+  net::post(impl_->acceptor->get_executor(), [i = impl_.get()] {
     beast::error_code ignored;
-    i->acceptor.close(ignored);
+    i->acceptor->close(ignored);
   });
 }
 
@@ -337,8 +351,8 @@ void HttpServer::stop(std::uint64_t grace_ms) {
   auto deadline = std::chrono::steady_clock::now() + ms(grace_ms);
   while (impl_->busy.load() > 0 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(ms(5));
-  impl_->guard.reset();
-  impl_->ioc.stop();
+  for (auto& g : impl_->guards) g.reset();
+  for (auto& io : impl_->contexts) io->stop();
   for (auto& t : impl_->threads) t.join();
   impl_->threads.clear();
 }

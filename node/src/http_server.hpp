@@ -54,13 +54,15 @@ struct HttpResponse {
 };
 
 // Completes one request. May be called from any thread, exactly once; the
-// write is posted back to the connection's own executor.
+// write runs on the connection's own I/O thread: at once when called there
+// (a handler answering before it returns), posted to it otherwise.
 using Responder = std::function<void(HttpResponse)>;
 
 // What the server calls for each request. Implementations must be thread
 // safe: handle() runs concurrently on every I/O thread. A handler that needs
 // to wait (for a block commit) keeps the Responder and returns at once, so
-// that no I/O thread ever blocks.
+// that no I/O thread ever blocks: every connection on that thread would wait
+// (ADR 035).
 class HttpHandler {
  public:
   virtual ~HttpHandler() = default;
@@ -79,7 +81,9 @@ class HttpHandler {
 struct HttpServerOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;  // 0: the OS picks a free port (see HttpServer::port())
-  unsigned threads = 0;    // 0: std::thread::hardware_concurrency()
+  // I/O threads, each with an io_context of its own; a connection is served
+  // by the one it was accepted onto, in turn (ADR 035). 0: the hardware's.
+  unsigned threads = 0;
 };
 
 // Parses "host:port" (port may be 0). IPv6 as "[::1]:8080".

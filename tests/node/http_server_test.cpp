@@ -1,0 +1,161 @@
+// The HTTP server on real sockets, with a handler of its own: which thread
+// serves a connection (ADR 035), a connection not held up by a busy one, and
+// an answer given later from another thread.
+#include "http_server.hpp"
+
+#include <doctest/doctest.h>
+#include <httplib.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace emledger::node;
+
+namespace {
+
+// Answers every request with a name of the thread that handled it: "t0" for
+// the first thread it saw, "t1" for the next. /hold waits until release();
+// /later is answered 20 ms later from a thread of its own.
+class ProbeHandler final : public HttpHandler {
+ public:
+  ~ProbeHandler() override {
+    for (auto& t : later_) t.join();
+  }
+
+  void handle(HttpRequest request, Responder respond) override {
+    const std::string name = thread_name();
+    if (request.path == "/hold") {
+      std::unique_lock lock(mu_);
+      holding_ = true;
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return released_; });
+    }
+    if (request.path == "/later") {
+      std::lock_guard lock(mu_);
+      later_.emplace_back([respond, name] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        respond(HttpResponse{200, "text/plain", "later " + name});
+      });
+      return;
+    }
+    respond(HttpResponse{200, "text/plain", name});
+  }
+
+  HttpResponse error_response(int status, const std::string& code,
+                              const std::string& message) override {
+    return HttpResponse{status, "text/plain", code + ": " + message};
+  }
+
+  bool wait_holding() {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(10), [&] { return holding_; });
+  }
+  void release() {
+    std::lock_guard lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::string thread_name() {
+    std::lock_guard lock(mu_);
+    auto [it, added] = names_.emplace(std::this_thread::get_id(), "");
+    if (added) it->second.append("t").append(std::to_string(names_.size() - 1));
+    return it->second;
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::thread::id, std::string> names_;
+  bool holding_ = false;
+  bool released_ = false;
+  std::vector<std::thread> later_;
+};
+
+std::unique_ptr<HttpServer> start_server(HttpHandler& handler, unsigned threads) {
+  HttpServerOptions o;
+  o.threads = threads;
+  auto server = HttpServer::start(o, handler);
+  REQUIRE(server.is_ok());
+  return std::move(*server);
+}
+
+// The bodies of `n` GETs of `path` on one keep-alive connection.
+std::set<std::string> bodies(httplib::Client& c, const std::string& path, int n) {
+  std::set<std::string> out;
+  for (int i = 0; i < n; ++i) {
+    auto res = c.Get(path);
+    REQUIRE(res);
+    CHECK(res->status == 200);
+    out.insert(res->body);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("http server: a connection stays on the thread it was accepted onto") {
+  ProbeHandler handler;
+  auto server = start_server(handler, 2);
+  httplib::Client a("127.0.0.1", server->port());
+  httplib::Client b("127.0.0.1", server->port());
+  a.set_keep_alive(true);
+  b.set_keep_alive(true);
+  // a connects first, b second: round robin puts them on the two threads.
+  const auto on_a = bodies(a, "/ping", 1);
+  const auto on_b = bodies(b, "/ping", 1);
+  CHECK(on_a != on_b);
+  for (int round = 0; round < 4; ++round) {
+    CHECK(bodies(a, "/ping", 50) == on_a);
+    CHECK(bodies(b, "/ping", 50) == on_b);
+  }
+  server->stop();
+}
+
+TEST_CASE("http server: a busy connection does not hold up one on the other thread") {
+  ProbeHandler handler;
+  auto server = start_server(handler, 2);
+  httplib::Client a("127.0.0.1", server->port());
+  httplib::Client b("127.0.0.1", server->port());
+  a.set_keep_alive(true);
+  b.set_keep_alive(true);
+  const auto on_a = bodies(a, "/ping", 1);
+  const auto on_b = bodies(b, "/ping", 1);
+  REQUIRE(on_a != on_b);
+  std::string held;
+  std::thread holder([&] {
+    auto res = a.Get("/hold");
+    if (res) held = res->body;
+  });
+  REQUIRE(handler.wait_holding());
+  b.set_read_timeout(5, 0);
+  CHECK(bodies(b, "/ping", 10) == on_b);
+  handler.release();
+  holder.join();
+  CHECK(held == *on_a.begin());
+  server->stop();
+}
+
+TEST_CASE("http server: an answer given later from another thread is written") {
+  ProbeHandler handler;
+  auto server = start_server(handler, 2);
+  httplib::Client c("127.0.0.1", server->port());
+  c.set_keep_alive(true);
+  const auto on_c = bodies(c, "/ping", 1);
+  for (int i = 0; i < 5; ++i) {
+    auto res = c.Get("/later");
+    REQUIRE(res);
+    CHECK(res->status == 200);
+    CHECK(res->body == "later " + *on_c.begin());
+  }
+  // The connection goes on after answers from elsewhere.
+  CHECK(bodies(c, "/ping", 5) == on_c);
+  server->stop();
+}
