@@ -166,7 +166,7 @@ std::optional<std::vector<std::uint64_t>> parse_points(const std::string& v) {
 constexpr const char* kUsage =
     "usage: scale_bench [--points 100000,1000000,10000000] [--requests N] [--clients C]\n"
     "    [--json FILE] [--node PATH] [--dir DIR] [--keep] [--state-cache-mib M]\n"
-    "    [--state-retention-blocks W] [--compaction background|full]\n"
+    "    [--state-retention-blocks W] [--compaction background|full] [--latency-log FILE]\n"
     "Proofs per second over HTTP, bundle verifications per second, and lookup, proof and\n"
     "verify latency, bytes per record and restart time as one ledger grows\n"
     "(docs/benchmarks.md). 10M records take about 30 GB under --dir.\n";
@@ -190,6 +190,8 @@ std::optional<Options> parse(int argc, char** argv) {
           o.clients = std::stoul(v);
         } else if (k == "--json") {
           o.json_out = v;
+        } else if (k == "--latency-log") {
+          o.latency_log = v;
         } else if (k == "--node") {
           o.node_bin = v;
         } else if (k == "--dir") {
@@ -420,28 +422,41 @@ Latency summarize(const std::vector<double>& ms) {
 }
 
 // One client, one request at a time, `count` of each kind (distinct draws).
+// `log` (may be null) gets a line per request: "LABEL KIND UNIX_TIME_S MS",
+// the wall time of its start, so that a tail can be set against the node's
+// LevelDB LOG.
 Result<PointLatencies> measure_latencies(const Node& node, const Genesis& g,
-                                         const std::vector<Sample>& samples, std::size_t count) {
+                                         const std::vector<Sample>& samples, std::size_t count,
+                                         std::ostream* log, const std::string& label) {
   EMLEDGER_ASSERT(samples.size() >= 3 * count);
   auto http = node.http();
-  auto timed = [&](const std::string& target, std::vector<double>& ms) -> Status {
+  auto note = [&](const char* kind, std::chrono::system_clock::time_point wall, double ms) {
+    if (log == nullptr) return;
+    const double t = std::chrono::duration<double>(wall.time_since_epoch()).count();
+    *log << label << ' ' << kind << ' ' << fixed(t, 6) << ' ' << fixed(ms, 3) << '\n';
+  };
+  auto timed = [&](const std::string& target, std::vector<double>& ms, const char* kind) -> Status {
+    const auto wall = std::chrono::system_clock::now();
     const auto t0 = Clock::now();
     auto body = get_ok(http, target);
     ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    note(kind, wall, ms.back());
     return body.status();
   };
   std::vector<double> lookup, state, verify;
   for (std::size_t i = 0; i < count && !g_interrupted.load(); ++i)
-    EMLEDGER_TRY(timed(samples[i].record_path, lookup));
+    EMLEDGER_TRY(timed(samples[i].record_path, lookup, "lookup"));
   for (std::size_t i = count; i < 2 * count && !g_interrupted.load(); ++i)
-    EMLEDGER_TRY(timed(samples[i].state_path, state));
+    EMLEDGER_TRY(timed(samples[i].state_path, state, "state_proof"));
   client::ClientOptions co;
   co.transport.read_timeout_ms = kHttpTimeoutS * 1000;
   const client::Client sdk(node.url(), g, co);
   for (std::size_t i = 2 * count; i < 3 * count && !g_interrupted.load(); ++i) {
+    const auto wall = std::chrono::system_clock::now();
     const auto t0 = Clock::now();
     auto b = sdk.fetch_bundle(samples[i].content_hash);
     verify.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    note("verify", wall, verify.back());
     if (!b) return Status::error(b.status().code(), "verify: " + b.status().message());
     if (b->verdict.overall != Verdict::kValid)
       return Status::error("VERIFY_UNEXPECTED",
@@ -692,6 +707,7 @@ struct Run {
   Records& records;
   const ValidatorKey& validator;
   Node& node;
+  std::ostream* latency_log;  // null without --latency-log
 };
 
 Status measure_point(Run& run, std::uint64_t target, Point& p) {
@@ -721,7 +737,8 @@ Status measure_point(Run& run, std::uint64_t target, Point& p) {
             << " s; latency, " << o.requests << " requests of each kind, one at a time..."
             << std::endl;
   const auto started = Clock::now();
-  auto early = measure_latencies(run.node, g, samples, o.requests);
+  const std::string tag = std::to_string(target) + " ";
+  auto early = measure_latencies(run.node, g, samples, o.requests, run.latency_log, tag + "start");
   if (!early) return early.status();
   p.latency_at_start = *early;
   EMLEDGER_TRY(wait_startup_scan(run.node));
@@ -729,7 +746,7 @@ Status measure_point(Run& run, std::uint64_t target, Point& p) {
   std::cout << "[" << target << " records] start-up scan complete " << fixed(p.startup_scan_s, 1)
             << " s after the node answered; latency again..." << std::endl;
   const std::vector<Sample> later(samples.begin() + 3 * o.requests, samples.end());
-  auto lat = measure_latencies(run.node, g, later, o.requests);
+  auto lat = measure_latencies(run.node, g, later, o.requests, run.latency_log, tag + "scanned");
   if (!lat) return lat.status();
   p.latency = *lat;
   std::cout << "[" << target << " records] waiting for LevelDB's compaction to fall idle..."
@@ -741,7 +758,7 @@ Status measure_point(Run& run, std::uint64_t target, Point& p) {
   std::cout << "[" << target << " records] compaction idle after " << fixed(p.compaction_wait_s, 1)
             << " s; latency at rest..." << std::endl;
   const std::vector<Sample> at_rest(samples.begin() + 6 * o.requests, samples.end());
-  auto rested = measure_latencies(run.node, g, at_rest, o.requests);
+  auto rested = measure_latencies(run.node, g, at_rest, o.requests, run.latency_log, tag + "rest");
   if (!rested) return rested.status();
   p.latency_at_rest = *rested;
   std::cout << "[" << target << " records] proofs/s: " << o.clients << " clients x " << o.requests
@@ -794,7 +811,15 @@ int run(const Options& o) {
   const ValidatorKey validator{*key, 0};
   Records records(net.genesis(), net.issuer_key());
   Node node(o.node_bin, dir.path(), o.state_cache_mib, o.state_retention_blocks);
-  Run r{o, net, records, validator, node};
+  std::ofstream latency_log;
+  if (!o.latency_log.empty()) {
+    latency_log.open(o.latency_log, std::ios::trunc);
+    if (!latency_log) {
+      std::cerr << "scale_bench: cannot write " << o.latency_log << " (--latency-log)\n";
+      return 2;
+    }
+  }
+  Run r{o, net, records, validator, node, o.latency_log.empty() ? nullptr : &latency_log};
   std::vector<Point> points;
   Status failed = Status::ok();
   for (const std::uint64_t target : o.points) {

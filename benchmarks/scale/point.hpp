@@ -17,6 +17,9 @@ struct Options {
   std::size_t requests = 2000;  // per client thread and proof kind; latency samples per kind
   std::size_t clients = 8;
   std::string json_out;
+  // Every one-at-a-time request of the latency phases, one line each:
+  // "POINT PHASE KIND UNIX_TIME_S MS" (docs/benchmarks.md); empty: none.
+  std::string latency_log;
   std::string node_bin = EMLEDGER_NODE_BIN;
   std::string dir;  // empty: the system temp dir
   bool keep = false;
