@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "router.hpp"
+#include "thread_slice.hpp"
 
 namespace emledger::node {
 
@@ -327,7 +328,13 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const HttpServerOptions& o
   impl->host = options.host;
   impl->port = acceptor.local_endpoint().port();
   impl->accept();
-  for (auto& io : impl->contexts) impl->threads.emplace_back([io = io.get()] { io->run(); });
+  for (auto& io : impl->contexts)
+    impl->threads.emplace_back([io = io.get()] {
+      // Short slices: a request that wakes this thread takes the CPU from
+      // background work (a compaction) without waiting out its slice (ADR 037).
+      request_thread_slice(kIoThreadSliceNs);
+      io->run();
+    });
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
 

@@ -1,6 +1,7 @@
 // The HTTP server on real sockets, with a handler of its own: which thread
-// serves a connection (ADR 035), a connection not held up by a busy one, and
-// an answer given later from another thread.
+// serves a connection (ADR 035), a connection not held up by a busy one, an
+// answer given later from another thread, and the slice its threads ask the
+// kernel for (ADR 037).
 #include "http_server.hpp"
 
 #include <doctest/doctest.h>
@@ -11,10 +12,13 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "thread_slice.hpp"
 
 using namespace emledger::node;
 
@@ -22,7 +26,8 @@ namespace {
 
 // Answers every request with a name of the thread that handled it: "t0" for
 // the first thread it saw, "t1" for the next. /hold waits until release();
-// /later is answered 20 ms later from a thread of its own.
+// /later is answered 20 ms later from a thread of its own; /slice with the
+// slice the handling thread runs with, in ns.
 class ProbeHandler final : public HttpHandler {
  public:
   ~ProbeHandler() override {
@@ -36,6 +41,11 @@ class ProbeHandler final : public HttpHandler {
       holding_ = true;
       cv_.notify_all();
       cv_.wait(lock, [&] { return released_; });
+    }
+    if (request.path == "/slice") {
+      const auto slice = thread_slice_ns();
+      respond(HttpResponse{200, "text/plain", slice ? std::to_string(*slice) : "none"});
+      return;
     }
     if (request.path == "/later") {
       std::lock_guard lock(mu_);
@@ -165,5 +175,30 @@ TEST_CASE("http server: an answer given later from another thread is written") {
   }
   // The connection goes on after answers from elsewhere.
   CHECK(bodies(c, "/ping", 5) == on_c);
+  server->stop();
+}
+
+TEST_CASE("http server: its threads ask the kernel for short slices") {
+  // Whether this kernel keeps a slice a thread asks for (Linux 6.12 on): ask
+  // on a thread of the test's own, which then ends, and read it back.
+  std::optional<std::uint64_t> kept;
+  std::thread([&] {
+    if (request_thread_slice(2 * kIoThreadSliceNs)) kept = thread_slice_ns();
+  }).join();
+  if (kept != 2 * kIoThreadSliceNs) {
+    MESSAGE("this kernel keeps no slice a thread asks for; the server's request is not checked");
+    return;
+  }
+  // The test's own thread keeps the kernel's default.
+  const auto own = thread_slice_ns();
+  REQUIRE(own);
+  CHECK(*own != kIoThreadSliceNs);
+  ProbeHandler handler;
+  auto server = start_server(handler, 2);
+  TwoConnections c(server->port());
+  REQUIRE(c.on_a != c.on_b);
+  const std::string want = std::to_string(kIoThreadSliceNs);
+  CHECK(bodies(c.a, "/slice", 3) == std::set<std::string>{want});
+  CHECK(bodies(c.b, "/slice", 3) == std::set<std::string>{want});
   server->stop();
 }
