@@ -1,11 +1,10 @@
 #include "thread_slice.hpp"
 
 #include <sched.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <cerrno>
+#include <cstdint>
 
 namespace emledger::node {
 namespace {
