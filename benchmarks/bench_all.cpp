@@ -53,6 +53,7 @@
 #include "bench_txs.hpp"
 #include "emledger/ledger/json.hpp"
 #include "emledger/ledger/ledger.hpp"
+#include "host_monitors.hpp"
 
 using namespace emledger;
 using ledger::Json;
@@ -421,7 +422,8 @@ Json machine_json() {
     }
   return {{"cores", bench::cores()},
           {"cpu", cpu},
-          {"kernel", std::string(u.sysname) + " " + u.release}};
+          {"kernel", std::string(u.sysname) + " " + u.release},
+          {"memory_monitors", bench::memory_monitors_json(bench::running_memory_monitors())}};
 }
 
 ChildRun part(const std::string& name, const fs::path& bin) {
@@ -530,6 +532,7 @@ int run(const Options& o) {
   baseline_figures(table, child("baselines"), child("ingest"), best);
   scale_figures(table, child("scale"));
   print_table(table, parts);
+  std::printf("%s\n", bench::memory_monitors_line(bench::running_memory_monitors()).c_str());
 
   const Json plots = o.plots
                          ? plot_all(out_dir, child("ingest"), child("baselines"), child("scale"))

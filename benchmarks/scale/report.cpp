@@ -7,6 +7,7 @@
 #include "../bench_common.hpp"
 #include "../bench_run.hpp"
 #include "../bench_txs.hpp"
+#include "../host_monitors.hpp"
 #include "../network_setup.hpp"
 #include "emledger/ledger/json.hpp"
 #include "point.hpp"
@@ -168,6 +169,7 @@ void print_report(const Options& o, const std::vector<Point>& points) {
       "records; <= %.0f B on disk per record; restart < %.0f s\n",
       kTargetStateProofP99Ms, kTargetBundleVerifyPerS, kTargetBytesPerRecord, kTargetRestartS);
   std::printf("node: %s\n", o.node_bin.c_str());
+  std::printf("%s\n", memory_monitors_line(running_memory_monitors()).c_str());
 }
 
 void write_json(const Options& o, const std::vector<Point>& points) {
@@ -185,7 +187,8 @@ void write_json(const Options& o, const std::vector<Point>& points) {
                 {"state_cache_slots", std::uint64_t{1} << o.state_cache_bits()},
                 {"state_retention_blocks", o.state_retention_blocks},
                 {"compaction", o.full_compaction ? "full" : "background"},
-                {"node", o.node_bin}};
+                {"node", o.node_bin},
+                {"host_memory_monitors", memory_monitors_json(running_memory_monitors())}};
   Json table = Json::array();
   for (const auto& f : figures(o, points))
     table.push_back({{"figure", f.figure},
