@@ -4,12 +4,12 @@
 #include "../../benchmarks/host_monitors.hpp"
 
 #include <doctest/doctest.h>
-#include <stdlib.h>
 
 #include <filesystem>
 #include <fstream>
 #include <string>
-#include <system_error>
+
+#include "../consensus/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using emledger::bench::describe;
@@ -21,21 +21,9 @@ namespace {
 
 class Tree {
  public:
-  Tree() {
-    char tmpl[] = "/tmp/emledger-damon-XXXXXX";
-    REQUIRE(::mkdtemp(tmpl) != nullptr);
-    root_ = tmpl;
-  }
-  ~Tree() {
-    std::error_code ec;
-    fs::remove_all(root_, ec);
-  }
-  Tree(const Tree&) = delete;
-  Tree& operator=(const Tree&) = delete;
-
   // Writes `value` and a newline, as sysfs shows it, at root/rel.
   void put(const std::string& rel, const std::string& value) {
-    const fs::path p = root_ / rel;
+    const fs::path p = root() / rel;
     fs::create_directories(p.parent_path());
     std::ofstream(p) << value << "\n";
   }
@@ -51,10 +39,10 @@ class Tree {
     put(kd + "contexts/0/monitoring_attrs/nr_regions/min", "1024");
     put(kd + "contexts/0/monitoring_attrs/nr_regions/max", "8192");
   }
-  const fs::path& root() const { return root_; }
+  fs::path root() const { return dir_.path(); }
 
  private:
-  fs::path root_;
+  emledger::consensus::test::TempDir dir_;
 };
 
 }  // namespace
