@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -42,7 +43,8 @@ inline std::string first_word(const std::filesystem::path& p) {
 
 inline std::uint64_t number(const std::filesystem::path& p) {
   const std::string w = first_word(p);
-  if (w.empty() || w.find_first_not_of("0123456789") != std::string::npos) return 0;
+  if (w.empty() || w.size() > 19 || w.find_first_not_of("0123456789") != std::string::npos)
+    return 0;
   return std::stoull(w);
 }
 
@@ -96,8 +98,10 @@ inline std::vector<MemoryMonitor> running_memory_monitors(
 inline std::string describe(const MemoryMonitor& m) {
   std::string s = "DAMON kdamond " + m.kdamond + " on " +
                   (m.operations.empty() ? std::string("?") : m.operations) + ": samples every " +
-                  std::to_string(m.sample_us / 1000) + " ms, " + std::to_string(m.min_regions) +
-                  "-" + std::to_string(m.max_regions) + " regions, schemes:";
+                  (m.sample_us % 1000 == 0 ? std::to_string(m.sample_us / 1000) + " ms, "
+                                           : std::to_string(m.sample_us) + " us, ") +
+                  std::to_string(m.min_regions) + "-" + std::to_string(m.max_regions) +
+                  " regions, schemes:";
   if (m.actions.empty()) s += " none";
   for (std::size_t i = 0; i < m.actions.size(); ++i) s += (i ? ", " : " ") + m.actions[i];
   return s;

@@ -98,6 +98,7 @@ TEST_CASE("monitors that are off are left out, and the rest come in numeric orde
   CHECK(describe(monitors[0]).ends_with("schemes: none"));
   CHECK(monitors[3].operations == "vaddr");
   CHECK(monitors[3].sample_us == 5000);
+  CHECK(describe(monitors[3]).find("samples every 5 ms,") != std::string::npos);
 }
 
 TEST_CASE("without DAMON, or with unreadable values, nothing is invented") {
@@ -106,8 +107,13 @@ TEST_CASE("without DAMON, or with unreadable values, nothing is invented") {
   CHECK(memory_monitors_line({}) == "host memory monitors: none running");
 
   t.kdamond("0", "on", "paddr", "not-a-number");
+  t.put("0/contexts/0/monitoring_attrs/intervals/aggr_us", "99999999999999999999999");
+  t.kdamond("1", "on", "paddr", "2500");
   const auto monitors = running_memory_monitors(t.root());
-  REQUIRE(monitors.size() == 1);
+  REQUIRE(monitors.size() == 2);
   CHECK(monitors[0].sample_us == 0);
+  CHECK(monitors[0].aggr_us == 0);
   CHECK(monitors[0].max_regions == 8192);
+  // An interval that is not whole milliseconds is given in microseconds.
+  CHECK(describe(monitors[1]).find("samples every 2500 us,") != std::string::npos);
 }
