@@ -37,15 +37,9 @@ KeyPair::~KeyPair() {
 
 Signature KeyPair::sign(ByteView message) const {
   Signature sig;
-  EMLEDGER_ASSERT(crypto_sign_detached(sig.data(), nullptr, message.data(), message.size(),
-                                       sk_.data()) == 0);
+  EMLEDGER_ASSERT(
+      crypto_sign_detached(sig.data(), nullptr, message.data(), message.size(), sk_.data()) == 0);
   return sig;
-}
-
-bool verify(const PublicKey& pk, ByteView message, const Signature& sig) {
-  ensure_sodium();
-  return crypto_sign_verify_detached(sig.data(), message.data(), message.size(), pk.data()) ==
-         0;
 }
 
 }  // namespace emledger::crypto

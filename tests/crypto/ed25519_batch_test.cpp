@@ -1,0 +1,316 @@
+// Ed25519 verification under the cofactored equation, one by one and in
+// batches (ADR 039), checked against libsodium's own arithmetic and verifier.
+#include <doctest/doctest.h>
+#include <sodium.h>
+
+#include <algorithm>
+#include <cstring>
+#include <random>
+#include <string>
+
+#include "../../crypto/src/edwards25519.hpp"
+#include "emledger/crypto/ed25519.hpp"
+#include "emledger/crypto/hex.hpp"
+
+using namespace emledger;
+using namespace emledger::crypto;
+
+namespace {
+
+using Bytes32 = std::array<std::uint8_t, 32>;
+
+Bytes32 encoded(const ed::Point& p) {
+  Bytes32 out;
+  ed::encode(out.data(), p);
+  return out;
+}
+
+Bytes32 random_point() {
+  Bytes32 p;
+  crypto_core_ed25519_random(p.data());
+  return p;
+}
+
+Bytes32 random_scalar() {
+  Bytes32 s;
+  crypto_core_ed25519_scalar_random(s.data());
+  return s;
+}
+
+bool libsodium_verify(const PublicKey& pk, ByteView msg, const Signature& sig) {
+  return crypto_sign_verify_detached(sig.data(), msg.data(), msg.size(), pk.data()) == 0;
+}
+
+// The secret scalar a (mod L) of a seed, as RFC 8032 section 5.1.5 derives it.
+Bytes32 secret_scalar(const Seed& seed) {
+  std::uint8_t h[64];
+  crypto_hash_sha512(h, seed.data(), seed.size());
+  h[0] &= 248;
+  h[31] &= 127;
+  h[31] |= 64;
+  std::uint8_t wide[64] = {};
+  std::memcpy(wide, h, 32);
+  Bytes32 a;
+  crypto_core_ed25519_scalar_reduce(a.data(), wide);
+  return a;
+}
+
+// A signature with the given R, made by whoever knows the key: S = r + k a,
+// where [r]B is R's component in the prime-order group (r = 0 if none).
+Signature sign_with_r(const KeyPair& kp, ByteView msg, const Bytes32& r_enc, const Bytes32& r) {
+  crypto_hash_sha512_state st;
+  crypto_hash_sha512_init(&st);
+  crypto_hash_sha512_update(&st, r_enc.data(), 32);
+  crypto_hash_sha512_update(&st, kp.public_key().data(), 32);
+  crypto_hash_sha512_update(&st, msg.data(), msg.size());
+  std::uint8_t digest[64];
+  crypto_hash_sha512_final(&st, digest);
+  Bytes32 k, ka, s;
+  crypto_core_ed25519_scalar_reduce(k.data(), digest);
+  const Bytes32 a = secret_scalar(kp.seed());
+  crypto_core_ed25519_scalar_mul(ka.data(), k.data(), a.data());
+  crypto_core_ed25519_scalar_add(s.data(), r.data(), ka.data());
+  Signature sig;
+  std::memcpy(sig.data(), r_enc.data(), 32);
+  std::memcpy(sig.data() + 32, s.data(), 32);
+  return sig;
+}
+
+// (x, 0) with x a square root of -1: a point of order 4. Its encoding is all
+// zero bytes.
+const Bytes32 kOrder4{};
+
+struct Signed {
+  std::size_t key;
+  Bytes msg;
+  Signature sig;
+};
+
+std::vector<SignedMessage> views(const std::vector<KeyPair>& keys, const std::vector<Signed>& s) {
+  std::vector<SignedMessage> out;
+  for (const auto& x : s) out.push_back({&keys[x.key].public_key(), ByteView(x.msg), &x.sig});
+  return out;
+}
+
+std::vector<Signed> sign_many(const std::vector<KeyPair>& keys, std::size_t n, std::mt19937& rng) {
+  std::vector<Signed> out;
+  for (std::size_t i = 0; i < n; ++i) {
+    Signed s;
+    s.key = rng() % keys.size();
+    s.msg.resize(100 + rng() % 300);
+    for (auto& b : s.msg) b = static_cast<std::uint8_t>(rng());
+    s.sig = keys[s.key].sign(ByteView(s.msg));
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("edwards25519: decoding, addition and scalar multiplication agree with libsodium") {
+  ensure_sodium();
+  for (int i = 0; i < 50; ++i) {
+    const Bytes32 p = random_point(), q = random_point();
+    ed::Point pp, qp;
+    REQUIRE(ed::decode(pp, p.data()));
+    REQUIRE(ed::decode(qp, q.data()));
+    CHECK(encoded(pp) == p);
+    Bytes32 sum;
+    REQUIRE(crypto_core_ed25519_add(sum.data(), p.data(), q.data()) == 0);
+    CHECK(encoded(ed::add(pp, ed::to_cached(qp))) == sum);
+    Bytes32 twice;
+    REQUIRE(crypto_core_ed25519_add(twice.data(), p.data(), p.data()) == 0);
+    CHECK(encoded(ed::dbl(pp)) == twice);
+    ed::Point minus;
+    REQUIRE(ed::decode(minus, p.data(), /*negate=*/true));
+    CHECK(ed::is_identity(ed::add(pp, ed::to_cached(minus))));
+    CHECK_FALSE(ed::has_small_order(pp));
+  }
+  // Sums of many multiples, through both of multi_scalar_mul's methods.
+  for (std::size_t n : {1, 3, 40, 300}) {
+    for (unsigned bits : {128u, 253u}) {
+      CAPTURE(n);
+      CAPTURE(bits);
+      std::vector<ed::Point> points;
+      std::vector<std::uint8_t> scalars;
+      Bytes32 expect{};
+      bool have = false;
+      for (std::size_t i = 0; i < n; ++i) {
+        const Bytes32 p = random_point();
+        Bytes32 s = random_scalar();
+        if (bits == 128) std::fill(s.begin() + 16, s.end(), 0);
+        ed::Point pp;
+        REQUIRE(ed::decode(pp, p.data()));
+        points.push_back(pp);
+        scalars.insert(scalars.end(), s.begin(), s.end());
+        Bytes32 term;
+        REQUIRE(crypto_scalarmult_ed25519_noclamp(term.data(), s.data(), p.data()) == 0);
+        if (have) {
+          REQUIRE(crypto_core_ed25519_add(expect.data(), expect.data(), term.data()) == 0);
+        } else {
+          expect = term;
+          have = true;
+        }
+      }
+      CHECK(encoded(ed::multi_scalar_mul(points, scalars, bits)) == expect);
+    }
+  }
+  // The base point is libsodium's [1]B.
+  Bytes32 one{};
+  one[0] = 1;
+  Bytes32 b;
+  REQUIRE(crypto_scalarmult_ed25519_base_noclamp(b.data(), one.data()) == 0);
+  CHECK(encoded(ed::base_point()) == b);
+}
+
+TEST_CASE("edwards25519: decoding refuses what is not a canonical point") {
+  ed::Point p;
+  // y = p (2^255 - 19) and y = p + 1: encodings of 0 and 1 above the field.
+  Bytes32 y_is_p{};
+  y_is_p.fill(0xff);
+  y_is_p[0] = 0xed;
+  y_is_p[31] = 0x7f;
+  CHECK_FALSE(ed::decode(p, y_is_p.data()));
+  Bytes32 y_is_p1 = y_is_p;
+  y_is_p1[0] = 0xee;
+  CHECK_FALSE(ed::decode(p, y_is_p1.data()));
+  // y = 1 is the identity; with the sign bit set its x (zero) has no sign.
+  Bytes32 id{};
+  id[0] = 1;
+  REQUIRE(ed::decode(p, id.data()));
+  CHECK(ed::is_identity(p));
+  CHECK(ed::has_small_order(p));
+  id[31] = 0x80;
+  CHECK_FALSE(ed::decode(p, id.data()));
+  // y = 2: (y^2 - 1) / (d y^2 + 1) is not a square, so no point has it.
+  Bytes32 two{};
+  two[0] = 2;
+  CHECK_FALSE(ed::decode(p, two.data()));
+  // The order-4 point decodes, and is of small order.
+  REQUIRE(ed::decode(p, kOrder4.data()));
+  CHECK(ed::has_small_order(p));
+  CHECK_FALSE(ed::is_identity(ed::dbl(p)));
+  CHECK(ed::is_identity(ed::dbl(ed::dbl(p))));
+}
+
+TEST_CASE("ed25519 batch: valid signatures pass and each invalid one is found, as libsodium says") {
+  std::mt19937 rng(20261201);
+  std::vector<KeyPair> keys;
+  for (int i = 0; i < 3; ++i) keys.push_back(KeyPair::generate());
+  auto signed_ = sign_many(keys, 300, rng);
+  auto ok = verify_batch(views(keys, signed_));
+  REQUIRE(ok.size() == 300);
+  CHECK(std::count(ok.begin(), ok.end(), 1) == 300);
+
+  // Spoil some in different ways: a message bit, R, S, the key, S + L.
+  const std::size_t bad[] = {0, 17, 150, 151, 299};
+  signed_[0].msg[5] ^= 1;
+  signed_[17].sig[3] ^= 0x10;
+  signed_[150].sig[40] ^= 0x01;
+  signed_[151].key = (signed_[151].key + 1) % keys.size();
+  {
+    // S + L: the same residue, not canonical.
+    Bytes32 s;
+    std::memcpy(s.data(), signed_[299].sig.data() + 32, 32);
+    static const std::uint8_t kL[32] = {0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58,
+                                        0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
+                                        0,    0,    0,    0,    0,    0,    0,    0,
+                                        0,    0,    0,    0,    0,    0,    0,    0x10};
+    unsigned carry = 0;
+    for (int i = 0; i < 32; ++i) {
+      unsigned v = s[i] + kL[i] + carry;
+      signed_[299].sig[32 + i] = static_cast<std::uint8_t>(v);
+      carry = v >> 8;
+    }
+  }
+  ok = verify_batch(views(keys, signed_));
+  for (std::size_t i = 0; i < signed_.size(); ++i) {
+    CAPTURE(i);
+    const bool expect_bad = std::find(std::begin(bad), std::end(bad), i) != std::end(bad);
+    CHECK(ok[i] == (expect_bad ? 0 : 1));
+    const auto& s = signed_[i];
+    CHECK(static_cast<bool>(ok[i]) ==
+          libsodium_verify(keys[s.key].public_key(), ByteView(s.msg), s.sig));
+    CHECK(static_cast<bool>(ok[i]) == verify(keys[s.key].public_key(), ByteView(s.msg), s.sig));
+  }
+}
+
+TEST_CASE("ed25519 batch: many keys, small batches and the empty batch") {
+  std::mt19937 rng(7);
+  std::vector<KeyPair> keys;
+  for (int i = 0; i < 64; ++i) keys.push_back(KeyPair::generate());
+  for (std::size_t n : {0, 1, 3, 4, 5, 64, 200}) {
+    CAPTURE(n);
+    auto signed_ = sign_many(keys, n, rng);
+    auto ok = verify_batch(views(keys, signed_));
+    CHECK(ok.size() == n);
+    CHECK(static_cast<std::size_t>(std::count(ok.begin(), ok.end(), 1)) == n);
+    if (n == 0) continue;
+    signed_[n - 1].sig[0] ^= 0x04;
+    ok = verify_batch(views(keys, signed_));
+    CHECK(ok[n - 1] == 0);
+    CHECK(static_cast<std::size_t>(std::count(ok.begin(), ok.end(), 1)) == n - 1);
+  }
+}
+
+TEST_CASE("ed25519: an R with a component of order 4 meets the cofactored equation only") {
+  // RFC 8032 section 5.1.7 checks [8][S]B = [8]R + [8][k]A; libsodium checks
+  // the stronger [S]B = R + [k]A. A key holder can write an R that meets the
+  // first and not the second; nobody else can (ADR 039).
+  auto kp = KeyPair::generate();
+  const std::string text = "order four";
+  const ByteView msg = as_bytes(text);
+  const Bytes32 r = random_scalar();
+  Bytes32 rb, r_enc;
+  REQUIRE(crypto_scalarmult_ed25519_base_noclamp(rb.data(), r.data()) == 0);
+  ed::Point rp, t;
+  REQUIRE(ed::decode(rp, rb.data()));
+  REQUIRE(ed::decode(t, kOrder4.data()));
+  r_enc = encoded(ed::add(rp, ed::to_cached(t)));
+  const Signature sig = sign_with_r(kp, msg, r_enc, r);
+  CHECK_FALSE(libsodium_verify(kp.public_key(), msg, sig));
+  CHECK(verify(kp.public_key(), msg, sig));
+  // Alone in a batch of honest ones, it passes there too.
+  std::vector<Signature> honest;
+  std::vector<SignedMessage> items;
+  for (int i = 0; i < 9; ++i) honest.push_back(kp.sign(msg));
+  for (const auto& h : honest) items.push_back({&kp.public_key(), msg, &h});
+  items.push_back({&kp.public_key(), msg, &sig});
+  auto ok = verify_batch(items);
+  CHECK(std::count(ok.begin(), ok.end(), 1) == 10);
+  // Another key does not verify it.
+  auto other = KeyPair::generate();
+  CHECK_FALSE(verify(other.public_key(), msg, sig));
+}
+
+TEST_CASE("ed25519: an R of small order is refused, though [8] of the equation holds") {
+  // With R of order 4 and S = k a, [S]B - [k]A is the identity and
+  // [8]R is too: only the small-order check refuses it.
+  auto kp = KeyPair::generate();
+  const std::string text = "small R";
+  const ByteView msg = as_bytes(text);
+  const Signature sig = sign_with_r(kp, msg, kOrder4, Bytes32{});
+  CHECK_FALSE(libsodium_verify(kp.public_key(), msg, sig));
+  CHECK_FALSE(verify(kp.public_key(), msg, sig));
+  std::vector<Signature> honest;
+  std::vector<SignedMessage> items;
+  for (int i = 0; i < 5; ++i) honest.push_back(kp.sign(msg));
+  for (const auto& h : honest) items.push_back({&kp.public_key(), msg, &h});
+  items.push_back({&kp.public_key(), msg, &sig});
+  auto ok = verify_batch(items);
+  CHECK(std::count(ok.begin(), ok.end(), 1) == 5);
+  CHECK(ok[5] == 0);
+}
+
+TEST_CASE("ed25519: a public key of small order is refused") {
+  // A = the order-4 point, R = the identity, S = 0: [8] of the equation holds
+  // for every message.
+  PublicKey pk{};
+  Signature sig{};
+  sig[0] = 1;
+  const std::string text = "any";
+  CHECK_FALSE(verify(pk, as_bytes(text), sig));
+  std::vector<SignedMessage> items(5, SignedMessage{&pk, as_bytes(text), &sig});
+  auto ok = verify_batch(items);
+  CHECK(std::count(ok.begin(), ok.end(), 0) == 5);
+}
