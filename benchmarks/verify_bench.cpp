@@ -10,7 +10,8 @@
 // crypto::verify_batch, alternated R times; the table gives the microseconds
 // per signature of each (the medians of the rounds) and their ratio. "keys 0"
 // means every signature has its own key. A batch with one invalid signature,
-// which verify_batch must then find, is timed too ("one bad").
+// which verify_batch must then find, is timed too ("one bad"), and one with
+// every signature invalid ("all bad", against one by one of the same).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -70,11 +71,12 @@ Set make_set(std::size_t n, std::size_t keys) {
   return s;
 }
 
-// Microseconds per signature of one pass.
-double time_single(const Set& s) {
+// Microseconds per signature of one pass; every verdict must be `valid`.
+double time_single(const Set& s, bool valid) {
   const auto t0 = Clock::now();
   for (std::size_t i = 0; i < s.sigs.size(); ++i)
-    if (!crypto::verify(s.keys[s.key_of[i]].public_key(), s.msgs[i], s.sigs[i])) std::abort();
+    if (crypto::verify(s.keys[s.key_of[i]].public_key(), s.msgs[i], s.sigs[i]) != valid)
+      std::abort();
   return std::chrono::duration<double, std::micro>(Clock::now() - t0).count() /
          static_cast<double>(s.sigs.size());
 }
@@ -116,22 +118,27 @@ int main(int argc, char** argv) {
   std::printf(
       "one thread; valid signatures of 311-byte messages; medians of %zu alternated rounds\n",
       rounds);
-  std::printf("%6s %5s %12s %12s %8s %16s\n", "batch", "keys", "single us", "batch us", "ratio",
-              "one bad: us");
+  std::printf("%6s %5s %10s %10s %8s %10s %10s %10s\n", "batch", "keys", "single", "batch", "ratio",
+              "1 bad", "all bad 1x1", "all bad");
+  std::printf("%6s %5s %10s %10s %8s %10s %10s %10s\n", "", "", "us", "us", "", "us", "us", "us");
   for (std::size_t keys : key_counts) {
     for (std::size_t n : sizes) {
       const Set s = make_set(n, keys);
-      Set spoiled = s;
+      Set spoiled = s, all_bad = s;
       spoiled.sigs[n / 2][40] ^= 1;
-      std::vector<double> single, batch, bad;
+      for (auto& sig : all_bad.sigs) sig[40] ^= 1;
+      std::vector<double> single, batch, bad, all_single, all_batch;
       for (std::size_t r = 0; r < rounds; ++r) {
-        single.push_back(time_single(s));
+        single.push_back(time_single(s, true));
         batch.push_back(time_batch(s, n));
         bad.push_back(time_batch(spoiled, n - 1));
+        all_single.push_back(time_single(all_bad, false));
+        all_batch.push_back(time_batch(all_bad, 0));
       }
       const double su = median(single), bu = median(batch);
-      std::printf("%6zu %5s %12.2f %12.2f %7.2fx %16.2f\n", n,
-                  keys == 0 ? "all" : std::to_string(keys).c_str(), su, bu, su / bu, median(bad));
+      std::printf("%6zu %5s %10.2f %10.2f %7.2fx %10.2f %10.2f %10.2f\n", n,
+                  keys == 0 ? "all" : std::to_string(keys).c_str(), su, bu, su / bu, median(bad),
+                  median(all_single), median(all_batch));
     }
   }
   return 0;
