@@ -187,7 +187,8 @@ ChainHead Ledger::head() const {
   return head_;
 }
 
-Status Ledger::check_tx_stateless(const Tx& tx) const {
+Status Ledger::check_tx_signer(const Tx& tx, const PublicKey*& org_key) const {
+  org_key = nullptr;
   EMLEDGER_TRY(tx.check());
   if (tx.body.chain_id != genesis_.chain_id)
     return reject("WRONG_CHAIN", "transaction is for chain '" + tx.body.chain_id + "'");
@@ -199,10 +200,44 @@ Status Ledger::check_tx_stateless(const Tx& tx) const {
   if (!key)
     return reject("UNKNOWN_KEY",
                   "org " + org->id + " has no key " + std::to_string(tx.body.key_id));
-  if (!crypto::verify(key->public_key, tx.signing_bytes(), tx.signature))
-    return reject("BAD_SIGNATURE", "signature does not verify under " + org->id + " key " +
-                                       std::to_string(tx.body.key_id));
+  org_key = &key->public_key;
   return Status::ok();
+}
+
+namespace {
+
+Status bad_org_signature(const Tx& tx) {
+  return reject("BAD_SIGNATURE", "signature does not verify under " + tx.body.signer_org + " key " +
+                                     std::to_string(tx.body.key_id));
+}
+
+}  // namespace
+
+Status Ledger::check_tx_stateless(const Tx& tx) const {
+  const PublicKey* key = nullptr;
+  EMLEDGER_TRY(check_tx_signer(tx, key));
+  if (key && !crypto::verify(*key, tx.signing_bytes(), tx.signature)) return bad_org_signature(tx);
+  return Status::ok();
+}
+
+std::vector<Status> Ledger::check_txs_stateless(std::span<const Tx* const> txs) const {
+  std::vector<Status> out(txs.size());
+  std::vector<Bytes> signed_bytes;
+  signed_bytes.reserve(txs.size());
+  std::vector<crypto::SignedMessage> items;
+  std::vector<std::size_t> item_tx;
+  for (std::size_t i = 0; i < txs.size(); ++i) {
+    const PublicKey* key = nullptr;
+    out[i] = check_tx_signer(*txs[i], key);
+    if (!out[i].is_ok() || !key) continue;
+    signed_bytes.push_back(txs[i]->signing_bytes());
+    items.push_back({key, ByteView(signed_bytes.back()), &txs[i]->signature});
+    item_tx.push_back(i);
+  }
+  const auto valid = crypto::verify_batch(items);
+  for (std::size_t j = 0; j < items.size(); ++j)
+    if (!valid[j]) out[item_tx[j]] = bad_org_signature(*txs[item_tx[j]]);
+  return out;
 }
 
 Result<PreparedBlock> Ledger::prepare(const std::vector<Tx>& candidates, std::uint64_t time_ms,

@@ -53,6 +53,9 @@ class Api final : public HttpHandler {
   struct Admission;
   // `tx` is a transaction's canonical encoding, as submitted.
   Admission admit(ByteView tx, TxWaiter waiter);
+  // The rest of admission for a transaction decoded and checked already
+  // (`checked`: its check_tx_stateless status) whose id is `id`.
+  Admission admit_checked(const Hash& id, ledger::Tx tx, Status checked, TxWaiter waiter);
 
   void health(const HttpRequest&, const PathParams&, Responder);
   void genesis(const HttpRequest&, const PathParams&, Responder);

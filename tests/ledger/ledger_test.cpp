@@ -117,6 +117,40 @@ TEST_CASE("ledger: stateless checks name what is wrong") {
   CHECK(parse_tx(Bytes{1, 2, 3}).status().code() == "TX_MALFORMED");
 }
 
+TEST_CASE("ledger: checking many at once gives each one's own status") {
+  // check_txs_stateless verifies the org signatures together (ADR 039); each
+  // status must still be check_tx_stateless's, in order.
+  Net net;
+  std::vector<Tx> txs;
+  for (int i = 0; i < 40; ++i) txs.push_back(net.reg("many-" + std::to_string(i)));
+  for (int i = 0; i < 10; ++i)
+    txs.push_back(net.tx(net.issuer_b, "b.issuer", TxType::kRegisterRecord,
+                         RegisterRecord{Net::body("b-" + std::to_string(i))}));
+  txs[3].signature[7] ^= 1;
+  txs[20] = sign_tx(txs[20].body, net.issuer_b);  // a.issuer's name, b.issuer's key
+  txs[41].signature[40] ^= 1;
+  txs[30].body.chain_id = "other";
+  txs[30] = sign_tx(txs[30].body, net.issuer_a);
+  txs[45].body.signer_org = "nobody";
+  std::vector<const Tx*> ptrs;
+  for (const auto& t : txs) ptrs.push_back(&t);
+  const auto st = net.ledger->check_txs_stateless(ptrs);
+  REQUIRE(st.size() == txs.size());
+  std::size_t ok = 0;
+  for (std::size_t i = 0; i < txs.size(); ++i) {
+    CAPTURE(i);
+    CHECK(st[i].code() == net.ledger->check_tx_stateless(txs[i]).code());
+    ok += st[i].is_ok();
+  }
+  CHECK(ok == txs.size() - 5);
+  CHECK(st[3].code() == "BAD_SIGNATURE");
+  CHECK(st[20].code() == "BAD_SIGNATURE");
+  CHECK(st[41].code() == "BAD_SIGNATURE");
+  CHECK(st[30].code() == "WRONG_CHAIN");
+  CHECK(st[45].code() == "UNKNOWN_ORG");
+  CHECK(net.ledger->check_txs_stateless({}).empty());
+}
+
 TEST_CASE("ledger: stateful rules reject and change nothing") {
   Net net;
   Tx t = net.reg("doc");

@@ -238,6 +238,10 @@ class Ledger {
   // Errors: TX_MALFORMED, TX_TOO_LARGE, WRONG_CHAIN, UNKNOWN_ORG, UNKNOWN_KEY,
   // BAD_SIGNATURE.
   Status check_tx_stateless(const Tx& tx) const;
+  // check_tx_stateless of each, in order, with the org signatures verified
+  // together (crypto::verify_batch, ADR 039): the same statuses, several
+  // times less CPU when the transactions share a few signing keys.
+  std::vector<Status> check_txs_stateless(std::span<const Tx* const> txs) const;
 
   // Executes `candidates` in order on top of the head and builds the next
   // block from those that are valid; `outcomes` gets one entry per candidate.
@@ -391,6 +395,9 @@ class Ledger {
   KvStore& store() { return *store_; }
 
  private:
+  // check_tx_stateless less the signature: the org key to verify it with, or
+  // null when a holder signs (prepare() checks those).
+  Status check_tx_signer(const Tx& tx, const PublicKey*& org_key) const;
   Ledger(std::unique_ptr<KvStore> store, Genesis genesis, const LedgerOptions& options);
   std::unique_ptr<KvStore> store_;
   Genesis genesis_;
