@@ -5,7 +5,9 @@
 //     the index rows of N register transactions loaded in batches of B, each
 //     batch one durable transaction (fsync=on, synchronous_commit=on), by a
 //     loader that verifies every row's Ed25519 signature on all cores before
-//     inserting it; and the same load without verification.
+//     inserting it: one by one (libsodium), and each batch's signatures
+//     together (crypto::verify_batch, as emledger's admission does since
+//     ADR 039); and the same load without verification.
 //   - etcd 3.4, the replicated-log reference (baselines/etcd.hpp): three
 //     members on loopback, puts of the same transaction bytes from concurrent
 //     keep-alive clients through the v3 HTTP/JSON gateway.
@@ -16,8 +18,8 @@
 //       [--pg-bin DIR] [--etcd-bin PATH] [--keep]
 //
 // For throughput-latency curves: after its saturated loads, PostgreSQL (with
-// verification) is loaded on a fixed schedule at each share of its verified
-// saturated rate, in batches of --pg-paced-batch (ingest_bench's latency
+// verification in batches) is loaded on a fixed schedule at each share of
+// that saturated rate, in batches of --pg-paced-batch (ingest_bench's latency
 // batch) for about --pg-paced-s seconds each; etcd runs once per client count
 // of --etcd-clients (ascending; the largest is the headline figure).
 //
@@ -176,8 +178,8 @@ struct PgPacedPoint {
 
 struct PgFigures {
   std::string version;
-  bench::PgLoadResult verified, unverified;
-  std::vector<PgPacedPoint> paced;  // verified, one per --pg-paced-shares
+  bench::PgLoadResult verified, verified_batch, unverified;
+  std::vector<PgPacedPoint> paced;  // verified in batches, one per --pg-paced-shares
 };
 
 struct EtcdPoint {
@@ -201,6 +203,10 @@ void check_verification_runs(const bench::Workload& w) {
   EMLEDGER_ASSERT(bench::append_row(w.txs[0], w.keys, true, s));
   const Status st = bench::append_row(bad, w.keys, true, s);
   EMLEDGER_ASSERT(st.code() == "BAD_SIGNATURE");
+  std::vector<Bytes> some(w.txs.begin(), w.txs.begin() + std::min<std::size_t>(w.txs.size(), 16));
+  EMLEDGER_ASSERT(bench::append_rows_batch_verified(some, w.keys, s));
+  some.back() = bad;
+  EMLEDGER_ASSERT(bench::append_rows_batch_verified(some, w.keys, s).code() == "BAD_SIGNATURE");
 }
 
 Result<PgFigures> run_pg(const Options& o, const bench::Workload& w, const fs::path& dir) {
@@ -213,17 +219,25 @@ Result<PgFigures> run_pg(const Options& o, const bench::Workload& w, const fs::p
     EMLEDGER_TRY(c.connected());
     f.version = c.server_version();
   }
-  for (const bool verify : {true, false}) {
+  struct Mode {
+    bench::PgLoadResult* out;
+    bool verify, in_batches;
+    const char* what;
+  };
+  for (const Mode& m : {Mode{&f.verified, true, false, "every signature verified, one by one"},
+                        Mode{&f.verified_batch, true, true,
+                             "every signature verified, each batch's together (as the node)"},
+                        Mode{&f.unverified, false, false, "no verification"}}) {
     std::printf("[postgresql] loading %zu rows in batches of %zu, %zu connections, %s...\n",
-                w.txs.size(), o.batch, o.pg_clients,
-                verify ? "every signature verified" : "no verification");
+                w.txs.size(), o.batch, o.pg_clients, m.what);
     std::fflush(stdout);
-    auto r = bench::pg_load(server.conninfo(), w, {o.batch, o.pg_clients, verify}, g_interrupted);
+    auto r = bench::pg_load(server.conninfo(), w, {o.batch, o.pg_clients, m.verify, m.in_batches},
+                            g_interrupted);
     if (!r) return r.status();
-    (verify ? f.verified : f.unverified) = std::move(*r);
+    *m.out = std::move(*r);
   }
   for (const double share : o.pg_paced_shares) {
-    const double rate = share * f.verified.rows_per_s();
+    const double rate = share * f.verified_batch.rows_per_s();
     if (g_interrupted.load()) return Status::error("INTERRUPTED", "interrupted");
     const auto rows = std::clamp<std::size_t>(static_cast<std::size_t>(rate * o.pg_paced_s),
                                               kPacedBatchesMin * o.pg_paced_batch, w.txs.size());
@@ -233,8 +247,8 @@ Result<PgFigures> run_pg(const Options& o, const bench::Workload& w, const fs::p
     std::printf("[postgresql] paced at %.0f%%: %zu rows in batches of %zu at %.0f rows/s...\n",
                 100 * share, rows, o.pg_paced_batch, rate);
     std::fflush(stdout);
-    auto r = bench::pg_paced(server.conninfo(), part, {o.pg_paced_batch, o.pg_clients, true}, rate,
-                             g_interrupted);
+    auto r = bench::pg_paced(server.conninfo(), part, {o.pg_paced_batch, o.pg_clients, true, true},
+                             rate, g_interrupted);
     if (!r) return r.status();
     f.paced.push_back({share, std::move(*r)});
   }
@@ -274,9 +288,10 @@ void print_pg(const Options& o, const PgFigures& f, double ceiling) {
       "PostgreSQL %s: fsync=on, synchronous_commit=on; batches of %zu rows, each "
       "BEGIN, binary COPY, COMMIT; %zu connections; %u verifying threads\n",
       f.version.c_str(), o.batch, o.pg_clients, bench::cores());
-  for (const auto* r : {&f.verified, &f.unverified}) {
-    const bool v = r == &f.verified;
-    line(v ? "  rows/s, every signature verified" : "  rows/s, no verification",
+  for (const auto* r : {&f.verified, &f.verified_batch, &f.unverified}) {
+    line(r == &f.verified         ? "  rows/s, every signature verified one by one"
+         : r == &f.verified_batch ? "  rows/s, every signature verified in batches"
+                                  : "  rows/s, no verification",
          fixed(r->rows_per_s(), 0));
     line("    batch BEGIN..COMMIT p50 / p99, ms",
          fixed(bench::percentile(r->batch_ms, 0.5), 1) + " / " +
@@ -284,6 +299,8 @@ void print_pg(const Options& o, const PgFigures& f, double ceiling) {
     line("    loader CPU per row, us", fixed(cpu_us_per(r->loader_cpu_s, r->rows), 1));
   }
   line("  verified rows/s / Ed25519 ceiling", fixed(f.verified.rows_per_s() / ceiling, 3));
+  line("  verified in batches rows/s / Ed25519 ceiling",
+       fixed(f.verified_batch.rows_per_s() / ceiling, 3));
   line("  verified / unverified rows/s",
        fixed(f.verified.rows_per_s() / std::max(1.0, f.unverified.rows_per_s()), 3));
   for (const auto& p : f.paced)
@@ -364,6 +381,7 @@ void write_json(const Options& o, std::size_t tx_bytes, double before, double af
           {"load", "per batch BEGIN; COPY records FROM STDIN (FORMAT binary); COMMIT"},
           {"indexes", {"record_id (primary key)", "tx_id (unique)", "content_hash"}}}},
         {"verified", pg_run_json(pg->verified)},
+        {"verified_batch", pg_run_json(pg->verified_batch)},
         {"unverified", pg_run_json(pg->unverified)},
         {"verified_over_ceiling", pg->verified.rows_per_s() / ceiling},
         {"paced_points", ledger::Json::array()}};

@@ -282,16 +282,35 @@ void baseline_figures(Table& t, const Json& b, const Json& ingest, const Ceiling
         " index rows of " + std::to_string(su.value("tx_bytes", 0)) + "-byte txs in batches of " +
         std::to_string(su.value("batch", 0)) + " (BEGIN, COPY, COMMIT), " +
         std::to_string(su.value("connections", 0)) + " connections; " + cores_text();
-    Figure& v = t.add("postgresql", "verified rows/s (Ed25519 per row, all cores)",
+    Figure& v = t.add("postgresql", "verified rows/s (Ed25519 one by one, all cores)",
                       num(pg["verified"], "rows_per_s"), "rows/s", setup);
     compare(v, c.ed25519_per_s, "Ed25519 ceiling");
+    // Since ADR 039 the node verifies each request's signatures together; the
+    // alternative gets the same verifier, and the target is judged on it.
+    const bool has_batch = pg.contains("verified_batch");
+    const Json& vb = has_batch ? pg["verified_batch"] : pg["verified"];
+    if (has_batch) {
+      Figure& w = t.add("postgresql", "verified rows/s (Ed25519 in batches, all cores)",
+                        num(vb, "rows_per_s"), "rows/s", setup);
+      compare(w, c.ed25519_per_s, "Ed25519 ceiling");
+    }
     t.add("postgresql", "unverified rows/s", num(pg["unverified"], "rows_per_s"), "rows/s", setup);
-    t.add("postgresql", "verified batch commit p99 at saturation",
-          num(pg["verified"], "batch_ms_p99"), "ms", setup);
+    t.add("postgresql", "verified batch commit p99 at saturation", num(vb, "batch_ms_p99"), "ms",
+          setup);
     if (one_node > 0) {
-      Figure& r = t.add("postgresql", "1 node tx/s vs PostgreSQL verified rows/s", one_node, "tx/s",
-                        "both from this run; same transactions, both durable per batch");
-      compare(r, num(pg["verified"], "rows_per_s"), "PostgreSQL verified rows/s");
+      if (has_batch) {
+        Figure& o = t.add("postgresql", "1 node tx/s vs PostgreSQL verified one by one", one_node,
+                          "tx/s", "both from this run; context: the node verifies in batches");
+        compare(o, num(pg["verified"], "rows_per_s"), "PostgreSQL rows/s, one by one");
+      }
+      Figure& r =
+          t.add("postgresql",
+                has_batch ? "1 node tx/s vs PostgreSQL verified in batches"
+                          : "1 node tx/s vs PostgreSQL verified rows/s",
+                one_node, "tx/s",
+                "both from this run; same transactions, same verifier, both durable per batch");
+      compare(r, num(vb, "rows_per_s"),
+              has_batch ? "PostgreSQL rows/s, in batches" : "PostgreSQL verified rows/s");
       target_above(r, kOverPostgresMin, true);
     }
   }

@@ -79,7 +79,9 @@ PlotFiles write_plot_data(const fs::path& dir, const Json& ingest, const Json& b
     for (const auto& p : pg.value("paced_points", Json::array()))
       rows.push_back({num(p, "rows_per_s"), num(p, "batch_ms_p50"), num(p, "batch_ms_p99")});
     write_curve(dir / "tl_postgresql.dat", rows, "PostgreSQL verified, paced");
-    const Json& v = pg["verified"];
+    // The saturated point of the verification the paced points use (in
+    // batches, as the node, since ADR 039).
+    const Json& v = pg.contains("verified_batch") ? pg["verified_batch"] : pg["verified"];
     write_curve(dir / "tl_postgresql_sat.dat",
                 {{num(v, "rows_per_s"), num(v, "batch_ms_p50"), num(v, "batch_ms_p99")}},
                 "PostgreSQL verified, saturated");
