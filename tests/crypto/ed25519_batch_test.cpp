@@ -57,11 +57,14 @@ Bytes32 secret_scalar(const Seed& seed) {
 
 // A signature with the given R, made by whoever knows the key: S = r + k a,
 // where [r]B is R's component in the prime-order group (r = 0 if none).
-Signature sign_with_r(const KeyPair& kp, ByteView msg, const Bytes32& r_enc, const Bytes32& r) {
+// `as_key` is the public key the signature claims (kp's own by default).
+Signature sign_with_r(const KeyPair& kp, ByteView msg, const Bytes32& r_enc, const Bytes32& r,
+                      const PublicKey* as_key = nullptr) {
+  const PublicKey& pk = as_key ? *as_key : kp.public_key();
   crypto_hash_sha512_state st;
   crypto_hash_sha512_init(&st);
   crypto_hash_sha512_update(&st, r_enc.data(), 32);
-  crypto_hash_sha512_update(&st, kp.public_key().data(), 32);
+  crypto_hash_sha512_update(&st, pk.data(), 32);
   crypto_hash_sha512_update(&st, msg.data(), msg.size());
   std::uint8_t digest[64];
   crypto_hash_sha512_final(&st, digest);
@@ -313,4 +316,132 @@ TEST_CASE("ed25519: a public key of small order is refused") {
   std::vector<SignedMessage> items(5, SignedMessage{&pk, as_bytes(text), &sig});
   auto ok = verify_batch(items);
   CHECK(std::count(ok.begin(), ok.end(), 0) == 5);
+}
+
+namespace {
+
+// R = [r]B for a fresh random r, with its encoding.
+std::pair<Bytes32, Bytes32> fresh_nonce() {
+  const Bytes32 r = random_scalar();
+  Bytes32 enc;
+  REQUIRE(crypto_scalarmult_ed25519_base_noclamp(enc.data(), r.data()) == 0);
+  return {r, enc};
+}
+
+// P + the order-4 point, encoded.
+Bytes32 plus_torsion(const Bytes32& p) {
+  ed::Point pp, t;
+  REQUIRE(ed::decode(pp, p.data()));
+  REQUIRE(ed::decode(t, kOrder4.data()));
+  return encoded(ed::add(pp, ed::to_cached(t)));
+}
+
+}  // namespace
+
+TEST_CASE("ed25519: a public key with a component of order 4 signs under the cofactored equation") {
+  // A' = A + T: its holder (who knows a) signs with k = H(R || A' || M) and
+  // S = r + k a; [8] of the equation holds, libsodium's stronger one not
+  // (unless 4 divides k). Without a, nobody signs under A'.
+  auto kp = KeyPair::generate();
+  PublicKey mixed;
+  const Bytes32 m = plus_torsion(kp.public_key());
+  std::copy(m.begin(), m.end(), mixed.begin());
+  int libsodium_refused = 0;
+  for (int i = 0; i < 8; ++i) {
+    const std::string text = "mixed key " + std::to_string(i);
+    const auto [r, r_enc] = fresh_nonce();
+    const Signature sig = sign_with_r(kp, as_bytes(text), r_enc, r, &mixed);
+    CHECK(verify(mixed, as_bytes(text), sig));
+    libsodium_refused += !libsodium_verify(mixed, as_bytes(text), sig);
+    // The honest key does not verify it, nor does A' verify kp's own signature.
+    CHECK_FALSE(verify(kp.public_key(), as_bytes(text), sig));
+    CHECK_FALSE(verify(mixed, as_bytes(text), kp.sign(as_bytes(text))));
+  }
+  CHECK(libsodium_refused >= 4);  // 4 divides k for about a quarter of them
+}
+
+TEST_CASE("ed25519 batch: every verdict is verify()'s, whatever the items are") {
+  // Honest signatures mixed with every kind of spoiled, hostile and random
+  // one, in batches of several sizes: item by item, verify_batch must say
+  // what verify says, and both must agree with libsodium wherever libsodium
+  // accepts (libsodium's yes implies ours).
+  std::mt19937 rng(99);
+  std::vector<KeyPair> keys;
+  for (int i = 0; i < 3; ++i) keys.push_back(KeyPair::generate());
+  struct Item {
+    PublicKey pk;
+    Bytes msg;
+    Signature sig;
+  };
+  std::vector<Item> items;
+  for (int i = 0; i < 600; ++i) {
+    const KeyPair& kp = keys[rng() % keys.size()];
+    Item it{kp.public_key(), Bytes(50 + rng() % 200), {}};
+    for (auto& b : it.msg) b = static_cast<std::uint8_t>(rng());
+    it.sig = kp.sign(ByteView(it.msg));
+    switch (rng() % 12) {
+      case 0:  // random bytes throughout
+        for (auto& b : it.sig) b = static_cast<std::uint8_t>(rng());
+        for (auto& b : it.pk) b = static_cast<std::uint8_t>(rng());
+        break;
+      case 1: {  // R another valid point
+        const Bytes32 p = random_point();
+        std::copy(p.begin(), p.end(), it.sig.begin());
+        break;
+      }
+      case 2: {  // R plus the order-4 point, S as the key's holder computes it
+        const auto [r, r_enc] = fresh_nonce();
+        it.sig = sign_with_r(kp, ByteView(it.msg), plus_torsion(r_enc), r);
+        break;
+      }
+      case 3:  // R of small order with S = k a
+        it.sig = sign_with_r(kp, ByteView(it.msg), kOrder4, Bytes32{});
+        break;
+      case 4:  // the key plus the order-4 point
+      {
+        const Bytes32 m = plus_torsion(kp.public_key());
+        std::copy(m.begin(), m.end(), it.pk.begin());
+        break;
+      }
+      case 5:  // S's top bits set: not canonical
+        it.sig[63] |= 0xf0;
+        break;
+      case 6:  // the message changed
+        it.msg[rng() % it.msg.size()] ^= 1;
+        break;
+      case 7:  // R's sign bit flipped: -R's x
+        it.sig[31] ^= 0x80;
+        break;
+      default:  // honest
+        break;
+    }
+    items.push_back(std::move(it));
+  }
+  std::size_t accepted = 0, beyond_libsodium = 0;
+  for (std::size_t size : {4, 7, 64, 600}) {
+    for (std::size_t begin = 0; begin + size <= items.size(); begin += size) {
+      std::vector<SignedMessage> views;
+      for (std::size_t i = begin; i < begin + size; ++i)
+        views.push_back({&items[i].pk, ByteView(items[i].msg), &items[i].sig});
+      const auto ok = verify_batch(views);
+      CHECK(ok == verify_batch(views));  // the same items, the same verdicts
+      for (std::size_t i = 0; i < size; ++i) {
+        const Item& it = items[begin + i];
+        const bool one = verify(it.pk, ByteView(it.msg), it.sig);
+        const bool sodium = libsodium_verify(it.pk, ByteView(it.msg), it.sig);
+        CAPTURE(begin + i);
+        CHECK(static_cast<bool>(ok[i]) == one);
+        if (sodium) CHECK(one);
+        if (size == 600) {
+          accepted += one;
+          beyond_libsodium += one && !sodium;
+        }
+      }
+    }
+  }
+  // The mix holds honest items, refused ones and ones only the cofactored
+  // equation accepts.
+  CHECK(accepted > 200);
+  CHECK(accepted < 500);
+  CHECK(beyond_libsodium > 20);
 }
