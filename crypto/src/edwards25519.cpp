@@ -33,23 +33,25 @@ Fe carry_wide(u128 t0, u128 t1, u128 t2, u128 t3, u128 t4) {
   return r;
 }
 
-// Limbs below 2^64 to carried limbs.
-Fe carry(Fe a) {
-  u64 c = a.v[0] >> 51;
+// Moves each limb's bits above 51 into the next, from limb 0 to limb 4;
+// returns what leaves limb 4 (multiples of 2^255).
+[[gnu::always_inline]] inline u64 propagate(Fe& a) {
+  a.v[1] += a.v[0] >> 51;
   a.v[0] &= kMask51;
-  a.v[1] += c;
-  c = a.v[1] >> 51;
+  a.v[2] += a.v[1] >> 51;
   a.v[1] &= kMask51;
-  a.v[2] += c;
-  c = a.v[2] >> 51;
+  a.v[3] += a.v[2] >> 51;
   a.v[2] &= kMask51;
-  a.v[3] += c;
-  c = a.v[3] >> 51;
+  a.v[4] += a.v[3] >> 51;
   a.v[3] &= kMask51;
-  a.v[4] += c;
-  c = a.v[4] >> 51;
+  const u64 out = a.v[4] >> 51;
   a.v[4] &= kMask51;
-  a.v[0] += c * 19;
+  return out;
+}
+
+// Limbs below 2^64 to carried limbs (2^255 = 19 mod p).
+[[gnu::always_inline]] inline Fe carry(Fe a) {
+  a.v[0] += propagate(a) * 19;
   return a;
 }
 
@@ -132,19 +134,7 @@ void fe_to_bytes(std::uint8_t out[32], Fe a) {
   q = (a.v[3] + q) >> 51;
   q = (a.v[4] + q) >> 51;
   a.v[0] += 19 * q;
-  u64 c = a.v[0] >> 51;
-  a.v[0] &= kMask51;
-  a.v[1] += c;
-  c = a.v[1] >> 51;
-  a.v[1] &= kMask51;
-  a.v[2] += c;
-  c = a.v[2] >> 51;
-  a.v[2] &= kMask51;
-  a.v[3] += c;
-  c = a.v[3] >> 51;
-  a.v[3] &= kMask51;
-  a.v[4] += c;
-  a.v[4] &= kMask51;  // drops 2^255, completing the subtraction of p
+  propagate(a);  // what leaves limb 4 is 2^255, completing the subtraction of p
   const u64 w0 = a.v[0] | (a.v[1] << 51);
   const u64 w1 = (a.v[1] >> 13) | (a.v[2] << 38);
   const u64 w2 = (a.v[2] >> 26) | (a.v[3] << 25);

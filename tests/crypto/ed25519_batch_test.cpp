@@ -108,6 +108,33 @@ std::vector<Signed> sign_many(const std::vector<KeyPair>& keys, std::size_t n, s
   return out;
 }
 
+// R = [r]B for a fresh random r, with its encoding.
+std::pair<Bytes32, Bytes32> fresh_nonce() {
+  const Bytes32 r = random_scalar();
+  Bytes32 enc;
+  REQUIRE(crypto_scalarmult_ed25519_base_noclamp(enc.data(), r.data()) == 0);
+  return {r, enc};
+}
+
+// P + the order-4 point, encoded.
+Bytes32 plus_torsion(const Bytes32& p) {
+  ed::Point pp, t;
+  REQUIRE(ed::decode(pp, p.data()));
+  REQUIRE(ed::decode(t, kOrder4.data()));
+  return encoded(ed::add(pp, ed::to_cached(t)));
+}
+
+// verify_batch's verdicts on `odd` (last) behind `honest` fresh signatures of
+// `msg` by kp.
+std::vector<std::uint8_t> behind_honest(const KeyPair& kp, ByteView msg, const Signature& odd,
+                                        int honest) {
+  std::vector<Signature> sigs;
+  for (int i = 0; i < honest; ++i) sigs.push_back(kp.sign(msg));
+  sigs.push_back(odd);
+  std::vector<SignedMessage> items;
+  for (const auto& s : sigs) items.push_back({&kp.public_key(), msg, &s});
+  return verify_batch(items);
+}
 }  // namespace
 
 TEST_CASE("edwards25519: decoding, addition and scalar multiplication agree with libsodium") {
@@ -263,23 +290,12 @@ TEST_CASE("ed25519: an R with a component of order 4 meets the cofactored equati
   auto kp = KeyPair::generate();
   const std::string text = "order four";
   const ByteView msg = as_bytes(text);
-  const Bytes32 r = random_scalar();
-  Bytes32 rb, r_enc;
-  REQUIRE(crypto_scalarmult_ed25519_base_noclamp(rb.data(), r.data()) == 0);
-  ed::Point rp, t;
-  REQUIRE(ed::decode(rp, rb.data()));
-  REQUIRE(ed::decode(t, kOrder4.data()));
-  r_enc = encoded(ed::add(rp, ed::to_cached(t)));
-  const Signature sig = sign_with_r(kp, msg, r_enc, r);
+  const auto [r, rb] = fresh_nonce();
+  const Signature sig = sign_with_r(kp, msg, plus_torsion(rb), r);
   CHECK_FALSE(libsodium_verify(kp.public_key(), msg, sig));
   CHECK(verify(kp.public_key(), msg, sig));
   // Alone in a batch of honest ones, it passes there too.
-  std::vector<Signature> honest;
-  std::vector<SignedMessage> items;
-  for (int i = 0; i < 9; ++i) honest.push_back(kp.sign(msg));
-  for (const auto& h : honest) items.push_back({&kp.public_key(), msg, &h});
-  items.push_back({&kp.public_key(), msg, &sig});
-  auto ok = verify_batch(items);
+  auto ok = behind_honest(kp, msg, sig, 9);
   CHECK(std::count(ok.begin(), ok.end(), 1) == 10);
   // Another key does not verify it.
   auto other = KeyPair::generate();
@@ -295,12 +311,7 @@ TEST_CASE("ed25519: an R of small order is refused, though [8] of the equation h
   const Signature sig = sign_with_r(kp, msg, kOrder4, Bytes32{});
   CHECK_FALSE(libsodium_verify(kp.public_key(), msg, sig));
   CHECK_FALSE(verify(kp.public_key(), msg, sig));
-  std::vector<Signature> honest;
-  std::vector<SignedMessage> items;
-  for (int i = 0; i < 5; ++i) honest.push_back(kp.sign(msg));
-  for (const auto& h : honest) items.push_back({&kp.public_key(), msg, &h});
-  items.push_back({&kp.public_key(), msg, &sig});
-  auto ok = verify_batch(items);
+  auto ok = behind_honest(kp, msg, sig, 5);
   CHECK(std::count(ok.begin(), ok.end(), 1) == 5);
   CHECK(ok[5] == 0);
 }
@@ -317,26 +328,6 @@ TEST_CASE("ed25519: a public key of small order is refused") {
   auto ok = verify_batch(items);
   CHECK(std::count(ok.begin(), ok.end(), 0) == 5);
 }
-
-namespace {
-
-// R = [r]B for a fresh random r, with its encoding.
-std::pair<Bytes32, Bytes32> fresh_nonce() {
-  const Bytes32 r = random_scalar();
-  Bytes32 enc;
-  REQUIRE(crypto_scalarmult_ed25519_base_noclamp(enc.data(), r.data()) == 0);
-  return {r, enc};
-}
-
-// P + the order-4 point, encoded.
-Bytes32 plus_torsion(const Bytes32& p) {
-  ed::Point pp, t;
-  REQUIRE(ed::decode(pp, p.data()));
-  REQUIRE(ed::decode(t, kOrder4.data()));
-  return encoded(ed::add(pp, ed::to_cached(t)));
-}
-
-}  // namespace
 
 TEST_CASE("ed25519: a public key with a component of order 4 signs under the cofactored equation") {
   // A' = A + T: its holder (who knows a) signs with k = H(R || A' || M) and
