@@ -13,6 +13,9 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <optional>
+#include <sstream>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -82,6 +85,21 @@ inline double percentile(std::vector<double> v, double q) {
   std::sort(v.begin(), v.end());
   const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
   return v[std::clamp<std::size_t>(rank, 1, v.size()) - 1];
+}
+
+// "4,16,256": one or more unsigned decimal numbers, or none for anything
+// else (an empty item, a sign, a letter, a number too large).
+inline std::optional<std::vector<std::size_t>> parse_list(const std::string& v) {
+  std::vector<std::size_t> out;
+  std::stringstream ss(v);
+  for (std::string item; std::getline(ss, item, ',');) {
+    if (item.empty() || item.size() > 18 ||
+        item.find_first_not_of("0123456789") != std::string::npos)
+      return std::nullopt;
+    out.push_back(std::stoul(item));
+  }
+  if (out.empty() || (!v.empty() && v.back() == ',')) return std::nullopt;
+  return out;
 }
 
 }  // namespace emledger::bench

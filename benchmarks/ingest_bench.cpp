@@ -114,18 +114,6 @@ struct Options {
   bool keep = false;                         // --keep: leave the temp dir (node logs) behind
 };
 
-std::optional<std::vector<std::size_t>> parse_list(const std::string& v) {
-  std::vector<std::size_t> out;
-  std::stringstream ss(v);
-  for (std::string item; std::getline(ss, item, ',');) {
-    if (item.empty() || item.find_first_not_of("0123456789") != std::string::npos)
-      return std::nullopt;
-    out.push_back(std::stoul(item));
-  }
-  if (out.empty()) return std::nullopt;
-  return out;
-}
-
 // "0.25,0.5": 1 to kPacedSharesMax shares, each in (0, kPacedShareMax].
 std::optional<std::vector<double>> parse_shares(const std::string& v) {
   std::vector<double> out;
@@ -153,7 +141,7 @@ std::optional<Options> parse(int argc, char** argv) {
       argc, argv, kUsage, "--keep", [&] { o.keep = true; },
       [&](const std::string& k, const std::string& v) {
         if (k == "--validators") {
-          auto list = parse_list(v);
+          auto list = bench::parse_list(v);
           if (!list) throw std::invalid_argument(v);
           o.validators = *list;
         } else if (k == "--txs") {

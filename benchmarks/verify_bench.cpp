@@ -8,8 +8,10 @@
 // bytes are about that size) is verified by crypto::verify one at a time (for
 // valid signatures that is libsodium's crypto_sign_verify_detached) and by
 // crypto::verify_batch, alternated R times; the table gives the microseconds
-// per signature of each (the medians of the rounds) and their ratio. "keys 0"
-// means every signature has its own key. A batch with one invalid signature,
+// per signature of each (the medians of the rounds) and their ratio. "--keys
+// 0" (printed "all") means every signature has its own key. Sizes are 1 to
+// kSetMax, key counts 0 to kSetMax, rounds 1 to kRoundsMax; anything else is a
+// usage error (exit 2). A batch with one invalid signature,
 // which verify_batch must then find, is timed too ("one bad"), and one with
 // every signature invalid ("all bad", against one by one of the same).
 #include <algorithm>
@@ -20,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_common.hpp"
 #include "emledger/crypto/ed25519.hpp"
 
 using namespace emledger;
@@ -27,22 +30,10 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-std::vector<std::size_t> parse_list(const char* s) {
-  std::vector<std::size_t> out;
-  std::string text(s);
-  std::size_t pos = 0;
-  while (pos <= text.size()) {
-    const std::size_t comma = std::min(text.find(',', pos), text.size());
-    out.push_back(std::stoul(text.substr(pos, comma - pos)));
-    pos = comma + 1;
-  }
-  return out;
-}
+constexpr std::size_t kSetMax = 100000;
+constexpr std::size_t kRoundsMax = 1000;
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
+double median(const std::vector<double>& v) { return bench::percentile(v, 0.5); }
 
 struct Set {
   std::vector<crypto::KeyPair> keys;
@@ -100,20 +91,34 @@ int main(int argc, char** argv) {
   std::size_t rounds = 5;
   std::vector<std::size_t> sizes{16, 64, 256, 1000};
   std::vector<std::size_t> key_counts{1, 3, 0};
+  auto usage = [] {
+    std::fprintf(stderr,
+                 "usage: verify_bench [--rounds R] [--sizes LIST] [--keys LIST]\n"
+                 "  R 1..%zu; LIST comma-separated: sizes 1..%zu, key counts 0..%zu (0: one key "
+                 "per signature)\n",
+                 kRoundsMax, kSetMax, kSetMax);
+    return 2;
+  };
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--rounds" && i + 1 < argc) {
-      rounds = std::stoul(argv[++i]);
-    } else if (a == "--sizes" && i + 1 < argc) {
-      sizes = parse_list(argv[++i]);
-    } else if (a == "--keys" && i + 1 < argc) {
-      key_counts = parse_list(argv[++i]);
+    if (i + 1 >= argc) return usage();
+    auto list = bench::parse_list(argv[++i]);
+    if (!list) return usage();
+    if (a == "--rounds" && list->size() == 1) {
+      rounds = list->front();
+    } else if (a == "--sizes") {
+      sizes = *list;
+    } else if (a == "--keys") {
+      key_counts = *list;
     } else {
-      std::fprintf(stderr, "usage: verify_bench [--rounds R] [--sizes LIST] [--keys LIST]\n");
-      return 2;
+      return usage();
     }
   }
-  if (rounds == 0 || sizes.empty() || key_counts.empty()) return 2;
+  if (rounds == 0 || rounds > kRoundsMax) return usage();
+  for (std::size_t n : sizes)
+    if (n == 0 || n > kSetMax) return usage();
+  for (std::size_t k : key_counts)
+    if (k > kSetMax) return usage();
   crypto::ensure_sodium();
   std::printf(
       "one thread; valid signatures of 311-byte messages; medians of %zu alternated rounds\n",

@@ -287,9 +287,7 @@ Point dbl(const Point& p) {
 
 bool is_identity(const Point& p) { return fe_is_zero(p.X) && fe_equal(p.Y, p.Z); }
 
-bool times_cofactor_is_identity(const Point& p) { return is_identity(dbl(dbl(dbl(p)))); }
-
-bool has_small_order(const Point& p) { return times_cofactor_is_identity(p); }
+bool has_small_order(const Point& p) { return is_identity(dbl(dbl(dbl(p)))); }
 
 namespace {
 

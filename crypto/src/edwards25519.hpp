@@ -46,10 +46,9 @@ Cached to_cached(const Point& p);
 Point add(const Point& p, const Cached& q);
 Point dbl(const Point& p);
 bool is_identity(const Point& p);
-// [8]P is the identity: P is one of the eight points of small order.
+// [8]P is the identity: P is one of the eight points of small order. Also
+// the cofactored equation's test, of its left side minus its right.
 bool has_small_order(const Point& p);
-// [8]P is the identity, for the cofactored equation.
-bool times_cofactor_is_identity(const Point& p);
 
 // Sum of scalars[i] * points[i]; scalars are 32 bytes little endian, below
 // 2^bits. Straus with 4-bit windows for a few points, Pippenger's buckets for
