@@ -149,15 +149,9 @@ constexpr std::uint64_t kSampleSeed = 0x5ca1eb;
 constexpr double kDiskMargin = 1.2;
 
 std::optional<std::vector<std::uint64_t>> parse_points(const std::string& v) {
-  std::vector<std::uint64_t> out;
-  std::stringstream ss(v);
-  for (std::string item; std::getline(ss, item, ',');) {
-    if (item.empty() || item.size() > 10 ||
-        item.find_first_not_of("0123456789") != std::string::npos)
-      return std::nullopt;
-    out.push_back(std::stoull(item));
-  }
-  if (out.empty() || out.size() > kPointsMax) return std::nullopt;
+  auto list = bench::parse_list(v);
+  if (!list || list->size() > kPointsMax) return std::nullopt;
+  std::vector<std::uint64_t> out(list->begin(), list->end());
   for (std::size_t i = 0; i < out.size(); ++i)
     if (out[i] < 1 || out[i] > kPointMax || (i > 0 && out[i] <= out[i - 1])) return std::nullopt;
   return out;
