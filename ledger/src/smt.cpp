@@ -518,6 +518,7 @@ SmtNodeCache::SmtNodeCache(unsigned slot_bits, bool huge_pages) {
   EMLEDGER_ASSERT(slot_bits >= 2 && slot_bits < 32);
   static_assert(kWays == 4);
   set_mask_ = (std::uint64_t{1} << (slot_bits - 2)) - 1;
+  shards_ = std::make_unique<Shard[]>(kLockShards);
   const std::size_t bytes = (std::size_t{1} << slot_bits) * sizeof(Slot);
   // An anonymous mapping of its own: zeroed by the kernel page by page as it
   // is touched, and advised before any page is.
@@ -545,12 +546,14 @@ SmtNodeCache::SmtNodeCache(unsigned slot_bits, bool huge_pages) {
 void SmtNodeCache::FreeTable::operator()(Slot* p) const { ::munmap(p, bytes); }
 
 std::optional<SmtNodeBytes> SmtNodeCache::find(const Hash& h) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  Slot* set = set_of(h);
+  const std::size_t index = set_index(h);
+  Shard& shard = shard_of(index);
+  std::lock_guard<std::mutex> lock(shard.mu);
+  Slot* set = set_at(index);
   for (std::size_t w = 0; w < kWays; ++w) {
     Slot& s = set[w];
     if (s.used != 0 && s.hash == h) {
-      s.used = ++clock_;
+      s.used = ++shard.clock;
       return s.node;
     }
   }
@@ -558,8 +561,10 @@ std::optional<SmtNodeBytes> SmtNodeCache::find(const Hash& h) const {
 }
 
 void SmtNodeCache::insert(const Hash& h, const SmtNodeBytes& node) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  Slot* set = set_of(h);
+  const std::size_t index = set_index(h);
+  Shard& shard = shard_of(index);
+  std::lock_guard<std::mutex> lock(shard.mu);
+  Slot* set = set_at(index);
   // The way already holding h, else an empty one, else the least recently used.
   Slot* victim = &set[0];
   for (std::size_t w = 0; w < kWays; ++w) {
@@ -570,14 +575,15 @@ void SmtNodeCache::insert(const Hash& h, const SmtNodeBytes& node) const {
     }
     if (s.used < victim->used) victim = &s;
   }
-  victim->used = ++clock_;
+  victim->used = ++shard.clock;
   victim->hash = h;
   victim->node = node;
 }
 
 void SmtNodeCache::forget(const Hash& h) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  Slot* set = set_of(h);
+  const std::size_t index = set_index(h);
+  std::lock_guard<std::mutex> lock(shard_of(index).mu);
+  Slot* set = set_at(index);
   for (std::size_t w = 0; w < kWays; ++w)
     if (set[w].used != 0 && set[w].hash == h) set[w].used = 0;
 }

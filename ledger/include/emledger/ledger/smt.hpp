@@ -110,11 +110,14 @@ using SmtNodeBytes = std::array<std::uint8_t, kSmtNodeBytes>;
 // otherwise pay a page walk besides its cache miss (ADR 024). Memory is then
 // taken 2 MiB at a time. Lookups only:
 // nothing iterates the table, so it cannot reach any state. Thread safe (the
-// validator thread updates while HTTP threads prove).
+// validator thread updates while HTTP threads prove): each set is guarded by
+// one of kLockShards locks, so that threads working on different paths
+// seldom wait for each other.
 class SmtNodeCache {
  public:
   static constexpr std::size_t kWays = 4;
   static constexpr std::size_t kSlotBytes = 112;  // the memory of one slot
+  static constexpr std::size_t kLockShards = 256;
   // slot_bits >= 2: at least one set. Without kernel support for huge pages
   // the table simply stays on ordinary pages.
   explicit SmtNodeCache(unsigned slot_bits, bool huge_pages = false);
@@ -138,16 +141,24 @@ class SmtNodeCache {
     std::size_t bytes;
     void operator()(Slot* p) const;
   };
-  Slot* set_of(const Hash& h) const {
+  // One lock and its stamps, on a cache line of its own: the sets whose
+  // index is its index modulo kLockShards. A stamp orders the ways of one
+  // set, so each shard counts its own.
+  struct alignas(64) Shard {
+    std::mutex mu;
+    std::uint64_t clock = 0;  // the last stamp given, guarded by mu
+  };
+  std::size_t set_index(const Hash& h) const {
     std::uint64_t v;
     std::memcpy(&v, h.data(), sizeof v);
-    return slots_.get() + kWays * static_cast<std::size_t>(v & set_mask_);
+    return static_cast<std::size_t>(v & set_mask_);
   }
+  Slot* set_at(std::size_t index) const { return slots_.get() + kWays * index; }
+  Shard& shard_of(std::size_t index) const { return shards_[index % kLockShards]; }
 
   std::uint64_t set_mask_;
-  mutable std::mutex mu_;
-  mutable std::uint64_t clock_ = 0;           // the last stamp given, guarded by mu_
-  std::unique_ptr<Slot[], FreeTable> slots_;  // the slots guarded by mu_
+  mutable std::unique_ptr<Shard[]> shards_;
+  std::unique_ptr<Slot[], FreeTable> slots_;  // each set guarded by its shard's lock
 };
 
 // What an update did to the tree besides writing pages: what pruning needs
