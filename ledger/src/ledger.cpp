@@ -22,8 +22,8 @@ using namespace detail;  // NOLINT: the key layout of keys.hpp
 // the keys whose value changes.
 Result<Hash> update_state(Overlay& ov, const SmtNodeCache* cache, const Hash& root,
                           const std::vector<std::pair<Bytes, Bytes>>& puts,
-                          StateUpdateTrace* trace = nullptr) {
-  return StateTree(ov, cache).update(root, puts, ov, trace);
+                          StateUpdateTrace* trace = nullptr, unsigned threads = 1) {
+  return StateTree(ov, cache, threads).update(root, puts, ov, trace);
 }
 
 // Committed data seen through the writes of a block still in flight.
@@ -57,6 +57,7 @@ Ledger::Ledger(std::unique_ptr<KvStore> store, Genesis genesis, const LedgerOpti
       genesis_(std::move(genesis)),
       genesis_hash_(genesis_.hash()),
       state_nodes_(options.state_cache_slot_bits, options.state_cache_huge_pages),
+      state_update_threads_(options.state_update_threads),
       recent_ids_(kRecentTxBlocksMax, 0),
       retention_(options.state_retention_blocks) {}
 
@@ -108,6 +109,10 @@ Result<std::unique_ptr<Ledger>> Ledger::open(std::unique_ptr<KvStore> store, con
                                              std::to_string(options.state_cache_slot_bits) +
                                              " outside [" + std::to_string(kStateCacheSlotBitsMin) +
                                              ", " + std::to_string(kStateCacheSlotBitsMax) + "]");
+  if (options.state_update_threads < 1 || options.state_update_threads > kStateUpdateThreadsMax)
+    return Status::error("CONFIG_ERROR",
+                         "state update threads " + std::to_string(options.state_update_threads) +
+                             " outside [1, " + std::to_string(kStateUpdateThreadsMax) + "]");
   if (options.state_retention_blocks != kStateRetentionKeepAll &&
       (options.state_retention_blocks < kStateRetentionBlocksMin ||
        options.state_retention_blocks > kStateRetentionBlocksMax))
@@ -340,8 +345,9 @@ Result<PreparedBlock> Ledger::prepare(const std::vector<Tx>& candidates, std::ui
   auto log_root = log.append(h.log_size, leaves, ov);
   if (!log_root) return log_root.status();
   StateUpdateTrace trace;
-  auto state_root = update_state(ov, &state_nodes_, h.state_root, st.puts(),
-                                 retention_ != kStateRetentionKeepAll ? &trace : nullptr);
+  auto state_root =
+      update_state(ov, &state_nodes_, h.state_root, st.puts(),
+                   retention_ != kStateRetentionKeepAll ? &trace : nullptr, state_update_threads_);
   if (!state_root) return state_root.status();
   if (ov.batch().find(state_index_key(validators_state_key()))) {
     auto vp = StateTree(ov, &state_nodes_).prove(*state_root, validators_state_key());

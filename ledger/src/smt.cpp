@@ -8,12 +8,15 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <bit>
 #include <cstdint>
+#include <exception>
 #include <map>
 #include <new>
 #include <span>
 #include <string>
+#include <thread>
 
 #include "emledger/crypto/hex.hpp"
 #include "emledger/crypto/sha256.hpp"
@@ -169,6 +172,40 @@ std::size_t split_at(Puts puts, std::size_t depth) {
   return static_cast<std::size_t>(it - puts.begin());
 }
 
+// What an update remembers of the keys it writes, for write_values.
+struct Written {
+  const Bytes* key;
+  const Bytes* value;
+};
+struct Replaced {
+  const Bytes* key;
+  Hash value_hash;  // the value it had
+};
+
+// The subtrees at kSplitDepth are updated apart, on several threads, when
+// the update is large (StateTree's `threads`). Depth 4 roots the pages under
+// the root's page: up to 16 subtrees, enough for a few threads to share.
+constexpr std::size_t kSplitDepth = kSmtPageLevels;
+// Fewer puts than this are updated on the calling thread alone: a thread
+// costs more than what it would take over.
+constexpr std::size_t kParallelPutsMin = 256;
+
+// One subtree at kSplitDepth updated by itself: its old node and its puts,
+// then everything its update produced, which the walk above it takes in, in
+// the order a walk on one thread would have produced it.
+struct SubtreeJob {
+  Hash node;
+  Puts puts;
+  Result<Hash> hash = Hash{};
+  Bytes into;      // its positions in the page above: a reference
+  WriteBatch out;  // its pages
+  StateUpdateTrace trace;
+  std::vector<Hash> revived_paths;
+  std::vector<Written> written;
+  std::vector<Replaced> replaced;
+  std::exception_ptr thrown;
+};
+
 // Writes the new pages of one update to `out`; reads old ones from `store`.
 // Each call appends its subtree's positions to `into`, the page being built
 // above it, in pre-order: a node's tag before its children, which it knows
@@ -179,8 +216,48 @@ std::size_t split_at(Puts puts, std::size_t depth) {
 // old page at the same place.
 class Updater {
  public:
-  Updater(const KvReader& store, const SmtNodeCache* cache, Overlay& out, StateUpdateTrace* trace)
+  Updater(const KvReader& store, const SmtNodeCache* cache, WriteBatch& out,
+          StateUpdateTrace* trace)
       : store_(store), cache_(cache), reader_(store, cache), out_(out), trace_(trace) {}
+
+  // The subtrees at kSplitDepth that apply would reach with puts, in path
+  // order, as jobs to be updated apart: each branch of the walk from `node`
+  // (at `depth`, in the page rooted at `page`) down to kSplitDepth through
+  // internal nodes. A branch ending above it (an empty subtree or a leaf
+  // where puts arrive) has none: apply builds it on its own.
+  Status plan(const Hash& node, std::size_t depth, Puts puts, const Hash& page,
+              std::vector<SubtreeJob>& jobs) {
+    if (puts.empty()) return Status::ok();
+    if (depth == kSplitDepth) {
+      SubtreeJob& job = jobs.emplace_back();
+      job.node = node;
+      job.puts = puts;
+      return Status::ok();
+    }
+    if (is_zero(node)) return Status::ok();
+    const Hash& here = roots_page(depth) ? node : page;
+    auto loaded = reader_.load(node, here);
+    if (!loaded) return loaded.status();
+    if (loaded->kind == kKindLeaf) return Status::ok();
+    const Node n = *loaded;
+    const std::size_t mid = split_at(puts, depth);
+    EMLEDGER_TRY(plan(n.a, depth + 1, puts.first(mid), here, jobs));
+    return plan(n.b, depth + 1, puts.subspan(mid), here, jobs);
+  }
+
+  // Updates one planned subtree, as apply would at kSplitDepth, leaving what
+  // it produced in `job` (its pages go to the updater's `out`, the job's).
+  void run(SubtreeJob& job) {
+    job.hash = apply(job.node, kSplitDepth, job.puts, job.node, job.into);
+    job.revived_paths = std::move(revived_paths_);
+    job.written = std::move(written_);
+    job.replaced = std::move(replaced_);
+  }
+
+  // Jobs run beforehand (plan, run), which apply takes in when it reaches
+  // them instead of updating those subtrees itself. `jobs` outlives the
+  // updater's apply.
+  void use_jobs(std::span<SubtreeJob> jobs) { jobs_ = jobs; }
 
   // The subtree at `depth` holding exactly `puts` (sorted, distinct paths).
   Result<Hash> build(std::size_t depth, Puts puts, Bytes& into) {
@@ -217,6 +294,9 @@ class Updater {
       EMLEDGER_TRY(append_unchanged(node, depth, page, into));
       return node;
     }
+    if (depth == kSplitDepth && next_job_ < jobs_.size() &&
+        jobs_[next_job_].puts.data() == puts.data())
+      return take(jobs_[next_job_++], into);
     if (is_zero(node)) return build(depth, puts, into);
     const Hash& here = roots_page(depth) ? node : page;
     auto loaded = reader_.load(node, here);
@@ -259,14 +339,27 @@ class Updater {
   }
 
  private:
-  struct Written {
-    const Bytes* key;
-    const Bytes* value;
-  };
-  struct Replaced {
-    const Bytes* key;
-    Hash value_hash;  // the value it had
-  };
+  // A job's results where this walk would have produced them itself: same
+  // pages, same lists, in the same order.
+  Result<Hash> take(SubtreeJob& job, Bytes& into) {
+    if (job.thrown) std::rethrow_exception(job.thrown);
+    EMLEDGER_ASSERT(job.puts.size() > 0);
+    if (!job.hash) return job.hash;
+    into.insert(into.end(), job.into.begin(), job.into.end());
+    for (const WriteBatch::Entry& e : job.out.entries()) out_.put(e.key, e.value);
+    EMLEDGER_ASSERT(job.out.erased().empty());
+    EMLEDGER_ASSERT(revived_paths_.empty() || job.revived_paths.empty() ||
+                    revived_paths_.back() < job.revived_paths.front());
+    revived_paths_.insert(revived_paths_.end(), job.revived_paths.begin(), job.revived_paths.end());
+    written_.insert(written_.end(), job.written.begin(), job.written.end());
+    replaced_.insert(replaced_.end(), job.replaced.begin(), job.replaced.end());
+    if (trace_) {
+      const StateUpdateTrace& t = job.trace;
+      trace_->superseded.insert(trace_->superseded.end(), t.superseded.begin(), t.superseded.end());
+      trace_->revived.insert(trace_->revived.end(), t.revived.begin(), t.revived.end());
+    }
+    return *job.hash;
+  }
 
   static Bytes& start(Bytes& page) {
     page.reserve(kSmtPageBytesMax);
@@ -414,12 +507,38 @@ class Updater {
   const KvReader& store_;
   const SmtNodeCache* cache_;
   NodeReader reader_;
-  Overlay& out_;
+  WriteBatch& out_;
   StateUpdateTrace* trace_;
+  std::span<SubtreeJob> jobs_;
+  std::size_t next_job_ = 0;         // the next of jobs_ apply meets
   std::vector<Hash> revived_paths_;  // see note_if_revived
   std::vector<Written> written_;     // new leaves with a value from the puts
   std::vector<Replaced> replaced_;   // keys whose value changes
 };
+
+// Runs `jobs` on up to `threads` threads, the caller's among them. Each job
+// reads the store as it was before the update (nothing writes it meanwhile:
+// every job writes its own batch) and the thread-safe cache.
+void run_jobs(const KvReader& store, const SmtNodeCache* cache, unsigned threads,
+              std::span<SubtreeJob> jobs, bool traced) {
+  std::atomic<std::size_t> next{0};
+  auto work = [&]() {
+    for (std::size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < jobs.size();) {
+      SubtreeJob& job = jobs[i];
+      try {
+        Updater u(store, cache, job.out, traced ? &job.trace : nullptr);
+        u.run(job);
+      } catch (...) {
+        job.thrown = std::current_exception();
+      }
+    }
+  };
+  const std::size_t helpers = std::min<std::size_t>(threads, jobs.size()) - 1;
+  std::vector<std::jthread> pool;
+  pool.reserve(helpers);
+  for (std::size_t t = 0; t < helpers; ++t) pool.emplace_back(work);
+  work();
+}  // the helpers are joined here
 
 // Where a walk from the root along `path` ends.
 struct Walk {
@@ -648,7 +767,13 @@ Result<Hash> StateTree::update(const Hash& root, const std::vector<std::pair<Byt
       last.push_back(p);
     }
   }
-  Updater updater(store_, cache_, out, trace);
+  Updater updater(store_, cache_, out.batch(), trace);
+  std::vector<SubtreeJob> jobs;
+  if (threads_ > 1 && last.size() >= kParallelPutsMin) {
+    EMLEDGER_TRY(updater.plan(root, 0, last, root, jobs));
+    if (jobs.size() > 1) run_jobs(store_, cache_, threads_, jobs, trace != nullptr);
+    updater.use_jobs(jobs);
+  }
   Bytes above;  // where the new root's reference goes: nowhere
   auto new_root = updater.apply(root, 0, last, root, above);
   if (!new_root) return new_root;

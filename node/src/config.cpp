@@ -42,6 +42,11 @@ std::optional<Config> parse_command_line(int argc, char** argv, int* exit_code) 
                  "tree in memory")
       ->capture_default_str()
       ->check(CLI::Range(std::uint64_t{1}, ledger::kStateCacheMibMax));
+  app.add_option("--state-threads", c.state_threads,
+                 "threads a block's state-tree update may use (0: hardware threads, at most " +
+                     std::to_string(ledger::kStateUpdateThreadsMax) + ")")
+      ->capture_default_str()
+      ->check(CLI::Range(0u, ledger::kStateUpdateThreadsMax));
   app.add_option("--state-retention-blocks", c.state_retention_blocks,
                  "state trees kept provable: 0 keeps every height's tree (an archive node, "
                  "which audits of old accesses and chain walks need); W (" +

@@ -36,6 +36,7 @@ struct Config {
   // Memory for the state-node cache (ledger::LedgerOptions), in MiB; the
   // ledger uses the largest power-of-two table that fits.
   std::uint64_t state_cache_mib = ledger::kStateCacheMibDefault;
+  unsigned state_threads = 0;  // 0: one per hardware thread
   // State trees kept provable (ledger::LedgerOptions, ADR 021): 0 keeps every
   // tree (an archive node); W keeps the last W heights' trees.
   std::uint64_t state_retention_blocks = ledger::kStateRetentionKeepAll;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <thread>
 
 #include "api.hpp"
 #include "api_authz.hpp"
@@ -55,6 +56,10 @@ Result<std::unique_ptr<Node>> Node::start(const Config& config, Clock clock,
   lo.state_cache_slot_bits = ledger::state_cache_slot_bits_for_mib(config.state_cache_mib);
   lo.state_retention_blocks = config.state_retention_blocks;
   lo.state_cache_huge_pages = true;
+  lo.state_update_threads =
+      config.state_threads != 0
+          ? config.state_threads
+          : std::clamp(std::thread::hardware_concurrency(), 1u, ledger::kStateUpdateThreadsMax);
   lo.progress = [](const std::string& line) {
     std::fprintf(stderr, "emledger-node: store: %s\n", line.c_str());
   };

@@ -180,8 +180,16 @@ inline constexpr std::uint64_t kStateRetentionBlocksMax = std::uint64_t{1} << 40
 // starts pruning, catches up over several blocks rather than in one batch.
 inline constexpr std::size_t kPruneListsPerBlockMax = 8;
 
+// Threads a block's state-tree update may use at most (ADR 040).
+inline constexpr unsigned kStateUpdateThreadsMax = 16;
+
 struct LedgerOptions {
   unsigned state_cache_slot_bits = kStateCacheSlotBitsDefault;  // in [Min, Max]
+  // Threads a block's state-tree update may use, the preparing thread's
+  // included, in [1, kStateUpdateThreadsMax] (ADR 040). The state, the
+  // writes and their order are the same whatever it is; a node gives it
+  // its cores.
+  unsigned state_update_threads = 1;
   // Whether the state-node cache asks for transparent huge pages (ADR 024).
   // A node does: the table soon fills, and lookups then cost fewer page
   // walks. Tests and tools leave it off, so a small ledger's table takes
@@ -415,6 +423,7 @@ class Ledger {
   // execution in an in-process load of 300,000 records (scale_bench) took
   // 27.8 and 27.0 s instead of 34.3 and 31.1 s.
   SmtNodeCache state_nodes_;
+  unsigned state_update_threads_;  // LedgerOptions::state_update_threads
 
   // Every committed id (ADR 023): filled by commit() and, for what was
   // committed before open, by a scan of the 'x' keys on its own thread, which

@@ -110,9 +110,9 @@ using SmtNodeBytes = std::array<std::uint8_t, kSmtNodeBytes>;
 // otherwise pay a page walk besides its cache miss (ADR 024). Memory is then
 // taken 2 MiB at a time. Lookups only:
 // nothing iterates the table, so it cannot reach any state. Thread safe (the
-// validator thread updates while HTTP threads prove): each set is guarded by
-// one of kLockShards locks, so that threads working on different paths
-// seldom wait for each other.
+// validator thread updates, on several threads (ADR 040), while HTTP threads
+// prove): each set is guarded by one of kLockShards locks, so that threads
+// working on different paths seldom wait for each other.
 class SmtNodeCache {
  public:
   static constexpr std::size_t kWays = 4;
@@ -184,9 +184,17 @@ struct StateUpdateTrace {
 
 class StateTree {
  public:
-  // `cache` (optional) must outlive the tree; see SmtNodeCache.
-  explicit StateTree(const KvReader& store, const SmtNodeCache* cache = nullptr)
-      : store_(store), cache_(cache) {}
+  // `cache` (optional) must outlive the tree; see SmtNodeCache. `threads`
+  // (at least 1) bounds the threads an update may use, the caller's
+  // included (ADR 040): a large update splits the tree below the root's page
+  // into subtrees updated at once. The result, the writes and their order do
+  // not depend on it. With more than one, `store` must be safe to read from
+  // several threads, and nothing may write it during an update.
+  explicit StateTree(const KvReader& store, const SmtNodeCache* cache = nullptr,
+                     unsigned threads = 1)
+      : store_(store), cache_(cache), threads_(threads) {
+    EMLEDGER_ASSERT(threads >= 1);
+  }
   // Applies puts (state key -> value) to the tree at `root`, writing new
   // nodes to `out`, and the flat index entry of each key whose value changes
   // (with the value it replaces under "v" + its hash). Keys are applied in path order, so the
@@ -200,6 +208,7 @@ class StateTree {
  private:
   const KvReader& store_;
   const SmtNodeCache* cache_;
+  unsigned threads_;
 };
 
 }  // namespace emledger::ledger
