@@ -346,8 +346,8 @@ class Updater {
     EMLEDGER_ASSERT(job.puts.size() > 0);
     if (!job.hash) return job.hash;
     into.insert(into.end(), job.into.begin(), job.into.end());
-    for (const WriteBatch::Entry& e : job.out.entries()) out_.put(e.key, e.value);
     EMLEDGER_ASSERT(job.out.erased().empty());
+    out_.absorb(std::move(job.out));
     EMLEDGER_ASSERT(revived_paths_.empty() || job.revived_paths.empty() ||
                     revived_paths_.back() < job.revived_paths.front());
     revived_paths_.insert(revived_paths_.end(), job.revived_paths.begin(), job.revived_paths.end());

@@ -115,3 +115,51 @@ TEST_CASE("write batch: erases are kept apart from puts and copied with them") {
   CHECK(!erase_only.empty());
   CHECK(erase_only.size() == 0);
 }
+
+TEST_CASE("write batch: absorbing another batch is putting its entries, without copying them") {
+  WriteBatch batch;
+  std::map<Bytes, Bytes> model;
+  std::vector<Bytes> order;
+  for (std::size_t i = 0; i < 50; ++i) {
+    Bytes key = numbered('k', i, 12);
+    Bytes value = numbered('v', i, 20 + i);
+    batch.put(key, value);
+    model[key] = value;
+    order.push_back(key);
+  }
+  auto other = std::make_unique<WriteBatch>();
+  for (std::size_t i = 40; i < 300; ++i) {  // 40..49 again: their new values win
+    Bytes key = numbered('k', i, 12);
+    Bytes value = numbered('w', i, i % 7 == 0 ? 0 : 5000 + i);
+    other->put(key, value);
+    model[key] = value;
+    if (i >= 50) order.push_back(key);
+  }
+  other->erase(Bytes{'z'});
+  const ByteView moved_value = other->entries()[100].value;
+  batch.absorb(std::move(*other));
+  check_holds(batch, model, order);
+  // The bytes stayed where they were, and stay valid once the other goes.
+  CHECK(batch.find(numbered('k', 140, 12))->data() == moved_value.data());
+  REQUIRE(batch.erased().size() == 1);
+  CHECK(other->size() == 0);
+  CHECK(other->empty());
+  other->put(Bytes{'x'}, Bytes{'y'});  // the emptied batch takes puts, into chunks of its own
+  other.reset();
+  check_holds(batch, model, order);
+  // Puts after the absorb still copy into this batch's own chunks.
+  batch.put(Bytes{'n'}, Bytes(3000, 9));
+  CHECK(same(*batch.find(Bytes{'n'}), Bytes(3000, 9)));
+  check_holds(
+      WriteBatch(batch),
+      [&] {
+        auto m = model;
+        m[Bytes{'n'}] = Bytes(3000, 9);
+        return m;
+      }(),
+      [&] {
+        auto o = order;
+        o.push_back(Bytes{'n'});
+        return o;
+      }());
+}

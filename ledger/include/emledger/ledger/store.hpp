@@ -62,20 +62,22 @@ class WriteBatch {
     return *this;
   }
 
-  void put(ByteView key, ByteView value) {
-    if (slots_.empty()) rehash(kSlotsMin);
-    const std::uint64_t h = hash(key);
-    Slot& slot = slots_[probe(key, h)];
-    if (slot.entry != 0) {
-      // The old value's bytes stay unused in their chunk until the batch
-      // goes: a key put again within one batch is rare (a block's head).
-      entries_[slot.entry - 1].value = copy_in(value);
-      return;
-    }
-    EMLEDGER_ASSERT(entries_.size() < kEntriesMax);
-    entries_.push_back(Entry{copy_in(key), copy_in(value)});
-    slot = Slot{tag(h), static_cast<std::uint32_t>(entries_.size())};
-    if (2 * entries_.size() > slots_.size()) rehash(2 * slots_.size());
+  void put(ByteView key, ByteView value) { put_entry(key, value, true); }
+  // Puts each of `other`'s entries here, in its order, as put() would, and
+  // adds its erases. Its bytes are not copied: this batch takes over the
+  // chunks holding them. `other` is left empty, able to take puts again.
+  void absorb(WriteBatch&& other) {
+    reserve(entries_.size() + other.entries_.size());
+    for (const Entry& e : other.entries_) put_entry(e.key, e.value, false);
+    for (auto& chunk : other.chunks_) chunks_.push_back(std::move(chunk));
+    for (Bytes& key : other.erased_) erased_.push_back(std::move(key));
+    other.entries_.clear();
+    other.slots_.clear();
+    other.erased_.clear();
+    other.chunks_.clear();
+    other.chunk_next_ = nullptr;
+    other.chunk_left_ = 0;
+    other.chunk_bytes_ = 0;
   }
   // Deletes `key` when the batch is written. Every erase of a write is
   // applied before every put of that write (KvStore::write_all), so a key
@@ -164,6 +166,24 @@ class WriteBatch {
   static constexpr std::size_t kChunkBytesFirst = 4 << 10;
   static constexpr std::size_t kChunkBytesMax = 1 << 20;
 
+  // put(), with `key` and `value` copied in when `copy`, else views of
+  // chunks this batch owns.
+  void put_entry(ByteView key, ByteView value, bool copy) {
+    if (slots_.empty()) rehash(kSlotsMin);
+    const std::uint64_t h = hash(key);
+    Slot& slot = slots_[probe(key, h)];
+    if (slot.entry != 0) {
+      // The old value's bytes stay unused in their chunk until the batch
+      // goes: a key put again within one batch is rare (a block's head).
+      entries_[slot.entry - 1].value = copy ? copy_in(value) : value;
+      return;
+    }
+    EMLEDGER_ASSERT(entries_.size() < kEntriesMax);
+    entries_.push_back(copy ? Entry{copy_in(key), copy_in(value)} : Entry{key, value});
+    slot = Slot{tag(h), static_cast<std::uint32_t>(entries_.size())};
+    if (2 * entries_.size() > slots_.size()) rehash(2 * slots_.size());
+  }
+
   // A copy of `bytes` in the current chunk (a new one when it has no room).
   ByteView copy_in(ByteView bytes) {
     if (bytes.empty()) return {};
@@ -209,7 +229,7 @@ class WriteBatch {
   std::vector<Slot> slots_;  // empty, or a power of two >= 2 * entries_.size()
   std::vector<Bytes> erased_;
   std::vector<std::unique_ptr<std::uint8_t[]>> chunks_;
-  std::uint8_t* chunk_next_ = nullptr;  // the free bytes of the last chunk
+  std::uint8_t* chunk_next_ = nullptr;  // the free bytes of the chunk copy_in fills
   std::size_t chunk_left_ = 0;
   std::size_t chunk_bytes_ = 0;  // the size the last chunk was given
 };
