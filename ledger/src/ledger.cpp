@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <map>
 #include <new>
-#include <set>
+#include <unordered_set>
 
 #include "emledger/crypto/hex.hpp"
 #include "emledger/crypto/sha256.hpp"
@@ -263,7 +263,9 @@ Result<PreparedBlock> Ledger::prepare(const std::vector<Tx>& candidates, std::ui
   ov.batch().reserve(candidates.size() * kWritesPerTxEstimate + 64);
   const StateKeyAbsence absence(*state_key_filter_, parent ? &parent->writes : nullptr);
   BlockState st(base, absence);
-  std::set<Hash> seen;
+  // Membership only: nothing iterates it, so its order cannot reach the block.
+  std::unordered_set<Hash, HashHasher> seen;
+  seen.reserve(candidates.size());
   std::vector<Hash> leaves;
   outcomes.clear();
   // Orgs change only through the genesis today (no governance transaction
