@@ -71,13 +71,7 @@ class WriteBatch {
     for (const Entry& e : other.entries_) put_entry(e.key, e.value, false);
     for (auto& chunk : other.chunks_) chunks_.push_back(std::move(chunk));
     for (Bytes& key : other.erased_) erased_.push_back(std::move(key));
-    other.entries_.clear();
-    other.slots_.clear();
-    other.erased_.clear();
-    other.chunks_.clear();
-    other.chunk_next_ = nullptr;
-    other.chunk_left_ = 0;
-    other.chunk_bytes_ = 0;
+    other.clear_taken();
   }
   // Deletes `key` when the batch is written. Every erase of a write is
   // applied before every put of that write (KvStore::write_all), so a key
@@ -216,13 +210,17 @@ class WriteBatch {
     chunk_next_ = other.chunk_next_;
     chunk_left_ = other.chunk_left_;
     chunk_bytes_ = other.chunk_bytes_;
-    other.entries_.clear();
-    other.slots_.clear();
-    other.erased_.clear();
-    other.chunks_.clear();
-    other.chunk_next_ = nullptr;
-    other.chunk_left_ = 0;
-    other.chunk_bytes_ = 0;
+    other.clear_taken();
+  }
+  // Empties a batch whose contents another took: able to take puts again.
+  void clear_taken() noexcept {
+    entries_.clear();
+    slots_.clear();
+    erased_.clear();
+    chunks_.clear();
+    chunk_next_ = nullptr;
+    chunk_left_ = 0;
+    chunk_bytes_ = 0;
   }
 
   std::vector<Entry> entries_;
