@@ -16,6 +16,7 @@
 #include <new>
 #include <span>
 #include <string>
+#include <system_error>
 #include <thread>
 
 #include "emledger/crypto/hex.hpp"
@@ -536,7 +537,13 @@ void run_jobs(const KvReader& store, const SmtNodeCache* cache, unsigned threads
   const std::size_t helpers = std::min<std::size_t>(threads, jobs.size()) - 1;
   std::vector<std::jthread> pool;
   pool.reserve(helpers);
-  for (std::size_t t = 0; t < helpers; ++t) pool.emplace_back(work);
+  for (std::size_t t = 0; t < helpers; ++t) {
+    try {
+      pool.emplace_back(work);
+    } catch (const std::system_error&) {
+      break;  // no thread to be had: the threads there are take every job
+    }
+  }
   work();
 }  // the helpers are joined here
 
