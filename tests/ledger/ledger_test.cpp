@@ -318,6 +318,40 @@ TEST_CASE("ledger: the state cache's size changes no stored byte") {
   }
 }
 
+TEST_CASE("ledger: the state update's thread count changes no stored byte") {
+  // Blocks of 300 registers write 600 state keys: above the threshold, so the
+  // ledger with 4 threads splits each update (ADR 040); b follows a's blocks.
+  LedgerOptions many;
+  many.state_update_threads = 4;
+  Net a(many);
+  Net b;
+  LedgerOptions pruning = many;  // with the trace pruning keeps (ADR 021)
+  pruning.state_retention_blocks = kStateRetentionBlocksMin;
+  Net c(pruning);
+  LedgerOptions pruning_one;
+  pruning_one.state_retention_blocks = kStateRetentionBlocksMin;
+  Net d(pruning_one);
+  for (int blk = 0; blk < 4; ++blk) {
+    std::vector<Tx> txs;
+    for (int i = 0; i < 300; ++i)
+      txs.push_back(a.reg("threads-" + std::to_string(blk) + "-" + std::to_string(i)));
+    a.commit(txs);
+    follow(a, b);
+    follow(a, c);
+    follow(a, d);
+  }
+  CHECK(b.ledger->head().state_root == a.ledger->head().state_root);
+  CHECK(store_dump(*a.ledger) == store_dump(*b.ledger));
+  CHECK(store_dump(*c.ledger) == store_dump(*d.ledger));
+
+  // Out of bounds: refused before anything is written.
+  for (unsigned threads : {0u, kStateUpdateThreadsMax + 1}) {
+    LedgerOptions o;
+    o.state_update_threads = threads;
+    check_refused_before_writing(o);
+  }
+}
+
 TEST_CASE("ledger: the state cache is sized in slots of 112 bytes, within bounds") {
   CHECK(state_cache_slot_bits_for_mib(0) == kStateCacheSlotBitsMin);
   CHECK(state_cache_slot_bits_for_mib(1) == 13);  // 2^13 x 112 B = 896 KiB
