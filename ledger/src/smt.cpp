@@ -205,6 +205,7 @@ struct SubtreeJob {
   std::vector<Written> written;
   std::vector<Replaced> replaced;
   std::exception_ptr thrown;
+  bool done = false;  // run, or thrown out of
 };
 
 // Writes the new pages of one update to `out`; reads old ones from `store`.
@@ -343,6 +344,7 @@ class Updater {
   // A job's results where this walk would have produced them itself: same
   // pages, same lists, in the same order.
   Result<Hash> take(SubtreeJob& job, Bytes& into) {
+    EMLEDGER_ASSERT(job.done);
     if (job.thrown) std::rethrow_exception(job.thrown);
     EMLEDGER_ASSERT(job.puts.size() > 0);
     if (!job.hash) return job.hash;
@@ -532,6 +534,7 @@ void run_jobs(const KvReader& store, const SmtNodeCache* cache, unsigned threads
       } catch (...) {
         job.thrown = std::current_exception();
       }
+      job.done = true;
     }
   };
   const std::size_t helpers = std::min<std::size_t>(threads, jobs.size()) - 1;
@@ -778,8 +781,11 @@ Result<Hash> StateTree::update(const Hash& root, const std::vector<std::pair<Byt
   std::vector<SubtreeJob> jobs;
   if (threads_ > 1 && last.size() >= kParallelPutsMin) {
     EMLEDGER_TRY(updater.plan(root, 0, last, root, jobs));
-    if (jobs.size() > 1) run_jobs(store_, cache_, threads_, jobs, trace != nullptr);
-    updater.use_jobs(jobs);
+    // A single job is no gain: the walk updates that subtree itself.
+    if (jobs.size() > 1) {
+      run_jobs(store_, cache_, threads_, jobs, trace != nullptr);
+      updater.use_jobs(jobs);
+    }
   }
   Bytes above;  // where the new root's reference goes: nowhere
   auto new_root = updater.apply(root, 0, last, root, above);

@@ -98,6 +98,37 @@ TEST_CASE("smt: a parallel update over a tree whose top holds leaves and empty s
   apply_checked(fresh, random_puts(rng, 40, fresh.state), nullptr);
 }
 
+TEST_CASE("smt: a large update whose puts reach a single subtree below the split") {
+  // Two keys whose paths share their first 8 bits: the top four levels hold
+  // one internal path and empty siblings. A subtree at depth 4 with puts is a
+  // job (its old node internal or empty); leaving out the puts under the
+  // path's sibling at depth 4 leaves one job, on the path: the walk must
+  // update it itself (the puts elsewhere build from empty subtrees above
+  // depth 4).
+  TreeFixture t;
+  Rng rng(43);
+  const Bytes first = B("shared-0");
+  const std::uint8_t top = smt_path(first)[0];
+  Bytes second;
+  for (int i = 1; second.empty(); ++i) {
+    Bytes k = B("shared-" + std::to_string(i));
+    if (smt_path(k)[0] == top) second = k;
+  }
+  apply_checked(t, {{first, B("1")}, {second, B("2")}}, nullptr);
+  const std::uint8_t path_nibble = top >> 4;
+  Puts puts;
+  std::size_t on_path = 0;
+  for (auto& [k, v] : random_puts(rng, 500, t.state)) {
+    const std::uint8_t nibble = smt_path(k)[0] >> 4;
+    if (nibble == (path_nibble ^ 1)) continue;  // the path's sibling at depth 4
+    on_path += nibble == path_nibble ? 1 : 0;
+    puts.emplace_back(k, v);
+  }
+  REQUIRE(puts.size() >= 256);
+  REQUIRE(on_path > 0);
+  apply_checked(t, puts, nullptr);
+}
+
 TEST_CASE("smt: a parallel update reports a corrupt page as one thread does") {
   TreeFixture t;
   Rng rng(42);
