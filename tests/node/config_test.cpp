@@ -48,3 +48,24 @@ TEST_CASE("node config: --state-retention-blocks is 0 or a window of at least 16
     CHECK(code == 2);
   }
 }
+
+TEST_CASE("node config: --state-threads is 0 (the hardware threads) to 16") {
+  int code = 0;
+  auto d = parse({"--dev", "--data", "/tmp/x"}, code);
+  REQUIRE(d);
+  CHECK(d->state_threads == 0);
+  for (unsigned t : {0u, 1u, 2u, ledger::kStateUpdateThreadsMax}) {
+    CAPTURE(t);
+    auto c = parse({"--dev", "--data", "/tmp/x", "--state-threads", std::to_string(t)}, code);
+    REQUIRE(c);
+    CHECK(c->state_threads == t);
+  }
+  const std::vector<std::string> bads = {std::to_string(ledger::kStateUpdateThreadsMax + 1), "-1",
+                                         "abc", "2x", ""};
+  for (const std::string& bad : bads) {
+    CAPTURE(bad);
+    auto c = parse({"--dev", "--data", "/tmp/x", "--state-threads", bad}, code);
+    CHECK_FALSE(c);
+    CHECK(code == 2);
+  }
+}
