@@ -68,18 +68,25 @@ Result<PendingBlocks> PendingBlocks::open(consensus::FsEnv& env, std::string dir
   return pb;
 }
 
-Status PendingBlocks::put(const Hash& digest, std::uint64_t parent_view,
-                          const ledger::Block& block) {
-  const std::uint64_t height = block.header.height;
-  EMLEDGER_ASSERT(block.header.hash() == digest);
+Status PendingBlocks::put(const Hash& digest, std::uint64_t height, std::uint64_t parent_view,
+                          ByteView encoded) {
+  EMLEDGER_ASSERT(encoded.size() <= PendingBlock::kPendingBlockBytesMax);
   if (names_.count({height, digest})) return Status::ok();
   const std::string path = path_of(height, digest);
   const std::string temp = path + ".tmp";
   if (auto there = fs_->exists(temp); there && *there) EMLEDGER_TRY(fs_->remove(temp));
-  const Bytes content = ledger::encode(PendingBlock{parent_view, ledger::encode(block)});
+  // encode(PendingBlock{parent_view, encoded}), written as its head and then
+  // the block's bytes in place, so that a block of megabytes is not copied
+  // once more. The head is the encoding's up to the block's bytes: the tag,
+  // parent_view, and the length that Encoder::bytes puts before them.
+  ledger::Encoder head;
+  head.tag(PendingBlock::kDomain, PendingBlock::kVersion);
+  head.u64(parent_view);
+  head.u32(static_cast<std::uint32_t>(encoded.size()));
   auto file = fs_->create(temp);
   if (!file) return file.status();
-  EMLEDGER_TRY((*file)->append(content));
+  EMLEDGER_TRY((*file)->append(head.out()));
+  EMLEDGER_TRY((*file)->append(encoded));
   EMLEDGER_TRY((*file)->sync());
   file->reset();
   EMLEDGER_TRY(fs_->rename(temp, path));

@@ -57,9 +57,11 @@ class PendingBlocks {
   // of an interrupted put are removed. Errors: IO_ERROR.
   static Result<PendingBlocks> open(consensus::FsEnv& fs, std::string dir);
 
-  // Makes `block` (header hash `digest`) durable; a block stored already is
+  // Makes the block at `height` whose header hashes to `digest` durable,
+  // given as `encoded` (encode(ledger::Block), which the caller holds
+  // already: it is the payload consensus carries); a block stored already is
   // not written again. Errors: IO_ERROR (then the caller must not vote).
-  Status put(const Hash& digest, std::uint64_t parent_view, const ledger::Block& block);
+  Status put(const Hash& digest, std::uint64_t height, std::uint64_t parent_view, ByteView encoded);
 
   // Every stored block above `height`, lowest height first. A file that does
   // not decode or whose block does not hash to its name is skipped and

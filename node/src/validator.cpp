@@ -578,13 +578,15 @@ bool Validator::try_build(const consensus::BuildBlock b) {
   const ledger::BlockHeader& header = prepared->block.header;
   EMLEDGER_ASSERT(header.height == b.parent_height + 1 && header.parent == b.parent);
   const Hash digest = header.hash();
+  // Encoded once: the payload the replica sends is what is stored.
+  Bytes payload = ledger::encode(prepared->block);
   // Durable before the replica votes for it (pending_blocks.hpp).
-  if (Status st = pending_blocks_->put(digest, b.parent_view, prepared->block); !st.is_ok()) {
+  if (Status st = pending_blocks_->put(digest, header.height, b.parent_view, payload);
+      !st.is_ok()) {
     validator_log("cannot store the block built, not proposing: " + st.to_string());
     mempool_.return_to_pending(std::move(mine.candidates));
     return true;
   }
-  Bytes payload = ledger::encode(prepared->block);
   mine.height = header.height;
   if (!mine.candidates.empty()) proposed_.emplace(digest, std::move(mine));
   Known k;
@@ -668,7 +670,9 @@ std::optional<bool> Validator::try_check(const consensus::CheckBlock& c) {
     if (!oc.status.is_ok()) return count(false);
   if (ledger::encode(prepared->block.header) != ledger::encode(h)) return count(false);
   // Durable before the replica votes for it (pending_blocks.hpp).
-  if (Status st = pending_blocks_->put(c.block.digest, c.block.parent_view, *block); !st.is_ok()) {
+  // c.payload is encode(*block): decode accepts canonical encodings only.
+  if (Status st = pending_blocks_->put(c.block.digest, h.height, c.block.parent_view, c.payload);
+      !st.is_ok()) {
     validator_log("cannot store block " + short_hex(c.block.digest) +
                   ", not voting: " + st.to_string());
     return count(false);
