@@ -131,7 +131,7 @@ class NodeReader {
     auto decoded = decode_smt_page(**got, page);
     if (!decoded) return decoded.status();
     if (!cache_) return &kept_.emplace(page, std::move(*decoded)).first->second;
-    for (const SmtPageEntry& e : *decoded) cache_->insert(e.hash, e.node);
+    cache_->insert_all(*decoded);
     last_ = std::move(*decoded);
     last_root_ = page;
     has_last_ = true;
@@ -251,6 +251,7 @@ class Updater {
   // it produced in `job` (its pages go to the updater's `out`, the job's).
   void run(SubtreeJob& job) {
     job.hash = apply(job.node, kSplitDepth, job.puts, job.node, job.into);
+    flush_placed();
     job.revived_paths = std::move(revived_paths_);
     job.written = std::move(written_);
     job.replaced = std::move(replaced_);
@@ -320,6 +321,14 @@ class Updater {
     }
     supersede(node, depth);
     return place(Node{kKindInternal, *left, *right}, depth, own, into, puts);
+  }
+
+  // Puts the nodes place() made since the last call into the cache. An
+  // update reads only nodes of the old tree, so a new node may wait there a
+  // while; the batch lets their inserts overlap their cache misses.
+  void flush_placed() {
+    if (cache_ && !placed_.empty()) cache_->insert_all(placed_);
+    placed_.clear();
   }
 
   // After apply: each replaced value moves from the flat index to its own
@@ -452,7 +461,10 @@ class Updater {
   Result<Hash> place(const Node& node, std::size_t depth, const Bytes& own, Bytes& into,
                      Puts puts) {
     const Hash h = node.hash();
-    if (cache_) cache_->insert(h, node.encode());
+    if (cache_) {
+      placed_.push_back(SmtHashedNode{h, node.encode()});
+      if (placed_.size() == kPlacedBatch) flush_placed();
+    }
     if (!roots_page(depth)) return h;
     EMLEDGER_ASSERT(!own.empty() && own.size() <= kSmtPageBytesMax);
     if (trace_ && holds_revival_candidate(puts)) EMLEDGER_TRY(note_if_stored(h));
@@ -517,6 +529,9 @@ class Updater {
   std::vector<Hash> revived_paths_;  // see note_if_revived
   std::vector<Written> written_;     // new leaves with a value from the puts
   std::vector<Replaced> replaced_;   // keys whose value changes
+  // New nodes not yet in the cache (flush_placed), at most kPlacedBatch.
+  static constexpr std::size_t kPlacedBatch = 256;
+  std::vector<SmtHashedNode> placed_;
 };
 
 // Runs `jobs` on up to `threads` threads, the caller's among them. Each job
@@ -709,6 +724,22 @@ void SmtNodeCache::insert(const Hash& h, const SmtNodeBytes& node) const {
   victim->node = node;
 }
 
+void SmtNodeCache::insert_all(std::span<const SmtHashedNode> nodes) const {
+  // Enough sets in flight to cover a miss's latency, few enough that their
+  // lines (seven each) fit the core's outstanding-miss slots.
+  constexpr std::size_t kAhead = 4;
+  auto prefetch = [this](const Hash& h) {
+    const auto* set = reinterpret_cast<const char*>(set_at(set_index(h)));
+    for (std::size_t line = 0; line < kWays * sizeof(Slot); line += 64)
+      __builtin_prefetch(set + line, 1);
+  };
+  for (std::size_t i = 0; i < std::min(kAhead, nodes.size()); ++i) prefetch(nodes[i].hash);
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    if (i + kAhead < nodes.size()) prefetch(nodes[i + kAhead].hash);
+    insert(nodes[i].hash, nodes[i].node);
+  }
+}
+
 void SmtNodeCache::forget(const Hash& h) const {
   const std::size_t index = set_index(h);
   std::lock_guard<std::mutex> lock(shard_of(index).mu);
@@ -789,6 +820,7 @@ Result<Hash> StateTree::update(const Hash& root, const std::vector<std::pair<Byt
   }
   Bytes above;  // where the new root's reference goes: nowhere
   auto new_root = updater.apply(root, 0, last, root, above);
+  updater.flush_placed();
   if (!new_root) return new_root;
   EMLEDGER_TRY(updater.write_values());
   return new_root;

@@ -130,6 +130,25 @@ TEST_CASE("smt: a full cache set gives up its least recently used way") {
   CHECK(cache.find(e).has_value());
 }
 
+TEST_CASE("smt: insert_all inserts as inserts one by one would, in order") {
+  SmtNodeCache cache(2);  // one set of four ways
+  std::vector<SmtHashedNode> nodes;
+  for (std::uint8_t t = 1; t <= 5; ++t)
+    nodes.push_back(SmtHashedNode{same_set_hash(t), node_bytes(t)});
+  // The same hash again later in the batch: refreshed in place, not a second way.
+  nodes.push_back(SmtHashedNode{same_set_hash(3), node_bytes(3)});
+  cache.insert_all(nodes);
+  // Five into four ways: the first, least recently used, gave its way up.
+  CHECK_FALSE(cache.find(same_set_hash(1)).has_value());
+  for (std::uint8_t t = 2; t <= 5; ++t) {
+    auto got = cache.find(same_set_hash(t));
+    REQUIRE(got.has_value());
+    CHECK(*got == node_bytes(t));
+  }
+  cache.insert_all({});  // nothing: changes nothing
+  CHECK(cache.find(same_set_hash(2)).has_value());
+}
+
 TEST_CASE("smt: a forgotten node frees its way for the next insert") {
   SmtNodeCache cache(2);
   for (std::uint8_t t = 1; t <= 4; ++t) cache.insert(same_set_hash(t), node_bytes(t));

@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <type_traits>
 #include <vector>
 
@@ -88,6 +89,12 @@ bool verify_state_proof(const StateProof& proof, const Hash& root);
 inline constexpr std::size_t kSmtNodeBytes = 1 + 2 * kHashSize;
 using SmtNodeBytes = std::array<std::uint8_t, kSmtNodeBytes>;
 
+// A node with its hash: what the cache holds, and what a page holds.
+struct SmtHashedNode {
+  Hash hash;
+  SmtNodeBytes node;
+};
+
 // State-tree nodes already read or written, by hash. Nodes are
 // content-addressed and never rewritten, so an entry can never go stale: a hit
 // is the node any store holding that hash holds, whatever block is committed
@@ -123,6 +130,10 @@ class SmtNodeCache {
   explicit SmtNodeCache(unsigned slot_bits, bool huge_pages = false);
   std::optional<SmtNodeBytes> find(const Hash& h) const;
   void insert(const Hash& h, const SmtNodeBytes& node) const;
+  // insert() of each, in order, with the sets of the next few asked of the
+  // memory ahead of time: each insert of a lone node waits for its set's
+  // cache lines, while these waits overlap.
+  void insert_all(std::span<const SmtHashedNode> nodes) const;
   // Drops `h` if held: the node no longer in the newest tree. Reading it
   // later (an older root's proof) still works, from the store.
   void forget(const Hash& h) const;

@@ -56,10 +56,7 @@ bool append_smt_page_node(Bytes& page, const SmtNodeBytes& node);
 Result<Bytes> encode_smt_page(const Hash& root, const SmtNodeSource& node_of);
 
 // One node a page holds.
-struct SmtPageEntry {
-  Hash hash;
-  SmtNodeBytes node;
-};
+using SmtPageEntry = SmtHashedNode;
 
 // The leaves and internal nodes of `page`, in pre-order (the root first),
 // each with its recomputed hash. Errors: STORAGE_CORRUPT when the bytes do
