@@ -248,11 +248,12 @@ Api::Admission Api::admit(ByteView bytes, TxWaiter waiter) {
   auto tx = ledger::parse_tx(bytes);
   if (!tx.is_ok()) return Admission{tx.status(), crypto::sha256(bytes)};
   Status checked = ctx_.ledger->check_tx_stateless(*tx);
-  return admit_checked(crypto::sha256(bytes), std::move(*tx), std::move(checked),
+  return admit_checked(crypto::sha256(bytes), std::move(*tx), bytes, std::move(checked),
                        std::move(waiter));
 }
 
-Api::Admission Api::admit_checked(const Hash& id, ledger::Tx tx, Status checked, TxWaiter waiter) {
+Api::Admission Api::admit_checked(const Hash& id, ledger::Tx tx, ByteView encoding, Status checked,
+                                  TxWaiter waiter) {
   Admission a;
   a.id = id;
   a.status = std::move(checked);
@@ -273,7 +274,10 @@ Api::Admission Api::admit_checked(const Hash& id, ledger::Tx tx, Status checked,
       return a;
     }
   }
-  a.status = ctx_.mempool->add(std::move(tx), a.id, std::move(waiter), /*announce=*/true, head);
+  // The bytes go along, so that the block's execution does not encode and
+  // hash the transaction again on the validator thread.
+  a.status = ctx_.mempool->add(std::move(tx), a.id, std::move(waiter), /*announce=*/true, head,
+                               Bytes(encoding.begin(), encoding.end()));
   return a;
 }
 
@@ -383,7 +387,7 @@ void Api::submit_batch(const HttpRequest& req, const PathParams&, Responder resp
       };
     }
     const std::size_t c = i - chunk_begin;
-    Admission a = decoded[c] ? admit_checked(crypto::sha256(txs[i]), std::move(chunk[c]),
+    Admission a = decoded[c] ? admit_checked(crypto::sha256(txs[i]), std::move(chunk[c]), txs[i],
                                              std::move(checked[c]), std::move(waiter))
                              : Admission{std::move(checked[c]), crypto::sha256(txs[i])};
     if (!a.status.is_ok()) {

@@ -55,7 +55,9 @@ class Api final : public HttpHandler {
   Admission admit(ByteView tx, TxWaiter waiter);
   // The rest of admission for a transaction decoded and checked already
   // (`checked`: its check_tx_stateless status) whose id is `id`.
-  Admission admit_checked(const Hash& id, ledger::Tx tx, Status checked, TxWaiter waiter);
+  // `encoding`: the bytes `tx` was decoded from (its canonical encoding).
+  Admission admit_checked(const Hash& id, ledger::Tx tx, ByteView encoding, Status checked,
+                          TxWaiter waiter);
 
   void health(const HttpRequest&, const PathParams&, Responder);
   void genesis(const HttpRequest&, const PathParams&, Responder);

@@ -8,7 +8,7 @@ Mempool::Mempool(std::size_t txs_max, std::size_t rejections_max)
 }
 
 Status Mempool::add(ledger::Tx tx, const Hash& id, TxWaiter waiter, bool announce,
-                    std::uint64_t absent_at) {
+                    std::uint64_t absent_at, Bytes encoding) {
   std::optional<ledger::Tx> copy;
   AdmitListener listener;
   {
@@ -25,6 +25,7 @@ Status Mempool::add(ledger::Tx tx, const Hash& id, TxWaiter waiter, bool announc
     Entry e;
     e.tx = std::move(tx);
     e.absent_at = absent_at;
+    e.encoding = std::move(encoding);
     if (waiter) e.waiters.push_back(std::move(waiter));
     entries_.emplace(id, std::move(e));
     order_.push_back(id);
@@ -84,7 +85,8 @@ std::vector<Candidate> Mempool::take_locked(std::size_t max) {
     if (stale_locked(id)) continue;
     auto it = entries_.find(id);
     it->second.in_flight = true;
-    out.push_back(Candidate{id, std::move(*it->second.tx), it->second.absent_at});
+    out.push_back(Candidate{id, std::move(*it->second.tx), it->second.absent_at,
+                            std::move(it->second.encoding)});
     it->second.tx.reset();
     --pending_;
     ++in_flight_;
@@ -139,6 +141,7 @@ void Mempool::return_to_pending(std::vector<Candidate> candidates) {
     EMLEDGER_ASSERT(e->second.in_flight);
     e->second.in_flight = false;
     e->second.tx = std::move(it->tx);
+    e->second.encoding = std::move(it->encoding);
     --in_flight_;
     ++pending_;
     order_.push_front(it->id);

@@ -56,6 +56,11 @@ struct Candidate {
   // The head height at which admission found the id uncommitted, for
   // Ledger::prepare (CandidateFacts::absent_at); kUnknown when not looked up.
   std::uint64_t absent_at = ledger::CandidateFacts::kUnknown;
+  // encode(tx) exactly, as admission received it (the decoder accepts only
+  // the canonical encoding), for Ledger::prepare (CandidateFacts::encoding):
+  // the validator thread then neither re-encodes nor hashes it. Empty when
+  // the adder did not give it.
+  Bytes encoding;
 };
 
 class Mempool {
@@ -67,9 +72,11 @@ class Mempool {
   // `announce`, calls the admission listener with it (outside the lock).
   // `absent_at`: the head height at which the caller found the id absent
   // from the committed state, if it looked (Candidate::absent_at).
+  // `encoding`: encode(tx) exactly, or empty (Candidate::encoding); the
+  // caller vouches for it, as for `id`, its SHA-256.
   // Errors: DUPLICATE_TX (pending or in flight), MEMPOOL_FULL, SHUTTING_DOWN.
   Status add(ledger::Tx tx, const Hash& id, TxWaiter waiter, bool announce = true,
-             std::uint64_t absent_at = ledger::CandidateFacts::kUnknown);
+             std::uint64_t absent_at = ledger::CandidateFacts::kUnknown, Bytes encoding = {});
 
   // Called after every add() with announce (a validator forwards the
   // transaction to its peers); must not block or call back into the pool.
@@ -128,6 +135,7 @@ class Mempool {
     std::vector<TxWaiter> waiters;
     bool in_flight = false;
     std::uint64_t absent_at = ledger::CandidateFacts::kUnknown;
+    Bytes encoding;  // moved out with tx
   };
   std::vector<Candidate> take_locked(std::size_t max);
   void remember_rejection_locked(const Hash& id, const Status& st);

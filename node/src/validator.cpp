@@ -533,7 +533,9 @@ bool Validator::try_build(const consensus::BuildBlock b) {
   facts.reserve(candidates.size());
   for (auto& c : candidates) {
     txs.push_back(std::move(c.tx));
-    facts.push_back(ledger::CandidateFacts{{}, {}, c.absent_at});
+    // Admission's bytes and id: prepare neither encodes nor hashes again.
+    facts.push_back(
+        ledger::CandidateFacts{c.encoding, c.encoding.empty() ? Hash{} : c.id, c.absent_at});
   }
   const std::uint64_t time_ms = std::max(wall_clock_(), parent.time_ms);
   std::vector<ledger::TxOutcome> outcomes;
@@ -558,7 +560,9 @@ bool Validator::try_build(const consensus::BuildBlock b) {
     std::vector<Candidate> held;
     for (std::size_t i = 0; i < candidates.size(); ++i) {
       if (!outcomes[i].status.is_ok() && in_parent.count(candidates[i].id)) {
-        held.push_back(Candidate{candidates[i].id, std::move(txs[i])});
+        held.push_back(Candidate{candidates[i].id, std::move(txs[i]),
+                                 ledger::CandidateFacts::kUnknown,
+                                 std::move(candidates[i].encoding)});
         continue;
       }
       if (!outcomes[i].status.is_ok()) {
@@ -566,7 +570,9 @@ bool Validator::try_build(const consensus::BuildBlock b) {
         continue;
       }
       mine.results.push_back(TxResult{candidates[i].id, Status::ok(), 0, 0});
-      mine.candidates.push_back(Candidate{candidates[i].id, std::move(txs[i])});
+      mine.candidates.push_back(Candidate{candidates[i].id, std::move(txs[i]),
+                                          ledger::CandidateFacts::kUnknown,
+                                          std::move(candidates[i].encoding)});
     }
     if (!rejected.empty()) mempool_.complete(rejected);
     mempool_.return_to_pending(std::move(held));

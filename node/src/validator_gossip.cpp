@@ -94,7 +94,7 @@ void Validator::on_gossip(const TxGossip& msg) {
       auto entry = ledger_.tx_entry(id);
       if (!entry || entry->has_value()) continue;  // committed already (or unreadable)
     }
-    if (mempool_.add(std::move(*tx), id, nullptr, /*announce=*/false, head).is_ok()) ++added;
+    if (mempool_.add(std::move(*tx), id, nullptr, /*announce=*/false, head, raw).is_ok()) ++added;
   }
   std::lock_guard lock(mu_);
   stats_.gossip_received += added;

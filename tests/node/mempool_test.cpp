@@ -185,3 +185,22 @@ TEST_CASE("mempool: the admission stamp travels with the candidate, in flight an
   CHECK(again[0].id == id_of(1));
   CHECK(again[0].absent_at == 7);
 }
+
+TEST_CASE("mempool: the admission's encoding travels with the candidate, in flight and back") {
+  Mempool pool;
+  const Bytes enc1{1, 2, 3};
+  REQUIRE(pool.add(ledger::Tx{}, id_of(1), nullptr, /*announce=*/false, 7, enc1).is_ok());
+  REQUIRE(pool.add(ledger::Tx{}, id_of(2), nullptr).is_ok());  // no encoding given
+
+  auto batch = pool.try_take(2);
+  REQUIRE(batch.size() == 2);
+  CHECK(batch[0].encoding == enc1);
+  CHECK(batch[1].encoding.empty());
+
+  pool.return_to_pending(std::move(batch));
+  auto again = pool.try_take(2);
+  REQUIRE(again.size() == 2);
+  CHECK(again[0].id == id_of(1));
+  CHECK(again[0].encoding == enc1);
+  CHECK(again[1].encoding.empty());
+}
