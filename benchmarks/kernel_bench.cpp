@@ -3,7 +3,7 @@
 // single-core Ed25519 verification rate measured in the same run.
 //
 //   ./build/benchmarks/kernel_bench [--blocks N] [--block-txs M] [--state-retention-blocks W]
-//       [--state-cache-mib C] [--state-threads T]
+//       [--state-cache-mib C] [--state-threads T] [--admission-facts 0|1]
 //
 // --state-retention-blocks W prunes state-tree nodes below a window of W
 // heights (ADR 021; default 0 keeps every tree): from block W on, each block
@@ -12,6 +12,10 @@
 // like the node's, it sits on transparent huge pages (ADR 024).
 // --state-threads T lets each block's state-tree update use T threads (ADR
 // 040; default 1). Prepare's wall time then falls below its thread's CPU.
+// --admission-facts 1 hands prepare each transaction's encoding and id, as
+// the node's admission does (CandidateFacts; encoded before the timing, as
+// admission does on its own threads); 0 (the default) leaves prepare to
+// encode and hash each one.
 //
 // It separates the block path's serial cost (prepare + commit) from the
 // signature checks that the node spreads over all cores on admission.
@@ -22,6 +26,7 @@
 
 #include "bench_common.hpp"
 #include "bench_txs.hpp"
+#include "emledger/crypto/sha256.hpp"
 #include "emledger/ledger/ledger.hpp"
 
 using namespace emledger;
@@ -34,6 +39,7 @@ int main(int argc, char** argv) {
   LedgerOptions lo;
   lo.state_cache_huge_pages = true;  // as the node's
   std::uint64_t cache_mib = kStateCacheMibDefault;
+  bool admission_facts = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i];
     if (k == "--blocks")
@@ -46,10 +52,12 @@ int main(int argc, char** argv) {
       cache_mib = std::stoull(argv[i + 1]);
     else if (k == "--state-threads")
       lo.state_update_threads = static_cast<unsigned>(std::stoul(argv[i + 1]));
+    else if (k == "--admission-facts")
+      admission_facts = std::string(argv[i + 1]) == "1";
     else {
       std::fprintf(stderr,
                    "usage: kernel_bench [--blocks N] [--block-txs M] [--state-retention-blocks W] "
-                   "[--state-cache-mib C] [--state-threads T]\n");
+                   "[--state-cache-mib C] [--state-threads T] [--admission-facts 0|1]\n");
       return 2;
     }
   }
@@ -80,12 +88,24 @@ int main(int argc, char** argv) {
     for (std::size_t i = 0; i < block_txs; ++i, ++n)
       b.push_back(bench::register_tx(n, "bench", "a.issuer", issuer, 1000));
 
+  // What admission hands prepare (--admission-facts 1): each encoding and id.
+  std::vector<std::vector<Bytes>> encodings(blocks);
+  std::vector<std::vector<CandidateFacts>> facts(blocks);
+  if (admission_facts)
+    for (std::size_t h = 0; h < blocks; ++h) {
+      for (const auto& tx : all[h]) encodings[h].push_back(encode(tx));
+      for (std::size_t i = 0; i < all[h].size(); ++i)
+        facts[h].push_back(CandidateFacts{encodings[h][i], crypto::sha256(encodings[h][i]),
+                                          CandidateFacts::kUnknown});
+    }
+
   double prepare_s = 0, commit_s = 0, prepare_cpu_s = 0, commit_cpu_s = 0;
   for (std::size_t h = 0; h < blocks; ++h) {
     std::vector<TxOutcome> oc;
     const double c0 = thread_cpu_seconds();
     auto t0 = Clock::now();
-    auto p = (*ledger)->prepare(all[h], 1000 + h, h + 1, validator.public_key(), true, oc);
+    auto p = (*ledger)->prepare(all[h], 1000 + h, h + 1, validator.public_key(), true, oc, nullptr,
+                                facts[h]);
     auto t1 = Clock::now();
     const double c1 = thread_cpu_seconds();
     if (!p) return 4;
@@ -122,12 +142,13 @@ int main(int argc, char** argv) {
               static_cast<double>(db_bytes) / total);
   std::printf(
       "setup: %zu blocks of %zu register txs, fresh LevelDB, state trees kept: %s, state cache "
-      "%llu MiB on huge pages, state update threads %u\n",
+      "%llu MiB on huge pages, state update threads %u, admission facts %s\n",
       blocks, block_txs,
       lo.state_retention_blocks == kStateRetentionKeepAll
           ? "all"
           : ("last " + std::to_string(lo.state_retention_blocks) + " heights").c_str(),
-      static_cast<unsigned long long>(cache_mib), lo.state_update_threads);
+      static_cast<unsigned long long>(cache_mib), lo.state_update_threads,
+      admission_facts ? "given" : "none");
   fs::remove_all(dir);
   return 0;
 }
