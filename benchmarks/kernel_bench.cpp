@@ -12,7 +12,8 @@
 // like the node's, it sits on transparent huge pages (ADR 024).
 // --state-threads T lets each block's state-tree update use T threads (ADR
 // 040; default 1). Prepare's wall time then falls below its thread's CPU.
-// --admission-facts 1 hands prepare each transaction's encoding and id, as
+// --admission-facts 1 hands prepare each transaction's encoding, id and log
+// leaf hash, as
 // the node's admission does (CandidateFacts; encoded before the timing, as
 // admission does on its own threads); 0 (the default) leaves prepare to
 // encode and hash each one.
@@ -96,7 +97,8 @@ int main(int argc, char** argv) {
       for (const auto& tx : all[h]) encodings[h].push_back(encode(tx));
       for (std::size_t i = 0; i < all[h].size(); ++i)
         facts[h].push_back(CandidateFacts{encodings[h][i], crypto::sha256(encodings[h][i]),
-                                          CandidateFacts::kUnknown});
+                                          CandidateFacts::kUnknown,
+                                          log_leaf_hash(encodings[h][i])});
     }
 
   double prepare_s = 0, commit_s = 0, prepare_cpu_s = 0, commit_cpu_s = 0;

@@ -334,7 +334,7 @@ Result<PreparedBlock> Ledger::prepare(const std::vector<Tx>& candidates, std::ui
     if (oc.status.is_ok()) {
       for (const auto& [k, v] : index_puts) ov.put(k, v);
       seen.insert(oc.id);
-      leaves.push_back(log_leaf_hash(enc));
+      leaves.push_back(known.encoding.empty() || !known.leaf ? log_leaf_hash(enc) : *known.leaf);
       TxEntry e{height, static_cast<std::uint32_t>(out.block.txs.size()),
                 h.log_size + leaves.size() - 1, enc};
       ov.put(hash_key(kKeyTx, oc.id), encode(e));

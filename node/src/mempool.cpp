@@ -1,5 +1,7 @@
 #include "mempool.hpp"
 
+#include "emledger/ledger/merkle_log.hpp"
+
 namespace emledger::node {
 
 Mempool::Mempool(std::size_t txs_max, std::size_t rejections_max)
@@ -9,6 +11,8 @@ Mempool::Mempool(std::size_t txs_max, std::size_t rejections_max)
 
 Status Mempool::add(ledger::Tx tx, const Hash& id, TxWaiter waiter, bool announce,
                     std::uint64_t absent_at, Bytes encoding) {
+  std::optional<Hash> leaf;
+  if (!encoding.empty()) leaf = ledger::log_leaf_hash(encoding);
   std::optional<ledger::Tx> copy;
   AdmitListener listener;
   {
@@ -26,6 +30,7 @@ Status Mempool::add(ledger::Tx tx, const Hash& id, TxWaiter waiter, bool announc
     e.tx = std::move(tx);
     e.absent_at = absent_at;
     e.encoding = std::move(encoding);
+    e.leaf = leaf;
     if (waiter) e.waiters.push_back(std::move(waiter));
     entries_.emplace(id, std::move(e));
     order_.push_back(id);
@@ -86,7 +91,7 @@ std::vector<Candidate> Mempool::take_locked(std::size_t max) {
     auto it = entries_.find(id);
     it->second.in_flight = true;
     out.push_back(Candidate{id, std::move(*it->second.tx), it->second.absent_at,
-                            std::move(it->second.encoding)});
+                            std::move(it->second.encoding), it->second.leaf});
     it->second.tx.reset();
     --pending_;
     ++in_flight_;
@@ -142,6 +147,7 @@ void Mempool::return_to_pending(std::vector<Candidate> candidates) {
     e->second.in_flight = false;
     e->second.tx = std::move(it->tx);
     e->second.encoding = std::move(it->encoding);
+    e->second.leaf = it->leaf;
     --in_flight_;
     ++pending_;
     order_.push_front(it->id);

@@ -61,6 +61,9 @@ struct Candidate {
   // the validator thread then neither re-encodes nor hashes it. Empty when
   // the adder did not give it.
   Bytes encoding;
+  // log_leaf_hash(encoding), computed by add() on the adder's thread
+  // (CandidateFacts::leaf); empty without an encoding.
+  std::optional<Hash> leaf;
 };
 
 class Mempool {
@@ -73,7 +76,8 @@ class Mempool {
   // `absent_at`: the head height at which the caller found the id absent
   // from the committed state, if it looked (Candidate::absent_at).
   // `encoding`: encode(tx) exactly, or empty (Candidate::encoding); the
-  // caller vouches for it, as for `id`, its SHA-256.
+  // caller vouches for it, as for `id`, its SHA-256. Given, its log leaf
+  // hash is computed here, before the lock (Candidate::leaf).
   // Errors: DUPLICATE_TX (pending or in flight), MEMPOOL_FULL, SHUTTING_DOWN.
   Status add(ledger::Tx tx, const Hash& id, TxWaiter waiter, bool announce = true,
              std::uint64_t absent_at = ledger::CandidateFacts::kUnknown, Bytes encoding = {});
@@ -136,6 +140,7 @@ class Mempool {
     bool in_flight = false;
     std::uint64_t absent_at = ledger::CandidateFacts::kUnknown;
     Bytes encoding;  // moved out with tx
+    std::optional<Hash> leaf;
   };
   std::vector<Candidate> take_locked(std::size_t max);
   void remember_rejection_locked(const Hash& id, const Status& st);

@@ -533,9 +533,10 @@ bool Validator::try_build(const consensus::BuildBlock b) {
   facts.reserve(candidates.size());
   for (auto& c : candidates) {
     txs.push_back(std::move(c.tx));
-    // Admission's bytes and id: prepare neither encodes nor hashes again.
-    facts.push_back(
-        ledger::CandidateFacts{c.encoding, c.encoding.empty() ? Hash{} : c.id, c.absent_at});
+    // Admission's bytes, id and log leaf: prepare neither encodes nor hashes
+    // again.
+    facts.push_back(ledger::CandidateFacts{c.encoding, c.encoding.empty() ? Hash{} : c.id,
+                                           c.absent_at, c.leaf});
   }
   const std::uint64_t time_ms = std::max(wall_clock_(), parent.time_ms);
   std::vector<ledger::TxOutcome> outcomes;
@@ -562,7 +563,7 @@ bool Validator::try_build(const consensus::BuildBlock b) {
       if (!outcomes[i].status.is_ok() && in_parent.count(candidates[i].id)) {
         held.push_back(Candidate{candidates[i].id, std::move(txs[i]),
                                  ledger::CandidateFacts::kUnknown,
-                                 std::move(candidates[i].encoding)});
+                                 std::move(candidates[i].encoding), candidates[i].leaf});
         continue;
       }
       if (!outcomes[i].status.is_ok()) {
@@ -572,7 +573,7 @@ bool Validator::try_build(const consensus::BuildBlock b) {
       mine.results.push_back(TxResult{candidates[i].id, Status::ok(), 0, 0});
       mine.candidates.push_back(Candidate{candidates[i].id, std::move(txs[i]),
                                           ledger::CandidateFacts::kUnknown,
-                                          std::move(candidates[i].encoding)});
+                                          std::move(candidates[i].encoding), candidates[i].leaf});
     }
     if (!rejected.empty()) mempool_.complete(rejected);
     mempool_.return_to_pending(std::move(held));

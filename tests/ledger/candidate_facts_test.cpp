@@ -4,6 +4,7 @@
 // above its height, nor one from before the Ledger was opened.
 #include <doctest/doctest.h>
 
+#include "emledger/ledger/merkle_log.hpp"
 #include "emledger/ledger/recent_tx_ids.hpp"
 #include "fixture.hpp"
 
@@ -27,7 +28,8 @@ std::vector<CandidateFacts> facts_for(const std::vector<Tx>& txs, std::uint64_t 
   for (const Tx& t : txs) encodings.push_back(encode(t));
   std::vector<CandidateFacts> out;
   for (std::size_t i = 0; i < txs.size(); ++i)
-    out.push_back(CandidateFacts{encodings[i], crypto::sha256(encodings[i]), absent_at});
+    out.push_back(CandidateFacts{encodings[i], crypto::sha256(encodings[i]), absent_at,
+                                 log_leaf_hash(encodings[i])});
   return out;
 }
 
@@ -152,4 +154,29 @@ TEST_CASE(
   auto true_stamp = facts_for({t}, head - 1, enc);
   net.prepare_on({t}, net.clock_ms + 1000, codes, nullptr, true_stamp);
   CHECK(codes == std::vector<std::string>{"DUPLICATE_TX"});
+}
+
+TEST_CASE(
+    "ledger: prepare takes the log leaf it is given with the encoding, and hashes without one") {
+  // The caller vouches for the leaf as for the id: a false one goes into the
+  // log root (a canary that the hash it saves is really not recomputed).
+  Net maker;
+  Net a;
+  Net b;
+  Net c;
+  std::vector<Tx> txs{maker.reg("leaf-0"), maker.reg("leaf-1")};
+  std::vector<Bytes> enc;
+  auto facts = facts_for(txs, CandidateFacts::kUnknown, enc);
+  std::vector<std::string> codes;
+  const std::uint64_t t = a.clock_ms + 1000;
+  PreparedBlock plain = a.prepare_on(txs, t, codes);
+  // Without a leaf, prepare hashes: the same block.
+  auto no_leaf = facts;
+  for (auto& f : no_leaf) f.leaf.reset();
+  PreparedBlock hashed = b.prepare_on(txs, t, codes, nullptr, no_leaf);
+  CHECK(hashed.block.header.hash() == plain.block.header.hash());
+  auto wrong = facts;
+  wrong[1].leaf = crypto::sha256(as_bytes("not the leaf"));
+  PreparedBlock believed = c.prepare_on(txs, t, codes, nullptr, wrong);
+  CHECK(believed.block.header.log_root != plain.block.header.log_root);
 }

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <thread>
 
+#include "emledger/ledger/merkle_log.hpp"
+
 using namespace emledger;
 using namespace emledger::node;
 
@@ -186,7 +188,9 @@ TEST_CASE("mempool: the admission stamp travels with the candidate, in flight an
   CHECK(again[0].absent_at == 7);
 }
 
-TEST_CASE("mempool: the admission's encoding travels with the candidate, in flight and back") {
+TEST_CASE(
+    "mempool: the admission's encoding and its log leaf travel with the candidate, in flight and "
+    "back") {
   Mempool pool;
   const Bytes enc1{1, 2, 3};
   REQUIRE(pool.add(ledger::Tx{}, id_of(1), nullptr, /*announce=*/false, 7, enc1).is_ok());
@@ -196,11 +200,16 @@ TEST_CASE("mempool: the admission's encoding travels with the candidate, in flig
   REQUIRE(batch.size() == 2);
   CHECK(batch[0].encoding == enc1);
   CHECK(batch[1].encoding.empty());
+  // Its log leaf, hashed on the adder's thread; none without an encoding.
+  REQUIRE(batch[0].leaf.has_value());
+  CHECK(*batch[0].leaf == ledger::log_leaf_hash(enc1));
+  CHECK_FALSE(batch[1].leaf.has_value());
 
   pool.return_to_pending(std::move(batch));
   auto again = pool.try_take(2);
   REQUIRE(again.size() == 2);
   CHECK(again[0].id == id_of(1));
   CHECK(again[0].encoding == enc1);
+  CHECK(again[0].leaf == ledger::log_leaf_hash(enc1));
   CHECK(again[1].encoding.empty());
 }

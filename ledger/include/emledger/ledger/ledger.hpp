@@ -122,6 +122,9 @@ struct CandidateFacts {
   // The committed state at this height held no transaction with this id
   // (the caller looked it up there). kUnknown: nobody looked.
   std::uint64_t absent_at = kUnknown;
+  // log_leaf_hash(encoding), the transaction's leaf in the log, when the
+  // caller has it (read only with an encoding). Empty: prepare hashes.
+  std::optional<Hash> leaf;
 };
 
 // A block executed against the current head, with every write it makes,
