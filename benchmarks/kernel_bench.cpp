@@ -13,10 +13,9 @@
 // --state-threads T lets each block's state-tree update use T threads (ADR
 // 040; default 1). Prepare's wall time then falls below its thread's CPU.
 // --admission-facts 1 hands prepare each transaction's encoding, id and log
-// leaf hash, as
-// the node's admission does (CandidateFacts; encoded before the timing, as
-// admission does on its own threads); 0 (the default) leaves prepare to
-// encode and hash each one.
+// leaf hash, as the node's admission does (CandidateFacts; computed before
+// the timing, as admission does on its own threads); 0 (the default) leaves
+// prepare to encode and hash each one.
 //
 // It separates the block path's serial cost (prepare + commit) from the
 // signature checks that the node spreads over all cores on admission.
@@ -89,7 +88,8 @@ int main(int argc, char** argv) {
     for (std::size_t i = 0; i < block_txs; ++i, ++n)
       b.push_back(bench::register_tx(n, "bench", "a.issuer", issuer, 1000));
 
-  // What admission hands prepare (--admission-facts 1): each encoding and id.
+  // What admission hands prepare (--admission-facts 1): each encoding, id
+  // and log leaf hash.
   std::vector<std::vector<Bytes>> encodings(blocks);
   std::vector<std::vector<CandidateFacts>> facts(blocks);
   if (admission_facts)
