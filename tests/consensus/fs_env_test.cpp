@@ -61,6 +61,36 @@ void check_contract(FsEnv& env, const std::string& dir) {
   }
   CHECK(read(env, a) == b("hello world!"));
 
+  // open_overwrite writes from the first byte on, over the old bytes, and
+  // keeps those past the last one written.
+  {
+    auto f = env.open_overwrite(a);
+    REQUIRE(f.is_ok());
+    CHECK((*f)->append(as_bytes("J")).is_ok());
+    CHECK((*f)->append(as_bytes("ELLO")).is_ok());
+    CHECK((*f)->sync().is_ok());
+  }
+  CHECK(read(env, a) == b("JELLO world!"));
+  // ... and grows the file when it writes past the end.
+  {
+    auto f = env.open_overwrite(a);
+    REQUIRE(f.is_ok());
+    CHECK((*f)->append(as_bytes("hello world!?")).is_ok());
+    CHECK((*f)->sync().is_ok());
+  }
+  CHECK(read(env, a) == b("hello world!?"));
+  CHECK(env.truncate(a, 12).is_ok());
+  // It creates a file that is not there.
+  {
+    auto f = env.open_overwrite(c);
+    REQUIRE(f.is_ok());
+    CHECK((*f)->append(as_bytes("c")).is_ok());
+    CHECK((*f)->sync().is_ok());
+  }
+  CHECK(env.sync_dir(dir).is_ok());
+  CHECK(read(env, c) == b("c"));
+  CHECK(env.remove(c).is_ok());
+
   // read_all refuses a file over the limit instead of cutting it.
   auto capped = env.read_all(a, 11);
   REQUIRE_FALSE(capped.is_ok());
@@ -247,6 +277,35 @@ TEST_CASE("fs_env: SimFsEnv kill_process keeps unsynced names and bytes and ends
   // The machine going down later still loses what was never synced.
   env.crash();
   CHECK_FALSE(exists(env, "/d/new"));
+}
+
+TEST_CASE("fs_env: SimFsEnv an unsynced overwrite comes back as it was synced on crash") {
+  SimFsEnv env;
+  {
+    auto f = env.create("/d/f");
+    REQUIRE(f.is_ok());
+    REQUIRE((*f)->append(as_bytes("synced bytes")).is_ok());
+    REQUIRE((*f)->sync().is_ok());
+  }
+  REQUIRE(env.sync_dir("/d").is_ok());
+  {
+    auto f = env.open_overwrite("/d/f");
+    REQUIRE(f.is_ok());
+    REQUIRE((*f)->append(as_bytes("SYNCED BYTES, and more")).is_ok());
+  }
+  CHECK(read(env, "/d/f") == b("SYNCED BYTES, and more"));
+  env.crash(SimFsEnv::torn_by_seed(7));
+  CHECK(read(env, "/d/f") == b("synced bytes"));
+
+  // Synced, the overwrite survives.
+  {
+    auto f = env.open_overwrite("/d/f");
+    REQUIRE(f.is_ok());
+    REQUIRE((*f)->append(as_bytes("SYNCED")).is_ok());
+    REQUIRE((*f)->sync().is_ok());
+  }
+  env.crash();
+  CHECK(read(env, "/d/f") == b("SYNCED bytes"));
 }
 
 TEST_CASE("fs_env: SimFsEnv an unsynced truncate comes back on crash") {

@@ -46,6 +46,10 @@ class DyingFs final : public FsEnv {
     if (die()) return dead();
     return wrap(disk_->open_append(path));
   }
+  Result<std::unique_ptr<AppendFile>> open_overwrite(const std::string& path) override {
+    if (die()) return dead();
+    return wrap(disk_->open_overwrite(path));
+  }
   Result<Bytes> read_all(const std::string& path, std::uint64_t bytes_max) override {
     if (die()) return dead();
     return disk_->read_all(path, bytes_max);

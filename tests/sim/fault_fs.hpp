@@ -87,6 +87,10 @@ class FaultFs final : public FsEnv {
     if (trip(FsOp::kOpen)) return dead("open", path);
     return wrap(disk_->open_append(path));
   }
+  Result<std::unique_ptr<AppendFile>> open_overwrite(const std::string& path) override {
+    if (trip(FsOp::kOpen)) return dead("open for overwrite", path);
+    return wrap(disk_->open_overwrite(path));
+  }
   Result<Bytes> read_all(const std::string& path, std::uint64_t bytes_max) override {
     if (trip(FsOp::kRead)) return dead("read", path);
     return disk_->read_all(path, bytes_max);

@@ -73,10 +73,12 @@ class PosixAppendFile final : public AppendFile {
   std::string path_;
 };
 
+// `flags` besides O_WRONLY and O_CLOEXEC. Without O_APPEND, writes start at
+// offset 0 and go on from where the last one ended.
 Result<std::unique_ptr<AppendFile>> open_fd(const std::string& path, int flags, const char* what) {
   int fd;
   do {
-    fd = ::open(path.c_str(), flags | O_WRONLY | O_APPEND | O_CLOEXEC, 0600);
+    fd = ::open(path.c_str(), flags | O_WRONLY | O_CLOEXEC, 0600);
   } while (fd < 0 && errno == EINTR);
   if (fd < 0) return posix_error(what, path);
   return std::unique_ptr<AppendFile>(std::make_unique<PosixAppendFile>(fd, path));
@@ -85,11 +87,15 @@ Result<std::unique_ptr<AppendFile>> open_fd(const std::string& path, int flags, 
 }  // namespace
 
 Result<std::unique_ptr<AppendFile>> PosixFsEnv::create(const std::string& path) {
-  return open_fd(path, O_CREAT | O_EXCL, "create");
+  return open_fd(path, O_CREAT | O_EXCL | O_APPEND, "create");
 }
 
 Result<std::unique_ptr<AppendFile>> PosixFsEnv::open_append(const std::string& path) {
-  return open_fd(path, 0, "open");
+  return open_fd(path, O_APPEND, "open");
+}
+
+Result<std::unique_ptr<AppendFile>> PosixFsEnv::open_overwrite(const std::string& path) {
+  return open_fd(path, O_CREAT, "open for overwrite");
 }
 
 Result<Bytes> PosixFsEnv::read_all(const std::string& path, std::uint64_t bytes_max) {
@@ -168,16 +174,21 @@ Status PosixFsEnv::remove(const std::string& path) {
 // epoch, as it ends the process that held the descriptor.
 class SimFsEnv::File final : public AppendFile {
  public:
-  File(SimFsEnv& env, std::uint64_t inode, std::string path)
-      : env_(env), inode_(inode), epoch_(env.epoch_), path_(std::move(path)) {}
-  Status append(ByteView data) override { return env_.append_to(epoch_, inode_, path_, data); }
+  File(SimFsEnv& env, std::uint64_t inode, std::string path, bool overwrite = false)
+      : env_(env), inode_(inode), epoch_(env.epoch_), path_(std::move(path)) {
+    if (overwrite) at_.emplace(0);
+  }
+  Status append(ByteView data) override {
+    return env_.append_to(epoch_, inode_, path_, data, at_ ? &*at_ : nullptr);
+  }
   Status sync() override { return env_.sync_inode(epoch_, inode_, path_); }
 
  private:
   SimFsEnv& env_;
   std::uint64_t inode_;
   std::uint64_t epoch_;
-  std::string path_;  // the name it was opened by, for messages
+  std::string path_;                 // the name it was opened by, for messages
+  std::optional<std::uint64_t> at_;  // where the next write goes (open_overwrite)
 };
 
 namespace {
@@ -222,6 +233,16 @@ Result<std::unique_ptr<AppendFile>> SimFsEnv::open_append(const std::string& pat
   auto id = inode_of(path, "open");
   if (!id) return id.status();
   return std::unique_ptr<AppendFile>(std::make_unique<File>(*this, *id, path));
+}
+
+Result<std::unique_ptr<AppendFile>> SimFsEnv::open_overwrite(const std::string& path) {
+  EMLEDGER_TRY(take_failure(Op::kOpen, "open for overwrite", path));
+  if (!names_.count(path)) {
+    const std::uint64_t id = next_inode_++;
+    inodes_[id] = Inode{};
+    names_[path] = id;
+  }
+  return std::unique_ptr<AppendFile>(std::make_unique<File>(*this, names_.at(path), path, true));
 }
 
 Result<Bytes> SimFsEnv::read_all(const std::string& path, std::uint64_t bytes_max) {
@@ -280,11 +301,25 @@ Status SimFsEnv::remove(const std::string& path) {
 }
 
 Status SimFsEnv::append_to(std::uint64_t epoch, std::uint64_t inode, const std::string& path,
-                           ByteView data) {
+                           ByteView data, std::uint64_t* at) {
   if (epoch != epoch_) return sim_error("append: handle from before a crash", path);
   EMLEDGER_TRY(take_failure(Op::kAppend, "append", path));
-  Bytes& current = inodes_.at(inode).current;
-  current.insert(current.end(), data.begin(), data.end());
+  Inode& node = inodes_.at(inode);
+  Bytes& current = node.current;
+  if (at == nullptr) {
+    current.insert(current.end(), data.begin(), data.end());
+    return Status::ok();
+  }
+  const auto from = static_cast<std::size_t>(*at);
+  EMLEDGER_ASSERT(from <= current.size());
+  // A write over synced bytes: the durable ones are kept apart until a sync.
+  if (!node.synced_before_truncate && from < node.synced_bytes && !data.empty()) {
+    node.synced_before_truncate.emplace(
+        current.begin(), current.begin() + static_cast<std::ptrdiff_t>(node.synced_bytes));
+  }
+  if (current.size() < from + data.size()) current.resize(from + data.size());
+  std::copy(data.begin(), data.end(), current.begin() + static_cast<std::ptrdiff_t>(from));
+  *at += data.size();
   return Status::ok();
 }
 

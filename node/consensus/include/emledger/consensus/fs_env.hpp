@@ -29,13 +29,16 @@ namespace emledger::consensus {
 // The directory that holds `path` ("." for a bare name, "/" for "/x").
 std::string parent_dir(const std::string& path);
 
-// A file opened for appending. Owned by the caller; closed on destruction.
-// Not thread-safe: one writer at a time.
+// A file opened for writing in sequence: at its end (create, open_append),
+// or from its first byte over what it holds (open_overwrite). Owned by the
+// caller; closed on destruction. Not thread-safe: one writer at a time.
 class AppendFile {
  public:
   virtual ~AppendFile() = default;
-  // Appends all of `data` at the end of the file (not durable until sync()).
-  // After an error the file may hold any prefix of `data`.
+  // Writes all of `data` where the previous write ended: at the end of the
+  // file, or for a handle from open_overwrite, at offset 0 first (not
+  // durable until sync()). After an error the file may hold any prefix of
+  // `data`.
   virtual Status append(ByteView data) = 0;
   // Makes the file's bytes and size durable (fdatasync). After an error the
   // unsynced bytes may or may not be durable, and a later successful sync
@@ -50,6 +53,14 @@ class FsEnv {
   virtual Result<std::unique_ptr<AppendFile>> create(const std::string& path) = 0;
   // Opens the existing file at `path` for appending at its end.
   virtual Result<std::unique_ptr<AppendFile>> open_append(const std::string& path) = 0;
+  // Opens the file at `path`, created empty if absent, for writing from its
+  // first byte over its old bytes; bytes past the last one written stay.
+  // Rewriting bytes the file already holds changes neither its size nor
+  // its blocks, so their sync() has no metadata to commit (ext4 then waits
+  // for no journal commit; docs/adr/042). Until the sync, a crash may leave
+  // any mix of old and new bytes. A name it created is durable only after
+  // sync_dir().
+  virtual Result<std::unique_ptr<AppendFile>> open_overwrite(const std::string& path) = 0;
   // The whole content of `path`; FILE_TOO_LARGE if it holds more than
   // `bytes_max` (nothing past that many bytes is read into memory).
   virtual Result<Bytes> read_all(const std::string& path, std::uint64_t bytes_max) = 0;
@@ -72,6 +83,7 @@ class PosixFsEnv final : public FsEnv {
  public:
   Result<std::unique_ptr<AppendFile>> create(const std::string& path) override;
   Result<std::unique_ptr<AppendFile>> open_append(const std::string& path) override;
+  Result<std::unique_ptr<AppendFile>> open_overwrite(const std::string& path) override;
   Result<Bytes> read_all(const std::string& path, std::uint64_t bytes_max) override;
   Status truncate(const std::string& path, std::uint64_t size_bytes) override;
   Status rename(const std::string& from, const std::string& to) override;
@@ -91,8 +103,9 @@ class PosixFsEnv final : public FsEnv {
 // each directory's last sync_dir(). crash() keeps only the durable names, and
 // for each surviving file its synced bytes plus, if the file was only appended
 // to since its last sync, a prefix of the unsynced tail chosen by the caller
-// (a torn write). A file truncated below its synced size and not synced since
-// comes back as it was synced.
+// (a torn write). A file truncated below its synced size, or written over
+// within its synced bytes (open_overwrite), and not synced since comes back
+// as it was synced (the model keeps no mix of old and new bytes).
 class SimFsEnv final : public FsEnv {
  public:
   enum class Op { kCreate, kOpen, kAppend, kSync, kRead, kTruncate, kRename, kSyncDir, kRemove };
@@ -104,6 +117,7 @@ class SimFsEnv final : public FsEnv {
 
   Result<std::unique_ptr<AppendFile>> create(const std::string& path) override;
   Result<std::unique_ptr<AppendFile>> open_append(const std::string& path) override;
+  Result<std::unique_ptr<AppendFile>> open_overwrite(const std::string& path) override;
   Result<Bytes> read_all(const std::string& path, std::uint64_t bytes_max) override;
   Status truncate(const std::string& path, std::uint64_t size_bytes) override;
   Status rename(const std::string& from, const std::string& to) override;
@@ -146,14 +160,17 @@ class SimFsEnv final : public FsEnv {
   // long WALs: the synced bytes are a prefix of `current` unless a truncate
   // cut into them since the last sync, and only then kept apart.
   struct Inode {
-    Bytes current;                                // what reads see
-    std::size_t synced_bytes = 0;                 // current[0, synced_bytes) is durable
-    std::optional<Bytes> synced_before_truncate;  // the durable bytes, after a truncate cut them
+    Bytes current;                 // what reads see
+    std::size_t synced_bytes = 0;  // current[0, synced_bytes) is durable
+    // The durable bytes, after a truncate cut them or a write went over them.
+    std::optional<Bytes> synced_before_truncate;
   };
   Status take_failure(Op op, const char* what, const std::string& path);
   Result<std::uint64_t> inode_of(const std::string& path, const char* what) const;
-  Status append_to(std::uint64_t epoch, std::uint64_t inode, const std::string& path,
-                   ByteView data);
+  // Appends `data` at the end, or with `at`, writes it from *at on and
+  // advances *at.
+  Status append_to(std::uint64_t epoch, std::uint64_t inode, const std::string& path, ByteView data,
+                   std::uint64_t* at);
   Status sync_inode(std::uint64_t epoch, std::uint64_t inode, const std::string& path);
 
   std::map<std::uint64_t, Inode> inodes_;
