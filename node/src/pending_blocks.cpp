@@ -1,10 +1,12 @@
 #include "pending_blocks.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <optional>
 #include <system_error>
 
+#include "emledger/consensus/crc32c.hpp"
 #include "emledger/crypto/hex.hpp"
 
 namespace emledger::node {
@@ -13,8 +15,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::string_view kSuffix = ".blk";
-constexpr std::string_view kTempSuffix = ".blk.tmp";
+constexpr std::string_view kSlotPrefix = "slot-";
+constexpr std::size_t kSlotDigitsMax = 9;  // slot numbers below 10^9
+constexpr std::size_t kCrcBytes = 4;
+// Files of the layout before ADR 042: "<20 digits>-<64 hex>.blk", and the
+// temporary name a put wrote first.
+constexpr std::string_view kEarlierSuffix = ".blk";
+constexpr std::string_view kEarlierTempSuffix = ".blk.tmp";
 constexpr std::size_t kHeightDigits = 20;  // every u64
 
 void log_line(const std::string& line) {
@@ -25,10 +32,35 @@ bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
+// The encoded size of every PendingSlotHead (its fields are of fixed size).
+std::size_t head_bytes() {
+  static const std::size_t n = ledger::encode(PendingSlotHead{}).size();
+  return n;
+}
+
+// The most a slot's record can take: its head, the largest block, the CRC.
+std::size_t record_bytes_max() {
+  return head_bytes() + PendingBlock::kPendingBlockBytesMax + kCrcBytes;
+}
+
+// "slot-<n>" -> n, without leading zeros.
+std::optional<std::size_t> parse_slot_name(std::string_view name) {
+  if (!name.starts_with(kSlotPrefix)) return std::nullopt;
+  const std::string_view digits = name.substr(kSlotPrefix.size());
+  if (digits.empty() || digits.size() > kSlotDigitsMax || (digits.size() > 1 && digits[0] == '0'))
+    return std::nullopt;
+  std::size_t n = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + static_cast<std::size_t>(c - '0');
+  }
+  return n;
+}
+
 // "<20 digits>-<64 hex>.blk" -> (height, digest).
-std::optional<std::pair<std::uint64_t, Hash>> parse_name(std::string_view name) {
-  if (!ends_with(name, kSuffix) || name.size() != kHeightDigits + 1 + 64 + kSuffix.size() ||
-      name[kHeightDigits] != '-')
+std::optional<std::pair<std::uint64_t, Hash>> parse_earlier_name(std::string_view name) {
+  if (!ends_with(name, kEarlierSuffix) ||
+      name.size() != kHeightDigits + 1 + 64 + kEarlierSuffix.size() || name[kHeightDigits] != '-')
     return std::nullopt;
   std::uint64_t height = 0;
   for (std::size_t i = 0; i < kHeightDigits; ++i) {
@@ -42,12 +74,27 @@ std::optional<std::pair<std::uint64_t, Hash>> parse_name(std::string_view name) 
   return std::make_pair(height, *digest);
 }
 
+std::uint32_t read_be32(const std::uint8_t* p) {
+  return static_cast<std::uint32_t>(p[0]) << 24 | static_cast<std::uint32_t>(p[1]) << 16 |
+         static_cast<std::uint32_t>(p[2]) << 8 | static_cast<std::uint32_t>(p[3]);
+}
+
 }  // namespace
 
-std::string PendingBlocks::path_of(std::uint64_t height, const Hash& digest) const {
-  std::string h = std::to_string(height);
-  h.insert(0, kHeightDigits - h.size(), '0');
-  return (fs::path(dir_) / (h + "-" + to_hex(digest) + std::string(kSuffix))).string();
+std::string PendingBlocks::slot_path(std::size_t slot) const {
+  return (fs::path(dir_) / (std::string(kSlotPrefix) + std::to_string(slot))).string();
+}
+
+std::optional<PendingBlocks::Record> PendingBlocks::parse_record(ByteView bytes) {
+  const std::size_t head_size = head_bytes();
+  if (bytes.size() < head_size + kCrcBytes) return std::nullopt;
+  auto head = ledger::decode<PendingSlotHead>(bytes.first(head_size));
+  if (!head || head->block_bytes > PendingBlock::kPendingBlockBytesMax) return std::nullopt;
+  const std::size_t covered = head_size + head->block_bytes;
+  if (bytes.size() - kCrcBytes < covered) return std::nullopt;
+  if (read_be32(bytes.data() + covered) != consensus::crc32c(bytes.first(covered)))
+    return std::nullopt;
+  return Record{*head, bytes.subspan(head_size, head->block_bytes)};
 }
 
 Result<PendingBlocks> PendingBlocks::open(consensus::FsEnv& env, std::string dir) {
@@ -55,43 +102,99 @@ Result<PendingBlocks> PendingBlocks::open(consensus::FsEnv& env, std::string dir
   fs::create_directories(dir, ec);
   if (ec) return Status::error("IO_ERROR", "cannot create " + dir + ": " + ec.message());
   PendingBlocks pb(env, std::move(dir));
+  std::vector<std::size_t> slots;
+  std::vector<std::string> earlier;
   for (const auto& e : fs::directory_iterator(pb.dir_, ec)) {
     const std::string name = e.path().filename().string();
-    if (ends_with(name, kTempSuffix)) {
-      // An interrupted put: never renamed, so never voted on.
+    if (ends_with(name, kEarlierTempSuffix)) {
+      // An interrupted put of the earlier layout: never renamed, never voted on.
       if (Status st = env.remove(e.path().string()); !st.is_ok()) return st;
-      continue;
+    } else if (auto slot = parse_slot_name(name)) {
+      slots.push_back(*slot);
+    } else if (parse_earlier_name(name)) {
+      earlier.push_back(name);
     }
-    if (auto parsed = parse_name(name)) pb.names_.insert(*parsed);
   }
   if (ec) return Status::error("IO_ERROR", "cannot list " + pb.dir_ + ": " + ec.message());
+  for (std::size_t slot : slots) {
+    if (slot >= pb.slot_file_.size()) {
+      pb.slot_file_.resize(slot + 1, false);
+      pb.slot_used_.resize(slot + 1, false);
+    }
+    pb.slot_file_[slot] = true;
+    auto bytes = env.read_all(pb.slot_path(slot), record_bytes_max() + 1);
+    // A slot file longer than any record holds something else: free.
+    if (!bytes && bytes.status().code() == "FILE_TOO_LARGE") continue;
+    if (!bytes) return bytes.status();
+    auto record = parse_record(*bytes);
+    if (!record) continue;  // empty, or a put a crash interrupted: never voted on
+    const auto key = std::make_pair(record->head.height, record->head.digest);
+    if (pb.stored_.count(key)) continue;  // the same block twice (never so in use)
+    pb.stored_.emplace(key, slot);
+    pb.slot_used_[slot] = true;
+  }
+  std::sort(earlier.begin(), earlier.end());
+  for (const std::string& name : earlier) EMLEDGER_TRY(pb.migrate_earlier_file(name));
+  if (!earlier.empty()) EMLEDGER_TRY(env.sync_dir(pb.dir_));
   return pb;
+}
+
+// A block file of the earlier layout: put into a slot (synced) if it is the
+// block its name says, then removed either way.
+Status PendingBlocks::migrate_earlier_file(const std::string& name) {
+  const auto [height, digest] = *parse_earlier_name(name);
+  const std::string path = (fs::path(dir_) / name).string();
+  auto bytes = fs_->read_all(path, PendingBlock::kPendingBlockBytesMax + 1024);
+  if (!bytes && bytes.status().code() != "FILE_TOO_LARGE") return bytes.status();
+  bool whole = false;
+  if (bytes) {
+    if (auto pb = ledger::decode<PendingBlock>(*bytes)) {
+      auto b = ledger::decode<ledger::Block>(pb->block);
+      if (b && b->header.hash() == digest && b->header.height == height) {
+        EMLEDGER_TRY(put(digest, height, pb->parent_view, pb->block));
+        whole = true;
+      }
+    }
+  }
+  if (!whole) log_line("removing " + path + ": not the block its name says");
+  return fs_->remove(path);
 }
 
 Status PendingBlocks::put(const Hash& digest, std::uint64_t height, std::uint64_t parent_view,
                           ByteView encoded) {
   EMLEDGER_ASSERT(encoded.size() <= PendingBlock::kPendingBlockBytesMax);
-  if (names_.count({height, digest})) return Status::ok();
-  const std::string path = path_of(height, digest);
-  const std::string temp = path + ".tmp";
-  if (auto there = fs_->exists(temp); there && *there) EMLEDGER_TRY(fs_->remove(temp));
-  // encode(PendingBlock{parent_view, encoded}), written as its head and then
-  // the block's bytes in place, so that a block of megabytes is not copied
-  // once more. The head is the encoding's up to the block's bytes: the tag,
-  // parent_view, and the length that Encoder::bytes puts before them.
-  ledger::Encoder head;
-  head.tag(PendingBlock::kDomain, PendingBlock::kVersion);
-  head.u64(parent_view);
-  head.u32(static_cast<std::uint32_t>(encoded.size()));
-  auto file = fs_->create(temp);
-  if (!file) return file.status();
-  EMLEDGER_TRY((*file)->append(head.out()));
-  EMLEDGER_TRY((*file)->append(encoded));
-  EMLEDGER_TRY((*file)->sync());
-  file->reset();
-  EMLEDGER_TRY(fs_->rename(temp, path));
-  EMLEDGER_TRY(fs_->sync_dir(dir_));
-  names_.insert({height, digest});
+  const auto key = std::make_pair(height, digest);
+  if (stored_.count(key)) return Status::ok();
+  std::size_t slot = 0;
+  while (slot < slot_used_.size() && slot_used_[slot]) ++slot;
+  if (slot == slot_used_.size()) {
+    slot_used_.push_back(false);
+    slot_file_.push_back(false);
+  }
+  // The record is written as its head, the block's bytes in place (a block
+  // of megabytes is not copied once more) and the CRC of both.
+  const Bytes head = ledger::encode(
+      PendingSlotHead{height, digest, parent_view, static_cast<std::uint32_t>(encoded.size())});
+  std::uint32_t crc = consensus::crc32c(head);
+  crc = consensus::crc32c_extend(crc, encoded);
+  const std::uint8_t tail[kCrcBytes] = {
+      static_cast<std::uint8_t>(crc >> 24), static_cast<std::uint8_t>(crc >> 16),
+      static_cast<std::uint8_t>(crc >> 8), static_cast<std::uint8_t>(crc)};
+  const std::string path = slot_path(slot);
+  {
+    auto file = fs_->open_overwrite(path);
+    if (!file) return file.status();
+    EMLEDGER_TRY((*file)->append(head));
+    EMLEDGER_TRY((*file)->append(encoded));
+    EMLEDGER_TRY((*file)->append(ByteView(tail, kCrcBytes)));
+    EMLEDGER_TRY((*file)->sync());
+  }
+  if (!slot_file_[slot]) {
+    EMLEDGER_TRY(fs_->sync_dir(dir_));
+    slot_file_[slot] = true;
+  }
+  slot_used_[slot] = true;
+  stored_.emplace(key, slot);
   return Status::ok();
 }
 
@@ -99,39 +202,36 @@ Result<std::vector<PendingBlocks::Entry>> PendingBlocks::load_above(std::uint64_
   std::vector<Entry> out;
   std::vector<std::pair<std::uint64_t, Hash>> bad;
   EMLEDGER_ASSERT(height < UINT64_MAX);
-  for (auto it = names_.lower_bound({height + 1, Hash{}}); it != names_.end(); ++it) {
-    const std::string path = path_of(it->first, it->second);
-    auto bytes = fs_->read_all(path, PendingBlock::kPendingBlockBytesMax + 1024);
+  for (auto it = stored_.lower_bound({height + 1, Hash{}}); it != stored_.end(); ++it) {
+    auto bytes = fs_->read_all(slot_path(it->second), record_bytes_max() + 1);
     if (!bytes) return bytes.status();
-    auto pb = ledger::decode<PendingBlock>(*bytes);
-    std::optional<ledger::Block> block;
-    if (pb) {
-      auto b = ledger::decode<ledger::Block>(pb->block);
-      if (b && b->header.hash() == it->second && b->header.height == it->first) block = *b;
+    std::optional<Entry> entry;
+    if (auto record = parse_record(*bytes); record && record->head.height == it->first.first &&
+                                            record->head.digest == it->first.second) {
+      auto b = ledger::decode<ledger::Block>(record->block);
+      if (b && b->header.hash() == it->first.second && b->header.height == it->first.first)
+        entry = Entry{it->first.second, record->head.parent_view, std::move(*b)};
     }
-    if (!block) {
-      bad.push_back(*it);
+    if (!entry) {
+      bad.push_back(it->first);
       continue;
     }
-    out.push_back(Entry{it->second, pb->parent_view, std::move(*block)});
+    out.push_back(std::move(*entry));
   }
-  for (const auto& b : bad) {
-    log_line("removing " + path_of(b.first, b.second) + ": not the block its name says");
-    (void)fs_->remove(path_of(b.first, b.second));
-    names_.erase(b);
+  for (const auto& key : bad) {
+    const std::size_t slot = stored_.at(key);
+    log_line("freeing " + slot_path(slot) + ": its record is not the block at height " +
+             std::to_string(key.first) + " with header hash " + to_hex(key.second));
+    slot_used_[slot] = false;
+    stored_.erase(key);
   }
   return out;
 }
 
-// The removals are not synced on purpose: a name that comes back after a
-// crash is a committed block, pruned again after the next commit.
 void PendingBlocks::prune_through(std::uint64_t height) {
-  for (auto it = names_.begin(); it != names_.end() && it->first <= height;) {
-    if (Status st = fs_->remove(path_of(it->first, it->second)); !st.is_ok()) {
-      log_line("cannot remove a committed block's file: " + st.to_string());
-      return;
-    }
-    it = names_.erase(it);
+  for (auto it = stored_.begin(); it != stored_.end() && it->first.first <= height;) {
+    slot_used_[it->second] = false;
+    it = stored_.erase(it);
   }
 }
 
