@@ -667,7 +667,7 @@ std::optional<bool> Validator::try_check(const consensus::CheckBlock& c) {
     if (held.where != Mempool::Where::kPending && !ledger_.check_tx_stateless(*tx).is_ok())
       return count(false);
     txs.push_back(std::move(*tx));
-    facts.push_back(ledger::CandidateFacts{raw, id, held.absent_at});
+    facts.push_back(ledger::CandidateFacts{raw, id, held.absent_at, std::nullopt});
   }
   std::vector<ledger::TxOutcome> outcomes;
   auto prepared = ledger_.prepare(txs, h.time_ms, h.view, h.proposer,
