@@ -88,6 +88,8 @@ TEST_CASE("pending blocks: a put writes a slot's record and a reopen reads it ba
   CHECK(pb->size() == 2);
   CHECK(pb->slots() == 2);
 
+  // The head's size the format gives.
+  CHECK(ledger::encode(PendingSlotHead{}).size() == 75);
   // Byte for byte the record the format names, though written in three parts.
   REQUIRE(files_in(dir) == std::vector<fs::path>{dir / "slot-0", dir / "slot-1"});
   CHECK(file_bytes(dir / "slot-0") == record_of(b1, 0));
