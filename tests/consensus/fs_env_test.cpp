@@ -29,6 +29,15 @@ bool exists(FsEnv& env, const std::string& path) {
   return *r;
 }
 
+// Writes `pieces` in order through one open_overwrite handle, then syncs.
+void overwrite(FsEnv& env, const std::string& path,
+               std::initializer_list<std::string_view> pieces) {
+  auto f = env.open_overwrite(path);
+  REQUIRE_MESSAGE(f.is_ok(), f.status().to_string());
+  for (std::string_view piece : pieces) CHECK((*f)->append(as_bytes(piece)).is_ok());
+  CHECK((*f)->sync().is_ok());
+}
+
 // The FsEnv contract, run against both implementations.
 void check_contract(FsEnv& env, const std::string& dir) {
   const std::string a = dir + "/a";
@@ -62,31 +71,15 @@ void check_contract(FsEnv& env, const std::string& dir) {
   CHECK(read(env, a) == b("hello world!"));
 
   // open_overwrite writes from the first byte on, over the old bytes, and
-  // keeps those past the last one written.
-  {
-    auto f = env.open_overwrite(a);
-    REQUIRE(f.is_ok());
-    CHECK((*f)->append(as_bytes("J")).is_ok());
-    CHECK((*f)->append(as_bytes("ELLO")).is_ok());
-    CHECK((*f)->sync().is_ok());
-  }
+  // keeps those past the last one written ...
+  overwrite(env, a, {"J", "ELLO"});
   CHECK(read(env, a) == b("JELLO world!"));
-  // ... and grows the file when it writes past the end.
-  {
-    auto f = env.open_overwrite(a);
-    REQUIRE(f.is_ok());
-    CHECK((*f)->append(as_bytes("hello world!?")).is_ok());
-    CHECK((*f)->sync().is_ok());
-  }
+  // ... grows the file when it writes past the end ...
+  overwrite(env, a, {"hello world!?"});
   CHECK(read(env, a) == b("hello world!?"));
   CHECK(env.truncate(a, 12).is_ok());
-  // It creates a file that is not there.
-  {
-    auto f = env.open_overwrite(c);
-    REQUIRE(f.is_ok());
-    CHECK((*f)->append(as_bytes("c")).is_ok());
-    CHECK((*f)->sync().is_ok());
-  }
+  // ... and creates a file that is not there.
+  overwrite(env, c, {"c"});
   CHECK(env.sync_dir(dir).is_ok());
   CHECK(read(env, c) == b("c"));
   CHECK(env.remove(c).is_ok());
@@ -281,12 +274,7 @@ TEST_CASE("fs_env: SimFsEnv kill_process keeps unsynced names and bytes and ends
 
 TEST_CASE("fs_env: SimFsEnv an unsynced overwrite comes back as it was synced on crash") {
   SimFsEnv env;
-  {
-    auto f = env.create("/d/f");
-    REQUIRE(f.is_ok());
-    REQUIRE((*f)->append(as_bytes("synced bytes")).is_ok());
-    REQUIRE((*f)->sync().is_ok());
-  }
+  overwrite(env, "/d/f", {"synced bytes"});
   REQUIRE(env.sync_dir("/d").is_ok());
   {
     auto f = env.open_overwrite("/d/f");
@@ -298,12 +286,7 @@ TEST_CASE("fs_env: SimFsEnv an unsynced overwrite comes back as it was synced on
   CHECK(read(env, "/d/f") == b("synced bytes"));
 
   // Synced, the overwrite survives.
-  {
-    auto f = env.open_overwrite("/d/f");
-    REQUIRE(f.is_ok());
-    REQUIRE((*f)->append(as_bytes("SYNCED")).is_ok());
-    REQUIRE((*f)->sync().is_ok());
-  }
+  overwrite(env, "/d/f", {"SYNCED"});
   env.crash();
   CHECK(read(env, "/d/f") == b("SYNCED bytes"));
 }
