@@ -71,4 +71,9 @@ TEST_CASE("crc32c: the CPU's instruction and the table agree, at every length an
     }
   }
   CHECK(emledger::consensus::crc32c_extend_portable(0, as_bytes("123456789")) == 0xE3069283u);
+#if defined(__x86_64__)
+  // Where the CPU has the instruction, the comparison above compared it.
+  __builtin_cpu_init();
+  CHECK(emledger::consensus::crc32c_uses_instruction() == (__builtin_cpu_supports("sse4.2") != 0));
+#endif
 }

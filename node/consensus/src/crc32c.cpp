@@ -53,15 +53,27 @@ __attribute__((target("sse4.2"))) std::uint32_t extend_by_instruction(std::uint3
   for (; n > 0; ++p, --n) c = _mm_crc32_u8(c, *p);
   return c;
 }
-
-const bool kHasInstruction = __builtin_cpu_supports("sse4.2");
 #endif
 
 }  // namespace
 
+bool crc32c_uses_instruction() {
+#if defined(__x86_64__)
+  // Asked once, after the CPU model is read (a static initializer could run
+  // before libgcc's own).
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("sse4.2") != 0;
+  }();
+  return has;
+#else
+  return false;
+#endif
+}
+
 std::uint32_t crc32c_extend(std::uint32_t crc, ByteView data) {
 #if defined(__x86_64__)
-  if (kHasInstruction) return ~extend_by_instruction(~crc, data);
+  if (crc32c_uses_instruction()) return ~extend_by_instruction(~crc, data);
 #endif
   return ~extend_by_table(~crc, data);
 }

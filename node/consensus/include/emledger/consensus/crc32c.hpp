@@ -15,6 +15,10 @@ namespace emledger::consensus {
 // (0 for the empty prefix). Lets a record be checksummed in pieces.
 std::uint32_t crc32c_extend(std::uint32_t crc, ByteView data);
 
+// Whether crc32c_extend uses the CPU's CRC-32C instruction (x86-64 with
+// SSE4.2).
+bool crc32c_uses_instruction();
+
 // crc32c_extend without the CPU's CRC-32C instruction, which crc32c_extend
 // uses where the CPU has it (SSE4.2): the same result, for tests to compare.
 std::uint32_t crc32c_extend_portable(std::uint32_t crc, ByteView data);
