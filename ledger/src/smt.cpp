@@ -117,6 +117,12 @@ class NodeReader {
     return corrupt("state node " + to_hex(h) + " is not in its page " + to_hex(page));
   }
 
+  // A hint that `h` (zero: nothing) is read soon: its cache set is asked for
+  // now, so that the miss overlaps the work before that read.
+  void prefetch(const Hash& h) const {
+    if (cache_ && !is_zero(h)) cache_->prefetch(h);
+  }
+
  private:
   // The nodes of the page rooted at `page`. With a cache, the pointer holds
   // until the next call.
@@ -311,6 +317,10 @@ class Updater {
     Bytes& positions = roots_page(depth) ? start(own) : into;
     append_smt_page_internal(positions);
     const std::size_t mid = split_at(puts, depth);
+    // Both children are read below (the right one after the whole left
+    // subtree), unless a side without puts roots a page.
+    if (mid > 0 || !roots_page(depth + 1)) reader_.prefetch(n.a);
+    if (mid < puts.size() || !roots_page(depth + 1)) reader_.prefetch(n.b);
     auto left = apply(n.a, depth + 1, puts.first(mid), here, positions);
     if (!left) return left.status();
     auto right = apply(n.b, depth + 1, puts.subspan(mid), here, positions);
@@ -398,6 +408,10 @@ class Updater {
     if (depth >= kPathBits) return corrupt("state tree deeper than 256 levels");
     append_smt_page_internal(into);
     const Node n = *loaded;
+    if (!roots_page(depth + 1)) {  // else neither child is read
+      reader_.prefetch(n.a);
+      reader_.prefetch(n.b);
+    }
     EMLEDGER_TRY(append_unchanged(n.a, depth + 1, page, into));
     return append_unchanged(n.b, depth + 1, page, into);
   }
@@ -724,15 +738,20 @@ void SmtNodeCache::insert(const Hash& h, const SmtNodeBytes& node) const {
   victim->node = node;
 }
 
+void SmtNodeCache::prefetch(const Hash& h) const {
+  // A set is kWays slots of 112 bytes, so it starts anywhere in a cache line:
+  // every line from its first byte to its last. Written too (a hit stamps
+  // its way), so asked for as to be written.
+  const auto first = reinterpret_cast<std::uintptr_t>(set_at(set_index(h)));
+  const std::uintptr_t last = first + kWays * sizeof(Slot) - 1;
+  for (std::uintptr_t line = first & ~std::uintptr_t{63}; line <= last; line += 64)
+    __builtin_prefetch(reinterpret_cast<const void*>(line), 1);
+}
+
 void SmtNodeCache::insert_all(std::span<const SmtHashedNode> nodes) const {
   // Enough sets in flight to cover a miss's latency, few enough that their
   // lines (seven each) fit the core's outstanding-miss slots.
   constexpr std::size_t kAhead = 4;
-  auto prefetch = [this](const Hash& h) {
-    const auto* set = reinterpret_cast<const char*>(set_at(set_index(h)));
-    for (std::size_t line = 0; line < kWays * sizeof(Slot); line += 64)
-      __builtin_prefetch(set + line, 1);
-  };
   for (std::size_t i = 0; i < std::min(kAhead, nodes.size()); ++i) prefetch(nodes[i].hash);
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     if (i + kAhead < nodes.size()) prefetch(nodes[i + kAhead].hash);

@@ -1,6 +1,7 @@
 // The state tree's node cache (SmtNodeCache): it changes no result, keeps the
 // live tree, forgets what an update supersedes, evicts the least recently
-// used way of a full set, and sits on huge pages when asked (ADR 024).
+// used way of a full set, is not touched by a prefetch, and sits on huge
+// pages when asked (ADR 024).
 #include <doctest/doctest.h>
 
 #include <cstdint>
@@ -226,4 +227,21 @@ TEST_CASE("smt: an update forgets the nodes it supersedes and keeps the live tre
     ++proven;
   }
   CHECK(proven > 100);
+}
+
+TEST_CASE("smt: a prefetch neither uses nor adds a node") {
+  SmtNodeCache cache(2);  // one set of four ways
+  for (std::uint8_t t = 1; t <= 4; ++t) cache.insert(same_set_hash(t), node_bytes(t));
+  // A read would make 1 the most recently used; a prefetch leaves it the
+  // least, so the next insert still takes its way.
+  cache.prefetch(same_set_hash(1));
+  cache.prefetch(same_set_hash(9));  // not held: nothing is added
+  CHECK_FALSE(cache.find(same_set_hash(9)).has_value());
+  cache.insert(same_set_hash(5), node_bytes(5));
+  CHECK_FALSE(cache.find(same_set_hash(1)).has_value());
+  for (std::uint8_t t = 2; t <= 5; ++t) {
+    auto got = cache.find(same_set_hash(t));
+    REQUIRE(got.has_value());
+    CHECK(*got == node_bytes(t));
+  }
 }

@@ -137,6 +137,10 @@ class SmtNodeCache {
   // Drops `h` if held: the node no longer in the newest tree. Reading it
   // later (an older root's proof) still works, from the store.
   void forget(const Hash& h) const;
+  // Asks the memory for the set that would hold `h`, without waiting or
+  // locking: a find or insert of `h` soon after finds its lines on the way.
+  // A walk that knows the next nodes it reads lets their misses overlap.
+  void prefetch(const Hash& h) const;
 
  private:
   // All zero bytes is an empty slot (a fresh mapping's). `used` orders the ways
