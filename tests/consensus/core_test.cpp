@@ -73,6 +73,9 @@ TEST_CASE("n = 1: one validator proposes, notarizes and finalizes every view alo
   CHECK(count_vote(d.wal, VoteKind::kNullify) == 0);
   // Memory stays bounded: old views are pruned.
   CHECK(d.core.views_held() <= kViewsRetainedBelowFinalized + 3);
+  // There is no other validator: nothing is broadcast, not even the
+  // proposals (a block each, not copied for nobody).
+  CHECK(all_of<Broadcast>(d.log).empty());
 }
 
 TEST_CASE("rule 1: the leader's first valid proposal is notarized, a second one never") {

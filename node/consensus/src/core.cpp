@@ -144,10 +144,10 @@ std::vector<Action> Core::on_own_vote(std::uint64_t now_ms, const SignedVote& v)
   if (own_proposal_ && v.vote.vote_kind() == VoteKind::kNotarize &&
       own_proposal_->block.view == v.vote.view && own_proposal_->block.digest == v.vote.digest) {
     own_proposal_->signature = v.signature;
-    out_.push_back(Broadcast{*own_proposal_});
+    broadcast(*own_proposal_);
     send_justification(own_proposal_->block);
   } else {
-    out_.push_back(Broadcast{v});
+    broadcast(v);
   }
   add_vote(v);
   return finish();
@@ -379,7 +379,7 @@ void Core::add_certificate(const Certificate& c) {
   const std::size_t k = kind_index(c.kind);
   EMLEDGER_ASSERT(!vs.certs[k]);
   vs.certs[k] = c;
-  out_.push_back(Broadcast{c});  // once per certificate: lets validators that missed votes catch up
+  broadcast(c);  // once per certificate: lets validators that missed votes catch up
   switch (c.vote_kind()) {
     case VoteKind::kNotarize:
       // Rule 2: finalize a notarized block of a view we did not nullify
@@ -457,9 +457,9 @@ void Core::send_own_votes() {
       if (own_proposal_ && mine->vote.vote_kind() == VoteKind::kNotarize &&
           own_proposal_->block.view == mine->vote.view &&
           own_proposal_->block.digest == mine->vote.digest)
-        out_.push_back(Broadcast{*own_proposal_});
+        broadcast(*own_proposal_);
       else
-        out_.push_back(Broadcast{*mine});
+        broadcast(*mine);
     }
   }
 }
@@ -488,7 +488,7 @@ std::set<Core::CertificateKey> Core::certificates_in_output() const {
 }
 
 void Core::send_once(const Certificate& c, std::set<CertificateKey>& sent) {
-  if (sent.emplace(c.view, c.kind).second) out_.push_back(Broadcast{c});
+  if (sent.emplace(c.view, c.kind).second) broadcast(c);
 }
 
 void Core::cast(const Vote& vote) {
