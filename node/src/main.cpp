@@ -1,16 +1,46 @@
 // emledger-node: see docs/node.md.
+#include <gperftools/malloc_extension.h>
 #include <pthread.h>
 #include <signal.h>
 
 #include <cstdio>
 #include <iostream>
+#include <new>
 #include <string>
 
 #include "emledger/ledger/store.hpp"
+#include "huge_page_heap.hpp"
 #include "node.hpp"
 #include "snapshots.hpp"
 
 namespace {
+
+// tcmalloc's source of memory (ADR 043): mappings that the kernel may back
+// with huge pages, and tcmalloc's own source when the kernel gives none.
+class HugePageSysAllocator final : public SysAllocator {
+ public:
+  explicit HugePageSysAllocator(SysAllocator* fallback) : fallback_(fallback) {}
+  void* Alloc(size_t size, size_t* actual_size, size_t alignment) override {
+    if (void* p = heap_.allocate(size, alignment)) {
+      if (actual_size) *actual_size = size;
+      return p;
+    }
+    return fallback_ ? fallback_->Alloc(size, actual_size, alignment) : nullptr;
+  }
+
+ private:
+  emledger::node::HugePageHeap heap_;
+  SysAllocator* fallback_;
+};
+
+// Before any thread starts. tcmalloc has set up its own source by now (the
+// process allocated before main); what it took from it stays in use. The
+// allocator lives as long as the process: tcmalloc may call it during exit.
+void use_huge_page_heap() {
+  MallocExtension* tcmalloc = MallocExtension::instance();
+  alignas(HugePageSysAllocator) static unsigned char storage[sizeof(HugePageSysAllocator)];
+  tcmalloc->SetSystemAllocator(new (storage) HugePageSysAllocator(tcmalloc->GetSystemAllocator()));
+}
 
 // Before the store opens: LevelDB keeps half the limit as open table files
 // (emledger::ledger::raise_open_files_limit, ADR 028).
@@ -31,6 +61,7 @@ void report_open_files_limit(const emledger::ledger::OpenFilesLimit& l) {
 
 int main(int argc, char** argv) {
   using namespace emledger::node;
+  use_huge_page_heap();
   // `emledger-node snapshot create|restore`: offline, on a stopped node's
   // data directory (snapshots.hpp).
   if (argc > 1 && std::string(argv[1]) == "snapshot") return snapshot_command(argc - 1, argv + 1);

@@ -1,0 +1,59 @@
+#include "huge_page_heap.hpp"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <limits>
+
+namespace emledger::node {
+
+namespace {
+
+constexpr std::uintptr_t round_up(std::uintptr_t v, std::uintptr_t to) {
+  return (v + to - 1) & ~(to - 1);
+}
+
+}  // namespace
+
+void* HugePageHeap::allocate(std::size_t bytes, std::size_t alignment) {
+  if (bytes == 0) return nullptr;
+  if (alignment == 0) alignment = alignof(std::max_align_t);
+  if ((alignment & (alignment - 1)) != 0) return nullptr;
+  constexpr std::size_t kMax = std::numeric_limits<std::size_t>::max() / 4;
+  if (bytes > kMax || alignment > kMax) return nullptr;
+  if (void* p = carve(bytes, alignment)) return p;
+  if (!reserve(bytes + (alignment > kHugePageBytes ? alignment : 0))) return nullptr;
+  return carve(bytes, alignment);
+}
+
+void* HugePageHeap::carve(std::size_t bytes, std::size_t alignment) {
+  if (next_ == 0) return nullptr;
+  const std::uintptr_t at = round_up(next_, alignment);
+  if (at < next_ || at > end_ || end_ - at < bytes) return nullptr;
+  next_ = at + bytes;
+  return reinterpret_cast<void*>(at);
+}
+
+bool HugePageHeap::reserve(std::size_t bytes) {
+  const std::size_t size = round_up(std::max(bytes, kRegionBytes), kHugePageBytes);
+  // One huge page more than needed, so that an aligned start fits; the slack
+  // at either end goes back at once.
+  const std::size_t mapped = size + kHugePageBytes;
+  void* m = ::mmap(nullptr, mapped, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (m == MAP_FAILED) return false;
+  const auto base = reinterpret_cast<std::uintptr_t>(m);
+  const std::uintptr_t start = round_up(base, kHugePageBytes);
+  if (start > base) ::munmap(m, start - base);
+  const std::uintptr_t tail = start + size;
+  if (base + mapped > tail) ::munmap(reinterpret_cast<void*>(tail), base + mapped - tail);
+  // Without kernel support the advice fails and the region stays on
+  // ordinary pages: still memory, only without the fewer faults.
+  ::madvise(reinterpret_cast<void*>(start), size, MADV_HUGEPAGE);
+  next_ = start;
+  end_ = tail;
+  reserved_ += size;
+  return true;
+}
+
+}  // namespace emledger::node
