@@ -10,9 +10,10 @@ namespace emledger::node {
 // Hands out consecutive pieces of large anonymous mappings, each aligned to
 // 2 MiB and advised MADV_HUGEPAGE, so that the kernel may map them in huge
 // pages: one fault and one page-table entry for 2 MiB where ordinary pages
-// take 512 of each. On a virtual machine every first touch of a page traps
-// to the hypervisor, and a heap that grows by hundreds of megabytes (the
-// memtable, the mempool, each block's buffers) pays that trap per 4 KiB.
+// take 512 of each. On a virtual machine a first touch of a page can cost
+// microseconds (about 12 on the benchmark host, docs/benchmarks.md), and a
+// heap that grows by hundreds of megabytes (the memtable, the mempool, each
+// block's buffers) pays that per 4 KiB.
 //
 // A source for an allocator's system memory (tcmalloc's): nothing handed
 // out is ever taken back. The allocator may still tell the kernel that a
