@@ -21,6 +21,7 @@
 
 #include "emledger/crypto/hex.hpp"
 #include "emledger/crypto/sha256.hpp"
+#include "emledger/ledger/huge_pages.hpp"
 #include "emledger/ledger/smt_page.hpp"
 
 namespace emledger::ledger {
@@ -680,25 +681,15 @@ SmtNodeCache::SmtNodeCache(unsigned slot_bits, bool huge_pages) {
   const std::size_t bytes = (std::size_t{1} << slot_bits) * sizeof(Slot);
   // An anonymous mapping of its own: zeroed by the kernel page by page as it
   // is touched, and advised before any page is.
-  constexpr std::size_t kHugePage = std::size_t{2} << 20;
-  const bool huge = huge_pages && bytes >= kHugePage;
-  // For huge pages, one huge page more, so that the table can start on a
-  // huge-page boundary; the unused ends go back at once.
-  const std::size_t reserve = huge ? bytes + kHugePage : bytes;
-  void* raw = ::mmap(nullptr, reserve, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (raw == MAP_FAILED) throw std::bad_alloc();
-  auto* start = static_cast<std::uint8_t*>(raw);
-  if (huge) {
-    const auto at = reinterpret_cast<std::uintptr_t>(start);
-    const std::size_t head = ((at + kHugePage - 1) & ~(kHugePage - 1)) - at;
-    if (head > 0) ::munmap(start, head);
-    start += head;
-    ::munmap(start + bytes, kHugePage - head);  // head < kHugePage: never empty
-    // A refusal (a kernel without transparent huge pages) leaves ordinary
-    // pages, which work the same, only slower.
-    ::madvise(start, bytes, MADV_HUGEPAGE);
+  void* start = nullptr;
+  if (huge_pages && bytes >= kHugePageBytes) {
+    start = map_huge_page_aligned(bytes, /*noreserve=*/false);
+  } else {
+    start = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (start == MAP_FAILED) start = nullptr;
   }
-  slots_ = std::unique_ptr<Slot[], FreeTable>(reinterpret_cast<Slot*>(start), FreeTable{bytes});
+  if (start == nullptr) throw std::bad_alloc();
+  slots_ = std::unique_ptr<Slot[], FreeTable>(static_cast<Slot*>(start), FreeTable{bytes});
 }
 
 void SmtNodeCache::FreeTable::operator()(Slot* p) const { ::munmap(p, bytes); }

@@ -1,7 +1,5 @@
 #include "huge_page_heap.hpp"
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <limits>
 
@@ -36,22 +34,11 @@ void* HugePageHeap::carve(std::size_t bytes, std::size_t alignment) {
 
 bool HugePageHeap::reserve(std::size_t bytes) {
   const std::size_t size = round_up(std::max(bytes, kRegionBytes), kHugePageBytes);
-  // One huge page more than needed, so that an aligned start fits; the slack
-  // at either end goes back at once.
-  const std::size_t mapped = size + kHugePageBytes;
-  void* m = ::mmap(nullptr, mapped, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (m == MAP_FAILED) return false;
-  const auto base = reinterpret_cast<std::uintptr_t>(m);
-  const std::uintptr_t start = round_up(base, kHugePageBytes);
-  if (start > base) ::munmap(m, start - base);
-  const std::uintptr_t tail = start + size;
-  if (base + mapped > tail) ::munmap(reinterpret_cast<void*>(tail), base + mapped - tail);
-  // Without kernel support the advice fails and the region stays on
-  // ordinary pages: still memory, only without the fewer faults.
-  ::madvise(reinterpret_cast<void*>(start), size, MADV_HUGEPAGE);
-  next_ = start;
-  end_ = tail;
+  // Address space for later: pages cost memory only once touched.
+  void* start = ledger::map_huge_page_aligned(size, /*noreserve=*/true);
+  if (start == nullptr) return false;
+  next_ = reinterpret_cast<std::uintptr_t>(start);
+  end_ = next_ + size;
   reserved_ += size;
   return true;
 }

@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "emledger/ledger/huge_pages.hpp"
+
 namespace emledger::node {
 
 // Hands out consecutive pieces of large anonymous mappings, each aligned to
@@ -23,7 +25,7 @@ namespace emledger::node {
 // allocator under its own lock.
 class HugePageHeap {
  public:
-  static constexpr std::size_t kHugePageBytes = std::size_t{2} << 20;
+  static constexpr std::size_t kHugePageBytes = ledger::kHugePageBytes;
   // Address space reserved at a time. Untouched pages of it cost no memory.
   static constexpr std::size_t kRegionBytes = std::size_t{64} << 20;
 
