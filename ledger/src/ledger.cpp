@@ -22,8 +22,9 @@ using namespace detail;  // NOLINT: the key layout of keys.hpp
 // the keys whose value changes.
 Result<Hash> update_state(Overlay& ov, const SmtNodeCache* cache, const Hash& root,
                           const std::vector<std::pair<Bytes, Bytes>>& puts,
-                          StateUpdateTrace* trace = nullptr, unsigned threads = 1) {
-  return StateTree(ov, cache, threads).update(root, puts, ov, trace);
+                          std::vector<Hash>& put_paths, StateUpdateTrace* trace = nullptr,
+                          unsigned threads = 1) {
+  return StateTree(ov, cache, threads).update(root, puts, ov, trace, &put_paths);
 }
 
 // Committed data seen through the writes of a block still in flight.
@@ -166,7 +167,8 @@ Result<std::unique_ptr<Ledger>> Ledger::open(std::unique_ptr<KvStore> store, con
   Overlay ov(*l->store_);
   std::vector<std::pair<Bytes, Bytes>> puts;
   for (const auto& org : genesis.orgs) puts.emplace_back(org_state_key(org.id), encode(org));
-  auto root = update_state(ov, nullptr, smt_empty_root(), puts);
+  std::vector<Hash> org_paths;
+  auto root = update_state(ov, nullptr, smt_empty_root(), puts, org_paths);
   if (!root) return root.status();
   ChainHead head;
   head.header_hash = l->genesis_hash_;
@@ -182,7 +184,7 @@ Result<std::unique_ptr<Ledger>> Ledger::open(std::unique_ptr<KvStore> store, con
   l->tx_filter_ = std::make_unique<CommittedTxFilter>(0);
   l->tx_filter_->set_complete();  // nothing is committed yet
   l->state_key_filter_ = std::make_unique<CommittedTxFilter>(0);
-  l->add_state_keys(ov.batch());  // the orgs
+  l->state_key_filter_->add(org_paths);
   l->state_key_filter_->set_complete();
   return l;
 }
@@ -348,7 +350,7 @@ Result<PreparedBlock> Ledger::prepare(const std::vector<Tx>& candidates, std::ui
   if (!log_root) return log_root.status();
   StateUpdateTrace trace;
   auto state_root =
-      update_state(ov, &state_nodes_, h.state_root, st.puts(),
+      update_state(ov, &state_nodes_, h.state_root, st.puts(), out.state_paths,
                    retention_ != kStateRetentionKeepAll ? &trace : nullptr, state_update_threads_);
   if (!state_root) return state_root.status();
   if (ov.batch().find(state_index_key(validators_state_key()))) {
@@ -445,7 +447,7 @@ Status Ledger::commit(const PreparedBlock& prepared, const FinalityProof& proof)
   // here (a failed write leaves them, which only costs lookups).
   recent_ids_.add_block(height, prepared.tx_ids);
   tx_filter_->add(prepared.tx_ids);
-  add_state_keys(prepared.writes);
+  state_key_filter_->add(prepared.state_paths);
   EMLEDGER_TRY(store_->write_all(batches, /*sync=*/true));
   std::lock_guard<std::mutex> lock(head_mu_);
   head_ = prepared.new_head;

@@ -90,14 +90,6 @@ void Ledger::start_tx_filter_scan() {
   });
 }
 
-void Ledger::add_state_keys(const WriteBatch& writes) const {
-  std::vector<Hash> keys;
-  for (const WriteBatch::Entry& e : writes.entries())
-    if (!e.key.empty() && e.key[0] == kKeyStateIndex)
-      keys.push_back(crypto::sha256(e.key.subspan(1)));
-  state_key_filter_->add(keys);
-}
-
 bool Ledger::state_key_filter_complete() const { return state_key_filter_->complete(); }
 
 bool Ledger::tx_surely_uncommitted(const Hash& tx_id) const {

@@ -795,7 +795,8 @@ bool verify_state_proof(const StateProof& proof, const Hash& root) {
 }
 
 Result<Hash> StateTree::update(const Hash& root, const std::vector<std::pair<Bytes, Bytes>>& puts,
-                               Overlay& out, StateUpdateTrace* trace) const {
+                               Overlay& out, StateUpdateTrace* trace,
+                               std::vector<Hash>* put_paths) const {
   std::vector<Put> sorted;
   sorted.reserve(puts.size());
   for (const auto& [key, value] : puts) {
@@ -818,6 +819,8 @@ Result<Hash> StateTree::update(const Hash& root, const std::vector<std::pair<Byt
       last.push_back(p);
     }
   }
+  if (put_paths)
+    for (const Put& p : last) put_paths->push_back(p.path);
   Updater updater(store_, cache_, out.batch(), trace);
   std::vector<SubtreeJob> jobs;
   if (threads_ > 1 && last.size() >= kParallelPutsMin) {

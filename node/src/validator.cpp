@@ -483,6 +483,8 @@ bool Validator::base_for(const Hash& digest, const ledger::PreparedBlock*& base)
     for (auto b = chain.rbegin(); b != chain.rend(); ++b) {
       for (const auto& [key, value] : (*b)->writes.entries()) s.prepared.writes.put(key, value);
       s.prepared.tx_ids.insert(s.prepared.tx_ids.end(), (*b)->tx_ids.begin(), (*b)->tx_ids.end());
+      s.prepared.state_paths.insert(s.prepared.state_paths.end(), (*b)->state_paths.begin(),
+                                    (*b)->state_paths.end());
     }
     s.prepared.block = chain.front()->block;
     // Pruning as the newest block leaves it, with every node the chain

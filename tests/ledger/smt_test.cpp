@@ -215,6 +215,38 @@ TEST_CASE("smt: the result does not depend on the order of puts; the later dupli
   CHECK(**StateTree(*e.store).get(e.root, as_bytes("dup")) == B("first"));
 }
 
+TEST_CASE("smt: an update reports the path of each key put, once, in path order") {
+  // Commit hands these to the state-key filter (ADR 026) in place of hashing
+  // each key again: a key missing here would read as never written.
+  TreeFixture t;
+  Rng rng(7);
+  std::map<Bytes, Bytes> none;
+  Puts puts = random_puts(rng, 40, none);
+  puts.push_back(puts[3]);  // a key put twice in one update
+  puts.back().second = B("again");
+  std::vector<Hash> expected;
+  for (const auto& [k, v] : puts) expected.push_back(smt_path(k));
+  std::sort(expected.begin(), expected.end());
+  expected.erase(std::unique(expected.begin(), expected.end()), expected.end());
+  REQUIRE(expected.size() == 40);
+  for (unsigned threads : {1u, 4u}) {
+    Overlay overlay(*t.store);
+    std::vector<Hash> paths{Hash{}};  // appended to, not replaced
+    auto next = StateTree(overlay, nullptr, threads).update(t.root, puts, overlay, nullptr, &paths);
+    REQUIRE(next.is_ok());
+    REQUIRE(paths.size() == 41);
+    CHECK(paths.front() == Hash{});
+    CHECK(std::vector<Hash>(paths.begin() + 1, paths.end()) == expected);
+  }
+  // Without the vector, the same update and result.
+  Overlay overlay(*t.store);
+  auto plain = StateTree(overlay).update(t.root, puts, overlay);
+  REQUIRE(plain.is_ok());
+  Overlay again(*t.store);
+  std::vector<Hash> paths;
+  CHECK(*StateTree(again).update(t.root, puts, again, nullptr, &paths) == *plain);
+}
+
 TEST_CASE("smt: old roots stay readable and provable after later updates") {
   TreeFixture f;
   Rng rng(4242);

@@ -142,6 +142,9 @@ struct PreparedBlock {
   std::uint64_t prune_next = 0;
   std::uint64_t pruned_through = 0;
   std::vector<Hash> revived;
+  // smt_path of each state key the block put (the state key filter's names
+  // of keys with a value, ADR 026), as the update hashed them.
+  std::vector<Hash> state_paths;
 };
 
 // The state-node cache (SmtNodeCache) of one Ledger: 2^bits slots of
@@ -438,11 +441,11 @@ class Ledger {
   void start_tx_filter_scan();
   // The same kind of filter over SHA-256 of every state key that has a value
   // (ADR 026; state keys are never erased): filled by commit() from the
-  // block's state-index puts and by the same scan (the 's' keys, after the
+  // paths the block's state update hashed (PreparedBlock::state_paths) and
+  // by the same scan (the 's' keys, after the
   // ids). Sized at open for twice the keys then held (about two per
   // transaction committed).
   std::unique_ptr<CommittedTxFilter> state_key_filter_;
-  void add_state_keys(const WriteBatch& writes) const;
 
   // The ids of the blocks this object committed lately, for prepare's
   // `absent_at` stamps (ADR 022). Empty at open: a stamp from before it

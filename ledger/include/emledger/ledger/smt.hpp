@@ -214,9 +214,12 @@ class StateTree {
   // nodes to `out`, and the flat index entry of each key whose value changes
   // (with the value it replaces under "v" + its hash). Keys are applied in path order, so the
   // result does not depend on the order of `puts`. Deletion is not supported: no transaction
-  // removes state. With `trace`, also reports what pruning needs (StateUpdateTrace).
+  // removes state. With `trace`, also reports what pruning needs (StateUpdateTrace). With
+  // `put_paths`, appends smt_path of each key put, once and in path order (the caller's
+  // record of the keys that now hold a value, without hashing them again).
   Result<Hash> update(const Hash& root, const std::vector<std::pair<Bytes, Bytes>>& puts,
-                      Overlay& out, StateUpdateTrace* trace = nullptr) const;
+                      Overlay& out, StateUpdateTrace* trace = nullptr,
+                      std::vector<Hash>* put_paths = nullptr) const;
   Result<std::optional<Bytes>> get(const Hash& root, ByteView state_key) const;
   Result<StateProof> prove(const Hash& root, ByteView state_key) const;
 
