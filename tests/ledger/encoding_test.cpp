@@ -74,6 +74,23 @@ void check_canonical(const T& value) {
   CHECK(encode(decoded.value()) == bytes);
   // The loose encoder writes what Encoder writes (the tests below rely on it).
   CHECK(loose_encode(value) == bytes);
+  // encode() sizes its output with EncodedSize, and decode() compares with
+  // EncodingMatch: both must follow Encoder byte for byte.
+  EncodedSize size;
+  size.tag(T::kDomain, T::kVersion);
+  size.object(value);
+  CHECK(size.size() == bytes.size());
+  CHECK(is_encoding_of(value, ByteView(bytes)));
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    Bytes changed = bytes;
+    changed[i] ^= 0x20;
+    CAPTURE(i);
+    CHECK_FALSE(is_encoding_of(value, ByteView(changed)));
+  }
+  CHECK_FALSE(is_encoding_of(value, ByteView(bytes.data(), bytes.size() - 1)));
+  Bytes extended = bytes;
+  extended.push_back(0);
+  CHECK_FALSE(is_encoding_of(value, ByteView(extended)));
 
   for (std::size_t n = 0; n < bytes.size(); ++n) {
     auto r = decode<T>(ByteView(bytes.data(), n));

@@ -13,6 +13,7 @@
 // re-encode to the same bytes (T::check() may reject out-of-range enums).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <string>
@@ -78,12 +79,126 @@ class Encoder {
     out_.push_back(version);
   }
   Bytes& out() { return out_; }
+  void reserve(std::size_t bytes) { out_.reserve(bytes); }
 
  private:
   void put_be(std::uint64_t v, int n) {
     for (int i = n - 1; i >= 0; --i) out_.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
   }
   Bytes out_;
+};
+
+// Counts the bytes Encoder writes for the same description, writing nothing:
+// encode() sizes its output with it and allocates once, where a growing
+// vector was reallocated and copied several times per value.
+class EncodedSize {
+ public:
+  static constexpr bool kDecoding = false;
+  void u8(const std::uint8_t&) { n_ += 1; }
+  void u16(const std::uint16_t&) { n_ += 2; }
+  void u32(const std::uint32_t&) { n_ += 4; }
+  void u64(const std::uint64_t&) { n_ += 8; }
+  void boolean(const bool&) { n_ += 1; }
+  template <std::size_t N>
+  void fixed(const std::array<std::uint8_t, N>&) {
+    n_ += N;
+  }
+  void bytes(const Bytes& v, std::size_t) { n_ += 4 + v.size(); }
+  void str(const std::string& v, std::size_t) { n_ += 4 + v.size(); }
+  template <class T>
+  void object(const T& v) {
+    const_cast<T&>(v).describe(*this);  // never writes through it
+  }
+  template <class T>
+  void list(const std::vector<T>& v, std::size_t) {
+    n_ += 4;
+    for (const auto& e : v) object(e);
+  }
+  void hash_list(const std::vector<Hash>& v, std::size_t) { n_ += 4 + v.size() * kHashSize; }
+  void bytes_list(const std::vector<Bytes>& v, std::size_t, std::size_t) {
+    n_ += 4;
+    for (const auto& e : v) n_ += 4 + e.size();
+  }
+  void str_list(const std::vector<std::string>& v, std::size_t, std::size_t) {
+    n_ += 4;
+    for (const auto& e : v) n_ += 4 + e.size();
+  }
+  void tag(std::string_view domain, std::uint8_t) { n_ += 2 + domain.size(); }
+  std::size_t size() const { return n_; }
+
+ private:
+  std::size_t n_ = 0;
+};
+
+// Walks a description as Encoder does and compares each byte it would write
+// with `expected`, allocating nothing: decode()'s check that its input is the
+// canonical encoding of what it read.
+class EncodingMatch {
+ public:
+  static constexpr bool kDecoding = false;
+  explicit EncodingMatch(ByteView expected) : in_(expected) {}
+  void u8(const std::uint8_t& v) { put_be(v, 1); }
+  void u16(const std::uint16_t& v) { put_be(v, 2); }
+  void u32(const std::uint32_t& v) { put_be(v, 4); }
+  void u64(const std::uint64_t& v) { put_be(v, 8); }
+  void boolean(const bool& v) { put_be(v ? 1 : 0, 1); }
+  template <std::size_t N>
+  void fixed(const std::array<std::uint8_t, N>& v) {
+    put(v.data(), N);
+  }
+  void bytes(const Bytes& v, std::size_t) {
+    u32(static_cast<std::uint32_t>(v.size()));
+    put(v.data(), v.size());
+  }
+  void str(const std::string& v, std::size_t) {
+    u32(static_cast<std::uint32_t>(v.size()));
+    put(reinterpret_cast<const std::uint8_t*>(v.data()), v.size());
+  }
+  template <class T>
+  void object(const T& v) {
+    if (same_) const_cast<T&>(v).describe(*this);  // never writes through it
+  }
+  template <class T>
+  void list(const std::vector<T>& v, std::size_t) {
+    u32(static_cast<std::uint32_t>(v.size()));
+    for (const auto& e : v) object(e);
+  }
+  void hash_list(const std::vector<Hash>& v, std::size_t) {
+    u32(static_cast<std::uint32_t>(v.size()));
+    for (const auto& e : v) fixed(e);
+  }
+  void bytes_list(const std::vector<Bytes>& v, std::size_t, std::size_t) {
+    u32(static_cast<std::uint32_t>(v.size()));
+    for (const auto& e : v) bytes(e, 0);
+  }
+  void str_list(const std::vector<std::string>& v, std::size_t, std::size_t) {
+    u32(static_cast<std::uint32_t>(v.size()));
+    for (const auto& e : v) str(e, 0);
+  }
+  void tag(std::string_view domain, std::uint8_t version) {
+    u8(static_cast<std::uint8_t>(domain.size()));
+    put(reinterpret_cast<const std::uint8_t*>(domain.data()), domain.size());
+    u8(version);
+  }
+  // Every byte written matched, and the expected bytes are all used.
+  bool matches() const { return same_ && pos_ == in_.size(); }
+
+ private:
+  void put_be(std::uint64_t v, int n) {
+    std::uint8_t b[8];
+    for (int i = 0; i < n; ++i) b[i] = static_cast<std::uint8_t>(v >> (8 * (n - 1 - i)));
+    put(b, static_cast<std::size_t>(n));
+  }
+  void put(const std::uint8_t* p, std::size_t n) {
+    if (!same_ || in_.size() - pos_ < n || !std::equal(p, p + n, in_.begin() + pos_)) {
+      same_ = false;
+      return;
+    }
+    pos_ += n;
+  }
+  ByteView in_;
+  std::size_t pos_ = 0;
+  bool same_ = true;
 };
 
 class Decoder {
@@ -180,10 +295,23 @@ concept HasCheck = requires(const T& t) {
 
 template <class T>
 Bytes encode(const T& v) {
+  EncodedSize size;
+  size.tag(T::kDomain, T::kVersion);
+  size.object(v);
   Encoder e;
+  e.reserve(size.size());
   e.tag(T::kDomain, T::kVersion);
   e.object(v);
   return std::move(e.out());
+}
+
+// True when `bytes` is exactly encode(v), computed without building it.
+template <class T>
+bool is_encoding_of(const T& v, ByteView bytes) {
+  EncodingMatch m(bytes);
+  m.tag(T::kDomain, T::kVersion);
+  m.object(v);
+  return m.matches();
 }
 
 template <class T>
@@ -200,8 +328,7 @@ Result<T> decode(ByteView in) {
     if (!st.is_ok()) return st;
   }
   // Canonical form: re-encoding must give the same bytes.
-  Bytes again = encode(v);
-  if (again.size() != in.size() || !std::equal(again.begin(), again.end(), in.begin()))
+  if (!is_encoding_of(v, in))
     return Status::error("MALFORMED_ENCODING", std::string(T::kDomain) + ": not canonical");
   return v;
 }
