@@ -17,10 +17,15 @@ namespace s = emledger::samples;
 namespace {
 
 // Writes like Encoder but without its maxima assertions, so that tests can
-// produce the over-long inputs a hostile peer would send. Every method that
-// recurses is redefined so the whole tree is written by this class.
-class LooseEncoder : public Encoder {
+// produce the over-long inputs a hostile peer would send: its own bytes and
+// str, and UncheckedWalk's composites in place of Encoder's.
+class LooseEncoder : public Encoder, public UncheckedWalk<LooseEncoder> {
  public:
+  using UncheckedWalk<LooseEncoder>::object;
+  using UncheckedWalk<LooseEncoder>::list;
+  using UncheckedWalk<LooseEncoder>::hash_list;
+  using UncheckedWalk<LooseEncoder>::bytes_list;
+  using UncheckedWalk<LooseEncoder>::str_list;
   void bytes(const Bytes& v, std::size_t) {
     u32(static_cast<std::uint32_t>(v.size()));
     out().insert(out().end(), v.begin(), v.end());
@@ -28,23 +33,6 @@ class LooseEncoder : public Encoder {
   void str(const std::string& v, std::size_t) {
     u32(static_cast<std::uint32_t>(v.size()));
     out().insert(out().end(), v.begin(), v.end());
-  }
-  template <class T>
-  void object(const T& v) {
-    const_cast<T&>(v).describe(*this);
-  }
-  template <class T>
-  void list(const std::vector<T>& v, std::size_t) {
-    u32(static_cast<std::uint32_t>(v.size()));
-    for (const auto& e : v) object(e);
-  }
-  void hash_list(const std::vector<Hash>& v, std::size_t) {
-    u32(static_cast<std::uint32_t>(v.size()));
-    for (const auto& e : v) fixed(e);
-  }
-  void bytes_list(const std::vector<Bytes>& v, std::size_t, std::size_t) {
-    u32(static_cast<std::uint32_t>(v.size()));
-    for (const auto& e : v) bytes(e, 0);
   }
 };
 

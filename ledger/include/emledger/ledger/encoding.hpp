@@ -88,10 +88,43 @@ class Encoder {
   Bytes out_;
 };
 
+// The composite fields of a description walked as Encoder writes them: a u32
+// count, then each element through the walker's own u32/fixed/bytes/str/object.
+// Maxima are not checked: the walkers built on it read values already held.
+template <class Walker>
+class UncheckedWalk {
+ public:
+  template <class T>
+  void object(const T& v) {
+    const_cast<T&>(v).describe(self());  // the walkers never write through it
+  }
+  template <class T>
+  void list(const std::vector<T>& v, std::size_t) {
+    count(v.size());
+    for (const auto& e : v) self().object(e);
+  }
+  void hash_list(const std::vector<Hash>& v, std::size_t) {
+    count(v.size());
+    for (const auto& e : v) self().fixed(e);
+  }
+  void bytes_list(const std::vector<Bytes>& v, std::size_t, std::size_t) {
+    count(v.size());
+    for (const auto& e : v) self().bytes(e, 0);
+  }
+  void str_list(const std::vector<std::string>& v, std::size_t, std::size_t) {
+    count(v.size());
+    for (const auto& e : v) self().str(e, 0);
+  }
+
+ private:
+  Walker& self() { return static_cast<Walker&>(*this); }
+  void count(std::size_t n) { self().u32(static_cast<std::uint32_t>(n)); }
+};
+
 // Counts the bytes Encoder writes for the same description, writing nothing:
 // encode() sizes its output with it and allocates once, where a growing
 // vector was reallocated and copied several times per value.
-class EncodedSize {
+class EncodedSize : public UncheckedWalk<EncodedSize> {
  public:
   static constexpr bool kDecoding = false;
   void u8(const std::uint8_t&) { n_ += 1; }
@@ -105,24 +138,6 @@ class EncodedSize {
   }
   void bytes(const Bytes& v, std::size_t) { n_ += 4 + v.size(); }
   void str(const std::string& v, std::size_t) { n_ += 4 + v.size(); }
-  template <class T>
-  void object(const T& v) {
-    const_cast<T&>(v).describe(*this);  // never writes through it
-  }
-  template <class T>
-  void list(const std::vector<T>& v, std::size_t) {
-    n_ += 4;
-    for (const auto& e : v) object(e);
-  }
-  void hash_list(const std::vector<Hash>& v, std::size_t) { n_ += 4 + v.size() * kHashSize; }
-  void bytes_list(const std::vector<Bytes>& v, std::size_t, std::size_t) {
-    n_ += 4;
-    for (const auto& e : v) n_ += 4 + e.size();
-  }
-  void str_list(const std::vector<std::string>& v, std::size_t, std::size_t) {
-    n_ += 4;
-    for (const auto& e : v) n_ += 4 + e.size();
-  }
   void tag(std::string_view domain, std::uint8_t) { n_ += 2 + domain.size(); }
   std::size_t size() const { return n_; }
 
@@ -133,7 +148,7 @@ class EncodedSize {
 // Walks a description as Encoder does and compares each byte it would write
 // with `expected`, allocating nothing: decode()'s check that its input is the
 // canonical encoding of what it read.
-class EncodingMatch {
+class EncodingMatch : public UncheckedWalk<EncodingMatch> {
  public:
   static constexpr bool kDecoding = false;
   explicit EncodingMatch(ByteView expected) : in_(expected) {}
@@ -156,24 +171,7 @@ class EncodingMatch {
   }
   template <class T>
   void object(const T& v) {
-    if (same_) const_cast<T&>(v).describe(*this);  // never writes through it
-  }
-  template <class T>
-  void list(const std::vector<T>& v, std::size_t) {
-    u32(static_cast<std::uint32_t>(v.size()));
-    for (const auto& e : v) object(e);
-  }
-  void hash_list(const std::vector<Hash>& v, std::size_t) {
-    u32(static_cast<std::uint32_t>(v.size()));
-    for (const auto& e : v) fixed(e);
-  }
-  void bytes_list(const std::vector<Bytes>& v, std::size_t, std::size_t) {
-    u32(static_cast<std::uint32_t>(v.size()));
-    for (const auto& e : v) bytes(e, 0);
-  }
-  void str_list(const std::vector<std::string>& v, std::size_t, std::size_t) {
-    u32(static_cast<std::uint32_t>(v.size()));
-    for (const auto& e : v) str(e, 0);
+    if (same_) UncheckedWalk::object(v);  // stops at the first difference
   }
   void tag(std::string_view domain, std::uint8_t version) {
     u8(static_cast<std::uint8_t>(domain.size()));
