@@ -440,11 +440,10 @@ class Ledger {
   std::thread tx_filter_scan_;
   void start_tx_filter_scan();
   // The same kind of filter over SHA-256 of every state key that has a value
-  // (ADR 026; state keys are never erased): filled by commit() from the
-  // paths the block's state update hashed (PreparedBlock::state_paths) and
-  // by the same scan (the 's' keys, after the
-  // ids). Sized at open for twice the keys then held (about two per
-  // transaction committed).
+  // (ADR 026; state keys are never erased): filled by commit() from the paths
+  // the block's state update hashed (PreparedBlock::state_paths) and by the
+  // same scan (the 's' keys, after the ids). Sized at open for twice the keys
+  // then held (about two per transaction committed).
   std::unique_ptr<CommittedTxFilter> state_key_filter_;
 
   // The ids of the blocks this object committed lately, for prepare's
