@@ -256,6 +256,15 @@ void ingest_figures(Table& t, const Json& ingest, const Ceiling& c) {
     Figure& p99 = t.add("emledger", who + ": finality p99 at half load",
                         num(p, "finality_latency_ms_p99"), "ms", paced_setup);
     if (n == 4) target_below(p99, kFinalityP99MaxMs);
+    // What "half load" left of the machine: LevelDB's background work on what
+    // the saturation phase wrote runs during the paced phase too.
+    if (p.contains("host_cpu_busy_share"))
+      t.add(
+          "emledger", who + ": host CPU busy at half load", 100 * num(p, "host_cpu_busy_share"),
+          "%",
+          "all cores, /proc/stat, while the paced phase ran; node CPU " +
+              fixed(1e6 * num(p, "node_cpu_s") / std::max(1.0, num(p["outcome"], "committed")), 1) +
+              " us per committed tx");
   }
   const Json one = ingest_mode(ingest, 1);
   if (!one.is_null()) {

@@ -5,8 +5,8 @@
 //
 //   ./build/benchmarks/ingest_bench [--validators 1|4|1,4] [--txs N] [--batch B]
 //       [--clients C] [--latency-batch B] [--latency-s S] [--paced-shares LIST]
-//       [--view-timeout-ms MS] [--body binary|json] [--json FILE] [--node PATH]
-//       [--keep]
+//       [--view-timeout-ms MS] [--body binary|json] [--json FILE] [--trace FILE]
+//       [--node PATH] [--keep]
 //
 // Each mode (a number of validators; --validators 1,4 runs both, one after
 // the other, so their ratios share the ceiling) gets a fresh network of real
@@ -30,6 +30,14 @@
 // after the last; the ratios use their mean. The nodes are killed on every way
 // out (an error, SIGINT/SIGTERM/SIGHUP, a network that commits nothing for
 // kStallS) and the temp dir is removed unless --keep.
+//
+// Each paced phase also reports the node CPU per committed transaction and
+// the share of the host's CPU time that was busy (/proc/stat) while it ran:
+// a paced phase offered "half load" on a host that is busy all the same
+// (LevelDB's compactions of what the saturation phase wrote, say) is not at
+// half of what the machine can do. --trace FILE writes one tab-separated line
+// per batch posted (mode, phase, node, sent at, latency, transactions,
+// committed), to line a latency tail up with block times and the nodes' logs.
 #include <httplib.h>
 #include <signal.h>
 #include <unistd.h>
@@ -109,6 +117,7 @@ struct Options {
   std::vector<double> paced_shares{kHeadlineShare};  // one paced phase each, in order
   std::uint64_t view_timeout_ms = 2000;              // the node's default
   std::string json_out;
+  std::string trace_out;                     // --trace: one line per batch posted
   std::string node_bin = EMLEDGER_NODE_BIN;  // --node: another build, for A/B runs
   bool binary_body = true;                   // --body: binary (TxBatch) or json
   bool keep = false;                         // --keep: leave the temp dir (node logs) behind
@@ -131,7 +140,7 @@ std::optional<std::vector<double>> parse_shares(const std::string& v) {
 constexpr const char* kUsage =
     "usage: ingest_bench [--validators 1|4|1,4] [--txs N] [--batch B] [--clients C]\n"
     "    [--latency-batch B] [--latency-s S] [--paced-shares LIST] [--view-timeout-ms MS]\n"
-    "    [--body binary|json] [--json FILE] [--node PATH] [--keep]\n"
+    "    [--body binary|json] [--json FILE] [--trace FILE] [--node PATH] [--keep]\n"
     "Committed, durable, signature-verified register tx/s of real emledger-node processes\n"
     "on loopback, beside this machine's all-core Ed25519 rate (docs/benchmarks.md).\n";
 
@@ -162,6 +171,8 @@ std::optional<Options> parse(int argc, char** argv) {
           o.view_timeout_ms = std::stoull(v);
         } else if (k == "--json") {
           o.json_out = v;
+        } else if (k == "--trace") {
+          o.trace_out = v;
         } else if (k == "--node") {
           o.node_bin = v;
         } else if (k == "--body") {
@@ -236,6 +247,46 @@ double children_cpu_seconds() {
   return total;
 }
 
+// Busy and total CPU time of the whole host since boot, all cores, in clock
+// ticks (the first line of /proc/stat). Idle and iowait are not busy; steal
+// (time the hypervisor gave to others) is left out of both.
+struct HostCpu {
+  double busy = 0;
+  double total = 0;
+};
+
+HostCpu host_cpu() {
+  std::istringstream line(testing::read_file("/proc/stat"));
+  std::string cpu;
+  line >> cpu;
+  HostCpu h;
+  if (cpu != "cpu") return h;
+  // user nice system idle iowait irq softirq (guest time is in user)
+  double v[7] = {};
+  for (double& x : v) line >> x;
+  h.busy = v[0] + v[1] + v[2] + v[5] + v[6];
+  h.total = h.busy + v[3] + v[4];
+  return h;
+}
+
+// The share of the host's CPU time that was busy between two readings.
+double busy_share(const HostCpu& a, const HostCpu& b) {
+  const double total = b.total - a.total;
+  return total > 0 ? (b.busy - a.busy) / total : 0;
+}
+
+// Where all batch send times are counted from (--trace).
+const Clock::time_point g_origin = Clock::now();
+
+// One batch as a client posted it (--trace).
+struct BatchRecord {
+  std::size_t node = 0;
+  double sent_ms = 0;     // since g_origin
+  double latency_ms = 0;  // post to answer (to the error, for a failed post)
+  std::size_t txs = 0;
+  std::size_t committed = 0;
+};
+
 // What a set of client threads saw.
 struct Tally {
   std::size_t committed = 0;
@@ -244,6 +295,7 @@ struct Tally {
   std::vector<double> latencies_ms;           // per answered batch: post to answer
   std::size_t late_starts = 0;                // paced batches sent a slot or more late
   std::string stalled;                        // why the phase was cut short; empty if it was not
+  std::vector<BatchRecord> batches;           // each post, kept only with --trace
 
   void fail(const std::string& why, std::size_t txs) {
     failed += txs;
@@ -255,6 +307,7 @@ struct Tally {
     for (const auto& [k, v] : o.errors) errors[k] += v;
     latencies_ms.insert(latencies_ms.end(), o.latencies_ms.begin(), o.latencies_ms.end());
     late_starts += o.late_starts;
+    batches.insert(batches.end(), o.batches.begin(), o.batches.end());
   }
 };
 
@@ -274,23 +327,18 @@ std::pair<std::string, std::string> batch_body(const Options& o,
   return {body.dump(), "application/json"};
 }
 
-// Posts txs[begin, end) as one batch with ?wait=commit and counts the answer.
-void post_batch(const Options& o, httplib::Client& http, const std::vector<std::string>& txs,
-                std::size_t begin, std::size_t end, Tally& t) {
-  const auto [text, content_type] = batch_body(o, txs, begin, end);
-  const auto t0 = Clock::now();
-  auto res = http.Post("/v1/transactions/batch?wait=commit", text, content_type);
-  const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-  if (!res) return t.fail("no answer (" + httplib::to_string(res.error()) + ")", end - begin);
+// Counts the answer to a batch of `txs` transactions that took `ms`.
+void count_answer(const httplib::Result& res, std::size_t txs, double ms, Tally& t) {
+  if (!res) return t.fail("no answer (" + httplib::to_string(res.error()) + ")", txs);
   const Json j = Json::parse(res->body, nullptr, false);
   if (res->status != 200) {
     std::string code = j.is_object() && j.contains("error") && j["error"].is_object()
                            ? j["error"].value("code", "")
                            : "";
-    return t.fail("HTTP " + std::to_string(res->status) + " " + code, end - begin);
+    return t.fail("HTTP " + std::to_string(res->status) + " " + code, txs);
   }
   if (!j.is_object() || !j.contains("results") || !j["results"].is_array())
-    return t.fail("malformed answer", end - begin);
+    return t.fail("malformed answer", txs);
   t.latencies_ms.push_back(ms);
   for (const auto& r : j["results"]) {
     if (r.is_object() && r.value("status", "") == "committed") {
@@ -301,6 +349,22 @@ void post_batch(const Options& o, httplib::Client& http, const std::vector<std::
       t.fail("rejected", 1);
     }
   }
+}
+
+// Posts txs[begin, end) as one batch with ?wait=commit to `node` (whose
+// client `http` is) and counts the answer.
+void post_batch(const Options& o, httplib::Client& http, std::size_t node,
+                const std::vector<std::string>& txs, std::size_t begin, std::size_t end, Tally& t) {
+  const auto [text, content_type] = batch_body(o, txs, begin, end);
+  const auto t0 = Clock::now();
+  auto res = http.Post("/v1/transactions/batch?wait=commit", text, content_type);
+  const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  const std::size_t committed_before = t.committed;
+  count_answer(res, end - begin, ms, t);
+  if (!o.trace_out.empty())
+    t.batches.push_back(
+        BatchRecord{node, std::chrono::duration<double, std::milli>(t0 - g_origin).count(), ms,
+                    end - begin, t.committed - committed_before});
 }
 
 httplib::Client client_for(const testing::NodeProcess& node) {
@@ -457,6 +521,8 @@ struct PacedResult {
   double seconds = 0;  // first scheduled post to last answer
   std::size_t batches = 0;
   std::size_t clients = 0;
+  double node_cpu_s = 0;       // all nodes, while the phase ran
+  double host_busy_share = 0;  // of all cores' time, while the phase ran
   ChainStats chain;
   double tps() const { return seconds > 0 ? static_cast<double>(tally.committed) / seconds : 0; }
 };
@@ -478,11 +544,12 @@ SaturationResult saturate(const Options& o, bench::LocalNetwork& net,
   const double client_cpu0 = bench::process_cpu_seconds();
   const auto t0 = Clock::now();
   r.tally = run_threads(o.clients, net, [&](std::size_t c, Tally& t, const auto& stop) {
-    auto http = client_for(net.node(c % net.size()));
+    const std::size_t node = c % net.size();
+    auto http = client_for(net.node(node));
     while (!stop.load()) {
       const std::size_t begin = next.fetch_add(o.batch);
       if (begin >= txs.size()) break;
-      post_batch(o, http, txs, begin, std::min(begin + o.batch, txs.size()), t);
+      post_batch(o, http, node, txs, begin, std::min(begin + o.batch, txs.size()), t);
     }
   });
   r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -516,7 +583,7 @@ PacedResult pace(const Options& o, bench::LocalNetwork& net, const std::vector<s
       if (Clock::now() - due > interval) ++t.late_starts;
       const std::size_t node = k % net.size();
       if (!http[node]) http[node].emplace(client_for(net.node(node)));
-      post_batch(o, *http[node], txs, k * o.latency_batch, (k + 1) * o.latency_batch, t);
+      post_batch(o, *http[node], node, txs, k * o.latency_batch, (k + 1) * o.latency_batch, t);
     }
   });
   r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -585,7 +652,11 @@ Status run_paced(const Options& o, bench::LocalNetwork& net, double share,
       "threads...\n",
       n, 100 * share, batches, o.latency_batch, rate, clients);
   std::fflush(stdout);
+  const double node_cpu0 = children_cpu_seconds();
+  const HostCpu host0 = host_cpu();
   p = pace(o, net, paced_txs, rate, clients);
+  p.host_busy_share = busy_share(host0, host_cpu());
+  p.node_cpu_s = children_cpu_seconds() - node_cpu0;
   p.share = share;
   if (g_interrupted.load()) return Status::error("INTERRUPTED", "interrupted");
   if (!p.tally.stalled.empty())
@@ -716,6 +787,11 @@ void print_report(const Options& o, double before, double after,
     return std::to_string(m.paced.tally.late_starts) + " / " + std::to_string(m.paced.batches);
   });
   row("  client threads", ms, [](const ModeResult& m) { return std::to_string(m.paced.clients); });
+  row("  node CPU per committed tx, us (all nodes)", ms, [](const ModeResult& m) {
+    return fixed(cpu_us_per(m.paced.node_cpu_s, m.paced.tally.committed), 1);
+  });
+  row("  host CPU busy meanwhile (all cores, /proc/stat)", ms,
+      [](const ModeResult& m) { return fixed(100 * m.paced.host_busy_share, 0) + "%"; });
   row("  blocks on node 0 (empty)", ms, [](const ModeResult& m) {
     const auto& c = m.paced.chain;
     return std::to_string(c.blocks) + " (" + std::to_string(c.empty_blocks) + ")";
@@ -725,12 +801,13 @@ void print_report(const Options& o, double before, double after,
       const auto point = [k](const ModeResult& m) -> const PacedResult* {
         return k < m.curve.size() ? &m.curve[k] : nullptr;
       };
-      row("paced at " + fixed(100 * o.paced_shares[k], 0) + "%: tx/s, p50 / p99 ms", ms,
+      row("paced at " + fixed(100 * o.paced_shares[k], 0) + "%: tx/s, p50 / p99 ms, busy", ms,
           [&](const ModeResult& m) {
             const PacedResult* p = point(m);
             if (p == nullptr) return std::string("-");
             return fixed(p->tps(), 0) + ", " + fixed(percentile(p->tally.latencies_ms, 0.5), 0) +
-                   " / " + fixed(percentile(p->tally.latencies_ms, 0.99), 0);
+                   " / " + fixed(percentile(p->tally.latencies_ms, 0.99), 0) + ", " +
+                   fixed(100 * p->host_busy_share, 0) + "%";
           });
     }
   std::printf("%-56s %18.0f\n", "ed25519 verifications/s, all cores (ceiling)", ceiling);
@@ -792,6 +869,8 @@ Json paced_json(const Options& o, const PacedResult& p) {
           {"finality_latency_ms_p50", percentile(p.tally.latencies_ms, 0.5)},
           {"finality_latency_ms_p99", percentile(p.tally.latencies_ms, 0.99)},
           {"late_starts", p.tally.late_starts},
+          {"node_cpu_s", p.node_cpu_s},
+          {"host_cpu_busy_share", p.host_busy_share},
           {"outcome", tally_json(p.tally)},
           {"chain", chain_json(p.chain)}};
 }
@@ -845,6 +924,28 @@ void write_json(const Options& o, double before, double after, const std::vector
   std::ofstream(o.json_out) << j.dump(2) << "\n";
 }
 
+// --trace: a header line, then one line per batch, each mode's phases in the
+// order they ran.
+Status write_trace(const Options& o, const std::vector<ModeResult>& ms) {
+  std::ofstream out(o.trace_out);
+  out << "validators\tphase\tnode\tsent_ms\tlatency_ms\ttxs\tcommitted\n";
+  const auto phase = [&](std::size_t n, const std::string& name, const Tally& t) {
+    std::vector<BatchRecord> sorted = t.batches;
+    std::sort(sorted.begin(), sorted.end(),
+              [](const auto& a, const auto& b) { return a.sent_ms < b.sent_ms; });
+    for (const auto& b : sorted)
+      out << n << '\t' << name << '\t' << b.node << '\t' << fixed(b.sent_ms, 1) << '\t'
+          << fixed(b.latency_ms, 1) << '\t' << b.txs << '\t' << b.committed << '\n';
+  };
+  for (const auto& m : ms) {
+    phase(m.validators, "saturation", m.saturation.tally);
+    for (const auto& p : m.curve) phase(m.validators, "paced-" + fixed(p.share, 2), p.tally);
+  }
+  out.flush();
+  if (!out) return Status::error("STORAGE_ERROR", "cannot write " + o.trace_out);
+  return Status::ok();
+}
+
 int run(const Options& o) {
   ScratchDir scratch("emledger-bench", "genesis, keys, node data and logs", o.keep);
   std::cout << "measuring the Ed25519 ceiling (all cores)..." << std::endl;
@@ -871,6 +972,8 @@ int run(const Options& o) {
   const double after = ed25519_ceiling(kCeilingSeconds);
   print_report(o, before, after, modes);
   if (!o.json_out.empty()) write_json(o, before, after, modes);
+  if (!o.trace_out.empty())
+    if (Status st = write_trace(o, modes); !st) std::cerr << st.to_string() << "\n";
   const bool failed = std::any_of(modes.begin(), modes.end(), [](const ModeResult& m) {
     return !m.saturation.tally.errors.empty() ||
            std::any_of(m.curve.begin(), m.curve.end(),
