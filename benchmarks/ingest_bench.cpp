@@ -61,6 +61,7 @@
 #include "bench_txs.hpp"
 #include "emledger/crypto/hex.hpp"
 #include "emledger/ledger/tx_batch.hpp"
+#include "host_cpu.hpp"
 #include "network_setup.hpp"
 
 using namespace emledger;
@@ -68,11 +69,14 @@ using namespace emledger::ledger;
 using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
 
+using bench::busy_share;
 using bench::cores;
 using bench::cpu_us_per;
 using bench::ed25519_ceiling;
 using bench::fixed;
 using bench::g_interrupted;
+using bench::host_cpu;
+using bench::HostCpu;
 using bench::install_signal_handlers;
 using bench::percentile;
 using bench::ScratchDir;
@@ -245,34 +249,6 @@ double children_cpu_seconds() {
     total += (std::stod(f[11]) + std::stod(f[12])) / ticks_per_s;
   }
   return total;
-}
-
-// Busy and total CPU time of the whole host since boot, all cores, in clock
-// ticks (the first line of /proc/stat). Idle and iowait are not busy; steal
-// (time the hypervisor gave to others) is left out of both.
-struct HostCpu {
-  double busy = 0;
-  double total = 0;
-};
-
-HostCpu host_cpu() {
-  std::istringstream line(testing::read_file("/proc/stat"));
-  std::string cpu;
-  line >> cpu;
-  HostCpu h;
-  if (cpu != "cpu") return h;
-  // user nice system idle iowait irq softirq (guest time is in user)
-  double v[7] = {};
-  for (double& x : v) line >> x;
-  h.busy = v[0] + v[1] + v[2] + v[5] + v[6];
-  h.total = h.busy + v[3] + v[4];
-  return h;
-}
-
-// The share of the host's CPU time that was busy between two readings.
-double busy_share(const HostCpu& a, const HostCpu& b) {
-  const double total = b.total - a.total;
-  return total > 0 ? (b.busy - a.busy) / total : 0;
 }
 
 // Where all batch send times are counted from (--trace).
