@@ -62,11 +62,12 @@
 #include "emledger/crypto/hex.hpp"
 #include "emledger/ledger/tx_batch.hpp"
 #include "host_cpu.hpp"
+#include "ingest_report.hpp"
+#include "ingest_results.hpp"
 #include "network_setup.hpp"
 
 using namespace emledger;
 using namespace emledger::ledger;
-using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
 
 using bench::busy_share;
@@ -80,13 +81,11 @@ using bench::HostCpu;
 using bench::install_signal_handlers;
 using bench::percentile;
 using bench::ScratchDir;
+using namespace bench::ingest;
 
 namespace {
 
 constexpr double kCeilingSeconds = 3.0;
-// The headline paced phase offers this share of the saturated rate (issue 5:
-// finality latency at half load).
-constexpr double kHeadlineShare = 0.5;
 // A paced share above this would only queue: the saturated rate is measured.
 constexpr double kPacedShareMax = 1.5;
 constexpr std::size_t kPacedSharesMax = 8;
@@ -110,22 +109,6 @@ constexpr int kCatchUpS = 10;
 constexpr std::uint64_t kHeadersPerRequestMax = 1000;
 // One batch must fit the node's batch and block limits.
 constexpr std::size_t kBatchTxsMax = kTxBatchTxsMax;
-
-struct Options {
-  std::vector<std::size_t> validators{1};
-  std::size_t txs = 40000;
-  std::size_t batch = 1000;
-  std::size_t clients = 8;
-  std::size_t latency_batch = 100;
-  double latency_s = 10.0;
-  std::vector<double> paced_shares{kHeadlineShare};  // one paced phase each, in order
-  std::uint64_t view_timeout_ms = 2000;              // the node's default
-  std::string json_out;
-  std::string trace_out;                     // --trace: one line per batch posted
-  std::string node_bin = EMLEDGER_NODE_BIN;  // --node: another build, for A/B runs
-  bool binary_body = true;                   // --body: binary (TxBatch) or json
-  bool keep = false;                         // --keep: leave the temp dir (node logs) behind
-};
 
 // "0.25,0.5": 1 to kPacedSharesMax shares, each in (0, kPacedShareMax].
 std::optional<std::vector<double>> parse_shares(const std::string& v) {
@@ -250,42 +233,6 @@ double children_cpu_seconds() {
   }
   return total;
 }
-
-// Where all batch send times are counted from (--trace).
-const Clock::time_point g_origin = Clock::now();
-
-// One batch as a client posted it (--trace).
-struct BatchRecord {
-  std::size_t node = 0;
-  double sent_ms = 0;     // since g_origin
-  double latency_ms = 0;  // post to answer (to the error, for a failed post)
-  std::size_t txs = 0;
-  std::size_t committed = 0;
-};
-
-// What a set of client threads saw.
-struct Tally {
-  std::size_t committed = 0;
-  std::size_t failed = 0;
-  std::map<std::string, std::size_t> errors;  // why, in transactions
-  std::vector<double> latencies_ms;           // per answered batch: post to answer
-  std::size_t late_starts = 0;                // paced batches sent a slot or more late
-  std::string stalled;                        // why the phase was cut short; empty if it was not
-  std::vector<BatchRecord> batches;           // each post, kept only with --trace
-
-  void fail(const std::string& why, std::size_t txs) {
-    failed += txs;
-    errors[why] += txs;
-  }
-  void merge(const Tally& o) {
-    committed += o.committed;
-    failed += o.failed;
-    for (const auto& [k, v] : o.errors) errors[k] += v;
-    latencies_ms.insert(latencies_ms.end(), o.latencies_ms.begin(), o.latencies_ms.end());
-    late_starts += o.late_starts;
-    batches.insert(batches.end(), o.batches.begin(), o.batches.end());
-  }
-};
 
 // The body of one batch request holding txs[begin, end), and its Content-Type.
 std::pair<std::string, std::string> batch_body(const Options& o,
@@ -443,14 +390,6 @@ Status wait_first_block(const bench::LocalNetwork& net) {
   return Status::ok();
 }
 
-// The blocks a node committed at heights (from, to], from their headers.
-struct ChainStats {
-  std::uint64_t blocks = 0;
-  std::uint64_t empty_blocks = 0;
-  std::uint64_t txs = 0;
-  std::uint64_t views = 0;  // views they took: more than blocks when views ended without one
-};
-
 Result<ChainStats> chain_stats(const testing::NodeProcess& node, std::uint64_t from,
                                std::uint64_t to) {
   ChainStats s;
@@ -480,36 +419,6 @@ Result<ChainStats> chain_stats(const testing::NodeProcess& node, std::uint64_t f
   }
   return s;
 }
-
-struct SaturationResult {
-  Tally tally;
-  double seconds = 0;
-  double node_cpu_s = 0;  // all nodes
-  double client_cpu_s = 0;
-  ChainStats chain;
-  double tps() const { return seconds > 0 ? static_cast<double>(tally.committed) / seconds : 0; }
-};
-
-struct PacedResult {
-  double share = 0;  // of the saturated rate
-  Tally tally;
-  double offered_tps = 0;
-  double seconds = 0;  // first scheduled post to last answer
-  std::size_t batches = 0;
-  std::size_t clients = 0;
-  double node_cpu_s = 0;       // all nodes, while the phase ran
-  double host_busy_share = 0;  // of all cores' time, while the phase ran
-  ChainStats chain;
-  double tps() const { return seconds > 0 ? static_cast<double>(tally.committed) / seconds : 0; }
-};
-
-struct ModeResult {
-  std::size_t validators = 0;
-  std::size_t tx_bytes = 0;
-  SaturationResult saturation;
-  PacedResult paced;               // the headline: the share nearest kHeadlineShare
-  std::vector<PacedResult> curve;  // every paced phase, in --paced-shares order
-};
 
 // Phase 1: every transaction of `txs` as fast as the clients get answers.
 SaturationResult saturate(const Options& o, bench::LocalNetwork& net,
@@ -692,234 +601,6 @@ Result<ModeResult> run_mode(const Options& o, std::size_t n, const fs::path& dir
   if (!st) return g_interrupted.load() ? st : with_logs(net, st);
   net.stop(SIGTERM);
   return m;
-}
-
-// tx/s ÷ (ceiling / validators): every validator verifies every transaction
-// once (admission on the node that took it, re-execution on the others), so
-// ceiling / n is what n validators sharing these cores could at best commit.
-double ratio(const ModeResult& m, double ceiling) {
-  return m.saturation.tps() / (ceiling / static_cast<double>(m.validators));
-}
-
-void row(const std::string& label, const std::vector<ModeResult>& ms,
-         const std::function<std::string(const ModeResult&)>& cell) {
-  std::printf("%-56s", label.c_str());
-  for (const auto& m : ms) std::printf(" %18s", cell(m).c_str());
-  std::printf("\n");
-}
-
-void print_report(const Options& o, double before, double after,
-                  const std::vector<ModeResult>& ms) {
-  const double ceiling = (before + after) / 2;
-  std::printf("\n");
-  row("validators", ms, [](const ModeResult& m) { return std::to_string(m.validators); });
-  std::printf("saturation: %zu txs, batches of %zu, %zu clients (client i -> node i mod n)\n",
-              o.txs, o.batch, o.clients);
-  row("  committed tx/s", ms, [](const ModeResult& m) { return fixed(m.saturation.tps(), 0); });
-  row("  committed / failed txs", ms, [](const ModeResult& m) {
-    return std::to_string(m.saturation.tally.committed) + " / " +
-           std::to_string(m.saturation.tally.failed);
-  });
-  row("  seconds", ms, [](const ModeResult& m) { return fixed(m.saturation.seconds, 2); });
-  row("  batch latency p50 / p99, ms", ms, [](const ModeResult& m) {
-    const auto& l = m.saturation.tally.latencies_ms;
-    return fixed(percentile(l, 0.5), 0) + " / " + fixed(percentile(l, 0.99), 0);
-  });
-  row("  blocks on node 0 (empty)", ms, [](const ModeResult& m) {
-    const auto& c = m.saturation.chain;
-    return std::to_string(c.blocks) + " (" + std::to_string(c.empty_blocks) + ")";
-  });
-  row("  txs per non-empty block", ms, [](const ModeResult& m) {
-    const auto& c = m.saturation.chain;
-    return fixed(static_cast<double>(c.txs) /
-                     static_cast<double>(std::max<std::uint64_t>(1, c.blocks - c.empty_blocks)),
-                 0);
-  });
-  row("  views per block (1.00: no view ended without one)", ms, [](const ModeResult& m) {
-    const auto& c = m.saturation.chain;
-    if (m.validators == 1) return std::string("-");
-    return fixed(
-        static_cast<double>(c.views) / static_cast<double>(std::max<std::uint64_t>(1, c.blocks)),
-        2);
-  });
-  row("  node CPU per committed tx, us (all nodes)", ms, [](const ModeResult& m) {
-    return fixed(cpu_us_per(m.saturation.node_cpu_s, m.saturation.tally.committed), 1);
-  });
-  row("  load generator CPU per committed tx, us", ms, [](const ModeResult& m) {
-    return fixed(cpu_us_per(m.saturation.client_cpu_s, m.saturation.tally.committed), 1);
-  });
-  std::printf("paced at %.0f%% of the saturated rate: batches of %zu, batch k -> node k mod n\n",
-              100 * (ms.empty() ? kHeadlineShare : ms[0].paced.share), o.latency_batch);
-  row("  offered tx/s", ms, [](const ModeResult& m) { return fixed(m.paced.offered_tps, 0); });
-  row("  committed tx/s", ms, [](const ModeResult& m) { return fixed(m.paced.tps(), 0); });
-  row("  committed / failed txs", ms, [](const ModeResult& m) {
-    return std::to_string(m.paced.tally.committed) + " / " + std::to_string(m.paced.tally.failed);
-  });
-  row("  finality latency p50, ms (post to commit answer)", ms,
-      [](const ModeResult& m) { return fixed(percentile(m.paced.tally.latencies_ms, 0.5), 0); });
-  row("  finality latency p99, ms", ms,
-      [](const ModeResult& m) { return fixed(percentile(m.paced.tally.latencies_ms, 0.99), 0); });
-  row("  batches sent late (pacer behind) / batches", ms, [](const ModeResult& m) {
-    return std::to_string(m.paced.tally.late_starts) + " / " + std::to_string(m.paced.batches);
-  });
-  row("  client threads", ms, [](const ModeResult& m) { return std::to_string(m.paced.clients); });
-  row("  node CPU per committed tx, us (all nodes)", ms, [](const ModeResult& m) {
-    return fixed(cpu_us_per(m.paced.node_cpu_s, m.paced.tally.committed), 1);
-  });
-  row("  host CPU busy meanwhile (all cores, /proc/stat)", ms,
-      [](const ModeResult& m) { return fixed(100 * m.paced.host_busy_share, 0) + "%"; });
-  row("  blocks on node 0 (empty)", ms, [](const ModeResult& m) {
-    const auto& c = m.paced.chain;
-    return std::to_string(c.blocks) + " (" + std::to_string(c.empty_blocks) + ")";
-  });
-  if (o.paced_shares.size() > 1)
-    for (std::size_t k = 0; k < o.paced_shares.size(); ++k) {
-      const auto point = [k](const ModeResult& m) -> const PacedResult* {
-        return k < m.curve.size() ? &m.curve[k] : nullptr;
-      };
-      row("paced at " + fixed(100 * o.paced_shares[k], 0) + "%: tx/s, p50 / p99 ms, busy", ms,
-          [&](const ModeResult& m) {
-            const PacedResult* p = point(m);
-            if (p == nullptr) return std::string("-");
-            return fixed(p->tps(), 0) + ", " + fixed(percentile(p->tally.latencies_ms, 0.5), 0) +
-                   " / " + fixed(percentile(p->tally.latencies_ms, 0.99), 0) + ", " +
-                   fixed(100 * p->host_busy_share, 0) + "%";
-          });
-    }
-  std::printf("%-56s %18.0f\n", "ed25519 verifications/s, all cores (ceiling)", ceiling);
-  std::printf("%-56s %18s\n", "  measured before / after the modes",
-              (fixed(before, 0) + " / " + fixed(after, 0)).c_str());
-  std::printf("%-56s %18.1f\n", "  Ed25519 verify CPU, us (cores / ceiling)",
-              1e6 * cores() / ceiling);
-  row("tx/s / (ceiling / validators)", ms,
-      [&](const ModeResult& m) { return fixed(ratio(m, ceiling), 3); });
-  for (const auto& m : ms) {
-    if (m.validators == 1)
-      std::printf("ratio 1-node tx/s / ceiling: %.3f (issue-2 target >= 0.3)\n", ratio(m, ceiling));
-    else
-      std::printf("ratio %zu-validator tx/s / (ceiling / %zu): %.3f (issue-5 target >= 0.5)\n",
-                  m.validators, m.validators, ratio(m, ceiling));
-    for (const auto& [why, count] : m.saturation.tally.errors)
-      std::printf("  %zu validator(s), saturation: %zu txs failed: %s\n", m.validators, count,
-                  why.c_str());
-    for (const auto& p : m.curve)
-      for (const auto& [why, count] : p.tally.errors)
-        std::printf("  %zu validator(s), paced at %.0f%%: %zu txs failed: %s\n", m.validators,
-                    100 * p.share, count, why.c_str());
-  }
-  std::printf(
-      "setup: register txs of %zu bytes (encoded, signed), pre-signed by one issuer key; a tx "
-      "counts once ?wait=commit answers: its block final and fsynced (one synced LevelDB batch "
-      "per block) on the node that took it; batches in the %s body; nodes on loopback, view "
-      "timeout %llu ms; %u cores shared by the load generator and every node\n",
-      ms.empty() ? 0 : ms[0].tx_bytes, o.binary_body ? "binary" : "JSON",
-      static_cast<unsigned long long>(o.view_timeout_ms), cores());
-  std::printf("node: %s\n", o.node_bin.c_str());
-  if (std::any_of(ms.begin(), ms.end(), [](const ModeResult& m) { return m.validators > 1; }))
-    std::printf(
-        "note: a node with mempool gossip (commit 7c636e7 on) forwards each transaction to the "
-        "other validators and the next leader proposes it; without (an older --node) it waits at "
-        "the node it was posted to until that node leads a view (every n-th view). A leader with "
-        "nothing pending waits 250 ms, then proposes an empty block\n");
-}
-
-Json tally_json(const Tally& t) {
-  Json errors = Json::object();
-  for (const auto& [why, count] : t.errors) errors[why] = count;
-  return {{"committed", t.committed}, {"failed", t.failed}, {"errors", errors}};
-}
-
-Json chain_json(const ChainStats& c) {
-  return {
-      {"blocks", c.blocks}, {"empty_blocks", c.empty_blocks}, {"txs", c.txs}, {"views", c.views}};
-}
-
-Json paced_json(const Options& o, const PacedResult& p) {
-  return {{"share", p.share},
-          {"batch", o.latency_batch},
-          {"batches", p.batches},
-          {"clients", p.clients},
-          {"seconds", p.seconds},
-          {"offered_tx_per_s", p.offered_tps},
-          {"committed_tx_per_s", p.tps()},
-          {"finality_latency_ms_p50", percentile(p.tally.latencies_ms, 0.5)},
-          {"finality_latency_ms_p99", percentile(p.tally.latencies_ms, 0.99)},
-          {"late_starts", p.tally.late_starts},
-          {"node_cpu_s", p.node_cpu_s},
-          {"host_cpu_busy_share", p.host_busy_share},
-          {"outcome", tally_json(p.tally)},
-          {"chain", chain_json(p.chain)}};
-}
-
-Json mode_json(const Options& o, const ModeResult& m, double ceiling) {
-  const auto& s = m.saturation;
-  Json curve = Json::array();
-  for (const auto& p : m.curve) curve.push_back(paced_json(o, p));
-  return {{"validators", m.validators},
-          {"ratio_to_ceiling_per_validator", ratio(m, ceiling)},
-          {"saturation",
-           {{"txs", o.txs},
-            {"batch", o.batch},
-            {"clients", o.clients},
-            {"committed_tx_per_s", s.tps()},
-            {"seconds", s.seconds},
-            {"batch_latency_ms_p50", percentile(s.tally.latencies_ms, 0.5)},
-            {"batch_latency_ms_p99", percentile(s.tally.latencies_ms, 0.99)},
-            {"node_cpu_s", s.node_cpu_s},
-            {"client_cpu_s", s.client_cpu_s},
-            {"outcome", tally_json(s.tally)},
-            {"chain", chain_json(s.chain)}}},
-          {"paced", paced_json(o, m.paced)},
-          {"paced_points", curve}};
-}
-
-void write_json(const Options& o, double before, double after, const std::vector<ModeResult>& ms) {
-  const double ceiling = (before + after) / 2;
-  Json j = {{"ed25519_verify_per_s", ceiling},
-            {"ed25519_verify_per_s_before", before},
-            {"ed25519_verify_per_s_after", after},
-            {"cores", cores()},
-            {"tx_bytes", ms.empty() ? 0 : ms[0].tx_bytes},
-            {"fsync", "every block"},
-            {"body", o.binary_body ? "binary" : "json"},
-            {"view_timeout_ms", o.view_timeout_ms},
-            {"modes", Json::array()}};
-  for (const auto& m : ms) {
-    j["modes"].push_back(mode_json(o, m, ceiling));
-    if (m.validators != 1) continue;
-    // The one-node fields of the earlier form, for scripts that read them.
-    j["committed_tx_per_s"] = m.saturation.tps();
-    j["ratio"] = ratio(m, ceiling);
-    j["txs"] = o.txs;
-    j["batch"] = o.batch;
-    j["clients"] = o.clients;
-    j["failed"] = m.saturation.tally.failed;
-    j["node_cpu_s"] = m.saturation.node_cpu_s;
-    j["client_cpu_s"] = m.saturation.client_cpu_s;
-  }
-  std::ofstream(o.json_out) << j.dump(2) << "\n";
-}
-
-// --trace: a header line, then one line per batch, each mode's phases in the
-// order they ran.
-Status write_trace(const Options& o, const std::vector<ModeResult>& ms) {
-  std::ofstream out(o.trace_out);
-  out << "validators\tphase\tnode\tsent_ms\tlatency_ms\ttxs\tcommitted\n";
-  const auto phase = [&](std::size_t n, const std::string& name, const Tally& t) {
-    std::vector<BatchRecord> sorted = t.batches;
-    std::sort(sorted.begin(), sorted.end(),
-              [](const auto& a, const auto& b) { return a.sent_ms < b.sent_ms; });
-    for (const auto& b : sorted)
-      out << n << '\t' << name << '\t' << b.node << '\t' << fixed(b.sent_ms, 1) << '\t'
-          << fixed(b.latency_ms, 1) << '\t' << b.txs << '\t' << b.committed << '\n';
-  };
-  for (const auto& m : ms) {
-    phase(m.validators, "saturation", m.saturation.tally);
-    for (const auto& p : m.curve) phase(m.validators, "paced-" + fixed(p.share, 2), p.tally);
-  }
-  out.flush();
-  if (!out) return Status::error("STORAGE_ERROR", "cannot write " + o.trace_out);
-  return Status::ok();
 }
 
 int run(const Options& o) {
