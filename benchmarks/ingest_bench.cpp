@@ -72,13 +72,11 @@ namespace fs = std::filesystem;
 
 using bench::busy_share;
 using bench::cores;
-using bench::cpu_us_per;
 using bench::ed25519_ceiling;
 using bench::fixed;
 using bench::g_interrupted;
 using bench::host_cpu;
 using bench::HostCpu;
-using bench::install_signal_handlers;
 using bench::percentile;
 using bench::ScratchDir;
 using namespace bench::ingest;
