@@ -258,7 +258,7 @@ void ingest_figures(Table& t, const Json& ingest, const Ceiling& c) {
     if (n == 4) target_below(p99, kFinalityP99MaxMs);
     // What "half load" left of the machine: LevelDB's background work on what
     // the saturation phase wrote runs during the paced phase too.
-    if (p.contains("host_cpu_busy_share"))
+    if (p.contains("host_cpu_busy_share") && p.contains("outcome"))
       t.add(
           "emledger", who + ": host CPU busy at half load", 100 * num(p, "host_cpu_busy_share"),
           "%",
