@@ -1,0 +1,132 @@
+// The state tree's page cache (ADR 044): smt_page_cache.hpp.
+#include "emledger/ledger/smt_page_cache.hpp"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <new>
+
+#include "emledger/crypto/result.hpp"
+#include "emledger/ledger/huge_pages.hpp"
+
+namespace emledger::ledger {
+namespace {
+
+constexpr std::size_t kMemoryBytesMin = std::size_t{64} << 10;
+constexpr std::size_t kNodeRecordBytes = sizeof(SmtHashedNode);
+static_assert(kNodeRecordBytes == kHashSize + kSmtNodeBytes);
+constexpr std::size_t kPageBytes = 4096;
+
+constexpr std::size_t round_up(std::size_t n, std::size_t to) { return (n + to - 1) / to * to; }
+
+}  // namespace
+
+void SmtPageCache::Unmap::operator()(std::uint8_t* p) const { ::munmap(p, bytes); }
+
+SmtPageCache::SmtPageCache(std::size_t bytes, bool huge_pages) {
+  EMLEDGER_ASSERT(bytes >= kMemoryBytesMin);
+  // One index line for every kWays records of kArenaBytesPerEntry; at most
+  // an eighth of the memory.
+  index_sets_ = std::bit_ceil(bytes / (kWays * kArenaBytesPerEntry + sizeof(Set)));
+  while (index_sets_ > 1 && index_sets_ * sizeof(Set) > bytes / 8) index_sets_ /= 2;
+  const std::size_t index_bytes = index_sets_ * sizeof(Set);
+  arena_bytes_ = (bytes - index_bytes) / 8 * 8;
+  const std::size_t mapped = round_up(index_bytes + arena_bytes_, kPageBytes);
+  // An anonymous mapping of its own: zeroed by the kernel page by page as it
+  // is touched (an index of zeros is empty), and advised before any page is.
+  void* start = nullptr;
+  if (huge_pages && mapped >= kHugePageBytes) {
+    start = map_huge_page_aligned(mapped, /*noreserve=*/false);
+  } else {
+    start = ::mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (start == MAP_FAILED) start = nullptr;
+  }
+  if (start == nullptr) throw std::bad_alloc();
+  memory_ = std::unique_ptr<std::uint8_t, Unmap>(static_cast<std::uint8_t*>(start), Unmap{mapped});
+  sets_ = reinterpret_cast<Set*>(memory_.get());
+  arena_ = memory_.get() + index_bytes;
+}
+
+std::size_t SmtPageCache::set_index(const Hash& root) const {
+  std::uint64_t v;
+  std::memcpy(&v, root.data(), sizeof v);
+  return static_cast<std::size_t>(v & (index_sets_ - 1));
+}
+
+std::uint64_t SmtPageCache::tag_of(const Hash& root) {
+  std::uint64_t v;
+  std::memcpy(&v, root.data() + sizeof v, sizeof v);
+  return v;
+}
+
+const SmtPageCache::RecordHead* SmtPageCache::record(const Entry& e) const {
+  const std::uint64_t at = e.where - 1;
+  // Bytes before head_ - arena_bytes_ have been written over.
+  if (head_ > arena_bytes_ && at < head_ - arena_bytes_) return nullptr;
+  return reinterpret_cast<const RecordHead*>(arena_ + at % arena_bytes_);
+}
+
+SmtPageCache::Entry* SmtPageCache::find_entry(const Hash& root) const {
+  Set& set = sets_[set_index(root)];
+  const std::uint64_t tag = tag_of(root);
+  for (Entry& e : set.ways) {
+    if (e.where == 0 || e.tag != tag) continue;
+    const RecordHead* r = record(e);
+    if (r != nullptr && r->root == root) return &e;
+  }
+  return nullptr;
+}
+
+bool SmtPageCache::find(const Hash& root, std::vector<SmtHashedNode>& out) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const Entry* e = find_entry(root);
+  if (e == nullptr) return false;
+  const RecordHead* r = record(*e);
+  out.resize(r->count);
+  std::memcpy(out.data(), reinterpret_cast<const std::uint8_t*>(r) + sizeof(RecordHead),
+              r->count * kNodeRecordBytes);
+  return true;
+}
+
+void SmtPageCache::insert(const Hash& root, std::span<const SmtHashedNode> nodes) const {
+  EMLEDGER_ASSERT(!nodes.empty() && nodes.size() <= kPageNodesMax);
+  const std::size_t bytes = round_up(sizeof(RecordHead) + nodes.size() * kNodeRecordBytes, 8);
+  EMLEDGER_ASSERT(bytes * 4 <= arena_bytes_);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (find_entry(root) != nullptr) return;
+  // A record never wraps: one that would not fit before the arena's end
+  // starts the next round at its beginning.
+  const std::size_t offset = head_ % arena_bytes_;
+  if (offset + bytes > arena_bytes_) head_ += arena_bytes_ - offset;
+  std::uint8_t* at = arena_ + head_ % arena_bytes_;
+  RecordHead h{root, static_cast<std::uint32_t>(nodes.size()), static_cast<std::uint32_t>(bytes)};
+  std::memcpy(at, &h, sizeof h);
+  std::memcpy(at + sizeof h, nodes.data(), nodes.size() * kNodeRecordBytes);
+  const std::uint64_t where = head_ + 1;
+  head_ += bytes;
+  // An empty way, else one whose record is gone, else the oldest.
+  Set& set = sets_[set_index(root)];
+  Entry* victim = &set.ways[0];
+  for (Entry& e : set.ways) {
+    if (e.where == 0 || record(e) == nullptr) {
+      victim = &e;
+      break;
+    }
+    if (e.where < victim->where) victim = &e;
+  }
+  victim->tag = tag_of(root);
+  victim->where = where;
+}
+
+void SmtPageCache::forget(const Hash& root) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (Entry* e = find_entry(root)) *e = Entry{0, 0};
+}
+
+void SmtPageCache::prefetch(const Hash& root) const {
+  __builtin_prefetch(&sets_[set_index(root)], 0);
+}
+
+}  // namespace emledger::ledger
