@@ -66,7 +66,7 @@ int main(int argc, char** argv) {
                  static_cast<unsigned long long>(kStateCacheMibMax));
     return 2;
   }
-  lo.state_cache_slot_bits = state_cache_slot_bits_for_mib(cache_mib);
+  lo.state_cache_mib = cache_mib;
   namespace fs = std::filesystem;
   fs::path dir = fs::temp_directory_path() / ("emledger-kbench-" + std::to_string(::getpid()));
   fs::remove_all(dir);

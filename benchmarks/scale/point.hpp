@@ -24,14 +24,11 @@ struct Options {
   std::string dir;  // empty: the system temp dir
   bool keep = false;
   std::uint64_t state_cache_mib = ledger::kStateCacheMibDefault;
-  unsigned state_cache_bits() const {
-    return ledger::state_cache_slot_bits_for_mib(state_cache_mib);
-  }
   std::uint64_t state_retention_blocks = ledger::kStateRetentionKeepAll;
   bool full_compaction = false;
   ledger::LedgerOptions ledger_options() const {
     ledger::LedgerOptions lo;
-    lo.state_cache_slot_bits = state_cache_bits();
+    lo.state_cache_mib = state_cache_mib;
     lo.state_cache_huge_pages = true;  // as the node's (ADR 024)
     lo.state_retention_blocks = state_retention_blocks;
     return lo;

@@ -184,7 +184,6 @@ void write_json(const Options& o, const std::vector<Point>& points) {
                 {"load", "in-process through the kernel (prepare, certificate, synced commit)"},
                 {"description", setup_line(o)},
                 {"state_cache_mib", o.state_cache_mib},
-                {"state_cache_slots", std::uint64_t{1} << o.state_cache_bits()},
                 {"state_retention_blocks", o.state_retention_blocks},
                 {"compaction", o.full_compaction ? "full" : "background"},
                 {"node", o.node_bin},

@@ -20,7 +20,7 @@ using namespace detail;  // NOLINT: the key layout of keys.hpp
 
 // Writes the state tree update and, through it, the flat index entries of
 // the keys whose value changes.
-Result<Hash> update_state(Overlay& ov, const SmtNodeCache* cache, const Hash& root,
+Result<Hash> update_state(Overlay& ov, const SmtPageCache* cache, const Hash& root,
                           const std::vector<std::pair<Bytes, Bytes>>& puts,
                           std::vector<Hash>& put_paths, StateUpdateTrace* trace = nullptr,
                           unsigned threads = 1) {
@@ -57,7 +57,7 @@ Ledger::Ledger(std::unique_ptr<KvStore> store, Genesis genesis, const LedgerOpti
     : store_(std::move(store)),
       genesis_(std::move(genesis)),
       genesis_hash_(genesis_.hash()),
-      state_nodes_(options.state_cache_slot_bits, options.state_cache_huge_pages),
+      state_pages_(options.state_cache_mib << 20, options.state_cache_huge_pages),
       state_update_threads_(options.state_update_threads),
       recent_ids_(kRecentTxBlocksMax, 0),
       retention_(options.state_retention_blocks) {}
@@ -104,12 +104,11 @@ Status settle_store_format(KvStore& store, const UpgradeProgress& progress) {
 Result<std::unique_ptr<Ledger>> Ledger::open(std::unique_ptr<KvStore> store, const Genesis& genesis,
                                              const LedgerOptions& options) {
   EMLEDGER_TRY(genesis.check());
-  if (options.state_cache_slot_bits < kStateCacheSlotBitsMin ||
-      options.state_cache_slot_bits > kStateCacheSlotBitsMax)
-    return Status::error("CONFIG_ERROR", "state cache slot bits " +
-                                             std::to_string(options.state_cache_slot_bits) +
-                                             " outside [" + std::to_string(kStateCacheSlotBitsMin) +
-                                             ", " + std::to_string(kStateCacheSlotBitsMax) + "]");
+  if (options.state_cache_mib < kStateCacheMibMin || options.state_cache_mib > kStateCacheMibMax)
+    return Status::error("CONFIG_ERROR", "state cache of " +
+                                             std::to_string(options.state_cache_mib) +
+                                             " MiB outside [" + std::to_string(kStateCacheMibMin) +
+                                             ", " + std::to_string(kStateCacheMibMax) + "]");
   if (options.state_update_threads < 1 || options.state_update_threads > kStateUpdateThreadsMax)
     return Status::error("CONFIG_ERROR",
                          "state update threads " + std::to_string(options.state_update_threads) +
@@ -126,9 +125,8 @@ Result<std::unique_ptr<Ledger>> Ledger::open(std::unique_ptr<KvStore> store, con
   try {
     l.reset(new Ledger(std::move(store), genesis, options));
   } catch (const std::bad_alloc&) {
-    return Status::error("CONFIG_ERROR", "no memory for a state cache of 2^" +
-                                             std::to_string(options.state_cache_slot_bits) +
-                                             " slots");
+    return Status::error("CONFIG_ERROR", "no memory for a state cache of " +
+                                             std::to_string(options.state_cache_mib) + " MiB");
   }
   Bytes gkey{kKeyGenesis};
   auto stored = l->store_->get(gkey);
@@ -350,11 +348,11 @@ Result<PreparedBlock> Ledger::prepare(const std::vector<Tx>& candidates, std::ui
   if (!log_root) return log_root.status();
   StateUpdateTrace trace;
   auto state_root =
-      update_state(ov, &state_nodes_, h.state_root, st.puts(), out.state_paths,
+      update_state(ov, &state_pages_, h.state_root, st.puts(), out.state_paths,
                    retention_ != kStateRetentionKeepAll ? &trace : nullptr, state_update_threads_);
   if (!state_root) return state_root.status();
   if (ov.batch().find(state_index_key(validators_state_key()))) {
-    auto vp = StateTree(ov, &state_nodes_).prove(*state_root, validators_state_key());
+    auto vp = StateTree(ov, &state_pages_).prove(*state_root, validators_state_key());
     if (!vp) return vp.status();
     ov.put(height_key(kKeyValidatorsProof, height), encode(*vp));
   }
@@ -489,7 +487,7 @@ Status Ledger::backfill_validator_proofs() {
     auto hd = header(h);
     if (!hd) return hd.status();
     if (!hd->has_value()) continue;
-    auto proof = StateTree(*store_, &state_nodes_).prove((*hd)->state_root, validators_state_key());
+    auto proof = StateTree(*store_, &state_pages_).prove((*hd)->state_root, validators_state_key());
     if (!proof) return proof.status();
     batch.put(key, encode(*proof));
   }
@@ -564,7 +562,7 @@ Result<EpochChange> Ledger::epoch_change(Epoch ending) const {
   auto kept = get_decoded<StateProof>(*store_, height_key(kKeyValidatorsProof, h));
   if (!kept) return kept.status();
   if (kept->has_value()) return EpochChange{std::move(**hd), std::move(**proof), std::move(**kept)};
-  auto next = StateTree(*store_, &state_nodes_).prove((*hd)->state_root, validators_state_key());
+  auto next = StateTree(*store_, &state_pages_).prove((*hd)->state_root, validators_state_key());
   if (!next) return next.status();
   return EpochChange{std::move(**hd), std::move(**proof), std::move(*next)};
 }

@@ -83,7 +83,7 @@ Result<StateProof> Ledger::state_proof(ByteView key, std::optional<std::uint64_t
       return Status::error("NOT_FOUND", "no block at height " + std::to_string(*height));
     root = (*hd)->state_root;
   }
-  auto proof = StateTree(*store_, &state_nodes_).prove(root, key);
+  auto proof = StateTree(*store_, &state_pages_).prove(root, key);
   // The window may have moved past `height` during the walk.
   if (!proof && proof.status().code() == "STORAGE_CORRUPT" && height && *height < pruned_below())
     return pruned();
@@ -275,7 +275,7 @@ Result<ProofBundle> Ledger::bundle_for_hash(const Hash& content_hash) const {
   // Changes above the head's height were committed after it was read.
   for (EpochChange& c : succession->changes)
     if (c.header.height <= h.height) b.succession.changes.push_back(std::move(c));
-  StateTree tree(*store_, &state_nodes_);
+  StateTree tree(*store_, &state_pages_);
   auto validators_proof = tree.prove(h.state_root, validators_state_key());
   if (!validators_proof) return validators_proof.status();
   b.validators_proof = std::move(*validators_proof);

@@ -4,8 +4,6 @@
 // levels (ADR 027, smt_page.hpp).
 #include "emledger/ledger/smt.hpp"
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -13,7 +11,6 @@
 #include <cstdint>
 #include <exception>
 #include <map>
-#include <new>
 #include <span>
 #include <string>
 #include <system_error>
@@ -21,8 +18,8 @@
 
 #include "emledger/crypto/hex.hpp"
 #include "emledger/crypto/sha256.hpp"
-#include "emledger/ledger/huge_pages.hpp"
 #include "emledger/ledger/smt_page.hpp"
+#include "emledger/ledger/smt_page_cache.hpp"
 
 namespace emledger::ledger {
 namespace {
@@ -96,67 +93,78 @@ Node decode_node(const SmtNodeBytes& raw) {
 bool roots_page(std::size_t depth) { return depth % kSmtPageLevels == 0; }
 
 // Reads nodes through the pages that hold them, for one operation. A page is
-// checked whole when it is read: decode_smt_page recomputes every hash it
-// holds and requires its root's to be the one asked for, so a flipped byte on
-// disk is reported, not followed. A node in the cache was checked when it was
-// read or computed when it was written. With a cache, every node of a decoded
-// page goes into it, and the last page is kept; without one (a test's or a
-// snapshot import's tree), every page the operation decoded is kept.
+// checked whole when it is read from the store: decode_smt_page recomputes
+// every hash it holds and requires its root's to be the one asked for, so a
+// flipped byte on disk is reported, not followed. A page in the cache was
+// checked when it was read or computed when it was written. The reader keeps
+// the last page it used at each page level (a walk's path holds one page a
+// level), so that the nodes of a page cost one cache lookup together;
+// without a cache (a test's or a snapshot import's tree), every page the
+// operation decoded.
 class NodeReader {
  public:
-  NodeReader(const KvReader& store, const SmtNodeCache* cache) : store_(store), cache_(cache) {}
+  NodeReader(const KvReader& store, const SmtPageCache* cache) : store_(store), cache_(cache) {}
 
-  // The node `h` (never zero), held by the page rooted at `page` (`h` itself
-  // when its depth roots a page).
-  Result<Node> load(const Hash& h, const Hash& page) {
+  // The node `h` (never zero) at `depth`, held by the page rooted at `page`
+  // (`h` itself when its depth roots a page).
+  Result<Node> load(const Hash& h, const Hash& page, std::size_t depth) {
     EMLEDGER_ASSERT(!is_zero(h));
-    if (cache_)
-      if (auto hit = cache_->find(h)) return decode_node(*hit);
-    auto entries = page_entries(page);
+    auto entries = page_entries(page, depth / kSmtPageLevels);
     if (!entries) return entries.status();
-    if (auto found = find_in(**entries, h)) return decode_node(*found);
+    for (const SmtPageEntry& e : **entries)
+      if (e.hash == h) return decode_node(e.node);
     return corrupt("state node " + to_hex(h) + " is not in its page " + to_hex(page));
   }
 
-  // A hint that `h` (zero: nothing) is read soon: its cache set is asked for
-  // now, so that the miss overlaps the work before that read.
-  void prefetch(const Hash& h) const {
+  // A hint that the page rooted at `h` (zero: nothing) is read soon: the
+  // cache's index line for it is asked for now, so that the miss overlaps
+  // the work before that read.
+  void prefetch_page(const Hash& h) const {
     if (cache_ && !is_zero(h)) cache_->prefetch(h);
   }
 
  private:
-  // The nodes of the page rooted at `page`. With a cache, the pointer holds
-  // until the next call.
-  Result<const std::vector<SmtPageEntry>*> page_entries(const Hash& page) {
+  struct Held {
+    Hash root{};
+    bool held = false;
+    std::vector<SmtPageEntry> entries;
+  };
+
+  // The nodes of the page rooted at `page`, at page level `level`. With a
+  // cache, the pointer holds until the next call at that level.
+  Result<const std::vector<SmtPageEntry>*> page_entries(const Hash& page, std::size_t level) {
     EMLEDGER_ASSERT(!is_zero(page));
-    if (cache_ && has_last_ && last_root_ == page) return &last_;
-    if (!cache_)
+    if (!cache_) {
       if (auto it = kept_.find(page); it != kept_.end()) return &it->second;
+      auto decoded = read_page(page);
+      if (!decoded) return decoded.status();
+      return &kept_.emplace(page, std::move(*decoded)).first->second;
+    }
+    Held& slot = levels_[level];
+    if (slot.held && slot.root == page) return &slot.entries;
+    slot.held = false;
+    if (!cache_->find(page, slot.entries)) {
+      auto decoded = read_page(page);
+      if (!decoded) return decoded.status();
+      cache_->insert(page, *decoded);
+      slot.entries = std::move(*decoded);
+    }
+    slot.root = page;
+    slot.held = true;
+    return &slot.entries;
+  }
+
+  Result<std::vector<SmtPageEntry>> read_page(const Hash& page) const {
     auto got = store_.get(tagged_key(kNodeKeyTag, page));
     if (!got) return got.status();
     if (!got->has_value()) return corrupt("state page " + to_hex(page) + " is missing");
-    auto decoded = decode_smt_page(**got, page);
-    if (!decoded) return decoded.status();
-    if (!cache_) return &kept_.emplace(page, std::move(*decoded)).first->second;
-    cache_->insert_all(*decoded);
-    last_ = std::move(*decoded);
-    last_root_ = page;
-    has_last_ = true;
-    return &last_;
-  }
-
-  static std::optional<SmtNodeBytes> find_in(const std::vector<SmtPageEntry>& entries,
-                                             const Hash& h) {
-    for (const SmtPageEntry& e : entries)
-      if (e.hash == h) return e.node;
-    return std::nullopt;
+    return decode_smt_page(**got, page);
   }
 
   const KvReader& store_;
-  const SmtNodeCache* cache_;
-  std::vector<SmtPageEntry> last_;
-  Hash last_root_{};
-  bool has_last_ = false;
+  const SmtPageCache* cache_;
+  // Pages sit at depths 0, 4, ..., 256: 65 levels.
+  std::array<Held, kPathBits / kSmtPageLevels + 1> levels_;
   std::map<Hash, std::vector<SmtPageEntry>> kept_;
 };
 
@@ -190,6 +198,13 @@ struct Replaced {
   Hash value_hash;  // the value it had
 };
 
+// A page being built: its positions (smt_page.hpp), and, for the cache, the
+// leaves and internal nodes it holds with their hashes, in no set order.
+struct PageBuild {
+  Bytes positions;
+  std::vector<SmtHashedNode> nodes;
+};
+
 // The subtrees at kSplitDepth are updated apart, on several threads, when
 // the update is large (StateTree's `threads`). Depth 4 roots the pages under
 // the root's page: up to 16 subtrees, enough for a few threads to share.
@@ -205,7 +220,7 @@ struct SubtreeJob {
   Hash node;
   Puts puts;
   Result<Hash> hash = Hash{};
-  Bytes into;      // its positions in the page above: a reference
+  PageBuild into;  // its positions in the page above: a reference
   WriteBatch out;  // its pages
   StateUpdateTrace trace;
   std::vector<Hash> revived_paths;
@@ -221,11 +236,11 @@ struct SubtreeJob {
 // beforehand (keys are never removed, so an internal node stays one). A node
 // at a depth rooting a page builds its own page, writes it once its hash is
 // known, and appends a reference to `into`. The positions of an unchanged
-// subtree inside a page come from its nodes, read through the cache or the
-// old page at the same place.
+// subtree inside a page come from its nodes, read from the old page at the
+// same place. With a cache, each page written goes into it with its nodes.
 class Updater {
  public:
-  Updater(const KvReader& store, const SmtNodeCache* cache, WriteBatch& out,
+  Updater(const KvReader& store, const SmtPageCache* cache, WriteBatch& out,
           StateUpdateTrace* trace)
       : store_(store), cache_(cache), reader_(store, cache), out_(out), trace_(trace) {}
 
@@ -245,7 +260,7 @@ class Updater {
     }
     if (is_zero(node)) return Status::ok();
     const Hash& here = roots_page(depth) ? node : page;
-    auto loaded = reader_.load(node, here);
+    auto loaded = reader_.load(node, here, depth);
     if (!loaded) return loaded.status();
     if (loaded->kind == kKindLeaf) return Status::ok();
     const Node n = *loaded;
@@ -258,7 +273,6 @@ class Updater {
   // it produced in `job` (its pages go to the updater's `out`, the job's).
   void run(SubtreeJob& job) {
     job.hash = apply(job.node, kSplitDepth, job.puts, job.node, job.into);
-    flush_placed();
     job.revived_paths = std::move(revived_paths_);
     job.written = std::move(written_);
     job.replaced = std::move(replaced_);
@@ -270,24 +284,24 @@ class Updater {
   void use_jobs(std::span<SubtreeJob> jobs) { jobs_ = jobs; }
 
   // The subtree at `depth` holding exactly `puts` (sorted, distinct paths).
-  Result<Hash> build(std::size_t depth, Puts puts, Bytes& into) {
+  Result<Hash> build(std::size_t depth, Puts puts, PageBuild& into) {
     if (puts.empty()) {
-      append_smt_page_empty(into);
+      append_smt_page_empty(into.positions);
       return smt_empty_root();
     }
-    Bytes own;
-    Bytes& page = roots_page(depth) ? start(own) : into;
+    PageBuild own;
+    PageBuild& page = roots_page(depth) ? start(own) : into;
     if (puts.size() == 1) {
       const Put& p = puts.front();
       const Node leaf{kKindLeaf, p.path, p.value_hash};
-      append_smt_page_leaf(page, leaf.a, leaf.b);
+      append_smt_page_leaf(page.positions, leaf.a, leaf.b);
       if (p.value == nullptr) return move_leaf(leaf, p.old_depth, depth, own, into);
       written_.push_back(Written{p.key, p.value});
       return place(leaf, depth, own, into, puts);
     }
     // Distinct paths part before depth 256.
     EMLEDGER_ASSERT(depth < kPathBits);
-    append_smt_page_internal(page);
+    append_smt_page_internal(page.positions);
     const std::size_t mid = split_at(puts, depth);
     auto left = build(depth + 1, puts.first(mid), page);
     if (!left) return left.status();
@@ -299,7 +313,7 @@ class Updater {
   // The subtree at `depth` whose old root is `node`, with `puts` applied.
   // `page` roots the old page holding `node` when `depth` roots none.
   Result<Hash> apply(const Hash& node, std::size_t depth, Puts puts, const Hash& page,
-                     Bytes& into) {
+                     PageBuild& into) {
     if (puts.empty()) {
       EMLEDGER_TRY(append_unchanged(node, depth, page, into));
       return node;
@@ -309,37 +323,36 @@ class Updater {
       return take(jobs_[next_job_++], into);
     if (is_zero(node)) return build(depth, puts, into);
     const Hash& here = roots_page(depth) ? node : page;
-    auto loaded = reader_.load(node, here);
+    auto loaded = reader_.load(node, here, depth);
     if (!loaded) return loaded.status();
     const Node n = *loaded;
     if (n.kind == kKindLeaf) return merge_leaf(node, n, depth, puts, into);
     if (depth >= kPathBits) return corrupt("state tree deeper than 256 levels");
-    Bytes own;
-    Bytes& positions = roots_page(depth) ? start(own) : into;
-    append_smt_page_internal(positions);
+    PageBuild own;
+    PageBuild& positions = roots_page(depth) ? start(own) : into;
+    append_smt_page_internal(positions.positions);
     const std::size_t mid = split_at(puts, depth);
-    // Both children are read below (the right one after the whole left
-    // subtree), unless a side without puts roots a page.
-    if (mid > 0 || !roots_page(depth + 1)) reader_.prefetch(n.a);
-    if (mid < puts.size() || !roots_page(depth + 1)) reader_.prefetch(n.b);
+    // A child rooting a page is read below if puts go its way (the right one
+    // after the whole left subtree): its page is asked for now. A child in
+    // this page is read from the page the reader holds.
+    if (roots_page(depth + 1)) {
+      if (mid > 0) reader_.prefetch_page(n.a);
+      if (mid < puts.size()) reader_.prefetch_page(n.b);
+    }
     auto left = apply(n.a, depth + 1, puts.first(mid), here, positions);
     if (!left) return left.status();
     auto right = apply(n.b, depth + 1, puts.subspan(mid), here, positions);
     if (!right) return right.status();
     if (*left == n.a && *right == n.b) {  // nothing changed below
-      if (roots_page(depth)) append_smt_page_ref(into, node);
+      if (roots_page(depth)) {
+        append_smt_page_ref(into.positions, node);
+      } else {
+        hold(into, node, n);
+      }
       return node;
     }
     supersede(node, depth);
     return place(Node{kKindInternal, *left, *right}, depth, own, into, puts);
-  }
-
-  // Puts the nodes place() made since the last call into the cache. An
-  // update reads only nodes of the old tree, so a new node may wait there a
-  // while; the batch lets their inserts overlap their cache misses.
-  void flush_placed() {
-    if (cache_ && !placed_.empty()) cache_->insert_all(placed_);
-    placed_.clear();
   }
 
   // After apply: each replaced value moves from the flat index to its own
@@ -363,12 +376,14 @@ class Updater {
  private:
   // A job's results where this walk would have produced them itself: same
   // pages, same lists, in the same order.
-  Result<Hash> take(SubtreeJob& job, Bytes& into) {
+  Result<Hash> take(SubtreeJob& job, PageBuild& into) {
     EMLEDGER_ASSERT(job.done);
     if (job.thrown) std::rethrow_exception(job.thrown);
     EMLEDGER_ASSERT(job.puts.size() > 0);
     if (!job.hash) return job.hash;
-    into.insert(into.end(), job.into.begin(), job.into.end());
+    into.positions.insert(into.positions.end(), job.into.positions.begin(),
+                          job.into.positions.end());
+    into.nodes.insert(into.nodes.end(), job.into.nodes.begin(), job.into.nodes.end());
     EMLEDGER_ASSERT(job.out.erased().empty());
     out_.absorb(std::move(job.out));
     EMLEDGER_ASSERT(revived_paths_.empty() || job.revived_paths.empty() ||
@@ -384,42 +399,45 @@ class Updater {
     return *job.hash;
   }
 
-  static Bytes& start(Bytes& page) {
-    page.reserve(kSmtPageBytesMax);
+  PageBuild& start(PageBuild& page) const {
+    page.positions.reserve(kSmtPageBytesMax);
+    if (cache_) page.nodes.reserve(SmtPageCache::kPageNodesMax);
     return page;
+  }
+
+  // `node` (hash `h`) is one of the nodes of the page `page` builds.
+  void hold(PageBuild& page, const Hash& h, const Node& node) const {
+    if (cache_) page.nodes.push_back(SmtHashedNode{h, node.encode()});
   }
 
   // The positions of an unchanged subtree at `depth`, inside the old page
   // rooted at `page` when `depth` roots none.
-  Status append_unchanged(const Hash& node, std::size_t depth, const Hash& page, Bytes& into) {
+  Status append_unchanged(const Hash& node, std::size_t depth, const Hash& page, PageBuild& into) {
     if (is_zero(node)) {
-      append_smt_page_empty(into);
+      append_smt_page_empty(into.positions);
       return Status::ok();
     }
     if (roots_page(depth)) {
-      append_smt_page_ref(into, node);
+      append_smt_page_ref(into.positions, node);
       return Status::ok();
     }
-    auto loaded = reader_.load(node, page);
+    auto loaded = reader_.load(node, page, depth);
     if (!loaded) return loaded.status();
-    if (loaded->kind == kKindLeaf) {
-      append_smt_page_leaf(into, loaded->a, loaded->b);
+    const Node n = *loaded;
+    hold(into, node, n);
+    if (n.kind == kKindLeaf) {
+      append_smt_page_leaf(into.positions, n.a, n.b);
       return Status::ok();
     }
     if (depth >= kPathBits) return corrupt("state tree deeper than 256 levels");
-    append_smt_page_internal(into);
-    const Node n = *loaded;
-    if (!roots_page(depth + 1)) {  // else neither child is read
-      reader_.prefetch(n.a);
-      reader_.prefetch(n.b);
-    }
+    append_smt_page_internal(into.positions);
     EMLEDGER_TRY(append_unchanged(n.a, depth + 1, page, into));
     return append_unchanged(n.b, depth + 1, page, into);
   }
 
   // An old leaf where puts arrive: it joins them unless one of them replaces it.
   Result<Hash> merge_leaf(const Hash& node, const Node& leaf, std::size_t depth, Puts puts,
-                          Bytes& into) {
+                          PageBuild& into) {
     if (common_prefix_bits(leaf.a, puts.front().path) < depth)
       return corrupt("state leaf " + to_hex(node) + " is off its path");
     auto pos = std::lower_bound(puts.begin(), puts.end(), leaf.a,
@@ -434,9 +452,10 @@ class Updater {
     }
     if (replaced && puts.size() == 1) {  // same value again
       if (roots_page(depth)) {
-        append_smt_page_ref(into, node);
+        append_smt_page_ref(into.positions, node);
       } else {
-        append_smt_page_leaf(into, leaf.a, leaf.b);
+        append_smt_page_leaf(into.positions, leaf.a, leaf.b);
+        hold(into, node, leaf);
       }
       return node;
     }
@@ -452,39 +471,44 @@ class Updater {
   // it gets a page when it comes to such a depth (a page stored before,
   // which pruning may still hold, is revived), and its page is superseded
   // when it leaves one.
-  Result<Hash> move_leaf(const Node& leaf, std::size_t from, std::size_t to, const Bytes& own,
-                         Bytes& into) {
+  Result<Hash> move_leaf(const Node& leaf, std::size_t from, std::size_t to, PageBuild& own,
+                         PageBuild& into) {
     EMLEDGER_ASSERT(from < to);
     const Hash h = leaf.hash();
     if (roots_page(to)) {
       if (!roots_page(from)) {
         if (trace_) EMLEDGER_TRY(note_if_stored(h));
-        out_.put(tagged_key(kNodeKeyTag, h), own);
+        out_.put(tagged_key(kNodeKeyTag, h), own.positions);
       }
-      append_smt_page_ref(into, h);
-    } else if (trace_ && roots_page(from)) {
-      trace_->superseded.push_back(h);
+      hold(own, h, leaf);
+      if (cache_) cache_->insert(h, own.nodes);
+      append_smt_page_ref(into.positions, h);
+    } else {
+      hold(into, h, leaf);
+      if (trace_ && roots_page(from)) trace_->superseded.push_back(h);
     }
     return h;
   }
 
-  // A new node at `depth`, whose positions are built: cached, and at a depth
-  // rooting a page, its page (`own`) written and referred to from `into`.
-  // The next block's update reads most of the nodes this one writes: the
-  // upper levels always, so they go to the cache at once. A page of a block
-  // that never commits is only a wasted entry: its hash names its content.
-  Result<Hash> place(const Node& node, std::size_t depth, const Bytes& own, Bytes& into,
+  // A new node at `depth`, whose positions are built: one of the nodes of
+  // the page `into` builds, or at a depth rooting a page, the root of its
+  // own (`own`), which is written, cached and referred to from `into`. The
+  // next block's update reads most of the pages this one writes: the upper
+  // levels always, so they go to the cache at once. A page of a block that
+  // never commits is only a wasted record: its hash names its content.
+  Result<Hash> place(const Node& node, std::size_t depth, PageBuild& own, PageBuild& into,
                      Puts puts) {
     const Hash h = node.hash();
-    if (cache_) {
-      placed_.push_back(SmtHashedNode{h, node.encode()});
-      if (placed_.size() == kPlacedBatch) flush_placed();
+    if (!roots_page(depth)) {
+      hold(into, h, node);
+      return h;
     }
-    if (!roots_page(depth)) return h;
-    EMLEDGER_ASSERT(!own.empty() && own.size() <= kSmtPageBytesMax);
+    EMLEDGER_ASSERT(!own.positions.empty() && own.positions.size() <= kSmtPageBytesMax);
     if (trace_ && holds_revival_candidate(puts)) EMLEDGER_TRY(note_if_stored(h));
-    out_.put(tagged_key(kNodeKeyTag, h), own);
-    append_smt_page_ref(into, h);
+    out_.put(tagged_key(kNodeKeyTag, h), own.positions);
+    hold(own, h, node);
+    if (cache_) cache_->insert(h, own.nodes);
+    append_smt_page_ref(into.positions, h);
     return h;
   }
 
@@ -511,8 +535,9 @@ class Updater {
   // this update writes elsewhere can be the same node. Only a page's root
   // names something pruning can erase.
   void supersede(const Hash& node, std::size_t depth) {
+    if (!roots_page(depth)) return;
     if (cache_) cache_->forget(node);
-    if (trace_ && roots_page(depth)) trace_->superseded.push_back(node);
+    if (trace_) trace_->superseded.push_back(node);
   }
 
   // A key takes a new value: if that value is stored already, the key may
@@ -535,7 +560,7 @@ class Updater {
   }
 
   const KvReader& store_;
-  const SmtNodeCache* cache_;
+  const SmtPageCache* cache_;
   NodeReader reader_;
   WriteBatch& out_;
   StateUpdateTrace* trace_;
@@ -544,15 +569,12 @@ class Updater {
   std::vector<Hash> revived_paths_;  // see note_if_revived
   std::vector<Written> written_;     // new leaves with a value from the puts
   std::vector<Replaced> replaced_;   // keys whose value changes
-  // New nodes not yet in the cache (flush_placed), at most kPlacedBatch.
-  static constexpr std::size_t kPlacedBatch = 256;
-  std::vector<SmtHashedNode> placed_;
 };
 
 // Runs `jobs` on up to `threads` threads, the caller's among them. Each job
 // reads the store as it was before the update (nothing writes it meanwhile:
 // every job writes its own batch) and the thread-safe cache.
-void run_jobs(const KvReader& store, const SmtNodeCache* cache, unsigned threads,
+void run_jobs(const KvReader& store, const SmtPageCache* cache, unsigned threads,
               std::span<SubtreeJob> jobs, bool traced) {
   std::atomic<std::size_t> next{0};
   auto work = [&]() {
@@ -586,7 +608,7 @@ struct Walk {
   std::optional<Node> terminal;  // nullopt: an empty subtree; else a leaf
 };
 
-Result<Walk> walk(const KvReader& store, const SmtNodeCache* cache, const Hash& root,
+Result<Walk> walk(const KvReader& store, const SmtPageCache* cache, const Hash& root,
                   const Hash& path) {
   NodeReader reader(store, cache);
   Walk w;
@@ -595,7 +617,7 @@ Result<Walk> walk(const KvReader& store, const SmtNodeCache* cache, const Hash& 
   while (!is_zero(node)) {
     const std::size_t depth = w.siblings.size();
     if (roots_page(depth)) page = node;
-    auto loaded = reader.load(node, page);
+    auto loaded = reader.load(node, page, depth);
     if (!loaded) return loaded.status();
     if (loaded->kind == kKindLeaf) {
       if (common_prefix_bits(loaded->a, path) < depth)
@@ -673,91 +695,6 @@ Hash smt_internal_hash(const Hash& left, const Hash& right) {
 
 Hash smt_empty_root() { return Hash{}; }
 
-SmtNodeCache::SmtNodeCache(unsigned slot_bits, bool huge_pages) {
-  EMLEDGER_ASSERT(slot_bits >= 2 && slot_bits < 32);
-  static_assert(kWays == 4);
-  set_mask_ = (std::uint64_t{1} << (slot_bits - 2)) - 1;
-  shards_ = std::make_unique<Shard[]>(kLockShards);
-  const std::size_t bytes = (std::size_t{1} << slot_bits) * sizeof(Slot);
-  // An anonymous mapping of its own: zeroed by the kernel page by page as it
-  // is touched, and advised before any page is.
-  void* start = nullptr;
-  if (huge_pages && bytes >= kHugePageBytes) {
-    start = map_huge_page_aligned(bytes, /*noreserve=*/false);
-  } else {
-    start = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (start == MAP_FAILED) start = nullptr;
-  }
-  if (start == nullptr) throw std::bad_alloc();
-  slots_ = std::unique_ptr<Slot[], FreeTable>(static_cast<Slot*>(start), FreeTable{bytes});
-}
-
-void SmtNodeCache::FreeTable::operator()(Slot* p) const { ::munmap(p, bytes); }
-
-std::optional<SmtNodeBytes> SmtNodeCache::find(const Hash& h) const {
-  const std::size_t index = set_index(h);
-  Shard& shard = shard_of(index);
-  std::lock_guard<std::mutex> lock(shard.mu);
-  Slot* set = set_at(index);
-  for (std::size_t w = 0; w < kWays; ++w) {
-    Slot& s = set[w];
-    if (s.used != 0 && s.hash == h) {
-      s.used = ++shard.clock;
-      return s.node;
-    }
-  }
-  return std::nullopt;
-}
-
-void SmtNodeCache::insert(const Hash& h, const SmtNodeBytes& node) const {
-  const std::size_t index = set_index(h);
-  Shard& shard = shard_of(index);
-  std::lock_guard<std::mutex> lock(shard.mu);
-  Slot* set = set_at(index);
-  // The way already holding h, else an empty one, else the least recently used.
-  Slot* victim = &set[0];
-  for (std::size_t w = 0; w < kWays; ++w) {
-    Slot& s = set[w];
-    if (s.used != 0 && s.hash == h) {
-      victim = &s;
-      break;
-    }
-    if (s.used < victim->used) victim = &s;
-  }
-  victim->used = ++shard.clock;
-  victim->hash = h;
-  victim->node = node;
-}
-
-void SmtNodeCache::prefetch(const Hash& h) const {
-  // A set is kWays slots of 112 bytes, so it starts anywhere in a cache line:
-  // every line from its first byte to its last. Written too (a hit stamps
-  // its way), so asked for as to be written.
-  const auto first = reinterpret_cast<std::uintptr_t>(set_at(set_index(h)));
-  const std::uintptr_t last = first + kWays * sizeof(Slot) - 1;
-  for (std::uintptr_t line = first & ~std::uintptr_t{63}; line <= last; line += 64)
-    __builtin_prefetch(reinterpret_cast<const void*>(line), 1);
-}
-
-void SmtNodeCache::insert_all(std::span<const SmtHashedNode> nodes) const {
-  // Enough sets in flight to cover a miss's latency, few enough that their
-  // lines (seven each) fit the core's outstanding-miss slots.
-  constexpr std::size_t kAhead = 4;
-  for (std::size_t i = 0; i < std::min(kAhead, nodes.size()); ++i) prefetch(nodes[i].hash);
-  for (std::size_t i = 0; i < nodes.size(); ++i) {
-    if (i + kAhead < nodes.size()) prefetch(nodes[i + kAhead].hash);
-    insert(nodes[i].hash, nodes[i].node);
-  }
-}
-
-void SmtNodeCache::forget(const Hash& h) const {
-  const std::size_t index = set_index(h);
-  std::lock_guard<std::mutex> lock(shard_of(index).mu);
-  Slot* set = set_at(index);
-  for (std::size_t w = 0; w < kWays; ++w)
-    if (set[w].used != 0 && set[w].hash == h) set[w].used = 0;
-}
-
 Status StateProof::check() const {
   auto bad = [](const std::string& why) {
     return Status::error("MALFORMED_ENCODING", std::string(kDomain) + ": " + why);
@@ -831,9 +768,8 @@ Result<Hash> StateTree::update(const Hash& root, const std::vector<std::pair<Byt
       updater.use_jobs(jobs);
     }
   }
-  Bytes above;  // where the new root's reference goes: nowhere
+  PageBuild above;  // where the new root's reference goes: nowhere
   auto new_root = updater.apply(root, 0, last, root, above);
-  updater.flush_placed();
   if (!new_root) return new_root;
   EMLEDGER_TRY(updater.write_values());
   return new_root;

@@ -37,9 +37,8 @@ std::optional<Config> parse_command_line(int argc, char** argv, int* exit_code) 
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}));
   app.add_option("--state-cache-mib", c.state_cache_mib,
-                 "memory for the state-tree node cache, in MiB (the largest power-of-two table "
-                 "of 112-byte slots that fits); about 450 bytes per record keeps the whole live "
-                 "tree in memory")
+                 "memory for the state-tree page cache, in MiB; about 600 bytes per record keeps "
+                 "the pages of the whole live tree in memory")
       ->capture_default_str()
       ->check(CLI::Range(std::uint64_t{1}, ledger::kStateCacheMibMax));
   app.add_option("--state-threads", c.state_threads,

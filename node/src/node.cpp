@@ -53,7 +53,7 @@ Result<std::unique_ptr<Node>> Node::start(const Config& config, Clock clock,
   auto store = ledger::open_leveldb(db_path(config.data_dir));
   if (!store.is_ok()) return store.status();
   ledger::LedgerOptions lo;
-  lo.state_cache_slot_bits = ledger::state_cache_slot_bits_for_mib(config.state_cache_mib);
+  lo.state_cache_mib = config.state_cache_mib;
   lo.state_retention_blocks = config.state_retention_blocks;
   lo.state_cache_huge_pages = true;
   lo.state_update_threads =

@@ -287,11 +287,11 @@ TEST_CASE("ledger: a block re-executed on another node gives the identical heade
 }
 
 TEST_CASE("ledger: the state cache's size changes no stored byte") {
-  // Two nodes run the same blocks, one with the smallest cache (1,024 slots,
-  // which blocks of 300 registers overflow many times), one with the default.
+  // Two nodes run the same blocks, one with the smallest cache (1 MiB, whose
+  // ring blocks of 300 registers go round), one with the default.
   Net a;
   LedgerOptions smallest;
-  smallest.state_cache_slot_bits = kStateCacheSlotBitsMin;
+  smallest.state_cache_mib = kStateCacheMibMin;
   Net b(smallest);
   std::vector<Hash> ids;
   for (int blk = 0; blk < 4; ++blk) {
@@ -352,18 +352,10 @@ TEST_CASE("ledger: the state update's thread count changes no stored byte") {
   }
 }
 
-TEST_CASE("ledger: the state cache is sized in slots of 112 bytes, within bounds") {
-  CHECK(state_cache_slot_bits_for_mib(0) == kStateCacheSlotBitsMin);
-  CHECK(state_cache_slot_bits_for_mib(1) == 13);  // 2^13 x 112 B = 896 KiB
-  CHECK(state_cache_slot_bits_for_mib(111) == 19);
-  CHECK(state_cache_slot_bits_for_mib(kStateCacheMibDefault) == kStateCacheSlotBitsDefault);
-  CHECK(state_cache_slot_bits_for_mib(4096) == 25);  // 3.5 GiB
-  CHECK(state_cache_slot_bits_for_mib(UINT64_MAX) == kStateCacheSlotBitsMax);
-
-  // Out of bounds: refused before anything is written.
-  for (unsigned bits : {kStateCacheSlotBitsMin - 1, kStateCacheSlotBitsMax + 1}) {
+TEST_CASE("ledger: a state cache outside its bounds is refused before anything is written") {
+  for (std::uint64_t mib : {kStateCacheMibMin - 1, kStateCacheMibMax + 1}) {
     LedgerOptions o;
-    o.state_cache_slot_bits = bits;
+    o.state_cache_mib = mib;
     check_refused_before_writing(o);
   }
 }

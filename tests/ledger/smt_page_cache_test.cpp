@@ -1,6 +1,8 @@
-// The state tree's page cache (SmtPageCache, ADR 044): it answers by the
-// whole root, gives up the oldest records and entries first, is not touched
-// by a prefetch, and sits on huge pages when asked (ADR 024).
+// The state tree's page cache (SmtPageCache, ADR 044): it changes no result,
+// holds every page of the live tree as the store holds it, forgets what an
+// update supersedes, answers by the whole root, gives up the oldest records
+// and entries first, is not touched by a prefetch, and sits on huge pages when
+// asked (ADR 024).
 #include "emledger/ledger/smt_page_cache.hpp"
 
 #include <doctest/doctest.h>
@@ -59,6 +61,22 @@ bool held(const SmtPageCache& cache, const Hash& root) {
   return cache.find(root, out);
 }
 
+// The nodes of the page the store holds under `root`, by hash.
+std::vector<SmtHashedNode> stored_page(const KvReader& store, const Hash& root) {
+  auto got = store.get(page_key(root));
+  REQUIRE(got.is_ok());
+  REQUIRE(got->has_value());
+  auto decoded = decode_smt_page(**got, root);
+  REQUIRE(decoded.is_ok());
+  return *decoded;
+}
+
+std::vector<SmtHashedNode> by_hash(std::vector<SmtHashedNode> nodes) {
+  std::sort(nodes.begin(), nodes.end(),
+            [](const auto& x, const auto& y) { return x.hash < y.hash; });
+  return nodes;
+}
+
 // The kernel's transparent-huge-page mode, the bracketed word of
 // "always [madvise] never"; empty without THP support.
 std::string thp_mode() {
@@ -96,6 +114,36 @@ void fill_all(const SmtPageCache& cache) {
 }
 
 }  // namespace
+
+TEST_CASE("smt: a page cache, however small, changes no root, value or proof") {
+  // The smallest cache: its ring goes round several times over these
+  // updates, so hits, misses, overwritten records and replaced entries all
+  // occur. The cached tree must match the uncached one and the reference.
+  SmtPageCache cache(kSmallest);
+  TreeFixture plain, cached;
+  Rng rng(99);
+  for (int batch = 0; batch < 6; ++batch) {
+    const Puts puts = random_puts(rng, 50 + batch * 30, plain.state);
+    plain.apply(puts);
+    Overlay overlay(*cached.store);
+    auto next = StateTree(overlay, &cache).update(cached.root, puts, overlay);
+    REQUIRE(next.is_ok());
+    REQUIRE(cached.store->write(overlay.batch(), false).is_ok());
+    cached.root = *next;
+    CHECK(cached.root == plain.root);
+  }
+  CHECK(plain.root == naive_root(plain.state));
+  StateTree tree(*cached.store, &cache);
+  for (const auto& [key, value] : plain.state) {
+    auto got = tree.get(cached.root, key);
+    REQUIRE(got.is_ok());
+    REQUIRE(got->has_value());
+    CHECK(**got == value);
+    auto proof = tree.prove(cached.root, key);
+    REQUIRE(proof.is_ok());
+    CHECK(verify_state_proof(*proof, cached.root));
+  }
+}
 
 TEST_CASE("smt: a page cache answers with what was inserted under the whole root") {
   SmtPageCache cache(kSmallest);
@@ -205,6 +253,63 @@ TEST_CASE("smt: a record written over is absent, even where its root's bytes are
   std::vector<SmtHashedNode> out;
   REQUIRE(cache.find(b, out));
   CHECK(out.size() == 2);
+}
+
+TEST_CASE(
+    "smt: an update caches each page it writes as the store holds it, and forgets those it "
+    "supersedes") {
+  // A cache far larger than the tree, so nothing is overwritten: after each
+  // update, every page on the path to every key must be cached with exactly
+  // the nodes of the stored page (even where a leaf was put again with its
+  // own value, or moved down), and the roots it replaced must not be. Old
+  // roots stay readable from the store.
+  SmtPageCache cache(std::size_t{4} << 20);
+  TreeFixture t;
+  Rng rng(7);
+  std::vector<Hash> old_roots;
+  for (int batch = 0; batch < 5; ++batch) {
+    Puts puts = random_puts(rng, 40, t.state);
+    // Every existing key again with its own value, and some with new ones:
+    // leaves meet several puts, one of which leaves them unchanged.
+    for (const auto& [k, v] : t.state) puts.emplace_back(k, v);
+    Overlay overlay(*t.store);
+    auto next = StateTree(overlay, &cache).update(t.root, puts, overlay);
+    REQUIRE(next.is_ok());
+    REQUIRE(t.store->write(overlay.batch(), false).is_ok());
+    if (t.root != smt_empty_root()) old_roots.push_back(t.root);
+    t.root = *next;
+    for (const auto& [k, v] : puts) t.state[k] = v;
+    REQUIRE(t.root == naive_root(t.state));
+    StateTree plain(*t.store);
+    std::size_t pages = 0;
+    for (const auto& [k, v] : t.state) {
+      auto proof = plain.prove(t.root, k);
+      REQUIRE(proof.is_ok());
+      REQUIRE(proof->present);
+      const std::vector<Hash> nodes = path_nodes(*proof);  // from the leaf up
+      for (std::size_t up = 0; up < nodes.size(); ++up) {
+        const std::size_t depth = nodes.size() - 1 - up;
+        if (depth % kSmtPageLevels != 0) continue;
+        std::vector<SmtHashedNode> out;
+        REQUIRE(cache.find(nodes[up], out));
+        CHECK(same(by_hash(out), by_hash(stored_page(*t.store, nodes[up]))));
+        ++pages;
+      }
+    }
+    CHECK(pages > t.state.size());
+    for (const Hash& r : old_roots) CHECK_FALSE(held(cache, r));
+  }
+  // The first root is still provable, through the cache or without it.
+  const Hash first = old_roots.front();
+  StateTree cached(*t.store, &cache);
+  int proven = 0;
+  for (const auto& [k, v] : t.state) {
+    auto p = cached.prove(first, k);
+    REQUIRE(p.is_ok());
+    CHECK(verify_state_proof(*p, first));
+    ++proven;
+  }
+  CHECK(proven > 100);
 }
 
 TEST_CASE("smt: a page cache asked for huge pages gets them where the kernel gives them") {

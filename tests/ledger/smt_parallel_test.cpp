@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "emledger/ledger/smt.hpp"
+#include "emledger/ledger/smt_page_cache.hpp"
 #include "fixture.hpp"
 #include "smt_support.hpp"
 
@@ -23,7 +24,7 @@ struct Outcome {
 };
 
 Outcome update_with(const TreeFixture& t, const Puts& puts, unsigned threads,
-                    const SmtNodeCache* cache) {
+                    const SmtPageCache* cache) {
   Overlay overlay(*t.store);
   Outcome o;
   auto next = StateTree(overlay, cache, threads).update(t.root, puts, overlay, &o.trace);
@@ -36,7 +37,7 @@ Outcome update_with(const TreeFixture& t, const Puts& puts, unsigned threads,
 
 // Updates `t` with `puts` on 1, 2, 3 and 16 threads, checks that every run
 // agrees with the first, and commits the first.
-void apply_checked(TreeFixture& t, const Puts& puts, const SmtNodeCache* cache) {
+void apply_checked(TreeFixture& t, const Puts& puts, const SmtPageCache* cache) {
   const Outcome one = update_with(t, puts, 1, cache);
   for (unsigned threads : {2u, 3u, 16u}) {
     CAPTURE(threads);
@@ -60,7 +61,7 @@ void apply_checked(TreeFixture& t, const Puts& puts, const SmtNodeCache* cache) 
 TEST_CASE("smt: an update on several threads writes what one thread writes, in the same order") {
   TreeFixture t;
   Rng rng(40);
-  SmtNodeCache cache(12);
+  SmtPageCache cache(std::size_t{448} << 10);
   std::map<Bytes, Bytes> earlier;  // a state to give keys back their values from
   std::size_t superseded = 0, revived = 0;
   for (int round = 0; round < 8; ++round) {

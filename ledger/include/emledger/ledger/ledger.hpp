@@ -22,6 +22,7 @@
 #include "emledger/ledger/merkle_log.hpp"
 #include "emledger/ledger/recent_tx_ids.hpp"
 #include "emledger/ledger/smt.hpp"
+#include "emledger/ledger/smt_page_cache.hpp"
 #include "emledger/ledger/store.hpp"
 #include "emledger/ledger/types.hpp"
 #include "emledger/ledger/validator_set.hpp"
@@ -147,31 +148,15 @@ struct PreparedBlock {
   std::vector<Hash> state_paths;
 };
 
-// The state-node cache (SmtNodeCache) of one Ledger: 2^bits slots of
-// sizeof(Slot) = 112 bytes in sets of four. The default, 2^20 slots (112 MiB
-// once about a million records fill them), holds the live state tree of about
-// 250,000 records (about 4 nodes each, two keys per register); a larger ledger
-// reads the deeper part of each updated path from LevelDB, so its block
-// execution slows as it grows. Its size changes no byte any node stores or
-// sends: only how often a node is read from LevelDB instead of memory.
-inline constexpr unsigned kStateCacheSlotBitsDefault = 20;
-inline constexpr unsigned kStateCacheSlotBitsMin = 10;  // 112 KiB
-inline constexpr unsigned kStateCacheSlotBitsMax = 28;  // 28 GiB
-inline constexpr std::size_t kStateCacheSlotBytes = SmtNodeCache::kSlotBytes;
-// The same default and an upper bound for operators, in MiB.
-inline constexpr std::uint64_t kStateCacheMibDefault =
-    ((std::uint64_t{1} << kStateCacheSlotBitsDefault) * kStateCacheSlotBytes) >> 20;  // 112
+// The memory of one Ledger's state-page cache (SmtPageCache, ADR 044), in
+// MiB. The default holds the pages of the live state tree of about 200,000
+// records; a larger ledger reads the deeper pages of each updated path from
+// LevelDB, so its block execution slows as it grows. Its size changes no byte
+// any node stores or sends: only how often a page is read from LevelDB
+// instead of memory.
+inline constexpr std::uint64_t kStateCacheMibMin = 1;
+inline constexpr std::uint64_t kStateCacheMibDefault = 112;
 inline constexpr std::uint64_t kStateCacheMibMax = 16384;
-// The most slot bits whose table fits in `mib` MiB, clamped to [Min, Max].
-constexpr unsigned state_cache_slot_bits_for_mib(std::uint64_t mib) {
-  unsigned bits = kStateCacheSlotBitsMin;
-  const std::uint64_t bytes = mib > (UINT64_MAX >> 20) ? UINT64_MAX : mib << 20;
-  while (bits < kStateCacheSlotBitsMax &&
-         (std::uint64_t{1} << (bits + 1)) * kStateCacheSlotBytes <= bytes)
-    ++bits;
-  return bits;
-}
-static_assert(state_cache_slot_bits_for_mib(kStateCacheMibDefault) == kStateCacheSlotBitsDefault);
 
 // How many of the latest state trees a ledger keeps provable (ADR 021). 0
 // keeps every tree since genesis (an archive: audits of old accesses and
@@ -190,15 +175,15 @@ inline constexpr std::size_t kPruneListsPerBlockMax = 8;
 inline constexpr unsigned kStateUpdateThreadsMax = 16;
 
 struct LedgerOptions {
-  unsigned state_cache_slot_bits = kStateCacheSlotBitsDefault;  // in [Min, Max]
+  std::uint64_t state_cache_mib = kStateCacheMibDefault;  // in [Min, Max]
   // Threads a block's state-tree update may use, the preparing thread's
   // included, in [1, kStateUpdateThreadsMax] (ADR 040). The state, the
   // writes and their order are the same whatever it is; a node gives it
   // its cores.
   unsigned state_update_threads = 1;
-  // Whether the state-node cache asks for transparent huge pages (ADR 024).
-  // A node does: the table soon fills, and lookups then cost fewer page
-  // walks. Tests and tools leave it off, so a small ledger's table takes
+  // Whether the state-page cache asks for transparent huge pages (ADR 024).
+  // A node does: the cache soon fills, and lookups then cost fewer page
+  // walks. Tests and tools leave it off, so a small ledger's cache takes
   // memory 4 KiB at a time.
   bool state_cache_huge_pages = false;
   // kStateRetentionKeepAll, or in [kStateRetentionBlocksMin, Max].
@@ -424,11 +409,9 @@ class Ledger {
   // snapshot import stored for a change below the base.
   Result<EpochChange> epoch_change(Epoch ending) const;
 
-  // State-tree nodes read or written lately (SmtNodeCache), sized by
-  // LedgerOptions (see kStateCacheSlotBitsDefault). Against 2^18 slots, block
-  // execution in an in-process load of 300,000 records (scale_bench) took
-  // 27.8 and 27.0 s instead of 34.3 and 31.1 s.
-  SmtNodeCache state_nodes_;
+  // State-tree pages read or written lately (SmtPageCache), sized by
+  // LedgerOptions::state_cache_mib.
+  SmtPageCache state_pages_;
   unsigned state_update_threads_;  // LedgerOptions::state_update_threads
 
   // Every committed id (ADR 023): filled by commit() and, for what was

@@ -13,12 +13,8 @@
 #pragma once
 
 #include <array>
-#include <cstring>
-#include <memory>
-#include <mutex>
 #include <optional>
 #include <span>
-#include <type_traits>
 #include <vector>
 
 #include "emledger/crypto/bytes.hpp"
@@ -95,87 +91,6 @@ struct SmtHashedNode {
   SmtNodeBytes node;
 };
 
-// State-tree nodes already read or written, by hash. Nodes are
-// content-addressed and never rewritten, so an entry can never go stale: a hit
-// is the node any store holding that hash holds, whatever block is committed
-// meanwhile. Every block update reads the paths from the root to each key it
-// writes; without the cache, each read is a LevelDB lookup plus a SHA-256
-// check.
-//
-// 2^slot_bits slots in sets of kWays; a node may sit in any way of the set its
-// hash's first bytes name (SHA-256 outputs spread evenly). A full set gives up
-// its least recently used way. An update forgets each node it supersedes (an
-// internal node rewritten, a leaf given a new value): the newest tree no
-// longer reaches it, and its way goes to a node the next block will read. So
-// the ways hold the live tree first, not the history that a chain of
-// updates leaves behind. No allocation after construction. The table is an
-// anonymous mapping, zeroed by the kernel as it is touched, so its pages cost
-// memory only once a node lands in them: a small ledger (a test's) uses
-// little of a large table. With `huge_pages`, the table asks the kernel for
-// transparent huge pages (madvise): nearly every lookup lands on a different
-// 4 KiB page of a table far larger than the TLB covers, so each would
-// otherwise pay a page walk besides its cache miss (ADR 024). Memory is then
-// taken 2 MiB at a time. Lookups only:
-// nothing iterates the table, so it cannot reach any state. Thread safe (the
-// validator thread updates, on several threads (ADR 040), while HTTP threads
-// prove): each set is guarded by one of kLockShards locks, so that threads
-// working on different paths seldom wait for each other.
-class SmtNodeCache {
- public:
-  static constexpr std::size_t kWays = 4;
-  static constexpr std::size_t kSlotBytes = 112;  // the memory of one slot
-  static constexpr std::size_t kLockShards = 256;
-  // slot_bits >= 2: at least one set. Without kernel support for huge pages
-  // the table simply stays on ordinary pages.
-  explicit SmtNodeCache(unsigned slot_bits, bool huge_pages = false);
-  std::optional<SmtNodeBytes> find(const Hash& h) const;
-  void insert(const Hash& h, const SmtNodeBytes& node) const;
-  // insert() of each, in order, with the sets of the next few asked of the
-  // memory ahead of time: each insert of a lone node waits for its set's
-  // cache lines, while these waits overlap.
-  void insert_all(std::span<const SmtHashedNode> nodes) const;
-  // Drops `h` if held: the node no longer in the newest tree. Reading it
-  // later (an older root's proof) still works, from the store.
-  void forget(const Hash& h) const;
-  // Asks the memory for the set that would hold `h`, without waiting or
-  // locking: a find or insert of `h` soon after finds its lines on the way.
-  // A walk that knows the next nodes it reads lets their misses overlap.
-  void prefetch(const Hash& h) const;
-
- private:
-  // All zero bytes is an empty slot (a fresh mapping's). `used` orders the ways
-  // of a set: 0 is empty, a larger stamp was used more recently.
-  struct Slot {
-    std::uint64_t used;
-    Hash hash;
-    SmtNodeBytes node;
-  };
-  static_assert(std::is_trivial_v<Slot>);
-  static_assert(sizeof(Slot) == kSlotBytes);  // the figure docs/architecture.md gives
-  struct FreeTable {
-    std::size_t bytes;
-    void operator()(Slot* p) const;
-  };
-  // One lock and its stamps, on a cache line of its own: the sets whose
-  // index is its index modulo kLockShards. A stamp orders the ways of one
-  // set, so each shard counts its own.
-  struct alignas(64) Shard {
-    std::mutex mu;
-    std::uint64_t clock = 0;  // the last stamp given, guarded by mu
-  };
-  std::size_t set_index(const Hash& h) const {
-    std::uint64_t v;
-    std::memcpy(&v, h.data(), sizeof v);
-    return static_cast<std::size_t>(v & set_mask_);
-  }
-  Slot* set_at(std::size_t index) const { return slots_.get() + kWays * index; }
-  Shard& shard_of(std::size_t index) const { return shards_[index % kLockShards]; }
-
-  std::uint64_t set_mask_;
-  mutable std::unique_ptr<Shard[]> shards_;
-  std::unique_ptr<Slot[], FreeTable> slots_;  // each set guarded by its shard's lock
-};
-
 // What an update did to the tree besides writing pages: what pruning needs
 // (ADR 021, ADR 027). Both lists name pages by their root's hash (the key
 // pruning erases) and are in the order the walk met them, which depends only
@@ -197,15 +112,17 @@ struct StateUpdateTrace {
   std::vector<Hash> revived;
 };
 
+class SmtPageCache;  // smt_page_cache.hpp
+
 class StateTree {
  public:
-  // `cache` (optional) must outlive the tree; see SmtNodeCache. `threads`
+  // `cache` (optional) must outlive the tree; see SmtPageCache. `threads`
   // (at least 1) bounds the threads an update may use, the caller's
   // included (ADR 040): a large update splits the tree below the root's page
   // into subtrees updated at once. The result, the writes and their order do
   // not depend on it. With more than one, `store` must be safe to read from
   // several threads, and nothing may write it during an update.
-  explicit StateTree(const KvReader& store, const SmtNodeCache* cache = nullptr,
+  explicit StateTree(const KvReader& store, const SmtPageCache* cache = nullptr,
                      unsigned threads = 1)
       : store_(store), cache_(cache), threads_(threads) {
     EMLEDGER_ASSERT(threads >= 1);
@@ -225,7 +142,7 @@ class StateTree {
 
  private:
   const KvReader& store_;
-  const SmtNodeCache* cache_;
+  const SmtPageCache* cache_;
   unsigned threads_;
 };
 
