@@ -81,21 +81,22 @@ SmtPageCache::Entry* SmtPageCache::find_entry(const Hash& root) const {
 
 bool SmtPageCache::find(const Hash& root, std::vector<SmtHashedNode>& out) const {
   std::lock_guard<std::mutex> lock(mu_);
-  const Entry* e = find_entry(root);
+  Entry* e = find_entry(root);
   if (e == nullptr) return false;
   const RecordHead* r = record(*e);
   out.resize(r->count);
   std::memcpy(out.data(), reinterpret_cast<const std::uint8_t*>(r) + sizeof(RecordHead),
               r->count * kNodeRecordBytes);
+  // A page read from the older half of the ring is written again at its
+  // head, so that a page read often (the upper levels, by proofs of a ledger
+  // at rest) stays while the ring goes round.
+  if (head_ - (e->where - 1) > arena_bytes_ / 2) e->where = append(root, out);
   return true;
 }
 
-void SmtPageCache::insert(const Hash& root, std::span<const SmtHashedNode> nodes) const {
-  EMLEDGER_ASSERT(!nodes.empty() && nodes.size() <= kPageNodesMax);
+std::uint64_t SmtPageCache::append(const Hash& root, std::span<const SmtHashedNode> nodes) const {
   const std::size_t bytes = round_up(sizeof(RecordHead) + nodes.size() * kNodeRecordBytes, 8);
   EMLEDGER_ASSERT(bytes * 4 <= arena_bytes_);
-  std::lock_guard<std::mutex> lock(mu_);
-  if (find_entry(root) != nullptr) return;
   // A record never wraps: one that would not fit before the arena's end
   // starts the next round at its beginning.
   const std::size_t offset = head_ % arena_bytes_;
@@ -106,6 +107,14 @@ void SmtPageCache::insert(const Hash& root, std::span<const SmtHashedNode> nodes
   std::memcpy(at + sizeof h, nodes.data(), nodes.size() * kNodeRecordBytes);
   const std::uint64_t where = head_ + 1;
   head_ += bytes;
+  return where;
+}
+
+void SmtPageCache::insert(const Hash& root, std::span<const SmtHashedNode> nodes) const {
+  EMLEDGER_ASSERT(!nodes.empty() && nodes.size() <= kPageNodesMax);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (find_entry(root) != nullptr) return;
+  const std::uint64_t where = append(root, nodes);
   // An empty way, else one whose record is gone, else the oldest.
   Set& set = sets_[set_index(root)];
   Entry* victim = &set.ways[0];

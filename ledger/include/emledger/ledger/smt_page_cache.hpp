@@ -28,7 +28,9 @@ namespace emledger::ledger {
 //   hash, then its nodes) after the last one, and once the arena is full the
 //   oldest records are overwritten. Every update rewrites the pages on the
 //   paths it touches, so the pages updates read are the ones written
-//   lately: the ring keeps them, and a page no update rewrites ages out.
+//   lately: the ring keeps them, and a page no update rewrites ages out,
+//   unless it is read while in the older half of the ring: it is then
+//   written again at the head.
 // - an index of sets of four entries, one cache line each, naming a
 //   record's place in the arena by part of the root's hash. A set that is
 //   full gives up its oldest entry. An entry whose record has been
@@ -51,7 +53,8 @@ class SmtPageCache {
   // `bytes`: the memory it may take, at least 64 KiB.
   explicit SmtPageCache(std::size_t bytes, bool huge_pages = false);
   // The nodes of the page rooted at `root` into `out` (its contents
-  // replaced), in the order they were inserted; false when not held.
+  // replaced), in the order they were inserted; false when not held. A
+  // record in the older half of the ring is written again at its head.
   bool find(const Hash& root, std::vector<SmtHashedNode>& out) const;
   // Holds `nodes` (1 to kPageNodesMax) as the page rooted at `root`, which
   // must be among them. A page already held is left as it is.
@@ -98,6 +101,8 @@ class SmtPageCache {
   // it. Under mu_.
   const RecordHead* record(const Entry& e) const;
   Entry* find_entry(const Hash& root) const;  // under mu_
+  // Writes a record at the ring's head and returns its `where`. Under mu_.
+  std::uint64_t append(const Hash& root, std::span<const SmtHashedNode> nodes) const;
 
   std::size_t index_sets_;
   std::size_t arena_bytes_;
