@@ -100,10 +100,13 @@ bool roots_page(std::size_t depth) { return depth % kSmtPageLevels == 0; }
 // the last page it used at each page level (a walk's path holds one page a
 // level), so that the nodes of a page cost one cache lookup together;
 // without a cache (a test's or a snapshot import's tree), every page the
-// operation decoded.
+// operation decoded. A page read from the store goes into the cache when
+// `fill` says so: not for an update, which writes a new version of nearly
+// every page it reads and puts that one in the cache instead.
 class NodeReader {
  public:
-  NodeReader(const KvReader& store, const SmtPageCache* cache) : store_(store), cache_(cache) {}
+  NodeReader(const KvReader& store, const SmtPageCache* cache, bool fill)
+      : store_(store), cache_(cache), fill_(fill) {}
 
   // The node `h` (never zero) at `depth`, held by the page rooted at `page`
   // (`h` itself when its depth roots a page).
@@ -146,7 +149,7 @@ class NodeReader {
     if (!cache_->find(page, slot.entries)) {
       auto decoded = read_page(page);
       if (!decoded) return decoded.status();
-      cache_->insert(page, *decoded);
+      if (fill_) cache_->insert(page, *decoded);
       slot.entries = std::move(*decoded);
     }
     slot.root = page;
@@ -163,6 +166,7 @@ class NodeReader {
 
   const KvReader& store_;
   const SmtPageCache* cache_;
+  bool fill_;
   // Pages sit at depths 0, 4, ..., 256: 65 levels.
   std::array<Held, kPathBits / kSmtPageLevels + 1> levels_;
   std::map<Hash, std::vector<SmtPageEntry>> kept_;
@@ -242,7 +246,11 @@ class Updater {
  public:
   Updater(const KvReader& store, const SmtPageCache* cache, WriteBatch& out,
           StateUpdateTrace* trace)
-      : store_(store), cache_(cache), reader_(store, cache), out_(out), trace_(trace) {}
+      : store_(store),
+        cache_(cache),
+        reader_(store, cache, /*fill=*/false),
+        out_(out),
+        trace_(trace) {}
 
   // The subtrees at kSplitDepth that apply would reach with puts, in path
   // order, as jobs to be updated apart: each branch of the walk from `node`
@@ -610,7 +618,7 @@ struct Walk {
 
 Result<Walk> walk(const KvReader& store, const SmtPageCache* cache, const Hash& root,
                   const Hash& path) {
-  NodeReader reader(store, cache);
+  NodeReader reader(store, cache, /*fill=*/true);
   Walk w;
   Hash node = root;
   Hash page = root;
