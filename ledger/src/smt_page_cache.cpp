@@ -7,6 +7,7 @@
 #include <bit>
 #include <cstring>
 #include <new>
+#include <system_error>
 
 #include "emledger/crypto/result.hpp"
 #include "emledger/ledger/huge_pages.hpp"
@@ -47,6 +48,19 @@ SmtPageCache::SmtPageCache(std::size_t bytes, bool huge_pages) {
   memory_ = std::unique_ptr<std::uint8_t, Unmap>(static_cast<std::uint8_t*>(start), Unmap{mapped});
   sets_ = reinterpret_cast<Set*>(memory_.get());
   arena_ = memory_.get() + index_bytes;
+  // The kernel faults each page in as the cache would on first touch, but
+  // all at once and off the threads that use the cache. The pages keep
+  // their zeros, and a page the cache touches first is simply present. A
+  // kernel without MADV_POPULATE_WRITE (before 5.14) refuses it: the pages
+  // are then faulted in as they are touched.
+  if (huge_pages) {
+    try {
+      populating_ =
+          std::jthread([start, mapped] { ::madvise(start, mapped, MADV_POPULATE_WRITE); });
+    } catch (const std::system_error&) {
+      // No thread to be had: the pages are faulted in as they are touched.
+    }
+  }
 }
 
 std::size_t SmtPageCache::set_index(const Hash& root) const {
