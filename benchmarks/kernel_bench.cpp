@@ -8,7 +8,7 @@
 // --state-retention-blocks W prunes state-tree nodes below a window of W
 // heights (ADR 021; default 0 keeps every tree): from block W on, each block
 // also erases what the block W heights below it superseded.
-// --state-cache-mib C sizes the state-node cache (default the node's, 112 MiB);
+// --state-cache-mib C sizes the state-page cache (default the node's, 112 MiB);
 // like the node's, it sits on transparent huge pages (ADR 024).
 // --state-threads T lets each block's state-tree update use T threads (ADR
 // 040; default 1). Prepare's wall time then falls below its thread's CPU.

@@ -16,7 +16,7 @@
 //   --dir DIR      where the run's directory goes (default: the system temp dir);
 //                  10M records take about 30 GB
 //   --keep         leave the run's directory (genesis, keys, node data, log) behind
-//   --state-cache-mib M  the state-node cache of the loader's Ledger and of the node
+//   --state-cache-mib M  the state-page cache of the loader's Ledger and of the node
 //                  (emledger-node --state-cache-mib; default the node's, 112 MiB)
 //   --state-retention-blocks W  state trees kept by the loader's Ledger and the node
 //                  (emledger-node --state-retention-blocks; default 0, every tree)

@@ -33,8 +33,8 @@ struct Config {
   std::optional<std::string> passphrase_file;
   unsigned http_threads = 0;  // 0: one per hardware thread
   std::size_t mempool_txs_max = kMempoolTxsMax;
-  // Memory for the state-node cache (ledger::LedgerOptions), in MiB; the
-  // ledger uses the largest power-of-two table that fits.
+  // Memory for the state-page cache (ledger::LedgerOptions::state_cache_mib),
+  // in MiB.
   std::uint64_t state_cache_mib = ledger::kStateCacheMibDefault;
   unsigned state_threads = 0;  // 0: one per hardware thread
   // State trees kept provable (ledger::LedgerOptions, ADR 021): 0 keeps every

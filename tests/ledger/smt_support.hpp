@@ -1,4 +1,4 @@
-// Helpers shared by the state-tree tests (smt_test.cpp, smt_cache_test.cpp,
+// Helpers shared by the state-tree tests (smt_test.cpp, smt_page_cache_test.cpp,
 // smt_trace_test.cpp): a naive reference root written from the definition in
 // smt.hpp, a tree over a real LevelDB, and seeded random puts.
 #pragma once

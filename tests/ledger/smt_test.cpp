@@ -1,6 +1,6 @@
 // The state tree against a naive recursive reference written here from the
 // definition in smt.hpp, over a real LevelDB; proofs, history and tampering.
-// The node cache's cases are in smt_cache_test.cpp, the pruning trace's in
+// The page cache's cases are in smt_page_cache_test.cpp, the pruning trace's in
 // smt_trace_test.cpp.
 #include "emledger/ledger/smt.hpp"
 

@@ -1,5 +1,5 @@
 // Anonymous memory that the kernel may back with 2 MiB transparent huge
-// pages: the state-tree node cache's table (ADR 024) and the node's heap
+// pages: the state-tree page cache (ADR 024, ADR 044) and the node's heap
 // (ADR 043).
 #pragma once
 
