@@ -91,14 +91,18 @@ std::string thp_mode() {
   return line.substr(open + 1, close - open - 1);
 }
 
-// This process's resident anonymous memory, in KiB.
-std::uint64_t rss_anon_kib() {
-  std::ifstream in("/proc/self/status");
+// The figure in KiB on the line of `file` (a /proc file of this process)
+// that starts with `label`; 0 when there is none.
+std::uint64_t proc_kib(const char* file, const std::string& label) {
+  std::ifstream in(file);
   std::string line;
   while (std::getline(in, line))
-    if (line.rfind("RssAnon:", 0) == 0) return std::stoull(line.substr(8));
+    if (line.rfind(label, 0) == 0) return std::stoull(line.substr(label.size()));
   return 0;
 }
+
+// This process's resident anonymous memory, in KiB.
+std::uint64_t rss_anon_kib() { return proc_kib("/proc/self/status", "RssAnon:"); }
 
 // Whether this kernel takes MADV_POPULATE_WRITE (Linux 5.14 and later).
 bool kernel_populates() {
@@ -110,13 +114,7 @@ bool kernel_populates() {
 }
 
 // This process's anonymous memory on transparent huge pages, in KiB.
-std::uint64_t anon_huge_kib() {
-  std::ifstream in("/proc/self/smaps_rollup");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("AnonHugePages:", 0) == 0) return std::stoull(line.substr(14));
-  return 0;
-}
+std::uint64_t anon_huge_kib() { return proc_kib("/proc/self/smaps_rollup", "AnonHugePages:"); }
 
 // Writes records over the whole arena and one entry into every index set,
 // so that every page of the cache's memory is touched, and checks the last
