@@ -50,8 +50,8 @@ class SmtPageCache {
   // The most nodes a page holds: the internal nodes and leaves of its top
   // four levels (smt_page.hpp).
   static constexpr std::size_t kPageNodesMax = 15;
-  // Index bytes per arena byte: one 16-byte entry for each 256 bytes of
-  // arena, more than the records fit (a page's record is at least 137).
+  // Arena bytes per index entry: one 16-byte entry for each 256 bytes of
+  // arena, more entries than records fit (a record takes at least 144).
   static constexpr std::size_t kArenaBytesPerEntry = 256;
   // `bytes`: the memory it may take, at least 64 KiB.
   explicit SmtPageCache(std::size_t bytes, bool huge_pages = false);
