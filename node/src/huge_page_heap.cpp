@@ -1,7 +1,13 @@
 #include "huge_page_heap.hpp"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <limits>
+#include <system_error>
+
+#include "emledger/ledger/store.hpp"
 
 namespace emledger::node {
 
@@ -11,7 +17,20 @@ constexpr std::uintptr_t round_up(std::uintptr_t v, std::uintptr_t to) {
   return (v + to - 1) & ~(to - 1);
 }
 
+constexpr std::uintptr_t round_down(std::uintptr_t v, std::uintptr_t to) { return v & ~(to - 1); }
+
+constexpr std::uintptr_t kPageBytes = 4096;
+
 }  // namespace
+
+HugePageHeap::~HugePageHeap() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (populator_.joinable()) populator_.join();
+}
 
 void* HugePageHeap::allocate(std::size_t bytes, std::size_t alignment) {
   if (bytes == 0) return nullptr;
@@ -19,9 +38,73 @@ void* HugePageHeap::allocate(std::size_t bytes, std::size_t alignment) {
   if ((alignment & (alignment - 1)) != 0) return nullptr;
   constexpr std::size_t kMax = std::numeric_limits<std::size_t>::max() / 4;
   if (bytes > kMax || alignment > kMax) return nullptr;
-  if (void* p = carve(bytes, alignment)) return p;
-  if (!reserve(bytes + (alignment > kHugePageBytes ? alignment : 0))) return nullptr;
-  return carve(bytes, alignment);
+  void* p = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    p = carve(bytes, alignment);
+    if (p == nullptr && reserve(bytes + (alignment > kHugePageBytes ? alignment : 0)))
+      p = carve(bytes, alignment);
+  }
+  // The populating thread, if any, moves on past the new piece.
+  if (p != nullptr) wake_.notify_one();
+  return p;
+}
+
+std::size_t HugePageHeap::reserved_bytes() const {
+  std::lock_guard lock(mu_);
+  return reserved_;
+}
+
+std::size_t HugePageHeap::populated_bytes() const {
+  std::lock_guard lock(mu_);
+  return populated_bytes_;
+}
+
+bool HugePageHeap::populate_ahead(std::size_t ahead_bytes) {
+  if (ahead_bytes == 0) return false;
+  std::lock_guard lock(mu_);
+  if (populator_.joinable()) return false;
+  ahead_ = ahead_bytes;
+  try {
+    populator_ = std::thread([this] { populate_loop(); });
+  } catch (const std::system_error&) {
+    return false;  // pages fault in as they are touched
+  }
+  return true;
+}
+
+std::pair<std::uintptr_t, std::uintptr_t> HugePageHeap::populate_range() const {
+  if (next_ == 0) return {0, 0};
+  const std::uintptr_t from = round_up(std::max(populated_to_, next_), kPageBytes);
+  const std::uintptr_t want = round_down(std::min(end_, next_ + ahead_), kPageBytes);
+  if (from >= want) return {from, from};
+  return {from, std::min(want, from + kPopulateStepBytes)};
+}
+
+void HugePageHeap::populate_loop() {
+  // Faulting pages in ahead of need must not take the CPU from the threads
+  // that need them now.
+  ledger::lower_thread_priority();
+  std::unique_lock lock(mu_);
+  for (;;) {
+    wake_.wait(lock, [&] {
+      const auto [from, to] = populate_range();
+      return stopping_ || from < to;
+    });
+    if (stopping_) return;
+    const auto [from, to] = populate_range();
+    const std::uintptr_t region = region_;
+    lock.unlock();
+    // Pages the allocator handed out meanwhile may be among these: faulting
+    // them in changes none of their bytes.
+    const bool ok = ::madvise(reinterpret_cast<void*>(from), to - from, MADV_POPULATE_WRITE) == 0;
+    lock.lock();
+    if (!ok) return;  // refused (kernel before 5.14) or memory short: as without the thread
+    // A region opened meanwhile starts from its own first page.
+    if (region_ != region) continue;
+    populated_to_ = std::max(populated_to_, to);
+    populated_bytes_ += to - from;
+  }
 }
 
 void* HugePageHeap::carve(std::size_t bytes, std::size_t alignment) {
@@ -38,6 +121,8 @@ bool HugePageHeap::reserve(std::size_t bytes) {
   void* start = ledger::map_huge_page_aligned(size, /*noreserve=*/true);
   if (start == nullptr) return false;
   next_ = reinterpret_cast<std::uintptr_t>(start);
+  region_ = next_;
+  populated_to_ = next_;
   end_ = next_ + size;
   reserved_ += size;
   return true;

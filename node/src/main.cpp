@@ -27,6 +27,7 @@ class HugePageSysAllocator final : public SysAllocator {
     }
     return fallback_ ? fallback_->Alloc(size, actual_size, alignment) : nullptr;
   }
+  emledger::node::HugePageHeap& heap() { return heap_; }
 
  private:
   emledger::node::HugePageHeap heap_;
@@ -36,11 +37,19 @@ class HugePageSysAllocator final : public SysAllocator {
 // Before any thread starts. tcmalloc has set up its own source by now (the
 // process allocated before main); what it took from it stays in use. The
 // allocator lives as long as the process: tcmalloc may call it during exit.
-void use_huge_page_heap() {
+HugePageSysAllocator* use_huge_page_heap() {
   MallocExtension* tcmalloc = MallocExtension::instance();
   alignas(HugePageSysAllocator) static unsigned char storage[sizeof(HugePageSysAllocator)];
-  tcmalloc->SetSystemAllocator(new (storage) HugePageSysAllocator(tcmalloc->GetSystemAllocator()));
+  auto* allocator = new (storage) HugePageSysAllocator(tcmalloc->GetSystemAllocator());
+  tcmalloc->SetSystemAllocator(allocator);
+  return allocator;
 }
+
+// How far past its last piece the heap keeps its pages faulted in (ADR 045).
+// Under ingest the heap grows by up to a few hundred MiB in its first
+// seconds (LevelDB's memtables, blocks, batches); this keeps the growth of
+// the next fraction of a second ready, for at most this much memory unused.
+constexpr std::size_t kHeapPopulateAheadBytes = std::size_t{32} << 20;
 
 // Before the store opens: LevelDB keeps half the limit as open table files
 // (emledger::ledger::raise_open_files_limit, ADR 028).
@@ -61,7 +70,7 @@ void report_open_files_limit(const emledger::ledger::OpenFilesLimit& l) {
 
 int main(int argc, char** argv) {
   using namespace emledger::node;
-  use_huge_page_heap();
+  HugePageSysAllocator* allocator = use_huge_page_heap();
   // `emledger-node snapshot create|restore`: offline, on a stopped node's
   // data directory (snapshots.hpp).
   if (argc > 1 && std::string(argv[1]) == "snapshot") return snapshot_command(argc - 1, argv + 1);
@@ -77,6 +86,8 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  // With the signals blocked, so that only the main thread takes them.
+  allocator->heap().populate_ahead(kHeapPopulateAheadBytes);
   report_open_files_limit(emledger::ledger::raise_open_files_limit());
 
   // A join from a snapshot (--join-snapshot) runs before the node serves;

@@ -5,13 +5,17 @@
 #include "huge_page_heap.hpp"
 
 #include <doctest/doctest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 using emledger::node::HugePageHeap;
@@ -36,6 +40,24 @@ std::optional<std::string> vm_flags_of(const void* p) {
     if (inside && line.rfind("VmFlags:", 0) == 0) return line;
   }
   return std::nullopt;
+}
+
+// How many of the 4 KiB pages of [p, p + bytes) are resident (mincore).
+std::size_t resident_pages(const void* p, std::size_t bytes) {
+  std::vector<unsigned char> vec(bytes / 4096);
+  if (::mincore(const_cast<void*>(p), bytes, vec.data()) != 0) return 0;
+  std::size_t n = 0;
+  for (unsigned char v : vec) n += v & 1;
+  return n;
+}
+
+// Whether this kernel takes MADV_POPULATE_WRITE (Linux 5.14 and later).
+bool kernel_populates() {
+  void* p = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return false;
+  const bool ok = ::madvise(p, 4096, MADV_POPULATE_WRITE) == 0;
+  ::munmap(p, 4096);
+  return ok;
 }
 
 // Whether this kernel knows transparent huge pages at all (without them the
@@ -123,4 +145,55 @@ TEST_CASE("huge page heap: requests it cannot serve get no memory") {
   CHECK(heap.allocate(4096, 3000) == nullptr);  // not a power of two
   CHECK(heap.allocate(SIZE_MAX - 100, 8192) == nullptr);
   CHECK(heap.reserved_bytes() == 0);
+}
+
+TEST_CASE("huge page heap: pages past the last piece are faulted in ahead, their bytes unchanged") {
+  if (!kernel_populates()) {
+    MESSAGE("this kernel refuses MADV_POPULATE_WRITE: nothing to check");
+    return;
+  }
+  constexpr std::size_t kAhead = 8 << 20;
+  constexpr std::size_t kPiece = 1 << 20;
+  for (const bool populating : {false, true}) {
+    CAPTURE(populating);
+    HugePageHeap heap;
+    if (populating) {
+      CHECK_FALSE(heap.populate_ahead(0));
+      REQUIRE(heap.populate_ahead(kAhead));
+      CHECK_FALSE(heap.populate_ahead(kAhead));  // one thread at most
+    }
+    auto* first = static_cast<unsigned char*>(heap.allocate(kPiece, 4096));
+    REQUIRE(first != nullptr);
+    std::memset(first, 0x3c, kPiece);
+    // What comes next in the region: faulted in by the thread alone.
+    const unsigned char* ahead = first + kPiece;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (populating && heap.populated_bytes() < kAhead &&
+           std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (populating) {
+      CHECK(heap.populated_bytes() == kAhead);
+      CHECK(resident_pages(ahead, kAhead) == kAhead / 4096);
+    } else {
+      CHECK(heap.populated_bytes() == 0);
+      CHECK(resident_pages(ahead + (2 << 20), kAhead - (2 << 20)) == 0);
+    }
+    // No more than asked: the rest of the region is untouched.
+    CHECK(resident_pages(ahead + kAhead + (2 << 20), 8 << 20) == 0);
+    // The next pieces are the pages faulted in, and read as fresh memory.
+    auto* second = static_cast<unsigned char*>(heap.allocate(kAhead, 4096));
+    REQUIRE(second == ahead);
+    bool zeros = true;
+    for (std::size_t i = 0; i < kAhead; i += 512) zeros = zeros && second[i] == 0;
+    CHECK(zeros);
+    // The first piece kept every byte.
+    bool kept = true;
+    for (std::size_t i = 0; i < kPiece; ++i) kept = kept && first[i] == 0x3c;
+    CHECK(kept);
+    // Past the second piece, the thread goes on.
+    while (populating && heap.populated_bytes() < 2 * kAhead &&
+           std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    CHECK(heap.populated_bytes() == (populating ? 2 * kAhead : 0));
+  }
 }
