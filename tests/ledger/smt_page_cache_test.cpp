@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "../support/kernel_memory.hpp"
 #include "emledger/ledger/smt.hpp"
 #include "emledger/ledger/smt_page.hpp"
 #include "smt_support.hpp"
@@ -103,15 +104,6 @@ std::uint64_t proc_kib(const char* file, const std::string& label) {
 
 // This process's resident anonymous memory, in KiB.
 std::uint64_t rss_anon_kib() { return proc_kib("/proc/self/status", "RssAnon:"); }
-
-// Whether this kernel takes MADV_POPULATE_WRITE (Linux 5.14 and later).
-bool kernel_populates() {
-  void* p = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) return false;
-  const bool ok = ::madvise(p, 4096, MADV_POPULATE_WRITE) == 0;
-  ::munmap(p, 4096);
-  return ok;
-}
 
 // This process's anonymous memory on transparent huge pages, in KiB.
 std::uint64_t anon_huge_kib() { return proc_kib("/proc/self/smaps_rollup", "AnonHugePages:"); }
@@ -241,7 +233,8 @@ TEST_CASE(
   std::size_t n = 0, written = 0;
   auto fill = [&](std::size_t bytes) {  // records of 15 nodes, 1,496 bytes each
     for (std::size_t end = written + bytes; written < end; written += 1496) {
-      const Hash r = root_of(2 + n % 60, ++n);
+      ++n;
+      const Hash r = root_of(2 + n % 60, n);
       cache.insert(r, page_of(r, 15, 1));
     }
   };
@@ -273,7 +266,8 @@ TEST_CASE("smt: a record written over is absent, even where its root's bytes are
     at += size_of(nodes.size());
   };
   auto filler = [&](std::size_t nodes) {
-    const Hash r = root_of(2 + n % 60, ++n);
+    ++n;
+    const Hash r = root_of(2 + n % 60, n);
     put(r, page_of(r, nodes, 1));
   };
   filler(8);  // [0, 816)
@@ -381,7 +375,7 @@ TEST_CASE("smt: a page cache asked for huge pages gets them where the kernel giv
 }
 
 TEST_CASE("smt: a page cache asked for huge pages is faulted in by a thread of its own") {
-  if (!kernel_populates()) {
+  if (!emledger::testing::kernel_populates()) {
     MESSAGE("this kernel has no MADV_POPULATE_WRITE: nothing to check");
     return;
   }

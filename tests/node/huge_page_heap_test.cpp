@@ -18,6 +18,8 @@
 #include <thread>
 #include <vector>
 
+#include "../support/kernel_memory.hpp"
+
 using emledger::node::HugePageHeap;
 
 namespace {
@@ -49,15 +51,6 @@ std::size_t resident_pages(const void* p, std::size_t bytes) {
   std::size_t n = 0;
   for (unsigned char v : vec) n += v & 1;
   return n;
-}
-
-// Whether this kernel takes MADV_POPULATE_WRITE (Linux 5.14 and later).
-bool kernel_populates() {
-  void* p = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) return false;
-  const bool ok = ::madvise(p, 4096, MADV_POPULATE_WRITE) == 0;
-  ::munmap(p, 4096);
-  return ok;
 }
 
 // Whether this kernel knows transparent huge pages at all (without them the
@@ -148,7 +141,7 @@ TEST_CASE("huge page heap: requests it cannot serve get no memory") {
 }
 
 TEST_CASE("huge page heap: pages past the last piece are faulted in ahead, their bytes unchanged") {
-  if (!kernel_populates()) {
+  if (!emledger::testing::kernel_populates()) {
     MESSAGE("this kernel refuses MADV_POPULATE_WRITE: nothing to check");
     return;
   }
