@@ -23,4 +23,8 @@ void* map_huge_page_aligned(std::size_t bytes, bool noreserve) {
   return reinterpret_cast<void*>(start);
 }
 
+bool populate_pages(void* start, std::size_t bytes) {
+  return ::madvise(start, bytes, MADV_POPULATE_WRITE) == 0;
+}
+
 }  // namespace emledger::ledger

@@ -49,14 +49,10 @@ SmtPageCache::SmtPageCache(std::size_t bytes, bool huge_pages) {
   sets_ = reinterpret_cast<Set*>(memory_.get());
   arena_ = memory_.get() + index_bytes;
   // The kernel faults each page in as the cache would on first touch, but
-  // all at once and off the threads that use the cache. The pages keep
-  // their zeros, and a page the cache touches first is simply present. A
-  // kernel without MADV_POPULATE_WRITE (before 5.14) refuses it: the pages
-  // are then faulted in as they are touched.
+  // all at once and off the threads that use the cache (populate_pages).
   if (huge_pages) {
     try {
-      populating_ =
-          std::jthread([start, mapped] { ::madvise(start, mapped, MADV_POPULATE_WRITE); });
+      populating_ = std::jthread([start, mapped] { populate_pages(start, mapped); });
     } catch (const std::system_error&) {
       // No thread to be had: the pages are faulted in as they are touched.
     }

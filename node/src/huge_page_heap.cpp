@@ -1,8 +1,5 @@
 #include "huge_page_heap.hpp"
 
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <limits>
 #include <system_error>
@@ -97,9 +94,9 @@ void HugePageHeap::populate_loop() {
     lock.unlock();
     // Pages the allocator handed out meanwhile may be among these: faulting
     // them in changes none of their bytes.
-    const bool ok = ::madvise(reinterpret_cast<void*>(from), to - from, MADV_POPULATE_WRITE) == 0;
+    const bool ok = ledger::populate_pages(reinterpret_cast<void*>(from), to - from);
     lock.lock();
-    if (!ok) return;  // refused (kernel before 5.14) or memory short: as without the thread
+    if (!ok) return;  // refused: pages fault in as touched, as without the thread
     // A region opened meanwhile starts from its own first page.
     if (region_ != region) continue;
     populated_to_ = std::max(populated_to_, to);

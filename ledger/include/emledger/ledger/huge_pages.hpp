@@ -18,4 +18,13 @@ inline constexpr std::size_t kHugePageBytes = std::size_t{2} << 20;
 // gives it back.
 void* map_huge_page_aligned(std::size_t bytes, bool noreserve);
 
+// Has the kernel fault in the pages of [start, start + bytes) (page-aligned)
+// as a write would, without writing: absent pages arrive zeroed, present
+// ones are left as they are, so no byte anyone reads changes, even while
+// other threads use the range. Off the threads that would otherwise take
+// those faults, it moves the first-touch cost of fresh memory (ADR 044,
+// ADR 045). False when refused: a kernel before 5.14 (no
+// MADV_POPULATE_WRITE), or memory short; the pages then fault in as touched.
+bool populate_pages(void* start, std::size_t bytes);
+
 }  // namespace emledger::ledger
