@@ -373,12 +373,11 @@ void baseline_figures(Table& t, const Json& b, const Json& ingest, const Ceiling
 // compactions (and PostgreSQL's own background writes) fall inside the
 // measurement. The targets are judged here as in the burst.
 void sustained_figures(Table& t, const Json& ingest, const Json& pg_run, const Ceiling& c) {
-  if (!ingest.is_object()) return;
+  if (!ingest.is_object() || !ingest.contains("modes") || ingest["modes"].empty()) return;
+  // Every mode of the run posts the same --txs.
+  const auto txs = ingest["modes"][0]["saturation"].value("txs", std::size_t{0});
+  ingest_figures(t, ingest, c, "sustained", "over " + std::to_string(txs) + " txs");
   const Json one = ingest_mode(ingest, 1);
-  const std::string load =
-      one.is_object() ? "over " + std::to_string(one["saturation"].value("txs", 0)) + " txs"
-                      : std::string("sustained");
-  ingest_figures(t, ingest, c, "sustained", load);
   if (one.is_null() || !pg_run.is_object() || !pg_run.contains("postgresql")) return;
   const Json& pg = pg_run["postgresql"];
   if (!pg.contains("verified_batch")) return;
