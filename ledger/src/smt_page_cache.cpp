@@ -11,6 +11,7 @@
 
 #include "emledger/crypto/result.hpp"
 #include "emledger/ledger/huge_pages.hpp"
+#include "emledger/ledger/store.hpp"
 
 namespace emledger::ledger {
 namespace {
@@ -32,9 +33,11 @@ SmtPageCache::SmtPageCache(std::size_t bytes, bool huge_pages) {
   // an eighth of the memory.
   index_sets_ = std::bit_ceil(bytes / (kWays * kArenaBytesPerEntry + sizeof(Set)));
   while (index_sets_ > 1 && index_sets_ * sizeof(Set) > bytes / 8) index_sets_ /= 2;
-  const std::size_t index_bytes = index_sets_ * sizeof(Set);
-  arena_bytes_ = (bytes - index_bytes) / 8 * 8;
-  const std::size_t mapped = round_up(index_bytes + arena_bytes_, kPageBytes);
+  index_bytes_ = index_sets_ * sizeof(Set);
+  arena_bytes_ = (bytes - index_bytes_) / 8 * 8;
+  const std::size_t mapped = round_up(index_bytes_ + arena_bytes_, kPageBytes);
+  mapped_bytes_ = mapped;
+  populated_ = mapped;  // until a populating thread starts
   // An anonymous mapping of its own: zeroed by the kernel page by page as it
   // is touched (an index of zeros is empty), and advised before any page is.
   void* start = nullptr;
@@ -47,15 +50,57 @@ SmtPageCache::SmtPageCache(std::size_t bytes, bool huge_pages) {
   if (start == nullptr) throw std::bad_alloc();
   memory_ = std::unique_ptr<std::uint8_t, Unmap>(static_cast<std::uint8_t*>(start), Unmap{mapped});
   sets_ = reinterpret_cast<Set*>(memory_.get());
-  arena_ = memory_.get() + index_bytes;
+  arena_ = memory_.get() + index_bytes_;
   // The kernel faults each page in as the cache would on first touch, but
-  // all at once and off the threads that use the cache (populate_pages).
+  // ahead of it and off the threads that use the cache (populate_pages).
   if (huge_pages) {
+    populated_ = 0;
     try {
-      populating_ = std::jthread([start, mapped] { populate_pages(start, mapped); });
+      populating_ = std::jthread([this](std::stop_token stop) { populate_loop(std::move(stop)); });
     } catch (const std::system_error&) {
       // No thread to be had: the pages are faulted in as they are touched.
+      populated_ = mapped;
     }
+  }
+}
+
+std::size_t SmtPageCache::populated_bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return populated_;
+}
+
+std::uint64_t SmtPageCache::written_bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return head_;
+}
+
+std::size_t SmtPageCache::populate_want() const {
+  // The index at once: its lines are touched anywhere. The arena up to
+  // kPopulateAheadBytes past the head's first round.
+  const std::uint64_t used = std::min<std::uint64_t>(head_, arena_bytes_);
+  return std::min(mapped_bytes_,
+                  round_up(index_bytes_ + used + kPopulateAheadBytes, kHugePageBytes));
+}
+
+void SmtPageCache::populate_loop(std::stop_token stop) {
+  // Faulting pages in ahead of need must not take the CPU from the threads
+  // that need them now.
+  lower_thread_priority();
+  // At most this much per call, so that a stop waits for little.
+  constexpr std::size_t kStepBytes = std::size_t{32} << 20;
+  std::unique_lock<std::mutex> lock(mu_);
+  while (populated_ < mapped_bytes_ && !stop.stop_requested()) {
+    if (!wake_.wait(lock, stop, [this] { return populate_want() > populated_; })) return;
+    const std::size_t from = populated_;
+    const std::size_t to = std::min(populate_want(), from + kStepBytes);
+    populated_ = to;
+    lock.unlock();
+    // Records appended meanwhile may be in these pages: faulting them in
+    // changes none of their bytes.
+    const bool ok = populate_pages(memory_.get() + from, to - from);
+    lock.lock();
+    // Refused: the rest faults in as touched, as without the thread.
+    if (!ok) populated_ = mapped_bytes_;
   }
 }
 
@@ -117,6 +162,12 @@ std::uint64_t SmtPageCache::append(const Hash& root, std::span<const SmtHashedNo
   std::memcpy(at + sizeof h, nodes.data(), nodes.size() * kNodeRecordBytes);
   const std::uint64_t where = head_ + 1;
   head_ += bytes;
+  // The populating thread is woken once the head is within half its
+  // margin of what it has faulted in.
+  if (populated_ < mapped_bytes_ &&
+      index_bytes_ + std::min<std::uint64_t>(head_, arena_bytes_) + kPopulateAheadBytes / 2 >
+          populated_)
+    wake_.notify_one();
   return where;
 }
 

@@ -374,26 +374,67 @@ TEST_CASE("smt: a page cache asked for huge pages gets them where the kernel giv
   }
 }
 
-TEST_CASE("smt: a page cache asked for huge pages is faulted in by a thread of its own") {
+// Polls `populated_bytes()` for up to ten seconds until it reads `want`.
+bool populated_reaches(const SmtPageCache& cache, std::size_t want) {
+  for (int i = 0; i < 200 && cache.populated_bytes() != want; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  return cache.populated_bytes() == want;
+}
+
+TEST_CASE("smt: a page cache asked for huge pages is faulted in a little ahead of its use") {
   if (!emledger::testing::kernel_populates()) {
     MESSAGE("this kernel has no MADV_POPULATE_WRITE: nothing to check");
     return;
   }
-  constexpr std::size_t kBytes = std::size_t{28} << 20;
+  constexpr std::size_t kMiB = std::size_t{1} << 20;
+  constexpr std::size_t kBytes = 256 * kMiB;
+  constexpr std::size_t kAhead = SmtPageCache::kPopulateAheadBytes;
+  const auto huge_round = [](std::size_t n) {
+    return (n + 2 * kMiB - 1) / (2 * kMiB) * (2 * kMiB);
+  };
   const std::uint64_t before = rss_anon_kib();
   SmtPageCache cache(kBytes, true);
-  // Nothing touches the cache: its memory becomes resident all the same.
-  std::uint64_t grown = 0;
-  for (int i = 0; i < 200 && grown < 24 * 1024; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    const std::uint64_t now = rss_anon_kib();
-    grown = now > before ? now - before : 0;
+  const std::size_t index = cache.mapped_bytes() - cache.arena_bytes();
+  REQUIRE(index + kAhead + 64 * kMiB < cache.mapped_bytes());
+
+  // Untouched: the index and the margin ahead of an empty ring, no more.
+  const std::size_t first = huge_round(index + kAhead);
+  REQUIRE(populated_reaches(cache, first));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(cache.populated_bytes() == first);
+  const std::uint64_t grown = rss_anon_kib() - before;
+  CHECK(grown >= (first - 8 * kMiB) / 1024);
+  CHECK(grown < (first + 48 * kMiB) / 1024);
+
+  // 80 MiB of records: the margin moves on with the ring's head.
+  const auto page = page_of(root_of(1, 1), SmtPageCache::kPageNodesMax, 9);
+  // A record: the root, two counts, the nodes, to a multiple of 8 bytes.
+  const std::size_t record = (40 + page.size() * sizeof(SmtHashedNode) + 7) / 8 * 8;
+  const std::size_t records = 80 * kMiB / record;
+  for (std::size_t i = 0; i < records; ++i) {
+    const Hash root = root_of(i, i * 7 + 1, 0x3c);
+    auto nodes = page;
+    nodes[0].hash = root;
+    cache.insert(root, nodes);
   }
-  CHECK(grown >= 24 * 1024);
-  // It still answers as a fresh cache: the pages keep their zeros.
+  // The thread is woken when the head comes within half the margin.
+  const std::size_t head = records * record;
+  for (int i = 0; i < 200 && cache.populated_bytes() < index + head + kAhead / 2; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(cache.populated_bytes() >= index + head + kAhead / 2);
+  CHECK(cache.populated_bytes() <= huge_round(index + head + kAhead));
+  CHECK(cache.populated_bytes() < cache.mapped_bytes());
+
+  // It still answers as before: faulting in changed no byte written.
   std::vector<SmtHashedNode> out;
+  const Hash last = root_of(records - 1, (records - 1) * 7 + 1, 0x3c);
+  REQUIRE(cache.find(last, out));
+  CHECK(out.size() == page.size());
+  CHECK(out[0].hash == last);
   CHECK_FALSE(cache.find(root_of(3, 4), out));
-  cache.insert(root_of(3, 4), page_of(root_of(3, 4), 2, 6));
-  REQUIRE(cache.find(root_of(3, 4), out));
-  CHECK(same(out, page_of(root_of(3, 4), 2, 6)));
+}
+
+TEST_CASE("smt: a page cache not asked for huge pages has nothing faulted in ahead") {
+  SmtPageCache cache(std::size_t{8} << 20, false);
+  CHECK(cache.populated_bytes() == cache.mapped_bytes());
 }

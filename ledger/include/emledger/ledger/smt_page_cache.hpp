@@ -5,11 +5,13 @@
 // the nodes of a page arrive together from memory.
 #pragma once
 
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <span>
+#include <stop_token>
 #include <thread>
 #include <type_traits>
 #include <vector>
@@ -40,8 +42,10 @@ namespace emledger::ledger {
 // No allocation after construction. The memory is an anonymous mapping,
 // zeroed by the kernel as it is touched; with `huge_pages` it asks for
 // transparent huge pages (ADR 024), and a thread of its own has the kernel
-// fault the whole mapping in at once (MADV_POPULATE_WRITE), so that the
-// ring's first round does not pay a fault for every 2 MiB it reaches. Lookups only: nothing
+// fault it in (MADV_POPULATE_WRITE) a little ahead of use: the index at
+// once, the arena kPopulateAheadBytes ahead of the ring's head (ADR 047).
+// The ring's first round then pays no fault for every 2 MiB it reaches, and
+// a cache takes memory as it fills, not all at its start. Lookups only: nothing
 // iterates it, so it cannot reach any state. Thread safe: one lock guards it (updates on several
 // threads, ADR 040, and HTTP threads proving); each operation holds it for one index line and one
 // record.
@@ -53,6 +57,9 @@ class SmtPageCache {
   // Arena bytes per index entry: one 16-byte entry for each 256 bytes of
   // arena, more entries than records fit (a record takes at least 144).
   static constexpr std::size_t kArenaBytesPerEntry = 256;
+  // How far ahead of the ring's head the arena is faulted in (huge pages
+  // only): about two seconds of a node's writes at saturation.
+  static constexpr std::size_t kPopulateAheadBytes = std::size_t{64} << 20;
   // `bytes`: the memory it may take, at least 64 KiB.
   explicit SmtPageCache(std::size_t bytes, bool huge_pages = false);
   // The nodes of the page rooted at `root` into `out` (its contents
@@ -71,6 +78,16 @@ class SmtPageCache {
   void prefetch(const Hash& root) const;
 
   std::size_t arena_bytes() const { return arena_bytes_; }
+  // Bytes of the mapping, from its start, faulted in or being faulted in
+  // by the populating thread; all of it when there is no such thread (no
+  // huge pages asked, or none to be had), whose pages fault in as touched.
+  std::size_t populated_bytes() const;
+  // Bytes of the mapping: the index, then the arena.
+  std::size_t mapped_bytes() const { return mapped_bytes_; }
+  // Bytes of records ever written to the arena (each insert, and each page
+  // written again at the head). Past arena_bytes(), the ring has gone round
+  // and overwritten its oldest records.
+  std::uint64_t written_bytes() const;
   std::size_t index_entries() const { return index_sets_ * kWays; }
 
  private:
@@ -107,13 +124,27 @@ class SmtPageCache {
   // Writes a record at the ring's head and returns its `where`. Under mu_.
   std::uint64_t append(const Hash& root, std::span<const SmtHashedNode> nodes) const;
 
+  // Where the populating thread should have faulted the mapping in to,
+  // given the head. Under mu_.
+  std::size_t populate_want() const;
+  // The populating thread's loop: faults in [populated_, populate_want())
+  // in steps, until the whole mapping is in or it is asked to stop.
+  void populate_loop(std::stop_token stop);
+
   std::size_t index_sets_;
+  std::size_t index_bytes_;
   std::size_t arena_bytes_;
+  std::size_t mapped_bytes_;
   std::unique_ptr<std::uint8_t, Unmap> memory_;  // the index, then the arena
   Set* sets_;
   std::uint8_t* arena_;
   mutable std::mutex mu_;
   mutable std::uint64_t head_ = 0;  // bytes ever written to the arena, guarded by mu_
+  // Bytes of the mapping handed to the populating thread so far; guarded by
+  // mu_. mapped_bytes_ when there is no thread or it is done.
+  mutable std::size_t populated_ = 0;
+  // Wakes the populating thread when the head nears populated_.
+  mutable std::condition_variable_any wake_;
   // Faults the memory in (huge pages only); joined before memory_ goes.
   std::jthread populating_;
 };
