@@ -432,7 +432,12 @@ void Api::health(const HttpRequest&, const PathParams&, Responder respond) {
        {"committed_id_filter",
         ctx_.ledger->tx_filter_complete() && ctx_.ledger->state_key_filter_complete() ? "complete"
                                                                                       : "scanning"},
-       {"compaction", compaction && compaction->due() ? "pending" : "idle"}}));
+       {"compaction", compaction && compaction->due() ? "pending" : "idle"},
+       // ADR 047: once written_bytes passes bytes, the ring has gone round
+       // and updates read older pages back from the store.
+       {"state_cache",
+        {{"bytes", ctx_.ledger->state_pages().mapped_bytes()},
+         {"written_bytes", ctx_.ledger->state_pages().written_bytes()}}}}));
 }
 
 void Api::genesis(const HttpRequest&, const PathParams&, Responder respond) {

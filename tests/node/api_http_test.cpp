@@ -52,6 +52,11 @@ TEST_CASE("dev node: submit with wait=commit, then every read shows it") {
   // ADR 034: a new chain's few writes are in LevelDB's memtable; no level
   // is over its limit.
   CHECK(health.body["compaction"] == "idle");
+  // ADR 047: the state cache's memory, and the pages written to it so far.
+  CHECK(health.body["state_cache"]["bytes"].get<std::uint64_t>() ==
+        node->ledger().state_pages().mapped_bytes());
+  const auto cache_written = health.body["state_cache"]["written_bytes"].get<std::uint64_t>();
+  CHECK(cache_written == node->ledger().state_pages().written_bytes());
   CHECK(error_code(get(*node, "/v1/headers/latest")) == "NOT_FOUND");
 
   auto g = get(*node, "/v1/genesis");
@@ -69,6 +74,9 @@ TEST_CASE("dev node: submit with wait=commit, then every read shows it") {
   CHECK(r.body["status"] == "committed");
   CHECK(r.body["height"] == 1);
   CHECK(r.body["log_index"] == 0);
+  // The block rewrote the pages on its keys' paths into the cache.
+  CHECK(get(*node, "/v1/health").body["state_cache"]["written_bytes"].get<std::uint64_t>() >
+        cache_written);
 
   auto t = get(*node, "/v1/transactions/" + id);
   REQUIRE(t.status == 200);

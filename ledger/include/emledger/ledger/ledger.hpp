@@ -392,6 +392,9 @@ class Ledger {
 
   // Raw storage, for tests that plant data below the kernel and for tools.
   KvStore& store() { return *store_; }
+  // The state-tree page cache, for its figures (the node's health). Thread
+  // safe: its accessors lock.
+  const SmtPageCache& state_pages() const { return state_pages_; }
 
  private:
   // check_tx_stateless less the signature: the org key to verify it with, or
