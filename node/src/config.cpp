@@ -1,8 +1,10 @@
 #include "config.hpp"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -17,8 +19,72 @@ namespace emledger::node {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+// The number a control group's limit file holds; nullopt for "max" (no
+// limit), a missing file or anything else.
+std::optional<std::uint64_t> read_limit(const fs::path& file) {
+  std::ifstream in(file);
+  std::string text;
+  if (!(in >> text) || text.empty() || text.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  try {
+    return std::stoull(text);
+  } catch (const std::exception&) {
+    return std::nullopt;  // out of range: no limit worth the name
+  }
+}
+
+// The lowest limit named by `file` in `dir` and each of its ancestors up to
+// `root` (a limit on a parent group binds its children too).
+std::optional<std::uint64_t> lowest_limit(const fs::path& root, const std::string& group,
+                                          const char* file) {
+  std::optional<std::uint64_t> lowest;
+  fs::path rel = fs::path(group).relative_path();
+  for (;;) {
+    if (auto v = read_limit(root / rel / file)) lowest = lowest ? std::min(*lowest, *v) : *v;
+    if (rel.empty()) break;
+    rel = rel.parent_path();
+  }
+  return lowest;
+}
+
+}  // namespace
+
+std::optional<std::uint64_t> usable_memory_bytes() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES);
+  const long page_bytes = ::sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page_bytes <= 0) return std::nullopt;
+  std::uint64_t usable = static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page_bytes);
+  // /proc/self/cgroup: "0::PATH" for cgroup v2, "ID:memory:PATH" (among
+  // other controllers) for v1.
+  std::ifstream groups("/proc/self/cgroup");
+  std::string line;
+  while (std::getline(groups, line)) {
+    const auto a = line.find(':');
+    const auto b = a == std::string::npos ? a : line.find(':', a + 1);
+    if (b == std::string::npos) continue;
+    const std::string controllers = line.substr(a + 1, b - a - 1);
+    const std::string group = line.substr(b + 1);
+    std::optional<std::uint64_t> limit;
+    if (controllers.empty())
+      limit = lowest_limit("/sys/fs/cgroup", group, "memory.max");
+    else if (("," + controllers + ",").find(",memory,") != std::string::npos)
+      limit = lowest_limit("/sys/fs/cgroup/memory", group, "memory.limit_in_bytes");
+    if (limit && *limit > 0) usable = std::min(usable, *limit);
+  }
+  return usable;
+}
+
+std::uint64_t default_state_cache_mib(std::optional<std::uint64_t> memory_bytes) {
+  if (!memory_bytes) return ledger::kStateCacheMibDefault;
+  const std::uint64_t share = *memory_bytes / kStateCacheMemoryShare >> 20;
+  return std::clamp(share, ledger::kStateCacheMibDefault, kStateCacheMibDefaultMax);
+}
+
 std::optional<Config> parse_command_line(int argc, char** argv, int* exit_code) {
   Config c;
+  c.state_cache_mib = default_state_cache_mib(usable_memory_bytes());
   CLI::App app{"emledger-node: a permissioned ledger node for government e-licenses"};
   app.add_flag("--dev", c.dev,
                "dev mode: on first start create DIR/keys and DIR/genesis.json for a one-node "
@@ -37,8 +103,12 @@ std::optional<Config> parse_command_line(int argc, char** argv, int* exit_code) 
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}));
   app.add_option("--state-cache-mib", c.state_cache_mib,
-                 "memory for the state-tree page cache, in MiB; about 600 bytes per record keeps "
-                 "the pages of the whole live tree in memory")
+                 "memory for the state-tree page cache, in MiB, taken as it fills; the default is "
+                 "an eighth of this machine's usable memory, from " +
+                     std::to_string(ledger::kStateCacheMibDefault) + " to " +
+                     std::to_string(kStateCacheMibDefaultMax) +
+                     " MiB. A chain's updates stay off the disk while the cache holds the "
+                     "pages they wrote, about 3.4 KB per register transaction")
       ->capture_default_str()
       ->check(CLI::Range(std::uint64_t{1}, ledger::kStateCacheMibMax));
   app.add_option("--state-threads", c.state_threads,

@@ -34,7 +34,8 @@ struct Config {
   unsigned http_threads = 0;  // 0: one per hardware thread
   std::size_t mempool_txs_max = kMempoolTxsMax;
   // Memory for the state-page cache (ledger::LedgerOptions::state_cache_mib),
-  // in MiB.
+  // in MiB. parse_command_line's default is default_state_cache_mib() of
+  // this machine's usable memory.
   std::uint64_t state_cache_mib = ledger::kStateCacheMibDefault;
   unsigned state_threads = 0;  // 0: one per hardware thread
   // State trees kept provable (ledger::LedgerOptions, ADR 021): 0 keeps every
@@ -52,6 +53,21 @@ struct Config {
   bool join_snapshot = false;
   std::uint64_t join_timeout_ms = 600'000;
 };
+
+// The memory this process may use: the machine's physical memory, or less
+// where a control group limits it (cgroup v2 memory.max, v1
+// memory.limit_in_bytes, on this process's group and its ancestors).
+// nullopt when even the physical memory cannot be read.
+std::optional<std::uint64_t> usable_memory_bytes();
+
+// The state cache's default, in MiB (ADR 047): an eighth of `memory_bytes`,
+// no less than ledger::kStateCacheMibDefault and no more than
+// kStateCacheMibDefaultMax; kStateCacheMibDefault when the memory is unknown.
+// The cache takes its memory as it fills (SmtPageCache), so an idle node does
+// not hold it all.
+inline constexpr std::uint64_t kStateCacheMemoryShare = 8;
+inline constexpr std::uint64_t kStateCacheMibDefaultMax = 4096;
+std::uint64_t default_state_cache_mib(std::optional<std::uint64_t> memory_bytes);
 
 // Parses argv. On --help or a usage error prints to stdout/stderr and returns
 // nullopt with *exit_code set (0 for help, 2 for bad usage).

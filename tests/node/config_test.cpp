@@ -69,3 +69,35 @@ TEST_CASE("node config: --state-threads is 0 (the hardware threads) to 16") {
     CHECK(code == 2);
   }
 }
+
+TEST_CASE(
+    "node config: the state cache defaults to an eighth of the usable memory, within bounds") {
+  constexpr std::uint64_t kMiB = std::uint64_t{1} << 20;
+  // Unknown memory: the library's default.
+  CHECK(default_state_cache_mib(std::nullopt) == ledger::kStateCacheMibDefault);
+  // Small machines get no less than that; large ones no more than the cap.
+  CHECK(default_state_cache_mib(512 * kMiB) == ledger::kStateCacheMibDefault);
+  CHECK(default_state_cache_mib(0) == ledger::kStateCacheMibDefault);
+  CHECK(default_state_cache_mib(1024 * kMiB) == 128);
+  CHECK(default_state_cache_mib(24 * 1024 * kMiB) == 3072);
+  CHECK(default_state_cache_mib(24 * 1024 * kMiB + 7) == 3072);
+  CHECK(default_state_cache_mib(kStateCacheMibDefaultMax * kStateCacheMemoryShare * kMiB) ==
+        kStateCacheMibDefaultMax);
+  CHECK(default_state_cache_mib(std::uint64_t{1} << 50) == kStateCacheMibDefaultMax);
+  CHECK(kStateCacheMibDefaultMax <= ledger::kStateCacheMibMax);
+
+  // This machine's memory is known, and the command line's default is its share.
+  const auto memory = usable_memory_bytes();
+  REQUIRE(memory);
+  CHECK(*memory >= 64 * kMiB);
+  int code = 0;
+  auto d = parse({"--dev", "--data", "/tmp/x"}, code);
+  REQUIRE(d);
+  CHECK(d->state_cache_mib == default_state_cache_mib(memory));
+  // An explicit size wins, within the library's bounds.
+  auto c = parse({"--dev", "--data", "/tmp/x", "--state-cache-mib", "64"}, code);
+  REQUIRE(c);
+  CHECK(c->state_cache_mib == 64);
+  CHECK_FALSE(parse({"--dev", "--data", "/tmp/x", "--state-cache-mib", "0"}, code));
+  CHECK(code == 2);
+}
