@@ -250,6 +250,17 @@ Json ingest_mode(const Json& ingest, std::size_t validators) {
 // The figures of one ingest_bench run. `group` names the run in the table;
 // `load` says what its saturation phase was ("at saturation" for the burst,
 // "over N txs" for the sustained load), and its half load is half of that.
+// "; state cache ..." from a saturation phase's JSON (ADR 047): node 0's
+// cache size and the pages written to it by the phase's end; "" from an
+// ingest_bench that did not report them.
+std::string state_cache_text(const Json& saturation) {
+  const auto bytes = saturation.value("state_cache_bytes", std::uint64_t{0});
+  if (bytes == 0) return "";
+  const auto written = saturation.value("state_cache_written_bytes", std::uint64_t{0});
+  return "; node 0's state cache " + fixed(static_cast<double>(bytes) / (1 << 20), 0) + " MiB, " +
+         fixed(static_cast<double>(written) / (1 << 20), 0) + " MiB written to it";
+}
+
 void ingest_figures(Table& t, const Json& ingest, const Ceiling& c, const std::string& group,
                     const std::string& load) {
   if (!ingest.is_object() || !ingest.contains("modes")) return;
@@ -265,7 +276,8 @@ void ingest_figures(Table& t, const Json& ingest, const Ceiling& c, const std::s
         ingest.value("body", std::string("json")) + " body), " +
         std::to_string(s.value("clients", 0)) +
         " clients, ?wait=commit (final and fsynced: one synced LevelDB batch per block), " +
-        fixed(num(s, "seconds"), 1) + " s; " + cores_text() + " shared by load and nodes";
+        fixed(num(s, "seconds"), 1) + " s; " + cores_text() + " shared by load and nodes" +
+        state_cache_text(s);
     Figure& f = t.add(group, who + ": committed tx/s " + load, num(s, "committed_tx_per_s"), "tx/s",
                       sat_setup);
     compare(f, c.ed25519_per_s / static_cast<double>(n),

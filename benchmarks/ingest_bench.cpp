@@ -313,6 +313,23 @@ Result<Head> head_of(const testing::NodeProcess& node) {
   return Head{j["height"].get<std::uint64_t>(), j["log_size"].get<std::uint64_t>()};
 }
 
+// Node's state cache figures from /v1/health into `s`; left at 0 when the
+// node gives none (one built before ADR 047).
+void state_cache_of(const testing::NodeProcess& node, SaturationResult& s) {
+  auto http = client_for(node);
+  http.set_connection_timeout(kHealthTimeoutS, 0);
+  http.set_read_timeout(kHealthTimeoutS, 0);
+  auto res = http.Get("/v1/health");
+  if (!res || res->status != 200) return;
+  const Json j = Json::parse(res->body, nullptr, false);
+  if (!j.is_object() || !j.contains("state_cache") || !j["state_cache"].is_object()) return;
+  const Json& c = j["state_cache"];
+  if (c.contains("bytes") && c["bytes"].is_number_unsigned())
+    s.state_cache_bytes = c["bytes"].get<std::uint64_t>();
+  if (c.contains("written_bytes") && c["written_bytes"].is_number_unsigned())
+    s.state_cache_written_bytes = c["written_bytes"].get<std::uint64_t>();
+}
+
 Result<std::uint64_t> height_of(const testing::NodeProcess& node) {
   auto head = head_of(node);
   if (!head) return head.status();
@@ -560,6 +577,7 @@ Status run_phases(const Options& o, bench::LocalNetwork& net, const std::vector<
     return Status::error("NETWORK_STALLED", "saturation: " + m.saturation.tally.stalled);
   auto h1 = chain_since(net, *h0, m.saturation.tally.committed, m.saturation.chain);
   if (!h1) return h1.status();
+  state_cache_of(net.node(0), m.saturation);
 
   if (m.saturation.tps() <= 0) return Status::ok();  // nothing committed: no rate to pace at
   std::uint64_t committed = m.saturation.tally.committed;

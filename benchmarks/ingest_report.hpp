@@ -38,6 +38,12 @@ void print_report(const Options& o, double before, double after,
            std::to_string(m.saturation.tally.failed);
   });
   row("  seconds", ms, [](const ModeResult& m) { return fixed(m.saturation.seconds, 2); });
+  row("  node 0 state cache MiB / MiB written to it (ADR 047)", ms, [](const ModeResult& m) {
+    const auto& s = m.saturation;
+    if (s.state_cache_bytes == 0) return std::string("-");
+    return fixed(static_cast<double>(s.state_cache_bytes) / (1 << 20), 0) + " / " +
+           fixed(static_cast<double>(s.state_cache_written_bytes) / (1 << 20), 0);
+  });
   row("  batch latency p50 / p99, ms", ms, [](const ModeResult& m) {
     const auto& l = m.saturation.tally.latencies_ms;
     return fixed(percentile(l, 0.5), 0) + " / " + fixed(percentile(l, 0.99), 0);
@@ -180,6 +186,8 @@ Json mode_json(const Options& o, const ModeResult& m, double ceiling) {
             {"clients", o.clients},
             {"committed_tx_per_s", s.tps()},
             {"seconds", s.seconds},
+            {"state_cache_bytes", s.state_cache_bytes},
+            {"state_cache_written_bytes", s.state_cache_written_bytes},
             {"batch_latency_ms_p50", percentile(s.tally.latencies_ms, 0.5)},
             {"batch_latency_ms_p99", percentile(s.tally.latencies_ms, 0.99)},
             {"node_cpu_s", s.node_cpu_s},

@@ -81,6 +81,11 @@ struct ChainStats {
 struct SaturationResult {
   Tally tally;
   double seconds = 0;
+  // Node 0's state-tree page cache at the phase's end (/v1/health, ADR 047):
+  // its memory and the bytes of pages written to its ring since the node
+  // started. 0 from a node that does not report them.
+  std::uint64_t state_cache_bytes = 0;
+  std::uint64_t state_cache_written_bytes = 0;
   double node_cpu_s = 0;  // all nodes
   double client_cpu_s = 0;
   ChainStats chain;

@@ -17,7 +17,8 @@
 //                  10M records take about 30 GB
 //   --keep         leave the run's directory (genesis, keys, node data, log) behind
 //   --state-cache-mib M  the state-page cache of the loader's Ledger and of the node
-//                  (emledger-node --state-cache-mib; default the node's, 112 MiB)
+//                  (emledger-node --state-cache-mib; default 112 MiB, the library's, which the
+//                  node's own default was before ADR 047 and which earlier scale runs used)
 //   --state-retention-blocks W  state trees kept by the loader's Ledger and the node
 //                  (emledger-node --state-retention-blocks; default 0, every tree)
 //   --compaction C background (default): the figures of each point as the load left
