@@ -35,8 +35,9 @@ std::optional<std::uint64_t> read_limit(const fs::path& file) {
   }
 }
 
-// The lowest limit named by `file` in `dir` and each of its ancestors up to
-// `root` (a limit on a parent group binds its children too).
+// The lowest limit in `file` of the control group `group` and of each of its
+// ancestors, under the hierarchy mounted at `root` (a limit on a parent group
+// binds its children too).
 std::optional<std::uint64_t> lowest_limit(const fs::path& root, const std::string& group,
                                           const char* file) {
   std::optional<std::uint64_t> lowest;
