@@ -297,6 +297,10 @@ httplib::Client client_for(const testing::NodeProcess& node) {
 struct Head {
   std::uint64_t height = 0;
   std::uint64_t log_size = 0;  // transactions committed since genesis
+  // The state cache's memory and the bytes written to its ring (ADR 047);
+  // 0 from a node that does not report them (one built before).
+  std::uint64_t state_cache_bytes = 0;
+  std::uint64_t state_cache_written_bytes = 0;
 };
 
 Result<Head> head_of(const testing::NodeProcess& node) {
@@ -310,24 +314,15 @@ Result<Head> head_of(const testing::NodeProcess& node) {
   if (!j.is_object() || !j.contains("height") || !j["height"].is_number_unsigned() ||
       !j.contains("log_size") || !j["log_size"].is_number_unsigned())
     return Status::error("NODE_UNREACHABLE", "GET /v1/health: no height or log_size");
-  return Head{j["height"].get<std::uint64_t>(), j["log_size"].get<std::uint64_t>()};
-}
-
-// Node's state cache figures from /v1/health into `s`; left at 0 when the
-// node gives none (one built before ADR 047).
-void state_cache_of(const testing::NodeProcess& node, SaturationResult& s) {
-  auto http = client_for(node);
-  http.set_connection_timeout(kHealthTimeoutS, 0);
-  http.set_read_timeout(kHealthTimeoutS, 0);
-  auto res = http.Get("/v1/health");
-  if (!res || res->status != 200) return;
-  const Json j = Json::parse(res->body, nullptr, false);
-  if (!j.is_object() || !j.contains("state_cache") || !j["state_cache"].is_object()) return;
-  const Json& c = j["state_cache"];
-  if (c.contains("bytes") && c["bytes"].is_number_unsigned())
-    s.state_cache_bytes = c["bytes"].get<std::uint64_t>();
-  if (c.contains("written_bytes") && c["written_bytes"].is_number_unsigned())
-    s.state_cache_written_bytes = c["written_bytes"].get<std::uint64_t>();
+  Head head{j["height"].get<std::uint64_t>(), j["log_size"].get<std::uint64_t>()};
+  if (j.contains("state_cache") && j["state_cache"].is_object()) {
+    const Json& c = j["state_cache"];
+    if (c.contains("bytes") && c["bytes"].is_number_unsigned())
+      head.state_cache_bytes = c["bytes"].get<std::uint64_t>();
+    if (c.contains("written_bytes") && c["written_bytes"].is_number_unsigned())
+      head.state_cache_written_bytes = c["written_bytes"].get<std::uint64_t>();
+  }
+  return head;
 }
 
 Result<std::uint64_t> height_of(const testing::NodeProcess& node) {
@@ -577,7 +572,10 @@ Status run_phases(const Options& o, bench::LocalNetwork& net, const std::vector<
     return Status::error("NETWORK_STALLED", "saturation: " + m.saturation.tally.stalled);
   auto h1 = chain_since(net, *h0, m.saturation.tally.committed, m.saturation.chain);
   if (!h1) return h1.status();
-  state_cache_of(net.node(0), m.saturation);
+  if (auto head = head_of(net.node(0))) {
+    m.saturation.state_cache_bytes = head->state_cache_bytes;
+    m.saturation.state_cache_written_bytes = head->state_cache_written_bytes;
+  }
 
   if (m.saturation.tps() <= 0) return Status::ok();  // nothing committed: no rate to pace at
   std::uint64_t committed = m.saturation.tally.committed;
